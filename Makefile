@@ -1,0 +1,127 @@
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# One non-recursive Makefile. Each folder is a module; the *_MODULES lists say
+# which binary links which modules. Output goes to build/ (O=...).
+
+VERSION := 0.1.0
+O ?= build
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/bulkhead
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
+	-Wmissing-prototypes -Wimplicit-fallthrough -Wvla -Werror
+HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+BH_CFLAGS := -std=gnu11 $(WARN) $(HARDEN) -MMD -MP -I. \
+	-DBH_VERSION='"$(VERSION)"' -DBH_LIBEXECDIR='"$(LIBEXECDIR)"'
+BH_LDFLAGS := -pie -Wl,-z,relro,-z,now
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+PKGS := libelf
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ELF_LIBS := $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+srcs = $(wildcard $(1)/*.c)
+objs = $(patsubst %.c,$(O)/obj/%.o,$(foreach m,$(1),$(call srcs,$(m))))
+sanobjs = $(patsubst %.c,$(O)/san/%.o,$(foreach m,$(1),$(call srcs,$(m))))
+
+# Which binary links which modules.
+BULKHEAD_MODULES := supervisor loader mem ipc common
+VCPU_MODULES := vcpu mem ipc common
+SERIAL_MODULES := devices/serial devices/devproc mem ipc common
+
+BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial
+
+all: $(BINS) guest
+
+$(O)/bulkhead: $(call objs,$(BULKHEAD_MODULES))
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(ELF_LIBS)
+
+$(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES))
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread
+
+$(O)/bulkhead-serial: $(call objs,$(SERIAL_MODULES))
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# Unit tests: tests/unit/test_NAME.c links the modules in UNIT_NAME. Each is built
+# twice, plain and with ASan+UBSan, and `make check` runs both.
+UNIT_config := supervisor/config.c common
+UNIT_ipc := ipc common
+UNIT_loader := loader mem common
+UNIT_uart := devices/serial/uart.c common
+UNIT_mem := mem common
+UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
+
+unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
+define unit_rule
+$(O)/tests/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/obj/%.o,$(call unit_srcs,$(1)))
+	@mkdir -p $$(dir $$@)
+	@echo "  TEST    $$@"
+	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$^ $$(CMOCKA_LIBS) $$(ELF_LIBS) -pie
+$(O)/tests/san/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/san/%.o,$(call unit_srcs,$(1)))
+	@mkdir -p $$(dir $$@)
+	@echo "  TEST    $$@ (asan+ubsan)"
+	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$^ $$(CMOCKA_LIBS) $$(ELF_LIBS)
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+
+$(O)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (asan+ubsan)"
+	$(Q)$(CC) $(CFLAGS) $(SAN) $(BH_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+UNIT_BINS := $(foreach t,$(UNIT_TESTS),$(O)/tests/test_$(t) $(O)/tests/san/test_$(t))
+
+-include tests/guest/guest.mk
+
+deps:
+	$(Q)scripts/deps.sh
+
+unit: $(UNIT_BINS)
+	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	$(Q)/usr/bin/python3 -m pytest -q tests/integration
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integration
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+install: $(BINS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(O)/bulkhead $(DESTDIR)$(BINDIR)/bulkhead
+	install -m 755 $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(DESTDIR)$(LIBEXECDIR)/
+	install -m 644 docs/bulkhead.1 $(DESTDIR)$(MANDIR)/man1/bulkhead.1
+
+clean:
+	rm -rf $(O)
+
+.PHONY: all deps unit integration check demo install clean guest
+.DELETE_ON_ERROR:
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,44 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A 16550A UART register model, without any I/O: the caller feeds it register
+ * accesses and input bytes, and it calls back to transmit a byte and to
+ * change its interrupt line. Every register offset and value is guest input.
+ */
+#ifndef BULKHEAD_DEVICES_SERIAL_UART_H
+#define BULKHEAD_DEVICES_SERIAL_UART_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UART_FIFO_SIZE 16
+#define UART_NREGS 8
+
+struct uart_ops {
+	/* tx: the guest wrote byte c to THR (not called in loopback mode). */
+	void (*tx)(void *ctx, uint8_t c);
+	/* irq: the interrupt line changed to level (0 or 1). */
+	void (*irq)(void *ctx, int level);
+};
+
+struct uart {
+	const struct uart_ops *ops;
+	void *ctx;
+	uint8_t ier, iir_pending_thre, fcr, lcr, mcr, lsr, msr, scr, dll, dlm;
+	uint8_t rx[UART_FIFO_SIZE];
+	unsigned int rx_head, rx_count;
+	int irq_level;
+};
+
+/* uart_init: reset state; ops->tx and ops->irq must be set. */
+void uart_init(struct uart *u, const struct uart_ops *ops, void *ctx);
+/* uart_read: value of register off (0..7; others read 0xff), with read side effects. */
+uint8_t uart_read(struct uart *u, unsigned int off);
+/* uart_write: write register off (0..7; others ignored). */
+void uart_write(struct uart *u, unsigned int off, uint8_t val);
+/* uart_rx_room: how many input bytes the receive FIFO can take now. */
+unsigned int uart_rx_room(const struct uart *u);
+/* uart_rx: queue up to len input bytes; returns how many it took. */
+size_t uart_rx(struct uart *u, const uint8_t *buf, size_t len);
+
+#endif

@@ -1,0 +1,146 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "ipc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+void ipc_init(void *msg, enum ipc_type type, size_t size)
+{
+	struct ipc_hdr *h = msg;
+
+	memset(msg, 0, size);
+	h->ih_version = IPC_VERSION;
+	h->ih_type = type;
+	h->ih_size = (uint32_t)size;
+}
+
+int ipc_send(int fd, const void *msg)
+{
+	const struct ipc_hdr *h = msg;
+	ssize_t n;
+
+	if (h->ih_size < sizeof(*h) || h->ih_size > IPC_MAX_MSG)
+		return -EINVAL;
+	do
+		n = send(fd, msg, h->ih_size, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != h->ih_size)
+		return -EIO;
+	return 0;
+}
+
+ssize_t ipc_recv(int fd, void *buf)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = IPC_MAX_MSG };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	ssize_t n;
+
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (mh.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	if (mh.msg_controllen > 0 || (mh.msg_flags & MSG_CTRUNC)) {
+		/* No message carries fds; close any that arrived and refuse. */
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+				size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				int *fds = (int *)CMSG_DATA(c);
+
+				for (size_t i = 0; i < nfd; i++)
+					close(fds[i]);
+			}
+		}
+		return -EPROTO;
+	}
+	return n;
+}
+
+const struct ipc_handler *ipc_check(const struct ipc_handler *table, size_t n, const void *buf,
+				    size_t len, uint32_t state)
+{
+	struct ipc_hdr h;
+
+	if (len < sizeof(h)) {
+		errno = EPROTO;
+		return NULL;
+	}
+	memcpy(&h, buf, sizeof(h));
+	if (h.ih_version != IPC_VERSION || h.ih_size != len) {
+		errno = EPROTO;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (table[i].type != h.ih_type)
+			continue;
+		if (table[i].size != len || !(table[i].states & state)) {
+			errno = EPROTO;
+			return NULL;
+		}
+		return &table[i];
+	}
+	errno = EPROTO;
+	return NULL;
+}
+
+int ipc_dispatch(const struct ipc_handler *table, size_t n, const void *buf, size_t len,
+		 uint32_t state, void *ctx)
+{
+	const struct ipc_handler *row = ipc_check(table, n, buf, len, state);
+
+	if (!row)
+		return -EPROTO;
+	return row->fn(ctx, buf);
+}
+
+int ipc_str_ok(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+
+	if (len == n)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	}
+	return 1;
+}
+
+int ipc_fd_ok(int32_t fd)
+{
+	return fd >= IPC_FD_MIN && fd <= IPC_FD_MAX;
+}
+
+const char *ipc_type_name(unsigned int type)
+{
+	static const char *const names[IPC_TYPE_MAX] = {
+		[IPC_CFG_MEM] = "CFG_MEM", [IPC_CFG_VCPU] = "CFG_VCPU",
+		[IPC_CFG_VCPU_DEV] = "CFG_VCPU_DEV", [IPC_CFG_DEVICE] = "CFG_DEVICE",
+		[IPC_CFG_DONE] = "CFG_DONE", [IPC_START] = "START",
+		[IPC_STOP] = "STOP", [IPC_READY] = "READY",
+		[IPC_ERROR] = "ERROR", [IPC_VM_EXIT] = "VM_EXIT",
+		[IPC_IO_READ] = "IO_READ", [IPC_IO_WRITE] = "IO_WRITE",
+		[IPC_IO_REPLY] = "IO_REPLY",
+	};
+
+	if (type >= IPC_TYPE_MAX || !names[type])
+		return "unknown";
+	return names[type];
+}

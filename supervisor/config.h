@@ -1,0 +1,68 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The supervisor's configuration: command-line options and --config files.
+ * Private to supervisor/. The parser only parses and range-checks; opening
+ * files and loading the kernel happen in main, which reports their errors
+ * with the same "--option: key=value: reason" shape.
+ */
+#ifndef BULKHEAD_SUPERVISOR_CONFIG_H
+#define BULKHEAD_SUPERVISOR_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_CMDLINE_MAX 4096
+#define CONFIG_NAME_MAX 16
+#define CONFIG_DEFAULT_MEM_MIB 256
+#define CONFIG_DEFAULT_VCPUS 1
+
+enum serial_mode {
+	SERIAL_STDIO = 0,
+	SERIAL_FILE = 1,
+	SERIAL_NONE = 2,
+};
+
+struct vm_config {
+	char kernel_path[PATH_MAX]; /* required */
+	char cmdline[CONFIG_CMDLINE_MAX]; /* "" when not given */
+	char initrd_path[PATH_MAX]; /* "" when not given */
+	uint64_t mem_mib; /* default CONFIG_DEFAULT_MEM_MIB */
+	unsigned int nvcpus; /* default CONFIG_DEFAULT_VCPUS */
+	enum serial_mode serial; /* default SERIAL_STDIO */
+	char serial_path[PATH_MAX]; /* SERIAL_FILE */
+	char name[CONFIG_NAME_MAX]; /* --name, default "vm"; [A-Za-z0-9_.-]+ */
+	int verbose; /* -v / --verbose */
+};
+
+/* Host facts the values are checked against (main reads them; tests invent them). */
+struct config_limits {
+	uint64_t host_mem_mib; /* size_mib must not exceed this */
+	unsigned int max_vcpus; /* num must not exceed this (KVM's limit) */
+};
+
+enum config_result {
+	CONFIG_OK = 0, /* run the VM */
+	CONFIG_HELP = 1, /* --help was given: print config_usage() and exit 0 */
+	CONFIG_VERSION = 2, /* --version was given: print the version and exit 0 */
+	CONFIG_ERROR = -1, /* err holds one line naming the option; exit status 2 */
+};
+
+/* config_init: fill c with defaults. */
+void config_init(struct vm_config *c);
+/*
+ * config_parse_args: parse argv[1..argc-1] into c (after config_init). Options
+ * may repeat (the last wins); --config FILE is read in place, its lines
+ * holding the same options ("kernel path=x" or "--kernel path=x"; blank lines
+ * and lines starting with # are skipped; no nested --config).
+ */
+enum config_result config_parse_args(struct vm_config *c, int argc, char **argv, char *err,
+				     size_t errlen);
+/* config_check: required options present and values within lim; CONFIG_OK or CONFIG_ERROR. */
+enum config_result config_check(const struct vm_config *c, const struct config_limits *lim,
+				char *err, size_t errlen);
+/* config_usage: the --help text. */
+const char *config_usage(void);
+
+#endif
