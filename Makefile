@@ -17,7 +17,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
 	-Wmissing-prototypes -Wimplicit-fallthrough -Wvla -Werror
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
-BH_CFLAGS := -std=gnu11 $(WARN) $(HARDEN) -MMD -MP -I. \
+BH_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP -I. \
 	-DBH_VERSION='"$(VERSION)"' -DBH_LIBEXECDIR='"$(LIBEXECDIR)"'
 BH_LDFLAGS := -pie -Wl,-z,relro,-z,now
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -77,11 +77,11 @@ define unit_rule
 $(O)/tests/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/obj/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@"
-	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$^ $$(CMOCKA_LIBS) $$(ELF_LIBS) -pie
+	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) -pie
 $(O)/tests/san/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/san/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@ (asan+ubsan)"
-	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$^ $$(CMOCKA_LIBS) $$(ELF_LIBS)
+	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 

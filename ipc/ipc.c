@@ -55,9 +55,7 @@ ssize_t ipc_recv(int fd, void *buf)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	if (mh.msg_flags & MSG_TRUNC)
-		return -EMSGSIZE;
-	if (mh.msg_controllen > 0 || (mh.msg_flags & MSG_CTRUNC)) {
+	if (mh.msg_controllen > 0 || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
 		/* No message carries fds; close any that arrived and refuse. */
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
@@ -68,7 +66,7 @@ ssize_t ipc_recv(int fd, void *buf)
 					close(fds[i]);
 			}
 		}
-		return -EPROTO;
+		return (mh.msg_flags & MSG_TRUNC) ? -EMSGSIZE : -EPROTO;
 	}
 	return n;
 }

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define IPC_VERSION 1
 #define IPC_MAX_MSG 512 /* no message is larger; receivers read into this much */
@@ -95,7 +96,7 @@ struct ipc_cfg_vcpu {
 	uint32_t cv_flags; /* IPC_VCPU_F_* */
 	char cv_name[IPC_NAME_MAX]; /* VM name, NUL-terminated */
 };
-_Static_assert(sizeof(struct ipc_cfg_vcpu) == 96, "ipc_cfg_vcpu size");
+_Static_assert(sizeof(struct ipc_cfg_vcpu) == 88, "ipc_cfg_vcpu size");
 #define IPC_VCPU_F_VERBOSE 0x1
 
 /* IN vcpu: a device whose registers the vcpu process forwards. */
@@ -112,7 +113,7 @@ struct ipc_cfg_vcpu_dev {
 	uint32_t cd_notify_off; /* queue notify register, offset in the window */
 	int32_t cd_queue_fd[IPC_MAX_QUEUES]; /* ioeventfd i has datamatch i */
 };
-_Static_assert(sizeof(struct ipc_cfg_vcpu_dev) == 88, "ipc_cfg_vcpu_dev size");
+_Static_assert(sizeof(struct ipc_cfg_vcpu_dev) == 80, "ipc_cfg_vcpu_dev size");
 
 enum ipc_dev_kind {
 	IPC_DEV_SERIAL = 1,

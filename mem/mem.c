@@ -19,6 +19,9 @@ int mem_layout(struct guest_mem *m, uint64_t size)
 		m->regions[i].fd = -1;
 	if (size == 0 || size % 4096)
 		return -EINVAL;
+	if (size > LAYOUT_LOW_RAM_END &&
+	    size - LAYOUT_LOW_RAM_END > UINT64_MAX - LAYOUT_HIGH_RAM_START)
+		return -EINVAL;
 	m->regions[0].gpa = 0;
 	m->regions[0].size = size < LAYOUT_LOW_RAM_END ? size : LAYOUT_LOW_RAM_END;
 	m->nregions = 1;

@@ -1,0 +1,348 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "devproc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+enum devproc_state {
+	ST_BOOT = 1 << 0,
+	ST_RUN = 1 << 1,
+};
+
+enum ev_source {
+	EV_CONTROL = 1,
+	EV_CHANNEL = 2,
+	EV_INPUT = 3,
+	EV_QUEUE = 16, /* EV_QUEUE + q */
+};
+
+static int fd_open(int fd)
+{
+	return ipc_fd_ok(fd) && fcntl(fd, F_GETFD) >= 0;
+}
+
+static int fd_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static int epoll_add(int ep, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+void devproc_irq(struct devproc *dp)
+{
+	uint64_t one = 1;
+
+	if (dp->cfg.cd_irq_fd != IPC_FD_NONE && write(dp->cfg.cd_irq_fd, &one, sizeof(one)) < 0)
+		log_warn("irqfd");
+}
+
+int devproc_watch_input(struct devproc *dp, int on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_INPUT };
+
+	if (dp->cfg.cd_in_fd == IPC_FD_NONE || dp->input_watched == on)
+		return 0;
+	if (epoll_ctl(dp->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, dp->cfg.cd_in_fd, &ev) < 0) {
+		/* A regular file or /dev/null cannot be polled: it is always readable. */
+		if (errno != EPERM)
+			return -errno;
+		return 0;
+	}
+	dp->input_watched = on;
+	return 0;
+}
+
+static int on_cfg_mem(void *arg, const void *msg)
+{
+	struct devproc *dp = arg;
+	const struct ipc_cfg_mem *m = msg;
+	struct mem_region *r;
+
+	if (!dp->ops->uses_guest_memory || m->cm_index != dp->mem.nregions ||
+	    m->cm_index >= LAYOUT_MAX_MEM_REGIONS || m->cm_gpa % 4096 || m->cm_size == 0 ||
+	    m->cm_size % 4096 || !fd_open(m->cm_fd) || mem_check_fd(m->cm_fd, m->cm_size) < 0)
+		return -EPROTO;
+	if (m->cm_gpa != (m->cm_index == 0 ? 0 : LAYOUT_HIGH_RAM_START))
+		return -EPROTO;
+	r = &dp->mem.regions[dp->mem.nregions++];
+	r->gpa = m->cm_gpa;
+	r->size = m->cm_size;
+	r->fd = m->cm_fd;
+	return 0;
+}
+
+static int cfg_device_ok(const struct devproc *dp, const struct ipc_cfg_device *m)
+{
+	if (m->cd_kind != dp->ops->kind || !ipc_str_ok(m->cd_name, sizeof(m->cd_name)) ||
+	    !fd_open(m->cd_chan_fd) || m->cd_nqueues > IPC_MAX_QUEUES)
+		return 0;
+	if (m->cd_irq_fd != IPC_FD_NONE && !fd_open(m->cd_irq_fd))
+		return 0;
+	if (m->cd_in_fd != IPC_FD_NONE && !fd_open(m->cd_in_fd))
+		return 0;
+	if (m->cd_out_fd != IPC_FD_NONE && !fd_open(m->cd_out_fd))
+		return 0;
+	for (uint32_t q = 0; q < m->cd_nqueues; q++) {
+		if (!fd_open(m->cd_queue_fd[q]))
+			return 0;
+	}
+	return 1;
+}
+
+static int on_cfg_device(void *arg, const void *msg)
+{
+	struct devproc *dp = arg;
+	const struct ipc_cfg_device *m = msg;
+
+	if (dp->cfg.h.ih_type || !cfg_device_ok(dp, m))
+		return -EPROTO;
+	dp->cfg = *m;
+	if (m->cd_flags & IPC_DEV_F_VERBOSE)
+		log_set_verbose(1);
+	return 0;
+}
+
+static int send_simple(enum ipc_type type)
+{
+	struct ipc_empty m;
+
+	ipc_init(&m, type, sizeof(m));
+	return ipc_send(IPC_FD_CONTROL, &m);
+}
+
+static int devproc_setup(struct devproc *dp)
+{
+	int err;
+
+	if (dp->ops->uses_guest_memory) {
+		err = mem_map(&dp->mem);
+		if (err < 0)
+			return err;
+	}
+	err = fd_nonblock(dp->cfg.cd_chan_fd);
+	if (!err)
+		err = epoll_add(dp->ep, dp->cfg.cd_chan_fd, EV_CHANNEL);
+	for (uint32_t q = 0; !err && q < dp->cfg.cd_nqueues; q++) {
+		err = fd_nonblock(dp->cfg.cd_queue_fd[q]);
+		if (!err)
+			err = epoll_add(dp->ep, dp->cfg.cd_queue_fd[q], EV_QUEUE + q);
+	}
+	if (!err && dp->ops->init)
+		err = dp->ops->init(dp);
+	return err;
+}
+
+static int on_cfg_done(void *arg, const void *msg)
+{
+	struct devproc *dp = arg;
+	int err;
+
+	(void)msg;
+	if (!dp->cfg.h.ih_type || (dp->ops->uses_guest_memory && dp->mem.nregions == 0))
+		return -EPROTO;
+	err = devproc_setup(dp);
+	if (err < 0)
+		return err;
+	/* Configuration is complete: this is where the jail will close in. */
+	err = send_simple(IPC_READY);
+	if (err < 0)
+		return err;
+	dp->state = ST_RUN;
+	return 0;
+}
+
+static int on_stop(void *arg, const void *msg)
+{
+	struct devproc *dp = arg;
+
+	(void)msg;
+	dp->done = 1;
+	return 0;
+}
+
+static const struct ipc_handler control_table[] = {
+	{ IPC_CFG_MEM, sizeof(struct ipc_cfg_mem), ST_BOOT, on_cfg_mem },
+	{ IPC_CFG_DEVICE, sizeof(struct ipc_cfg_device), ST_BOOT, on_cfg_device },
+	{ IPC_CFG_DONE, sizeof(struct ipc_empty), ST_BOOT, on_cfg_done },
+	{ IPC_STOP, sizeof(struct ipc_empty), ST_BOOT | ST_RUN, on_stop },
+};
+
+static int control_read(struct devproc *dp)
+{
+	char buf[IPC_MAX_MSG];
+	ssize_t n = ipc_recv(IPC_FD_CONTROL, buf);
+
+	if (n == 0) {
+		dp->done = 1;
+		return 0;
+	}
+	if (n < 0)
+		return n == -EAGAIN ? 0 : (int)n;
+	return ipc_dispatch(control_table, nitems(control_table), buf, (size_t)n, dp->state, dp);
+}
+
+static int io_valid(const struct devproc *dp, const struct ipc_io *io)
+{
+	unsigned int s = io->io_size;
+
+	return io->io_space == dp->ops->space && (s == 1 || s == 2 || s == 4 || s == 8) &&
+	       io->io_offset < dp->ops->window_len && s <= dp->ops->window_len - io->io_offset;
+}
+
+static int on_io_read(void *arg, const void *msg)
+{
+	struct devproc *dp = arg;
+	const struct ipc_io *io = msg;
+	struct ipc_io_reply r;
+
+	if (!io_valid(dp, io))
+		return -EPROTO;
+	ipc_init(&r, IPC_IO_REPLY, sizeof(r));
+	r.ir_seq = io->io_seq;
+	r.ir_data = dp->ops->io_read(dp, io->io_offset, io->io_size);
+	return ipc_send(dp->cfg.cd_chan_fd, &r);
+}
+
+static int on_io_write(void *arg, const void *msg)
+{
+	struct devproc *dp = arg;
+	const struct ipc_io *io = msg;
+
+	if (!io_valid(dp, io))
+		return -EPROTO;
+	dp->ops->io_write(dp, io->io_offset, io->io_size, io->io_data);
+	return 0;
+}
+
+static const struct ipc_handler channel_table[] = {
+	{ IPC_IO_READ, sizeof(struct ipc_io), ST_RUN, on_io_read },
+	{ IPC_IO_WRITE, sizeof(struct ipc_io), ST_RUN, on_io_write },
+};
+
+/* Drain the vcpu channel. Posted writes must be seen before queue kicks that
+ * the guest made after them, so this runs first in every loop iteration. */
+static int channel_drain(struct devproc *dp)
+{
+	char buf[IPC_MAX_MSG];
+
+	for (;;) {
+		ssize_t n = ipc_recv(dp->cfg.cd_chan_fd, buf);
+		int err;
+
+		if (n == -EAGAIN)
+			return 0;
+		if (n == 0) {
+			dp->done = 1; /* the vcpu process is gone: the VM is over */
+			return 0;
+		}
+		if (n < 0)
+			return (int)n;
+		err = ipc_dispatch(channel_table, nitems(channel_table), buf, (size_t)n, dp->state, dp);
+		if (err < 0)
+			return err;
+	}
+}
+
+static int queue_kick(struct devproc *dp, unsigned int q)
+{
+	uint64_t v;
+
+	if (read(dp->cfg.cd_queue_fd[q], &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return -errno;
+	if (!dp->ops->queue_notify)
+		return 0;
+	return dp->ops->queue_notify(dp, q);
+}
+
+static int handle_events(struct devproc *dp, const struct epoll_event *evs, int n)
+{
+	int err = 0;
+
+	if (dp->state == ST_RUN)
+		err = channel_drain(dp);
+	for (int i = 0; i < n && !err && !dp->done; i++) {
+		uint64_t tag = evs[i].data.u64;
+
+		if (tag == EV_CONTROL)
+			err = control_read(dp);
+		else if (tag == EV_INPUT && dp->input_watched && dp->ops->input)
+			err = dp->ops->input(dp);
+		else if (tag >= EV_QUEUE && tag < EV_QUEUE + dp->cfg.cd_nqueues)
+			err = queue_kick(dp, (unsigned int)(tag - EV_QUEUE));
+	}
+	if (!err && dp->state == ST_RUN && dp->ops->flush)
+		err = dp->ops->flush(dp);
+	return err;
+}
+
+static int devproc_loop(struct devproc *dp)
+{
+	int err = epoll_add(dp->ep, IPC_FD_CONTROL, EV_CONTROL);
+
+	while (!err && !dp->done) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(dp->ep, evs, (int)nitems(evs), -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		err = handle_events(dp, evs, n);
+	}
+	return err;
+}
+
+static void report_error(int err, const char *what)
+{
+	struct ipc_error m;
+
+	ipc_init(&m, IPC_ERROR, sizeof(m));
+	m.ie_errno = err;
+	snprintf(m.ie_text, sizeof(m.ie_text), "%s: %s", what, strerror(err));
+	(void)!ipc_send(IPC_FD_CONTROL, &m);
+}
+
+int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **argv)
+{
+	static struct devproc dp;
+	int err;
+
+	(void)argc;
+	log_init(argv[0] && argv[0][0] ? argv[0] : ops->name);
+	dp.ops = ops;
+	dp.priv = priv;
+	dp.state = ST_BOOT;
+	for (unsigned int i = 0; i < LAYOUT_MAX_MEM_REGIONS; i++)
+		dp.mem.regions[i].fd = -1;
+	dp.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (dp.ep < 0)
+		fatal("epoll_create1");
+	err = devproc_loop(&dp);
+	if (!err && dp.state == ST_RUN && ops->flush)
+		err = ops->flush(&dp);
+	if (err < 0) {
+		errno = -err;
+		log_warn("stopping");
+		report_error(-err, err == -EPROTO ? "protocol error" : ops->name);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The shape every device process shares: receive the configuration from the
+ * supervisor, map guest memory if the device needs it, answer READY, then
+ * one epoll loop: register accesses from the vcpu process, queue kicks, and
+ * the backend fd. A device is a const ops table; this module owns main's loop.
+ */
+#ifndef BULKHEAD_DEVICES_DEVPROC_DEVPROC_H
+#define BULKHEAD_DEVICES_DEVPROC_DEVPROC_H
+
+#include <stdint.h>
+
+#include "ipc/ipc.h"
+#include "mem/mem.h"
+
+struct devproc;
+
+struct devproc_ops {
+	const char *name; /* "serial", "blk", "net" */
+	uint32_t kind; /* enum ipc_dev_kind */
+	uint32_t space; /* enum ipc_space of the register window */
+	uint64_t window_len; /* bytes or ports */
+	int uses_guest_memory; /* map the CFG_MEM regions */
+	/* init: the configuration is in dp->cfg; set up the model. Optional. */
+	int (*init)(struct devproc *dp);
+	/* io_read/io_write: one register access, offset < window_len, size 1/2/4/8. */
+	uint64_t (*io_read)(struct devproc *dp, uint64_t offset, unsigned int size);
+	void (*io_write)(struct devproc *dp, uint64_t offset, unsigned int size, uint64_t val);
+	/* input: dp->cfg.cd_in_fd is readable (only while devproc_watch_input is on). Optional. */
+	int (*input)(struct devproc *dp);
+	/* queue_notify: the guest kicked queue q. Optional. */
+	int (*queue_notify)(struct devproc *dp, unsigned int q);
+	/* flush: called after each batch of events and before exit. Optional. */
+	int (*flush)(struct devproc *dp);
+};
+
+struct devproc {
+	const struct devproc_ops *ops;
+	struct ipc_cfg_device cfg;
+	struct guest_mem mem;
+	void *priv; /* the device's own state */
+	uint32_t state;
+	int ep;
+	int input_watched;
+	int done;
+};
+
+/* devproc_main: run a device process with ops and the device state priv; returns main's status. */
+int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **argv);
+/* devproc_irq: pulse the device's interrupt (write its irqfd). */
+void devproc_irq(struct devproc *dp);
+/* devproc_watch_input: start (on=1) or stop (on=0) polling cd_in_fd; stop before the model is full. */
+int devproc_watch_input(struct devproc *dp, int on) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,148 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bulkhead-serial: a 16550A on COM1. Register accesses come from the vcpu
+ * process; output goes to cd_out_fd in batches; input from cd_in_fd is read
+ * only while the receive FIFO has room, so no byte is ever dropped.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/layout.h"
+#include "common/log.h"
+#include "devices/devproc/devproc.h"
+#include "uart.h"
+
+#define SERIAL_OUT_BUF 4096
+
+struct serial {
+	struct devproc *dp;
+	struct uart uart;
+	uint8_t out[SERIAL_OUT_BUF];
+	size_t out_len;
+	int out_broken; /* output failed once: drop further output, keep serving the guest */
+	int in_eof;
+};
+
+static struct serial serial;
+
+static void serial_write_out(struct serial *s)
+{
+	size_t off = 0;
+
+	while (off < s->out_len && !s->out_broken) {
+		ssize_t n = write(s->dp->cfg.cd_out_fd, s->out + off, s->out_len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_warn("console output lost");
+			s->out_broken = 1;
+			break;
+		}
+		off += (size_t)n;
+	}
+	s->out_len = 0;
+}
+
+static void serial_tx(void *ctx, uint8_t c)
+{
+	struct serial *s = ctx;
+
+	if (s->dp->cfg.cd_out_fd == IPC_FD_NONE || s->out_broken)
+		return;
+	if (s->out_len == sizeof(s->out))
+		serial_write_out(s);
+	s->out[s->out_len++] = c;
+}
+
+static void serial_irq(void *ctx, int level)
+{
+	struct serial *s = ctx;
+
+	/* The IOAPIC pin is edge-triggered: a rising edge is one interrupt. */
+	if (level)
+		devproc_irq(s->dp);
+}
+
+static const struct uart_ops serial_uart_ops = {
+	.tx = serial_tx,
+	.irq = serial_irq,
+};
+
+static int serial_init(struct devproc *dp)
+{
+	struct serial *s = dp->priv;
+
+	s->dp = dp;
+	uart_init(&s->uart, &serial_uart_ops, s);
+	return devproc_watch_input(dp, 1);
+}
+
+static uint64_t serial_io_read(struct devproc *dp, uint64_t offset, unsigned int size)
+{
+	struct serial *s = dp->priv;
+
+	(void)size;
+	return uart_read(&s->uart, (unsigned int)offset);
+}
+
+static void serial_io_write(struct devproc *dp, uint64_t offset, unsigned int size, uint64_t val)
+{
+	struct serial *s = dp->priv;
+
+	(void)size;
+	uart_write(&s->uart, (unsigned int)offset, (uint8_t)val);
+}
+
+static int serial_input(struct devproc *dp)
+{
+	struct serial *s = dp->priv;
+	uint8_t buf[UART_FIFO_SIZE];
+	unsigned int room = uart_rx_room(&s->uart);
+	ssize_t n;
+
+	if (room == 0)
+		return devproc_watch_input(dp, 0);
+	n = read(dp->cfg.cd_in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		/* End of input (or a broken terminal): the guest just sees no more bytes. */
+		s->in_eof = 1;
+		return devproc_watch_input(dp, 0);
+	}
+	uart_rx(&s->uart, buf, (size_t)n);
+	return 0;
+}
+
+/* After each batch: write out what the guest printed, and poll input only while there is room. */
+static int serial_flush(struct devproc *dp)
+{
+	struct serial *s = dp->priv;
+
+	if (s->out_len)
+		serial_write_out(s);
+	if (s->in_eof)
+		return 0;
+	return devproc_watch_input(dp, uart_rx_room(&s->uart) > 0);
+}
+
+static const struct devproc_ops serial_ops = {
+	.name = "bulkhead-serial",
+	.kind = IPC_DEV_SERIAL,
+	.space = IPC_SPACE_PIO,
+	.window_len = LAYOUT_COM1_PORTS,
+	.uses_guest_memory = 0,
+	.init = serial_init,
+	.io_read = serial_io_read,
+	.io_write = serial_io_write,
+	.input = serial_input,
+	.flush = serial_flush,
+};
+
+int main(int argc, char **argv)
+{
+	return devproc_main(&serial_ops, &serial, argc, argv);
+}

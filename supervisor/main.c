@@ -1,0 +1,226 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bulkhead: the supervisor. Parses the configuration, opens every host
+ * resource, creates sealed guest memory, writes the boot image into it,
+ * starts one process per job and watches them until the guest ends.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/sysinfo.h>
+#include <termios.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#include "common/layout.h"
+#include "common/log.h"
+#include "loader/loader.h"
+#include "supervisor.h"
+
+#define MAX_GUEST_VCPUS 254 /* 8-bit APIC ids in the MP table, the IOAPIC takes one */
+
+static struct termios saved_tty;
+static int tty_raw;
+
+static void tty_restore(void)
+{
+	if (tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+}
+
+/* Restoring the terminal is async-signal-safe; it is the only thing this does. */
+static void crash_handler(int sig)
+{
+	tty_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void tty_make_raw(void)
+{
+	static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+		return;
+	raw = saved_tty;
+	cfmakeraw(&raw);
+	/* Keep output post-processing so our own log lines start at column 0. */
+	raw.c_oflag |= OPOST | ONLCR;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
+		return;
+	tty_raw = 1;
+	atexit(tty_restore);
+	for (size_t i = 0; i < nitems(crash_signals); i++)
+		signal(crash_signals[i], crash_handler);
+}
+
+static _Noreturn void usage_error(const char *msg)
+{
+	fprintf(stderr, "bulkhead: %s\n", msg);
+	exit(EXIT_USAGE);
+}
+
+static int open_config_file(const char *opt, const char *key, const char *path, int flags)
+{
+	char msg[PATH_MAX + 128];
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		snprintf(msg, sizeof(msg), "%s: %s=%s: %s", opt, key, path, strerror(errno));
+		usage_error(msg);
+	}
+	return fd;
+}
+
+static unsigned int kvm_max_vcpus(int kvm_fd)
+{
+	int n = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+
+	if (n <= 0)
+		n = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (n <= 0)
+		n = 4;
+	return n < MAX_GUEST_VCPUS ? (unsigned int)n : MAX_GUEST_VCPUS;
+}
+
+static void check_config(struct sup *s)
+{
+	struct config_limits lim;
+	struct sysinfo si;
+	char err[512];
+
+	if (sysinfo(&si) < 0)
+		fatal("sysinfo");
+	lim.host_mem_mib = (uint64_t)si.totalram * si.mem_unit >> 20;
+	lim.max_vcpus = kvm_max_vcpus(s->kvm_fd);
+	if (config_check(&s->cfg, &lim, err, sizeof(err)) != CONFIG_OK)
+		usage_error(err);
+}
+
+static void parse_args(struct sup *s, int argc, char **argv)
+{
+	char err[512];
+
+	config_init(&s->cfg);
+	switch (config_parse_args(&s->cfg, argc, argv, err, sizeof(err))) {
+	case CONFIG_OK:
+		break;
+	case CONFIG_HELP:
+		fputs(config_usage(), stdout);
+		exit(0);
+	case CONFIG_VERSION:
+		printf("bulkhead %s\n", BH_VERSION);
+		exit(0);
+	default:
+		usage_error(err);
+	}
+	log_set_verbose(s->cfg.verbose);
+}
+
+static void open_kvm(struct sup *s)
+{
+	s->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (s->kvm_fd < 0) {
+		fprintf(stderr, "bulkhead: /dev/kvm: %s\n", strerror(errno));
+		exit(EXIT_VM_FAILED);
+	}
+}
+
+static void load_kernel(struct sup *s)
+{
+	struct loader_args a = {
+		.cmdline = s->cfg.cmdline,
+		.nvcpus = s->cfg.nvcpus,
+	};
+	char err[256], msg[PATH_MAX + 320];
+	int ret;
+
+	a.kernel_fd = open_config_file("--kernel", "path", s->cfg.kernel_path, O_RDONLY);
+	a.initrd_fd = s->cfg.initrd_path[0]
+			      ? open_config_file("--initrd", "path", s->cfg.initrd_path, O_RDONLY)
+			      : -1;
+	ret = mem_layout(&s->mem, s->cfg.mem_mib << 20);
+	if (ret == 0)
+		ret = mem_create(&s->mem, s->cfg.name);
+	if (ret == 0)
+		ret = mem_map(&s->mem);
+	if (ret < 0) {
+		errno = -ret;
+		fatal("guest memory");
+	}
+	ret = loader_load(&a, &s->mem, &s->boot, err, sizeof(err));
+	if (ret < 0) {
+		const char *opt = strncmp(err, "initrd", 6) == 0 ? "--initrd" : "--kernel";
+		const char *path = opt[2] == 'i' ? s->cfg.initrd_path : s->cfg.kernel_path;
+
+		snprintf(msg, sizeof(msg), "%s: path=%s: %s", opt, path, err);
+		usage_error(msg);
+	}
+	log_debug("loaded %s kernel at 0x%llx-0x%llx, entry 0x%llx", loader_kind_name(s->boot.kind),
+		  (unsigned long long)s->boot.kernel_start, (unsigned long long)s->boot.kernel_end,
+		  (unsigned long long)s->boot.entry);
+	/* The supervisor never touches guest memory again. */
+	mem_unmap(&s->mem);
+	close(a.kernel_fd);
+	if (a.initrd_fd >= 0)
+		close(a.initrd_fd);
+}
+
+static int block_signals(struct sup *s)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	sigdelset(&set, SIGPIPE);
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return s->sigfd < 0 ? -errno : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sup s;
+	int status;
+
+	s.launch_ns = now_ns();
+	s.status = -1;
+	s.phase = PHASE_STARTING;
+	log_init("bulkhead");
+	parse_args(&s, argc, argv);
+	open_kvm(&s);
+	check_config(&s);
+	s.serial_fd = -1;
+	if (s.cfg.serial == SERIAL_FILE)
+		s.serial_fd = open_config_file("--serial", "file", s.cfg.serial_path,
+					       O_WRONLY | O_CREAT | O_TRUNC);
+	load_kernel(&s);
+	if (block_signals(&s) < 0)
+		fatal("signals");
+	s.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s.ep < 0)
+		fatal("epoll_create1");
+	if (s.cfg.serial == SERIAL_STDIO)
+		tty_make_raw();
+	if (vm_start_children(&s) < 0) {
+		sup_decide(&s, EXIT_VM_FAILED, "cannot start the VM's processes");
+	}
+	status = sup_run(&s);
+	tty_restore();
+	log_info("%s; exit status %d", s.reason, status);
+	return status;
+}

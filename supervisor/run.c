@@ -1,0 +1,301 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The supervisor's event loop: READY from every child, then START; then
+ * watch the children's control sockets (VM_EXIT, ERROR), their pidfds (a
+ * death) and the signalfd (SIGINT, SIGTERM, SIGHUP). Whatever ends the VM,
+ * every child gets STOP, and whoever has not exited in time gets SIGKILL.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "supervisor.h"
+
+#define TAG_SIGNAL 0
+#define TAG_CTL 1
+#define TAG_PIDFD 2
+#define TAG(kind, i) (((uint64_t)(kind) << 32) | (i))
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void sup_decide(struct sup *s, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->status >= 0)
+		return;
+	s->status = status;
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void sup_stop_all(struct sup *s)
+{
+	struct ipc_empty m;
+
+	if (s->phase == PHASE_STOPPING)
+		return;
+	s->phase = PHASE_STOPPING;
+	ipc_init(&m, IPC_STOP, sizeof(m));
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		/* A child that is gone makes the send fail with EPIPE; its pidfd tells the rest. */
+		if (!c->exited && c->ctl >= 0)
+			(void)!ipc_send(c->ctl, &m);
+	}
+}
+
+static void sup_start_vcpu(struct sup *s)
+{
+	struct ipc_empty m;
+
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		if (!s->children[i].ready)
+			return;
+	}
+	ipc_init(&m, IPC_START, sizeof(m));
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		if (c->is_vcpu && ipc_send(c->ctl, &m) < 0) {
+			sup_decide(s, EXIT_VM_FAILED, "%s: cannot start the vCPUs", c->name);
+			sup_stop_all(s);
+			return;
+		}
+	}
+	s->phase = PHASE_RUNNING;
+}
+
+static int vm_exit_status(const struct ipc_vm_exit *m)
+{
+	switch (m->ve_reason) {
+	case IPC_EXIT_RESET:
+	case IPC_EXIT_TRIPLE_FAULT:
+	case IPC_EXIT_POWEROFF:
+		return EXIT_GUEST_DONE;
+	case IPC_EXIT_DEBUG:
+		return (int)(((m->ve_value & 0xff) << 1) | 1) & 0xff;
+	default:
+		return EXIT_VM_FAILED;
+	}
+}
+
+static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t len)
+{
+	static const struct ipc_handler table[] = {
+		{ IPC_READY, sizeof(struct ipc_empty), (1u << PHASE_STARTING) | (1u << PHASE_STOPPING), NULL },
+		{ IPC_ERROR, sizeof(struct ipc_error), ~0u, NULL },
+		{ IPC_VM_EXIT, sizeof(struct ipc_vm_exit),
+		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
+	};
+	const struct ipc_handler *row;
+
+	row = ipc_check(table, nitems(table), buf, len, 1u << s->phase);
+	if (!row || (row->type == IPC_VM_EXIT && !c->is_vcpu)) {
+		sup_decide(s, EXIT_VM_FAILED, "%s: protocol error on its control channel", c->name);
+		sup_stop_all(s);
+		return;
+	}
+	if (row->type == IPC_READY) {
+		c->ready = 1;
+		if (s->phase == PHASE_STARTING)
+			sup_start_vcpu(s);
+	} else if (row->type == IPC_ERROR) {
+		const struct ipc_error *e = buf;
+
+		sup_decide(s, EXIT_VM_FAILED, "%s failed: %.*s", c->name, (int)sizeof(e->ie_text),
+			   ipc_str_ok(e->ie_text, sizeof(e->ie_text)) ? e->ie_text : "(garbled)");
+		sup_stop_all(s);
+	} else {
+		const struct ipc_vm_exit *e = buf;
+
+		sup_decide(s, vm_exit_status(e), "%.*s", (int)sizeof(e->ve_text),
+			   ipc_str_ok(e->ve_text, sizeof(e->ve_text)) ? e->ve_text : "(garbled)");
+		sup_stop_all(s);
+	}
+}
+
+static void child_ctl_read(struct sup *s, struct child *c)
+{
+	char buf[IPC_MAX_MSG];
+	ssize_t n;
+
+	if (c->ctl < 0)
+		return;
+	n = ipc_recv(c->ctl, buf);
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		/* EOF or error: the child is going; its pidfd will say how. */
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, c->ctl, NULL);
+		close(c->ctl);
+		c->ctl = -1;
+		return;
+	}
+	on_child_msg(s, c, buf, (size_t)n);
+}
+
+static void describe_exit(char *buf, size_t len, const siginfo_t *si)
+{
+	if (si->si_code == CLD_EXITED)
+		snprintf(buf, len, "exited with status %d", si->si_status);
+	else if (si->si_status == SIGSYS)
+		snprintf(buf, len, "was killed by seccomp (signal %d, SIGSYS)", si->si_status);
+	else
+		snprintf(buf, len, "was killed by signal %d (SIG%s)", si->si_status,
+			 sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?");
+}
+
+static void child_reap(struct sup *s, struct child *c)
+{
+	siginfo_t si = { 0 };
+	char how[96];
+
+	if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;
+	/* Read what it said before it went: a VM_EXIT or ERROR explains the exit. */
+	while (c->ctl >= 0)
+		child_ctl_read(s, c);
+	c->exited = 1;
+	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->pidfd, NULL);
+	close(c->pidfd);
+	c->pidfd = -1;
+	describe_exit(how, sizeof(how), &si);
+	if (s->phase == PHASE_STOPPING && si.si_code == CLD_EXITED && si.si_status == 0)
+		return;
+	if (s->phase == PHASE_STOPPING && s->status >= 0)
+		log_debug("%s (pid %d) %s", c->name, (int)c->pid, how);
+	sup_decide(s, EXIT_VM_FAILED, "%s (pid %d) %s", c->name, (int)c->pid, how);
+	sup_stop_all(s);
+}
+
+static void on_signal(struct sup *s)
+{
+	struct signalfd_siginfo si;
+
+	if (read(s->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	sup_decide(s, EXIT_SIGNAL_BASE + (int)si.ssi_signo, "stopped by SIG%s",
+		   sigabbrev_np((int)si.ssi_signo) ? sigabbrev_np((int)si.ssi_signo) : "?");
+	sup_stop_all(s);
+}
+
+static int sup_watch(struct sup *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG(TAG_SIGNAL, 0) };
+
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &ev) < 0)
+		return -errno;
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		if (c->exited)
+			continue;
+		ev.data.u64 = TAG(TAG_CTL, i);
+		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, c->ctl, &ev) < 0)
+			return -errno;
+		ev.data.u64 = TAG(TAG_PIDFD, i);
+		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, c->pidfd, &ev) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int children_left(const struct sup *s)
+{
+	int n = 0;
+
+	for (unsigned int i = 0; i < s->nchildren; i++)
+		n += !s->children[i].exited;
+	return n;
+}
+
+static void kill_stragglers(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		if (c->exited)
+			continue;
+		log_warnx("%s (pid %d) did not stop in time; killing it", c->name, (int)c->pid);
+		syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+	}
+}
+
+static int phase_timeout_ms(const struct sup *s, uint64_t phase_start)
+{
+	uint64_t limit = s->phase == PHASE_STARTING ? SUP_READY_TIMEOUT_MS : SUP_STOP_TIMEOUT_MS;
+	uint64_t spent = (now_ns() - phase_start) / 1000000;
+
+	if (s->phase == PHASE_RUNNING)
+		return -1;
+	return spent >= limit ? 0 : (int)(limit - spent);
+}
+
+static void on_event(struct sup *s, uint64_t tag)
+{
+	unsigned int kind = (unsigned int)(tag >> 32), i = (unsigned int)tag;
+
+	if (kind == TAG_SIGNAL)
+		on_signal(s);
+	else if (kind == TAG_CTL && i < s->nchildren)
+		child_ctl_read(s, &s->children[i]);
+	else if (kind == TAG_PIDFD && i < s->nchildren)
+		child_reap(s, &s->children[i]);
+}
+
+int sup_run(struct sup *s)
+{
+	uint64_t phase_start = now_ns();
+	enum sup_phase last = s->phase;
+	int killed = 0;
+
+	if (sup_watch(s) < 0) {
+		sup_decide(s, EXIT_VM_FAILED, "cannot watch the children: %s", strerror(errno));
+		sup_stop_all(s);
+	}
+	while (children_left(s)) {
+		struct epoll_event evs[8];
+		int timeout = killed ? -1 : phase_timeout_ms(s, phase_start);
+		int n = epoll_wait(s->ep, evs, (int)nitems(evs), timeout);
+
+		if (n < 0 && errno != EINTR) {
+			sup_decide(s, EXIT_VM_FAILED, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			on_event(s, evs[i].data.u64);
+		if (s->phase != last) {
+			last = s->phase;
+			phase_start = now_ns();
+			continue;
+		}
+		if (n == 0 && s->phase == PHASE_STARTING) {
+			sup_decide(s, EXIT_VM_FAILED, "the children did not get ready within %d s",
+				   SUP_READY_TIMEOUT_MS / 1000);
+			sup_stop_all(s);
+		} else if (n == 0 && s->phase == PHASE_STOPPING && !killed) {
+			kill_stragglers(s);
+			killed = 1;
+		}
+	}
+	return s->status >= 0 ? s->status : EXIT_VM_FAILED;
+}

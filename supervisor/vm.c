@@ -1,0 +1,236 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Building the process tree of one VM: the channels and eventfds that join
+ * the children, the fds each child gets, and the configuration messages
+ * each receives before it answers READY.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/layout.h"
+#include "common/log.h"
+#include "supervisor.h"
+
+/* The channels and eventfds between the vcpu process and one device. */
+struct dev_link {
+	int chan[2]; /* [0] vcpu end, [1] device end */
+	int irq_fd;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int link_create(struct dev_link *l)
+{
+	l->chan[0] = l->chan[1] = l->irq_fd = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->chan) < 0)
+		return -errno;
+	l->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return l->irq_fd < 0 ? -errno : 0;
+}
+
+static void link_close(struct dev_link *l)
+{
+	close_fd(&l->chan[0]);
+	close_fd(&l->chan[1]);
+	close_fd(&l->irq_fd);
+}
+
+static struct child *child_new(struct sup *s, const char *name)
+{
+	struct child *c;
+
+	if (s->nchildren >= SUP_MAX_CHILDREN)
+		return NULL;
+	c = &s->children[s->nchildren++];
+	memset(c, 0, sizeof(*c));
+	c->ctl = c->pidfd = -1;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	snprintf(c->title, sizeof(c->title), "bulkhead/%s/%s", s->cfg.name, name);
+	return c;
+}
+
+/* Spawn the helper; the control socket's child end lives only in the child. */
+static int child_spawn(struct child *c, const char *helper, const struct fd_map *m)
+{
+	char exe[PATH_MAX];
+	int sv[2];
+	int err;
+
+	c->exited = 1; /* until it exists */
+	err = helper_path(helper, exe, sizeof(exe));
+	if (err < 0) {
+		errno = -err;
+		log_warn("bulkhead-%s", helper);
+		return err;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	err = spawn_child(c, exe, sv[1], m);
+	close(sv[1]);
+	if (err < 0) {
+		close(sv[0]);
+		errno = -err;
+		log_warn("spawn %s", c->name);
+		return err;
+	}
+	c->exited = 0;
+	c->ctl = sv[0];
+	if (fcntl(c->ctl, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static int send_done(struct child *c)
+{
+	struct ipc_empty m;
+
+	ipc_init(&m, IPC_CFG_DONE, sizeof(m));
+	return ipc_send(c->ctl, &m);
+}
+
+static int fd_valid(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+static int start_serial(struct sup *s, struct dev_link *l, int *out_file)
+{
+	struct child *c = child_new(s, "serial");
+	struct ipc_cfg_device m;
+	struct fd_map map;
+	int in = IPC_FD_NONE, out = IPC_FD_NONE;
+	int err;
+
+	if (!c)
+		return -ENOSPC;
+	fdmap_init(&map);
+	ipc_init(&m, IPC_CFG_DEVICE, sizeof(m));
+	snprintf(m.cd_name, sizeof(m.cd_name), "serial");
+	m.cd_kind = IPC_DEV_SERIAL;
+	m.cd_flags = s->cfg.verbose ? IPC_DEV_F_VERBOSE : 0;
+	m.cd_chan_fd = fdmap_add(&map, l->chan[1]);
+	m.cd_irq_fd = fdmap_add(&map, l->irq_fd);
+	if (s->cfg.serial == SERIAL_STDIO) {
+		if (fd_valid(STDIN_FILENO))
+			in = fdmap_add(&map, STDIN_FILENO);
+		if (fd_valid(STDOUT_FILENO))
+			out = fdmap_add(&map, STDOUT_FILENO);
+	} else if (s->cfg.serial == SERIAL_FILE) {
+		out = fdmap_add(&map, *out_file);
+	}
+	m.cd_in_fd = in;
+	m.cd_out_fd = out;
+	m.cd_base = LAYOUT_COM1_PORT;
+	err = child_spawn(c, "serial", &map);
+	if (err == 0)
+		err = ipc_send(c->ctl, &m);
+	if (err == 0)
+		err = send_done(c);
+	close_fd(out_file);
+	return err;
+}
+
+static int send_vcpu_config(struct sup *s, struct child *c, const struct fd_map *map,
+			    const int *mem_fds, int kvm_fd)
+{
+	struct ipc_cfg_vcpu v;
+	int err = 0;
+
+	for (unsigned int i = 0; i < s->mem.nregions && err == 0; i++) {
+		struct ipc_cfg_mem m;
+
+		ipc_init(&m, IPC_CFG_MEM, sizeof(m));
+		m.cm_gpa = s->mem.regions[i].gpa;
+		m.cm_size = s->mem.regions[i].size;
+		m.cm_fd = mem_fds[i];
+		m.cm_index = i;
+		err = ipc_send(c->ctl, &m);
+	}
+	(void)map;
+	ipc_init(&v, IPC_CFG_VCPU, sizeof(v));
+	v.cv_nvcpus = s->cfg.nvcpus;
+	v.cv_entry_mode = s->boot.entry_mode == LOADER_ENTRY_PVH32 ? IPC_ENTRY_PVH32
+								   : IPC_ENTRY_LINUX64;
+	v.cv_entry = s->boot.entry;
+	v.cv_boot_info = s->boot.boot_info;
+	v.cv_cr3 = s->boot.cr3;
+	v.cv_stack = s->boot.stack;
+	v.cv_gdt_base = s->boot.gdt_base;
+	v.cv_launch_ns = s->launch_ns;
+	v.cv_kvm_fd = kvm_fd;
+	v.cv_flags = s->cfg.verbose ? IPC_VCPU_F_VERBOSE : 0;
+	snprintf(v.cv_name, sizeof(v.cv_name), "%s", s->cfg.name);
+	if (err == 0)
+		err = ipc_send(c->ctl, &v);
+	return err;
+}
+
+static int start_vcpu(struct sup *s, struct dev_link *serial)
+{
+	struct child *c = child_new(s, "vcpu");
+	struct ipc_cfg_vcpu_dev d;
+	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
+	struct fd_map map;
+	int kvm_fd;
+	int err;
+
+	if (!c)
+		return -ENOSPC;
+	c->is_vcpu = 1;
+	fdmap_init(&map);
+	kvm_fd = fdmap_add(&map, s->kvm_fd);
+	for (unsigned int i = 0; i < s->mem.nregions; i++)
+		mem_fds[i] = fdmap_add(&map, s->mem.regions[i].fd);
+	ipc_init(&d, IPC_CFG_VCPU_DEV, sizeof(d));
+	snprintf(d.cd_name, sizeof(d.cd_name), "serial");
+	d.cd_space = IPC_SPACE_PIO;
+	d.cd_gsi = LAYOUT_SERIAL_GSI;
+	d.cd_base = LAYOUT_COM1_PORT;
+	d.cd_len = LAYOUT_COM1_PORTS;
+	d.cd_chan_fd = fdmap_add(&map, serial->chan[0]);
+	d.cd_irq_fd = fdmap_add(&map, serial->irq_fd);
+	err = child_spawn(c, "vcpu", &map);
+	if (err == 0)
+		err = send_vcpu_config(s, c, &map, mem_fds, kvm_fd);
+	if (err == 0)
+		err = ipc_send(c->ctl, &d);
+	if (err == 0)
+		err = send_done(c);
+	return err;
+}
+
+int vm_start_children(struct sup *s)
+{
+	struct dev_link serial;
+	int out_file = s->serial_fd;
+	int err;
+
+	s->serial_fd = -1;
+	err = link_create(&serial);
+	if (err == 0)
+		err = start_serial(s, &serial, &out_file);
+	if (err == 0)
+		err = start_vcpu(s, &serial);
+	/* The children hold their ends now; the supervisor keeps none of them. */
+	link_close(&serial);
+	close_fd(&out_file);
+	close_fd(&s->kvm_fd);
+	mem_close(&s->mem);
+	if (err < 0) {
+		errno = -err;
+		log_warn("starting the VM");
+	}
+	return err;
+}

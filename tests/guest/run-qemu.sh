@@ -1,0 +1,43 @@
+#!/bin/sh
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# run-qemu.sh SCENARIO [ARG...]: boot the test guest under QEMU microvm with
+# bulkhead.test=SCENARIO and ARGs appended to its command line, the console on
+# stdin/stdout, and exit with QEMU's status: 1 for PASS, 3 for FAIL, 2N+1 for
+# bulkhead.exit=N, 0 for a reset or a triple fault, 124 on timeout.
+#
+# Environment: GUEST (image; default build/guest/bulkhead-test-guest beside
+# this tree), QEMU (qemu-system-x86_64), SMP (2), MEM (64, MiB), ACPI (on|off,
+# default off: qboot still provides an MP table), TIMEOUT (60, seconds),
+# QEMU_EXTRA (more QEMU options), QEMU_CMD=1 (print the command line first).
+set -eu
+if [ $# -lt 1 ]; then
+	echo "usage: $0 SCENARIO [ARG...]" >&2
+	exit 2
+fi
+scenario=$1
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+guest=${GUEST:-$here/../../build/guest/bulkhead-test-guest}
+qemu=${QEMU:-qemu-system-x86_64}
+if [ ! -r "$guest" ]; then
+	echo "$0: no guest image at $guest (make guest)" >&2
+	exit 2
+fi
+append="bulkhead.test=$scenario${*:+ $*}"
+# microvm without the legacy PIT, PIC and RTC (the guest uses the IOAPIC and the
+# TSC) but with an i8042 for the reset line (microvm has none by default);
+# -no-reboot turns a reset or a triple fault into QEMU exiting with 0;
+# KVM here needs the arch-capabilities MSR hidden (KVM-HERE.md).
+set -- "$qemu" -M "microvm,acpi=${ACPI:-off},pit=off,pic=off,rtc=off" \
+	-enable-kvm -cpu host,-arch-capabilities -m "${MEM:-64}" -smp "${SMP:-2}" \
+	-nodefaults -no-user-config -display none -no-reboot \
+	-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=1 -device i8042 \
+	-kernel "$guest" -append "$append" ${QEMU_EXTRA:-}
+if [ "${QEMU_CMD:-0}" = 1 ]; then
+	echo "$*" >&2
+fi
+status=0
+timeout --foreground -k 5 "${TIMEOUT:-60}" "$@" || status=$?
+exit $status

@@ -1,0 +1,205 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The scenarios `bulkhead.test=NAME` selects. Each ends the VM: with pass() or
+ * fail() through the debug-exit port, or by the exit it tests.
+ */
+#include "guest.h"
+
+#define I8042_CMD 0x64
+#define I8042_RESET 0xfe
+#define UART_IER_RDA 0x01
+#define UART_IER_THRE 0x02
+#define UART_IIR_ID(x) ((x) & 0x0f)
+#define UART_IIR_THRE 0x02
+
+static void hello(void)
+{
+	unsigned int i;
+
+	platform_discover();
+	cprintf(GUEST_TAG "hello from the bulkhead test guest\n");
+	cprintf(GUEST_TAG "cpus: %u (from %s; mptable %u, acpi madt %u)\n", plat.ncpus, plat.cpu_source,
+		plat.mp_cpus, plat.madt_cpus);
+	cprintf(GUEST_TAG "memory: %lu MiB (%lu KiB RAM in a map of %u regions)\n", boot.ram_bytes >> 20,
+		boot.ram_bytes >> 10, boot.nmem);
+	for (i = 0; i < boot.nmem; i++)
+		cprintf(GUEST_TAG "  [0x%09lx-0x%09lx) type %u\n", boot.mem[i].addr,
+			boot.mem[i].addr + boot.mem[i].size, boot.mem[i].type);
+	cprintf(GUEST_TAG "boot info: start_info 0x%lx v%u cmdline 0x%lx rsdp 0x%lx mptable 0x%lx\n",
+		boot.start_info, boot.version, boot.cmdline_addr, plat.rsdp_addr, plat.mptable_addr);
+	cprintf(GUEST_TAG "tsc: %lu kHz (%s)\n", tsc_hz() / 1000, tsc_source());
+	cprintf(GUEST_TAG "virtio-mmio devices: %u\n", boot.ndev);
+	for (i = 0; i < boot.ndev; i++)
+		cprintf(GUEST_TAG "  0x%lx size 0x%lx gsi %u\n", boot.dev[i].base, boot.dev[i].size,
+			boot.dev[i].gsi);
+	if (boot.bad_params)
+		cprintf(GUEST_TAG "malformed virtio_mmio.device entries: %u\n", boot.bad_params);
+	cprintf(GUEST_TAG "cmdline: %s\n", boot.cmdline);
+	pass();
+}
+
+static void exit_code(void)
+{
+	uint64_t v = param_u64("bulkhead.exit", 0);
+
+	if (v > 255)
+		fail("bulkhead.exit=%lu is out of range (0..255)", v);
+	cprintf(GUEST_TAG "exit %lu\n", v);
+	vm_exit((uint8_t)v);
+}
+
+static void marker_exit(void)
+{
+	pass();
+}
+
+/* echo_line: handle one input line. */
+static void echo_line(const char *line)
+{
+	cprintf("echo: %s\n", line);
+	if (!strcmp(line, "quit"))
+		pass();
+}
+
+static void echo(void)
+{
+	char line[256], buf[64];
+	size_t len = 0, n, i;
+	uint32_t before;
+	uint64_t end;
+	uint8_t iir;
+
+	lapic_init();
+	ioapic_route(COM1_GSI, VEC_SERIAL, lapic_id());
+	irq_enable();
+
+	/* The transmitter is empty, so enabling its interrupt must raise one now. */
+	before = irq_count[VEC_SERIAL];
+	console_set_ier(UART_IER_THRE);
+	end = rdtsc() + us_to_tsc(1000000);
+	while (irq_count[VEC_SERIAL] == before && rdtsc() < end)
+		cpu_relax();
+	iir = console_iir();
+	console_set_ier(UART_IER_RDA);
+	if (irq_count[VEC_SERIAL] == before)
+		fail("no THRE interrupt within 1 s of setting IER.THRE (IIR 0x%02x)", iir);
+	if (UART_IIR_ID(iir) != UART_IIR_THRE)
+		fail("THRE interrupt, but IIR says 0x%02x", iir);
+	cprintf(GUEST_TAG "THRE interrupt ok\n");
+	console_puts(GUEST_TAG "ready\n");
+
+	for (;;) {
+		uint64_t seen = irq_seq;
+
+		n = console_read(buf, sizeof(buf));
+		for (i = 0; i < n; i++) {
+			char c = buf[i];
+
+			if (c == '\r' || c == '\n') {
+				if (len) {
+					line[len] = '\0';
+					echo_line(line);
+					len = 0;
+				}
+			} else if (len < sizeof(line) - 1) {
+				line[len++] = c;
+			}
+		}
+		if (!n)
+			irq_wait(seen);
+	}
+}
+
+static void reboot(void)
+{
+	platform_discover();
+	cprintf(GUEST_TAG "reboot: writing 0x%x to port 0x%x (i8042 reset)\n", I8042_RESET, I8042_CMD);
+	outb(I8042_CMD, I8042_RESET);
+	udelay(200000);
+	if (plat.has_reset_reg && plat.reset_reg.space <= 1) {
+		cprintf(GUEST_TAG "reboot: still running; writing 0x%x to the ACPI reset register (%s 0x%lx)\n",
+			plat.reset_value, plat.reset_reg.space ? "port" : "memory", plat.reset_reg.addr);
+		if (plat.reset_reg.space == 1)
+			outb((uint16_t)plat.reset_reg.addr, plat.reset_value);
+		else if (phys_mapped(plat.reset_reg.addr, 1))
+			*(volatile uint8_t *)phys(plat.reset_reg.addr) = plat.reset_value;
+		udelay(200000);
+	}
+	fail("the VM did not reset");
+}
+
+static void do_triple_fault(void)
+{
+	cprintf(GUEST_TAG "triple-fault: loading an empty IDT and faulting\n");
+	triple_fault();
+}
+
+static void smp(void)
+{
+	unsigned int n, i;
+
+	platform_discover();
+	cprintf(GUEST_TAG "smp: %u cpus found (%s), boot cpu APIC %u\n", plat.ncpus, plat.cpu_source,
+		lapic_id());
+	n = smp_start();
+	cprintf(GUEST_TAG "cpus online: %u\n", n);
+	for (i = 0; i + 1 < n && i < MAX_CPUS; i++)
+		cprintf(GUEST_TAG "  AP %u reported APIC id %u\n", i + 1, smp_ap_apic_id[i]);
+	if (n != plat.ncpus)
+		fail("%u of %u cpus online", n, plat.ncpus);
+	pass();
+}
+
+static void fault(void)
+{
+	volatile uint64_t *p = phys(GiB(1) + 0x1000); /* PDPT entry 1 is not present */
+
+	cprintf(GUEST_TAG "fault: reading unmapped 0x%lx from ring 3\n", (uint64_t)(uintptr_t)p);
+	(void)*p;
+	fail("reading an unmapped address did not fault");
+}
+
+static void serial_flood(void)
+{
+	uint64_t bytes = param_u64("bulkhead.bytes", 65536), left, t0, t1;
+	static char block[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(block); i++)
+		block[i] = (i % 64 == 63) ? '\n' : (char)('!' + i % 64);
+	t0 = rdtsc();
+	for (left = bytes; left;) {
+		size_t n = left < sizeof(block) ? (size_t)left : sizeof(block);
+
+		console_write(block, n);
+		left -= n;
+	}
+	t1 = rdtsc();
+	cprintf("\n" GUEST_TAG "serial-flood: %lu bytes in %lu TSC cycles (%lu us)\n", bytes, t1 - t0,
+		tsc_to_us(t1 - t0));
+	pass();
+}
+
+static void list(void)
+{
+	size_t i;
+
+	for (i = 0; i < nscenarios; i++)
+		cprintf(GUEST_TAG "scenario %-14s %s\n", scenarios[i].name, scenarios[i].help);
+	pass();
+}
+
+const struct scenario scenarios[] = {
+	{ "hello", hello, "print CPUs, memory and devices found; PASS" },
+	{ "exit", exit_code, "write bulkhead.exit=N to the debug-exit port" },
+	{ "marker-exit", marker_exit, "boot marker, then PASS at once" },
+	{ "echo", echo, "echo serial input lines (RX interrupt); PASS on 'quit'" },
+	{ "reboot", reboot, "reset through the i8042 (then the ACPI reset register)" },
+	{ "triple-fault", do_triple_fault, "empty IDT + exception = triple fault" },
+	{ "smp", smp, "start every AP; PASS if all come online" },
+	{ "fault", fault, "page fault in ring 3: the report says FAIL" },
+	{ "serial-flood", serial_flood, "write bulkhead.bytes=N (65536) bytes; print the time" },
+	{ "list", list, "print this table" },
+};
+const size_t nscenarios = nitems(scenarios);

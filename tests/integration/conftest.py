@@ -1,0 +1,148 @@
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+"""Shared fixtures: the built binaries, the test guest, and a VM runner whose
+teardown asserts that no bulkhead process of the test was left running."""
+import itertools
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("BULKHEAD_BUILD", os.path.join(ROOT, "build"))
+BULKHEAD = os.path.join(BUILD, "bulkhead")
+GUEST = os.path.join(BUILD, "guest", "bulkhead-test-guest")
+
+# Exit statuses (docs/architecture.md).
+GUEST_PASS = 1  # debug-exit value 0
+GUEST_FAIL = 3  # debug-exit value 1
+EXIT_USAGE = 2
+EXIT_VM_FAILED = 4
+
+_names = itertools.count()
+
+
+def vm_processes(name):
+    """PIDs of processes whose title is bulkhead/<name>/..."""
+    prefix = ("bulkhead/%s/" % name).encode()
+    pids = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                argv0 = f.read().split(b"\0")[0]
+        except OSError:
+            continue
+        if argv0.startswith(prefix):
+            pids[argv0[len(prefix):].decode()] = int(entry)
+    return pids
+
+
+class Vm:
+    """One bulkhead run. args are bulkhead options after --name."""
+
+    def __init__(self, args, stdin=subprocess.DEVNULL):
+        self.name = "t%d-%d" % (os.getpid() % 100000, next(_names))
+        self.argv = [BULKHEAD, "--name", self.name] + list(args)
+        self.proc = subprocess.Popen(self.argv, stdin=stdin, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.out = b""
+        self.err = b""
+
+    def wait(self, timeout=30):
+        try:
+            self.out, self.err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.out, self.err = self.proc.communicate()
+            pytest.fail("bulkhead did not exit within %d s\nstdout:\n%s\nstderr:\n%s"
+                        % (timeout, self.out.decode(errors="replace"),
+                           self.err.decode(errors="replace")))
+        return self.proc.returncode
+
+    def wait_children(self, names, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            pids = vm_processes(self.name)
+            if all(n in pids for n in names):
+                return pids
+            time.sleep(0.02)
+        pytest.fail("children %s never appeared" % (names,))
+
+    def read_until(self, marker, timeout=20):
+        """Read stdout until marker appears (for interactive tests)."""
+        deadline = time.time() + timeout
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        os.set_blocking(fd, False)
+        while time.time() < deadline:
+            try:
+                chunk = os.read(fd, 4096)
+            except BlockingIOError:
+                chunk = None
+            if chunk:
+                buf += chunk
+                if marker in buf:
+                    os.set_blocking(fd, True)
+                    self.out_prefix = buf
+                    return buf
+            elif chunk == b"":
+                break
+            else:
+                time.sleep(0.01)
+        os.set_blocking(fd, True)
+        pytest.fail("marker %r not seen; got %r" % (marker, buf))
+
+    @property
+    def stdout(self):
+        return (getattr(self, "out_prefix", b"") + self.out).decode(errors="replace")
+
+    @property
+    def stderr(self):
+        return self.err.decode(errors="replace")
+
+    def explain(self):
+        return "argv: %s\nstatus: %s\nstdout:\n%s\nstderr:\n%s" % (
+            " ".join(self.argv), self.proc.returncode, self.stdout, self.stderr)
+
+
+@pytest.fixture
+def vm_factory():
+    vms = []
+
+    def make(args, **kw):
+        vm = Vm(args, **kw)
+        vms.append(vm)
+        return vm
+
+    yield make
+    for vm in vms:
+        if vm.proc.poll() is None:
+            vm.proc.send_signal(signal.SIGKILL)
+            vm.proc.wait()
+            pytest.fail("bulkhead was still running at teardown:\n" + vm.explain())
+        left = {}
+        for _ in range(50):
+            left = vm_processes(vm.name)
+            if not left:
+                break
+            time.sleep(0.02)
+        for pid in left.values():
+            os.kill(pid, signal.SIGKILL)
+        assert not left, "processes left behind: %s" % left
+
+
+@pytest.fixture(scope="session")
+def guest():
+    assert os.path.exists(GUEST), "test guest not built: run make"
+    return GUEST
+
+
+def guest_args(scenario, extra_cmdline="", vcpus=1, mem=64, serial="stdio"):
+    cmdline = "bulkhead.test=%s %s" % (scenario, extra_cmdline)
+    return ["--kernel", "path=%s,cmdline=%s" % (GUEST, cmdline.strip()),
+            "--memory", "size_mib=%d" % mem, "--vcpus", "num=%d" % vcpus,
+            "--serial", serial]

@@ -1,0 +1,218 @@
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+"""The core on this machine's KVM with the freestanding test guest: console,
+exit statuses, reboot and triple fault, SMP, configuration errors, and what
+happens when a child dies or bulkhead is told to stop."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import (BULKHEAD, EXIT_USAGE, EXIT_VM_FAILED, GUEST, GUEST_FAIL, GUEST_PASS,
+                      guest_args, vm_processes)
+
+
+def test_hello_console_and_verdict(vm_factory, guest):
+    vm = vm_factory(guest_args("hello"))
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "bulkhead-test-guest: PASS hello" in vm.stdout, vm.explain()
+    assert "boot marker" in vm.stdout, vm.explain()
+    # The vcpu process logs the time of the boot-marker port write.
+    assert re.search(r"boot marker .* ms since launch", vm.stderr), vm.explain()
+
+
+@pytest.mark.parametrize("value", [0, 1, 5, 100])
+def test_debug_exit_status(vm_factory, guest, value):
+    vm = vm_factory(guest_args("exit", "bulkhead.exit=%d" % value))
+    assert vm.wait() == ((value << 1) | 1) & 0xff, vm.explain()
+
+
+def test_guest_failure_is_status_3(vm_factory, guest):
+    vm = vm_factory(guest_args("fault"))
+    assert vm.wait() == GUEST_FAIL, vm.explain()
+    assert "FAIL fault" in vm.stdout, vm.explain()
+
+
+def test_unknown_scenario_fails(vm_factory, guest):
+    vm = vm_factory(guest_args("no-such-scenario"))
+    assert vm.wait() == GUEST_FAIL, vm.explain()
+
+
+def test_console_input_echo(vm_factory, guest):
+    vm = vm_factory(guest_args("echo"), stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    vm.proc.stdin.write(b"hello bulkhead\n")
+    vm.proc.stdin.flush()
+    vm.proc.stdin.write(b"quit\n")
+    vm.proc.stdin.close()
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "echo: hello bulkhead" in vm.stdout, vm.explain()
+
+
+def test_console_input_longer_than_fifo(vm_factory, guest):
+    """More input than the 16-byte FIFO holds must arrive whole (no drops)."""
+    line = "".join(chr(ord("a") + i % 26) for i in range(200))
+    vm = vm_factory(guest_args("echo"), stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    vm.proc.stdin.write(line.encode() + b"\nquit\n")
+    vm.proc.stdin.close()
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "echo: " + line in vm.stdout, vm.explain()
+
+
+def test_reboot_ends_vm_with_status_0(vm_factory, guest):
+    vm = vm_factory(guest_args("reboot"))
+    assert vm.wait() == 0, vm.explain()
+    assert "i8042" in vm.stderr, vm.explain()
+
+
+def test_triple_fault_ends_vm_with_status_0(vm_factory, guest):
+    vm = vm_factory(guest_args("triple-fault"))
+    assert vm.wait() == 0, vm.explain()
+    assert "triple fault" in vm.stderr, vm.explain()
+
+
+@pytest.mark.parametrize("vcpus", [1, 2])
+def test_smp(vm_factory, guest, vcpus):
+    vm = vm_factory(guest_args("smp", vcpus=vcpus))
+    assert vm.wait(timeout=60) == GUEST_PASS, vm.explain()
+    assert "cpus online: %d" % vcpus in vm.stdout, vm.explain()
+
+
+def test_console_to_file(vm_factory, guest, tmp_path):
+    out = tmp_path / "console.log"
+    vm = vm_factory(guest_args("hello", serial="file=%s" % out))
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "PASS hello" in out.read_text(), vm.explain()
+    assert "PASS hello" not in vm.stdout
+
+
+def test_serial_none(vm_factory, guest):
+    vm = vm_factory(guest_args("hello", serial="none"))
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "PASS hello" not in vm.stdout
+
+
+def test_config_file(vm_factory, guest, tmp_path):
+    cfg = tmp_path / "vm.cfg"
+    cfg.write_text("# a test VM\nkernel path=%s,cmdline=\"bulkhead.test=hello\"\n"
+                   "memory size_mib=64\nvcpus num=1\n" % GUEST)
+    vm = vm_factory(["--config", str(cfg)])
+    assert vm.wait() == GUEST_PASS, vm.explain()
+
+
+def test_large_guest_two_regions(vm_factory, guest):
+    """4 GiB of RAM: below and above the 32-bit MMIO hole (sparse memfds)."""
+    vm = vm_factory(guest_args("hello", mem=4096))
+    assert vm.wait() == GUEST_PASS, vm.explain()
+
+
+def _processes_of_vm_children(vm):
+    return vm.wait_children(["vcpu", "serial"])
+
+
+def test_kill_serial_stops_vm(vm_factory, guest):
+    vm = vm_factory(guest_args("echo"), stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    pids = _processes_of_vm_children(vm)
+    os.kill(pids["serial"], signal.SIGKILL)
+    status = vm.wait()
+    assert status == EXIT_VM_FAILED, vm.explain()
+    assert re.search(r"serial \(pid \d+\) was killed by signal 9 \(SIGKILL\)", vm.stderr), \
+        vm.explain()
+
+
+def test_kill_vcpu_stops_vm(vm_factory, guest):
+    vm = vm_factory(guest_args("echo"), stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    pids = _processes_of_vm_children(vm)
+    os.kill(pids["vcpu"], signal.SIGKILL)
+    assert vm.wait() == EXIT_VM_FAILED, vm.explain()
+    assert "vcpu (pid" in vm.stderr, vm.explain()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_vm_cleanly(vm_factory, guest, sig):
+    vm = vm_factory(guest_args("echo"), stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    vm.proc.send_signal(sig)
+    assert vm.wait() == 128 + sig, vm.explain()
+    assert "stopped by SIG" in vm.stderr, vm.explain()
+
+
+def test_supervisor_killed_leaves_nothing(vm_factory, guest):
+    vm = vm_factory(guest_args("echo"), stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    _processes_of_vm_children(vm)
+    vm.proc.kill()
+    vm.wait()
+    deadline = time.time() + 5
+    while vm_processes(vm.name) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not vm_processes(vm.name)
+
+
+def test_children_hold_only_their_fds(vm_factory, guest):
+    vm = vm_factory(guest_args("echo"), stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    pids = _processes_of_vm_children(vm)
+    serial_fds = sorted(int(f) for f in os.listdir("/proc/%d/fd" % pids["serial"]))
+    # stderr, control, channel, irqfd, console in, console out, and its epoll fd
+    assert serial_fds == [2, 3, 4, 5, 6, 7, 8], serial_fds
+    maps = open("/proc/%d/maps" % pids["serial"]).read()
+    assert "memfd:" not in maps, "the serial process must not map guest memory"
+    vcpu_maps = open("/proc/%d/maps" % pids["vcpu"]).read()
+    assert "memfd:%s-ram0" % vm.name in vcpu_maps
+    vm.proc.stdin.write(b"quit\n")
+    vm.proc.stdin.close()
+    assert vm.wait() == GUEST_PASS, vm.explain()
+
+
+BAD_CONFIGS = [
+    (["--memory", "size_mib=64"], "--kernel"),
+    (["--kernel", "path=/nonexistent/kernel"], "--kernel"),
+    (["--kernel", "path=%s,bogus=1" % GUEST], "--kernel"),
+    (["--kernel", "path=/etc/hostname"], "--kernel"),
+    (["--kernel", "path=%s" % GUEST, "--memory", "size_mib=0"], "--memory"),
+    (["--kernel", "path=%s" % GUEST, "--memory", "size_mib=99999999"], "--memory"),
+    (["--kernel", "path=%s" % GUEST, "--memory", "size_mib=abc"], "--memory"),
+    (["--kernel", "path=%s" % GUEST, "--vcpus", "num=0"], "--vcpus"),
+    (["--kernel", "path=%s" % GUEST, "--vcpus", "num=100000"], "--vcpus"),
+    (["--kernel", "path=%s" % GUEST, "--initrd", "path=/nonexistent"], "--initrd"),
+    (["--kernel", "path=%s" % GUEST, "--serial", "bogus"], "--serial"),
+    (["--kernel", "path=%s" % GUEST, "--serial", "file=/nonexistent/dir/x"], "--serial"),
+    (["--kernel", "path=%s" % GUEST, "--frobnicate"], "--frobnicate"),
+    (["--config", "/nonexistent.cfg"], "--config"),
+]
+
+
+@pytest.mark.parametrize("args,option", BAD_CONFIGS)
+def test_bad_config_rejected(args, option):
+    p = subprocess.run([BULKHEAD] + args, capture_output=True, timeout=30)
+    err = p.stderr.decode()
+    assert p.returncode == EXIT_USAGE, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert option in lines[0], err
+
+
+def test_unreadable_kernel_rejected(tmp_path):
+    k = tmp_path / "kernel"
+    k.write_bytes(open(GUEST, "rb").read())
+    k.chmod(0)
+    if os.geteuid() == 0:
+        # root reads anything: use a directory instead, which cannot be read as a file
+        k = tmp_path
+    p = subprocess.run([BULKHEAD, "--kernel", "path=%s" % k], capture_output=True, timeout=30)
+    assert p.returncode == EXIT_USAGE, p.stderr
+    assert "--kernel" in p.stderr.decode()
+
+
+def test_help_and_version():
+    p = subprocess.run([BULKHEAD, "--help"], capture_output=True, timeout=10)
+    assert p.returncode == 0 and b"--kernel" in p.stdout
+    p = subprocess.run([BULKHEAD, "--version"], capture_output=True, timeout=10)
+    assert p.returncode == 0 and p.stdout.startswith(b"bulkhead ")

@@ -1,0 +1,388 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "vcpu.h"
+
+#define CPUID_MAX_ENTRIES 512
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_IA32_MISC_ENABLE_FAST_STRING 0x1
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MTRR_DEF_TYPE_ENABLE_WB 0x806
+#define APIC_LVT_LINT0 0x350
+#define APIC_LVT_LINT1 0x360
+#define APIC_MODE_NMI 0x4
+#define APIC_MODE_EXTINT 0x7
+
+#define CR0_PE 0x1
+#define CR0_MP 0x2
+#define CR0_ET 0x10
+#define CR0_NE 0x20
+#define CR0_WP 0x10000
+#define CR0_PG 0x80000000
+#define CR4_PAE 0x20
+#define EFER_LME 0x100
+#define EFER_LMA 0x400
+
+static int cpu_get_supported_cpuid(struct vm *vm)
+{
+	size_t sz = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *c = calloc(1, sz);
+
+	if (!c)
+		return -ENOMEM;
+	c->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		int err = -errno;
+
+		log_warn("KVM_GET_SUPPORTED_CPUID");
+		free(c);
+		return err;
+	}
+	vm->cpuid = c;
+	return 0;
+}
+
+static unsigned int cpu_order(unsigned int n)
+{
+	unsigned int shift = 0;
+
+	while ((1u << shift) < n)
+		shift++;
+	return shift;
+}
+
+/* Give vCPU id its APIC id and the VM's topology: one socket of n cores, one thread each. */
+static void cpu_patch_cpuid(struct kvm_cpuid2 *c, unsigned int id, unsigned int n)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		switch (e->function) {
+		case 1:
+			e->ebx = (e->ebx & 0x0000ffff) | (id << 24) | ((n & 0xff) << 16);
+			e->ecx |= 1u << 31; /* running under a hypervisor */
+			if (n > 1)
+				e->edx |= 1u << 28; /* HTT: the logical count field is valid */
+			break;
+		case 4:
+			/* Intel deterministic cache parameters: cores sharing the package. */
+			e->eax = (e->eax & 0x03ffffff) | ((n - 1) << 26);
+			break;
+		case 0xb:
+		case 0x1f:
+			e->edx = id;
+			if (e->index == 0) {
+				e->eax = 0;
+				e->ebx = 1;
+				e->ecx = 0x100;
+			} else if (e->index == 1) {
+				e->eax = cpu_order(n);
+				e->ebx = n;
+				e->ecx = 0x200 | 1;
+			} else {
+				e->eax = 0;
+				e->ebx = 0;
+				e->ecx = e->index;
+			}
+			break;
+		case 0x80000008:
+			e->ecx = (e->ecx & ~0xffu) | ((n - 1) & 0xff);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int cpu_set_cpuid(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	size_t sz = sizeof(struct kvm_cpuid2) + vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *c = malloc(sz);
+	int err = 0;
+
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, vm->cpuid, sz);
+	cpu_patch_cpuid(c, v->id, vm->cfg.cv_nvcpus);
+	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
+		err = -errno;
+		log_warn("vcpu%u: KVM_SET_CPUID2", v->id);
+	}
+	free(c);
+	return err;
+}
+
+static int cpu_set_msrs(struct vcpu *v)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[2];
+	} m = {
+		.hdr.nmsrs = 2,
+		.e = {
+			{ .index = MSR_IA32_MISC_ENABLE, .data = MSR_IA32_MISC_ENABLE_FAST_STRING },
+			{ .index = MSR_MTRR_DEF_TYPE, .data = MTRR_DEF_TYPE_ENABLE_WB },
+		},
+	};
+	int n = ioctl(v->fd, KVM_SET_MSRS, &m);
+
+	if (n < 0) {
+		log_warn("vcpu%u: KVM_SET_MSRS", v->id);
+		return -errno;
+	}
+	if (n != 2)
+		log_debug("vcpu%u: KVM took %d of 2 MSRs", v->id, n);
+	return 0;
+}
+
+static void lapic_set_lvt_mode(struct kvm_lapic_state *l, unsigned int reg, uint32_t mode)
+{
+	uint32_t v;
+
+	memcpy(&v, l->regs + reg, sizeof(v));
+	v = (v & ~0x700u) | (mode << 8);
+	memcpy(l->regs + reg, &v, sizeof(v));
+}
+
+/* LINT0 as ExtINT and LINT1 as NMI, as firmware leaves them for the kernel. */
+static int cpu_set_lapic(struct vcpu *v)
+{
+	struct kvm_lapic_state l;
+
+	if (ioctl(v->fd, KVM_GET_LAPIC, &l) < 0) {
+		log_warn("vcpu%u: KVM_GET_LAPIC", v->id);
+		return -errno;
+	}
+	lapic_set_lvt_mode(&l, APIC_LVT_LINT0, APIC_MODE_EXTINT);
+	lapic_set_lvt_mode(&l, APIC_LVT_LINT1, APIC_MODE_NMI);
+	if (ioctl(v->fd, KVM_SET_LAPIC, &l) < 0) {
+		log_warn("vcpu%u: KVM_SET_LAPIC", v->id);
+		return -errno;
+	}
+	return 0;
+}
+
+static int cpu_set_fpu(struct vcpu *v)
+{
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+
+	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0) {
+		log_warn("vcpu%u: KVM_SET_FPU", v->id);
+		return -errno;
+	}
+	return 0;
+}
+
+static void cpu_flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, int code64)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = 0;
+	s->limit = 0xffffffff;
+	s->selector = sel;
+	s->type = type;
+	s->present = 1;
+	s->s = 1;
+	s->g = 1;
+	s->l = code64;
+	s->db = !code64;
+}
+
+/* The boot vCPU starts where the loader said, in the mode it said. */
+static int cpu_set_boot_state(struct vcpu *v)
+{
+	const struct ipc_cfg_vcpu *cfg = &v->vm->cfg;
+	int long_mode = cfg->cv_entry_mode == IPC_ENTRY_LINUX64;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+		log_warn("vcpu%u: KVM_GET_SREGS", v->id);
+		return -errno;
+	}
+	cpu_flat_segment(&sregs.cs, LAYOUT_BOOT_CS, 0xb, long_mode);
+	cpu_flat_segment(&sregs.ds, LAYOUT_BOOT_DS, 0x3, 0);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	memset(&sregs.tr, 0, sizeof(sregs.tr));
+	sregs.tr.selector = LAYOUT_BOOT_TSS;
+	sregs.tr.limit = 0x67;
+	sregs.tr.type = 0xb;
+	sregs.tr.present = 1;
+	sregs.gdt.base = cfg->cv_gdt_base;
+	sregs.gdt.limit = LAYOUT_GDT_ENTRIES * 8 - 1;
+	sregs.idt.base = 0;
+	sregs.idt.limit = 0;
+	if (long_mode) {
+		sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+		sregs.cr3 = cfg->cv_cr3;
+		sregs.cr4 = CR4_PAE;
+		sregs.efer = EFER_LME | EFER_LMA;
+	} else {
+		sregs.cr0 = CR0_PE | CR0_ET;
+		sregs.cr3 = 0;
+		sregs.cr4 = 0;
+		sregs.efer = 0;
+	}
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0) {
+		log_warn("vcpu%u: KVM_SET_SREGS", v->id);
+		return -errno;
+	}
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 0x2;
+	regs.rip = cfg->cv_entry;
+	regs.rsp = cfg->cv_stack;
+	if (long_mode)
+		regs.rsi = cfg->cv_boot_info;
+	else
+		regs.rbx = cfg->cv_boot_info;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0) {
+		log_warn("vcpu%u: KVM_SET_REGS", v->id);
+		return -errno;
+	}
+	return 0;
+}
+
+static int cpu_create(struct vm *vm, unsigned int id, int run_size)
+{
+	struct vcpu *v = &vm->vcpus[id];
+	void *run;
+	int err;
+
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		log_warn("KVM_CREATE_VCPU %u", id);
+		return -errno;
+	}
+	run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (run == MAP_FAILED) {
+		log_warn("vcpu%u: mmap kvm_run", id);
+		return -errno;
+	}
+	v->run = run;
+	v->run_size = run_size;
+	err = cpu_set_cpuid(v);
+	if (!err)
+		err = cpu_set_msrs(v);
+	if (!err)
+		err = cpu_set_lapic(v);
+	if (!err)
+		err = cpu_set_fpu(v);
+	if (!err && id == 0)
+		err = cpu_set_boot_state(v);
+	return err;
+}
+
+int cpu_create_all(struct vm *vm)
+{
+	int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	int err;
+
+	if (run_size < (int)sizeof(struct kvm_run)) {
+		log_warn("KVM_GET_VCPU_MMAP_SIZE");
+		return -EINVAL;
+	}
+	err = cpu_get_supported_cpuid(vm);
+	for (unsigned int i = 0; !err && i < vm->cfg.cv_nvcpus; i++)
+		err = cpu_create(vm, i, run_size);
+	return err;
+}
+
+static void *cpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+
+	while (!v->vm->stop) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			vm_request_exit(v->vm, IPC_EXIT_ERROR, 0, "vcpu%u: KVM_RUN: %s", v->id,
+					strerror(errno));
+			break;
+		}
+		if (exits_handle(v))
+			break;
+	}
+	return NULL;
+}
+
+static void cpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int cpu_start_all(struct vm *vm)
+{
+	struct sigaction sa = { .sa_handler = cpu_kick_handler };
+	sigset_t set;
+
+	/* SIGUSR1 kicks a thread out of KVM_RUN; immediate_exit closes the race
+	 * where it arrives just before the thread enters KVM_RUN. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		return -errno;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	for (unsigned int i = 0; i < vm->cfg.cv_nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		int err = pthread_create(&v->thread, NULL, cpu_thread, v);
+
+		if (err) {
+			log_warnx("pthread_create vcpu%u: %s", i, strerror(err));
+			return -err;
+		}
+		v->started = 1;
+	}
+	return 0;
+}
+
+void cpu_stop_all(struct vm *vm)
+{
+	vm->stop = 1;
+	for (unsigned int i = 0; i < vm->cfg.cv_nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->started)
+			continue;
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(v->thread, SIGUSR1);
+	}
+	for (unsigned int i = 0; i < vm->cfg.cv_nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->started)
+			pthread_join(v->thread, NULL);
+		v->started = 0;
+	}
+}
+
+void cpu_dump(struct vcpu *v)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		log_warn("vcpu%u: cannot read registers", v->id);
+		return;
+	}
+	log_info("vcpu%u: rip %016llx rsp %016llx rflags %016llx", v->id, r.rip, r.rsp, r.rflags);
+	log_info("vcpu%u: rax %016llx rbx %016llx rcx %016llx rdx %016llx", v->id, r.rax, r.rbx,
+		 r.rcx, r.rdx);
+	log_info("vcpu%u: rsi %016llx rdi %016llx rbp %016llx r8  %016llx", v->id, r.rsi, r.rdi,
+		 r.rbp, r.r8);
+	log_info("vcpu%u: r9  %016llx r10 %016llx r11 %016llx r12 %016llx", v->id, r.r9, r.r10,
+		 r.r11, r.r12);
+	log_info("vcpu%u: r13 %016llx r14 %016llx r15 %016llx", v->id, r.r13, r.r14, r.r15);
+	log_info("vcpu%u: cs %04x (base %llx l%u db%u) ss %04x cr0 %llx cr3 %llx cr4 %llx efer %llx",
+		 v->id, s.cs.selector, s.cs.base, s.cs.l, s.cs.db, s.ss.selector, s.cr0, s.cr3, s.cr4,
+		 s.efer);
+}

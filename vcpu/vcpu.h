@@ -1,0 +1,85 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bulkhead-vcpu: owns the KVM VM and one thread per vCPU, forwards register
+ * accesses of device windows to device processes, handles the few built-in
+ * ports (reset, debug exit, boot marker) itself. Private to vcpu/.
+ */
+#ifndef BULKHEAD_VCPU_VCPU_H
+#define BULKHEAD_VCPU_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "common/layout.h"
+#include "ipc/ipc.h"
+#include "mem/mem.h"
+
+#define VCPU_MAX 254
+#define VCPU_REPLY_TIMEOUT_MS 5000
+
+/* A device process whose register window this process forwards. */
+struct dev_chan {
+	char name[IPC_NAME_MAX];
+	uint32_t space; /* enum ipc_space */
+	uint64_t base, len;
+	uint32_t gsi;
+	int fd; /* SOCK_SEQPACKET to the device */
+	int irq_fd;
+	uint32_t nqueues, notify_off;
+	int queue_fd[IPC_MAX_QUEUES];
+	uint32_t seq;
+	/* Held across each request and its reply, so vCPU threads never interleave. */
+	pthread_mutex_t lock;
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	int started;
+};
+
+struct vm {
+	struct ipc_cfg_vcpu cfg;
+	struct guest_mem mem;
+	struct dev_chan devs[IPC_MAX_DEVICES];
+	unsigned int ndevs;
+	int kvm_fd, vm_fd;
+	struct vcpu vcpus[VCPU_MAX];
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, patched per vCPU */
+	int emulation_failure_bytes; /* KVM_CAP_EXIT_ON_EMULATION_FAILURE enabled */
+	/* The first exit request wins; the main thread reports it. */
+	pthread_mutex_t exit_lock;
+	int exiting;
+	struct ipc_vm_exit exit_msg;
+	int exit_evfd; /* written when exiting becomes 1 */
+	volatile sig_atomic_t stop; /* threads leave their loop */
+};
+
+/* vm_create: create the VM: irqchip, PIT, memory slots, irqfds, ioeventfds. */
+int vm_create(struct vm *vm) __attribute__((warn_unused_result));
+/* vm_destroy: close what vm_create opened. */
+void vm_destroy(struct vm *vm);
+/* cpu_create_all: create every vCPU, set CPUID, MSRs, LAPIC and the boot vCPU's registers. */
+int cpu_create_all(struct vm *vm) __attribute__((warn_unused_result));
+/* cpu_start_all: start one thread per vCPU. */
+int cpu_start_all(struct vm *vm) __attribute__((warn_unused_result));
+/* cpu_stop_all: kick every vCPU out of KVM_RUN and join its thread. */
+void cpu_stop_all(struct vm *vm);
+/* cpu_dump: log the registers of v (after an error exit). */
+void cpu_dump(struct vcpu *v);
+/* vm_request_exit: record why the VM ends (first caller wins) and wake main. */
+void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value, const char *fmt,
+		     ...) __attribute__((format(printf, 4, 5)));
+/* exits_handle: handle one KVM exit of v; 0 to go on, 1 when the vCPU must stop. */
+int exits_handle(struct vcpu *v);
+
+#endif
