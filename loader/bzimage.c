@@ -160,7 +160,7 @@ int bzimage_load(struct loader_ctx *c, struct loader_result *out)
 	rc = bz_place(c, &h, pm_size, &load, &end);
 	if (rc < 0)
 		return rc;
-	rc = loader_copy_in(c, c->a->kernel_fd, load, pm_size, pm_off);
+	rc = loader_copy_in(c, "kernel", c->a->kernel_fd, load, pm_size, pm_off);
 	if (rc < 0)
 		return rc;
 

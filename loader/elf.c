@@ -164,7 +164,7 @@ static int kelf_load_segment(struct loader_ctx *c, size_t i, const GElf_Phdr *ph
 	p = mem_ptr(c->mem, ph->p_paddr, ph->p_memsz);
 	if (!p || end > c->low_end)
 		return loader_fail(c, -EINVAL, "ELF segment %zu lies outside guest memory", i);
-	rc = loader_copy_in(c, c->a->kernel_fd, ph->p_paddr, ph->p_filesz, ph->p_offset);
+	rc = loader_copy_in(c, "kernel", c->a->kernel_fd, ph->p_paddr, ph->p_filesz, ph->p_offset);
 	if (rc < 0)
 		return rc;
 	memset(p + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz); /* bss */

@@ -52,7 +52,7 @@ int loader_pread(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int loader_copy_in(struct loader_ctx *c, int fd, uint64_t gpa, uint64_t len, uint64_t off)
+int loader_copy_in(struct loader_ctx *c, const char *what, int fd, uint64_t gpa, uint64_t len, uint64_t off)
 {
 	uint8_t *p;
 	int rc;
@@ -61,12 +61,12 @@ int loader_copy_in(struct loader_ctx *c, int fd, uint64_t gpa, uint64_t len, uin
 		return 0;
 	p = mem_ptr(c->mem, gpa, len);
 	if (!p)
-		return loader_fail(c, -EFAULT, "[0x%llx, +0x%llx) is not guest RAM", (unsigned long long)gpa,
-				   (unsigned long long)len);
+		return loader_fail(c, -EFAULT, "%s range [0x%llx, +0x%llx) is not guest RAM", what,
+				   (unsigned long long)gpa, (unsigned long long)len);
 	rc = loader_pread(fd, p, len, off);
 	if (rc < 0)
-		return loader_fail(c, rc == -EIO ? -EINVAL : rc, "cannot read 0x%llx bytes at offset 0x%llx: %s",
-				   (unsigned long long)len, (unsigned long long)off,
+		return loader_fail(c, rc == -EIO ? -EINVAL : rc, "cannot read 0x%llx %s bytes at offset 0x%llx: %s",
+				   (unsigned long long)len, what, (unsigned long long)off,
 				   rc == -EIO ? "file is truncated" : strerror(-rc));
 	return 0;
 }
@@ -155,7 +155,7 @@ static int loader_load_initrd(struct loader_ctx *c, struct loader_result *out)
 	start = (limit - size) & ~(LOADER_PAGE - 1);
 	out->initrd_start = start;
 	out->initrd_size = size;
-	return loader_copy_in(c, c->a->initrd_fd, start, size, 0);
+	return loader_copy_in(c, "initrd", c->a->initrd_fd, start, size, 0);
 }
 
 static int loader_write_cmdline(struct loader_ctx *c, struct loader_result *out)

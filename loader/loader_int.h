@@ -140,8 +140,8 @@ struct loader_ctx {
 int loader_fail(struct loader_ctx *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* loader_pread: read exactly len bytes of fd at off into buf; -EIO if the file ends first. */
 int loader_pread(int fd, void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
-/* loader_copy_in: read len bytes of fd at off into guest memory at gpa (range checked by the caller). */
-int loader_copy_in(struct loader_ctx *c, int fd, uint64_t gpa, uint64_t len, uint64_t off)
+/* loader_copy_in: read len bytes of fd (what: "kernel", "initrd") at off into guest memory at gpa. */
+int loader_copy_in(struct loader_ctx *c, const char *what, int fd, uint64_t gpa, uint64_t len, uint64_t off)
 	__attribute__((warn_unused_result));
 
 /* bzimage_probe: head holds the first len bytes of the image; true if it carries a setup header. */

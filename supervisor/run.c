@@ -98,6 +98,17 @@ static int vm_exit_status(const struct ipc_vm_exit *m)
 	}
 }
 
+static void child_reap(struct sup *s, struct child *c);
+
+/* A child that already died explains an error better than the one who noticed it. */
+static void reap_dead(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		if (!s->children[i].exited)
+			child_reap(s, &s->children[i]);
+	}
+}
+
 static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t len)
 {
 	static const struct ipc_handler table[] = {
@@ -121,12 +132,15 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 	} else if (row->type == IPC_ERROR) {
 		const struct ipc_error *e = buf;
 
+		reap_dead(s);
 		sup_decide(s, EXIT_VM_FAILED, "%s failed: %.*s", c->name, (int)sizeof(e->ie_text),
 			   ipc_str_ok(e->ie_text, sizeof(e->ie_text)) ? e->ie_text : "(garbled)");
 		sup_stop_all(s);
 	} else {
 		const struct ipc_vm_exit *e = buf;
 
+		if (e->ve_reason == IPC_EXIT_ERROR)
+			reap_dead(s);
 		sup_decide(s, vm_exit_status(e), "%.*s", (int)sizeof(e->ve_text),
 			   ipc_str_ok(e->ve_text, sizeof(e->ve_text)) ? e->ve_text : "(garbled)");
 		sup_stop_all(s);

@@ -250,7 +250,10 @@ static int channel_drain(struct devproc *dp)
 		if (n == -EAGAIN)
 			return 0;
 		if (n == 0) {
-			dp->done = 1; /* the vcpu process is gone: the VM is over */
+			/* The vcpu process is gone. The supervisor saw it too and
+			 * will say STOP; leaving now would blur which process failed. */
+			epoll_ctl(dp->ep, EPOLL_CTL_DEL, dp->cfg.cd_chan_fd, NULL);
+			dp->chan_closed = 1;
 			return 0;
 		}
 		if (n < 0)
@@ -276,7 +279,7 @@ static int handle_events(struct devproc *dp, const struct epoll_event *evs, int 
 {
 	int err = 0;
 
-	if (dp->state == ST_RUN)
+	if (dp->state == ST_RUN && !dp->chan_closed)
 		err = channel_drain(dp);
 	for (int i = 0; i < n && !err && !dp->done; i++) {
 		uint64_t tag = evs[i].data.u64;

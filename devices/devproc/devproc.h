@@ -43,6 +43,7 @@ struct devproc {
 	uint32_t state;
 	int ep;
 	int input_watched;
+	int chan_closed; /* the vcpu process has gone */
 	int done;
 };
 

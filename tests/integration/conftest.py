@@ -53,6 +53,8 @@ class Vm:
         self.err = b""
 
     def wait(self, timeout=30):
+        if self.proc.stdin is not None and self.proc.stdin.closed:
+            self.proc.stdin = None
         try:
             self.out, self.err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
