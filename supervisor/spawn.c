@@ -35,8 +35,11 @@ int fdmap_add(struct fd_map *m, int src)
 	return m->dst[m->n++];
 }
 
+/* Helpers live beside bulkhead (the build tree), in ../libexec/bulkhead relative
+ * to it (an installed tree, wherever DESTDIR put it), or in LIBEXECDIR. */
 int helper_path(const char *name, char *buf, size_t len)
 {
+	static const char *const rel[] = { "", "/../libexec/bulkhead" };
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *slash;
@@ -45,9 +48,10 @@ int helper_path(const char *name, char *buf, size_t len)
 	if (n > 0) {
 		self[n] = '\0';
 		slash = strrchr(self, '/');
-		if (slash) {
+		if (slash)
 			*slash = '\0';
-			w = snprintf(buf, len, "%s/bulkhead-%s", self, name);
+		for (size_t i = 0; slash && i < nitems(rel); i++) {
+			w = snprintf(buf, len, "%s%s/bulkhead-%s", self, rel[i], name);
 			if (w > 0 && (size_t)w < len && access(buf, X_OK) == 0)
 				return 0;
 		}

@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+"""Start-up time, bulkhead against QEMU microvm on the same test guest.
+
+Runs alternate (bulkhead, QEMU, bulkhead, ...). Each run boots the test
+guest's `marker-exit` scenario, which writes the boot marker and exits at
+once; the time to the marker is when the line `bulkhead-test-guest: boot
+marker` reaches our end of the console pipe (the same clock for both VMMs),
+and the time to exit is when the process has ended.
+
+usage: bench/start.py [RUNS] [VCPUS]
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+GUEST = os.path.join(ROOT, "build", "guest", "bulkhead-test-guest")
+MARKER = b"bulkhead-test-guest: boot marker"
+
+
+def bulkhead_argv(vcpus):
+    return [os.path.join(ROOT, "build", "bulkhead"), "--kernel",
+            "path=%s,cmdline=bulkhead.test=marker-exit" % GUEST,
+            "--memory", "size_mib=64", "--vcpus", "num=%d" % vcpus]
+
+
+def qemu_argv(vcpus):
+    return ["qemu-system-x86_64", "-M", "microvm,acpi=off,pit=off,pic=off,rtc=off",
+            "-enable-kvm", "-cpu", "host,-arch-capabilities", "-m", "64", "-smp", str(vcpus),
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
+            "-device", "i8042", "-kernel", GUEST, "-append", "bulkhead.test=marker-exit"]
+
+
+def one_run(argv):
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    buf = b""
+    t_marker = None
+    while True:
+        chunk = p.stdout.read1(4096)
+        if not chunk:
+            break
+        buf += chunk
+        if t_marker is None and MARKER in buf:
+            t_marker = time.monotonic()
+    status = p.wait()
+    t_exit = time.monotonic()
+    if t_marker is None or status != 1:
+        raise SystemExit("run failed (status %d): %s\n%r" % (status, argv[0], buf))
+    return (t_marker - t0) * 1000, (t_exit - t0) * 1000
+
+
+def main():
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    vcpus = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    res = {"bulkhead": [], "qemu": []}
+    for _ in range(runs):
+        res["bulkhead"].append(one_run(bulkhead_argv(vcpus)))
+        res["qemu"].append(one_run(qemu_argv(vcpus)))
+    print("| %d vCPU, %d runs each | bulkhead median (min-max) | QEMU microvm median (min-max) | bulkhead/QEMU |" % (vcpus, runs))
+    print("|---|---|---|---|")
+    for i, what in enumerate(["launch to boot marker, ms", "launch to exit, ms"]):
+        b = [r[i] for r in res["bulkhead"]]
+        q = [r[i] for r in res["qemu"]]
+        print("| %s | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f |" % (
+            what, statistics.median(b), min(b), max(b), statistics.median(q), min(q), max(q),
+            statistics.median(b) / statistics.median(q)))
+
+
+if __name__ == "__main__":
+    main()
