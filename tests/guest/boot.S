@@ -131,6 +131,9 @@
 pvh_entry:
 	/* PVH: protected mode, paging off, flat segments, ebx = hvm_start_info. */
 	movl %ebx, pvh_start_info
+	rdtsc
+	movl %eax, boot_tsc
+	movl %edx, boot_tsc + 4
 	xorl %esi, %esi
 common32:
 	/* esi = CPU index. */
@@ -167,7 +170,10 @@ long64:
 	addl $SEL_TSS0, %eax
 	ltr %ax
 	leal 1(%rsi), %eax
-	shll $12, %eax /* KSTACK_SIZE */
+	.if KSTACK_SIZE != 4096
+	.error "long64 assumes KSTACK_SIZE == 4096"
+	.endif
+	shll $12, %eax
 	leaq kstacks(%rax), %rsp
 	testl %esi, %esi
 	jnz 1f
@@ -215,9 +221,8 @@ irq_common:
 exc_common:
 	/* [rsp] = vector, error code, rip, cs, rflags, rsp, ss. */
 	cld
-	cmpb $0, in_fault
-	jne fault_die
-	movb $1, in_fault
+	lock btsq $0, in_fault /* one reporter; any other CPU that faults dies */
+	jc fault_die
 	movq %rax, fault_info + FAULT_RAX
 	movq %rbx, fault_info + FAULT_RAX + 8
 	movq %rcx, fault_info + FAULT_RAX + 16
@@ -264,9 +269,9 @@ svc_entry:
 	shrq $32, %rcx
 	cmpl $SVC_MAGIC, %ecx
 	jne 9f
-	movl %eax, %eax
 	cmpl $SVC_COUNT, %eax
 	jae 9f
+	movl %eax, %eax /* rax kept whole until here, for the fault report */
 	addq $2, (%rsp)
 	jmp *svc_table(, %rax, 8)
 9:	pushq $0
@@ -476,8 +481,10 @@ tramp_end:
 
 	.data
 	.balign 8
-	.globl pvh_start_info, ap_boot_index, ap_boot_ustack
+	.globl pvh_start_info, boot_tsc, ap_boot_index, ap_boot_ustack
 pvh_start_info:
+	.quad 0
+boot_tsc:
 	.quad 0
 ap_boot_index:
 	.long 0

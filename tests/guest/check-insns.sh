@@ -20,7 +20,7 @@ bad='^(int3|int|into|sysenter|syscall|popcnt|lzcnt|tzcnt|rdtscp|cmpxchg16b|crc32
 		n = split(ins, w, /[ ,]+/)
 		m = w[1]
 		if (m ~ /^(rep|repz|repnz|repe|repne|lock|data16|addr32|notrack|bnd|cs|ds|es|ss)$/ && n > 1) m = w[2]
-		if ((m ~ bad && m !~ /^(pause|push[a-z]*|pop[a-z]*|fxsave|fxrstor)$/) || ins ~ /%([xyz]mm[0-9]|st)/) {
+		if ((m ~ bad && m !~ /^(pause|push[qwl]?|pushf[qwl]?|pop[qwl]?|popf[qwl]?|fxsave|fxrstor)$/) || ins ~ /%([xyz]mm[0-9]|st)/) {
 			print $1 "\t" ins; found = 1
 		}
 	}

@@ -17,34 +17,48 @@
 #define UART_MCR 4
 #define UART_LSR 5
 #define UART_LSR_DR 0x01
+#define UART_MCR_LOOP 0x10
 
 #define BOOT_MARKER_PORT 0x3f0
 #define BOOT_MARKER_VALUE 123 /* what Firecracker's boot timer expects */
 
-static char early_rx[4];
+static char early_rx[UART_TX_CHUNK + 1];
 static size_t early_rx_len;
 static int uart_dead;
 
 void console_init(void)
 {
-	struct pio_op ops[] = {
+	struct pio_op setup[] = {
 		{ BOOT_MARKER_PORT, 1, 1, BOOT_MARKER_VALUE }, /* first: the VMM timestamps it */
 		{ 0x21, 1, 1, 0xff }, /* mask both 8259s; interrupts go through the IOAPIC */
 		{ 0xa1, 1, 1, 0xff },
 		{ COM1 + UART_IER, 1, 1, 0 },
-		{ COM1 + UART_LSR, 1, 0, 0 }, /* a byte that arrived before init would be */
-		{ COM1 + UART_RBR, 1, 0, 0 }, /* lost when the FIFO is switched on */
+		{ COM1 + UART_MCR, 1, 1, UART_MCR_LOOP },
+	};
+	struct pio_op init[] = {
+		{ COM1 + UART_FCR, 1, 1, 0x01 }, /* FIFO on, RX trigger 1 byte, no reset */
+		{ COM1 + UART_MCR, 1, 1, 0x0b }, /* loopback off; DTR, RTS, OUT2 */
+		{ COM1 + UART_LSR, 1, 0, 0 },
+		{ COM1 + UART_RBR, 1, 0, 0 },
 		{ COM1 + UART_LCR, 1, 1, 0x80 }, /* DLAB */
 		{ COM1 + UART_DLL, 1, 1, 1 }, /* 115200 baud */
 		{ COM1 + UART_DLM, 1, 1, 0 },
 		{ COM1 + UART_LCR, 1, 1, 0x03 }, /* 8N1 */
-		{ COM1 + UART_FCR, 1, 1, 0x07 }, /* FIFO on, both cleared, RX trigger 1 byte */
-		{ COM1 + UART_MCR, 1, 1, 0x0b }, /* DTR, RTS, OUT2 */
 	};
 
-	pio_batch(ops, nitems(ops));
-	if (ops[4].value != 0xff && (ops[4].value & UART_LSR_DR))
-		early_rx[early_rx_len++] = (char)ops[5].value;
+	/*
+	 * Switching the FIFO on empties it, so input that arrived before init
+	 * (a byte in RBR, or more in a model that buffers it) is taken first,
+	 * in loopback, where the serial input is disconnected and nothing new
+	 * arrives. QEMU keeps receiving in loopback but sends the next byte
+	 * only when prompted by an RBR read outside loopback: the read after
+	 * loopback is switched off does that, and keeps a byte it delivers.
+	 */
+	pio_batch(setup, nitems(setup));
+	early_rx_len = svc_call(SVC_UART_READ, COM1, (uintptr_t)early_rx, sizeof(early_rx));
+	pio_batch(init, nitems(init));
+	if (init[2].value != 0xff && (init[2].value & UART_LSR_DR) && early_rx_len < sizeof(early_rx))
+		early_rx[early_rx_len++] = (char)init[3].value;
 }
 
 void console_write(const char *s, size_t n)

@@ -79,6 +79,8 @@ NORETURN void triple_fault(void);
 extern volatile uint32_t irq_count[256]; /* per vector */
 extern volatile uint64_t irq_seq; /* device and timer interrupts taken, all vectors */
 extern volatile uint64_t pvh_start_info; /* ebx at the PVH entry */
+extern volatile uint64_t boot_tsc; /* TSC at the PVH entry */
+extern uint64_t main_tsc, marker_tsc; /* TSC at guest_main, after the boot marker line */
 extern volatile uint32_t ap_boot_index; /* CPU index the next AP takes */
 extern volatile uint64_t ap_boot_ustack; /* its ring-3 stack top */
 extern const uint8_t tramp_start[], tramp_end[]; /* the AP trampoline */

@@ -7,6 +7,7 @@
 #include "guest.h"
 
 const char *scenario_name = "hello";
+uint64_t main_tsc, marker_tsc;
 static char name_buf[64];
 
 void pass(void)
@@ -56,9 +57,11 @@ void guest_main(void)
 	const char *v;
 	size_t i, len;
 
+	main_tsc = rdtsc();
 	bootinfo_parse();
 	console_init(); /* writes the boot marker port first */
 	console_puts(GUEST_TAG "boot marker\n");
+	marker_tsc = rdtsc();
 	v = param_get("bulkhead.test", &len);
 	if (v) {
 		if (len >= sizeof(name_buf))

@@ -29,6 +29,8 @@ static void hello(void)
 	cprintf(GUEST_TAG "boot info: start_info 0x%lx v%u cmdline 0x%lx rsdp 0x%lx mptable 0x%lx\n",
 		boot.start_info, boot.version, boot.cmdline_addr, plat.rsdp_addr, plat.mptable_addr);
 	cprintf(GUEST_TAG "tsc: %lu kHz (%s)\n", tsc_hz() / 1000, tsc_source());
+	cprintf(GUEST_TAG "boot: PVH entry -> ring-3 C %lu us -> marker line %lu us\n",
+		tsc_to_us(main_tsc - boot_tsc), tsc_to_us(marker_tsc - boot_tsc));
 	cprintf(GUEST_TAG "virtio-mmio devices: %u\n", boot.ndev);
 	for (i = 0; i < boot.ndev; i++)
 		cprintf(GUEST_TAG "  0x%lx size 0x%lx gsi %u\n", boot.dev[i].base, boot.dev[i].size,
@@ -181,6 +183,53 @@ static void serial_flood(void)
 	pass();
 }
 
+/* svc_bench: what a service call, a port write and a UART write cost here. */
+static void svc_bench(void)
+{
+	static const char chunk[UART_TX_CHUNK + 1] = "0123456789abcde\n";
+	struct pio_op ops[16];
+	uint64_t t0, t[5];
+	unsigned int i, n = (unsigned int)param_u64("bulkhead.iterations", 200);
+
+	for (i = 0; i < nitems(ops); i++)
+		ops[i] = (struct pio_op){ .port = 0x80, .size = 1, .write = 1, .value = i };
+	tsc_hz();
+	t0 = rdtsc();
+	for (i = 0; i < n; i++)
+		irq_disable(); /* a service that does nothing */
+	t[0] = rdtsc() - t0;
+	t0 = rdtsc();
+	for (i = 0; i < n; i++)
+		outb(0x80, (uint8_t)i);
+	t[1] = rdtsc() - t0;
+	t0 = rdtsc();
+	for (i = 0; i < n; i++)
+		pio_batch(ops, nitems(ops));
+	t[2] = rdtsc() - t0;
+	t0 = rdtsc();
+	for (i = 0; i < n; i++)
+		console_write(chunk, UART_TX_CHUNK);
+	t[3] = rdtsc() - t0;
+	t0 = rdtsc();
+	for (i = 0; i < n; i++)
+		(void)lapic_read(LAPIC_ID);
+	t[4] = rdtsc() - t0;
+	cprintf(GUEST_TAG "svc-bench: %u iterations\n", n);
+	cprintf(GUEST_TAG "  null service        %lu ns\n", tsc_to_us(t[0] * 1000 / n));
+	cprintf(GUEST_TAG "  outb (1 trap)       %lu ns\n", tsc_to_us(t[1] * 1000 / n));
+	cprintf(GUEST_TAG "  16 outb, 1 batch    %lu ns\n", tsc_to_us(t[2] * 1000 / n));
+	cprintf(GUEST_TAG "  16-byte UART write  %lu ns\n", tsc_to_us(t[3] * 1000 / n));
+	cprintf(GUEST_TAG "  LAPIC read, ring 3  %lu ns\n", tsc_to_us(t[4] * 1000 / n));
+	pass();
+}
+
+static void bad_service(void)
+{
+	cprintf(GUEST_TAG "bad-service: calling service %u, which does not exist\n", SVC_COUNT);
+	svc_call(SVC_COUNT, 0, 0, 0);
+	fail("an unknown service number returned");
+}
+
 static void list(void)
 {
 	size_t i;
@@ -199,7 +248,9 @@ const struct scenario scenarios[] = {
 	{ "triple-fault", do_triple_fault, "empty IDT + exception = triple fault" },
 	{ "smp", smp, "start every AP; PASS if all come online" },
 	{ "fault", fault, "page fault in ring 3: the report says FAIL" },
+	{ "bad-service", bad_service, "an unknown service number: the report says FAIL" },
 	{ "serial-flood", serial_flood, "write bulkhead.bytes=N (65536) bytes; print the time" },
+	{ "svc-bench", svc_bench, "time a service call, port writes and UART writes" },
 	{ "list", list, "print this table" },
 };
 const size_t nscenarios = nitems(scenarios);

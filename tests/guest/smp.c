@@ -79,10 +79,10 @@ unsigned int smp_start(void)
 		ap_boot_ustack = (uintptr_t)&ap_ustacks[next][AP_USTACK_SIZE];
 		ap_boot_index = next;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		t0 = rdtsc();
 		if (lapic_ipi(id, ICR_INIT))
 			cprintf(GUEST_TAG "smp: INIT to APIC %u not delivered\n", id);
 		udelay(10000);
+		t0 = rdtsc();
 		lapic_ipi(id, ICR_SIPI | (uint32_t)(page >> 12));
 		udelay(200);
 		if (!READ_ONCE(ap_started[next]))
@@ -91,7 +91,7 @@ unsigned int smp_start(void)
 		while (!READ_ONCE(ap_started[next]) && rdtsc() < end)
 			cpu_relax();
 		if (READ_ONCE(ap_started[next]))
-			cprintf(GUEST_TAG "smp: APIC %u online as cpu %u after %lu us\n", id, next,
+			cprintf(GUEST_TAG "smp: APIC %u online as cpu %u, %lu us after its first SIPI\n", id, next,
 				tsc_to_us(rdtsc() - t0));
 		else
 			cprintf(GUEST_TAG "smp: APIC %u did not come up\n", id);
