@@ -38,7 +38,7 @@ objs = $(patsubst %.c,$(O)/obj/%.o,$(foreach m,$(1),$(call srcs,$(m))))
 sanobjs = $(patsubst %.c,$(O)/san/%.o,$(foreach m,$(1),$(call srcs,$(m))))
 
 # Which binary links which modules.
-BULKHEAD_MODULES := supervisor loader mem ipc common
+BULKHEAD_MODULES := supervisor loader acpi mem ipc common
 VCPU_MODULES := vcpu mem ipc common
 SERIAL_MODULES := devices/serial devices/devproc mem ipc common
 
@@ -70,6 +70,7 @@ UNIT_ipc := ipc common
 UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common
 UNIT_mem := mem common
+UNIT_acpi := acpi mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))

@@ -61,5 +61,12 @@
 #define LAYOUT_DEBUG_EXIT_PORT 0xf4 /* as QEMU's isa-debug-exit,iobase=0xf4,iosize=1 */
 #define LAYOUT_BOOT_MARKER_PORT 0x3f0 /* as Firecracker's boot-complete port */
 #define LAYOUT_POST_PORT 0x80
+/* ACPI hardware-reduced registers (FADT): sleep control/status and reset. */
+#define LAYOUT_ACPI_SLEEP_CTL_PORT 0x600
+#define LAYOUT_ACPI_SLEEP_STS_PORT 0x601
+#define LAYOUT_ACPI_RESET_PORT 0x602
+#define LAYOUT_ACPI_RESET_VALUE 0x1
+#define LAYOUT_ACPI_S5_TYPE 5 /* SLP_TYP the DSDT's \_S5 names */
+#define LAYOUT_ACPI_SIZE 0x10000ULL /* [LAYOUT_ACPI_ADDR, +64 KiB) holds every table */
 
 #endif

@@ -217,6 +217,22 @@ static int serial_word(struct vm_config *c, const char *val)
 	return 0;
 }
 
+static void acpi_reset(struct vm_config *c)
+{
+	c->acpi = 1;
+}
+
+static int acpi_word(struct vm_config *c, const char *val)
+{
+	if (strcmp(val, "on") == 0)
+		c->acpi = 1;
+	else if (strcmp(val, "off") == 0)
+		c->acpi = 0;
+	else
+		return -1;
+	return 0;
+}
+
 #define VM_STRING(n, field, fl) \
 	{ .name = n, .kind = KEY_STRING, .off = offsetof(struct vm_config, field), \
 	  .size = MEMBER_SIZE(struct vm_config, field), .flags = (fl) }
@@ -264,6 +280,8 @@ static const struct option_def options[] = {
 	{ .name = "serial", .kind = OPT_GROUP, .keys = serial_keys, .nkeys = nitems(serial_keys),
 	  .word = serial_word, .words = "stdio, none", .reset = serial_reset,
 	  .finish = serial_finish },
+	{ .name = "acpi", .kind = OPT_GROUP, .word = acpi_word, .words = "on, off",
+	  .reset = acpi_reset },
 	{ .name = "name", .kind = OPT_VALUE, .fn = opt_name },
 	{ .name = "config", .kind = OPT_VALUE, .fn = opt_config },
 	{ .name = "verbose", .short_name = 'v', .kind = OPT_FLAG, .fn = opt_verbose },
@@ -370,6 +388,9 @@ static enum config_result bad_element(struct parse *p, const struct option_def *
 	char shown[SHOW_BUF], keys[128];
 
 	key_list(o, keys, sizeof(keys));
+	if (o->word && o->nkeys == 0)
+		return perr(p, "--%s: '%s': expected %s", o->name,
+			    show(shown, sizeof(shown), s, len), o->words);
 	if (o->word)
 		return perr(p, "--%s: '%s': expected %s or key=value (keys: %s)", o->name,
 			    show(shown, sizeof(shown), s, len), o->words, keys);
@@ -631,6 +652,7 @@ void config_init(struct vm_config *c)
 	c->mem_mib = CONFIG_DEFAULT_MEM_MIB;
 	c->nvcpus = CONFIG_DEFAULT_VCPUS;
 	c->serial = SERIAL_STDIO;
+	c->acpi = 1;
 	snprintf(c->name, sizeof(c->name), "%s", "vm");
 }
 
@@ -746,6 +768,8 @@ const char *config_usage(void)
 	       "  --vcpus num=N    virtual CPUs (default: " STR(CONFIG_DEFAULT_VCPUS) ")\n"
 	       "  --serial stdio|none|file=PATH\n"
 	       "                   where COM1 goes (default: stdio)\n"
+	       "  --acpi on|off    ACPI tables (RSDP, XSDT, FADT, MADT, DSDT); off leaves\n"
+	       "                   the MP table and the command line (default: on)\n"
 	       "  --name NAME      VM name for logs and process titles, 1-15 of\n"
 	       "                   A-Z a-z 0-9 _ . - (default: vm)\n"
 	       "  --config FILE    read options from FILE, one per line (\"kernel path=x\");\n"

@@ -32,6 +32,7 @@ struct vm_config {
 	unsigned int nvcpus; /* default CONFIG_DEFAULT_VCPUS */
 	enum serial_mode serial; /* default SERIAL_STDIO */
 	char serial_path[PATH_MAX]; /* SERIAL_FILE */
+	int acpi; /* --acpi on|off, default on */
 	char name[CONFIG_NAME_MAX]; /* --name, default "vm"; [A-Za-z0-9_.-]+ */
 	int verbose; /* -v / --verbose */
 };

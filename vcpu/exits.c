@@ -84,7 +84,35 @@ static int boot_marker_write(struct vcpu *v, uint64_t off, unsigned int size, ui
 	return 0;
 }
 
+/* ACPI hardware-reduced sleep control: (SLP_TYP << 2) | SLP_EN; \_S5 powers off. */
+static int acpi_sleep_write(struct vcpu *v, uint64_t off, unsigned int size, uint64_t val)
+{
+	unsigned int typ = (unsigned int)(val >> 2) & 7;
+
+	(void)off;
+	(void)size;
+	if (!(val & (1u << 5)) || typ != LAYOUT_ACPI_S5_TYPE)
+		return 0;
+	vm_request_exit(v->vm, IPC_EXIT_POWEROFF, 0, "guest powered off through ACPI (vcpu%u)",
+			v->id);
+	return 1;
+}
+
+static int acpi_reset_write(struct vcpu *v, uint64_t off, unsigned int size, uint64_t val)
+{
+	(void)off;
+	(void)size;
+	if ((val & 0xff) != LAYOUT_ACPI_RESET_VALUE)
+		return 0;
+	vm_request_exit(v->vm, IPC_EXIT_RESET, 0, "guest reset through the ACPI reset register (vcpu%u)",
+			v->id);
+	return 1;
+}
+
 static const struct builtin_port builtin_ports[] = {
+	{ LAYOUT_ACPI_SLEEP_CTL_PORT, 1, port_read_zero, acpi_sleep_write },
+	{ LAYOUT_ACPI_SLEEP_STS_PORT, 1, port_read_zero, port_write_ignore },
+	{ LAYOUT_ACPI_RESET_PORT, 1, port_read_zero, acpi_reset_write },
 	{ LAYOUT_I8042_DATA_PORT, 1, port_read_zero, port_write_ignore },
 	{ LAYOUT_I8042_CMD_PORT, 1, port_read_zero, i8042_cmd_write },
 	{ LAYOUT_DEBUG_EXIT_PORT, 1, port_read_zero, debug_exit_write },

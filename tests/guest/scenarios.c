@@ -162,6 +162,21 @@ static void fault(void)
 	fail("reading an unmapped address did not fault");
 }
 
+/*
+ * exec-mmio: jump to an address in the MMIO hole that no device claims. The
+ * page is mapped, but there is no memory behind it, so the vCPU cannot fetch
+ * the instruction: KVM reports an internal (emulation) error and the VMM must
+ * stop the VM with a message that names it, the registers and the rip.
+ */
+static void exec_mmio(void)
+{
+	void (*fn)(void) = (void (*)(void))phys(0xfeb00000);
+
+	cprintf(GUEST_TAG "exec-mmio: jumping to unbacked MMIO at 0xfeb00000\n");
+	fn();
+	fail("executing unbacked MMIO returned");
+}
+
 static void serial_flood(void)
 {
 	uint64_t bytes = param_u64("bulkhead.bytes", 65536), left, t0, t1;
@@ -248,6 +263,7 @@ const struct scenario scenarios[] = {
 	{ "triple-fault", do_triple_fault, "empty IDT + exception = triple fault" },
 	{ "smp", smp, "start every AP; PASS if all come online" },
 	{ "fault", fault, "page fault in ring 3: the report says FAIL" },
+	{ "exec-mmio", exec_mmio, "execute from unbacked MMIO: the VMM must stop the VM" },
 	{ "bad-service", bad_service, "an unknown service number: the report says FAIL" },
 	{ "serial-flood", serial_flood, "write bulkhead.bytes=N (65536) bytes; print the time" },
 	{ "svc-bench", svc_bench, "time a service call, port writes and UART writes" },

@@ -64,6 +64,23 @@ static void assert_contains(const char *haystack, const char *needle)
 		fail_msg("'%s' does not contain '%s'", haystack, needle);
 }
 
+static void test_acpi_option(void **state)
+{
+	struct vm_config c;
+	char err[ERRLEN];
+	char *on[] = { "bulkhead", "--kernel", "path=k", "--acpi", "off", "--acpi=on" };
+	char *off[] = { "bulkhead", "--kernel", "path=k", "--acpi", "off" };
+
+	(void)state;
+	config_init(&c);
+	assert_int_equal(c.acpi, 1);
+	assert_int_equal(config_parse_args(&c, 6, on, err, sizeof(err)), CONFIG_OK);
+	assert_int_equal(c.acpi, 1);
+	config_init(&c);
+	assert_int_equal(config_parse_args(&c, 5, off, err, sizeof(err)), CONFIG_OK);
+	assert_int_equal(c.acpi, 0);
+}
+
 static void test_defaults(void **state)
 {
 	struct vm_config c;
@@ -214,6 +231,8 @@ struct invalid_case {
 static const struct invalid_case invalid_cases[] = {
 	/* options */
 	{ { "--bogus" }, { "--bogus: unknown option (see --help)" } },
+	{ { "--kernel", "path=k", "--acpi", "maybe" }, { "--acpi: 'maybe': expected on, off" } },
+	{ { "--kernel", "path=k", "--acpi", "on=1" }, { "--acpi: " } },
 	{ { "--bogus=1" }, { "--bogus: unknown option" } },
 	{ { "--kernel", "path=k", "-x" }, { "-x: unknown option" } },
 	{ { "-vv" }, { "-vv: unknown option" } },
@@ -789,6 +808,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_acpi_option),
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_check_invalid),

@@ -218,3 +218,14 @@ def test_help_and_version():
     assert p.returncode == 0 and b"--kernel" in p.stdout
     p = subprocess.run([BULKHEAD, "--version"], capture_output=True, timeout=10)
     assert p.returncode == 0 and p.stdout.startswith(b"bulkhead ")
+
+
+def test_kvm_internal_error_stops_vm_with_registers(vm_factory, guest):
+    """Executing unbacked MMIO cannot be emulated on any KVM: the VM stops with
+    status 4, the exit reason, the rip and a register dump."""
+    vm = vm_factory(guest_args("exec-mmio"))
+    assert vm.wait() == EXIT_VM_FAILED, vm.explain()
+    assert re.search(r"KVM internal error, suberror \d+ .*at rip 0xfeb00000", vm.stderr), \
+        vm.explain()
+    assert re.search(r"vcpu0: rip 00000000feb00000 rsp [0-9a-f]{16}", vm.stderr), vm.explain()
+    assert "cr3" in vm.stderr and "efer" in vm.stderr, vm.explain()
