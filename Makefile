@@ -41,8 +41,9 @@ sanobjs = $(patsubst %.c,$(O)/san/%.o,$(foreach m,$(1),$(call srcs,$(m))))
 BULKHEAD_MODULES := supervisor loader acpi mem ipc common
 VCPU_MODULES := vcpu mem ipc common
 SERIAL_MODULES := devices/serial devices/devproc mem ipc common
+BLK_MODULES := devices/blk devices/virtio devices/devproc mem ipc common
 
-BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial
+BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk
 
 all: $(BINS) guest
 
@@ -55,6 +56,10 @@ $(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES))
 	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread
 
 $(O)/bulkhead-serial: $(call objs,$(SERIAL_MODULES))
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
+
+$(O)/bulkhead-blk: $(call objs,$(BLK_MODULES))
 	@echo "  LD      $@"
 	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
 
@@ -71,6 +76,8 @@ UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common
 UNIT_mem := mem common
 UNIT_acpi := acpi mem common
+UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_virtio_mmio := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
@@ -116,7 +123,7 @@ demo: deps
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(O)/bulkhead $(DESTDIR)$(BINDIR)/bulkhead
-	install -m 755 $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(DESTDIR)$(LIBEXECDIR)/
+	install -m 755 $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 docs/bulkhead.1 $(DESTDIR)$(MANDIR)/man1/bulkhead.1
 
 clean:

@@ -42,6 +42,7 @@
 #define LAYOUT_VIRTIO_MMIO_BASE 0xd0000000ULL
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL /* one 4 KiB window per device */
 #define LAYOUT_MAX_VIRTIO_DEVICES 16
+#define VIRTIO_MMIO_QUEUE_NOTIFY_OFF 0x050 /* QueueNotify in a virtio-mmio window */
 #define LAYOUT_IOAPIC_ADDR 0xfec00000ULL
 #define LAYOUT_LAPIC_ADDR 0xfee00000ULL
 #define LAYOUT_KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL /* one page, for KVM on Intel */

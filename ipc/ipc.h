@@ -58,7 +58,8 @@ enum ipc_type {
 	IPC_IO_READ = 11, /* vcpu -> device: register read, wants IO_REPLY */
 	IPC_IO_WRITE = 12, /* vcpu -> device: register write, posted (no reply) */
 	IPC_IO_REPLY = 13, /* device -> vcpu: value of an IO_READ */
-	IPC_TYPE_MAX = 14,
+	IPC_CFG_BLK = 14, /* IN blk: image size, flags, serial */
+	IPC_TYPE_MAX = 15,
 };
 
 enum ipc_space {
@@ -138,6 +139,20 @@ struct ipc_cfg_device {
 };
 _Static_assert(sizeof(struct ipc_cfg_device) == 80, "ipc_cfg_device size");
 #define IPC_DEV_F_VERBOSE 0x1
+
+#define IPC_BLK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
+#define IPC_BLK_F_READONLY 0x1
+#define IPC_BLK_F_DIRECT 0x2
+
+/* IN blk. */
+struct ipc_cfg_blk {
+	struct ipc_hdr h;
+	uint64_t cb_size; /* image bytes, a multiple of 512; the device checks it with fstat */
+	uint32_t cb_flags; /* IPC_BLK_F_* */
+	char cb_serial[IPC_BLK_SERIAL_MAX + 4]; /* NUL-terminated, printable, at most 20 bytes */
+	uint32_t cb_pad;
+};
+_Static_assert(sizeof(struct ipc_cfg_blk) == 48, "ipc_cfg_blk size");
 
 /* IN child: no body. Also used for IPC_START, IPC_STOP and IPC_READY. */
 struct ipc_empty {

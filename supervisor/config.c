@@ -48,6 +48,7 @@ enum key_kind {
 	KEY_STRING, /* char[size] at off */
 	KEY_U64, /* uint64_t at off */
 	KEY_UINT, /* unsigned int at off */
+	KEY_BOOL, /* int at off: on|off */
 };
 
 #define KEY_REQUIRED 0x1 /* the group must give this key */
@@ -58,7 +59,7 @@ enum key_kind {
 struct key_def {
 	const char *name;
 	enum key_kind kind;
-	size_t off; /* offsetof(struct vm_config, field) */
+	size_t off; /* offsetof(struct vm_config, field), or of the list item's field */
 	size_t size; /* KEY_STRING: size of the buffer */
 	unsigned int flags; /* KEY_* */
 };
@@ -87,6 +88,10 @@ struct option_def {
 	void (*reset)(struct vm_config *c);
 	/* OPT_GROUP, optional: after all keys were applied */
 	void (*finish)(struct vm_config *c);
+	/* OPT_GROUP, optional: a repeatable option; returns a fresh zeroed item whose
+	 * fields the keys fill (offsets relative to it), or NULL when the list is full */
+	void *(*item)(struct vm_config *c);
+	unsigned int max_items; /* for the message when item() returns NULL */
 };
 
 /* Errors. */
@@ -233,6 +238,28 @@ static int acpi_word(struct vm_config *c, const char *val)
 	return 0;
 }
 
+static void *disk_item(struct vm_config *c)
+{
+	struct disk_config *d;
+
+	if (c->ndisks >= CONFIG_MAX_DISKS)
+		return NULL;
+	d = &c->disks[c->ndisks++];
+	memset(d, 0, sizeof(*d));
+	return d;
+}
+
+#define DISK_KEY(n, k, field, fl) \
+	{ .name = n, .kind = k, .off = offsetof(struct disk_config, field), \
+	  .size = MEMBER_SIZE(struct disk_config, field), .flags = (fl) }
+
+static const struct key_def disk_keys[] = {
+	DISK_KEY("path", KEY_STRING, path, KEY_REQUIRED | KEY_NONEMPTY | KEY_COMMAS),
+	DISK_KEY("readonly", KEY_BOOL, readonly, KEY_NONEMPTY),
+	DISK_KEY("serial", KEY_STRING, serial, 0),
+	DISK_KEY("direct", KEY_BOOL, direct, KEY_NONEMPTY),
+};
+
 #define VM_STRING(n, field, fl) \
 	{ .name = n, .kind = KEY_STRING, .off = offsetof(struct vm_config, field), \
 	  .size = MEMBER_SIZE(struct vm_config, field), .flags = (fl) }
@@ -280,6 +307,8 @@ static const struct option_def options[] = {
 	{ .name = "serial", .kind = OPT_GROUP, .keys = serial_keys, .nkeys = nitems(serial_keys),
 	  .word = serial_word, .words = "stdio, none", .reset = serial_reset,
 	  .finish = serial_finish },
+	{ .name = "disk", .kind = OPT_GROUP, .keys = disk_keys, .nkeys = nitems(disk_keys),
+	  .item = disk_item, .max_items = CONFIG_MAX_DISKS },
 	{ .name = "acpi", .kind = OPT_GROUP, .word = acpi_word, .words = "on, off",
 	  .reset = acpi_reset },
 	{ .name = "name", .kind = OPT_VALUE, .fn = opt_name },
@@ -341,10 +370,10 @@ static int at_key(const struct option_def *o, const char *s)
 }
 
 /* Store the value v[0..len) of key k. */
-static enum config_result set_key(struct parse *p, const struct option_def *o,
+static enum config_result set_key(struct parse *p, const struct option_def *o, char *base,
 				  const struct key_def *k, const char *v, size_t len)
 {
-	char *field = (char *)p->c + k->off;
+	char *field = base + k->off;
 	char shown[SHOW_BUF];
 	uint64_t num, max;
 	int r;
@@ -378,6 +407,15 @@ static enum config_result set_key(struct parse *p, const struct option_def *o,
 		else
 			*(unsigned int *)(void *)field = (unsigned int)num;
 		return CONFIG_OK;
+	case KEY_BOOL:
+		if (len == 2 && memcmp(v, "on", 2) == 0)
+			*(int *)(void *)field = 1;
+		else if (len == 3 && memcmp(v, "off", 3) == 0)
+			*(int *)(void *)field = 0;
+		else
+			return perr(p, "--%s: %s=%s: must be on or off", o->name, k->name,
+				    show(shown, sizeof(shown), v, len));
+		return CONFIG_OK;
 	}
 	return perr(p, "--%s: %s: internal error: bad key kind", o->name, k->name);
 }
@@ -407,9 +445,17 @@ static enum config_result parse_group(struct parse *p, const struct option_def *
 	const char *s = val;
 	enum config_result r;
 
+	char *base = (char *)p->c;
+
 	if (*val == '\0')
 		return perr(p, "--%s: empty value", o->name);
-	o->reset(p->c);
+	if (o->item) {
+		base = o->item(p->c);
+		if (!base)
+			return perr(p, "--%s: at most %u may be given", o->name, o->max_items);
+	} else {
+		o->reset(p->c);
+	}
 	if (o->word && o->word(p->c, val) == 0)
 		return CONFIG_OK;
 	for (;;) {
@@ -456,7 +502,7 @@ static enum config_result parse_group(struct parse *p, const struct option_def *
 				end = v + strlen(v);
 			next = end;
 		}
-		r = set_key(p, o, k, v, (size_t)(end - v));
+		r = set_key(p, o, base, k, v, (size_t)(end - v));
 		if (r != CONFIG_OK)
 			return r;
 		if (*next == '\0')
@@ -751,6 +797,20 @@ enum config_result config_check(const struct vm_config *c, const struct config_l
 	if (!str_terminated(c->name, sizeof(c->name)) || !name_ok(c->name, strlen(c->name)))
 		return perr(&p, "--name: must be 1 to %d characters from A-Z a-z 0-9 _ . -",
 			    CONFIG_NAME_MAX - 1);
+	if (c->ndisks > CONFIG_MAX_DISKS)
+		return perr(&p, "--disk: at most %d may be given", CONFIG_MAX_DISKS);
+	for (unsigned int i = 0; i < c->ndisks; i++) {
+		const struct disk_config *d = &c->disks[i];
+
+		if (!str_terminated(d->path, sizeof(d->path)) || d->path[0] == '\0')
+			return perr(&p, "--disk: path= is required");
+		if (!str_terminated(d->serial, sizeof(d->serial)))
+			return perr(&p, "--disk: serial=: at most %d bytes", CONFIG_DISK_SERIAL_MAX);
+		for (const char *q = d->serial; *q; q++) {
+			if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+				return perr(&p, "--disk: serial=: only printable ASCII");
+		}
+	}
 	return CONFIG_OK;
 }
 
@@ -768,6 +828,10 @@ const char *config_usage(void)
 	       "  --vcpus num=N    virtual CPUs (default: " STR(CONFIG_DEFAULT_VCPUS) ")\n"
 	       "  --serial stdio|none|file=PATH\n"
 	       "                   where COM1 goes (default: stdio)\n"
+	       "  --disk path=FILE[,readonly=on|off][,serial=ID][,direct=on|off]\n"
+	       "                   a virtio-blk disk (repeatable: vda, vdb, ...); raw image\n"
+	       "                   file or block device; serial: at most 20 bytes for GET_ID;\n"
+	       "                   direct: O_DIRECT (default: read-write, buffered)\n"
 	       "  --acpi on|off    ACPI tables (RSDP, XSDT, FADT, MADT, DSDT); off leaves\n"
 	       "                   the MP table and the command line (default: on)\n"
 	       "  --name NAME      VM name for logs and process titles, 1-15 of\n"

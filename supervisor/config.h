@@ -18,6 +18,16 @@
 #define CONFIG_DEFAULT_MEM_MIB 256
 #define CONFIG_DEFAULT_VCPUS 1
 
+#define CONFIG_MAX_DISKS 16
+#define CONFIG_DISK_SERIAL_MAX 20 /* virtio-blk GET_ID bytes */
+
+struct disk_config {
+	char path[PATH_MAX]; /* required */
+	int readonly; /* readonly=on|off, default off */
+	int direct; /* direct=on|off (O_DIRECT), default off */
+	char serial[CONFIG_DISK_SERIAL_MAX + 1]; /* serial=ID, default "" */
+};
+
 enum serial_mode {
 	SERIAL_STDIO = 0,
 	SERIAL_FILE = 1,
@@ -33,6 +43,8 @@ struct vm_config {
 	enum serial_mode serial; /* default SERIAL_STDIO */
 	char serial_path[PATH_MAX]; /* SERIAL_FILE */
 	int acpi; /* --acpi on|off, default on */
+	struct disk_config disks[CONFIG_MAX_DISKS]; /* --disk, repeatable: vda, vdb, ... */
+	unsigned int ndisks;
 	char name[CONFIG_NAME_MAX]; /* --name, default "vm"; [A-Za-z0-9_.-]+ */
 	int verbose; /* -v / --verbose */
 };

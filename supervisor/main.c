@@ -138,9 +138,12 @@ static void open_kvm(struct sup *s)
 
 static void load_kernel(struct sup *s)
 {
+	struct loader_device devs[LAYOUT_MAX_VIRTIO_DEVICES];
 	struct loader_args a = {
-		.cmdline = s->cfg.cmdline,
+		.cmdline = s->cmdline,
 		.nvcpus = s->cfg.nvcpus,
+		.devices = devs,
+		.ndevices = s->nvdevs,
 	};
 	char err[256], msg[PATH_MAX + 320];
 	int ret;
@@ -149,6 +152,10 @@ static void load_kernel(struct sup *s)
 	a.initrd_fd = s->cfg.initrd_path[0]
 			      ? open_config_file("--initrd", "path", s->cfg.initrd_path, O_RDONLY)
 			      : -1;
+	for (unsigned int i = 0; i < s->nvdevs; i++) {
+		devs[i].base = s->vdevs[i].base;
+		devs[i].gsi = s->vdevs[i].gsi;
+	}
 	ret = mem_layout(&s->mem, s->cfg.mem_mib << 20);
 	if (ret == 0)
 		ret = mem_create(&s->mem, s->cfg.name);
@@ -176,6 +183,23 @@ static void load_kernel(struct sup *s)
 		close(a.initrd_fd);
 }
 
+/* Each virtio device gets the next 4 KiB window and GSI, announced on the command line too. */
+static void place_devices(struct sup *s)
+{
+	size_t len;
+
+	snprintf(s->cmdline, sizeof(s->cmdline), "%s", s->cfg.cmdline);
+	for (unsigned int i = 0; i < s->nvdevs; i++) {
+		struct vdev *v = &s->vdevs[i];
+
+		v->base = LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE;
+		v->gsi = LAYOUT_VIRTIO_GSI_BASE + i;
+		len = strlen(s->cmdline);
+		snprintf(s->cmdline + len, sizeof(s->cmdline) - len, "%svirtio_mmio.device=4K@0x%llx:%u",
+			 len ? " " : "", (unsigned long long)v->base, v->gsi);
+	}
+}
+
 static int block_signals(struct sup *s)
 {
 	sigset_t set;
@@ -195,6 +219,7 @@ static int block_signals(struct sup *s)
 int main(int argc, char **argv)
 {
 	static struct sup s;
+	char err[PATH_MAX + 256];
 	int status;
 
 	s.launch_ns = now_ns();
@@ -208,6 +233,9 @@ int main(int argc, char **argv)
 	if (s.cfg.serial == SERIAL_FILE)
 		s.serial_fd = open_config_file("--serial", "file", s.cfg.serial_path,
 					       O_WRONLY | O_CREAT | O_TRUNC);
+	if (disks_open(&s, err, sizeof(err)) < 0)
+		usage_error(err);
+	place_devices(&s);
 	load_kernel(&s);
 	if (block_signals(&s) < 0)
 		fatal("signals");

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "ipc/ipc.h"
 #include "loader/loader.h"
+#include "common/layout.h"
 #include "mem/mem.h"
 
 /* Exit statuses (docs/architecture.md, README, bulkhead.1). */
@@ -63,6 +64,18 @@ enum sup_phase {
 	PHASE_STOPPING = 3, /* STOP sent; waiting for children to exit */
 };
 
+/* A virtio-mmio device the supervisor sets up: its window, GSI, backend and config. */
+struct vdev {
+	char name[IPC_NAME_MAX]; /* "blk0" */
+	const char *helper; /* executable suffix: "blk" */
+	uint32_t kind; /* enum ipc_dev_kind */
+	uint64_t base; /* MMIO window */
+	uint32_t gsi;
+	unsigned int nqueues;
+	int backend_fd; /* image or TAP */
+	struct ipc_cfg_blk blk; /* IPC_DEV_BLK */
+};
+
 struct sup {
 	struct vm_config cfg;
 	uint64_t launch_ns;
@@ -70,6 +83,9 @@ struct sup {
 	int serial_fd; /* --serial file=: opened at start, handed to the serial process */
 	struct guest_mem mem;
 	struct loader_result boot;
+	struct vdev vdevs[LAYOUT_MAX_VIRTIO_DEVICES];
+	unsigned int nvdevs;
+	char cmdline[CONFIG_CMDLINE_MAX + LAYOUT_MAX_VIRTIO_DEVICES * 48]; /* with virtio_mmio.device= */
 	struct child children[SUP_MAX_CHILDREN];
 	unsigned int nchildren;
 	enum sup_phase phase;
@@ -83,6 +99,9 @@ struct sup {
 int sup_run(struct sup *s);
 /* sup_decide: record the VM's exit status and reason, unless one is already recorded. */
 void sup_decide(struct sup *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* disks_open: open, check and lock every --disk image into s->vdevs; 0, or -1 with a
+ * one-line error naming the option in err. */
+int disks_open(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* vm_start_children: create channels and eventfds, spawn and configure every child. */
 int vm_start_children(struct sup *s) __attribute__((warn_unused_result));
 /* now_ns: CLOCK_MONOTONIC in nanoseconds. */

@@ -22,6 +22,8 @@
 struct dev_link {
 	int chan[2]; /* [0] vcpu end, [1] device end */
 	int irq_fd;
+	int queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, datamatch = index */
+	unsigned int nqueues;
 };
 
 static void close_fd(int *fd)
@@ -31,13 +33,21 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static int link_create(struct dev_link *l)
+static int link_create(struct dev_link *l, unsigned int nqueues)
 {
 	l->chan[0] = l->chan[1] = l->irq_fd = -1;
+	l->nqueues = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->chan) < 0)
 		return -errno;
 	l->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return l->irq_fd < 0 ? -errno : 0;
+	if (l->irq_fd < 0)
+		return -errno;
+	for (; l->nqueues < nqueues && l->nqueues < IPC_MAX_QUEUES; l->nqueues++) {
+		l->queue_fd[l->nqueues] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (l->queue_fd[l->nqueues] < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 static void link_close(struct dev_link *l)
@@ -45,6 +55,9 @@ static void link_close(struct dev_link *l)
 	close_fd(&l->chan[0]);
 	close_fd(&l->chan[1]);
 	close_fd(&l->irq_fd);
+	for (unsigned int q = 0; q < l->nqueues; q++)
+		close_fd(&l->queue_fd[q]);
+	l->nqueues = 0;
 }
 
 static struct child *child_new(struct sup *s, const char *name)
@@ -142,10 +155,8 @@ static int start_serial(struct sup *s, struct dev_link *l, int *out_file)
 	return err;
 }
 
-static int send_vcpu_config(struct sup *s, struct child *c, const struct fd_map *map,
-			    const int *mem_fds, int kvm_fd)
+static int send_mem_config(struct sup *s, struct child *c, const int *mem_fds)
 {
-	struct ipc_cfg_vcpu v;
 	int err = 0;
 
 	for (unsigned int i = 0; i < s->mem.nregions && err == 0; i++) {
@@ -158,7 +169,57 @@ static int send_vcpu_config(struct sup *s, struct child *c, const struct fd_map 
 		m.cm_index = i;
 		err = ipc_send(c->ctl, &m);
 	}
-	(void)map;
+	return err;
+}
+
+static void map_mem(struct sup *s, struct fd_map *map, int *mem_fds)
+{
+	for (unsigned int i = 0; i < s->mem.nregions; i++)
+		mem_fds[i] = fdmap_add(map, s->mem.regions[i].fd);
+}
+
+static int start_vdev(struct sup *s, struct vdev *v, struct dev_link *l)
+{
+	struct child *c = child_new(s, v->name);
+	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
+	struct ipc_cfg_device m;
+	struct fd_map map;
+	int err;
+
+	if (!c)
+		return -ENOSPC;
+	fdmap_init(&map);
+	map_mem(s, &map, mem_fds);
+	ipc_init(&m, IPC_CFG_DEVICE, sizeof(m));
+	snprintf(m.cd_name, sizeof(m.cd_name), "%s", v->name);
+	m.cd_kind = v->kind;
+	m.cd_flags = s->cfg.verbose ? IPC_DEV_F_VERBOSE : 0;
+	m.cd_chan_fd = fdmap_add(&map, l->chan[1]);
+	m.cd_irq_fd = fdmap_add(&map, l->irq_fd);
+	m.cd_in_fd = fdmap_add(&map, v->backend_fd);
+	m.cd_out_fd = IPC_FD_NONE;
+	m.cd_base = v->base;
+	m.cd_nqueues = l->nqueues;
+	for (unsigned int q = 0; q < l->nqueues; q++)
+		m.cd_queue_fd[q] = fdmap_add(&map, l->queue_fd[q]);
+	err = child_spawn(c, v->helper, &map);
+	if (err == 0)
+		err = send_mem_config(s, c, mem_fds);
+	if (err == 0)
+		err = ipc_send(c->ctl, &m);
+	if (err == 0 && v->kind == IPC_DEV_BLK)
+		err = ipc_send(c->ctl, &v->blk);
+	if (err == 0)
+		err = send_done(c);
+	close_fd(&v->backend_fd);
+	return err;
+}
+
+static int send_vcpu_config(struct sup *s, struct child *c, const int *mem_fds, int kvm_fd)
+{
+	struct ipc_cfg_vcpu v;
+	int err = send_mem_config(s, c, mem_fds);
+
 	ipc_init(&v, IPC_CFG_VCPU, sizeof(v));
 	v.cv_nvcpus = s->cfg.nvcpus;
 	v.cv_entry_mode = s->boot.entry_mode == LOADER_ENTRY_PVH32 ? IPC_ENTRY_PVH32
@@ -177,10 +238,29 @@ static int send_vcpu_config(struct sup *s, struct child *c, const struct fd_map 
 	return err;
 }
 
-static int start_vcpu(struct sup *s, struct dev_link *serial)
+/* The vcpu process's view of one device: window, GSI, channel, irqfd, ioeventfds. */
+static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *d, struct fd_map *map, const char *name,
+			 uint32_t space, uint64_t base, uint64_t len, uint32_t gsi,
+			 const struct dev_link *l)
+{
+	ipc_init(d, IPC_CFG_VCPU_DEV, sizeof(*d));
+	snprintf(d->cd_name, sizeof(d->cd_name), "%s", name);
+	d->cd_space = space;
+	d->cd_gsi = gsi;
+	d->cd_base = base;
+	d->cd_len = len;
+	d->cd_chan_fd = fdmap_add(map, l->chan[0]);
+	d->cd_irq_fd = fdmap_add(map, l->irq_fd);
+	d->cd_nqueues = l->nqueues;
+	d->cd_notify_off = l->nqueues ? VIRTIO_MMIO_QUEUE_NOTIFY_OFF : 0;
+	for (unsigned int q = 0; q < l->nqueues; q++)
+		d->cd_queue_fd[q] = fdmap_add(map, l->queue_fd[q]);
+}
+
+static int start_vcpu(struct sup *s, const struct dev_link *serial, const struct dev_link *links)
 {
 	struct child *c = child_new(s, "vcpu");
-	struct ipc_cfg_vcpu_dev d;
+	struct ipc_cfg_vcpu_dev devs[1 + LAYOUT_MAX_VIRTIO_DEVICES];
 	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
 	struct fd_map map;
 	int kvm_fd;
@@ -191,21 +271,17 @@ static int start_vcpu(struct sup *s, struct dev_link *serial)
 	c->is_vcpu = 1;
 	fdmap_init(&map);
 	kvm_fd = fdmap_add(&map, s->kvm_fd);
-	for (unsigned int i = 0; i < s->mem.nregions; i++)
-		mem_fds[i] = fdmap_add(&map, s->mem.regions[i].fd);
-	ipc_init(&d, IPC_CFG_VCPU_DEV, sizeof(d));
-	snprintf(d.cd_name, sizeof(d.cd_name), "serial");
-	d.cd_space = IPC_SPACE_PIO;
-	d.cd_gsi = LAYOUT_SERIAL_GSI;
-	d.cd_base = LAYOUT_COM1_PORT;
-	d.cd_len = LAYOUT_COM1_PORTS;
-	d.cd_chan_fd = fdmap_add(&map, serial->chan[0]);
-	d.cd_irq_fd = fdmap_add(&map, serial->irq_fd);
+	map_mem(s, &map, mem_fds);
+	vcpu_dev_msg(&devs[0], &map, "serial", IPC_SPACE_PIO, LAYOUT_COM1_PORT, LAYOUT_COM1_PORTS,
+		     LAYOUT_SERIAL_GSI, serial);
+	for (unsigned int i = 0; i < s->nvdevs; i++)
+		vcpu_dev_msg(&devs[1 + i], &map, s->vdevs[i].name, IPC_SPACE_MMIO, s->vdevs[i].base,
+			     LAYOUT_VIRTIO_MMIO_SIZE, s->vdevs[i].gsi, &links[i]);
 	err = child_spawn(c, "vcpu", &map);
 	if (err == 0)
-		err = send_vcpu_config(s, c, &map, mem_fds, kvm_fd);
-	if (err == 0)
-		err = ipc_send(c->ctl, &d);
+		err = send_vcpu_config(s, c, mem_fds, kvm_fd);
+	for (unsigned int i = 0; err == 0 && i <= s->nvdevs; i++)
+		err = ipc_send(c->ctl, &devs[i]);
 	if (err == 0)
 		err = send_done(c);
 	return err;
@@ -213,18 +289,30 @@ static int start_vcpu(struct sup *s, struct dev_link *serial)
 
 int vm_start_children(struct sup *s)
 {
-	struct dev_link serial;
+	struct dev_link serial, links[LAYOUT_MAX_VIRTIO_DEVICES];
 	int out_file = s->serial_fd;
 	int err;
 
 	s->serial_fd = -1;
-	err = link_create(&serial);
+	err = link_create(&serial, 0);
 	if (err == 0)
 		err = start_serial(s, &serial, &out_file);
+	for (unsigned int i = 0; i < s->nvdevs; i++) {
+		links[i].nqueues = 0;
+		links[i].chan[0] = links[i].chan[1] = links[i].irq_fd = -1;
+		if (err == 0)
+			err = link_create(&links[i], s->vdevs[i].nqueues);
+		if (err == 0)
+			err = start_vdev(s, &s->vdevs[i], &links[i]);
+	}
 	if (err == 0)
-		err = start_vcpu(s, &serial);
+		err = start_vcpu(s, &serial, links);
 	/* The children hold their ends now; the supervisor keeps none of them. */
 	link_close(&serial);
+	for (unsigned int i = 0; i < s->nvdevs; i++) {
+		link_close(&links[i]);
+		close_fd(&s->vdevs[i].backend_fd);
+	}
 	close_fd(&out_file);
 	close_fd(&s->kvm_fd);
 	mem_close(&s->mem);

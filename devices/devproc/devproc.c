@@ -12,7 +12,7 @@
 #include "common/log.h"
 
 enum devproc_state {
-	ST_BOOT = 1 << 0,
+	ST_BOOT = DEVPROC_ST_BOOT,
 	ST_RUN = 1 << 1,
 };
 
@@ -196,6 +196,10 @@ static int control_read(struct devproc *dp)
 	}
 	if (n < 0)
 		return n == -EAGAIN ? 0 : (int)n;
+	if (dp->ops->cfg_table && ipc_check(dp->ops->cfg_table, dp->ops->ncfg_table, buf, (size_t)n,
+					    dp->state))
+		return ipc_dispatch(dp->ops->cfg_table, dp->ops->ncfg_table, buf, (size_t)n,
+				    dp->state, dp);
 	return ipc_dispatch(control_table, nitems(control_table), buf, (size_t)n, dp->state, dp);
 }
 

@@ -22,6 +22,9 @@ struct devproc_ops {
 	uint32_t space; /* enum ipc_space of the register window */
 	uint64_t window_len; /* bytes or ports */
 	int uses_guest_memory; /* map the CFG_MEM regions */
+	/* cfg_table: device-specific bootstrap messages (handlers get the devproc). Optional. */
+	const struct ipc_handler *cfg_table;
+	size_t ncfg_table;
 	/* init: the configuration is in dp->cfg; set up the model. Optional. */
 	int (*init)(struct devproc *dp);
 	/* io_read/io_write: one register access, offset < window_len, size 1/2/4/8. */
@@ -49,6 +52,9 @@ struct devproc {
 
 /* devproc_main: run a device process with ops and the device state priv; returns main's status. */
 int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **argv);
+/* DEVPROC_ST_BOOT: the state in which bootstrap messages are permitted (for cfg_table rows). */
+#define DEVPROC_ST_BOOT 1u
+
 /* devproc_irq: pulse the device's interrupt (write its irqfd). */
 void devproc_irq(struct devproc *dp);
 /* devproc_watch_input: start (on=1) or stop (on=0) polling cd_in_fd; stop before the model is full. */

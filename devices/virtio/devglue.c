@@ -1,0 +1,32 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* A virtio device served by a device process: register window, kicks, interrupt. */
+#include "devices/devproc/devproc.h"
+#include "virtio.h"
+
+static void dp_irq(struct virtio_dev *vd)
+{
+	devproc_irq(vd->owner);
+}
+
+void virtio_dp_attach(struct virtio_dev *vd, struct devproc *dp)
+{
+	vd->owner = dp;
+	vd->irq = dp_irq;
+}
+
+uint64_t virtio_dp_read(struct devproc *dp, uint64_t off, unsigned int size)
+{
+	return virtio_mmio_read(dp->priv, off, size);
+}
+
+void virtio_dp_write(struct devproc *dp, uint64_t off, unsigned int size, uint64_t val)
+{
+	virtio_mmio_write(dp->priv, off, size, val);
+}
+
+int virtio_dp_notify(struct devproc *dp, unsigned int q)
+{
+	virtio_kick(dp->priv, q);
+	return 0;
+}

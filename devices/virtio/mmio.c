@@ -1,0 +1,332 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The virtio-mmio version 2 register window (virtio 1.2 section 4.2.2) and
+ * the device status state machine. Register accesses other than 32-bit
+ * aligned ones are ignored (reads return 0), as the spec allows.
+ */
+#include <string.h>
+
+#include "common/log.h"
+#include "virtio.h"
+
+enum {
+	REG_MAGIC = 0x000,
+	REG_VERSION = 0x004,
+	REG_DEVICE_ID = 0x008,
+	REG_VENDOR_ID = 0x00c,
+	REG_DEVICE_FEATURES = 0x010,
+	REG_DEVICE_FEATURES_SEL = 0x014,
+	REG_DRIVER_FEATURES = 0x020,
+	REG_DRIVER_FEATURES_SEL = 0x024,
+	REG_QUEUE_SEL = 0x030,
+	REG_QUEUE_NUM_MAX = 0x034,
+	REG_QUEUE_NUM = 0x038,
+	REG_QUEUE_READY = 0x044,
+	REG_QUEUE_NOTIFY = VIRTIO_MMIO_QUEUE_NOTIFY,
+	REG_INTERRUPT_STATUS = 0x060,
+	REG_INTERRUPT_ACK = 0x064,
+	REG_STATUS = 0x070,
+	REG_QUEUE_DESC_LOW = 0x080,
+	REG_QUEUE_DESC_HIGH = 0x084,
+	REG_QUEUE_DRIVER_LOW = 0x090,
+	REG_QUEUE_DRIVER_HIGH = 0x094,
+	REG_QUEUE_DEVICE_LOW = 0x0a0,
+	REG_QUEUE_DEVICE_HIGH = 0x0a4,
+	REG_SHM_SEL = 0x0ac,
+	REG_SHM_LEN_LOW = 0x0b0,
+	REG_SHM_LEN_HIGH = 0x0b4,
+	REG_SHM_BASE_LOW = 0x0b8,
+	REG_SHM_BASE_HIGH = 0x0bc,
+	REG_CONFIG_GENERATION = 0x0fc,
+};
+
+static uint64_t offered_features(struct virtio_dev *vd)
+{
+	uint64_t f = VIRTIO_BIT(VIRTIO_F_VERSION_1);
+
+	if (vd->ops->features)
+		f |= vd->ops->features(vd);
+	return f;
+}
+
+void virtio_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct guest_mem *mem,
+		 void *priv)
+{
+	memset(vd, 0, sizeof(*vd));
+	vd->ops = ops;
+	vd->mem = mem;
+	vd->priv = priv;
+}
+
+int virtio_has_feature(const struct virtio_dev *vd, unsigned int bit)
+{
+	return bit < 64 && (vd->driver_features & VIRTIO_BIT(bit)) != 0;
+}
+
+int virtio_queue_live(const struct virtio_dev *vd, unsigned int q)
+{
+	uint32_t need = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+
+	return q < vd->ops->nqueues && (vd->status & need) == need &&
+	       !(vd->status & VIRTIO_STATUS_NEEDS_RESET) && vd->queues[q].ready;
+}
+
+static struct virtq *selected_queue(struct virtio_dev *vd)
+{
+	return vd->queue_sel < vd->ops->nqueues ? &vd->queues[vd->queue_sel] : NULL;
+}
+
+static void raise_irq(struct virtio_dev *vd, uint32_t bit)
+{
+	vd->isr |= bit;
+	if (vd->irq)
+		vd->irq(vd);
+}
+
+void virtio_fail(struct virtio_dev *vd, unsigned int q, const char *why)
+{
+	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	log_warnx("%s: queue %u: %s; device needs reset", vd->ops->name, q, why);
+	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vd->config_generation++;
+	raise_irq(vd, VIRTIO_INT_CONFIG);
+}
+
+void virtio_needs_reset(struct virtio_dev *vd, unsigned int q, enum virtq_error why)
+{
+	virtio_fail(vd, q, virtq_error_name(why));
+}
+
+void virtio_used(struct virtio_dev *vd, unsigned int q)
+{
+	if (q < vd->ops->nqueues && virtq_need_interrupt(&vd->queues[q]))
+		raise_irq(vd, VIRTIO_INT_USED);
+}
+
+void virtio_kick(struct virtio_dev *vd, unsigned int q)
+{
+	if (!virtio_queue_live(vd, q)) {
+		log_debug("%s: kick of queue %u ignored (not live)", vd->ops->name, q);
+		return;
+	}
+	vd->ops->queue_notify(vd, q);
+}
+
+static void device_reset(struct virtio_dev *vd)
+{
+	for (unsigned int q = 0; q < vd->ops->nqueues; q++)
+		virtq_reset(&vd->queues[q]);
+	vd->status = 0;
+	vd->isr = 0;
+	vd->dev_features_sel = vd->drv_features_sel = 0;
+	vd->driver_features = 0;
+	vd->queue_sel = 0;
+	if (vd->ops->reset)
+		vd->ops->reset(vd);
+}
+
+static int features_acceptable(struct virtio_dev *vd)
+{
+	uint64_t f = vd->driver_features;
+
+	if (!(f & VIRTIO_BIT(VIRTIO_F_VERSION_1)) || (f & ~offered_features(vd)))
+		return 0;
+	return !vd->ops->features_ok || vd->ops->features_ok(vd, f) == 0;
+}
+
+static void status_write(struct virtio_dev *vd, uint32_t val)
+{
+	uint32_t old = vd->status, now = val & 0xff;
+
+	if (now == 0) {
+		device_reset(vd);
+		return;
+	}
+	if ((now & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+		if (!features_acceptable(vd)) {
+			now &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+		} else {
+			for (unsigned int q = 0; q < vd->ops->nqueues; q++) {
+				vd->queues[q].event_idx = virtio_has_feature(vd, VIRTIO_F_RING_EVENT_IDX);
+				vd->queues[q].indirect = virtio_has_feature(vd, VIRTIO_F_INDIRECT_DESC);
+			}
+		}
+	}
+	vd->status = now | (old & VIRTIO_STATUS_NEEDS_RESET);
+	if ((now & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
+	    (now & VIRTIO_STATUS_FEATURES_OK)) {
+		if (vd->ops->driver_ok)
+			vd->ops->driver_ok(vd);
+		/* Buffers made available before DRIVER_OK are served now. */
+		for (unsigned int q = 0; q < vd->ops->nqueues; q++) {
+			if (virtio_queue_live(vd, q) && virtq_has_avail(&vd->queues[q]))
+				vd->ops->queue_notify(vd, q);
+		}
+	}
+}
+
+static void queue_ready_write(struct virtio_dev *vd, struct virtq *q, uint32_t val)
+{
+	enum virtq_error e;
+
+	if (!(val & 1)) {
+		q->ready = 0;
+		return;
+	}
+	if (q->ready)
+		return;
+	e = virtq_start(q, vd->mem);
+	if (e != VIRTQ_OK) {
+		virtio_needs_reset(vd, vd->queue_sel, e);
+		return;
+	}
+	q->ready = 1;
+}
+
+/* Queue layout registers are writable only while the queue is not ready (4.2.3.2). */
+static void queue_addr_write(struct virtq *q, uint64_t *field, int high, uint32_t val)
+{
+	if (q->ready)
+		return;
+	if (high)
+		*field = (*field & 0xffffffffull) | ((uint64_t)val << 32);
+	else
+		*field = (*field & ~0xffffffffull) | val;
+}
+
+static uint64_t config_read(struct virtio_dev *vd, uint64_t off, unsigned int size)
+{
+	uint64_t cfg = off - VIRTIO_MMIO_CONFIG;
+
+	if (!vd->ops->config_read || (size != 1 && size != 2 && size != 4 && size != 8) ||
+	    cfg >= vd->ops->config_len || size > vd->ops->config_len - cfg)
+		return 0;
+	return vd->ops->config_read(vd, (uint32_t)cfg, size);
+}
+
+static void config_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val)
+{
+	uint64_t cfg = off - VIRTIO_MMIO_CONFIG;
+
+	if (!vd->ops->config_write || (size != 1 && size != 2 && size != 4 && size != 8) ||
+	    cfg >= vd->ops->config_len || size > vd->ops->config_len - cfg)
+		return;
+	vd->ops->config_write(vd, (uint32_t)cfg, size, val);
+}
+
+uint64_t virtio_mmio_read(struct virtio_dev *vd, uint64_t off, unsigned int size)
+{
+	struct virtq *q = selected_queue(vd);
+
+	if (off >= VIRTIO_MMIO_CONFIG)
+		return config_read(vd, off, size);
+	if (size != 4 || off % 4)
+		return 0;
+	switch (off) {
+	case REG_MAGIC:
+		return VIRTIO_MMIO_MAGIC;
+	case REG_VERSION:
+		return VIRTIO_MMIO_VERSION;
+	case REG_DEVICE_ID:
+		return vd->ops->device_id;
+	case REG_VENDOR_ID:
+		return VIRTIO_MMIO_VENDOR;
+	case REG_DEVICE_FEATURES:
+		if (vd->dev_features_sel > 1)
+			return 0;
+		return (uint32_t)(offered_features(vd) >> (32 * vd->dev_features_sel));
+	case REG_QUEUE_NUM_MAX:
+		return q ? VIRTQ_MAX_SIZE : 0;
+	case REG_QUEUE_READY:
+		return q ? (uint64_t)q->ready : 0;
+	case REG_INTERRUPT_STATUS:
+		return vd->isr;
+	case REG_STATUS:
+		return vd->status;
+	case REG_SHM_LEN_LOW:
+	case REG_SHM_LEN_HIGH:
+		return 0xffffffff; /* no shared memory regions */
+	case REG_CONFIG_GENERATION:
+		return vd->config_generation;
+	default:
+		return 0;
+	}
+}
+
+static void queue_reg_write(struct virtio_dev *vd, uint64_t off, uint32_t val)
+{
+	struct virtq *q = selected_queue(vd);
+
+	if (!q)
+		return;
+	switch (off) {
+	case REG_QUEUE_NUM:
+		if (!q->ready)
+			q->size = val <= VIRTQ_MAX_SIZE ? (uint16_t)val : 0;
+		break;
+	case REG_QUEUE_READY:
+		queue_ready_write(vd, q, val);
+		break;
+	case REG_QUEUE_DESC_LOW:
+	case REG_QUEUE_DESC_HIGH:
+		queue_addr_write(q, &q->desc_gpa, off == REG_QUEUE_DESC_HIGH, val);
+		break;
+	case REG_QUEUE_DRIVER_LOW:
+	case REG_QUEUE_DRIVER_HIGH:
+		queue_addr_write(q, &q->avail_gpa, off == REG_QUEUE_DRIVER_HIGH, val);
+		break;
+	case REG_QUEUE_DEVICE_LOW:
+	case REG_QUEUE_DEVICE_HIGH:
+		queue_addr_write(q, &q->used_gpa, off == REG_QUEUE_DEVICE_HIGH, val);
+		break;
+	default:
+		break;
+	}
+}
+
+void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val64)
+{
+	uint32_t val = (uint32_t)val64;
+
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		config_write(vd, off, size, val64);
+		return;
+	}
+	if (size != 4 || off % 4)
+		return;
+	switch (off) {
+	case REG_DEVICE_FEATURES_SEL:
+		vd->dev_features_sel = val;
+		break;
+	case REG_DRIVER_FEATURES:
+		if (vd->status & VIRTIO_STATUS_FEATURES_OK || vd->drv_features_sel > 1)
+			break;
+		if (vd->drv_features_sel)
+			vd->driver_features = (vd->driver_features & 0xffffffffull) | ((uint64_t)val << 32);
+		else
+			vd->driver_features = (vd->driver_features & ~0xffffffffull) | val;
+		break;
+	case REG_DRIVER_FEATURES_SEL:
+		vd->drv_features_sel = val;
+		break;
+	case REG_QUEUE_SEL:
+		vd->queue_sel = val;
+		break;
+	case REG_QUEUE_NOTIFY:
+		/* Normally an ioeventfd catches this; a forwarded write is the same kick. */
+		if (val < vd->ops->nqueues)
+			virtio_kick(vd, val);
+		break;
+	case REG_INTERRUPT_ACK:
+		vd->isr &= ~val;
+		break;
+	case REG_STATUS:
+		status_write(vd, val);
+		break;
+	default:
+		queue_reg_write(vd, off, val);
+		break;
+	}
+}
