@@ -42,8 +42,9 @@ BULKHEAD_MODULES := supervisor loader acpi mem ipc common
 VCPU_MODULES := vcpu mem ipc common
 SERIAL_MODULES := devices/serial devices/devproc mem ipc common
 BLK_MODULES := devices/blk devices/virtio devices/devproc mem ipc common
+NET_MODULES := devices/net devices/virtio devices/devproc mem ipc common
 
-BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk
+BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(O)/bulkhead-net
 
 all: $(BINS) guest
 
@@ -63,6 +64,10 @@ $(O)/bulkhead-blk: $(call objs,$(BLK_MODULES))
 	@echo "  LD      $@"
 	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
 
+$(O)/bulkhead-net: $(call objs,$(NET_MODULES))
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
+
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
@@ -79,6 +84,7 @@ UNIT_acpi := acpi mem common
 UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_virtio_mmio := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_net := devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
@@ -124,7 +130,7 @@ demo: deps
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(O)/bulkhead $(DESTDIR)$(BINDIR)/bulkhead
-	install -m 755 $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(DESTDIR)$(LIBEXECDIR)/
+	install -m 755 $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(O)/bulkhead-net $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 docs/bulkhead.1 $(DESTDIR)$(MANDIR)/man1/bulkhead.1
 
 clean:

@@ -59,7 +59,8 @@ enum ipc_type {
 	IPC_IO_WRITE = 12, /* vcpu -> device: register write, posted (no reply) */
 	IPC_IO_REPLY = 13, /* device -> vcpu: value of an IO_READ */
 	IPC_CFG_BLK = 14, /* IN blk: image size, flags, serial */
-	IPC_TYPE_MAX = 15,
+	IPC_CFG_NET = 15, /* IN net: MAC */
+	IPC_TYPE_MAX = 16,
 };
 
 enum ipc_space {
@@ -153,6 +154,14 @@ struct ipc_cfg_blk {
 	uint32_t cb_pad;
 };
 _Static_assert(sizeof(struct ipc_cfg_blk) == 48, "ipc_cfg_blk size");
+
+/* IN net. */
+struct ipc_cfg_net {
+	struct ipc_hdr h;
+	uint8_t cn_mac[6]; /* unicast */
+	uint16_t cn_pad;
+};
+_Static_assert(sizeof(struct ipc_cfg_net) == 16, "ipc_cfg_net size");
 
 /* IN child: no body. Also used for IPC_START, IPC_STOP and IPC_READY. */
 struct ipc_empty {

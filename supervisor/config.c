@@ -260,6 +260,28 @@ static const struct key_def disk_keys[] = {
 	DISK_KEY("direct", KEY_BOOL, direct, KEY_NONEMPTY),
 };
 
+static void *net_item(struct vm_config *c)
+{
+	struct net_config *n;
+
+	if (c->nnets >= CONFIG_MAX_NETS)
+		return NULL;
+	n = &c->nets[c->nnets++];
+	memset(n, 0, sizeof(*n));
+	n->tap_fd = -1;
+	return n;
+}
+
+#define NET_KEY(n, field) \
+	{ .name = n, .kind = KEY_STRING, .off = offsetof(struct net_config, field), \
+	  .size = MEMBER_SIZE(struct net_config, field), .flags = KEY_NONEMPTY }
+
+static const struct key_def net_keys[] = {
+	NET_KEY("tap", tap),
+	NET_KEY("fd", fd),
+	NET_KEY("mac", mac),
+};
+
 #define VM_STRING(n, field, fl) \
 	{ .name = n, .kind = KEY_STRING, .off = offsetof(struct vm_config, field), \
 	  .size = MEMBER_SIZE(struct vm_config, field), .flags = (fl) }
@@ -309,6 +331,8 @@ static const struct option_def options[] = {
 	  .finish = serial_finish },
 	{ .name = "disk", .kind = OPT_GROUP, .keys = disk_keys, .nkeys = nitems(disk_keys),
 	  .item = disk_item, .max_items = CONFIG_MAX_DISKS },
+	{ .name = "net", .kind = OPT_GROUP, .keys = net_keys, .nkeys = nitems(net_keys),
+	  .item = net_item, .max_items = CONFIG_MAX_NETS },
 	{ .name = "acpi", .kind = OPT_GROUP, .word = acpi_word, .words = "on, off",
 	  .reset = acpi_reset },
 	{ .name = "name", .kind = OPT_VALUE, .fn = opt_name },
@@ -754,7 +778,68 @@ static int str_terminated(const char *s, size_t size)
 	return strnlen(s, size) < size;
 }
 
-enum config_result config_check(const struct vm_config *c, const struct config_limits *lim,
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* "xx:xx:xx:xx:xx:xx", unicast and not all zeros. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	if (strlen(s) != 17)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -1;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static enum config_result check_net(struct parse *p, struct net_config *n)
+{
+	static const uint8_t zero[6];
+	char shown[SHOW_BUF];
+	uint64_t fd;
+
+	if (!str_terminated(n->tap, sizeof(n->tap)) || !str_terminated(n->fd, sizeof(n->fd)) ||
+	    !str_terminated(n->mac, sizeof(n->mac)))
+		return perr(p, "--net: value too long");
+	if (!n->tap[0] == !n->fd[0])
+		return perr(p, "--net: give exactly one of tap=NAME and fd=N");
+	if (n->tap[0] && (strchr(n->tap, '/') || strcmp(n->tap, ".") == 0 ||
+			  strcmp(n->tap, "..") == 0))
+		return perr(p, "--net: tap=%s: not an interface name",
+			    show(shown, sizeof(shown), n->tap, strlen(n->tap)));
+	n->tap_fd = -1;
+	if (n->fd[0]) {
+		if (parse_u64(n->fd, strlen(n->fd), 1023, &fd) < 0 || fd < 3)
+			return perr(p, "--net: fd=%s: must be an open fd number from 3 to 1023",
+				    show(shown, sizeof(shown), n->fd, strlen(n->fd)));
+		n->tap_fd = (int)fd;
+	}
+	n->has_mac = n->mac[0] != '\0';
+	if (n->has_mac) {
+		if (parse_mac(n->mac, n->mac_bytes) < 0)
+			return perr(p, "--net: mac=%s: not a MAC address (xx:xx:xx:xx:xx:xx)",
+				    show(shown, sizeof(shown), n->mac, strlen(n->mac)));
+		if (n->mac_bytes[0] & 1)
+			return perr(p, "--net: mac=%s: a multicast address", n->mac);
+		if (memcmp(n->mac_bytes, zero, 6) == 0)
+			return perr(p, "--net: mac=%s: the all-zero address", n->mac);
+	}
+	return CONFIG_OK;
+}
+
+enum config_result config_check(struct vm_config *c, const struct config_limits *lim,
 				char *err, size_t errlen)
 {
 	struct parse p = { .err = err, .errlen = errlen };
@@ -799,6 +884,14 @@ enum config_result config_check(const struct vm_config *c, const struct config_l
 			    CONFIG_NAME_MAX - 1);
 	if (c->ndisks > CONFIG_MAX_DISKS)
 		return perr(&p, "--disk: at most %d may be given", CONFIG_MAX_DISKS);
+	for (unsigned int i = 0; i < c->nnets; i++) {
+		enum config_result r = check_net(&p, &c->nets[i]);
+
+		if (r != CONFIG_OK)
+			return r;
+	}
+	if (c->ndisks + c->nnets > CONFIG_MAX_DISKS)
+		return perr(&p, "--net: at most %d disks and NICs in all", CONFIG_MAX_DISKS);
 	for (unsigned int i = 0; i < c->ndisks; i++) {
 		const struct disk_config *d = &c->disks[i];
 
@@ -832,6 +925,11 @@ const char *config_usage(void)
 	       "                   a virtio-blk disk (repeatable: vda, vdb, ...); raw image\n"
 	       "                   file or block device; serial: at most 20 bytes for GET_ID;\n"
 	       "                   direct: O_DIRECT (default: read-write, buffered)\n"
+	       "  --net tap=NAME|fd=N[,mac=xx:xx:xx:xx:xx:xx]\n"
+	       "                   a virtio-net NIC on a TAP (repeatable: eth0, eth1, ...):\n"
+	       "                   attach to (or, with CAP_NET_ADMIN, create) TAP NAME, or use\n"
+	       "                   the open TAP fd N; the MAC defaults to one derived from\n"
+	       "                   the TAP's name\n"
 	       "  --acpi on|off    ACPI tables (RSDP, XSDT, FADT, MADT, DSDT); off leaves\n"
 	       "                   the MP table and the command line (default: on)\n"
 	       "  --name NAME      VM name for logs and process titles, 1-15 of\n"

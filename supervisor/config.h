@@ -28,6 +28,18 @@ struct disk_config {
 	char serial[CONFIG_DISK_SERIAL_MAX + 1]; /* serial=ID, default "" */
 };
 
+#define CONFIG_MAX_NETS 8
+#define CONFIG_IFNAME_MAX 16 /* IFNAMSIZ */
+
+struct net_config {
+	char tap[CONFIG_IFNAME_MAX]; /* tap=NAME, or "" */
+	char fd[12]; /* fd=N as given (checked in config_check), or "" */
+	char mac[32]; /* mac=xx:xx:xx:xx:xx:xx as given, or "" (generated) */
+	int tap_fd; /* config_check: fd=N as a number, else -1 */
+	uint8_t mac_bytes[6]; /* config_check: the parsed mac= */
+	int has_mac;
+};
+
 enum serial_mode {
 	SERIAL_STDIO = 0,
 	SERIAL_FILE = 1,
@@ -45,6 +57,8 @@ struct vm_config {
 	int acpi; /* --acpi on|off, default on */
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* --disk, repeatable: vda, vdb, ... */
 	unsigned int ndisks;
+	struct net_config nets[CONFIG_MAX_NETS]; /* --net, repeatable: eth0, eth1, ... */
+	unsigned int nnets;
 	char name[CONFIG_NAME_MAX]; /* --name, default "vm"; [A-Za-z0-9_.-]+ */
 	int verbose; /* -v / --verbose */
 };
@@ -73,7 +87,7 @@ void config_init(struct vm_config *c);
 enum config_result config_parse_args(struct vm_config *c, int argc, char **argv, char *err,
 				     size_t errlen);
 /* config_check: required options present and values within lim; CONFIG_OK or CONFIG_ERROR. */
-enum config_result config_check(const struct vm_config *c, const struct config_limits *lim,
+enum config_result config_check(struct vm_config *c, const struct config_limits *lim,
 				char *err, size_t errlen);
 /* config_usage: the --help text. */
 const char *config_usage(void);

@@ -233,7 +233,7 @@ int main(int argc, char **argv)
 	if (s.cfg.serial == SERIAL_FILE)
 		s.serial_fd = open_config_file("--serial", "file", s.cfg.serial_path,
 					       O_WRONLY | O_CREAT | O_TRUNC);
-	if (disks_open(&s, err, sizeof(err)) < 0)
+	if (disks_open(&s, err, sizeof(err)) < 0 || nets_open(&s, err, sizeof(err)) < 0)
 		usage_error(err);
 	place_devices(&s);
 	load_kernel(&s);

@@ -74,6 +74,7 @@ struct vdev {
 	unsigned int nqueues;
 	int backend_fd; /* image or TAP */
 	struct ipc_cfg_blk blk; /* IPC_DEV_BLK */
+	struct ipc_cfg_net net; /* IPC_DEV_NET */
 };
 
 struct sup {
@@ -102,6 +103,8 @@ void sup_decide(struct sup *s, int status, const char *fmt, ...) __attribute__((
 /* disks_open: open, check and lock every --disk image into s->vdevs; 0, or -1 with a
  * one-line error naming the option in err. */
 int disks_open(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* nets_open: open (or adopt) every --net TAP into s->vdevs; 0 or -1 with err. */
+int nets_open(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* vm_start_children: create channels and eventfds, spawn and configure every child. */
 int vm_start_children(struct sup *s) __attribute__((warn_unused_result));
 /* now_ns: CLOCK_MONOTONIC in nanoseconds. */

@@ -209,6 +209,8 @@ static int start_vdev(struct sup *s, struct vdev *v, struct dev_link *l)
 		err = ipc_send(c->ctl, &m);
 	if (err == 0 && v->kind == IPC_DEV_BLK)
 		err = ipc_send(c->ctl, &v->blk);
+	if (err == 0 && v->kind == IPC_DEV_NET)
+		err = ipc_send(c->ctl, &v->net);
 	if (err == 0)
 		err = send_done(c);
 	close_fd(&v->backend_fd);

@@ -96,6 +96,8 @@ int virtq_need_interrupt(struct virtq *q);
 /* virtq_arm_notify: ask the driver to kick again for new buffers; returns 1 if buffers
  * arrived meanwhile (process them before sleeping). */
 int virtq_arm_notify(struct virtq *q);
+/* virtq_unpop: give back the last n chains taken by virtq_pop (not yet pushed). */
+void virtq_unpop(struct virtq *q, uint16_t n);
 /* virtq_has_avail: buffers are available now. */
 int virtq_has_avail(const struct virtq *q);
 /* virtq_error_name: text for logs. */

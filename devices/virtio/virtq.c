@@ -196,6 +196,11 @@ enum virtq_error virtq_pop(struct virtq *q, const struct guest_mem *mem, struct 
 	return VIRTQ_OK;
 }
 
+void virtq_unpop(struct virtq *q, uint16_t n)
+{
+	q->last_avail -= n;
+}
+
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
 	struct vused_elem *e = &used_ring(q)[q->used_idx & (q->size - 1)];
