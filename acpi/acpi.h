@@ -32,7 +32,12 @@ struct acpi_config {
 /*
  * acpi_build: write every table into mem (mapped) inside [LAYOUT_ACPI_ADDR,
  * LAYOUT_ACPI_ADDR + LAYOUT_ACPI_SIZE) and return the RSDP's address in
- * *rsdp. 0 or -errno (-EINVAL for a bad config, -ENOSPC if it does not fit).
+ * *rsdp. 0 or -errno (-EINVAL for a bad config, -ENOSPC if it does not fit,
+ * -EFAULT if mem does not map the whole area). On error guest memory and
+ * *rsdp are untouched. Window bases and sizes must lie in [LAYOUT_LOW_RAM_END,
+ * 4 GiB), clear of each other and of the IOAPIC, LAPIC and KVM pages; GSIs in
+ * 1..LAYOUT_IOAPIC_PINS-1 but not 2 (timer) or 4 (COM1). A GSI named by more
+ * than one window is declared Shared.
  */
 int acpi_build(const struct guest_mem *mem, const struct acpi_config *cfg, uint64_t *rsdp)
 	__attribute__((warn_unused_result));

@@ -67,6 +67,7 @@ int boot_write_params(struct loader_ctx *c, const struct loader_result *out)
 		le_put64(e + 8, r[i].size);
 		le_put32(e + 16, r[i].type);
 	}
+	le_put64(zp + BP_ACPI_RSDP_ADDR, c->a->rsdp);
 	zp[BP_SENTINEL] = 0; /* else the kernel assumes a loader that did not zero boot_params */
 	if (mem_write(c->mem, LAYOUT_ZERO_PAGE_ADDR, zp, BP_SIZE) < 0)
 		return loader_fail(c, -EFAULT, "zero page does not fit in guest memory");

@@ -65,8 +65,8 @@ int loader_copy_in(struct loader_ctx *c, const char *what, int fd, uint64_t gpa,
 				   (unsigned long long)gpa, (unsigned long long)len);
 	rc = loader_pread(fd, p, len, off);
 	if (rc < 0)
-		return loader_fail(c, rc == -EIO ? -EINVAL : rc, "cannot read 0x%llx %s bytes at offset 0x%llx: %s",
-				   (unsigned long long)len, what, (unsigned long long)off,
+		return loader_fail(c, rc == -EIO ? -EINVAL : rc, "%s: cannot read 0x%llx bytes at offset 0x%llx: %s",
+				   what, (unsigned long long)len, (unsigned long long)off,
 				   rc == -EIO ? "file is truncated" : strerror(-rc));
 	return 0;
 }
@@ -143,7 +143,7 @@ static int loader_load_initrd(struct loader_ctx *c, struct loader_result *out)
 	if (c->a->initrd_fd < 0)
 		return 0;
 	if (fstat(c->a->initrd_fd, &st) < 0)
-		return loader_fail(c, -errno, "cannot stat the initrd: %s", strerror(errno));
+		return loader_fail(c, -errno, "initrd is unreadable: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return loader_fail(c, -EINVAL, "initrd is not a regular file");
 	if (st.st_size == 0)

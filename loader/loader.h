@@ -40,6 +40,7 @@ struct loader_args {
 	unsigned int nvcpus; /* >= 1; APIC ids 0 .. nvcpus-1 */
 	const struct loader_device *devices;
 	unsigned int ndevices;
+	uint64_t rsdp; /* ACPI RSDP address for boot_params/hvm_start_info, or 0 */
 };
 
 struct loader_result {
@@ -58,7 +59,8 @@ struct loader_result {
 /*
  * loader_load: load a->kernel_fd (and initrd) into mem, which must be mapped
  * and zeroed. Returns 0, or -errno with a one-line reason in err (no option
- * name: the caller adds it), e.g. "not a bzImage or ELF kernel".
+ * name: the caller adds it), e.g. "not a bzImage or ELF kernel". A reason
+ * about the initrd starts with "initrd".
  */
 int loader_load(const struct loader_args *a, const struct guest_mem *mem, struct loader_result *out,
 		char *err, size_t errlen) __attribute__((warn_unused_result));

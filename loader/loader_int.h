@@ -26,6 +26,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "x86 guest structures 
  * setup header inside it (Documentation/arch/x86/boot.rst): byte offsets.
  */
 #define BP_SIZE 4096
+#define BP_ACPI_RSDP_ADDR 0x070 /* u64, boot protocol 2.14 */
 #define BP_EXT_RAMDISK_IMAGE 0x0c0 /* u32 */
 #define BP_EXT_RAMDISK_SIZE 0x0c4 /* u32 */
 #define BP_EXT_CMD_LINE_PTR 0x0c8 /* u32 */
@@ -52,11 +53,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "x86 guest structures 
 #define HDR_INITRD_ADDR_MAX 0x22c /* u32, highest byte the initrd may occupy */
 #define HDR_KERNEL_ALIGNMENT 0x230 /* u32 */
 #define HDR_RELOCATABLE 0x234 /* u8 */
-#define HDR_MIN_ALIGNMENT 0x235 /* u8, log2 */
 #define HDR_XLOADFLAGS 0x236 /* u16 */
 #define HDR_CMDLINE_SIZE 0x238 /* u32, longest command line without the NUL */
-#define HDR_PAYLOAD_OFFSET 0x248 /* u32 */
-#define HDR_PAYLOAD_LENGTH 0x24c /* u32 */
 #define HDR_SETUP_DATA 0x250 /* u64 */
 #define HDR_PREF_ADDRESS 0x258 /* u64 */
 #define HDR_INIT_SIZE 0x260 /* u32 */

@@ -25,6 +25,7 @@ int pvh_write_info(struct loader_ctx *c, const struct loader_result *out)
 		.cmdline_paddr = out->cmdline_addr,
 		.memmap_paddr = LAYOUT_PVH_INFO_ADDR + PVH_MEMMAP_OFFSET,
 		.memmap_entries = n,
+		.rsdp_paddr = c->a->rsdp,
 	};
 	uint8_t page[LOADER_PAGE];
 

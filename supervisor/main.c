@@ -23,6 +23,7 @@
 
 #include "common/layout.h"
 #include "common/log.h"
+#include "acpi/acpi.h"
 #include "loader/loader.h"
 #include "supervisor.h"
 
@@ -136,6 +137,24 @@ static void open_kvm(struct sup *s)
 	}
 }
 
+static int build_acpi(struct sup *s, uint64_t *rsdp)
+{
+	struct acpi_mmio_device devs[LAYOUT_MAX_VIRTIO_DEVICES];
+	struct acpi_config cfg = {
+		.nvcpus = s->cfg.nvcpus,
+		.devices = devs,
+		.ndevices = s->nvdevs,
+		.serial = 1,
+	};
+
+	for (unsigned int i = 0; i < s->nvdevs; i++) {
+		devs[i].base = s->vdevs[i].base;
+		devs[i].size = LAYOUT_VIRTIO_MMIO_SIZE;
+		devs[i].gsi = s->vdevs[i].gsi;
+	}
+	return acpi_build(&s->mem, &cfg, rsdp);
+}
+
 static void load_kernel(struct sup *s)
 {
 	struct loader_device devs[LAYOUT_MAX_VIRTIO_DEVICES];
@@ -164,6 +183,13 @@ static void load_kernel(struct sup *s)
 	if (ret < 0) {
 		errno = -ret;
 		fatal("guest memory");
+	}
+	if (s->cfg.acpi) {
+		ret = build_acpi(s, &a.rsdp);
+		if (ret < 0) {
+			errno = -ret;
+			fatal("ACPI tables");
+		}
 	}
 	ret = loader_load(&a, &s->mem, &s->boot, err, sizeof(err));
 	if (ret < 0) {

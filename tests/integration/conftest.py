@@ -44,9 +44,11 @@ def vm_processes(name):
 class Vm:
     """One bulkhead run. args are bulkhead options after --name."""
 
-    def __init__(self, args, stdin=subprocess.DEVNULL):
+    def __init__(self, args, stdin=subprocess.DEVNULL, wrap=None):
         self.name = "t%d-%d" % (os.getpid() % 100000, next(_names))
         self.argv = [BULKHEAD, "--name", self.name] + list(args)
+        if wrap:
+            self.argv = wrap(self.argv)
         self.proc = subprocess.Popen(self.argv, stdin=stdin, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.out = b""
@@ -148,3 +150,11 @@ def guest_args(scenario, extra_cmdline="", vcpus=1, mem=64, serial="stdio"):
     return ["--kernel", "path=%s,cmdline=%s" % (GUEST, cmdline.strip()),
             "--memory", "size_mib=%d" % mem, "--vcpus", "num=%d" % vcpus,
             "--serial", serial]
+
+
+@pytest.fixture
+def netns():
+    from netns import NetNs
+    ns = NetNs()
+    yield ns
+    ns.close()

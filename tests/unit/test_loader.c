@@ -1112,6 +1112,22 @@ static void test_bad_args(void **state)
 	assert_int_equal(mem_layout(&unmapped, GUEST_SMALL), 0);
 	assert_true(loader_load(&a, &unmapped, &r, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "not mapped"));
+	/* an initrd that is a pipe, or empty */
+	{
+		int p[2];
+
+		assert_int_equal(pipe(p), 0);
+		a.initrd_fd = p[0];
+		assert_true(loader_load(&a, &m, &r, err, sizeof(err)) < 0);
+		assert_string_equal(err, "initrd is not a regular file");
+		close(p[0]);
+		close(p[1]);
+		a.initrd_fd = file_new("", 0);
+		assert_true(loader_load(&a, &m, &r, err, sizeof(err)) < 0);
+		assert_string_equal(err, "initrd is empty");
+		close(a.initrd_fd);
+		a.initrd_fd = -1;
+	}
 	close(a.kernel_fd);
 	a.kernel_fd = -1;
 	assert_true(loader_load(&a, &m, &r, err, sizeof(err)) < 0);

@@ -229,3 +229,16 @@ def test_kvm_internal_error_stops_vm_with_registers(vm_factory, guest):
         vm.explain()
     assert re.search(r"vcpu0: rip 00000000feb00000 rsp [0-9a-f]{16}", vm.stderr), vm.explain()
     assert "cr3" in vm.stderr and "efer" in vm.stderr, vm.explain()
+
+
+@pytest.mark.parametrize("acpi", ["on", "off"])
+def test_acpi_tables_on_and_off(vm_factory, guest, acpi):
+    vm = vm_factory(guest_args("hello", "bulkhead.cpus-from=%s" % ("acpi" if acpi == "on" else
+                                                                    "mptable"), vcpus=2) +
+                    ["--acpi", acpi])
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    if acpi == "on":
+        assert "rsdp 0xe0000" in vm.stdout and "acpi madt 2" in vm.stdout, vm.explain()
+    else:
+        assert "rsdp 0x0 " in vm.stdout and "acpi madt 0" in vm.stdout, vm.explain()
+    assert "mptable 2" in vm.stdout, vm.explain()

@@ -1,0 +1,117 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The DSDT body, generated at start:
+ *
+ *   Scope (\_SB) {
+ *     Device (VR00) {                  one per virtio-mmio window
+ *       Name (_HID, "LNRO0005")
+ *       Name (_UID, 0)
+ *       Name (_CRS, ResourceTemplate () {
+ *         Memory32Fixed (ReadWrite, base, size)
+ *         Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi }
+ *       })
+ *     }
+ *     Device (COM1) {                  with cfg->serial
+ *       Name (_HID, EisaId ("PNP0501"))
+ *       Name (_UID, 0)
+ *       Name (_CRS, ResourceTemplate () { IO (Decode16, 0x3f8, 0x3f8, 0, 8) IRQNoFlags () { 4 } })
+ *     }
+ *   }
+ *   Name (\_S5, Package () { LAYOUT_ACPI_S5_TYPE, 0, 0, 0 })
+ *
+ * A GSI that more than one window names is declared Shared instead of Exclusive.
+ */
+#include "acpi_int.h"
+
+#include <errno.h>
+
+#define DSDT_RES_MAX 32 /* bytes of one device's resource template */
+
+static int dsdt_gsi_shared(const struct acpi_config *cfg, unsigned int i)
+{
+	for (unsigned int j = 0; j < cfg->ndevices; j++)
+		if (j != i && cfg->devices[j].gsi == cfg->devices[i].gsi)
+			return 1;
+	return 0;
+}
+
+/* Name (_CRS, ResourceTemplate () { ... }) from the descriptors in r. */
+static void dsdt_crs(struct aml *a, struct aml *r)
+{
+	aml_endtag(r);
+	if (r->err) {
+		if (!a->err)
+			a->err = r->err;
+		return;
+	}
+	aml_name(a, "_CRS");
+	aml_buffer(a, r->buf, r->len);
+}
+
+static void dsdt_mmio(struct aml *a, const struct acpi_config *cfg, unsigned int i)
+{
+	const struct acpi_mmio_device *d = &cfg->devices[i];
+	char name[5] = { 'V', 'R', (char)('0' + i / 10 % 10), (char)('0' + i % 10), '\0' };
+	uint8_t flags = AML_IRQ_CONSUMER | AML_IRQ_EDGE;
+	uint8_t res[DSDT_RES_MAX];
+	struct aml r;
+	size_t dev;
+
+	if (dsdt_gsi_shared(cfg, i))
+		flags |= AML_IRQ_SHARED;
+	dev = aml_device(a, name);
+	aml_name(a, "_HID");
+	aml_string(a, "LNRO0005");
+	aml_name(a, "_UID");
+	aml_integer(a, i);
+	aml_init(&r, res, sizeof(res));
+	aml_mem32fixed(&r, 1, (uint32_t)d->base, d->size);
+	aml_interrupt(&r, flags, d->gsi);
+	dsdt_crs(a, &r);
+	aml_end(a, dev);
+}
+
+static void dsdt_com1(struct aml *a)
+{
+	uint8_t res[DSDT_RES_MAX];
+	struct aml r;
+	size_t dev;
+
+	dev = aml_device(a, "COM1");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0501");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_init(&r, res, sizeof(res));
+	aml_io(&r, LAYOUT_COM1_PORT, LAYOUT_COM1_PORT, 0, LAYOUT_COM1_PORTS);
+	aml_irqnoflags(&r, LAYOUT_SERIAL_GSI);
+	dsdt_crs(a, &r);
+	aml_end(a, dev);
+}
+
+int dsdt_build(struct aml *a, const struct acpi_config *cfg)
+{
+	size_t sb, pkg;
+
+	if (cfg->ndevices > ACPI_MAX_DEVICES) {
+		if (!a->err)
+			a->err = -EINVAL;
+		return a->err;
+	}
+	sb = aml_scope(a, "\\_SB_");
+	for (unsigned int i = 0; i < cfg->ndevices; i++)
+		dsdt_mmio(a, cfg, i);
+	if (cfg->serial)
+		dsdt_com1(a);
+	aml_end(a, sb);
+
+	aml_name(a, "\\_S5_");
+	pkg = aml_package(a, 4);
+	aml_integer(a, LAYOUT_ACPI_S5_TYPE); /* SLP_TYPa */
+	aml_integer(a, 0); /* SLP_TYPb */
+	aml_integer(a, 0); /* reserved */
+	aml_integer(a, 0);
+	aml_end(a, pkg);
+	return a->err;
+}
