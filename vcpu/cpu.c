@@ -296,10 +296,23 @@ int cpu_create_all(struct vm *vm)
 	return err;
 }
 
+/* Threads are created before the jail closes (no new tasks after it) and
+ * wait here until the supervisor says START. */
+static int cpu_wait_go(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->go_lock);
+	while (!vm->go && !vm->stop)
+		pthread_cond_wait(&vm->go_cond, &vm->go_lock);
+	pthread_mutex_unlock(&vm->go_lock);
+	return !vm->stop;
+}
+
 static void *cpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 
+	if (!cpu_wait_go(v->vm))
+		return NULL;
 	while (!v->vm->stop) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -319,7 +332,7 @@ static void cpu_kick_handler(int sig)
 	(void)sig;
 }
 
-int cpu_start_all(struct vm *vm)
+int cpu_create_threads(struct vm *vm)
 {
 	struct sigaction sa = { .sa_handler = cpu_kick_handler };
 	sigset_t set;
@@ -332,6 +345,8 @@ int cpu_start_all(struct vm *vm)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	pthread_mutex_init(&vm->go_lock, NULL);
+	pthread_cond_init(&vm->go_cond, NULL);
 	for (unsigned int i = 0; i < vm->cfg.cv_nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		int err = pthread_create(&v->thread, NULL, cpu_thread, v);
@@ -345,9 +360,20 @@ int cpu_start_all(struct vm *vm)
 	return 0;
 }
 
+void cpu_go(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->go_lock);
+	vm->go = 1;
+	pthread_cond_broadcast(&vm->go_cond);
+	pthread_mutex_unlock(&vm->go_lock);
+}
+
 void cpu_stop_all(struct vm *vm)
 {
+	pthread_mutex_lock(&vm->go_lock);
 	vm->stop = 1;
+	pthread_cond_broadcast(&vm->go_cond);
+	pthread_mutex_unlock(&vm->go_lock);
 	for (unsigned int i = 0; i < vm->cfg.cv_nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 

@@ -154,6 +154,8 @@ static int on_cfg_done(void *arg, const void *msg)
 	err = vm_create(&c->vm);
 	if (err == 0)
 		err = cpu_create_all(&c->vm);
+	if (err == 0)
+		err = cpu_create_threads(&c->vm);
 	if (err < 0)
 		return err;
 	/* Every VM-level ioctl is done: this is where the jail will close in. */
@@ -167,12 +169,9 @@ static int on_cfg_done(void *arg, const void *msg)
 static int on_start(void *arg, const void *msg)
 {
 	struct ctx *c = arg;
-	int err;
 
 	(void)msg;
-	err = cpu_start_all(&c->vm);
-	if (err < 0)
-		return err;
+	cpu_go(&c->vm);
 	c->state = ST_RUN;
 	return 0;
 }
@@ -281,7 +280,7 @@ int main(int argc, char **argv)
 	if (c.vm.exit_evfd < 0)
 		fatal("eventfd");
 	err = main_loop(&c);
-	if (c.state == ST_RUN)
+	if (c.state != ST_BOOT)
 		cpu_stop_all(&c.vm);
 	if (err < 0) {
 		errno = -err;

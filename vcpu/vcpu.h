@@ -62,6 +62,9 @@ struct vm {
 	struct ipc_vm_exit exit_msg;
 	int exit_evfd; /* written when exiting becomes 1 */
 	volatile sig_atomic_t stop; /* threads leave their loop */
+	pthread_mutex_t go_lock;
+	pthread_cond_t go_cond;
+	int go; /* START arrived */
 };
 
 /* vm_create: create the VM: irqchip, PIT, memory slots, irqfds, ioeventfds. */
@@ -70,8 +73,10 @@ int vm_create(struct vm *vm) __attribute__((warn_unused_result));
 void vm_destroy(struct vm *vm);
 /* cpu_create_all: create every vCPU, set CPUID, MSRs, LAPIC and the boot vCPU's registers. */
 int cpu_create_all(struct vm *vm) __attribute__((warn_unused_result));
-/* cpu_start_all: start one thread per vCPU. */
-int cpu_start_all(struct vm *vm) __attribute__((warn_unused_result));
+/* cpu_create_threads: one thread per vCPU, each waiting for cpu_go (before the jail closes). */
+int cpu_create_threads(struct vm *vm) __attribute__((warn_unused_result));
+/* cpu_go: let the vCPU threads run the guest. */
+void cpu_go(struct vm *vm);
 /* cpu_stop_all: kick every vCPU out of KVM_RUN and join its thread. */
 void cpu_stop_all(struct vm *vm);
 /* cpu_dump: log the registers of v (after an error exit). */

@@ -1,0 +1,139 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "jail.h"
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Any existing directory will do as the mount point of the new root; these
+ * exist on every system bulkhead runs on, in this order of preference. */
+static const char *const root_mountpoints[] = { "/proc", "/tmp", "/dev", "/mnt" };
+
+static int step_fail(char *err, size_t errlen, const char *step, int e)
+{
+	snprintf(err, errlen, "jail step '%s' failed: %s (--jail no-namespaces or --jail off relaxes the jail)",
+		 step, strerror(e));
+	return -e;
+}
+
+static const char *pick_mountpoint(void)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(root_mountpoints) / sizeof(root_mountpoints[0]); i++) {
+		if (stat(root_mountpoints[i], &st) == 0 && S_ISDIR(st.st_mode))
+			return root_mountpoints[i];
+	}
+	return NULL;
+}
+
+/* An empty, read-only tmpfs becomes /: nothing of the host's file system stays reachable. */
+static int empty_root(char *err, size_t errlen)
+{
+	const char *dir = pick_mountpoint();
+
+	if (!dir)
+		return step_fail(err, errlen, "find a mount point for the empty root", ENOENT);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return step_fail(err, errlen, "make every mount private", errno);
+	if (mount("bulkhead", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") < 0)
+		return step_fail(err, errlen, "mount an empty tmpfs", errno);
+	if (chdir(dir) < 0)
+		return step_fail(err, errlen, "enter the empty tmpfs", errno);
+	/* pivot_root(".", "."): the old root ends up stacked under the new one... */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return step_fail(err, errlen, "pivot_root into the empty tmpfs", errno);
+	/* ...and is detached here, with everything mounted below it. */
+	if (umount2(".", MNT_DETACH) < 0)
+		return step_fail(err, errlen, "detach the old root", errno);
+	if (chdir("/") < 0)
+		return step_fail(err, errlen, "chdir /", errno);
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		return step_fail(err, errlen, "make the root read-only", errno);
+	return 0;
+}
+
+int jail_enter_fs(const struct jail_config *jc, char *err, size_t errlen)
+{
+	if (jc->mode != JAIL_FULL)
+		return 0;
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+		return step_fail(err, errlen, "unshare mount, network, IPC and UTS namespaces", errno);
+	return empty_root(err, errlen);
+}
+
+static int set_limit(int resource, rlim_t value)
+{
+	struct rlimit rl = { .rlim_cur = value, .rlim_max = value };
+
+	return setrlimit(resource, &rl) < 0 ? -errno : 0;
+}
+
+static int limits(const struct jail_config *jc, char *err, size_t errlen)
+{
+	int e;
+
+	if ((e = set_limit(RLIMIT_NOFILE, jc->nofile)) < 0)
+		return step_fail(err, errlen, "rlimit NOFILE", -e);
+	if ((e = set_limit(RLIMIT_CORE, 0)) < 0)
+		return step_fail(err, errlen, "rlimit CORE", -e);
+	if ((e = set_limit(RLIMIT_NPROC, 0)) < 0)
+		return step_fail(err, errlen, "rlimit NPROC", -e);
+	return 0;
+}
+
+/* Every capability goes, from the effective, permitted, inheritable and bounding sets;
+ * then the ids change (libcap-ng keeps CAP_SETUID just long enough to do it). */
+static int drop_privileges(const struct jail_config *jc, char *err, size_t errlen)
+{
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (jc->userns) {
+		/* Inside our own user namespace we are its root only by mapping; the
+		 * outer identity is the unprivileged user who started bulkhead. */
+		if (capng_apply(CAPNG_SELECT_BOTH) < 0)
+			return step_fail(err, errlen, "drop every capability", EPERM);
+		return 0;
+	}
+	if (jc->uid == 0 || jc->gid == 0)
+		return step_fail(err, errlen, "refuse uid or gid 0", EINVAL);
+	if (capng_change_id((int)jc->uid, (int)jc->gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) < 0)
+		return step_fail(err, errlen, "drop every capability and change to the jail's uid and gid",
+				 errno ? errno : EPERM);
+	return 0;
+}
+
+int jail_enter_creds(const struct jail_config *jc, char *err, size_t errlen)
+{
+	int e;
+
+	if (jc->mode == JAIL_OFF)
+		return 0;
+	if ((e = limits(jc, err, errlen)) < 0)
+		return e;
+	if ((e = drop_privileges(jc, err, errlen)) < 0)
+		return e;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return step_fail(err, errlen, "PR_SET_NO_NEW_PRIVS", errno);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return step_fail(err, errlen, "PR_SET_DUMPABLE 0", errno);
+	return 0;
+}
+
+int jail_enter(const struct jail_config *jc, char *err, size_t errlen)
+{
+	int e = jail_enter_fs(jc, err, errlen);
+
+	return e < 0 ? e : jail_enter_creds(jc, err, errlen);
+}

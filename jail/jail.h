@@ -1,0 +1,58 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The jail every bulkhead child enters after its bootstrap and before it
+ * reads anything from the guest (DESIGN.md, Jail), in this order:
+ *  1. (at spawn, by the supervisor: a new PID namespace, and for an
+ *     unprivileged supervisor a new user namespace with it)
+ *  2. new mount, network, IPC and UTS namespaces; pivot_root into an empty
+ *     read-only tmpfs: no /proc, no /dev
+ *  3. rlimits: no new processes, no core files, bounded open files
+ *  4. drop every capability (libcap-ng), then setgroups, setresgid, setresuid
+ *     to the unprivileged id
+ *  5. PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE 0
+ *  6. (the caller then loads its seccomp filter, last)
+ * A step that cannot be taken is an error naming the step; the jail is never
+ * weakened silently.
+ */
+#ifndef BULKHEAD_JAIL_JAIL_H
+#define BULKHEAD_JAIL_JAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum jail_mode {
+	JAIL_FULL = 0, /* every step */
+	JAIL_NO_NAMESPACES = 1, /* --jail no-namespaces: skip step 2 (and 1) */
+	JAIL_OFF = 2, /* --jail off: nothing */
+};
+
+#define JAIL_DEFAULT_ID 62222 /* the dedicated uid/gid when none is configured */
+
+struct jail_config {
+	enum jail_mode mode;
+	uid_t uid; /* never 0 */
+	gid_t gid; /* never 0 */
+	int userns; /* we run in a user namespace we own (unprivileged supervisor) */
+	unsigned int nofile; /* RLIMIT_NOFILE: highest fd the process may hold + 1 */
+};
+
+/*
+ * jail_enter_fs: steps 2 (namespaces and the empty root). Must run while the
+ * process is single-threaded. 0 or -errno with the failed step in err.
+ */
+int jail_enter_fs(const struct jail_config *jc, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/*
+ * jail_enter_creds: steps 3 to 5 (rlimits, capabilities, ids, no_new_privs,
+ * not dumpable). Threads created before it share the id change. 0 or -errno
+ * with the failed step in err.
+ */
+int jail_enter_creds(const struct jail_config *jc, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* jail_enter: jail_enter_fs then jail_enter_creds, for single-threaded children. */
+int jail_enter(const struct jail_config *jc, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+#endif
