@@ -25,6 +25,7 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 PKGS := libelf
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ELF_LIBS := $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
+CAPNG_LIBS := $(shell pkg-config --libs libcap-ng 2>/dev/null || echo -lcap-ng)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 ifeq ($(V),1)
@@ -39,10 +40,10 @@ sanobjs = $(patsubst %.c,$(O)/san/%.o,$(foreach m,$(1),$(call srcs,$(m))))
 
 # Which binary links which modules.
 BULKHEAD_MODULES := supervisor loader acpi mem ipc common
-VCPU_MODULES := vcpu mem ipc common
-SERIAL_MODULES := devices/serial devices/devproc mem ipc common
-BLK_MODULES := devices/blk devices/virtio devices/devproc mem ipc common
-NET_MODULES := devices/net devices/virtio devices/devproc mem ipc common
+VCPU_MODULES := vcpu jail mem ipc common
+SERIAL_MODULES := devices/serial devices/devproc jail mem ipc common
+BLK_MODULES := devices/blk devices/virtio devices/devproc jail mem ipc common
+NET_MODULES := devices/net devices/virtio devices/devproc jail mem ipc common
 
 BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(O)/bulkhead-net
 
@@ -54,19 +55,19 @@ $(O)/bulkhead: $(call objs,$(BULKHEAD_MODULES))
 
 $(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES))
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread $(CAPNG_LIBS)
 
 $(O)/bulkhead-serial: $(call objs,$(SERIAL_MODULES))
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS)
 
 $(O)/bulkhead-blk: $(call objs,$(BLK_MODULES))
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS)
 
 $(O)/bulkhead-net: $(call objs,$(NET_MODULES))
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -136,7 +136,7 @@ const char *ipc_type_name(unsigned int type)
 		[IPC_ERROR] = "ERROR", [IPC_VM_EXIT] = "VM_EXIT",
 		[IPC_IO_READ] = "IO_READ", [IPC_IO_WRITE] = "IO_WRITE",
 		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_BLK] = "CFG_BLK",
-		[IPC_CFG_NET] = "CFG_NET",
+		[IPC_CFG_NET] = "CFG_NET", [IPC_CFG_JAIL] = "CFG_JAIL",
 	};
 
 	if (type >= IPC_TYPE_MAX || !names[type])

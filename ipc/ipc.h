@@ -60,7 +60,8 @@ enum ipc_type {
 	IPC_IO_REPLY = 13, /* device -> vcpu: value of an IO_READ */
 	IPC_CFG_BLK = 14, /* IN blk: image size, flags, serial */
 	IPC_CFG_NET = 15, /* IN net: MAC */
-	IPC_TYPE_MAX = 16,
+	IPC_CFG_JAIL = 16, /* IN child: jail and seccomp settings */
+	IPC_TYPE_MAX = 17,
 };
 
 enum ipc_space {
@@ -162,6 +163,34 @@ struct ipc_cfg_net {
 	uint16_t cn_pad;
 };
 _Static_assert(sizeof(struct ipc_cfg_net) == 16, "ipc_cfg_net size");
+
+enum ipc_jail_mode {
+	IPC_JAIL_FULL = 0,
+	IPC_JAIL_NO_NAMESPACES = 1,
+	IPC_JAIL_OFF = 2,
+};
+
+enum ipc_seccomp_mode {
+	IPC_SECCOMP_KILL = 0,
+	IPC_SECCOMP_LOG = 1,
+	IPC_SECCOMP_OFF = 2,
+};
+
+#define IPC_JAIL_F_USERNS 0x1 /* the child is root of its own user namespace only */
+
+/* IN child: how to lock down after bootstrap. */
+struct ipc_cfg_jail {
+	struct ipc_hdr h;
+	uint32_t cj_mode; /* enum ipc_jail_mode */
+	uint32_t cj_uid; /* never 0 */
+	uint32_t cj_gid; /* never 0 */
+	uint32_t cj_flags; /* IPC_JAIL_F_* */
+	uint32_t cj_seccomp; /* enum ipc_seccomp_mode */
+	int32_t cj_policy_fd; /* --seccomp-policy-dir: this process's policy file, or IPC_FD_NONE */
+	int32_t cj_include_fd; /* and the common.policy it includes, or IPC_FD_NONE */
+	uint32_t cj_pad;
+};
+_Static_assert(sizeof(struct ipc_cfg_jail) == 40, "ipc_cfg_jail size");
 
 /* IN child: no body. Also used for IPC_START, IPC_STOP and IPC_READY. */
 struct ipc_empty {

@@ -2,6 +2,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "jail.h"
 
+#include "ipc/ipc.h"
+
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -89,7 +91,7 @@ static int limits(const struct jail_config *jc, char *err, size_t errlen)
 		return step_fail(err, errlen, "rlimit NOFILE", -e);
 	if ((e = set_limit(RLIMIT_CORE, 0)) < 0)
 		return step_fail(err, errlen, "rlimit CORE", -e);
-	if ((e = set_limit(RLIMIT_NPROC, 0)) < 0)
+	if (!jc->keep_nproc && (e = set_limit(RLIMIT_NPROC, 0)) < 0)
 		return step_fail(err, errlen, "rlimit NPROC", -e);
 	return 0;
 }
@@ -136,4 +138,22 @@ int jail_enter(const struct jail_config *jc, char *err, size_t errlen)
 	int e = jail_enter_fs(jc, err, errlen);
 
 	return e < 0 ? e : jail_enter_creds(jc, err, errlen);
+}
+
+int jail_from_ipc(const struct ipc_cfg_jail *m, struct jail_config *jc, unsigned int nofile)
+{
+	if (m->cj_mode > IPC_JAIL_OFF || (m->cj_flags & ~(uint32_t)IPC_JAIL_F_USERNS))
+		return -EPROTO;
+	if (!(m->cj_flags & IPC_JAIL_F_USERNS) && m->cj_mode != IPC_JAIL_OFF &&
+	    (m->cj_uid == 0 || m->cj_gid == 0))
+		return -EPROTO;
+	jc->mode = m->cj_mode == IPC_JAIL_FULL	       ? JAIL_FULL
+		   : m->cj_mode == IPC_JAIL_NO_NAMESPACES ? JAIL_NO_NAMESPACES
+							  : JAIL_OFF;
+	jc->uid = m->cj_uid;
+	jc->gid = m->cj_gid;
+	jc->userns = (m->cj_flags & IPC_JAIL_F_USERNS) != 0;
+	jc->nofile = nofile;
+	jc->keep_nproc = 0;
+	return 0;
 }

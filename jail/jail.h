@@ -36,6 +36,14 @@ struct jail_config {
 	gid_t gid; /* never 0 */
 	int userns; /* we run in a user namespace we own (unprivileged supervisor) */
 	unsigned int nofile; /* RLIMIT_NOFILE: highest fd the process may hold + 1 */
+	/*
+	 * Skip RLIMIT_NPROC 0. Only for the vcpu process: since Linux 6.13 KVM
+	 * starts its per-VM worker (NX huge page recovery) on the first KVM_RUN
+	 * as a user worker task of the calling process, which counts against
+	 * RLIMIT_NPROC, so KVM_RUN fails with EAGAIN under the limit. Its
+	 * seccomp policy allows no process or thread creation instead.
+	 */
+	int keep_nproc;
 };
 
 /*
@@ -53,6 +61,12 @@ int jail_enter_creds(const struct jail_config *jc, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 /* jail_enter: jail_enter_fs then jail_enter_creds, for single-threaded children. */
 int jail_enter(const struct jail_config *jc, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+struct ipc_cfg_jail;
+
+/* jail_from_ipc: the jail configuration a CFG_JAIL message describes; 0 or -EPROTO. */
+int jail_from_ipc(const struct ipc_cfg_jail *m, struct jail_config *jc, unsigned int nofile)
 	__attribute__((warn_unused_result));
 
 #endif

@@ -222,6 +222,50 @@ static int serial_word(struct vm_config *c, const char *val)
 	return 0;
 }
 
+static void jail_reset(struct vm_config *c)
+{
+	c->jail_mode = 0;
+	c->jail_uid = c->jail_gid = CONFIG_JAIL_DEFAULT_ID;
+}
+
+static int jail_word(struct vm_config *c, const char *val)
+{
+	if (strcmp(val, "on") == 0)
+		c->jail_mode = 0;
+	else if (strcmp(val, "no-namespaces") == 0)
+		c->jail_mode = 1;
+	else if (strcmp(val, "off") == 0)
+		c->jail_mode = 2;
+	else
+		return -1;
+	return 0;
+}
+
+static const struct key_def jail_keys[] = {
+	{ .name = "uid", .kind = KEY_UINT, .off = offsetof(struct vm_config, jail_uid),
+	  .flags = KEY_NONEMPTY | KEY_MIN1 },
+	{ .name = "gid", .kind = KEY_UINT, .off = offsetof(struct vm_config, jail_gid),
+	  .flags = KEY_NONEMPTY | KEY_MIN1 },
+};
+
+static void seccomp_reset(struct vm_config *c)
+{
+	c->seccomp_mode = 0;
+}
+
+static int seccomp_word(struct vm_config *c, const char *val)
+{
+	if (strcmp(val, "kill") == 0)
+		c->seccomp_mode = 0;
+	else if (strcmp(val, "log") == 0)
+		c->seccomp_mode = 1;
+	else if (strcmp(val, "off") == 0)
+		c->seccomp_mode = 2;
+	else
+		return -1;
+	return 0;
+}
+
 static void acpi_reset(struct vm_config *c)
 {
 	c->acpi = 1;
@@ -315,6 +359,8 @@ static enum config_result opt_version(struct parse *p, const struct option_def *
 static enum config_result opt_verbose(struct parse *p, const struct option_def *o,
 				      const char *val);
 static enum config_result opt_name(struct parse *p, const struct option_def *o, const char *val);
+static enum config_result opt_policy_dir(struct parse *p, const struct option_def *o,
+					 const char *val);
 static enum config_result opt_config(struct parse *p, const struct option_def *o,
 				     const char *val);
 
@@ -335,6 +381,11 @@ static const struct option_def options[] = {
 	  .item = net_item, .max_items = CONFIG_MAX_NETS },
 	{ .name = "acpi", .kind = OPT_GROUP, .word = acpi_word, .words = "on, off",
 	  .reset = acpi_reset },
+	{ .name = "jail", .kind = OPT_GROUP, .keys = jail_keys, .nkeys = nitems(jail_keys),
+	  .word = jail_word, .words = "on, off, no-namespaces", .reset = jail_reset },
+	{ .name = "seccomp", .kind = OPT_GROUP, .word = seccomp_word, .words = "kill, log, off",
+	  .reset = seccomp_reset },
+	{ .name = "seccomp-policy-dir", .kind = OPT_VALUE, .fn = opt_policy_dir },
 	{ .name = "name", .kind = OPT_VALUE, .fn = opt_name },
 	{ .name = "config", .kind = OPT_VALUE, .fn = opt_config },
 	{ .name = "verbose", .short_name = 'v', .kind = OPT_FLAG, .fn = opt_verbose },
@@ -546,6 +597,17 @@ static enum config_result parse_group(struct parse *p, const struct option_def *
 
 /* Flag and value options. */
 
+static enum config_result opt_policy_dir(struct parse *p, const struct option_def *o,
+					 const char *val)
+{
+	if (val[0] == '\0')
+		return perr(p, "--%s: empty value", o->name);
+	if (strlen(val) >= sizeof(p->c->policy_dir))
+		return perr(p, "--%s: too long", o->name);
+	snprintf(p->c->policy_dir, sizeof(p->c->policy_dir), "%s", val);
+	return CONFIG_OK;
+}
+
 static enum config_result opt_help(struct parse *p, const struct option_def *o, const char *val)
 {
 	(void)p;
@@ -723,6 +785,7 @@ void config_init(struct vm_config *c)
 	c->nvcpus = CONFIG_DEFAULT_VCPUS;
 	c->serial = SERIAL_STDIO;
 	c->acpi = 1;
+	c->jail_uid = c->jail_gid = CONFIG_JAIL_DEFAULT_ID;
 	snprintf(c->name, sizeof(c->name), "%s", "vm");
 }
 
@@ -930,6 +993,15 @@ const char *config_usage(void)
 	       "                   attach to (or, with CAP_NET_ADMIN, create) TAP NAME, or use\n"
 	       "                   the open TAP fd N; the MAC defaults to one derived from\n"
 	       "                   the TAP's name\n"
+	       "  --jail on|off|no-namespaces|uid=N,gid=N\n"
+	       "                   the jail of every child process (default: on, with the\n"
+	       "                   dedicated id " STR(CONFIG_JAIL_DEFAULT_ID) "); off and no-namespaces\n"
+	       "                   warn on every start\n"
+	       "  --seccomp kill|log|off\n"
+	       "                   seccomp default action: kill the process (default), log the\n"
+	       "                   violation and go on (for writing policies), or no filter\n"
+	       "  --seccomp-policy-dir DIR\n"
+	       "                   load policies from DIR instead of the built-in ones\n"
 	       "  --acpi on|off    ACPI tables (RSDP, XSDT, FADT, MADT, DSDT); off leaves\n"
 	       "                   the MP table and the command line (default: on)\n"
 	       "  --name NAME      VM name for logs and process titles, 1-15 of\n"

@@ -18,6 +18,7 @@
 #define CONFIG_DEFAULT_MEM_MIB 256
 #define CONFIG_DEFAULT_VCPUS 1
 
+#define CONFIG_JAIL_DEFAULT_ID 62222 /* a dedicated id no account uses */
 #define CONFIG_MAX_DISKS 16
 #define CONFIG_DISK_SERIAL_MAX 20 /* virtio-blk GET_ID bytes */
 
@@ -55,6 +56,10 @@ struct vm_config {
 	enum serial_mode serial; /* default SERIAL_STDIO */
 	char serial_path[PATH_MAX]; /* SERIAL_FILE */
 	int acpi; /* --acpi on|off, default on */
+	int jail_mode; /* --jail: 0 full (default), 1 no-namespaces, 2 off */
+	unsigned int jail_uid, jail_gid; /* --jail uid=,gid=: default CONFIG_JAIL_DEFAULT_ID */
+	int seccomp_mode; /* --seccomp: 0 kill (default), 1 log, 2 off */
+	char policy_dir[PATH_MAX]; /* --seccomp-policy-dir, or "" */
 	struct disk_config disks[CONFIG_MAX_DISKS]; /* --disk, repeatable: vda, vdb, ... */
 	unsigned int ndisks;
 	struct net_config nets[CONFIG_MAX_NETS]; /* --net, repeatable: eth0, eth1, ... */

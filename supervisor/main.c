@@ -226,6 +226,26 @@ static void place_devices(struct sup *s)
 	}
 }
 
+/* The jail as configured, said out loud whenever it is weaker than the default. */
+static void jail_plan(struct sup *s)
+{
+	static const char *const seccomp_names[] = { "kill", "log", "off" };
+
+	if (s->cfg.jail_mode == 0) {
+		s->spawn_flags = SPAWN_NEWPID;
+		if (geteuid() != 0)
+			s->spawn_flags |= SPAWN_NEWUSER;
+	}
+	if (s->cfg.jail_mode == 1)
+		log_info("warning: --jail no-namespaces: children share the host's mount, network, "
+			 "IPC, UTS and PID namespaces and file system");
+	if (s->cfg.jail_mode == 2)
+		log_info("warning: --jail off: children run with bulkhead's own privileges, unjailed");
+	if (s->cfg.seccomp_mode != 0)
+		log_info("warning: --seccomp %s: system calls are %s", seccomp_names[s->cfg.seccomp_mode],
+			 s->cfg.seccomp_mode == 1 ? "only logged, not stopped" : "not filtered");
+}
+
 static int block_signals(struct sup *s)
 {
 	sigset_t set;
@@ -262,6 +282,7 @@ int main(int argc, char **argv)
 	if (disks_open(&s, err, sizeof(err)) < 0 || nets_open(&s, err, sizeof(err)) < 0)
 		usage_error(err);
 	place_devices(&s);
+	jail_plan(&s);
 	load_kernel(&s);
 	if (block_signals(&s) < 0)
 		fatal("signals");

@@ -44,9 +44,12 @@ struct fd_map {
 void fdmap_init(struct fd_map *m);
 /* fdmap_add: place src in the child; returns its number there, or -1 if full. */
 int fdmap_add(struct fd_map *m, int src);
+#define SPAWN_NEWPID 0x1 /* a new PID namespace: the child sees no other process */
+#define SPAWN_NEWUSER 0x2 /* and a user namespace, for an unprivileged supervisor */
+
 /* spawn_child: clone + exec helper exe with argv[0] = c->title; ctl and the map's fds only. */
-int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struct fd_map *m)
-	__attribute__((warn_unused_result));
+int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struct fd_map *m,
+		unsigned int spawn_flags) __attribute__((warn_unused_result));
 /* helper_path: where the helper executable "bulkhead-NAME" lives (beside us, else LIBEXECDIR). */
 int helper_path(const char *name, char *buf, size_t len) __attribute__((warn_unused_result));
 
@@ -94,6 +97,7 @@ struct sup {
 	char reason[IPC_TEXT_MAX + 64]; /* why the VM ended */
 	int sigfd;
 	int ep;
+	unsigned int spawn_flags; /* SPAWN_*, from the jail mode and our privilege */
 };
 
 /* sup_run: the event loop from spawn to the last child's exit; returns the exit status. */

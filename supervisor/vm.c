@@ -75,7 +75,7 @@ static struct child *child_new(struct sup *s, const char *name)
 }
 
 /* Spawn the helper; the control socket's child end lives only in the child. */
-static int child_spawn(struct child *c, const char *helper, const struct fd_map *m)
+static int child_spawn(struct sup *s, struct child *c, const char *helper, const struct fd_map *m)
 {
 	char exe[PATH_MAX];
 	int sv[2];
@@ -90,7 +90,7 @@ static int child_spawn(struct child *c, const char *helper, const struct fd_map 
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	err = spawn_child(c, exe, sv[1], m);
+	err = spawn_child(c, exe, sv[1], m, s->spawn_flags);
 	close(sv[1]);
 	if (err < 0) {
 		close(sv[0]);
@@ -105,10 +105,24 @@ static int child_spawn(struct child *c, const char *helper, const struct fd_map 
 	return 0;
 }
 
-static int send_done(struct child *c)
+/* The jail settings, then the end of the configuration. */
+static int send_done(struct sup *s, struct child *c)
 {
+	struct ipc_cfg_jail j;
 	struct ipc_empty m;
+	int err;
 
+	ipc_init(&j, IPC_CFG_JAIL, sizeof(j));
+	j.cj_mode = (uint32_t)s->cfg.jail_mode;
+	j.cj_uid = s->cfg.jail_uid;
+	j.cj_gid = s->cfg.jail_gid;
+	j.cj_flags = (s->spawn_flags & SPAWN_NEWUSER) ? IPC_JAIL_F_USERNS : 0;
+	j.cj_seccomp = (uint32_t)s->cfg.seccomp_mode;
+	j.cj_policy_fd = IPC_FD_NONE;
+	j.cj_include_fd = IPC_FD_NONE;
+	err = ipc_send(c->ctl, &j);
+	if (err < 0)
+		return err;
 	ipc_init(&m, IPC_CFG_DONE, sizeof(m));
 	return ipc_send(c->ctl, &m);
 }
@@ -146,11 +160,11 @@ static int start_serial(struct sup *s, struct dev_link *l, int *out_file)
 	m.cd_in_fd = in;
 	m.cd_out_fd = out;
 	m.cd_base = LAYOUT_COM1_PORT;
-	err = child_spawn(c, "serial", &map);
+	err = child_spawn(s, c, "serial", &map);
 	if (err == 0)
 		err = ipc_send(c->ctl, &m);
 	if (err == 0)
-		err = send_done(c);
+		err = send_done(s, c);
 	close_fd(out_file);
 	return err;
 }
@@ -202,7 +216,7 @@ static int start_vdev(struct sup *s, struct vdev *v, struct dev_link *l)
 	m.cd_nqueues = l->nqueues;
 	for (unsigned int q = 0; q < l->nqueues; q++)
 		m.cd_queue_fd[q] = fdmap_add(&map, l->queue_fd[q]);
-	err = child_spawn(c, v->helper, &map);
+	err = child_spawn(s, c, v->helper, &map);
 	if (err == 0)
 		err = send_mem_config(s, c, mem_fds);
 	if (err == 0)
@@ -212,7 +226,7 @@ static int start_vdev(struct sup *s, struct vdev *v, struct dev_link *l)
 	if (err == 0 && v->kind == IPC_DEV_NET)
 		err = ipc_send(c->ctl, &v->net);
 	if (err == 0)
-		err = send_done(c);
+		err = send_done(s, c);
 	close_fd(&v->backend_fd);
 	return err;
 }
@@ -279,13 +293,13 @@ static int start_vcpu(struct sup *s, const struct dev_link *serial, const struct
 	for (unsigned int i = 0; i < s->nvdevs; i++)
 		vcpu_dev_msg(&devs[1 + i], &map, s->vdevs[i].name, IPC_SPACE_MMIO, s->vdevs[i].base,
 			     LAYOUT_VIRTIO_MMIO_SIZE, s->vdevs[i].gsi, &links[i]);
-	err = child_spawn(c, "vcpu", &map);
+	err = child_spawn(s, c, "vcpu", &map);
 	if (err == 0)
 		err = send_vcpu_config(s, c, mem_fds, kvm_fd);
 	for (unsigned int i = 0; err == 0 && i <= s->nvdevs; i++)
 		err = ipc_send(c->ctl, &devs[i]);
 	if (err == 0)
-		err = send_done(c);
+		err = send_done(s, c);
 	return err;
 }
 

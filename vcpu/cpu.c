@@ -313,14 +313,20 @@ static void *cpu_thread(void *arg)
 
 	if (!cpu_wait_go(v->vm))
 		return NULL;
+	unsigned int again = 0;
+
 	while (!v->vm->stop) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			/* EINTR: a signal. EAGAIN: an AP left the wait-for-SIPI state and
+			 * must simply run again; the same answer over and over means KVM
+			 * cannot run this vCPU at all, and retrying would spin. */
+			if (errno == EINTR || (errno == EAGAIN && ++again < VCPU_MAX_EAGAIN))
 				continue;
 			vm_request_exit(v->vm, IPC_EXIT_ERROR, 0, "vcpu%u: KVM_RUN: %s", v->id,
 					strerror(errno));
 			break;
 		}
+		again = 0;
 		if (exits_handle(v))
 			break;
 	}

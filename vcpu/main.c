@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "jail/jail.h"
 #include "vcpu.h"
 
 enum vcpu_state {
@@ -26,6 +27,8 @@ struct ctx {
 	struct vm vm;
 	uint32_t state;
 	int have_cfg;
+	struct ipc_cfg_jail jail;
+	int reported; /* an ERROR with the reason went to the supervisor already */
 	int done; /* leave the main loop */
 };
 
@@ -135,6 +138,73 @@ static int on_cfg_vcpu_dev(void *arg, const void *msg)
 	return 0;
 }
 
+/* Every fd this process holds is below this: vCPU fds, devices' fds, memfds. */
+static unsigned int vcpu_nofile(const struct vm *vm)
+{
+	return 64 + vm->cfg.cv_nvcpus + 8 * IPC_MAX_DEVICES;
+}
+
+static int on_cfg_jail(void *arg, const void *msg)
+{
+	struct ctx *c = arg;
+	struct jail_config jc;
+
+	if (c->jail.h.ih_type || jail_from_ipc(msg, &jc, 64) < 0)
+		return -EPROTO;
+	memcpy(&c->jail, msg, sizeof(c->jail));
+	return 0;
+}
+
+static void report_text(int err, const char *text)
+{
+	struct ipc_error m;
+
+	ipc_init(&m, IPC_ERROR, sizeof(m));
+	m.ie_errno = err;
+	snprintf(m.ie_text, sizeof(m.ie_text), "%s", text);
+	(void)!ipc_send(IPC_FD_CONTROL, &m);
+}
+
+static int jail_failed(struct ctx *c, int e, const char *err)
+{
+	log_warnx("%s", err);
+	report_text(-e, err);
+	c->reported = 1;
+	return e;
+}
+
+/*
+ * Every VM-level ioctl is done before the jail closes; the vCPU threads are
+ * made between its file-system part (which needs a single thread) and its
+ * credentials part (after which no task can be created).
+ */
+static int build_and_lock_down(struct ctx *c)
+{
+	struct jail_config jc;
+	char err[IPC_TEXT_MAX];
+	int e;
+
+	if (jail_from_ipc(&c->jail, &jc, vcpu_nofile(&c->vm)) < 0)
+		return -EPROTO;
+	jc.keep_nproc = 1; /* see jail.h: KVM_RUN needs to start a worker task */
+	e = vm_create(&c->vm);
+	if (e == 0)
+		e = cpu_create_all(&c->vm);
+	if (e < 0)
+		return e;
+	e = jail_enter_fs(&jc, err, sizeof(err));
+	if (e < 0)
+		return jail_failed(c, e, err);
+	e = cpu_create_threads(&c->vm);
+	if (e < 0)
+		return e;
+	c->state = ST_READY; /* threads exist: they must be stopped on the way out */
+	e = jail_enter_creds(&jc, err, sizeof(err));
+	if (e < 0)
+		return jail_failed(c, e, err);
+	return 0;
+}
+
 static int send_simple(enum ipc_type type)
 {
 	struct ipc_empty m;
@@ -149,16 +219,11 @@ static int on_cfg_done(void *arg, const void *msg)
 	int err;
 
 	(void)msg;
-	if (!c->have_cfg || c->vm.mem.nregions == 0)
+	if (!c->have_cfg || c->vm.mem.nregions == 0 || !c->jail.h.ih_type)
 		return -EPROTO;
-	err = vm_create(&c->vm);
-	if (err == 0)
-		err = cpu_create_all(&c->vm);
-	if (err == 0)
-		err = cpu_create_threads(&c->vm);
+	err = build_and_lock_down(c);
 	if (err < 0)
 		return err;
-	/* Every VM-level ioctl is done: this is where the jail will close in. */
 	err = send_simple(IPC_READY);
 	if (err < 0)
 		return err;
@@ -189,6 +254,7 @@ static const struct ipc_handler control_table[] = {
 	{ IPC_CFG_MEM, sizeof(struct ipc_cfg_mem), ST_BOOT, on_cfg_mem },
 	{ IPC_CFG_VCPU, sizeof(struct ipc_cfg_vcpu), ST_BOOT, on_cfg_vcpu },
 	{ IPC_CFG_VCPU_DEV, sizeof(struct ipc_cfg_vcpu_dev), ST_BOOT, on_cfg_vcpu_dev },
+	{ IPC_CFG_JAIL, sizeof(struct ipc_cfg_jail), ST_BOOT, on_cfg_jail },
 	{ IPC_CFG_DONE, sizeof(struct ipc_empty), ST_BOOT, on_cfg_done },
 	{ IPC_START, sizeof(struct ipc_empty), ST_READY, on_start },
 	{ IPC_STOP, sizeof(struct ipc_empty), ST_BOOT | ST_READY | ST_RUN, on_stop },
@@ -285,7 +351,9 @@ int main(int argc, char **argv)
 	if (err < 0) {
 		errno = -err;
 		log_warn("stopping");
-		report_error(-err, err == -EPROTO ? "protocol error on the control channel" : "vcpu");
+		if (!c.reported)
+			report_error(-err,
+				     err == -EPROTO ? "protocol error on the control channel" : "vcpu");
 	}
 	vm_destroy(&c.vm);
 	return err < 0 ? 1 : 0;

@@ -19,6 +19,7 @@
 
 #define VCPU_MAX 254
 #define VCPU_REPLY_TIMEOUT_MS 5000
+#define VCPU_MAX_EAGAIN 1000 /* consecutive EAGAINs from KVM_RUN before giving up */
 
 /* A device process whose register window this process forwards. */
 struct dev_chan {

@@ -148,12 +148,12 @@ static uint8_t blk_data(struct blk *b, int write, const struct blk_req_hdr *h, u
 	if (len % SECTOR || len > (uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX ||
 	    !blk_range_ok(b, h->sector, len))
 		return VIRTIO_BLK_S_IOERR;
-	n = virtq_slice(c, write, write ? sizeof(*h) : 0, len, b->iov, VIRTQ_MAX_SEGS);
+	n = virtq_slice(c, !write, write ? sizeof(*h) : 0, len, b->iov, VIRTQ_MAX_SEGS);
 	if (n < 0)
 		return VIRTIO_BLK_S_IOERR;
 	err = blk_rw_all(b, write, b->iov, n, h->sector * SECTOR);
 	if (err == -EINVAL && (b->flags & IPC_BLK_F_DIRECT)) {
-		n = virtq_slice(c, write, write ? sizeof(*h) : 0, len, b->iov, VIRTQ_MAX_SEGS);
+		n = virtq_slice(c, !write, write ? sizeof(*h) : 0, len, b->iov, VIRTQ_MAX_SEGS);
 		err = blk_rw_bounce(b, write, b->iov, n, h->sector * SECTOR, len);
 	}
 	if (err < 0) {
@@ -363,6 +363,8 @@ int blk_setup(struct blk *b, int fd, uint64_t size, uint32_t flags, const char *
 	b->fd = fd;
 	b->size = size;
 	b->flags = flags;
+	b->bounce = NULL;
+	b->bounce_len = 0;
 	memset(b->serial, 0, sizeof(b->serial));
 	memcpy(b->serial, serial, strlen(serial));
 	err = blk_check_image(b);

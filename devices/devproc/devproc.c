@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "jail/jail.h"
 
 enum devproc_state {
 	ST_BOOT = DEVPROC_ST_BOOT,
@@ -120,6 +121,45 @@ static int on_cfg_device(void *arg, const void *msg)
 	return 0;
 }
 
+static int on_cfg_jail(void *arg, const void *msg)
+{
+	struct devproc *dp = arg;
+	struct jail_config jc;
+
+	if (dp->jail.h.ih_type || jail_from_ipc(msg, &jc, DEVPROC_NOFILE) < 0)
+		return -EPROTO;
+	memcpy(&dp->jail, msg, sizeof(dp->jail));
+	return 0;
+}
+
+static void report_text(int err, const char *text)
+{
+	struct ipc_error m;
+
+	ipc_init(&m, IPC_ERROR, sizeof(m));
+	m.ie_errno = err;
+	snprintf(m.ie_text, sizeof(m.ie_text), "%s", text);
+	(void)!ipc_send(IPC_FD_CONTROL, &m);
+}
+
+/* The jail closes after the configuration is in and before any guest input is read. */
+static int devproc_lockdown(struct devproc *dp)
+{
+	struct jail_config jc;
+	char err[IPC_TEXT_MAX];
+	int e;
+
+	if (jail_from_ipc(&dp->jail, &jc, DEVPROC_NOFILE) < 0)
+		return -EPROTO;
+	e = jail_enter(&jc, err, sizeof(err));
+	if (e < 0) {
+		log_warnx("%s", err);
+		report_text(-e, err);
+		dp->reported = 1;
+	}
+	return e;
+}
+
 static int send_simple(enum ipc_type type)
 {
 	struct ipc_empty m;
@@ -158,7 +198,11 @@ static int on_cfg_done(void *arg, const void *msg)
 	(void)msg;
 	if (!dp->cfg.h.ih_type || (dp->ops->uses_guest_memory && dp->mem.nregions == 0))
 		return -EPROTO;
+	if (!dp->jail.h.ih_type)
+		return -EPROTO;
 	err = devproc_setup(dp);
+	if (err == 0)
+		err = devproc_lockdown(dp);
 	if (err < 0)
 		return err;
 	/* Configuration is complete: this is where the jail will close in. */
@@ -181,6 +225,7 @@ static int on_stop(void *arg, const void *msg)
 static const struct ipc_handler control_table[] = {
 	{ IPC_CFG_MEM, sizeof(struct ipc_cfg_mem), ST_BOOT, on_cfg_mem },
 	{ IPC_CFG_DEVICE, sizeof(struct ipc_cfg_device), ST_BOOT, on_cfg_device },
+	{ IPC_CFG_JAIL, sizeof(struct ipc_cfg_jail), ST_BOOT, on_cfg_jail },
 	{ IPC_CFG_DONE, sizeof(struct ipc_empty), ST_BOOT, on_cfg_done },
 	{ IPC_STOP, sizeof(struct ipc_empty), ST_BOOT | ST_RUN, on_stop },
 };
@@ -319,12 +364,10 @@ static int devproc_loop(struct devproc *dp)
 
 static void report_error(int err, const char *what)
 {
-	struct ipc_error m;
+	char text[IPC_TEXT_MAX];
 
-	ipc_init(&m, IPC_ERROR, sizeof(m));
-	m.ie_errno = err;
-	snprintf(m.ie_text, sizeof(m.ie_text), "%s: %s", what, strerror(err));
-	(void)!ipc_send(IPC_FD_CONTROL, &m);
+	snprintf(text, sizeof(text), "%s: %s", what, strerror(err));
+	report_text(err, text);
 }
 
 int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **argv)
@@ -348,7 +391,8 @@ int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **arg
 	if (err < 0) {
 		errno = -err;
 		log_warn("stopping");
-		report_error(-err, err == -EPROTO ? "protocol error" : ops->name);
+		if (!dp.reported)
+			report_error(-err, err == -EPROTO ? "protocol error" : ops->name);
 		return 1;
 	}
 	return 0;

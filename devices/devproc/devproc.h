@@ -47,11 +47,15 @@ struct devproc {
 	int ep;
 	int input_watched;
 	int chan_closed; /* the vcpu process has gone */
+	struct ipc_cfg_jail jail; /* CFG_JAIL, required before CFG_DONE */
+	int reported; /* an ERROR with the reason went to the supervisor already */
 	int done;
 };
 
 /* devproc_main: run a device process with ops and the device state priv; returns main's status. */
 int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **argv);
+#define DEVPROC_NOFILE 64 /* RLIMIT_NOFILE in the jail: every fd we hold is below 32 */
+
 /* DEVPROC_ST_BOOT: the state in which bootstrap messages are permitted (for cfg_table rows). */
 #define DEVPROC_ST_BOOT 1u
 

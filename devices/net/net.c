@@ -116,11 +116,15 @@ static void net_tx_one(struct net *n)
 	virtq_read_chain(c, 0, &h, sizeof(h));
 	if (!tx_header_ok(n, &h, c->read_len - NET_HDR_LEN))
 		goto drop;
-	iovcnt = virtq_slice(c, 0, 0, c->read_len, n->iov, VIRTQ_MAX_SEGS);
+	/* Send the header that was checked: the guest's copy may have changed since. */
+	n->iov[0].iov_base = &h;
+	n->iov[0].iov_len = sizeof(h);
+	iovcnt = virtq_slice(c, 0, NET_HDR_LEN, c->read_len - NET_HDR_LEN, n->iov + 1,
+			     nitems(n->iov) - 1);
 	if (iovcnt < 0)
 		goto drop;
 	do
-		w = writev(n->tap_fd, n->iov, iovcnt);
+		w = writev(n->tap_fd, n->iov, iovcnt + 1);
 	while (w < 0 && errno == EINTR);
 	if (w < 0) {
 		if (errno != EAGAIN && errno != EINVAL && errno != ENOBUFS)
@@ -177,10 +181,20 @@ static int net_rx_place(struct net *n)
 	uint16_t k = 0;
 
 	while (off < len) {
-		enum virtq_error e = virtq_pop(q, n->vd.mem, &n->chain);
+		enum virtq_error e;
 		size_t take;
 
+		if (k == q->size) {
+			/* A whole ring of these buffers cannot hold it (and rx_heads has no more room). */
+			virtq_unpop(q, k);
+			n->stats.rx_dropped++;
+			return 1;
+		}
+		e = virtq_pop(q, n->vd.mem, &n->chain);
 		if (e == VIRTQ_EMPTY) {
+			/* Ask for a kick on the next buffer (EVENT_IDX); take any that came meanwhile. */
+			if (virtq_arm_notify(q))
+				continue;
 			virtq_unpop(q, k);
 			return 0;
 		}
@@ -213,8 +227,13 @@ static int net_rx_place(struct net *n)
 	virtq_unpop(q, k);
 	off = 0;
 	for (uint16_t i = 0; i < k; i++) {
-		if (virtq_pop(q, n->vd.mem, &n->chain) != VIRTQ_OK)
-			return -1; /* the guest rewrote the ring under us */
+		enum virtq_error e = virtq_pop(q, n->vd.mem, &n->chain);
+
+		if (e != VIRTQ_OK) {
+			/* The guest rewrote the ring between the two passes. */
+			virtio_needs_reset(&n->vd, NET_RXQ, e == VIRTQ_EMPTY ? VIRTQ_E_AVAIL_IDX : e);
+			return -1;
+		}
 		virtq_write_chain(&n->chain, 0, n->frame + off, n->rx_lens[i]);
 		virtq_push(q, n->chain.head, n->rx_lens[i]);
 		off += n->rx_lens[i];
@@ -280,8 +299,9 @@ int net_update_watch(struct net *n)
 	struct virtq *q = &n->vd.queues[NET_RXQ];
 	int want = 0;
 
-	if (rx_live(n)) {
-		/* Ask for a kick when buffers come back; if they already did, read on. */
+	if (rx_live(n) && !n->frame_pending) {
+		/* Ask for a kick when buffers come back; if they already did, read on.
+		 * A pending frame waits for a kick net_rx_place asked for, not for the TAP. */
 		want = virtq_has_avail(q) || virtq_arm_notify(q);
 	}
 	if (want == n->tap_watched || !n->watch_tap)

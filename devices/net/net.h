@@ -81,7 +81,7 @@ struct net {
 	struct virtq_chain chain;
 	uint16_t rx_heads[VIRTQ_MAX_SIZE];
 	uint32_t rx_lens[VIRTQ_MAX_SIZE];
-	struct iovec iov[VIRTQ_MAX_SEGS];
+	struct iovec iov[VIRTQ_MAX_SEGS + 1]; /* tx: the checked header, then the frame's segments */
 	struct net_stats stats;
 };
 

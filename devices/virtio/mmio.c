@@ -144,6 +144,10 @@ static void status_write(struct virtio_dev *vd, uint32_t val)
 		device_reset(vd);
 		return;
 	}
+	/* The driver must not clear bits (2.1.2); ignore a write that tries, so
+	 * that features cannot be renegotiated under running queues. */
+	if ((old & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET) & ~now)
+		return;
 	if ((now & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
 		if (!features_acceptable(vd)) {
 			now &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
@@ -156,7 +160,7 @@ static void status_write(struct virtio_dev *vd, uint32_t val)
 	}
 	vd->status = now | (old & VIRTIO_STATUS_NEEDS_RESET);
 	if ((now & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
-	    (now & VIRTIO_STATUS_FEATURES_OK)) {
+	    (now & VIRTIO_STATUS_FEATURES_OK) && !(vd->status & VIRTIO_STATUS_NEEDS_RESET)) {
 		if (vd->ops->driver_ok)
 			vd->ops->driver_ok(vd);
 		/* Buffers made available before DRIVER_OK are served now. */
@@ -172,7 +176,9 @@ static void queue_ready_write(struct virtio_dev *vd, struct virtq *q, uint32_t v
 	enum virtq_error e;
 
 	if (!(val & 1)) {
+		/* Forget the rings: their size and place may change before the next ready. */
 		q->ready = 0;
+		q->desc = q->avail = q->used = NULL;
 		return;
 	}
 	if (q->ready)

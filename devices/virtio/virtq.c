@@ -122,10 +122,10 @@ static enum virtq_error chain_add(struct virtq_chain *c, const struct guest_mem 
 
 /* Switch the walk into the indirect table d describes. */
 static enum virtq_error chain_enter_indirect(const struct virtq *q, const struct guest_mem *mem,
-					     const struct vdesc *d, const struct vdesc **table,
-					     uint32_t *table_size)
+					     const struct vdesc *d, int *in_indirect,
+					     const struct vdesc **table, uint32_t *table_size)
 {
-	if (!q->indirect || *table != q->desc || (d->flags & VIRTQ_DESC_F_NEXT))
+	if (!q->indirect || *in_indirect || (d->flags & VIRTQ_DESC_F_NEXT))
 		return VIRTQ_E_INDIRECT; /* not negotiated, nested, or chained on */
 	if (d->len == 0 || d->len % VIRTQ_DESC_SIZE || d->len / VIRTQ_DESC_SIZE > VIRTQ_MAX_SEGS ||
 	    d->addr % VIRTQ_INDIRECT_ALIGN)
@@ -134,6 +134,7 @@ static enum virtq_error chain_enter_indirect(const struct virtq *q, const struct
 	if (!*table)
 		return VIRTQ_E_ADDR;
 	*table_size = d->len / VIRTQ_DESC_SIZE;
+	*in_indirect = 1;
 	return VIRTQ_OK;
 }
 
@@ -142,6 +143,7 @@ static enum virtq_error chain_walk(const struct virtq *q, const struct guest_mem
 {
 	const struct vdesc *table = q->desc;
 	uint32_t table_size = q->size, idx = head, steps = 0;
+	int in_indirect = 0;
 	enum virtq_error e;
 	struct vdesc d;
 
@@ -155,7 +157,7 @@ static enum virtq_error chain_walk(const struct virtq *q, const struct guest_mem
 		memcpy(&d, (const void *)&table[idx], sizeof(d));
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-			e = chain_enter_indirect(q, mem, &d, &table, &table_size);
+			e = chain_enter_indirect(q, mem, &d, &in_indirect, &table, &table_size);
 			if (e != VIRTQ_OK)
 				return e;
 			idx = 0;
@@ -203,8 +205,11 @@ void virtq_unpop(struct virtq *q, uint16_t n)
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
-	struct vused_elem *e = &used_ring(q)[q->used_idx & (q->size - 1)];
+	struct vused_elem *e;
 
+	if (!q->used)
+		return;
+	e = &used_ring(q)[q->used_idx & (q->size - 1)];
 	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, written, __ATOMIC_RELAXED);
 	q->used_idx++;
@@ -212,7 +217,7 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 	__atomic_store_n(used_field(q, 1), q->used_idx, __ATOMIC_RELEASE);
 }
 
-/* 2.7.10: notify if the driver's used_event lies in (old, new]. */
+/* 2.7.10: notify if the driver's used_event lies in [old, new). */
 static int need_event(uint16_t event, uint16_t new_idx, uint16_t old)
 {
 	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
@@ -223,6 +228,8 @@ int virtq_need_interrupt(struct virtq *q)
 	uint16_t old = q->signalled_used;
 	int valid = q->signalled_valid;
 
+	if (!q->avail)
+		return 0;
 	/* Full barrier: our used->idx store must be visible before we read the
 	 * driver's suppression state, or an interrupt could be lost. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -192,3 +192,48 @@ void bootinfo_parse(void)
 	}
 	parse_devices();
 }
+
+/* The bump allocator: from the end of the image to the end of its RAM region (at most 1 GiB,
+ * the end of the identity map's low part). Everything the loader left is below 1 MiB. */
+extern char _end[];
+static uint64_t alloc_next, alloc_end;
+
+static void alloc_init(void)
+{
+	uint64_t start = ((uint64_t)(uintptr_t)_end + 4095) & ~4095ull;
+	unsigned int i;
+
+	alloc_next = alloc_end = start;
+	for (i = 0; i < boot.nmem; i++) {
+		const struct mem_region *r = &boot.mem[i];
+
+		if (r->type == 1 && start >= r->addr && start < r->addr + r->size) {
+			alloc_end = r->addr + r->size;
+			break;
+		}
+	}
+	if (alloc_end > GiB(1))
+		alloc_end = GiB(1);
+}
+
+void *phys_alloc(uint64_t size, uint64_t align)
+{
+	uint64_t a;
+
+	if (!alloc_next)
+		alloc_init();
+	if (!align || (align & (align - 1)))
+		return NULL;
+	a = (alloc_next + align - 1) & ~(align - 1);
+	if (a < alloc_next || a > alloc_end || size > alloc_end - a)
+		return NULL;
+	alloc_next = a + size;
+	return phys(a);
+}
+
+uint64_t phys_alloc_left(void)
+{
+	if (!alloc_next)
+		alloc_init();
+	return alloc_end - alloc_next;
+}

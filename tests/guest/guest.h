@@ -158,6 +158,13 @@ uint64_t param_u64(const char *key, uint64_t dflt);
 int phys_mapped(uint64_t addr, uint64_t len);
 /* phys_is_ram: whether [addr, addr + len) is RAM in the memory map. */
 int phys_is_ram(uint64_t addr, uint64_t len);
+/*
+ * phys_alloc: size bytes of RAM above the image, aligned to align (a power of two), from
+ * a bump allocator that never frees; NULL when RAM runs out. Fresh memory is zero (guest
+ * RAM arrives zeroed). phys_alloc_left: bytes still free.
+ */
+void *phys_alloc(uint64_t size, uint64_t align);
+uint64_t phys_alloc_left(void);
 
 /* ---- platform: CPUs and ACPI (platform.c) ---- */
 

@@ -34,11 +34,13 @@ fi
 # microvm without the legacy PIT, PIC and RTC (the guest uses the IOAPIC and the
 # TSC) but with an i8042 for the reset line (microvm has none by default);
 # -no-reboot turns a reset or a triple fault into QEMU exiting with 0;
-# KVM here needs the arch-capabilities MSR hidden (KVM-HERE.md).
+# KVM here needs the arch-capabilities MSR hidden (KVM-HERE.md); virtio-mmio
+# devices (QEMU_EXTRA) are version 2 (virtio 1.x), not QEMU's legacy default.
 set -- "$qemu" -M "microvm,acpi=${ACPI:-off},pit=off,pic=off,rtc=off" \
 	-enable-kvm -cpu host,-arch-capabilities -m "${MEM:-64}" -smp "${SMP:-2}" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=1 $i8042 \
+	-global virtio-mmio.force-legacy=false \
 	-kernel "$guest" -append "$append" ${QEMU_EXTRA:-}
 if [ "${QEMU_CMD:-0}" = 1 ]; then
 	echo "$*" >&2

@@ -4,7 +4,7 @@
  * The scenarios `bulkhead.test=NAME` selects. Each ends the VM: with pass() or
  * fail() through the debug-exit port, or by the exit it tests.
  */
-#include "guest.h"
+#include "blk.h"
 
 #define I8042_CMD 0x64
 #define I8042_RESET 0xfe
@@ -267,6 +267,16 @@ const struct scenario scenarios[] = {
 	{ "bad-service", bad_service, "an unknown service number: the report says FAIL" },
 	{ "serial-flood", serial_flood, "write bulkhead.bytes=N (65536) bytes; print the time" },
 	{ "svc-bench", svc_bench, "time a service call, port writes and UART writes" },
+	{ "blk-info", blk_info, "print each virtio-blk disk's features and config; PASS" },
+	{ "blk-rw", blk_rw, "write the pattern (mixed requests), read it back and compare" },
+	{ "blk-verify", blk_verify, "check that sectors hold the pattern of bulkhead.seed" },
+	{ "blk-flush", blk_flush, "write the pattern, FLUSH, print 'flushed', halt" },
+	{ "blk-id", blk_id, "GET_ID; compare with bulkhead.serial" },
+	{ "blk-discard", blk_discard, "DISCARD and WRITE_ZEROES ranges read back as zeros" },
+	{ "blk-ro", blk_ro, "read-only disk: reads work, a write gets IOERR" },
+	{ "blk-two", blk_two, "two disks, two seeds, at once" },
+	{ "blk-hostile", blk_hostile, "hostile rings: the device must refuse, then work after a reset" },
+	{ "blk-bench", blk_bench, "sequential MB/s and random-read IOPS" },
 	{ "list", list, "print this table" },
 };
 const size_t nscenarios = nitems(scenarios);
