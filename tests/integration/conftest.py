@@ -158,3 +158,10 @@ def netns():
     ns = NetNs()
     yield ns
     ns.close()
+
+
+def pytest_report_header(config):
+    """Say which way the Linux tier boots Linux on this host, and why."""
+    p = subprocess.run([os.path.join(ROOT, "tests", "nested", "probe.sh")], capture_output=True,
+                       text=True, timeout=60)
+    return "Linux tier: %s" % p.stdout.strip()
