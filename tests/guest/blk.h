@@ -139,20 +139,7 @@ struct blk {
 
 /* ---- the data pattern (pattern.py) ---- */
 
-/* splitmix64: the standard mixer. */
-static inline uint64_t splitmix64(uint64_t x)
-{
-	uint64_t z = x + 0x9e3779b97f4a7c15ull;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-/* pattern_word: the little-endian word at disk byte offset off (a multiple of 8). */
-static inline uint64_t pattern_word(uint64_t seed, uint64_t off)
-{
-	return splitmix64(seed ^ (off >> 3));
-}
+/* splitmix64 and pattern_word are in lib.h (the network frames use them too). */
 #define FNV1A_INIT 0xcbf29ce484222325ull
 #define FNV1A_PRIME 0x100000001b3ull
 /* fnv1a: continue the 64-bit FNV-1a hash h over buf[0..len). */

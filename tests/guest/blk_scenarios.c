@@ -334,11 +334,11 @@ void blk_info(void)
 		uint32_t qmax;
 
 		describe(b);
-		vdev_feature_names(b->dev.offered, 1, f, sizeof(f));
+		vdev_feature_names(b->dev.offered, VIRTIO_ID_BLOCK, f, sizeof(f));
 		cprintf(TAG "blk-info: %s: version %u vendor 0x%x, features offered 0x%lx: %s\n", disk_name(b),
 			b->dev.version, b->dev.vendor_id, b->dev.offered, f);
 		f[0] = '\0';
-		vdev_feature_names(b->dev.features, 1, f, sizeof(f));
+		vdev_feature_names(b->dev.features, VIRTIO_ID_BLOCK, f, sizeof(f));
 		cprintf(TAG "blk-info: %s: features accepted 0x%lx: %s\n", disk_name(b), b->dev.features, f);
 		cprintf(TAG "blk-info: %s: capacity %lu sectors (%lu bytes), size_max %u, seg_max %u, blk_size %u\n",
 			disk_name(b), b->capacity, b->capacity * SECTOR, b->size_max, b->seg_max, b->blk_size);

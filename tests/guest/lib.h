@@ -69,4 +69,26 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 	__asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
 }
 
+/* ---- the data pattern (tests/guest/pattern.py) ---- */
+
+/* splitmix64: the standard mixer. */
+static inline uint64_t splitmix64(uint64_t x)
+{
+	uint64_t z = x + 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+/* pattern_word: the little-endian word at disk byte offset off (a multiple of 8). */
+static inline uint64_t pattern_word(uint64_t seed, uint64_t off)
+{
+	return splitmix64(seed ^ (off >> 3));
+}
+/* copy_fast: memcpy with rep movsb (ring 3 runs it natively; memcpy is a byte loop). */
+static inline void copy_fast(void *dst, const void *src, size_t n)
+{
+	__asm__ __volatile__("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+
 #endif

@@ -5,6 +5,7 @@
  * fail() through the debug-exit port, or by the exit it tests.
  */
 #include "blk.h"
+#include "net.h"
 
 #define I8042_CMD 0x64
 #define I8042_RESET 0xfe
@@ -277,6 +278,13 @@ const struct scenario scenarios[] = {
 	{ "blk-two", blk_two, "two disks, two seeds, at once" },
 	{ "blk-hostile", blk_hostile, "hostile rings: the device must refuse, then work after a reset" },
 	{ "blk-bench", blk_bench, "sequential MB/s and random-read IOPS" },
+	{ "net-info", net_info, "print each virtio-net device's MAC, link and features; PASS" },
+	{ "net-tx", net_tx, "send bulkhead.frames=N (64) pattern frames; the host peer checks them" },
+	{ "net-echo", net_echo, "echo frames through the host peer, check each, median rtt" },
+	{ "net-rx", net_rx, "the host peer sends N pattern frames; all must arrive intact" },
+	{ "net-bench", net_bench, "tx and rx frames/s and MB/s, echo rtt (with the host peer)" },
+	{ "net-hostile", net_hostile, "hostile frames and rings: refused, then working after a reset" },
+	{ "net-two", net_two, "echo on two NICs at once" },
 	{ "list", list, "print this table" },
 };
 const size_t nscenarios = nitems(scenarios);

@@ -125,7 +125,7 @@ struct vdev {
 	uint32_t irq_seen; /* irq_count[vector] at the last InterruptStatus read */
 	uint32_t last_isr; /* InterruptStatus seen at the last ack */
 	unsigned int nvq;
-	struct vq vq[1];
+	struct vq vq[2]; /* virtio-blk uses one queue, virtio-net two */
 };
 
 /* Register access (one MMIO exit each here: about 25 us from ring 3). */
@@ -182,8 +182,9 @@ void vdev_irq_setup(struct vdev *d);
 /* vdev_irq_ack: if d's vector fired since the last call, read InterruptStatus and ack it;
  * returns the bits acked. */
 uint32_t vdev_irq_ack(struct vdev *d);
-/* vdev_feature_names: append the names of the bits in f to buf (blk names if blk). */
-void vdev_feature_names(uint64_t f, int blk, char *buf, size_t n);
+/* vdev_feature_names: append the names of the bits in f to buf (device-specific bits named
+ * for device_id 1, network, and 2, block). */
+void vdev_feature_names(uint64_t f, uint32_t device_id, char *buf, size_t n);
 
 /* vq_add: make a chain of bufs[0..n) available (not yet published); readable buffers must
  * come first. Uses an indirect table when the queue has them and n > 1. Returns the head,

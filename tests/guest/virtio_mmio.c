@@ -387,7 +387,15 @@ static const char *const blk_names[24] = {
 	[16] = "SECURE_ERASE", [17] = "ZONED",
 };
 
-void vdev_feature_names(uint64_t f, int blk, char *buf, size_t n)
+static const char *const net_names[24] = {
+	[0] = "CSUM", [1] = "GUEST_CSUM", [2] = "CTRL_GUEST_OFFLOADS", [3] = "MTU", [5] = "MAC",
+	[7] = "GUEST_TSO4", [8] = "GUEST_TSO6", [9] = "GUEST_ECN", [10] = "GUEST_UFO",
+	[11] = "HOST_TSO4", [12] = "HOST_TSO6", [13] = "HOST_ECN", [14] = "HOST_UFO",
+	[15] = "MRG_RXBUF", [16] = "STATUS", [17] = "CTRL_VQ", [18] = "CTRL_RX", [19] = "CTRL_VLAN",
+	[20] = "CTRL_RX_EXTRA", [21] = "GUEST_ANNOUNCE", [22] = "MQ", [23] = "CTRL_MAC_ADDR",
+};
+
+void vdev_feature_names(uint64_t f, uint32_t device_id, char *buf, size_t n)
 {
 	size_t len = strnlen(buf, n);
 	unsigned int b;
@@ -398,8 +406,10 @@ void vdev_feature_names(uint64_t f, int blk, char *buf, size_t n)
 
 		if (!(f & (1ull << b)))
 			continue;
-		if (b < 24 && blk)
+		if (b < 24 && device_id == 2)
 			name = blk_names[b];
+		else if (b < 24 && device_id == 1)
+			name = net_names[b];
 		else if (b >= 24)
 			name = transport_names[b];
 		if (!name) {

@@ -7,7 +7,8 @@
 #
 #   OUTDIR/bzImage            copy of /boot/vmlinuz-<ver>
 #   OUTDIR/vmlinux            the ELF vmlinux inside it (boots through PVH)
-#   OUTDIR/initramfs.cpio.gz  busybox, virtio + ext4 modules, /init (init.sh)
+#   OUTDIR/initramfs.cpio.gz  busybox, virtio + ext4 modules, /init (init.sh),
+#                             /bin/bulkhead-pattern (pattern.sh)
 #   OUTDIR/kver               the kernel version the kit was built from
 #
 # OUTDIR defaults to $O/linux-kit, O to build/ in the repository.
@@ -23,6 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 SELF=$HERE/build-kit.sh
 INIT=$HERE/init.sh
+PATTERN=$HERE/pattern.sh
 OUT=${1:-${O:-$ROOT/build}/linux-kit}
 EXTRACT=$ROOT/scripts/extract-vmlinux.sh
 BUSYBOX=${BUSYBOX:-/bin/busybox}
@@ -70,6 +72,7 @@ MODDIR=/lib/modules/$KVER
 [ -d "$MODDIR" ] || die "$MODDIR not found"
 [ -x "$BUSYBOX" ] || die "$BUSYBOX not found (install busybox-static)"
 [ -f "$INIT" ] || die "$INIT not found"
+[ -f "$PATTERN" ] || die "$PATTERN not found"
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -250,7 +253,7 @@ cpio_entry() {	# NAME MODE RDEVMAJOR RDEVMINOR INO NLINK
 }
 
 INITRD=$OUT/initramfs.cpio.gz
-if uptodate "$INITRD" "$SELF" "$INIT" "$BUSYBOX" $modfiles; then
+if uptodate "$INITRD" "$SELF" "$INIT" "$PATTERN" "$BUSYBOX" $modfiles; then
 	say "initramfs.cpio.gz up to date"
 else
 	R=$WORK/root
@@ -277,7 +280,8 @@ else
 		echo "$m" >>"$R/lib/modules/$KVER/load-order"
 	done
 	cp "$INIT" "$R/init"
-	chmod 0755 "$R/init" "$R/bin/busybox"
+	cp "$PATTERN" "$R/bin/bulkhead-pattern"
+	chmod 0755 "$R/init" "$R/bin/busybox" "$R/bin/bulkhead-pattern"
 	chmod 1777 "$R/tmp"
 	echo "$KVER" >"$R/etc/bulkhead-kver"
 	# Same inputs, same archive: fixed times, inode and device numbers.
@@ -289,7 +293,7 @@ else
 			cpio -o -H newc -R 0:0 --reproducible --quiet)
 	} | gzip -9 -n >"$INITRD.tmp"
 	mv "$INITRD.tmp" "$INITRD"
-	say "initramfs.cpio.gz <- busybox, $(echo $order | wc -w) modules, init.sh"
+	say "initramfs.cpio.gz <- busybox, $(echo $order | wc -w) modules, init.sh, pattern.sh"
 fi
 
 # ---------------------------------------------------------------- 5. summary

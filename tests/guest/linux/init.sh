@@ -35,10 +35,30 @@ read -r UPTIME _ </proc/uptime
 set -f
 NAME=""
 CPUS=1
+MIB=8			# blk-dd, net-tcp: MiB to write / send / receive
+SEED=1			# blk-dd, ext2, net-tcp: the pattern's seed (pattern.sh)
+RX_SEED=""		# net-tcp: seed of what the host sends (default SEED+1)
+RX_SHA256=""		# net-tcp: sha256 the received bytes must have
+DISK=vda		# blk-dd, ext2: the disk they overwrite
+RO_DISK=vdb		# blk-ro: the read-only disk
+NETIF=eth0		# net-*: the interface
+IP=10.0.2.15/24		# net-*: its address
+PEER=10.0.2.2		# net-*: the host's end
+NET_TIMEOUT=120		# net-tcp: seconds to wait for each transfer
 for w in $(cat /proc/cmdline); do
 	case $w in
 	bulkhead.linux=*) NAME=${w#*=} ;;
 	bulkhead.cpus=*) CPUS=${w#*=} ;;
+	bulkhead.mib=*) MIB=${w#*=} ;;
+	bulkhead.seed=*) SEED=${w#*=} ;;
+	bulkhead.rx-seed=*) RX_SEED=${w#*=} ;;
+	bulkhead.rx-sha256=*) RX_SHA256=${w#*=} ;;
+	bulkhead.disk=*) DISK=${w#*=} ;;
+	bulkhead.ro-disk=*) RO_DISK=${w#*=} ;;
+	bulkhead.netif=*) NETIF=${w#*=} ;;
+	bulkhead.ip=*) IP=${w#*=} ;;
+	bulkhead.peer=*) PEER=${w#*=} ;;
+	bulkhead.net-timeout=*) NET_TIMEOUT=${w#*=} ;;
 	esac
 done
 set +f
@@ -100,6 +120,54 @@ verdict() {	# STATUS (0 PASS, else FAIL) [REASON]
 
 # ACPI errors the kernel logged, one per line (empty when none).
 acpi_errors() { dmesg | grep -E 'ACPI (BIOS )?Error|ACPI Exception'; }
+
+# A number of the command line that must be a decimal integer.
+is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+
+uptime_s() { read -r _u _ </proc/uptime; echo "$_u"; }
+since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
+rate() {	# BYTES SECONDS -> MB/s
+	awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", n / s / 1e6; else print "-" }'
+}
+
+# The first line of dd's stderr that is not a "records" count.
+dd_err() { grep -v records "$1" | head -n 1; }
+
+# sha256 of a file (hex only).
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Polls (no fixed sleep) until PATH exists, for up to about 3 s: a driver
+# binds during insmod, but the node or the interface may trail it.
+wait_path() {
+	_i=0
+	while [ ! -e "$1" ]; do
+		[ $_i -lt 150 ] || return 1
+		usleep 20000
+		_i=$((_i + 1))
+	done
+}
+
+# The block device NAME (vda, ...), ready; sets DEV and DEV_BYTES.
+blk_dev() {
+	DEV=/dev/$1
+	if ! wait_path "/sys/block/$1" || ! wait_path "$DEV"; then
+		REASON="no $DEV (virtio disks:$(for d in /sys/block/vd*; do [ -e "$d" ] && printf ' %s' "${d##*/}"; done))"
+		return 1
+	fi
+	DEV_BYTES=$(( $(cat "/sys/block/$1/size") * 512 ))
+	say "${NAME}: $DEV: $DEV_BYTES bytes, ro $(cat "/sys/block/$1/ro"), serial '$(cat "/sys/block/$1/serial" 2>/dev/null)'"
+}
+
+# Writes the pattern of SEED, BYTES long, to FILE (pattern.sh, installed as
+# /bin/bulkhead-pattern); prints how long that took.
+gen_pattern() {	# SEED BYTES FILE
+	_t=$(uptime_s)
+	if ! bulkhead-pattern "$1" "$2" >"$3"; then
+		REASON="bulkhead-pattern $1 $2 failed"
+		return 1
+	fi
+	say "${NAME}: pattern seed $1, $2 bytes generated in $(since "$_t")s"
+}
 
 # ------------------------------------------------------------ scenarios
 sc_info() {
@@ -207,6 +275,298 @@ sc_reboot() {
 	return 1
 }
 
+# ---- disks
+
+# blk-dd: the pattern of SEED, MIB MiB, onto DISK; sync; read back.
+sc_blk_dd() {
+	if ! is_uint "$MIB" || ! is_uint "$SEED"; then
+		REASON="bad bulkhead.mib=$MIB or bulkhead.seed=$SEED"
+		return 1
+	fi
+	n=$((MIB * 1048576))
+	blk_dev "$DISK" || return 1
+	if [ "$DEV_BYTES" -lt "$n" ]; then
+		REASON="$DEV has $DEV_BYTES bytes, bulkhead.mib=$MIB needs $n"
+		return 1
+	fi
+	gen_pattern "$SEED" "$n" /tmp/blk.pat || return 1
+	h=$(sha_of /tmp/blk.pat)
+	say "blk-dd sha256 $h bytes $(wc -c </tmp/blk.pat)"
+	t=$(uptime_s)
+	if ! dd if=/tmp/blk.pat of="$DEV" bs=1M conv=fsync 2>/tmp/blk.err; then
+		REASON="dd to $DEV failed: $(dd_err /tmp/blk.err)"
+		return 1
+	fi
+	sync
+	s=$(since "$t")
+	say "blk-dd: wrote $n bytes to $DEV (dd conv=fsync, sync) in ${s}s, $(rate "$n" "$s") MB/s"
+	echo 3 >/proc/sys/vm/drop_caches
+	t=$(uptime_s)
+	how="iflag=direct"
+	if ! dd if="$DEV" of=/tmp/blk.rd bs=1M count="$MIB" iflag=direct 2>/tmp/blk.err; then
+		say "blk-dd: dd iflag=direct failed ($(dd_err /tmp/blk.err)); reading through the page cache (dropped)"
+		how="page cache, dropped first"
+		if ! dd if="$DEV" of=/tmp/blk.rd bs=1M count="$MIB" 2>/tmp/blk.err; then
+			REASON="dd from $DEV failed: $(dd_err /tmp/blk.err)"
+			return 1
+		fi
+	fi
+	s=$(since "$t")
+	r=$(sha_of /tmp/blk.rd)
+	rn=$(wc -c </tmp/blk.rd)
+	say "blk-dd: read back ($how) in ${s}s, $(rate "$rn" "$s") MB/s: sha256 $r bytes $rn"
+	if [ "$r" != "$h" ]; then
+		REASON="read back differs: $(cmp /tmp/blk.pat /tmp/blk.rd 2>&1 | head -n 1)"
+		return 1
+	fi
+	rm -f /tmp/blk.pat /tmp/blk.rd
+	say "blk-dd: read back matches"
+}
+
+# blk-ro: RO_DISK is read-only: the kernel says so and refuses a write.
+sc_blk_ro() {
+	blk_dev "$RO_DISK" || return 1
+	ro=$(cat "/sys/block/$RO_DISK/ro")
+	dd if="$DEV" of=/tmp/ro.a bs=1M count=1 2>/dev/null
+	h=$(sha_of /tmp/ro.a)
+	say "blk-ro sha256 $h bytes $(wc -c </tmp/ro.a) (first MiB of $DEV)"
+	# A 4 KiB write of zeros at offset 0, O_DIRECT so that it cannot end in
+	# the page cache; conv=fsync reports a late error too.
+	if dd if=/dev/zero of="$DEV" bs=4096 count=1 oflag=direct conv=notrunc,fsync 2>/tmp/ro.err; then
+		wrote=1
+		say "blk-ro: dd wrote 4096 bytes to $DEV: it should have failed"
+	else
+		wrote=0
+		say "blk-ro: dd write failed as it should: $(dd_err /tmp/ro.err)"
+	fi
+	echo 3 >/proc/sys/vm/drop_caches
+	dd if="$DEV" of=/tmp/ro.b bs=1M count=1 iflag=direct 2>/dev/null ||
+		dd if="$DEV" of=/tmp/ro.b bs=1M count=1 2>/dev/null
+	h2=$(sha_of /tmp/ro.b)
+	say "blk-ro: first MiB after the write: sha256 $h2"
+	rm -f /tmp/ro.a /tmp/ro.b
+	bad=""
+	[ "$ro" = 1 ] || bad="$bad; /sys/block/$RO_DISK/ro is $ro, not 1"
+	[ $wrote = 0 ] || bad="$bad; a write to $DEV succeeded"
+	[ "$h2" = "$h" ] || bad="$bad; the first MiB of $DEV changed"
+	if [ -n "$bad" ]; then
+		REASON=${bad#; }
+		return 1
+	fi
+}
+
+# ext2: mke2fs on DISK, files in, umount, mount again, check them.
+EXT2_FILES="hello.txt empty dir/pattern.bin dir/sub/zeros.bin"
+ext2_mount() {
+	if mount -t "$FSTYPE" "$DEV" /mnt 2>/tmp/ext2.err; then
+		return 0
+	fi
+	REASON="mount -t $FSTYPE $DEV /mnt failed: $(tail -n 1 /tmp/ext2.err); dmesg: $(dmesg | tail -n 1)"
+	return 1
+}
+
+sc_ext2() {
+	is_uint "$SEED" || { REASON="bad bulkhead.seed=$SEED"; return 1; }
+	blk_dev "$DISK" || return 1
+	say "ext2: /proc/filesystems has:$(grep -E 'ext[234]' /proc/filesystems | tr -s '\t\n' '  ')"
+	t=$(uptime_s)
+	if ! mke2fs -F "$DEV" >/tmp/ext2.log 2>&1; then
+		sed "s/^/$P: ext2: mke2fs: /" /tmp/ext2.log | tail -n 5
+		REASON="mke2fs $DEV failed"
+		return 1
+	fi
+	say "ext2: mke2fs $DEV in $(since "$t")s: $(grep -i -m 1 -E 'blocks' /tmp/ext2.log)"
+	mkdir -p /mnt
+	# Debian's kernel has no CONFIG_EXT2_FS: ext4 registers "ext2" itself
+	# (CONFIG_EXT4_USE_FOR_EXT2). Take ext2 when it is registered, else
+	# let ext4 mount the ext2 file system.
+	if grep -qw ext2 /proc/filesystems; then FSTYPE=ext2; else FSTYPE=ext4; fi
+	ext2_mount || return 1
+	say "ext2: mounted: $(grep " /mnt " /proc/mounts)"
+	# The files: a line of text, an empty file, 1 MiB of the pattern of
+	# SEED, 64 KiB of zeros, in two levels of directories.
+	mkdir -p /mnt/dir/sub /tmp/ext2
+	echo "bulkhead ext2 seed $SEED" >/tmp/ext2/hello.txt
+	: >/tmp/ext2/empty
+	bulkhead-pattern "$SEED" 1048576 >/tmp/ext2/pattern.bin || { REASON="bulkhead-pattern failed"; return 1; }
+	dd if=/dev/zero of=/tmp/ext2/zeros.bin bs=65536 count=1 2>/dev/null
+	nf=0
+	for f in $EXT2_FILES; do
+		cp "/tmp/ext2/${f##*/}" "/mnt/$f" || { REASON="cp to /mnt/$f failed"; return 1; }
+		nf=$((nf + 1))
+	done
+	sync
+	if ! umount /mnt; then REASON="umount /mnt failed"; return 1; fi
+	say "ext2: wrote $nf files, unmounted"
+	ext2_mount || return 1
+	say "ext2: mounted again"
+	bad=""
+	for f in $EXT2_FILES; do
+		want=$(sha_of "/tmp/ext2/${f##*/}")
+		if [ -f "/mnt/$f" ]; then
+			got=$(sha_of "/mnt/$f")
+		else
+			got=missing
+		fi
+		say "ext2 sha256 $got bytes $(wc -c <"/mnt/$f" 2>/dev/null || echo 0) $f"
+		[ "$got" = "$want" ] || bad="$bad $f"
+	done
+	if ! umount /mnt; then REASON="second umount /mnt failed"; return 1; fi
+	rm -rf /tmp/ext2
+	if [ -n "$bad" ]; then
+		REASON="after the remount these differ:$bad"
+		return 1
+	fi
+	e=$(dmesg | grep -E 'EXT[24]-fs (error|warning)' | head -n 1)
+	[ -z "$e" ] || say "ext2: dmesg: $e"
+	say "ext2: all files match after the remount"
+}
+
+# ---- network
+
+# NETIF up with IP; PEER is the host's end.
+net_up() {
+	if ! wait_path "/sys/class/net/$NETIF"; then
+		REASON="no $NETIF (interfaces: $(ls /sys/class/net | tr '\n' ' '))"
+		return 1
+	fi
+	say "${NAME}: $NETIF mac $(cat "/sys/class/net/$NETIF/address"), driver $(basename "$(readlink "/sys/class/net/$NETIF/device/driver")"); ip $IP, peer $PEER"
+	ip link set lo up
+	if ! err=$(ip link set "$NETIF" up 2>&1) || ! err=$(ip addr add "$IP" dev "$NETIF" 2>&1); then
+		REASON="configuring $NETIF: $err"
+		return 1
+	fi
+	# Carrier: virtio-net reports the link at once; allow it a moment.
+	i=0
+	while [ "$(cat "/sys/class/net/$NETIF/carrier" 2>/dev/null)" != 1 ] && [ $i -lt 150 ]; do
+		usleep 20000
+		i=$((i + 1))
+	done
+	say "${NAME}: $NETIF operstate $(cat "/sys/class/net/$NETIF/operstate"), carrier $(cat "/sys/class/net/$NETIF/carrier" 2>/dev/null), mtu $(cat "/sys/class/net/$NETIF/mtu")"
+}
+
+# net-ping: 20 pings to PEER, none lost.
+sc_net_ping() {
+	net_up || return 1
+	# -A: the next ping as soon as a reply arrives (a lost one still waits
+	# the usual second), so 20 pings take well under 20 s.
+	t=$(uptime_s)
+	out=$(ping -c 20 -W 2 -A "$PEER" 2>&1)
+	st=$?
+	s=$(since "$t")
+	echo "$out" | head -n 2 | sed "s/^/$P: net-ping: /"
+	echo "$out" | grep -E 'transmitted|round-trip' | sed "s/^/$P: net-ping: /"
+	loss=$(echo "$out" | sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')
+	say "net-ping: ping status $st, loss ${loss:-?}%, ${s}s"
+	if [ "$loss" != 0 ]; then
+		REASON="ping $PEER: ${loss:-no summary, status $st}% loss"
+		return 1
+	fi
+}
+
+# Port 5001 in LISTEN state: local port hex 1389, state 0A, in /proc/net/tcp
+# or /proc/net/tcp6 (busybox nc listens on :: when the kernel has IPv6).
+listening_5001() {
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk '$2 ~ /:1389$/ && $4 == "0A" { f = 1 } END { exit !f }'
+}
+
+# net-tcp: receive MIB MiB from the host on port 5001, then send the pattern
+# of SEED (MIB MiB) to PEER port 5002.
+sc_net_tcp() {
+	if ! is_uint "$MIB" || ! is_uint "$SEED"; then
+		REASON="bad bulkhead.mib=$MIB or bulkhead.seed=$SEED"
+		return 1
+	fi
+	n=$((MIB * 1048576))
+	[ -n "$RX_SEED" ] || RX_SEED=$((SEED + 1))
+	net_up || return 1
+	if [ -n "$RX_SHA256" ]; then
+		want=$(echo "$RX_SHA256" | tr A-F a-f)
+		say "net-tcp: expect $n bytes with sha256 $want (bulkhead.rx-sha256)"
+	else
+		gen_pattern "$RX_SEED" "$n" /tmp/net.want || return 1
+		want=$(sha_of /tmp/net.want)
+		rm -f /tmp/net.want
+		say "net-tcp: expect $n bytes, the pattern of seed $RX_SEED: sha256 $want"
+	fi
+	gen_pattern "$SEED" "$n" /tmp/net.tx || return 1
+	txh=$(sha_of /tmp/net.tx)
+
+	# 1. Receive. nc's stdin is /dev/null: it half-closes its side at once
+	# and exits when the host closes.
+	timeout "$NET_TIMEOUT" nc -l -p 5001 </dev/null >/tmp/net.rx 2>/tmp/net.rx.err &
+	lpid=$!
+	i=0
+	while ! listening_5001; do
+		if [ $i -ge 250 ] || ! kill -0 $lpid 2>/dev/null; then
+			REASON="nc -l -p 5001 is not listening: $(cat /tmp/net.rx.err)"
+			kill $lpid 2>/dev/null
+			return 1
+		fi
+		usleep 20000
+		i=$((i + 1))
+	done
+	say "net-tcp: nc -l -p 5001 (up to ${NET_TIMEOUT}s); the host connects to port 5001 of ${IP%/*}, sends $n bytes and closes"
+	say "net-tcp listening"
+	t=$(uptime_s)
+	wait $lpid
+	st=$?
+	s=$(since "$t")
+	got=$(sha_of /tmp/net.rx)
+	gotn=$(wc -c </tmp/net.rx)
+	say "net-tcp rx sha256 $got bytes $gotn"
+	case $st in
+	0) how="the host closed" ;;
+	143) how="timed out: no connection or no close within bulkhead.net-timeout=$NET_TIMEOUT" ;;
+	*) how="nc status $st: $(tail -n 1 /tmp/net.rx.err)" ;;
+	esac
+	say "net-tcp: $how, ${s}s after listening ($(rate "$gotn" "$s") MB/s)"
+	rm -f /tmp/net.rx
+	if [ "$got" = "$want" ]; then
+		rxok=1
+		say "net-tcp: received bytes match"
+	else
+		rxok=0
+		say "net-tcp: received bytes differ (want sha256 $want, $n bytes)"
+	fi
+
+	# 2. Send, retrying while the host does not accept yet.
+	say "net-tcp tx sha256 $txh bytes $n"
+	say "net-tcp: sending to $PEER port 5002"
+	t=$(uptime_s)
+	a=0
+	while :; do
+		a=$((a + 1))
+		if timeout "$NET_TIMEOUT" nc -w 3 "$PEER" 5002 </tmp/net.tx >/dev/null 2>/tmp/net.tx.err; then
+			txok=1
+			break
+		fi
+		txok=0
+		# Only a connect that was refused or timed out (nc -w 3) is
+		# retried, for about 10 s of refusals.
+		if ! grep -q -e "can't connect" -e "timed out" /tmp/net.tx.err || [ $a -ge 50 ]; then
+			break
+		fi
+		usleep 200000
+	done
+	s=$(since "$t")
+	if [ "$txok" = 1 ]; then
+		say "net-tcp: sent $n bytes in ${s}s ($(rate "$n" "$s") MB/s), attempt $a"
+	else
+		say "net-tcp: sending failed after $a attempt(s), ${s}s: $(tail -n 1 /tmp/net.tx.err)"
+	fi
+	rm -f /tmp/net.tx
+	if [ $rxok = 0 ]; then
+		REASON="received $gotn bytes, sha256 $got ($how); want $n bytes, sha256 $want"
+		return 1
+	fi
+	if [ "$txok" = 0 ]; then
+		REASON="could not send to $PEER port 5002: $(tail -n 1 /tmp/net.tx.err)"
+		return 1
+	fi
+}
+
 sc_shell() {
 	say "shell: exit the shell to power off"
 	setsid cttyhack sh || sh
@@ -217,8 +577,8 @@ sc_shell() {
 run_scenario() {
 	REASON=""
 	case $NAME in
-	info | smp | acpi | poweroff | reboot | shell)
-		"sc_$NAME"
+	info | smp | acpi | poweroff | reboot | shell | blk-dd | blk-ro | ext2 | net-ping | net-tcp)
+		"sc_$(echo "$NAME" | tr - _)"
 		;;
 	"")
 		REASON="no bulkhead.linux=NAME on the kernel command line"

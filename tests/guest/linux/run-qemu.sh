@@ -19,7 +19,8 @@
 # Under TCG the kernel's TSC calibration against the PIT fails when the host
 # is busy, and the kernel then hangs in its delay-loop calibration; so under
 # TCG the command line gets tsc_early_khz= set to the host's TSC frequency
-# (TCG's guest TSC is the host's), which skips both calibrations.
+# (TCG's guest TSC is the host's), which skips both calibrations. TSC_KHZ
+# overrides the value found; a tsc_early_khz= among the ARGs replaces it.
 set -eu
 if [ $# -lt 1 ]; then
 	echo "usage: $0 SCENARIO [ARG...]" >&2
@@ -38,13 +39,32 @@ for f in "$kernel" "$kit/initramfs.cpio.gz"; do
 	fi
 done
 smp=${SMP:-2}
+
+# The host's TSC frequency in kHz: sysfs when the kernel exports it, else
+# what the kernel logged at boot (the refined calibration, else the first
+# one), else "cpu MHz" of /proc/cpuinfo. That last one is the current clock
+# on a host that scales its frequency, not the TSC's, so it comes last.
+host_tsc_khz() {
+	cat /sys/devices/system/cpu/cpu0/tsc_freq_khz 2>/dev/null && return
+	dmesg 2>/dev/null | awk '
+		/tsc: Refined TSC clocksource calibration: [0-9.]+ MHz/ {
+			sub(/.*calibration: /, ""); r = int($1 * 1000 + 0.5) }
+		/tsc: Detected [0-9.]+ MHz processor/ && d == "" {
+			sub(/.*Detected /, ""); d = int($1 * 1000 + 0.5) }
+		END { if (r != "") print r; else if (d != "") print d; else exit 1 }' && return
+	awk '/^cpu MHz/ { printf "%d\n", $4 * 1000 + 0.5; exit }' /proc/cpuinfo
+}
 append="console=ttyS0 reboot=k panic=-1 bulkhead.linux=$scenario bulkhead.cpus=$smp"
 case ${ACCEL:-tcg} in
 tcg)
 	accel="-accel tcg -cpu max"
-	khz=$(cat /sys/devices/system/cpu/cpu0/tsc_freq_khz 2>/dev/null ||
-		awk '/^cpu MHz/ { printf "%d\n", $4 * 1000; exit }' /proc/cpuinfo)
-	[ -n "$khz" ] && append="$append tsc_early_khz=$khz"
+	case " $* " in
+	*" tsc_early_khz="*) ;;		# the caller's own value
+	*)
+		khz=${TSC_KHZ:-$(host_tsc_khz)}
+		[ -n "$khz" ] && append="$append tsc_early_khz=$khz"
+		;;
+	esac
 	;;
 kvm)
 	accel="-enable-kvm -cpu host"

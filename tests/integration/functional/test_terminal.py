@@ -49,7 +49,7 @@ def start_on_tty(slave, name, scenario="echo"):
 
 def test_terminal_raw_then_restored(tty):
     master, slave, before = tty
-    p = start_on_tty(slave, "tty-raw")
+    p = start_on_tty(slave, "tr%d" % (os.getpid() % 100000))
     read_until(master, b"bulkhead-test-guest: ready")
     during = termios.tcgetattr(slave)
     assert not during[3] & termios.ICANON, "terminal not raw while the guest runs"
@@ -64,24 +64,24 @@ def test_terminal_raw_then_restored(tty):
 
 def test_terminal_restored_after_child_crash(tty):
     master, slave, before = tty
-    p = start_on_tty(slave, "tty-child")
+    p = start_on_tty(slave, "tc%d" % (os.getpid() % 100000))
     read_until(master, b"bulkhead-test-guest: ready")
     deadline = time.time() + 5
-    while "serial" not in vm_processes("tty-child") and time.time() < deadline:
+    while "serial" not in vm_processes("tc%d" % (os.getpid() % 100000)) and time.time() < deadline:
         time.sleep(0.02)
-    os.kill(vm_processes("tty-child")["serial"], signal.SIGKILL)
+    os.kill(vm_processes("tc%d" % (os.getpid() % 100000))["serial"], signal.SIGKILL)
     assert p.wait(timeout=20) == 4
     assert termios.tcgetattr(slave) == before
 
 
 def test_terminal_restored_after_supervisor_crash(tty):
     master, slave, before = tty
-    p = start_on_tty(slave, "tty-crash")
+    p = start_on_tty(slave, "tx%d" % (os.getpid() % 100000))
     read_until(master, b"bulkhead-test-guest: ready")
     p.send_signal(signal.SIGSEGV)
     assert p.wait(timeout=20) == -signal.SIGSEGV
     assert termios.tcgetattr(slave) == before
     deadline = time.time() + 5
-    while vm_processes("tty-crash") and time.time() < deadline:
+    while vm_processes("tx%d" % (os.getpid() % 100000)) and time.time() < deadline:
         time.sleep(0.05)
-    assert not vm_processes("tty-crash"), "children outlived the supervisor"
+    assert not vm_processes("tx%d" % (os.getpid() % 100000)), "children outlived the supervisor"
