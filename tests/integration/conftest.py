@@ -202,6 +202,13 @@ class LinuxRun:
         return "\n".join(line[len(prefix):] for line in self.text.splitlines()
                          if line.startswith(prefix))
 
+    def host(self, case):
+        """The key=value words of the '=== HOST case ...' line cases.sh printed."""
+        m = re.search(r"^=== HOST %s (.*)$" % re.escape(case), self.text, re.M)
+        assert m, "no host check for %s\n%s" % (case, self.explain(case))
+        words = m.group(1).split()
+        return dict(zip(words[::2], words[1::2]))
+
     def status(self, case):
         assert case in self.cases, "case %s did not run (%s tier: %s)\n%s" % (
             case, self.tier, self.why, self.text[-4000:])
@@ -227,17 +234,22 @@ def linux_run(linux_kit):
     tier, why = linux_probe()
     t0 = time.monotonic()
     cases = os.path.join(LINUX_DIR, "cases.sh")
+    # BULKHEAD_LINUX_CASES="net_ping net_tcp" runs a subset (for working on one).
+    only = os.environ.get("BULKHEAD_LINUX_CASES", "").split()
     if tier == "direct":
         out = os.path.join(BUILD, "linux-direct")
-        p = subprocess.run(["sh", cases, os.path.join(BUILD, "bulkhead"), linux_kit, out],
-                           capture_output=True, text=True, timeout=1800)
+        env = dict(os.environ, PATTERN=os.path.join(ROOT, "tests", "guest", "linux", "pattern.sh"))
+        p = subprocess.run(["sh", cases, os.path.join(BUILD, "bulkhead"), linux_kit, out] + only,
+                           capture_output=True, text=True, timeout=1800, env=env)
         text = p.stdout
     else:
         env = dict(os.environ, KIT_ALL="1", NESTED_LOG=os.path.join(BUILD, "nested",
                                                                     "linux-tests.log"))
         p = subprocess.run([os.path.join(ROOT, "tests", "nested", "run.sh"), "--timeout", "1500",
-                            "--file", "%s:/nested/cases.sh" % cases, "--",
-                            "sh", "/nested/cases.sh", "/bulkhead/bulkhead", "/kit", "/tmp/out"],
+                            "--file", "%s:/nested/cases.sh" % cases,
+                            "--file", "%s:/nested/pattern.sh" % os.path.join(
+                                ROOT, "tests", "guest", "linux", "pattern.sh"), "--",
+                            "sh", "/nested/cases.sh", "/bulkhead/bulkhead", "/kit", "/tmp/out"] + only,
                            capture_output=True, text=True, timeout=1800, env=env)
         text = p.stdout
         assert p.returncode != 125, "the nested harness failed: %s\n%s" % (p.stderr, text[-3000:])

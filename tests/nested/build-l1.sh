@@ -90,8 +90,9 @@ add_module() {
 	mod_files+=("$file")
 }
 # irqbypass and ccp are dependencies of kvm and kvm-amd; they are named too so
-# that a kernel whose kvm-amd does not depend on them still gets them.
-for m in irqbypass kvm ccp kvm-amd; do
+# that a kernel whose kvm-amd does not depend on them still gets them. tun
+# gives L1 /dev/net/tun, for bulkhead's TAPs in the Linux network tests.
+for m in irqbypass kvm ccp kvm-amd tun; do
 	add_module "$m"
 done
 

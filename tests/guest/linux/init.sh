@@ -11,7 +11,8 @@
 #
 # Adding a scenario: write a function sc_NAME that prints what it does and
 # returns 0 (PASS) or sets REASON and returns 1 (FAIL), and add NAME to the
-# case table in run_scenario. Keep it fast: no sleeps, busybox only.
+# case table in run_scenario ("-" in NAME becomes "_"). Keep it fast: busybox
+# only, no fixed sleeps (short usleep polls for a device are fine).
 #
 # shellcheck disable=SC2013,SC2059,SC2012,SC2016
 
@@ -493,9 +494,11 @@ sc_net_tcp() {
 	gen_pattern "$SEED" "$n" /tmp/net.tx || return 1
 	txh=$(sha_of /tmp/net.tx)
 
-	# 1. Receive. nc's stdin is /dev/null: it half-closes its side at once
-	# and exits when the host closes.
-	timeout "$NET_TIMEOUT" nc -l -p 5001 </dev/null >/tmp/net.rx 2>/tmp/net.rx.err &
+	# 1. Receive. nc's stdin stays open (a sleep that never writes): busybox
+	# nc half-closes the connection when its stdin ends, and a busybox nc on
+	# the other side stops sending when it sees that; it exits when the host
+	# closes.
+	sleep "$NET_TIMEOUT" | timeout "$NET_TIMEOUT" nc -l -p 5001 >/tmp/net.rx 2>/tmp/net.rx.err &
 	lpid=$!
 	i=0
 	while ! listening_5001; do
@@ -510,8 +513,19 @@ sc_net_tcp() {
 	say "net-tcp: nc -l -p 5001 (up to ${NET_TIMEOUT}s); the host connects to port 5001 of ${IP%/*}, sends $n bytes and closes"
 	say "net-tcp listening"
 	t=$(uptime_s)
+	# busybox nc does not leave on the peer's half-close while its own stdin
+	# is open: once every expected byte is in, end it ourselves.
+	i=0
+	while kill -0 $lpid 2>/dev/null; do
+		if [ "$(wc -c </tmp/net.rx)" -ge "$n" ]; then
+			kill $lpid 2>/dev/null
+			break
+		fi
+		usleep 20000
+	done
 	wait $lpid
 	st=$?
+	[ "$(wc -c </tmp/net.rx)" -ge "$n" ] && st=0
 	s=$(since "$t")
 	got=$(sha_of /tmp/net.rx)
 	gotn=$(wc -c </tmp/net.rx)

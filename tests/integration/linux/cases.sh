@@ -61,7 +61,99 @@ case_pvh_reboot() {
 		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2
 }
 
-[ $# -gt 0 ] || set -- bz_smp2 pvh_info_file bz_poweroff pvh_reboot
+img() { # path MiB
+	rm -f "$1"
+	dd if=/dev/zero of="$1" bs=1048576 count=0 seek="$2" 2>/dev/null
+}
+
+sha() { # file bytes: sha256 of the first bytes of file
+	head -c "$2" "$1" | sha256sum | cut -d' ' -f1
+}
+
+case_blk_dd() {
+	img "$OUT/dd.img" 16
+	run_case blk-dd --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=blk-dd bulkhead.mib=8 bulkhead.seed=1" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1 \
+		--disk "path=$OUT/dd.img"
+	echo "=== HOST blk-dd image-sha256 $(sha "$OUT/dd.img" 8388608)"
+}
+
+case_blk_ro() {
+	img "$OUT/rw.img" 8
+	img "$OUT/ro.img" 8
+	printf 'read-only disk contents\n' | dd of="$OUT/ro.img" conv=notrunc 2>/dev/null
+	before=$(sha "$OUT/ro.img" 8388608)
+	run_case blk-ro --kernel "path=$KIT/vmlinux,cmdline=$BASE bulkhead.linux=blk-ro bulkhead.ro-disk=vdb" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2 \
+		--disk "path=$OUT/rw.img" --disk "path=$OUT/ro.img,readonly=on,serial=ro0"
+	echo "=== HOST blk-ro before $before after $(sha "$OUT/ro.img" 8388608)"
+}
+
+case_ext2() {
+	img "$OUT/ext2.img" 32
+	run_case ext2 --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=ext2 bulkhead.seed=5" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2 \
+		--disk "path=$OUT/ext2.img"
+}
+
+# The host side of the TAP: bulkhead creates tap0 (we are root); give it the
+# peer's address once it exists.
+tap_peer() { # ifname
+	i=0
+	while [ ! -e "/sys/class/net/$1" ] && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	busybox ip addr add 10.0.2.2/24 dev "$1"
+	busybox ip link set "$1" up
+}
+
+case_net_ping() {
+	tap_peer tap0 &
+	run_case net-ping --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=net-ping bulkhead.ip=10.0.2.15/24 bulkhead.peer=10.0.2.2" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1 \
+		--net tap=tap0,mac=52:54:00:12:34:56
+	wait
+}
+
+# net-tcp: the guest listens on 5001 and receives 8 MiB of pattern(2) from
+# us, then sends 8 MiB of pattern(1) to our port 5002.
+# busybox nc half-closes when its stdin ends and does not leave on the
+# peer's half-close while its own stdin is open: the listener gets a stdin
+# that stays open and is ended once the expected bytes are in.
+net_tcp_peer() {
+	sh "$PATTERN" 2 8388608 > "$OUT/tcp-to-guest.bin"
+	: > "$OUT/tcp-from-guest.bin"
+	sleep 300 | busybox nc -l -p 5002 > "$OUT/tcp-from-guest.bin" &
+	lpid=$!
+	i=0
+	while ! grep -q "net-tcp listening" "$OUT/net-tcp.out" 2>/dev/null && [ $i -lt 1200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	busybox nc 10.0.2.15 5001 < "$OUT/tcp-to-guest.bin"
+	i=0
+	while [ "$(wc -c < "$OUT/tcp-from-guest.bin")" -lt 8388608 ] && [ $i -lt 1200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill $lpid 2>/dev/null
+	pkill -f "sleep 300" 2>/dev/null
+	wait
+}
+
+case_net_tcp() {
+	rm -f "$OUT/net-tcp.out"
+	(tap_peer tap0 && net_tcp_peer) &
+	run_case net-tcp --kernel "path=$KIT/vmlinux,cmdline=$BASE bulkhead.linux=net-tcp bulkhead.ip=10.0.2.15/24 bulkhead.peer=10.0.2.2 bulkhead.mib=8 bulkhead.seed=1 bulkhead.rx-seed=2" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2 \
+		--net tap=tap0
+	wait
+	echo "=== HOST net-tcp sent-sha256 $(sha "$OUT/tcp-to-guest.bin" 8388608) got-sha256 $(sha "$OUT/tcp-from-guest.bin" 8388608) got-bytes $(wc -c < "$OUT/tcp-from-guest.bin")"
+}
+
+PATTERN=${PATTERN:-$(dirname "$0")/pattern.sh}
+[ $# -gt 0 ] || set -- bz_smp2 pvh_info_file bz_poweroff pvh_reboot blk_dd blk_ro ext2 net_ping net_tcp
 for c in "$@"; do
 	"case_$c"
 done

@@ -1,0 +1,63 @@
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+"""Debian's kernel on bulkhead's virtio devices, found through the ACPI
+DSDT: disks (dd, a read-only disk, ext2) and the network (ping, 8 MiB each
+way over TCP), with the data checked on both sides."""
+import os
+import re
+import subprocess
+
+from conftest import ROOT
+
+PATTERN_PY = os.path.join(ROOT, "tests", "guest", "linux", "linux_pattern.py")
+
+
+def pattern_sha256(seed, nbytes):
+    p = subprocess.run(["/usr/bin/python3", PATTERN_PY, "sha256", str(seed), str(nbytes)],
+                       capture_output=True, text=True, check=True, timeout=120)
+    return p.stdout.split()[0]
+
+
+def test_blk_dd_reaches_the_image(linux_run):
+    case = "blk-dd"
+    assert linux_run.status(case) == 1, linux_run.explain(case)
+    m = re.search(r"blk-dd sha256 ([0-9a-f]{64}) bytes (\d+)", linux_run.lines(case, "out"))
+    assert m, linux_run.explain(case)
+    want = pattern_sha256(1, 8 << 20)
+    assert m.group(1) == want and int(m.group(2)) == 8 << 20, linux_run.explain(case)
+    assert linux_run.host(case)["image-sha256"] == want, linux_run.explain(case)
+
+
+def test_blk_readonly_disk_refuses_writes(linux_run):
+    case = "blk-ro"
+    assert linux_run.status(case) == 1, linux_run.explain(case)
+    h = linux_run.host(case)
+    assert h["before"] == h["after"], "the read-only image changed\n" + linux_run.explain(case)
+
+
+def test_ext2_made_and_mounted(linux_run):
+    case = "ext2"
+    assert linux_run.status(case) == 1, linux_run.explain(case)
+    assert "PASS ext2" in linux_run.lines(case, "out"), linux_run.explain(case)
+
+
+def test_ping_without_loss(linux_run):
+    case = "net-ping"
+    assert linux_run.status(case) == 1, linux_run.explain(case)
+    out = linux_run.lines(case, "out")
+    assert "20 packets transmitted, 20 packets received, 0% packet loss" in out or \
+        re.search(r"\b0% packet loss", out), linux_run.explain(case)
+
+
+def test_tcp_8mib_both_ways(linux_run):
+    case = "net-tcp"
+    assert linux_run.status(case) == 1, linux_run.explain(case)
+    out = linux_run.lines(case, "out")
+    h = linux_run.host(case)
+    # The guest got what we sent...
+    m = re.search(r"net-tcp rx sha256 ([0-9a-f]{64})", out)
+    assert m and m.group(1) == h["sent-sha256"] == pattern_sha256(2, 8 << 20), \
+        linux_run.explain(case)
+    # ...and we got what it sent.
+    assert int(h["got-bytes"]) == 8 << 20, linux_run.explain(case)
+    assert h["got-sha256"] == pattern_sha256(1, 8 << 20), linux_run.explain(case)
