@@ -494,11 +494,14 @@ sc_net_tcp() {
 	gen_pattern "$SEED" "$n" /tmp/net.tx || return 1
 	txh=$(sha_of /tmp/net.tx)
 
-	# 1. Receive. nc's stdin stays open (a sleep that never writes): busybox
+	# 1. Receive. nc's stdin stays open (a FIFO no one writes): busybox
 	# nc half-closes the connection when its stdin ends, and a busybox nc on
 	# the other side stops sending when it sees that; it exits when the host
 	# closes.
-	sleep "$NET_TIMEOUT" | timeout "$NET_TIMEOUT" nc -l -p 5001 >/tmp/net.rx 2>/tmp/net.rx.err &
+	rm -f /tmp/net.hold
+	mkfifo /tmp/net.hold
+	exec 7<>/tmp/net.hold # read-write: never data, never end of file
+	timeout "$NET_TIMEOUT" nc -l -p 5001 <&7 >/tmp/net.rx 2>/tmp/net.rx.err &
 	lpid=$!
 	i=0
 	while ! listening_5001; do

@@ -124,7 +124,10 @@ case_net_ping() {
 net_tcp_peer() {
 	sh "$PATTERN" 2 8388608 > "$OUT/tcp-to-guest.bin"
 	: > "$OUT/tcp-from-guest.bin"
-	sleep 300 | busybox nc -l -p 5002 > "$OUT/tcp-from-guest.bin" &
+	rm -f "$OUT/hold"
+	mkfifo "$OUT/hold"
+	exec 7<>"$OUT/hold" # read-write: never data, never end of file
+	busybox nc -l -p 5002 <&7 > "$OUT/tcp-from-guest.bin" &
 	lpid=$!
 	i=0
 	while ! grep -q "net-tcp listening" "$OUT/net-tcp.out" 2>/dev/null && [ $i -lt 1200 ]; do
@@ -138,7 +141,6 @@ net_tcp_peer() {
 		i=$((i + 1))
 	done
 	kill $lpid 2>/dev/null
-	pkill -f "sleep 300" 2>/dev/null
 	wait
 }
 
