@@ -5,6 +5,7 @@
 # which binary links which modules. Output goes to build/ (O=...).
 
 VERSION := 0.1.0
+.DEFAULT_GOAL := all
 O ?= build
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -22,7 +23,7 @@ BH_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP -I. \
 BH_LDFLAGS := -pie -Wl,-z,relro,-z,now
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-PKGS := libelf
+PKGS := libelf libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ELF_LIBS := $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
 CAPNG_LIBS := $(shell pkg-config --libs libcap-ng 2>/dev/null || echo -lcap-ng)
@@ -45,29 +46,31 @@ SERIAL_MODULES := devices/serial devices/devproc jail mem ipc common
 BLK_MODULES := devices/blk devices/virtio devices/devproc jail mem ipc common
 NET_MODULES := devices/net devices/virtio devices/devproc jail mem ipc common
 
+-include seccomp-policies/policies.mk
+
 BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(O)/bulkhead-net
 
 all: $(BINS) guest
 
-$(O)/bulkhead: $(call objs,$(BULKHEAD_MODULES))
+$(O)/bulkhead: $(call objs,$(BULKHEAD_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_supervisor)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(ELF_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(ELF_LIBS) $(CAPNG_LIBS) $(POLICY_LIBS)
 
-$(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES))
+$(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_vcpu)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread $(CAPNG_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread $(CAPNG_LIBS) $(POLICY_LIBS)
 
-$(O)/bulkhead-serial: $(call objs,$(SERIAL_MODULES))
+$(O)/bulkhead-serial: $(call objs,$(SERIAL_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_serial)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS) $(POLICY_LIBS)
 
-$(O)/bulkhead-blk: $(call objs,$(BLK_MODULES))
+$(O)/bulkhead-blk: $(call objs,$(BLK_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_blk)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS) $(POLICY_LIBS)
 
-$(O)/bulkhead-net: $(call objs,$(NET_MODULES))
+$(O)/bulkhead-net: $(call objs,$(NET_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_net)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS) $(POLICY_LIBS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -82,6 +85,7 @@ UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common
 UNIT_mem := mem common
 UNIT_acpi := acpi mem common
+UNIT_policy := seccomp/policy.c seccomp/constants.c common
 UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_virtio_mmio := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
@@ -93,11 +97,11 @@ define unit_rule
 $(O)/tests/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/obj/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@"
-	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) -pie
+	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) -pie
 $(O)/tests/san/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/san/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@ (asan+ubsan)"
-	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS)
+	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 

@@ -142,7 +142,11 @@ int jail_enter(const struct jail_config *jc, char *err, size_t errlen)
 
 int jail_from_ipc(const struct ipc_cfg_jail *m, struct jail_config *jc, unsigned int nofile)
 {
-	if (m->cj_mode > IPC_JAIL_OFF || (m->cj_flags & ~(uint32_t)IPC_JAIL_F_USERNS))
+	if (m->cj_mode > IPC_JAIL_OFF || (m->cj_flags & ~(uint32_t)IPC_JAIL_F_USERNS) ||
+	    m->cj_seccomp > IPC_SECCOMP_OFF)
+		return -EPROTO;
+	if ((m->cj_policy_fd == IPC_FD_NONE) != (m->cj_include_fd == IPC_FD_NONE) ||
+	    (m->cj_policy_fd != IPC_FD_NONE && (!ipc_fd_ok(m->cj_policy_fd) || !ipc_fd_ok(m->cj_include_fd))))
 		return -EPROTO;
 	if (!(m->cj_flags & IPC_JAIL_F_USERNS) && m->cj_mode != IPC_JAIL_OFF &&
 	    (m->cj_uid == 0 || m->cj_gid == 0))

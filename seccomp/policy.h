@@ -13,6 +13,13 @@
  * comparisons "argN OP VALUE" with OP one of == != < <= > >= or
  * "argN & MASK == VALUE"; VALUE is a number, a known constant name, a
  * constant expression joined with | or a placeholder @NAME.
+ * Numbers are decimal (a leading - is two's complement, as a sign-extended
+ * int arrives) or 0x hex; < <= > >= compare unsigned 64-bit values, as
+ * libseccomp does. A conjunction compares each argument at most once (a
+ * libseccomp rule has one comparison per argument). A syscall may have
+ * several lines; they add up. A placeholder bound several times (the same
+ * name in several bindings) stands for any of its values, in "argN == @NAME"
+ * only. Lines, names, rules and files are bounded (seccomp/internal.h).
  * Every policy is embedded in the binary that uses it at build time; the
  * build parses and compiles all of them and fails with FILE:LINE on an
  * unknown syscall, constant or syntax error.
@@ -63,5 +70,13 @@ const struct policy_file *policy_embedded(size_t *nfiles);
  */
 int policy_check(const char *process, const struct policy_file *files, size_t nfiles, char *err,
 		 size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * policy_from_fds: read the process's policy and common.policy from two open
+ * files (--seccomp-policy-dir) into files[0..1] (names in names[]) and close
+ * the fds. 0 or -errno.
+ */
+int policy_from_fds(const char *process, int fd, int include_fd, struct policy_file files[2],
+		    char names[2][64]) __attribute__((warn_unused_result));
 
 #endif

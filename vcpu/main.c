@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "jail/jail.h"
+#include "seccomp/policy.h"
 #include "vcpu.h"
 
 enum vcpu_state {
@@ -173,6 +174,38 @@ static int jail_failed(struct ctx *c, int e, const char *err)
 	return e;
 }
 
+/* The seccomp filter (every thread, through TSYNC): embedded, or from --seccomp-policy-dir. */
+static int vcpu_seccomp(struct ctx *c, char *err, size_t errlen)
+{
+	struct policy_binding b[4 + IPC_MAX_DEVICES];
+	struct policy_file dir_files[2];
+	char names[2][64];
+	const struct policy_file *files;
+	size_t nfiles, n = 0;
+	int e;
+
+	b[n++] = (struct policy_binding){ "CONTROL_FD", IPC_FD_CONTROL };
+	b[n++] = (struct policy_binding){ "EXIT_FD", (uint64_t)c->vm.exit_evfd };
+	b[n++] = (struct policy_binding){ "PID", (uint64_t)getpid() };
+	for (unsigned int i = 0; i < c->vm.ndevs; i++)
+		b[n++] = (struct policy_binding){ "CHAN_FD", (uint64_t)c->vm.devs[i].fd };
+	if (c->jail.cj_policy_fd != IPC_FD_NONE) {
+		e = policy_from_fds("vcpu", c->jail.cj_policy_fd, c->jail.cj_include_fd, dir_files,
+				    names);
+		if (e < 0) {
+			snprintf(err, errlen, "reading the policy from --seccomp-policy-dir: %s",
+				 strerror(-e));
+			return e;
+		}
+		files = dir_files;
+		nfiles = 2;
+	} else {
+		files = policy_embedded(&nfiles);
+	}
+	return policy_load("vcpu", files, nfiles, b, n, (enum policy_mode)c->jail.cj_seccomp, err,
+			   errlen);
+}
+
 /*
  * Every VM-level ioctl is done before the jail closes; the vCPU threads are
  * made between its file-system part (which needs a single thread) and its
@@ -200,6 +233,8 @@ static int build_and_lock_down(struct ctx *c)
 		return e;
 	c->state = ST_READY; /* threads exist: they must be stopped on the way out */
 	e = jail_enter_creds(&jc, err, sizeof(err));
+	if (e == 0)
+		e = vcpu_seccomp(c, err, sizeof(err));
 	if (e < 0)
 		return jail_failed(c, e, err);
 	return 0;

@@ -57,6 +57,7 @@ static const struct ipc_handler blk_cfg_table[] = {
 
 static const struct devproc_ops blk_ops = {
 	.name = "bulkhead-blk",
+	.policy = "blk",
 	.kind = IPC_DEV_BLK,
 	.space = IPC_SPACE_MMIO,
 	.window_len = LAYOUT_VIRTIO_MMIO_SIZE,

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "jail/jail.h"
+#include "seccomp/policy.h"
 
 enum devproc_state {
 	ST_BOOT = DEVPROC_ST_BOOT,
@@ -142,6 +143,52 @@ static void report_text(int err, const char *text)
 	(void)!ipc_send(IPC_FD_CONTROL, &m);
 }
 
+/* The fds the policy's placeholders stand for. */
+static size_t devproc_bindings(const struct devproc *dp, struct policy_binding *b, size_t max)
+{
+	const struct ipc_cfg_device *c = &dp->cfg;
+	size_t n = 0;
+
+	b[n++] = (struct policy_binding){ "CONTROL_FD", IPC_FD_CONTROL };
+	b[n++] = (struct policy_binding){ "CHAN_FD", (uint64_t)(int64_t)c->cd_chan_fd };
+	b[n++] = (struct policy_binding){ "IRQ_FD", (uint64_t)(int64_t)c->cd_irq_fd };
+	b[n++] = (struct policy_binding){ "IN_FD", (uint64_t)(int64_t)c->cd_in_fd };
+	b[n++] = (struct policy_binding){ "OUT_FD", (uint64_t)(int64_t)c->cd_out_fd };
+	b[n++] = (struct policy_binding){ "DISK_FD", (uint64_t)(int64_t)c->cd_in_fd };
+	b[n++] = (struct policy_binding){ "TAP_FD", (uint64_t)(int64_t)c->cd_in_fd };
+	b[n++] = (struct policy_binding){ "EPOLL_FD", (uint64_t)(int64_t)dp->ep };
+	for (uint32_t q = 0; q < c->cd_nqueues && n < max; q++)
+		b[n++] = (struct policy_binding){ "QUEUE_FD", (uint64_t)(int64_t)c->cd_queue_fd[q] };
+	return n;
+}
+
+/* The seccomp filter, last step of the jail: embedded, or from --seccomp-policy-dir. */
+static int devproc_seccomp(struct devproc *dp, char *err, size_t errlen)
+{
+	struct policy_binding b[8 + IPC_MAX_QUEUES];
+	struct policy_file dir_files[2];
+	char names[2][64];
+	const struct policy_file *files;
+	size_t nfiles;
+	int e;
+
+	if (dp->jail.cj_policy_fd != IPC_FD_NONE) {
+		e = policy_from_fds(dp->ops->policy, dp->jail.cj_policy_fd, dp->jail.cj_include_fd,
+				    dir_files, names);
+		if (e < 0) {
+			snprintf(err, errlen, "reading the policy from --seccomp-policy-dir: %s",
+				 strerror(-e));
+			return e;
+		}
+		files = dir_files;
+		nfiles = 2;
+	} else {
+		files = policy_embedded(&nfiles);
+	}
+	return policy_load(dp->ops->policy, files, nfiles, b, devproc_bindings(dp, b, nitems(b)),
+			   (enum policy_mode)dp->jail.cj_seccomp, err, errlen);
+}
+
 /* The jail closes after the configuration is in and before any guest input is read. */
 static int devproc_lockdown(struct devproc *dp)
 {
@@ -152,6 +199,8 @@ static int devproc_lockdown(struct devproc *dp)
 	if (jail_from_ipc(&dp->jail, &jc, DEVPROC_NOFILE) < 0)
 		return -EPROTO;
 	e = jail_enter(&jc, err, sizeof(err));
+	if (e == 0)
+		e = devproc_seccomp(dp, err, sizeof(err));
 	if (e < 0) {
 		log_warnx("%s", err);
 		report_text(-e, err);

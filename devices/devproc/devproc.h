@@ -17,7 +17,8 @@
 struct devproc;
 
 struct devproc_ops {
-	const char *name; /* "serial", "blk", "net" */
+	const char *name; /* "bulkhead-serial", ... for logs */
+	const char *policy; /* its seccomp policy: "serial", "blk", "net" */
 	uint32_t kind; /* enum ipc_dev_kind */
 	uint32_t space; /* enum ipc_space of the register window */
 	uint64_t window_len; /* bytes or ports */

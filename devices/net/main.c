@@ -74,6 +74,7 @@ static const struct ipc_handler net_cfg_table[] = {
 
 static const struct devproc_ops net_ops = {
 	.name = "bulkhead-net",
+	.policy = "net",
 	.kind = IPC_DEV_NET,
 	.space = IPC_SPACE_MMIO,
 	.window_len = LAYOUT_VIRTIO_MMIO_SIZE,

@@ -131,6 +131,7 @@ static int serial_flush(struct devproc *dp)
 
 static const struct devproc_ops serial_ops = {
 	.name = "bulkhead-serial",
+	.policy = "serial",
 	.kind = IPC_DEV_SERIAL,
 	.space = IPC_SPACE_PIO,
 	.window_len = LAYOUT_COM1_PORTS,

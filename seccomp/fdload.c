@@ -1,0 +1,80 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * --seccomp-policy-dir: the supervisor opens DIR/<process>.policy and
+ * DIR/common.policy and hands the fds over; the child reads them here,
+ * before its jail closes, instead of using its embedded policy.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy.h"
+
+#define POLICY_FILE_MAX (256 * 1024)
+
+static int read_all(int fd, char **text, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *nb;
+
+			if (cap >= POLICY_FILE_MAX) {
+				free(buf);
+				return -EFBIG;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+int policy_from_fds(const char *process, int fd, int include_fd, struct policy_file files[2],
+		    char names[2][64])
+{
+	size_t len;
+	char *text;
+	int err;
+
+	snprintf(names[0], 64, "%s.policy", process);
+	snprintf(names[1], 64, "common.policy");
+	err = read_all(fd, &text, &len);
+	if (err < 0)
+		return err;
+	files[0] = (struct policy_file){ .name = names[0], .text = text, .len = len };
+	err = read_all(include_fd, &text, &len);
+	if (err < 0)
+		return err;
+	files[1] = (struct policy_file){ .name = names[1], .text = text, .len = len };
+	close(fd);
+	close(include_fd);
+	return 0;
+}
