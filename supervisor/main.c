@@ -286,6 +286,10 @@ int main(int argc, char **argv)
 	load_kernel(&s);
 	if (block_signals(&s) < 0)
 		fatal("signals");
+	/* Only to explain a seccomp kill; not readable unprivileged on most systems. */
+	s.kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (s.kmsg_fd >= 0)
+		lseek(s.kmsg_fd, 0, SEEK_END);
 	s.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s.ep < 0)
 		fatal("epoll_create1");

@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <seccomp.h>
+#include <stdlib.h>
 
 #include "common/log.h"
 #include "supervisor.h"
@@ -167,11 +169,49 @@ static void child_ctl_read(struct sup *s, struct child *c)
 	on_child_msg(s, c, buf, (size_t)n);
 }
 
-static void describe_exit(char *buf, size_t len, const siginfo_t *si)
+/*
+ * A seccomp kill is logged by the kernel's audit code ("... pid=N ...
+ * syscall=M ..."); find the record for pid in /dev/kmsg (opened and moved to
+ * its end at start) to name the call. kauditd prints asynchronously, so give
+ * it a moment.
+ */
+static int seccomp_syscall_of(struct sup *s, pid_t pid)
 {
-	if (si->si_code == CLD_EXITED)
+	char rec[2048], key[32];
+
+	if (s->kmsg_fd < 0)
+		return -1;
+	snprintf(key, sizeof(key), " pid=%d ", (int)pid);
+	for (int tries = 0; tries < 50; tries++) {
+		ssize_t n;
+
+		while ((n = read(s->kmsg_fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+			char *p;
+
+			if (n <= 0)
+				continue; /* EPIPE: records were overwritten; read on */
+			rec[n] = '\0';
+			p = strstr(rec, "type=1326");
+			if (p && strstr(p, key) && (p = strstr(p, " syscall=")))
+				return atoi(p + 9);
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void describe_exit(struct sup *s, pid_t pid, char *buf, size_t len, const siginfo_t *si)
+{
+	int nr;
+
+	if (si->si_code == CLD_EXITED) {
 		snprintf(buf, len, "exited with status %d", si->si_status);
-	else if (si->si_status == SIGSYS)
+	} else if (si->si_status == SIGSYS && (nr = seccomp_syscall_of(s, pid)) >= 0) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+		snprintf(buf, len, "was killed by seccomp for system call %s (%d)", name ? name : "?", nr);
+		free(name);
+	} else if (si->si_status == SIGSYS)
 		snprintf(buf, len, "was killed by seccomp (signal %d, SIGSYS)", si->si_status);
 	else
 		snprintf(buf, len, "was killed by signal %d (SIG%s)", si->si_status,
@@ -192,7 +232,7 @@ static void child_reap(struct sup *s, struct child *c)
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->pidfd, NULL);
 	close(c->pidfd);
 	c->pidfd = -1;
-	describe_exit(how, sizeof(how), &si);
+	describe_exit(s, c->pid, how, sizeof(how), &si);
 	if (s->phase == PHASE_STOPPING && si.si_code == CLD_EXITED && si.si_status == 0)
 		return;
 	if (s->phase == PHASE_STOPPING && s->status >= 0)

@@ -30,6 +30,7 @@ struct child {
 	int ready;
 	int exited;
 	int is_vcpu;
+	int policy_fd, include_fd; /* --seccomp-policy-dir: numbers in the child, or IPC_FD_NONE */
 };
 
 /* Fds to place in a child at fixed numbers. */
@@ -98,6 +99,9 @@ struct sup {
 	int sigfd;
 	int ep;
 	unsigned int spawn_flags; /* SPAWN_*, from the jail mode and our privilege */
+	int policy_fds[2 * SUP_MAX_CHILDREN]; /* --seccomp-policy-dir files, closed after spawning */
+	unsigned int npolicy_fds;
+	int kmsg_fd; /* /dev/kmsg at its end, to name the call of a seccomp kill; or -1 */
 };
 
 /* sup_run: the event loop from spawn to the last child's exit; returns the exit status. */

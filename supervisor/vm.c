@@ -74,14 +74,47 @@ static struct child *child_new(struct sup *s, const char *name)
 	return c;
 }
 
+/* --seccomp-policy-dir: the child reads its policy from these instead of its own copy. */
+static int policy_dir_fds(struct sup *s, const char *helper, struct child *c, struct fd_map *m)
+{
+	char path[PATH_MAX + 64];
+	int fd, inc;
+
+	c->policy_fd = c->include_fd = IPC_FD_NONE;
+	if (!s->cfg.policy_dir[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s.policy", s->cfg.policy_dir, helper);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("--seccomp-policy-dir: %s", path);
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/common.policy", s->cfg.policy_dir);
+	inc = open(path, O_RDONLY | O_CLOEXEC);
+	if (inc < 0) {
+		log_warn("--seccomp-policy-dir: %s", path);
+		close(fd);
+		return -errno;
+	}
+	c->policy_fd = fdmap_add(m, fd);
+	c->include_fd = fdmap_add(m, inc);
+	/* The child has its copies after spawn; these go when the map is done with. */
+	s->policy_fds[s->npolicy_fds++] = fd;
+	s->policy_fds[s->npolicy_fds++] = inc;
+	return 0;
+}
+
 /* Spawn the helper; the control socket's child end lives only in the child. */
-static int child_spawn(struct sup *s, struct child *c, const char *helper, const struct fd_map *m)
+static int child_spawn(struct sup *s, struct child *c, const char *helper, struct fd_map *m)
 {
 	char exe[PATH_MAX];
 	int sv[2];
 	int err;
 
 	c->exited = 1; /* until it exists */
+	err = policy_dir_fds(s, helper, c, m);
+	if (err < 0)
+		return err;
 	err = helper_path(helper, exe, sizeof(exe));
 	if (err < 0) {
 		errno = -err;
@@ -118,8 +151,8 @@ static int send_done(struct sup *s, struct child *c)
 	j.cj_gid = s->cfg.jail_gid;
 	j.cj_flags = (s->spawn_flags & SPAWN_NEWUSER) ? IPC_JAIL_F_USERNS : 0;
 	j.cj_seccomp = (uint32_t)s->cfg.seccomp_mode;
-	j.cj_policy_fd = IPC_FD_NONE;
-	j.cj_include_fd = IPC_FD_NONE;
+	j.cj_policy_fd = c->policy_fd;
+	j.cj_include_fd = c->include_fd;
 	err = ipc_send(c->ctl, &j);
 	if (err < 0)
 		return err;
@@ -331,6 +364,8 @@ int vm_start_children(struct sup *s)
 	}
 	close_fd(&out_file);
 	close_fd(&s->kvm_fd);
+	for (unsigned int i = 0; i < s->npolicy_fds; i++)
+		close_fd(&s->policy_fds[i]);
 	mem_close(&s->mem);
 	if (err < 0) {
 		errno = -err;

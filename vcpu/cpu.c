@@ -301,6 +301,8 @@ int cpu_create_all(struct vm *vm)
 static int cpu_wait_go(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->go_lock);
+	vm->nparked++;
+	pthread_cond_broadcast(&vm->go_cond);
 	while (!vm->go && !vm->stop)
 		pthread_cond_wait(&vm->go_cond, &vm->go_lock);
 	pthread_mutex_unlock(&vm->go_lock);
@@ -363,6 +365,12 @@ int cpu_create_threads(struct vm *vm)
 		}
 		v->started = 1;
 	}
+	/* Every thread must be parked, its start-up system calls (rseq, signal
+	 * masks...) done, before the seccomp filter reaches it. */
+	pthread_mutex_lock(&vm->go_lock);
+	while (vm->nparked < vm->cfg.cv_nvcpus)
+		pthread_cond_wait(&vm->go_cond, &vm->go_lock);
+	pthread_mutex_unlock(&vm->go_lock);
 	return 0;
 }
 

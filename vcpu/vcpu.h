@@ -66,6 +66,7 @@ struct vm {
 	pthread_mutex_t go_lock;
 	pthread_cond_t go_cond;
 	int go; /* START arrived */
+	unsigned int nparked; /* threads waiting for START */
 };
 
 /* vm_create: create the VM: irqchip, PIT, memory slots, irqfds, ioeventfds. */

@@ -1,0 +1,171 @@
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+"""The jail and seccomp, observed from outside: every child of a VM with a
+disk and a NIC runs with seccomp, no_new_privs, no capabilities, a non-root
+id, its own namespaces and only the fds it was given; a system call outside
+a policy kills only that process, and bulkhead names it; log mode lets it
+go on; weakened jails are announced; an unprivileged user gets the same
+jail in a user namespace."""
+import os
+import re
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+from conftest import (BUILD, BULKHEAD, EXIT_VM_FAILED, GUEST, GUEST_PASS, ROOT, Vm, guest_args,
+                      vm_processes)
+
+POLICIES = os.path.join(ROOT, "seccomp-policies", "x86_64")
+
+
+def status_fields(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.split()
+    return out
+
+
+def given_fds(pid):
+    d = "/proc/%d/fd" % pid
+    return sorted(int(f) for f in os.listdir(d)
+                  if os.readlink(os.path.join(d, f)) != "anon_inode:[eventpoll]")
+
+
+@pytest.fixture
+def running_vm(netns, tmp_path):
+    img = tmp_path / "d.img"
+    img.write_bytes(bytes(1 << 20))
+    netns.add_tap("tap0")
+    vm = Vm(guest_args("echo") + ["--disk", "path=%s" % img, "--net", "tap=tap0"],
+            stdin=subprocess.PIPE, wrap=netns.exec_argv)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    pids = vm.wait_children(["vcpu", "serial", "blk0", "net0"])
+    yield vm, pids
+    if vm.proc.poll() is None:
+        vm.proc.stdin.write(b"quit\n")
+        vm.proc.stdin.close()
+        assert vm.wait() == GUEST_PASS, vm.explain()
+
+
+def test_children_are_jailed(running_vm):
+    vm, pids = running_vm
+    sup = vm.proc.pid
+    # ip netns exec runs bulkhead itself; find the supervisor as the children's parent.
+    sup = int(status_fields(pids["vcpu"])["PPid"][0])
+    for name, pid in pids.items():
+        st = status_fields(pid)
+        assert st["Seccomp"] == ["2"], (name, st["Seccomp"])
+        assert st["NoNewPrivs"] == ["1"], name
+        assert st["CapEff"] == ["0000000000000000"], name
+        assert st["CapPrm"] == ["0000000000000000"], name
+        assert st["CapBnd"] == ["0000000000000000"], name
+        assert all(int(u) != 0 for u in st["Uid"]), (name, st["Uid"])
+        assert all(int(g) != 0 for g in st["Gid"]), (name, st["Gid"])
+        for ns in ("pid", "mnt", "net", "ipc", "uts"):
+            assert os.readlink("/proc/%d/ns/%s" % (pid, ns)) != \
+                os.readlink("/proc/%d/ns/%s" % (sup, ns)), (name, ns)
+        # No file system: its root is the empty tmpfs.
+        assert os.listdir("/proc/%d/root" % pid) == [], name
+
+
+def test_children_hold_only_their_fds(running_vm):
+    _, pids = running_vm
+    # stderr, control, then the numbers its configuration names (supervisor/vm.c):
+    assert given_fds(pids["serial"]) == [2, 3, 4, 5, 6, 7]  # chan, irq, console in, out
+    assert given_fds(pids["blk0"]) == [2, 3, 4, 5, 6, 7, 8]  # ram, chan, irq, image, queue
+    assert given_fds(pids["net0"]) == [2, 3, 4, 5, 6, 7, 8, 9]  # ram, chan, irq, tap, 2 queues
+    # vcpu: kvm, ram, 3 devices x (chan, irq) + 3 ioeventfds (2..14); beyond those only
+    # what it made itself: the VM, its vCPU and its exit eventfd.
+    pid = pids["vcpu"]
+    vcpu = given_fds(pid)
+    assert set(range(2, 15)) <= set(vcpu), vcpu
+    own = sorted(os.readlink("/proc/%d/fd/%d" % (pid, fd)) for fd in vcpu if fd not in range(2, 15))
+    assert own == ["anon_inode:[eventfd]", "anon_inode:kvm-vcpu:0", "anon_inode:kvm-vm"], own
+
+
+def copy_policies(tmp_path):
+    d = tmp_path / "policies"
+    shutil.copytree(POLICIES, d)
+    return d
+
+
+def test_violation_kills_that_process_only_and_is_named(tmp_path):
+    d = copy_policies(tmp_path)
+    p = d / "blk.policy"
+    text = p.read_text()
+    assert re.search(r"^pwritev: ", text, re.M)
+    p.write_text(re.sub(r"^pwritev: .*$", "# pwritev removed by the test", text, flags=re.M))
+    img = tmp_path / "v.img"
+    img.write_bytes(bytes(8 << 20))
+    vm = Vm(guest_args("blk-rw") + ["--disk", "path=%s" % img, "--seccomp-policy-dir", str(d)])
+    assert vm.wait() == EXIT_VM_FAILED, vm.explain()
+    assert re.search(r"blk0 \(pid \d+\) was killed by seccomp for system call pwritev",
+                     vm.stderr), vm.explain()
+    # Only blk0 died: the others were stopped cleanly (no other death reported).
+    assert vm.stderr.count("was killed") == 1, vm.explain()
+    assert not vm_processes(vm.name)
+
+
+def test_log_mode_lets_the_call_go_on(tmp_path):
+    d = copy_policies(tmp_path)
+    p = d / "blk.policy"
+    p.write_text(re.sub(r"^pwritev: .*$", "# removed", p.read_text(), flags=re.M))
+    img = tmp_path / "v.img"
+    img.write_bytes(bytes(8 << 20))
+    vm = Vm(guest_args("blk-rw") + ["--disk", "path=%s" % img, "--seccomp-policy-dir", str(d),
+                                    "--seccomp", "log"])
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "--seccomp log" in vm.stderr, vm.explain()
+
+
+def test_pristine_policy_dir_runs_clean(tmp_path):
+    d = copy_policies(tmp_path)
+    vm = Vm(guest_args("hello") + ["--seccomp-policy-dir", str(d)])
+    assert vm.wait() == GUEST_PASS, vm.explain()
+
+
+@pytest.mark.parametrize("opts,warning", [
+    (["--jail", "off"], "--jail off"),
+    (["--jail", "no-namespaces"], "--jail no-namespaces"),
+    (["--seccomp", "off"], "--seccomp off"),
+])
+def test_weakened_jail_is_announced(opts, warning):
+    vm = Vm(guest_args("hello") + opts)
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "warning: " + warning in vm.stderr, vm.explain()
+
+
+def test_jail_refuses_uid_0():
+    p = subprocess.run([BULKHEAD, "--kernel", "path=%s" % GUEST, "--jail", "uid=0"],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 2 and b"--jail" in p.stderr
+
+
+def test_unprivileged_user_gets_the_same_jail(tmp_path):
+    """A user who may open /dev/kvm runs bulkhead; the children sit in a user
+    namespace of their own with no capabilities."""
+    import tempfile
+    user = "nobody"
+    top = tempfile.mkdtemp(dir="/var/tmp", prefix="bh-unpriv-")
+    os.chmod(top, 0o755)
+    build = __import__("pathlib").Path(top) / "build"
+    shutil.copytree(BUILD, build, ignore=shutil.ignore_patterns("obj", "san", "tests", "nested",
+                                                               "linux-kit", "linux-direct"))
+    for dirpath, dirnames, filenames in os.walk(top):
+        os.chmod(dirpath, 0o755)
+    mode = os.stat("/dev/kvm").st_mode
+    os.chmod("/dev/kvm", 0o666)
+    try:
+        p = subprocess.run(["su", user, "-s", "/bin/sh", "-c",
+                            "%s/bulkhead --name unpriv --kernel path=%s/guest/bulkhead-test-guest,"
+                            "cmdline=bulkhead.test=hello --memory size_mib=32" % (build, build)],
+                           capture_output=True, timeout=60)
+    finally:
+        os.chmod("/dev/kvm", stat.S_IMODE(mode))
+        shutil.rmtree(top, ignore_errors=True)
+    assert p.returncode == GUEST_PASS, p.stderr
+    assert b"PASS hello" in p.stdout
