@@ -3,6 +3,8 @@
 #include "ipc.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -106,6 +108,19 @@ int ipc_dispatch(const struct ipc_handler *table, size_t n, const void *buf, siz
 	if (!row)
 		return -EPROTO;
 	return row->fn(ctx, buf);
+}
+
+void ipc_send_error(int fd, int err, const char *fmt, ...)
+{
+	struct ipc_error m;
+	va_list ap;
+
+	ipc_init(&m, IPC_ERROR, sizeof(m));
+	m.ie_errno = err;
+	va_start(ap, fmt);
+	vsnprintf(m.ie_text, sizeof(m.ie_text), fmt, ap);
+	va_end(ap);
+	(void)!ipc_send(fd, &m);
 }
 
 int ipc_str_ok(const char *s, size_t n)

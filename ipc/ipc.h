@@ -267,6 +267,8 @@ const struct ipc_handler *ipc_check(const struct ipc_handler *table, size_t n, c
 /* ipc_dispatch: ipc_check then call the row's handler; its result, or -EPROTO. */
 int ipc_dispatch(const struct ipc_handler *table, size_t n, const void *buf, size_t len,
 		 uint32_t state, void *ctx) __attribute__((warn_unused_result));
+/* ipc_send_error: send IPC_ERROR with errno err and a formatted one-line text; best effort. */
+void ipc_send_error(int fd, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ipc_str_ok: the fixed-size field s[n] holds a NUL-terminated printable string. */
 int ipc_str_ok(const char *s, size_t n);
 /* ipc_fd_ok: fd lies in the range messages may name. */

@@ -78,3 +78,28 @@ int policy_from_fds(const char *process, int fd, int include_fd, struct policy_f
 	close(include_fd);
 	return 0;
 }
+
+int policy_load_from(const char *process, int policy_fd, int include_fd,
+		     const struct policy_binding *bindings, size_t nbindings, enum policy_mode mode,
+		     char *err, size_t errlen)
+{
+	struct policy_file dir_files[2];
+	const struct policy_file *files;
+	char names[2][64];
+	size_t nfiles;
+	int e;
+
+	if (policy_fd >= 0) {
+		e = policy_from_fds(process, policy_fd, include_fd, dir_files, names);
+		if (e < 0) {
+			snprintf(err, errlen, "reading the policy from --seccomp-policy-dir: %s",
+				 strerror(-e));
+			return e;
+		}
+		files = dir_files;
+		nfiles = 2;
+	} else {
+		files = policy_embedded(&nfiles);
+	}
+	return policy_load(process, files, nfiles, bindings, nbindings, mode, err, errlen);
+}

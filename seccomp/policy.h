@@ -79,4 +79,12 @@ int policy_check(const char *process, const struct policy_file *files, size_t nf
 int policy_from_fds(const char *process, int fd, int include_fd, struct policy_file files[2],
 		    char names[2][64]) __attribute__((warn_unused_result));
 
+/*
+ * policy_load_from: policy_load with the files read from policy_fd and
+ * include_fd (--seccomp-policy-dir) when policy_fd >= 0, else the embedded ones.
+ */
+int policy_load_from(const char *process, int policy_fd, int include_fd,
+		     const struct policy_binding *bindings, size_t nbindings, enum policy_mode mode,
+		     char *err, size_t errlen) __attribute__((warn_unused_result));
+
 #endif

@@ -156,20 +156,10 @@ static int on_cfg_jail(void *arg, const void *msg)
 	return 0;
 }
 
-static void report_text(int err, const char *text)
-{
-	struct ipc_error m;
-
-	ipc_init(&m, IPC_ERROR, sizeof(m));
-	m.ie_errno = err;
-	snprintf(m.ie_text, sizeof(m.ie_text), "%s", text);
-	(void)!ipc_send(IPC_FD_CONTROL, &m);
-}
-
 static int jail_failed(struct ctx *c, int e, const char *err)
 {
 	log_warnx("%s", err);
-	report_text(-e, err);
+	ipc_send_error(IPC_FD_CONTROL, -e, "%s", err);
 	c->reported = 1;
 	return e;
 }
@@ -178,32 +168,15 @@ static int jail_failed(struct ctx *c, int e, const char *err)
 static int vcpu_seccomp(struct ctx *c, char *err, size_t errlen)
 {
 	struct policy_binding b[4 + IPC_MAX_DEVICES];
-	struct policy_file dir_files[2];
-	char names[2][64];
-	const struct policy_file *files;
-	size_t nfiles, n = 0;
-	int e;
+	size_t n = 0;
 
 	b[n++] = (struct policy_binding){ "CONTROL_FD", IPC_FD_CONTROL };
 	b[n++] = (struct policy_binding){ "EXIT_FD", (uint64_t)c->vm.exit_evfd };
 	b[n++] = (struct policy_binding){ "PID", (uint64_t)getpid() };
 	for (unsigned int i = 0; i < c->vm.ndevs; i++)
 		b[n++] = (struct policy_binding){ "CHAN_FD", (uint64_t)c->vm.devs[i].fd };
-	if (c->jail.cj_policy_fd != IPC_FD_NONE) {
-		e = policy_from_fds("vcpu", c->jail.cj_policy_fd, c->jail.cj_include_fd, dir_files,
-				    names);
-		if (e < 0) {
-			snprintf(err, errlen, "reading the policy from --seccomp-policy-dir: %s",
-				 strerror(-e));
-			return e;
-		}
-		files = dir_files;
-		nfiles = 2;
-	} else {
-		files = policy_embedded(&nfiles);
-	}
-	return policy_load("vcpu", files, nfiles, b, n, (enum policy_mode)c->jail.cj_seccomp, err,
-			   errlen);
+	return policy_load_from("vcpu", c->jail.cj_policy_fd, c->jail.cj_include_fd, b, n,
+				(enum policy_mode)c->jail.cj_seccomp, err, errlen);
 }
 
 /*
@@ -297,12 +270,7 @@ static const struct ipc_handler control_table[] = {
 
 static void report_error(int err, const char *what)
 {
-	struct ipc_error m;
-
-	ipc_init(&m, IPC_ERROR, sizeof(m));
-	m.ie_errno = err;
-	snprintf(m.ie_text, sizeof(m.ie_text), "%s: %s", what, strerror(err));
-	(void)!ipc_send(IPC_FD_CONTROL, &m);
+	ipc_send_error(IPC_FD_CONTROL, err, "%s: %s", what, strerror(err));
 }
 
 /* One control message; returns -errno when the channel or the message is bad. */

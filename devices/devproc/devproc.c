@@ -133,16 +133,6 @@ static int on_cfg_jail(void *arg, const void *msg)
 	return 0;
 }
 
-static void report_text(int err, const char *text)
-{
-	struct ipc_error m;
-
-	ipc_init(&m, IPC_ERROR, sizeof(m));
-	m.ie_errno = err;
-	snprintf(m.ie_text, sizeof(m.ie_text), "%s", text);
-	(void)!ipc_send(IPC_FD_CONTROL, &m);
-}
-
 /* The fds the policy's placeholders stand for. */
 static size_t devproc_bindings(const struct devproc *dp, struct policy_binding *b, size_t max)
 {
@@ -166,27 +156,10 @@ static size_t devproc_bindings(const struct devproc *dp, struct policy_binding *
 static int devproc_seccomp(struct devproc *dp, char *err, size_t errlen)
 {
 	struct policy_binding b[8 + IPC_MAX_QUEUES];
-	struct policy_file dir_files[2];
-	char names[2][64];
-	const struct policy_file *files;
-	size_t nfiles;
-	int e;
 
-	if (dp->jail.cj_policy_fd != IPC_FD_NONE) {
-		e = policy_from_fds(dp->ops->policy, dp->jail.cj_policy_fd, dp->jail.cj_include_fd,
-				    dir_files, names);
-		if (e < 0) {
-			snprintf(err, errlen, "reading the policy from --seccomp-policy-dir: %s",
-				 strerror(-e));
-			return e;
-		}
-		files = dir_files;
-		nfiles = 2;
-	} else {
-		files = policy_embedded(&nfiles);
-	}
-	return policy_load(dp->ops->policy, files, nfiles, b, devproc_bindings(dp, b, nitems(b)),
-			   (enum policy_mode)dp->jail.cj_seccomp, err, errlen);
+	return policy_load_from(dp->ops->policy, dp->jail.cj_policy_fd, dp->jail.cj_include_fd, b,
+				devproc_bindings(dp, b, nitems(b)),
+				(enum policy_mode)dp->jail.cj_seccomp, err, errlen);
 }
 
 /* The jail closes after the configuration is in and before any guest input is read. */
@@ -203,7 +176,7 @@ static int devproc_lockdown(struct devproc *dp)
 		e = devproc_seccomp(dp, err, sizeof(err));
 	if (e < 0) {
 		log_warnx("%s", err);
-		report_text(-e, err);
+		ipc_send_error(IPC_FD_CONTROL, -e, "%s", err);
 		dp->reported = 1;
 	}
 	return e;
@@ -413,10 +386,7 @@ static int devproc_loop(struct devproc *dp)
 
 static void report_error(int err, const char *what)
 {
-	char text[IPC_TEXT_MAX];
-
-	snprintf(text, sizeof(text), "%s: %s", what, strerror(err));
-	report_text(err, text);
+	ipc_send_error(IPC_FD_CONTROL, err, "%s: %s", what, strerror(err));
 }
 
 int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **argv)
