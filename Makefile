@@ -45,12 +45,13 @@ VCPU_MODULES := vcpu jail mem ipc common
 SERIAL_MODULES := devices/serial devices/devproc jail mem ipc common
 BLK_MODULES := devices/blk devices/virtio devices/devproc jail mem ipc common
 NET_MODULES := devices/net devices/virtio devices/devproc jail mem ipc common
+PROBE_MODULES := probe jail ipc common
 
 -include seccomp-policies/policies.mk
 
 BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(O)/bulkhead-net
 
-all: $(BINS) guest
+all: $(BINS) $(O)/bulkhead-probe guest
 
 $(O)/bulkhead: $(call objs,$(BULKHEAD_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_supervisor)
 	@echo "  LD      $@"
@@ -71,6 +72,20 @@ $(O)/bulkhead-blk: $(call objs,$(BLK_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_blk)
 $(O)/bulkhead-net: $(call objs,$(NET_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_net)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS) $(POLICY_LIBS)
+
+# The probe reads the policies from the source tree (or --policy-dir), the same
+# texts the processes embed; it is a tool for evaluating the jail, not installed.
+$(O)/bulkhead-probe: $(call objs,$(PROBE_MODULES)) $(POLICY_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread $(CAPNG_LIBS) $(POLICY_LIBS)
+
+$(O)/obj/probe/%.o: probe/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(PKG_CFLAGS) -DBH_POLICY_DIR='"$(CURDIR)/seccomp-policies/x86_64"' -c -o $@ $<
+
+probe: $(O)/bulkhead-probe
+	$(Q)$(O)/bulkhead-probe
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -141,7 +156,7 @@ install: $(BINS)
 clean:
 	rm -rf $(O)
 
-.PHONY: all deps unit integration check demo install clean guest
+.PHONY: all deps unit integration check demo install clean guest probe
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

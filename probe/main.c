@@ -1,0 +1,408 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bulkhead-probe: for each process kind, enter its exact jail and seccomp
+ * policy and try what an attacker who owns that process would try, each
+ * attempt in its own jailed child, and print a table of attempt x process:
+ * how it was blocked (seccomp kill, EPERM, ENOENT, ...) or ALLOWED.
+ * Exit status 1 if any attempt was allowed.
+ *
+ * usage: bulkhead-probe [--policy-dir DIR] [--uid N --gid N]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "jail/jail.h"
+#include "seccomp/policy.h"
+
+#define PROBE_FIRST_FD 4
+#define PROBE_NFDS 8
+
+struct kind {
+	const char *name; /* the policy: "serial" ... */
+	int keep_nproc;
+	/* The child reports through an fd its policy lets it write (all of them are
+	 * the report pipe): the irqfd for devices, the exit eventfd for the vcpu. */
+	int report_slot;
+};
+
+/* Slots of the fds bound to placeholders, from PROBE_FIRST_FD (see bindings()). */
+enum { SLOT_CHAN, SLOT_IRQ, SLOT_IN, SLOT_OUT, SLOT_DISK, SLOT_TAP, SLOT_QUEUE, SLOT_EXIT };
+
+static const struct kind kinds[] = {
+	{ "vcpu", 1, SLOT_EXIT },
+	{ "serial", 0, SLOT_IRQ },
+	{ "blk", 0, SLOT_IRQ },
+	{ "net", 0, SLOT_IRQ },
+};
+
+static pid_t supervisor;
+
+/* Each attempt returns 0 if it succeeded, else the errno that stopped it. */
+typedef int (*attempt_fn)(void);
+
+static int ret(long r)
+{
+	return r < 0 ? errno : 0;
+}
+
+static int open_read(void)
+{
+	return ret(open("/etc/passwd", O_RDONLY | O_CLOEXEC));
+}
+
+static int open_write(void)
+{
+	return ret(open("/tmp/bulkhead-probe-was-here", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+}
+
+static int list_root(void)
+{
+	char buf[4096];
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n;
+
+	if (fd < 0)
+		return errno;
+	n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+	if (n < 0)
+		return errno;
+	/* "." and ".." alone (48 bytes or so) is an empty root: nothing to see. */
+	return n > 64 ? 0 : ENOENT;
+}
+
+static int exec_shell(void)
+{
+	char *const argv[] = { "sh", "-c", "true", NULL };
+
+	execve("/bin/sh", argv, NULL);
+	return errno;
+}
+
+static int inet_connect(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(22),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return errno;
+	return ret(connect(s, (struct sockaddr *)&a, sizeof(a)));
+}
+
+static int unix_connect(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = "/run/dbus/system_bus_socket" };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return errno;
+	return ret(connect(s, (struct sockaddr *)&a, sizeof(a)));
+}
+
+static int ptrace_supervisor(void)
+{
+	return ret(ptrace(PTRACE_ATTACH, supervisor, NULL, NULL));
+}
+
+static int kill_supervisor(void)
+{
+	return ret(kill(supervisor, SIGCONT));
+}
+
+static int do_mount(void)
+{
+	return ret(mount("none", "/", "tmpfs", 0, NULL));
+}
+
+static int unshare_user(void)
+{
+	return ret(unshare(CLONE_NEWUSER));
+}
+
+static int setuid_0(void)
+{
+	return ret(setuid(0));
+}
+
+static int mmap_exec(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? errno : 0;
+}
+
+static int mprotect_exec(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return errno;
+	return ret(mprotect(p, 4096, PROT_READ | PROT_EXEC));
+}
+
+static int memfd_exec(void)
+{
+	char *const argv[] = { "x", NULL };
+	int fd = memfd_create("probe", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	syscall(SYS_execveat, fd, "", argv, NULL, AT_EMPTY_PATH);
+	return errno;
+}
+
+static int open_kvm(void)
+{
+	return ret(open("/dev/kvm", O_RDWR | O_CLOEXEC));
+}
+
+static int read_supervisor(void)
+{
+	char buf[16];
+	struct iovec local = { buf, sizeof(buf) }, remote = { (void *)0x400000, sizeof(buf) };
+
+	return ret(process_vm_readv(supervisor, &local, 1, &remote, 1, 0));
+}
+
+static int write_self_mem(void)
+{
+	return ret(open("/proc/self/mem", O_RDWR | O_CLOEXEC));
+}
+
+static int do_fork(void)
+{
+	pid_t p = fork();
+
+	if (p == 0)
+		_exit(0);
+	return p < 0 ? errno : 0;
+}
+
+static void *thread_main(void *arg)
+{
+	return arg;
+}
+
+static int make_thread(void)
+{
+	pthread_t t;
+	int e = pthread_create(&t, NULL, thread_main, NULL);
+
+	return e;
+}
+
+struct attempt {
+	const char *name;
+	attempt_fn fn;
+};
+
+/* The control: the child lives through its jail and policy and can report. */
+static int nothing(void)
+{
+	return 0;
+}
+
+static const struct attempt attempts[] = {
+	{ "(control: nothing, must be ALLOWED)", nothing },
+	{ "open a host file to read", open_read },
+	{ "open a host file to write", open_write },
+	{ "list /", list_root },
+	{ "execve a shell", exec_shell },
+	{ "socket(AF_INET) + connect", inet_connect },
+	{ "socket(AF_UNIX) to a host path", unix_connect },
+	{ "ptrace the supervisor", ptrace_supervisor },
+	{ "signal the supervisor", kill_supervisor },
+	{ "mount", do_mount },
+	{ "unshare(CLONE_NEWUSER)", unshare_user },
+	{ "setuid(0)", setuid_0 },
+	{ "mmap PROT_EXEC", mmap_exec },
+	{ "mprotect PROT_EXEC", mprotect_exec },
+	{ "memfd_create + execveat", memfd_exec },
+	{ "open /dev/kvm", open_kvm },
+	{ "process_vm_readv the supervisor", read_supervisor },
+	{ "open /proc/self/mem", write_self_mem },
+	{ "fork", do_fork },
+	{ "create a thread", make_thread },
+};
+
+/* Policy texts, read once before any child is jailed. */
+struct policy_set {
+	struct policy_file files[nitems(kinds)][2];
+	char names[nitems(kinds)][2][64];
+};
+
+static int load_policies(const char *dir, struct policy_set *ps)
+{
+	char path[4096];
+
+	for (size_t k = 0; k < nitems(kinds); k++) {
+		int fd, inc;
+
+		snprintf(path, sizeof(path), "%s/%s.policy", dir, kinds[k].name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "%s/common.policy", dir);
+		inc = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || inc < 0)
+			return -errno;
+		if (policy_from_fds(kinds[k].name, fd, inc, ps->files[k], ps->names[k]) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* In the child: the fds a process of this kind holds, as numbers its policy binds. */
+static size_t bindings(struct policy_binding *b)
+{
+	static const char *const names[] = { "CHAN_FD", "IRQ_FD", "IN_FD", "OUT_FD", "DISK_FD",
+					     "TAP_FD", "QUEUE_FD", "EXIT_FD" };
+	size_t n = 0;
+
+	b[n++] = (struct policy_binding){ "CONTROL_FD", 3 };
+	b[n++] = (struct policy_binding){ "PID", (uint64_t)getpid() };
+	b[n++] = (struct policy_binding){ "EPOLL_FD", PROBE_FIRST_FD + PROBE_NFDS };
+	for (size_t i = 0; i < nitems(names); i++)
+		b[n++] = (struct policy_binding){ names[i], PROBE_FIRST_FD + i };
+	return n;
+}
+
+static enum policy_mode probe_mode = POLICY_KILL;
+
+static void child(size_t k, const struct attempt *a, const struct policy_set *ps,
+		  const struct jail_config *jc0, int report)
+{
+	struct policy_binding b[16];
+	struct jail_config jc = *jc0;
+	char err[256];
+	int r;
+
+	jc.keep_nproc = kinds[k].keep_nproc;
+	if (jail_enter(&jc, err, sizeof(err)) < 0 ||
+	    policy_load(kinds[k].name, ps->files[k], 2, b, bindings(b), probe_mode, err,
+			sizeof(err)) < 0) {
+		dprintf(2, "bulkhead-probe: %s: %s\n", kinds[k].name, err);
+		_exit(120);
+	}
+	(void)report;
+	r = a->fn();
+	(void)!write(PROBE_FIRST_FD + kinds[k].report_slot, &r, sizeof(r));
+	_exit(0);
+}
+
+static void run_one(size_t k, const struct attempt *a, const struct policy_set *ps,
+		    const struct jail_config *jc, char *out, size_t outlen)
+{
+	struct clone_args args = { .flags = CLONE_NEWPID, .exit_signal = SIGCHLD };
+	int pfd[2], r = -1, st;
+	long pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		fatal("pipe");
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0)
+		fatal("clone3");
+	if (pid == 0) {
+		close(pfd[0]);
+		/* The fds a device holds (numbers its policy binds), here just eventfds. */
+		for (int i = 0; i <= PROBE_NFDS; i++)
+			dup2(pfd[1], PROBE_FIRST_FD + i);
+		child(k, a, ps, jc, pfd[1]);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &r, sizeof(r)) != sizeof(r))
+		r = -1;
+	close(pfd[0]);
+	waitpid((pid_t)pid, &st, 0);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		snprintf(out, outlen, "seccomp kill");
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 120)
+		snprintf(out, outlen, "(jail failed)");
+	else if (r == 0)
+		snprintf(out, outlen, "ALLOWED");
+	else if (r > 0)
+		snprintf(out, outlen, "%s", strerrorname_np(r) ? strerrorname_np(r) : "error");
+	else if (WIFSIGNALED(st))
+		snprintf(out, outlen, "signal %d", WTERMSIG(st));
+	else
+		snprintf(out, outlen, "no answer");
+}
+
+/* One table: every attempt for every kind; returns how many were allowed. */
+static int table(const struct policy_set *ps, const struct jail_config *jc, enum policy_mode mode,
+		 const char *title)
+{
+	int allowed = 0;
+
+	probe_mode = mode;
+	printf("\n%s\n\n| attempt |", title);
+	for (size_t k = 0; k < nitems(kinds); k++)
+		printf(" %s |", kinds[k].name);
+	printf("\n|---|");
+	for (size_t k = 0; k < nitems(kinds); k++)
+		printf("---|");
+	printf("\n");
+	for (size_t i = 0; i < nitems(attempts); i++) {
+		printf("| %s |", attempts[i].name);
+		for (size_t k = 0; k < nitems(kinds); k++) {
+			char res[64];
+
+			fflush(stdout);
+			run_one(k, &attempts[i], ps, jc, res, sizeof(res));
+			if (i == 0 && strcmp(res, "ALLOWED") != 0) {
+				printf(" %s |\n", res);
+				fatalx("%s: the control attempt did not report: the probe measures nothing",
+				       kinds[k].name);
+			}
+			allowed += i > 0 && strcmp(res, "ALLOWED") == 0;
+			printf(" %s |", res);
+		}
+		printf("\n");
+	}
+	return allowed;
+}
+
+int main(int argc, char **argv)
+{
+	struct jail_config jc = { .mode = JAIL_FULL, .uid = JAIL_DEFAULT_ID, .gid = JAIL_DEFAULT_ID,
+				  .nofile = 64 };
+	const char *dir = BH_POLICY_DIR;
+	static struct policy_set ps;
+	int allowed = 0;
+
+	log_init("bulkhead-probe");
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--policy-dir") == 0)
+			dir = argv[i + 1];
+		else if (strcmp(argv[i], "--uid") == 0)
+			jc.uid = (uid_t)atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--gid") == 0)
+			jc.gid = (gid_t)atoi(argv[i + 1]);
+	}
+	if (geteuid() != 0)
+		fatalx("run as root: the probe builds each process's jail as bulkhead does as root");
+	if (load_policies(dir, &ps) < 0)
+		fatalx("cannot read the policies in %s (--policy-dir DIR)", dir);
+	supervisor = getpid();
+	allowed = table(&ps, &jc, POLICY_KILL, "the jail and the seccomp policy (as bulkhead runs)");
+	table(&ps, &jc, POLICY_OFF, "the jail alone (--seccomp off): the second line of defence");
+	printf("\n%d attempt(s) allowed\n", allowed);
+	return allowed ? 1 : 0;
+}

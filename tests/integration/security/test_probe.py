@@ -1,0 +1,23 @@
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+"""bulkhead-probe: every attack attempt, in every process kind's exact jail
+and policy, is blocked; the control attempt proves each child reported."""
+import os
+import subprocess
+
+from conftest import BUILD
+
+
+def test_probe_allows_nothing():
+    p = subprocess.run([os.path.join(BUILD, "bulkhead-probe")], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    first = p.stdout.split("the jail alone")[0]
+    rows = [line for line in first.splitlines() if line.startswith("| ") and "---" not in line]
+    header, control, attempts = rows[0], rows[1], rows[2:]
+    assert header.split("|")[2:6] == [" vcpu ", " serial ", " blk ", " net "], header
+    assert control.count("ALLOWED") == 4, control
+    assert len(attempts) >= 18, first
+    for row in attempts:
+        assert "ALLOWED" not in row, row
+    assert "0 attempt(s) allowed" in p.stdout
