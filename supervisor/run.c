@@ -21,6 +21,9 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "seccomp/policy.h"
+#include <cap-ng.h>
+#include <sys/prctl.h>
 #include "supervisor.h"
 
 #define TAG_SIGNAL 0
@@ -65,6 +68,43 @@ static void sup_stop_all(struct sup *s)
 	}
 }
 
+/*
+ * Once every child runs, the supervisor needs little: its control sockets,
+ * pidfds and signalfd, the terminal, and CAP_KILL to stop children that run
+ * as another uid. Everything else goes, and its own policy closes in.
+ */
+static int sup_lockdown(struct sup *s)
+{
+	struct policy_binding b[8 + SUP_MAX_CHILDREN];
+	char err[256];
+	size_t n = 0;
+	int e;
+
+	if (s->cfg.jail_mode == 2)
+		return 0; /* --jail off: nothing is narrowed */
+	if (geteuid() == 0) {
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_KILL) < 0 ||
+		    capng_apply(CAPNG_SELECT_BOTH) < 0) {
+			log_warnx("cannot drop the supervisor's capabilities");
+			return -EPERM;
+		}
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	b[n++] = (struct policy_binding){ "SIGNAL_FD", (uint64_t)s->sigfd };
+	b[n++] = (struct policy_binding){ "EPOLL_FD", (uint64_t)s->ep };
+	b[n++] = (struct policy_binding){ "KMSG_FD", (uint64_t)(int64_t)s->kmsg_fd };
+	b[n++] = (struct policy_binding){ "PID", (uint64_t)getpid() };
+	for (unsigned int i = 0; i < s->nchildren; i++)
+		b[n++] = (struct policy_binding){ "CONTROL_FD", (uint64_t)(int64_t)s->children[i].ctl };
+	e = policy_load_from("supervisor", -1, -1, b, n, (enum policy_mode)s->cfg.seccomp_mode, err,
+			     sizeof(err));
+	if (e < 0)
+		log_warnx("%s", err);
+	return e;
+}
+
 static void sup_start_vcpu(struct sup *s)
 {
 	struct ipc_empty m;
@@ -84,6 +124,10 @@ static void sup_start_vcpu(struct sup *s)
 		}
 	}
 	s->phase = PHASE_RUNNING;
+	if (sup_lockdown(s) < 0) {
+		sup_decide(s, EXIT_VM_FAILED, "the supervisor could not lock itself down");
+		sup_stop_all(s);
+	}
 }
 
 static int vm_exit_status(const struct ipc_vm_exit *m)
