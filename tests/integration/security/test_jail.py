@@ -169,3 +169,35 @@ def test_unprivileged_user_gets_the_same_jail(tmp_path):
         shutil.rmtree(top, ignore_errors=True)
     assert p.returncode == GUEST_PASS, p.stderr
     assert b"PASS hello" in p.stdout
+
+
+def audit_records():
+    p = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=30)
+    return [l for l in p.stdout.splitlines()
+            if "type=1326" in l and re.search(r'comm="bulkhead', l)]
+
+
+@pytest.mark.parametrize("scenario,args", [
+    ("blk-rw", "disk"),
+    ("blk-hostile", "disk"),
+    ("smp", "vcpus"),
+    ("echo", "stdin"),
+])
+def test_log_mode_logs_nothing_for_real_workloads(tmp_path, scenario, args):
+    """The built-in policies cover the real workloads: under --seccomp log the
+    kernel logs no call from any bulkhead process."""
+    before = len(audit_records())
+    extra = ["--seccomp", "log"]
+    if args == "disk":
+        img = tmp_path / "d.img"
+        img.write_bytes(bytes(8 << 20))
+        extra += ["--disk", "path=%s" % img]
+    vm = Vm(guest_args(scenario, vcpus=2 if args == "vcpus" else 1) + extra,
+            stdin=subprocess.PIPE if args == "stdin" else subprocess.DEVNULL)
+    if args == "stdin":
+        vm.read_until(b"bulkhead-test-guest: ready")
+        vm.proc.stdin.write(b"hello\nquit\n")
+        vm.proc.stdin.close()
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    after = audit_records()
+    assert len(after) == before, "logged: %s" % after[before:]
