@@ -105,6 +105,7 @@ UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_virtio_mmio := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_net := devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))

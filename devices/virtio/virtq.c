@@ -55,6 +55,12 @@ static uint16_t load16(const uint16_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+/* [a, a+alen) and [b, b+blen) share a byte; lengths are small, addresses may be anything. */
+static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen && a + alen > a && b + blen > b;
+}
+
 void virtq_reset(struct virtq *q)
 {
 	memset(q, 0, sizeof(*q));
@@ -67,6 +73,12 @@ enum virtq_error virtq_start(struct virtq *q, const struct guest_mem *mem)
 	if (n == 0 || n > VIRTQ_MAX_SIZE || (n & (n - 1)))
 		return VIRTQ_E_RING;
 	if (q->desc_gpa % 16 || q->avail_gpa % 2 || q->used_gpa % 4)
+		return VIRTQ_E_RING;
+	/* The used ring is the device's to write: over the descriptor table or the
+	 * avail ring, each push would hand the device new work of its own making,
+	 * and a kick would never end. */
+	if (ranges_overlap(q->used_gpa, 6 + 8 * n, q->desc_gpa, VIRTQ_DESC_SIZE * n) ||
+	    ranges_overlap(q->used_gpa, 6 + 8 * n, q->avail_gpa, 6 + 2 * n))
 		return VIRTQ_E_RING;
 	q->desc = mem_ptr(mem, q->desc_gpa, VIRTQ_DESC_SIZE * n);
 	q->avail = mem_ptr(mem, q->avail_gpa, 6 + 2 * n);
@@ -88,8 +100,8 @@ int virtq_has_avail(const struct virtq *q)
 	return __atomic_load_n(avail_field(q, 1), __ATOMIC_ACQUIRE) != q->last_avail;
 }
 
-static enum virtq_error chain_add(struct virtq_chain *c, const struct guest_mem *mem,
-				  const struct vdesc *d)
+static enum virtq_error chain_add(const struct virtq *q, struct virtq_chain *c,
+				  const struct guest_mem *mem, const struct vdesc *d)
 {
 	unsigned int n = c->nread + c->nwrite;
 	void *hva;
@@ -104,6 +116,11 @@ static enum virtq_error chain_add(struct virtq_chain *c, const struct guest_mem 
 	if (d->flags & VIRTQ_DESC_F_WRITE) {
 		if (c->write_len + d->len > VIRTQ_MAX_CHAIN_BYTES - c->read_len)
 			return VIRTQ_E_LEN;
+		/* Device-written data over the rings the device reads would let it
+		 * make its own work (a blk IN that rewrites avail->idx). */
+		if (ranges_overlap(d->addr, d->len, q->desc_gpa, VIRTQ_DESC_SIZE * (uint64_t)q->size) ||
+		    ranges_overlap(d->addr, d->len, q->avail_gpa, 6 + 2 * (uint64_t)q->size))
+			return VIRTQ_E_ADDR;
 		c->nwrite++;
 		c->write_len += d->len;
 	} else {
@@ -164,7 +181,7 @@ static enum virtq_error chain_walk(const struct virtq *q, const struct guest_mem
 			steps = 0;
 			continue;
 		}
-		e = chain_add(c, mem, &d);
+		e = chain_add(q, c, mem, &d);
 		if (e != VIRTQ_OK)
 			return e;
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))

@@ -313,8 +313,10 @@ static const struct row rows[] = {
 	  .d = { D(MEM_SIZE - 16, 16, 0, 0) },
 	  .nread = 1, .read_len = 16, .seg = { S(MEM_SIZE - 16, 16) } },
 	{ .name = "a buffer of all of guest memory",
-	  .d = { D(0, (uint32_t)MEM_SIZE, F_WRITE, 0) },
-	  .nwrite = 1, .write_len = MEM_SIZE, .seg = { S(0, MEM_SIZE) } },
+	  .d = { D(0, (uint32_t)MEM_SIZE, 0, 0) },
+	  .nread = 1, .read_len = MEM_SIZE, .seg = { S(0, MEM_SIZE) } },
+	{ .name = "a writable buffer over the rings (fuzz_blk: the device made its own work)",
+	  .d = { D(0, (uint32_t)MEM_SIZE, F_WRITE, 0) }, .want = VIRTQ_E_ADDR },
 	{ .name = "chain of exactly the queue size (16)",
 	  .build = build_full_chain, .check = check_full_chain },
 	{ .name = "chain of exactly the queue size (VIRTQ_MAX_SIZE)", .size = VIRTQ_MAX_SIZE,
@@ -1473,6 +1475,11 @@ struct ref_chain {
 
 enum { REF_VALID, REF_INVALID, REF_EMPTY };
 
+static int ref_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen && a + alen > a && b + blen > b;
+}
+
 static int ref_pop(const struct virtq *q, struct ref_chain *rc, uint16_t *headp)
 {
 	const uint16_t *avail = q->avail;
@@ -1516,6 +1523,10 @@ static int ref_pop(const struct virtq *q, struct ref_chain *rc, uint16_t *headp)
 		if (!(d.flags & F_WRITE) && writing)
 			return REF_INVALID;
 		writing = (d.flags & F_WRITE) != 0;
+		/* The device never writes over the descriptor table or the avail ring. */
+		if (writing && (ref_overlap(d.addr, d.len, q->desc_gpa, 16 * (uint64_t)q->size) ||
+				ref_overlap(d.addr, d.len, q->avail_gpa, 6 + 2 * (uint64_t)q->size)))
+			return REF_INVALID;
 		total += d.len;
 		if (total > CHAIN_MAX)
 			return REF_INVALID;
