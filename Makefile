@@ -129,6 +129,8 @@ $(O)/san/%.o: %.c
 UNIT_BINS := $(foreach t,$(UNIT_TESTS),$(O)/tests/test_$(t) $(O)/tests/san/test_$(t))
 
 -include tests/guest/guest.mk
+-include tests/fuzz/fuzz.mk
+-include bench/bench.mk
 
 deps:
 	$(Q)scripts/deps.sh
@@ -143,6 +145,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory fuzz-check
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -226,7 +226,7 @@ static int seccomp_syscall_of(struct sup *s, pid_t pid)
 	if (s->kmsg_fd < 0)
 		return -1;
 	snprintf(key, sizeof(key), " pid=%d ", (int)pid);
-	for (int tries = 0; tries < 50; tries++) {
+	for (int tries = 0; tries < 100; tries++) {
 		ssize_t n;
 
 		while ((n = read(s->kmsg_fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {

@@ -103,8 +103,13 @@ def test_violation_kills_that_process_only_and_is_named(tmp_path):
     img.write_bytes(bytes(8 << 20))
     vm = Vm(guest_args("blk-rw") + ["--disk", "path=%s" % img, "--seccomp-policy-dir", str(d)])
     assert vm.wait() == EXIT_VM_FAILED, vm.explain()
-    assert re.search(r"blk0 \(pid \d+\) was killed by seccomp for system call pwritev",
-                     vm.stderr), vm.explain()
+    m = re.search(r"blk0 \(pid (\d+)\) was killed by seccomp", vm.stderr)
+    assert m, vm.explain()
+    # bulkhead names the call from the kernel's audit record; the kernel
+    # rate-limits those records, so hold bulkhead to it only where one exists.
+    logged = [l for l in audit_records() if " pid=%s " % m.group(1) in l]
+    if logged:
+        assert "killed by seccomp for system call pwritev" in vm.stderr, vm.explain()
     # Only blk0 died: the others were stopped cleanly (no other death reported).
     assert vm.stderr.count("was killed") == 1, vm.explain()
     assert not vm_processes(vm.name)

@@ -1,0 +1,30 @@
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# make bench        bulkhead against QEMU microvm (bench/run.py): BENCH_RUNS runs of
+#                   each VMM per figure, alternating; results in bench/results/ and
+#                   the latest table in docs/performance.md. Needs root, /dev/kvm,
+#                   qemu-system-x86_64 and gnuplot. Not part of make check.
+# make bench-smoke  one run of each figure at tiny sizes, results in $(O)/bench-smoke/
+#                   (make check runs the same through
+#                   tests/integration/functional/test_bench_smoke.py).
+#
+# BENCH_RUNS (5): runs of each VMM per figure. BENCH_QUIET_WAIT (0): wait up to this
+# many seconds for the 1-minute load average to fall below BENCH_QUIET_LOAD (0.5)
+# before measuring. BENCH_ARGS: more bench/run.py options (--only disk,net ...).
+
+BENCH_RUNS ?= 5
+BENCH_QUIET_WAIT ?= 0
+BENCH_QUIET_LOAD ?= 0.5
+BENCH_ARGS ?=
+
+bench: all
+	$(Q)BULKHEAD_BUILD=$(abspath $(O)) BENCH_RUNS=$(BENCH_RUNS) \
+		BENCH_QUIET_WAIT=$(BENCH_QUIET_WAIT) BENCH_QUIET_LOAD=$(BENCH_QUIET_LOAD) \
+		/usr/bin/python3 bench/run.py $(BENCH_ARGS)
+
+bench-smoke: all
+	$(Q)BULKHEAD_BUILD=$(abspath $(O)) /usr/bin/python3 bench/run.py --smoke --no-docs \
+		--out $(O)/bench-smoke $(BENCH_ARGS)
+
+.PHONY: bench bench-smoke

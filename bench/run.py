@@ -1,0 +1,1178 @@
+#!/usr/bin/python3
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+"""bulkhead against QEMU microvm on the same test guest, images, TAP and workload.
+
+Every figure alternates runs (bulkhead, QEMU, bulkhead, ...), BENCH_RUNS (5) of
+each, after one unmeasured warm-up run of each VMM, and reports the median, the
+minimum, the maximum and the bulkhead/QEMU ratio of the medians:
+
+  start      launch to the boot marker line on the console and to process exit,
+             marker-exit with 1 and 2 vCPUs; CPU time (user+sys) of every host
+             process and thread of the VM until the marker (its cgroup's cpu.stat,
+             read when the line arrives) and until exit (wait4's rusage: the VMM
+             and every descendant it reaped)
+  memory     RSS and PSS summed over the VM's processes, guest RAM excluded, while
+             the echo scenario idles with a disk and a NIC (peak of 5 samples);
+             per bulkhead process as well
+  disk       blk-bench on a 512 MiB raw image written once with random data
+  net        net-bench against tests/guest/netpeer.py on a TAP in a namespace
+  isolation  svc-bench's costs, serial-flood bytes/s (guest and host view)
+  scale      N VMs (marker-exit, 64 MiB) launched at once, until all reached the
+             marker and until all exited
+
+Writes RESULTS/<date>-<time>.md (the table), .json (every sample) and .png
+(gnuplot: the ratios), and, unless --smoke or --no-docs, the latest table into
+docs/performance.md. Needs root (network namespace, TAP, cgroup), /dev/kvm,
+qemu-system-x86_64 and gnuplot, and a built tree (make).
+
+usage: bench/run.py [--smoke] [--runs N] [--only FIG[,FIG]] [--out DIR]
+                    [--no-docs] [--quiet-wait SECONDS] [--quiet-load L]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import selectors
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.environ.get("BULKHEAD_BUILD", os.path.join(ROOT, "build"))
+BULKHEAD = os.path.join(BUILD, "bulkhead")
+GUEST = os.environ.get("GUEST", os.path.join(BUILD, "guest", "bulkhead-test-guest"))
+QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+NETPEER = os.path.join(ROOT, "tests", "guest", "netpeer.py")
+PYTHON = "/usr/bin/python3"
+DOC = os.path.join(ROOT, "docs", "performance.md")
+RESULTS = os.path.join(ROOT, "bench", "results")
+
+TAG = b"bulkhead-test-guest: "
+MARKER = TAG + b"boot marker"
+READY = TAG + b"ready"
+GUEST_PASS = 1
+VMMS = ("bulkhead", "qemu")
+VMM_NAMES = {"bulkhead": "bulkhead", "qemu": "QEMU microvm"}
+GUEST_MAC = "52:54:00:0b:4e:01"
+MEM_MIB = 64
+DOC_BEGIN = "<!-- bench:results:begin (bench/run.py rewrites this part) -->"
+DOC_END = "<!-- bench:results:end -->"
+
+# What a full run and a smoke run do (--smoke: one run of each figure, tiny sizes).
+FULL = {"runs": 5, "warmup": True, "vcpus": (1, 2), "disk_mib": 512, "blk_args": "",
+        "net_args": "bulkhead.seconds=2 bulkhead.frames=200", "svc_iterations": 2000,
+        "flood_bytes": 65536, "scale": (1, 4, 16), "mem_samples": 5}
+SMOKE = {"runs": 1, "warmup": False, "vcpus": (1, 2), "disk_mib": 16,
+         "blk_args": "bulkhead.mib=8 bulkhead.ios=200",
+         "net_args": "bulkhead.seconds=1 bulkhead.frames=8",
+         "svc_iterations": 20, "flood_bytes": 8192, "scale": (1, 2), "mem_samples": 2}
+FIGURES = ("start", "memory", "disk", "net", "isolation", "scale")
+FIG_OF_PREFIX = {"start": "start", "mem": "memory", "disk": "disk", "net": "net", "iso": "isolation",
+                 "scale": "scale"}
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+# ---- metrics -------------------------------------------------------------------------------
+
+class Metric:
+    """One row of the table: samples per VMM, lower or higher is better."""
+
+    def __init__(self, key, figure, label, unit, better, vmms=VMMS, note="", short=None):
+        self.key, self.figure, self.label, self.unit = key, figure, label, unit
+        self.better, self.vmms, self.note = better, vmms, note
+        self.short = short or key
+        self.fig_id = FIG_OF_PREFIX[key.split(".")[0]]
+        self.values = {v: [] for v in VMMS}
+
+    def add(self, vmm, value):
+        self.values[vmm].append(float(value))
+
+    def med(self, vmm):
+        v = self.values[vmm]
+        return statistics.median(v) if v else None
+
+    def ratio(self):
+        b, q = self.med("bulkhead"), self.med("qemu")
+        if b is None or q is None or q == 0:
+            return None
+        return b / q
+
+    def bulkhead_better(self):
+        r = self.ratio()
+        if r is None or self.better not in ("lower", "higher"):
+            return None
+        return r < 1 if self.better == "lower" else r > 1
+
+    def as_dict(self):
+        return {"key": self.key, "fig_id": self.fig_id, "figure": self.figure, "label": self.label,
+                "unit": self.unit,
+                "better": self.better, "note": self.note, "vmms": list(self.vmms),
+                "values": self.values, "median": {v: self.med(v) for v in VMMS},
+                "ratio": self.ratio()}
+
+
+class Results:
+    def __init__(self):
+        self.metrics = {}
+        self.errors = []
+        self.loads = {}
+
+    def metric(self, key, *a, **kw):
+        if key not in self.metrics:
+            self.metrics[key] = Metric(key, *a, **kw)
+        return self.metrics[key]
+
+
+# ---- the host: cgroups, processes, memory ----------------------------------------------------
+
+def cgroup2_root():
+    """A writable cgroup v2 mount (the unified hierarchy), or None."""
+    try:
+        with open("/proc/self/mounts") as f:
+            mounts = [ln.split() for ln in f]
+    except OSError:
+        return None
+    for m in mounts:
+        if len(m) > 2 and m[2] == "cgroup2" and os.access(m[1], os.W_OK):
+            return m[1]
+    return None
+
+
+CG_ROOT = cgroup2_root()
+_cg_count = [0]
+
+
+class Cgroup:
+    """A cgroup v2 group of its own for one VM: its CPU time (cpu.stat, which counts
+    processes and threads that already ended), its processes, and a sure way to end them
+    (cgroup.kill). Outside any controller: it changes no limit of the VM."""
+
+    def __init__(self):
+        _cg_count[0] += 1
+        self.path = os.path.join(CG_ROOT, "bulkhead-bench-%d-%d" % (os.getpid(), _cg_count[0]))
+        os.mkdir(self.path)
+        self.procs_path = os.path.join(self.path, "cgroup.procs")
+
+    def enter(self):
+        """preexec_fn: the child moves itself into the group before exec."""
+        fd = os.open(self.procs_path, os.O_WRONLY)
+        os.write(fd, b"0")
+        os.close(fd)
+
+    def usage_us(self):
+        with open(os.path.join(self.path, "cpu.stat")) as f:
+            for ln in f:
+                k, v = ln.split()
+                if k == "usage_usec":
+                    return int(v)
+        return None
+
+    def pids(self):
+        with open(self.procs_path) as f:
+            return [int(x) for x in f.read().split()]
+
+    def kill(self):
+        k = os.path.join(self.path, "cgroup.kill")
+        if os.path.exists(k):
+            with open(k, "w") as f:
+                f.write("1")
+        else:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def remove(self):
+        for _ in range(250):
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                if self.pids():
+                    self.kill()
+                time.sleep(0.02)
+        log("could not remove %s" % self.path)
+
+
+def proc_tree(root):
+    """root and every descendant, by scanning /proc (without a cgroup)."""
+    children = {}
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % e) as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(e))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def proc_cpu_us(pids):
+    """user+sys of the processes (all their threads), from /proc/PID/stat (clock ticks)."""
+    tck = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total * 1000000 // tck
+
+
+def proc_title(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return "?"
+
+
+def smaps_sum(pid, ram_kib):
+    """(rss_kib, pss_kib, guest_ram_rss_kib) of process pid, guest RAM left out: bulkhead's
+    memfd:<name>-ram* mappings, and anonymous mappings exactly the guest's size (QEMU's
+    RAM block)."""
+    rss = pss = ram = 0
+    skip = False
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            lines = f.readlines()
+    except OSError:
+        return None
+    for ln in lines:
+        first = ln.split(None, 1)[0]
+        if "-" in first and not first.endswith(":"):
+            parts = ln.split(None, 5)
+            path = parts[5].strip() if len(parts) > 5 else ""
+            lo, hi = (int(x, 16) for x in first.split("-"))
+            size_kib = (hi - lo) // 1024
+            skip = (path.startswith("/memfd:") and re.search(r"-ram\d+", path) is not None) or \
+                (path == "" and size_kib == ram_kib)
+        elif first == "Rss:":
+            v = int(ln.split()[1])
+            if skip:
+                ram += v
+            else:
+                rss += v
+        elif first == "Pss:" and not skip:
+            pss += int(ln.split()[1])
+    return rss, pss, ram
+
+
+def proc_threads(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for ln in f:
+                if ln.startswith("Threads:"):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def busy_others(seconds=1.0):
+    """Processes that used more than 5% of a CPU over `seconds` (what else runs here)."""
+    def snap():
+        out = {}
+        for e in os.listdir("/proc"):
+            if e.isdigit():
+                try:
+                    with open("/proc/%s/stat" % e) as f:
+                        st = f.read()
+                except OSError:
+                    continue
+                fields = st[st.rindex(")") + 2:].split()
+                out[int(e)] = (st[st.index("(") + 1:st.rindex(")")], int(fields[11]) + int(fields[12]))
+        return out
+    a = snap()
+    time.sleep(seconds)
+    b = snap()
+    tck = os.sysconf("SC_CLK_TCK")
+    busy = []
+    for pid, (name, t) in b.items():
+        if pid in a and pid != os.getpid():
+            pct = (t - a[pid][1]) * 100.0 / tck / seconds
+            if pct > 5:
+                busy.append("%s (%d%%)" % (name, pct))
+    return busy
+
+
+# ---- one VM ----------------------------------------------------------------------------------
+
+_vm_count = [0]
+
+
+def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap):
+    append = ("bulkhead.test=%s %s" % (scenario, cmdline)).strip()
+    if vmm == "bulkhead":
+        argv = [BULKHEAD, "--name", name, "--kernel", "path=%s,cmdline=%s" % (GUEST, append),
+                "--memory", "size_mib=%d" % mem, "--vcpus", "num=%d" % vcpus, "--serial", "stdio"]
+        if disk:
+            argv += ["--disk", "path=%s" % disk]
+        if tap:
+            argv += ["--net", "tap=%s,mac=%s" % (tap, GUEST_MAC)]
+        return argv
+    # As tests/guest/run-qemu.sh and run-qemu-net.sh run it.
+    argv = [QEMU, "-M", "microvm,acpi=off,pit=off,pic=off,rtc=off", "-enable-kvm",
+            "-cpu", "host,-arch-capabilities", "-m", str(mem), "-smp", str(vcpus),
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
+            "-device", "i8042", "-global", "virtio-mmio.force-legacy=false",
+            "-kernel", GUEST, "-append", append]
+    if disk:
+        argv += ["-drive", "id=d0,file=%s,format=raw,if=none" % disk,
+                 "-device", "virtio-blk-device,drive=d0"]
+    if tap:
+        argv += ["-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=off" % tap,
+                 "-device", "virtio-net-device,netdev=n0,mac=%s" % GUEST_MAC]
+    return argv
+
+
+class Vm:
+    """One VMM process tree running the test guest, its console read with timestamps."""
+
+    def __init__(self, vmm, scenario, cmdline="", vcpus=1, mem=MEM_MIB, disk=None, tap=None,
+                 netns=None, cgroup=True, stdin=False):
+        _vm_count[0] += 1
+        self.vmm = vmm
+        self.scenario = scenario
+        self.name = "bb%d-%d" % (os.getpid() % 100000, _vm_count[0])
+        self.mem = mem
+        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap)
+        if netns:
+            argv = ["ip", "netns", "exec", netns] + argv  # ip execs: the pid stays the VMM's
+        self.argv = argv
+        self.cg = Cgroup() if cgroup and CG_ROOT else None
+        self.err = tempfile.TemporaryFile()
+        self.out = bytearray()
+        self.chunks = []  # (time, end offset in out)
+        self.t_marker = None
+        self.cpu_marker_us = None
+        self.status = None
+        self.rusage = None
+        self.t_exit = None
+        self.eof = False
+        self.t0 = None
+        self.pidfd = None
+        # The VMM starts from a waiting shell (bash: dash takes no fd above 9 in a
+        # redirection) that execs it when told to: the fork, the move into the cgroup
+        # (which waits for an RCU grace period, milliseconds) and the pipes are set up
+        # before the clock starts; "launch" is the exec.
+        go_r, self.go = os.pipe()
+        launcher = 'read -r x <&%d && exec %d<&- && exec "$@"' % (go_r, go_r)
+        self.proc = subprocess.Popen(
+            ["/bin/bash", "-c", launcher, "bash"] + argv,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=self.err, pass_fds=(go_r,), preexec_fn=self.cg.enter if self.cg else None)
+        os.close(go_r)
+        self.fd = self.proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.pidfd = os.pidfd_open(self.proc.pid)
+        self.cpu_base_us = 0
+
+    def _wait_shell(self):
+        """Until the shell sleeps in read(2) on the go pipe (at most 2 s)."""
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                with open("/proc/%d/syscall" % self.proc.pid) as f:
+                    if f.read().split(" ", 1)[0] == "0":  # read
+                        return
+            except OSError:
+                return
+            time.sleep(0.0005)
+
+    def start(self, t0=None):
+        """Let the VMM go; its clock starts at t0 (now)."""
+        self._wait_shell()
+        self.cpu_base_us = self.cpu_us() if self.cg else 0
+        self.t0 = time.monotonic() if t0 is None else t0
+        try:
+            os.write(self.go, b"go\n")
+        except BrokenPipeError:
+            raise BenchError("%s: the launcher ended early\n%s" % (self.vmm, self.stderr()))
+        finally:
+            os.close(self.go)
+            self.go = None
+        return self
+
+    def feed(self, now):
+        """Read what is there; False at end of file."""
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                self.eof = True
+                return False
+            start = max(0, len(self.out) - len(MARKER))
+            self.out += chunk
+            self.chunks.append((now, len(self.out)))
+            if self.t_marker is None and MARKER in self.out[start:]:
+                self.t_marker = now
+                self.cpu_marker_us = self.cpu_us() - self.cpu_base_us
+
+    def cpu_us(self):
+        if self.cg:
+            return self.cg.usage_us()
+        return proc_cpu_us(proc_tree(self.proc.pid))
+
+    def pids(self):
+        if self.cg:
+            return self.cg.pids()
+        return proc_tree(self.proc.pid)
+
+    def time_of(self, offset):
+        """When byte `offset` of the console output reached us."""
+        for t, end in self.chunks:
+            if end > offset:
+                return t
+        return None
+
+    def text(self):
+        return self.out.decode(errors="replace")
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace")
+
+    def explain(self):
+        return "%s: %s\nstatus %s\nconsole (last 2000 bytes):\n%s\nstderr (last 2000 bytes):\n%s" % (
+            self.vmm, " ".join(self.argv), self.status, self.text()[-2000:], self.stderr()[-2000:])
+
+    def send(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def reap(self):
+        """wait4 without blocking: True once the process has ended."""
+        if self.status is not None:
+            return True
+        pid, st, ru = os.wait4(self.proc.pid, os.WNOHANG)
+        if pid == 0:
+            return False
+        self.t_exit = time.monotonic()
+        self.status = os.waitstatus_to_exitcode(st)
+        self.proc.returncode = self.status
+        self.rusage = ru
+        # Every process of the VM has ended (the VMM reaps its children before it exits).
+        self.cpu_exit_us = (self.cpu_us() - self.cpu_base_us if self.cg else
+                            int((ru.ru_utime + ru.ru_stime) * 1e6))
+        return True
+
+    def kill(self):
+        if self.cg:
+            self.cg.kill()
+        if self.status is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+
+    def close(self):
+        """End whatever is left of the VM and free its resources."""
+        if self.go is not None:
+            os.close(self.go)
+            self.go = None
+        if self.status is None:
+            self.kill()
+            try:
+                os.wait4(self.proc.pid, 0)
+            except ChildProcessError:
+                pass
+            self.proc.returncode = -9
+        if self.cg:
+            self.cg.remove()
+            self.cg = None
+        for f in (self.proc.stdout, self.proc.stdin):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+        self.err.close()
+
+
+def pump(vms, until, timeout, what):
+    """Read the consoles of vms and reap them as they end (pidfds), until until() is true;
+    BenchError after timeout s, or if every VM ended first."""
+    sel = selectors.DefaultSelector()
+    for vm in vms:
+        if not vm.eof:
+            sel.register(vm.fd, selectors.EVENT_READ, (vm, "out"))
+        if vm.status is None:
+            sel.register(vm.pidfd, selectors.EVENT_READ, (vm, "pid"))
+    deadline = time.monotonic() + timeout
+    try:
+        while not until():
+            if not sel.get_map():
+                raise BenchError("%s: the VMs ended first\n%s" % (
+                    what, "\n".join(vm.explain() for vm in vms)))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BenchError("%s: not within %d s\n%s" % (
+                    what, timeout, "\n".join(vm.explain() for vm in vms)))
+            events = sel.select(left)
+            now = time.monotonic()
+            for key, _ in events:
+                vm, kind = key.data
+                if kind == "out":
+                    if not vm.feed(now):
+                        sel.unregister(vm.fd)
+                elif vm.reap():
+                    sel.unregister(vm.pidfd)
+    finally:
+        sel.close()
+
+
+def finish(vms, timeout=60, what="run"):
+    """Read to the end and reap every VM; BenchError unless each passed."""
+    def done():
+        return all(vm.eof and vm.status is not None for vm in vms)
+    pump(vms, done, timeout, what)
+    for vm in vms:
+        if vm.status != GUEST_PASS or b"PASS " + vm.scenario.encode() not in vm.out:
+            raise BenchError("%s: %s did not PASS\n%s" % (what, vm.vmm, vm.explain()))
+
+
+def run_one(vmm, scenario, timeout=60, **kw):
+    vm = Vm(vmm, scenario, **kw).start()
+    try:
+        finish([vm], timeout, "%s %s" % (vmm, scenario))
+    except BaseException:
+        vm.close()
+        raise
+    vm.close()
+    return vm
+
+
+def grab(vm, pattern, what):
+    m = re.search(pattern, vm.text())
+    if not m:
+        raise BenchError("%s: no %r in the output\n%s" % (what, pattern, vm.explain()))
+    return m
+
+
+# ---- network namespace -----------------------------------------------------------------------
+
+def sh(*argv, check=True):
+    p = subprocess.run(argv, capture_output=True, text=True)
+    if check and p.returncode:
+        raise BenchError("%s: %s" % (" ".join(argv), p.stderr.strip()))
+    return p
+
+
+class NetNs:
+    """A network namespace with one TAP (IPv6 off, so the host stack sends the guest
+    nothing), removed by close()."""
+
+    def __init__(self, tap="tap0"):
+        self.name = "bhb-%d" % os.getpid()
+        self.tap = tap
+        sh("ip", "netns", "add", self.name)
+        try:
+            self.ex("ip", "link", "set", "lo", "up")
+            self.ex("ip", "tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr")
+            self.ex("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % tap)
+            self.ex("ip", "link", "set", tap, "up")
+        except BaseException:
+            self.close()
+            raise
+
+    def ex(self, *argv):
+        return sh("ip", "netns", "exec", self.name, *argv)
+
+    def close(self):
+        sh("ip", "netns", "del", self.name, check=False)
+
+
+class Peer:
+    """tests/guest/netpeer.py as a process of its own (its own interpreter and GIL)."""
+
+    def __init__(self, ns):
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([PYTHON, NETPEER, "--netns", ns.name, ns.tap],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.log)
+        deadline = time.monotonic() + 10
+        while b"netpeer: serving" not in self.text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise BenchError("the host peer did not start:\n%s" % self.text().decode())
+            time.sleep(0.02)
+
+    def text(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        out = self.text().decode(errors="replace")
+        self.log.close()
+        return out
+
+
+# ---- the figures -----------------------------------------------------------------------------
+
+def alternate(cfg, fn):
+    """fn(vmm) for bulkhead, QEMU, bulkhead, ...: one warm-up each (not kept), then cfg runs each."""
+    if cfg["warmup"]:
+        for vmm in VMMS:
+            fn(vmm, False)
+    for _ in range(cfg["runs"]):
+        for vmm in VMMS:
+            fn(vmm, True)
+
+
+def fig_start(res, cfg, work):
+    for vcpus in cfg["vcpus"]:
+        fig = "1 start, %d vCPU" % vcpus
+        k = "start.%d." % vcpus
+        sh_ = "start %d vCPU: " % vcpus
+        m_marker = res.metric(k + "marker", fig, "launch to boot marker", "ms", "lower",
+                              short=sh_ + "to marker")
+        m_exit = res.metric(k + "exit", fig, "launch to exit", "ms", "lower", short=sh_ + "to exit")
+        m_cpum = res.metric(k + "cpu_marker", fig, "CPU time (user+sys) to the marker", "ms", "lower",
+                            short=sh_ + "CPU to marker")
+        m_cpux = res.metric(k + "cpu_exit", fig, "CPU time (user+sys) to exit", "ms", "lower",
+                            short=sh_ + "CPU to exit")
+
+        def one(vmm, keep, vcpus=vcpus):
+            vm = run_one(vmm, "marker-exit", vcpus=vcpus)
+            if not keep:
+                return
+            m_marker.add(vmm, (vm.t_marker - vm.t0) * 1000)
+            m_exit.add(vmm, (vm.t_exit - vm.t0) * 1000)
+            m_cpum.add(vmm, vm.cpu_marker_us / 1000)
+            m_cpux.add(vmm, vm.cpu_exit_us / 1000)
+        alternate(cfg, one)
+
+
+def fig_memory(res, cfg, work):
+    fig = "2 memory (idle, disk+NIC)"
+    img = os.path.join(work, "idle.img")
+    with open(img, "wb") as f:
+        f.truncate(64 << 20)
+    ns = NetNs()
+    try:
+        m_rss = res.metric("mem.rss", fig, "peak RSS, all processes, guest RAM excluded", "MiB",
+                           "lower", short="memory: RSS")
+        m_pss = res.metric("mem.pss", fig, "peak PSS, all processes, guest RAM excluded", "MiB",
+                           "lower", short="memory: PSS")
+        m_n = res.metric("mem.procs", fig, "host processes", "", None)
+        m_t = res.metric("mem.threads", fig, "host threads", "", None)
+
+        def one(vmm, keep):
+            vm = Vm(vmm, "echo", disk=img, tap=ns.tap, netns=ns.name, stdin=True).start()
+            try:
+                pump([vm], lambda: READY in vm.out, 30, "%s echo: ready" % vmm)
+                time.sleep(0.3)
+                samples = []
+                for i in range(cfg["mem_samples"]):
+                    if i:
+                        time.sleep(0.1)
+                    per = {}
+                    root = vm.proc.pid
+                    for pid in vm.pids():
+                        s = smaps_sum(pid, vm.mem * 1024)
+                        if s is None:
+                            continue
+                        title = proc_title(pid)
+                        if pid == root:
+                            label = "supervisor" if vmm == "bulkhead" else "qemu"
+                        elif title.startswith("bulkhead/"):
+                            label = title.split("/", 2)[2]
+                        else:
+                            label = os.path.basename(title)
+                        per[label] = s
+                    samples.append(per)
+                threads = sum(proc_threads(pid) for pid in vm.pids())
+                vm.send(b"quit\n")
+                finish([vm], 30, "%s echo" % vmm)
+            finally:
+                vm.close()
+            if not keep:
+                return
+            m_rss.add(vmm, max(sum(s[0] for s in p.values()) for p in samples) / 1024)
+            m_pss.add(vmm, max(sum(s[1] for s in p.values()) for p in samples) / 1024)
+            m_n.add(vmm, len(samples[0]))
+            m_t.add(vmm, threads)
+            if vmm == "bulkhead":
+                for label in sorted(samples[0]):
+                    for i, what in ((0, "RSS"), (1, "PSS")):
+                        res.metric("mem.%s.%s" % (label, what.lower()), fig,
+                                   "peak %s of bulkhead's %s process" % (what, label), "MiB", "lower",
+                                   vmms=("bulkhead",)).add(
+                            vmm, max(p[label][i] for p in samples if label in p) / 1024)
+        alternate(cfg, one)
+    finally:
+        ns.close()
+
+
+def write_random(path, mib):
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(1 << 20))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def fig_disk(res, cfg, work):
+    fig = "3 disk (blk-bench)"
+    img = os.path.join(work, "disk.img")
+    log("writing a %d MiB image with random data" % cfg["disk_mib"])
+    write_random(img, cfg["disk_mib"])
+    rows = [("disk.seq_write", r"blk-bench: seq-write MB/s ([\d.]+)",
+             "sequential write, 128 KiB at depth 16", "MB/s", "higher", "disk: seq write"),
+            ("disk.seq_read", r"blk-bench: seq-read MB/s ([\d.]+)",
+             "sequential read, 128 KiB at depth 16", "MB/s", "higher", "disk: seq read"),
+            ("disk.rand_qd1", r"blk-bench: randread-qd1 IOPS (\d+)", "4 KiB random read, depth 1",
+             "IOPS", "higher", "disk: randread qd1"),
+            ("disk.rand_qd1_lat", r"blk-bench: randread-qd1 IOPS \d+ lat-us ([\d.]+)",
+             "4 KiB random read latency, depth 1", "us", "lower", "disk: randread qd1 latency"),
+            ("disk.rand_qd32", r"blk-bench: randread-qd\d+ IOPS (\d+) \(",
+             "4 KiB random read, depth 32", "IOPS", "higher", "disk: randread qd32")]
+    ms = [(res.metric(k, fig, label, unit, better, short=short), pat)
+          for k, pat, label, unit, better, short in rows]
+
+    def one(vmm, keep):
+        vm = run_one(vmm, "blk-bench", cmdline=cfg["blk_args"], disk=img, timeout=300)
+        if keep:
+            for m, pat in ms:
+                m.add(vmm, float(grab(vm, pat, "blk-bench").group(1)))
+    alternate(cfg, one)
+
+
+def fig_net(res, cfg, work):
+    fig = "4 network (net-bench)"
+    rows = [("net.tx_fps", r"net-bench: tx frames/s (\d+)", "guest to host, 1514-byte frames",
+             "frames/s", "net: tx frames/s"),
+            ("net.tx_mbs", r"net-bench: tx frames/s \d+ MB/s ([\d.]+)", "guest to host", "MB/s",
+             "net: tx MB/s"),
+            ("net.rx_fps", r"net-bench: rx frames/s (\d+)", "host to guest, 1514-byte frames",
+             "frames/s", "net: rx frames/s"),
+            ("net.rx_mbs", r"net-bench: rx frames/s \d+ MB/s ([\d.]+)", "host to guest", "MB/s",
+             "net: rx MB/s")]
+    ms = [(res.metric(k, fig, label, unit, "higher", short=short), pat)
+          for k, pat, label, unit, short in rows]
+    rtt = res.metric("net.rtt", fig, "echo round trip (median of the guest's echoes)", "us", "lower",
+                     short="net: echo rtt")
+    ns = NetNs()
+    try:
+        def one(vmm, keep):
+            peer = Peer(ns)
+            try:
+                vm = run_one(vmm, "net-bench", cmdline=cfg["net_args"], tap=ns.tap, netns=ns.name,
+                             timeout=120)
+            except BenchError as e:
+                raise BenchError("%s\nhost peer:\n%s" % (e, peer.close()))
+            finally:
+                peer.close()
+            if keep:
+                for m, pat in ms:
+                    m.add(vmm, float(grab(vm, pat, "net-bench").group(1)))
+                m = grab(vm, r"net-bench: echo rtt-us ([\d.]+)", "net-bench")
+                rtt.add(vmm, float(m.group(1)))
+        alternate(cfg, one)
+    finally:
+        ns.close()
+
+
+SVC_ROWS = [("null service", "a service call that does nothing (ud2 trap to ring 0 and back)"),
+            ("outb (1 trap)", "one outb to port 0x80 through a service"),
+            ("16 outb, 1 batch", "16 outb to port 0x80 in one service"),
+            ("16-byte UART write", "16 bytes to COM1 (LSR read, then rep outsb)"),
+            ("LAPIC read, ring 3", "LAPIC ID read from ring 3 (in-kernel LAPIC)")]
+
+
+def fig_isolation(res, cfg, work):
+    fig = "5 cost of isolation"
+    res.metric("iso.mmio_read", fig, "forwarded MMIO read round trip", "ns", "lower", vmms=(),
+               note="not measured: no guest scenario reads a device register in a loop; "
+                    "see docs/performance.md")
+    ms = []
+    for i, (name, label) in enumerate(SVC_ROWS):
+        ms.append((res.metric("iso.svc%d" % i, fig, "svc-bench: " + label, "ns", "lower",
+                              short="svc-bench: " + name),
+                   r"  %s\s+(\d+) ns" % re.escape(name)))
+    g = res.metric("iso.flood_guest", fig, "serial-flood, as the guest reports it", "bytes/s", "higher",
+                   short="serial: guest bytes/s")
+    h = res.metric("iso.flood_host", fig, "serial-flood, bytes on the VMM's stdout per second",
+                   "bytes/s", "higher", short="serial: host bytes/s")
+    nbytes = cfg["flood_bytes"]
+
+    def one(vmm, keep):
+        vm = run_one(vmm, "svc-bench", cmdline="bulkhead.iterations=%d" % cfg["svc_iterations"],
+                     timeout=120)
+        if keep:
+            for m, pat in ms:
+                m.add(vmm, float(grab(vm, pat, "svc-bench").group(1)))
+        vm = run_one(vmm, "serial-flood", cmdline="bulkhead.bytes=%d" % nbytes, timeout=300)
+        m = grab(vm, r"serial-flood: (\d+) bytes in \d+ TSC cycles \((\d+) us\)", "serial-flood")
+        # The host's view: from the boot marker line (the flood starts right after it) to
+        # the chunk holding the flood's last byte.
+        start = vm.out.index(MARKER)
+        start = vm.out.index(b"\n", start) + 1
+        end = vm.out.index(b"\n" + TAG + b"serial-flood:", start)
+        flood = end - start
+        if flood != nbytes:
+            raise BenchError("serial-flood: %d bytes on stdout, the guest wrote %d\n%s"
+                             % (flood, nbytes, vm.explain()))
+        t_last = vm.time_of(end - 1)
+        if keep:
+            g.add(vmm, int(m.group(1)) * 1e6 / max(int(m.group(2)), 1))
+            h.add(vmm, flood / max(t_last - vm.t_marker, 1e-6))
+    alternate(cfg, one)
+
+
+def fig_scale(res, cfg, work):
+    for n in cfg["scale"]:
+        fig = "6 scale, %d VM%s at once" % (n, "s" if n > 1 else "")
+        mm = res.metric("scale.%d.marker" % n, fig, "launch to the last boot marker", "ms", "lower",
+                        short="%d VMs: to last marker" % n)
+        mx = res.metric("scale.%d.exit" % n, fig, "launch to the last exit", "ms", "lower",
+                        short="%d VMs: to last exit" % n)
+
+        def one(vmm, keep, n=n):
+            vms = []
+            try:
+                for _ in range(n):
+                    vms.append(Vm(vmm, "marker-exit", cgroup=False))
+                t0 = time.monotonic()
+                for vm in vms:
+                    vm.start(t0)
+                pump(vms, lambda: all(vm.t_marker for vm in vms), 120, "%d x %s" % (n, vmm))
+                t_marker = max(vm.t_marker for vm in vms)
+                finish(vms, 120, "%d x %s" % (n, vmm))
+                t_exit = max(vm.t_exit for vm in vms)
+            finally:
+                for vm in vms:
+                    vm.close()
+            if keep:
+                mm.add(vmm, (t_marker - t0) * 1000)
+                mx.add(vmm, (t_exit - t0) * 1000)
+        alternate(cfg, one)
+
+
+FIG_FN = {"start": fig_start, "memory": fig_memory, "disk": fig_disk, "net": fig_net,
+          "isolation": fig_isolation, "scale": fig_scale}
+
+
+# ---- the machine -----------------------------------------------------------------------------
+
+def machine():
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpuinfo = f.read()
+        m = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
+        info["cpu"] = m.group(1).strip() if m else platform.processor()
+    except OSError:
+        info["cpu"] = "?"
+    info["cores"] = os.cpu_count()
+    info["kernel"] = platform.release()
+    mods = sorted(m for m in os.listdir("/sys/module") if m == "kvm" or m.startswith("kvm_"))
+    info["kvm"] = ", ".join(mods) or "none"
+    try:
+        info["qemu"] = subprocess.run([QEMU, "--version"], capture_output=True,
+                                      text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        info["qemu"] = "?"
+    git = ["git", "--no-optional-locks", "-C", ROOT]
+    rev = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True)
+    info["bulkhead"] = (rev.stdout.strip() or "?") + (
+        " + uncommitted changes" if dirty.stdout.strip() else "")
+    info["cgroup"] = CG_ROOT or "none (CPU time to the marker from /proc/PID/stat, 10 ms ticks)"
+    return info
+
+
+def cleanup_stale():
+    """Remove what a bench run that was killed left behind: its cgroups and namespaces."""
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    if CG_ROOT:
+        for d in os.listdir(CG_ROOT):
+            m = re.match(r"bulkhead-bench-(\d+)-\d+$", d)
+            if m and not alive(int(m.group(1))):
+                path = os.path.join(CG_ROOT, d)
+                kill = os.path.join(path, "cgroup.kill")
+                if os.path.exists(kill):
+                    with open(kill, "w") as f:
+                        f.write("1")
+                for _ in range(100):
+                    try:
+                        os.rmdir(path)
+                        break
+                    except OSError:
+                        time.sleep(0.02)
+    p = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    for ln in p.stdout.splitlines():
+        m = re.match(r"bhb-(\d+)\b", ln)
+        if m and not alive(int(m.group(1))):
+            sh("ip", "netns", "del", "bhb-" + m.group(1), check=False)
+
+
+def wait_quiet(max_wait, limit):
+    """Wait up to max_wait s for the 1-minute load average to fall below limit."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        la = float(loadavg().split()[0])
+        if la < limit or time.monotonic() >= deadline:
+            return la
+        log("load average %.2f >= %.2f; waiting (%d s left)" % (la, limit, deadline - time.monotonic()))
+        time.sleep(min(30, max(1, deadline - time.monotonic())))
+
+
+# ---- output ----------------------------------------------------------------------------------
+
+def fmt(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1000:
+        return "%.0f" % v
+    if a >= 100:
+        return "%.1f" % v
+    if a >= 10:
+        return "%.2f" % v
+    return "%.3f" % v
+
+
+def cell(m, vmm):
+    v = m.values[vmm]
+    if not m.vmms:
+        return "not measured"
+    if vmm not in m.vmms:
+        return "n/a"
+    if not v:
+        return "-"
+    return "%s (%s-%s)" % (fmt(statistics.median(v)), fmt(min(v)), fmt(max(v)))
+
+
+BETTER = {"lower": "lower", "higher": "higher", None: "-"}
+
+
+def table(res):
+    lines = ["| figure | what | bulkhead median (min-max) | QEMU median (min-max) | bulkhead/QEMU "
+             "| unit | better |", "|---|---|---|---|---|---|---|"]
+    for m in res.metrics.values():
+        r = m.ratio()
+        what = m.label + (" (%s)" % m.note if m.note else "")
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            m.figure, what, cell(m, "bulkhead"), cell(m, "qemu"),
+            "%.2f" % r if r is not None and m.better else "-", m.unit or "count", BETTER[m.better]))
+    return "\n".join(lines)
+
+
+def machine_lines(info, cfg, loads):
+    return ["- CPU: %s, %d logical CPUs" % (info["cpu"], info["cores"]),
+            "- kernel %s, KVM modules: %s" % (info["kernel"], info["kvm"]),
+            "- %s; bulkhead %s" % (info["qemu"], info["bulkhead"]),
+            "- load average (1, 5, 15 min) at the start of each figure: %s" % "; ".join(
+                "%s %s" % (k, v) for k, v in loads.items() if k != "busy"),
+            "- %d runs of each VMM per figure, alternating, %s" % (
+                cfg["runs"], "after one warm-up run each" if cfg["warmup"] else "no warm-up (smoke)"),
+            "- CPU time to the marker: cgroup v2 at %s" % info["cgroup"]]
+
+
+def write_markdown(path, res, info, cfg, stamp, png):
+    out = ["# bulkhead against QEMU microvm, %s" % stamp, ""]
+    out += machine_lines(info, cfg, res.loads)
+    if res.loads.get("busy"):
+        out.append("- other processes busy at the start: %s" % res.loads["busy"])
+    out += ["", table(res), "",
+            "\"better\": which way bulkhead/QEMU should go for bulkhead to be ahead (lower: "
+            "a ratio below 1 is bulkhead ahead; higher: above 1). MB = 10^6 bytes; MiB = 2^20. "
+            "What each figure measures: docs/performance.md.", ""]
+    if png:
+        out += ["![ratios](%s)" % os.path.basename(png), ""]
+    if res.errors:
+        out += ["## Errors", ""] + ["```\n%s\n```" % e for e in res.errors] + [""]
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def write_png(path, res, stamp):
+    rows = [(m, m.ratio()) for m in res.metrics.values() if m.ratio() is not None and m.better]
+    if not rows or not shutil.which("gnuplot"):
+        return None
+    data = []
+    for i, (m, r) in enumerate(rows):
+        b = m.bulkhead_better()
+        color = 0x2CA02C if b else (0xD62728 if b is False else 0x999999)
+        label = m.short.replace('"', "'")
+        data.append('%d "%s" %g %d' % (i, label, r, color))
+    lo = min(r for _, r in rows)
+    hi = max(r for _, r in rows)
+    script = """
+set terminal pngcairo size 1500,900 font "sans,9"
+set output "%s"
+set title "bulkhead / QEMU microvm, ratio of medians, %s\\ngreen: bulkhead ahead, red: QEMU ahead"
+set logscale y 2
+set yrange [%g:%g]
+set ylabel "bulkhead / QEMU (log scale)"
+set xtics rotate by -60 left nomirror
+set grid ytics
+set bmargin 14
+set rmargin 6
+set xrange [-1:%d]
+set key off
+set arrow from -1, 1 to %d, 1 nohead lw 1.5 lc rgb "black"
+$d << EOD
+%s
+EOD
+plot $d using 1:3:($1-0.4):($1+0.4):(1):3:4:xtic(2) with boxxyerror fill solid 0.8 lc rgb variable, \\
+     $d using 1:3:(sprintf("%%.2f", $3)) with labels offset 0,0.7 font "sans,8"
+""" % (path, stamp, min(lo, 1) / 1.5, max(hi, 1) * 1.5, len(rows), len(rows), "\n".join(data))
+    p = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+    if p.returncode or not os.path.exists(path):
+        raise BenchError("gnuplot failed: %s" % p.stderr)
+    return path
+
+
+def update_doc(res, info, cfg, stamp, md_name):
+    block = [DOC_BEGIN, "", "Measured %s (`bench/results/%s`):" % (stamp, md_name), ""]
+    block += machine_lines(info, cfg, res.loads)
+    if res.loads.get("busy"):
+        block.append("- other processes busy at the start: %s" % res.loads["busy"])
+    block += ["", table(res), "", "![ratios](../bench/results/%s)" % md_name.replace(".md", ".png"),
+              "", DOC_END]
+    text = open(DOC).read() if os.path.exists(DOC) else ""
+    if DOC_BEGIN in text and DOC_END in text:
+        a = text.index(DOC_BEGIN)
+        b = text.index(DOC_END) + len(DOC_END)
+        text = text[:a] + "\n".join(block) + text[b:]
+    else:
+        text += "\n## Latest results\n\n" + "\n".join(block) + "\n"
+    with open(DOC, "w") as f:
+        f.write(text)
+
+
+# ---- main ------------------------------------------------------------------------------------
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="bulkhead against QEMU microvm")
+    ap.add_argument("--smoke", action="store_true", help="one run of each figure, tiny sizes")
+    ap.add_argument("--runs", type=int, help="runs of each VMM per figure (BENCH_RUNS, 5)")
+    ap.add_argument("--only", help="comma-separated figures: " + ",".join(FIGURES))
+    ap.add_argument("--out", default=RESULTS, help="where the results go (bench/results)")
+    ap.add_argument("--no-docs", action="store_true", help="leave docs/performance.md alone")
+    ap.add_argument("--quiet-wait", type=float, default=float(os.environ.get("BENCH_QUIET_WAIT", 0)),
+                    help="wait up to this many seconds for the load average to drop (0)")
+    ap.add_argument("--quiet-load", type=float, default=float(os.environ.get("BENCH_QUIET_LOAD", 0.5)),
+                    help="the 1-minute load average that counts as quiet (0.5)")
+    a = ap.parse_args(argv[1:])
+    cfg = dict(SMOKE if a.smoke else FULL)
+    runs = a.runs or (None if a.smoke else int(os.environ.get("BENCH_RUNS", 0)) or None)
+    if runs:
+        cfg["runs"] = runs
+    figures = a.only.split(",") if a.only else list(FIGURES)
+    for f in figures:
+        if f not in FIG_FN:
+            ap.error("unknown figure %r (%s)" % (f, ",".join(FIGURES)))
+    for path, what in ((BULKHEAD, "bulkhead (make)"), (GUEST, "the test guest (make guest)")):
+        if not os.path.exists(path):
+            sys.exit("bench: no %s at %s" % (what, path))
+    if not shutil.which(QEMU):
+        sys.exit("bench: no %s" % QEMU)
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (network namespace, TAP, cgroup)")
+
+    # SIGTERM ends the run like Ctrl-C: every VM, cgroup, namespace and file is cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    cleanup_stale()
+    res = Results()
+    if a.quiet_wait:
+        wait_quiet(a.quiet_wait, a.quiet_load)
+    res.loads["start"] = loadavg()
+    busy = busy_others()
+    if busy:
+        res.loads["busy"] = ", ".join(busy)
+        log("also busy on this machine: %s" % res.loads["busy"])
+    info = machine()
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    work = tempfile.mkdtemp(prefix="bulkhead-bench-", dir="/var/tmp")
+    try:
+        for f in figures:
+            log("%s (load %s)" % (f, loadavg()))
+            res.loads[f] = loadavg()
+            t = time.monotonic()
+            try:
+                FIG_FN[f](res, cfg, work)
+            except BenchError as e:
+                log("%s FAILED: %s" % (f, e))
+                res.errors.append("%s: %s" % (f, e))
+            log("%s: %.1f s" % (f, time.monotonic() - t))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    res.loads["end"] = loadavg()
+    os.makedirs(a.out, exist_ok=True)
+    base = os.path.join(a.out, stamp)
+    png = None
+    try:
+        png = write_png(base + ".png", res, stamp)
+    except BenchError as e:
+        res.errors.append(str(e))
+    write_markdown(base + ".md", res, info, cfg, stamp, png)
+    with open(base + ".json", "w") as f:
+        json.dump({"stamp": stamp, "smoke": a.smoke, "config": cfg, "machine": info,
+                   "load": res.loads, "figures": figures, "errors": res.errors,
+                   "metrics": [m.as_dict() for m in res.metrics.values()]}, f, indent=1)
+    if not a.smoke and not a.no_docs:
+        update_doc(res, info, cfg, stamp, os.path.basename(base + ".md"))
+    print(open(base + ".md").read())
+    log("results: %s.md, %s.json%s" % (base, base, ", %s" % png if png else ""))
+    return 1 if res.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
