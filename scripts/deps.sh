@@ -24,6 +24,7 @@ zstd
 gzip
 iproute2
 clang
+libclang-rt-14-dev
 gnuplot-nox
 "
 
