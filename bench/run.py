@@ -131,6 +131,7 @@ class Results:
         self.metrics = {}
         self.errors = []
         self.loads = {}
+        self.busy = {}  # figure -> other processes using more than 5% of a CPU as it began
 
     def metric(self, key, *a, **kw):
         if key not in self.metrics:
@@ -870,9 +871,9 @@ def fig_scale(res, cfg, work):
     for n in cfg["scale"]:
         fig = "6 scale, %d VM%s at once" % (n, "s" if n > 1 else "")
         mm = res.metric("scale.%d.marker" % n, fig, "launch to the last boot marker", "ms", "lower",
-                        short="%d VMs: to last marker" % n)
+                        short="%d VM%s: to last marker" % (n, "s" if n > 1 else ""))
         mx = res.metric("scale.%d.exit" % n, fig, "launch to the last exit", "ms", "lower",
-                        short="%d VMs: to last exit" % n)
+                        short="%d VM%s: to last exit" % (n, "s" if n > 1 else ""))
 
         def one(vmm, keep, n=n):
             vms = []
@@ -921,8 +922,9 @@ def machine():
         info["qemu"] = "?"
     git = ["git", "--no-optional-locks", "-C", ROOT]
     rev = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True)
+    # Changes to the bench and the docs do not change what is measured.
+    dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", ".",
+                                  ":!bench", ":!docs"], capture_output=True, text=True)
     info["bulkhead"] = (rev.stdout.strip() or "?") + (
         " + uncommitted changes" if dirty.stdout.strip() else "")
     info["cgroup"] = CG_ROOT or "none (CPU time to the marker from /proc/PID/stat, 10 ms ticks)"
@@ -959,6 +961,26 @@ def cleanup_stale():
         m = re.match(r"bhb-(\d+)\b", ln)
         if m and not alive(int(m.group(1))):
             sh("ip", "netns", "del", "bhb-" + m.group(1), check=False)
+
+
+HELPERS = ("bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net")
+
+
+def freeze_binaries(work, info):
+    """Run copies of bulkhead, its helpers (it finds them beside itself) and the test guest,
+    so that a rebuild of the tree during the run (other engineers' make check) cannot mix
+    two versions into one table."""
+    global BULKHEAD, GUEST
+    bindir = os.path.join(work, "bin")
+    os.makedirs(bindir)
+    src = os.path.dirname(BULKHEAD)
+    for name in ("bulkhead",) + HELPERS:
+        shutil.copy2(os.path.join(src, name), bindir)
+    shutil.copy2(GUEST, bindir)
+    info["binaries"] = "built %s" % datetime.datetime.fromtimestamp(
+        os.path.getmtime(BULKHEAD)).strftime("%Y-%m-%d %H:%M")
+    BULKHEAD = os.path.join(bindir, "bulkhead")
+    GUEST = os.path.join(bindir, os.path.basename(GUEST))
 
 
 def wait_quiet(max_wait, limit):
@@ -1013,12 +1035,15 @@ def table(res):
     return "\n".join(lines)
 
 
-def machine_lines(info, cfg, loads):
+def machine_lines(info, cfg, loads, busy):
     return ["- CPU: %s, %d logical CPUs" % (info["cpu"], info["cores"]),
             "- kernel %s, KVM modules: %s" % (info["kernel"], info["kvm"]),
-            "- %s; bulkhead %s" % (info["qemu"], info["bulkhead"]),
-            "- load average (1, 5, 15 min) at the start of each figure: %s" % "; ".join(
-                "%s %s" % (k, v) for k, v in loads.items() if k != "busy"),
+            "- %s; bulkhead %s (binaries %s)" % (info["qemu"], info["bulkhead"],
+                                                  info.get("binaries", "?")),
+            "- load average (1, 5, 15 min) at the start of each figure (the bench's own VMs "
+            "count once it runs): %s" % "; ".join("%s %s" % (k, v) for k, v in loads.items()),
+            "- other processes above 5%% of a CPU as each figure began: %s" % (
+                "; ".join("%s: %s" % (k, v) for k, v in busy.items()) or "none"),
             "- %d runs of each VMM per figure, alternating, %s" % (
                 cfg["runs"], "after one warm-up run each" if cfg["warmup"] else "no warm-up (smoke)"),
             "- CPU time to the marker: cgroup v2 at %s" % info["cgroup"]]
@@ -1026,9 +1051,7 @@ def machine_lines(info, cfg, loads):
 
 def write_markdown(path, res, info, cfg, stamp, png):
     out = ["# bulkhead against QEMU microvm, %s" % stamp, ""]
-    out += machine_lines(info, cfg, res.loads)
-    if res.loads.get("busy"):
-        out.append("- other processes busy at the start: %s" % res.loads["busy"])
+    out += machine_lines(info, cfg, res.loads, res.busy)
     out += ["", table(res), "",
             "\"better\": which way bulkhead/QEMU should go for bulkhead to be ahead (lower: "
             "a ratio below 1 is bulkhead ahead; higher: above 1). MB = 10^6 bytes; MiB = 2^20. "
@@ -1081,9 +1104,7 @@ plot $d using 1:3:($1-0.4):($1+0.4):(1):3:4:xtic(2) with boxxyerror fill solid 0
 
 def update_doc(res, info, cfg, stamp, md_name):
     block = [DOC_BEGIN, "", "Measured %s (`bench/results/%s`):" % (stamp, md_name), ""]
-    block += machine_lines(info, cfg, res.loads)
-    if res.loads.get("busy"):
-        block.append("- other processes busy at the start: %s" % res.loads["busy"])
+    block += machine_lines(info, cfg, res.loads, res.busy)
     block += ["", table(res), "", "![ratios](../bench/results/%s)" % md_name.replace(".md", ".png"),
               "", DOC_END]
     text = open(DOC).read() if os.path.exists(DOC) else ""
@@ -1119,7 +1140,9 @@ def main(argv):
     for f in figures:
         if f not in FIG_FN:
             ap.error("unknown figure %r (%s)" % (f, ",".join(FIGURES)))
-    for path, what in ((BULKHEAD, "bulkhead (make)"), (GUEST, "the test guest (make guest)")):
+    need = [(os.path.join(os.path.dirname(BULKHEAD), n), "bulkhead (make)")
+            for n in ("bulkhead",) + HELPERS] + [(GUEST, "the test guest (make guest)")]
+    for path, what in need:
         if not os.path.exists(path):
             sys.exit("bench: no %s at %s" % (what, path))
     if not shutil.which(QEMU):
@@ -1133,18 +1156,17 @@ def main(argv):
     res = Results()
     if a.quiet_wait:
         wait_quiet(a.quiet_wait, a.quiet_load)
-    res.loads["start"] = loadavg()
-    busy = busy_others()
-    if busy:
-        res.loads["busy"] = ", ".join(busy)
-        log("also busy on this machine: %s" % res.loads["busy"])
     info = machine()
     stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
     work = tempfile.mkdtemp(prefix="bulkhead-bench-", dir="/var/tmp")
     try:
+        freeze_binaries(work, info)
         for f in figures:
-            log("%s (load %s)" % (f, loadavg()))
             res.loads[f] = loadavg()
+            others = busy_others(0.5)
+            if others:
+                res.busy[f] = ", ".join(others)
+            log("%s (load %s%s)" % (f, res.loads[f], "; busy: " + res.busy[f] if others else ""))
             t = time.monotonic()
             try:
                 FIG_FN[f](res, cfg, work)
@@ -1165,7 +1187,7 @@ def main(argv):
     write_markdown(base + ".md", res, info, cfg, stamp, png)
     with open(base + ".json", "w") as f:
         json.dump({"stamp": stamp, "smoke": a.smoke, "config": cfg, "machine": info,
-                   "load": res.loads, "figures": figures, "errors": res.errors,
+                   "load": res.loads, "busy": res.busy, "figures": figures, "errors": res.errors,
                    "metrics": [m.as_dict() for m in res.metrics.values()]}, f, indent=1)
     if not a.smoke and not a.no_docs:
         update_doc(res, info, cfg, stamp, os.path.basename(base + ".md"))
