@@ -63,9 +63,11 @@ int devproc_watch_input(struct devproc *dp, int on)
 	if (dp->cfg.cd_in_fd == IPC_FD_NONE || dp->input_watched == on)
 		return 0;
 	if (epoll_ctl(dp->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, dp->cfg.cd_in_fd, &ev) < 0) {
-		/* A regular file or /dev/null cannot be polled: it is always readable. */
+		/* A regular file or /dev/null cannot be polled. Remember the state we
+		 * asked for, or every batch would retry (and fail) the same call. */
 		if (errno != EPERM)
 			return -errno;
+		dp->input_watched = on;
 		return 0;
 	}
 	dp->input_watched = on;
