@@ -21,6 +21,11 @@ HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 BH_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP -I. \
 	-DBH_VERSION='"$(VERSION)"' -DBH_LIBEXECDIR='"$(LIBEXECDIR)"'
 BH_LDFLAGS := -pie -Wl,-z,relro,-z,now
+# make testhooks builds the binaries again under $(O)/testhooks with the
+# tests' fault-injection hook (testhooks/testhooks.h); never installed.
+ifeq ($(BH_TEST_HOOKS),1)
+BH_CFLAGS += -DBH_TEST_HOOKS
+endif
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 PKGS := libelf libseccomp
@@ -40,11 +45,11 @@ objs = $(patsubst %.c,$(O)/obj/%.o,$(foreach m,$(1),$(call srcs,$(m))))
 sanobjs = $(patsubst %.c,$(O)/san/%.o,$(foreach m,$(1),$(call srcs,$(m))))
 
 # Which binary links which modules.
-BULKHEAD_MODULES := supervisor loader acpi mem ipc common
+BULKHEAD_MODULES := supervisor loader acpi jail mem ipc testhooks common
 VCPU_MODULES := vcpu jail mem ipc common
-SERIAL_MODULES := devices/serial devices/devproc jail mem ipc common
-BLK_MODULES := devices/blk devices/virtio devices/devproc jail mem ipc common
-NET_MODULES := devices/net devices/virtio devices/devproc jail mem ipc common
+SERIAL_MODULES := devices/serial devices/devproc jail mem ipc testhooks common
+BLK_MODULES := devices/blk devices/virtio devices/devproc jail mem ipc testhooks common
+NET_MODULES := devices/net devices/virtio devices/devproc jail mem ipc testhooks common
 PROBE_MODULES := probe jail ipc common
 
 -include seccomp-policies/policies.mk
@@ -138,11 +143,21 @@ deps:
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all
+bins: $(BINS)
+
+testhooks:
+	$(Q)$(MAKE) --no-print-directory O=$(O)/testhooks BH_TEST_HOOKS=1 bins
+
+integration: all testhooks
 	$(Q)/usr/bin/python3 -m pytest -q tests/integration
+	$(Q)tests/integration/run-unprivileged.sh
+
+# The functional and security suites with bulkhead run by an unprivileged user.
+integration-unprivileged: all testhooks
+	$(Q)tests/integration/run-unprivileged.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all testhooks
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory fuzz-check
@@ -160,7 +175,7 @@ install: $(BINS)
 clean:
 	rm -rf $(O)
 
-.PHONY: all deps unit integration check demo install clean guest probe
+.PHONY: all bins testhooks deps unit integration integration-unprivileged check demo install clean guest probe
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

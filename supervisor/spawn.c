@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "jail/jail.h"
 #include "supervisor.h"
+#include "testhooks/testhooks.h"
 
 void fdmap_init(struct fd_map *m)
 {
@@ -105,28 +107,6 @@ static void child_reset_signals(void)
 		signal(s, SIG_DFL);
 }
 
-/* In a new user namespace: we are its root, standing for the user who ran us. */
-static void child_map_ids(uid_t uid, gid_t gid)
-{
-	char line[64];
-	int fd, n;
-
-	fd = open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "deny", 4) != 4)
-		_exit(126);
-	close(fd);
-	n = snprintf(line, sizeof(line), "0 %u 1", (unsigned int)uid);
-	fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, line, (size_t)n) != n)
-		_exit(126);
-	close(fd);
-	n = snprintf(line, sizeof(line), "0 %u 1", (unsigned int)gid);
-	fd = open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, line, (size_t)n) != n)
-		_exit(126);
-	close(fd);
-}
-
 int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struct fd_map *m,
 		unsigned int spawn_flags)
 {
@@ -136,7 +116,8 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 		.exit_signal = SIGCHLD,
 	};
 	char *const argv[] = { c->title, NULL };
-	char *const envp[] = { NULL };
+	char hook[128];
+	char *envp[] = { testhook_child_env(c->title, hook, sizeof(hook)), NULL };
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 	long pid;
@@ -152,8 +133,8 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 	if (pid == 0) {
 		/* Die with the supervisor; the control socket's EOF covers the race before this. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (spawn_flags & SPAWN_NEWUSER)
-			child_map_ids(uid, gid);
+		if ((spawn_flags & SPAWN_NEWUSER) && jail_map_ids(uid, gid) < 0)
+			_exit(126);
 		child_reset_signals();
 		child_place_fds(ctl_child_end, m);
 		execve(exe, argv, envp);

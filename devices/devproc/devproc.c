@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "jail/jail.h"
 #include "seccomp/policy.h"
+#include "testhooks/testhooks.h"
 
 enum devproc_state {
 	ST_BOOT = DEVPROC_ST_BOOT,
@@ -286,6 +287,7 @@ static int on_io_read(void *arg, const void *msg)
 	const struct ipc_io *io = msg;
 	struct ipc_io_reply r;
 
+	testhook_fault_fire();
 	if (!io_valid(dp, io))
 		return -EPROTO;
 	ipc_init(&r, IPC_IO_REPLY, sizeof(r));
@@ -299,6 +301,7 @@ static int on_io_write(void *arg, const void *msg)
 	struct devproc *dp = arg;
 	const struct ipc_io *io = msg;
 
+	testhook_fault_fire();
 	if (!io_valid(dp, io))
 		return -EPROTO;
 	dp->ops->io_write(dp, io->io_offset, io->io_size, io->io_data);

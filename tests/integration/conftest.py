@@ -15,6 +15,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("BULKHEAD_BUILD", os.path.join(ROOT, "build"))
 BULKHEAD = os.path.join(BUILD, "bulkhead")
 GUEST = os.path.join(BUILD, "guest", "bulkhead-test-guest")
+# Set by tests/integration/run-unprivileged.sh: bulkhead runs as this user
+# (member of the kvm group), while the tests themselves stay root to build
+# namespaces and TAPs and to inspect the processes.
+TEST_USER = os.environ.get("BULKHEAD_TEST_USER")
 
 # Exit statuses (docs/architecture.md).
 GUEST_PASS = 1  # debug-exit value 0
@@ -42,16 +46,45 @@ def vm_processes(name):
     return pids
 
 
+def as_test_user(argv):
+    if not TEST_USER:
+        return argv
+    return ["setpriv", "--reuid", TEST_USER, "--regid", TEST_USER, "--init-groups",
+            "--inh-caps=-all", "--"] + argv
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "root_only: needs bulkhead itself to run as root "
+                            "(not run by the unprivileged pass)")
+
+
+@pytest.fixture(autouse=True)
+def _tmp_for_test_user(request):
+    """In the unprivileged pass, the files a test makes are the user's too."""
+    if not TEST_USER:
+        yield
+        return
+    tmp = request.getfixturevalue("tmp_path")
+    old = os.umask(0)
+    d = str(tmp)
+    while d not in ("/", ""):
+        os.chmod(d, os.stat(d).st_mode | 0o711)
+        d = os.path.dirname(d)
+    os.chmod(str(tmp), 0o777)
+    yield
+    os.umask(old)
+
+
 class Vm:
     """One bulkhead run. args are bulkhead options after --name."""
 
-    def __init__(self, args, stdin=subprocess.DEVNULL, wrap=None):
+    def __init__(self, args, stdin=subprocess.DEVNULL, wrap=None, exe=BULKHEAD, env=None):
         self.name = "t%d-%d" % (os.getpid() % 100000, next(_names))
-        self.argv = [BULKHEAD, "--name", self.name] + list(args)
+        self.argv = as_test_user([exe, "--name", self.name] + list(args))
         if wrap:
             self.argv = wrap(self.argv)
         self.proc = subprocess.Popen(self.argv, stdin=stdin, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=env)
         self.out = b""
         self.err = b""
 
@@ -165,7 +198,8 @@ def pytest_report_header(config):
     """Say which way the Linux tier boots Linux on this host, and why."""
     p = subprocess.run([os.path.join(ROOT, "tests", "nested", "probe.sh")], capture_output=True,
                        text=True, timeout=60)
-    return "Linux tier: %s" % p.stdout.strip()
+    who = "user %s (tests as root)" % TEST_USER if TEST_USER else "root"
+    return ["bulkhead runs as: %s" % who, "Linux tier: %s" % p.stdout.strip()]
 
 
 # The Linux tier: boot Debian's kernel with bulkhead, directly where the

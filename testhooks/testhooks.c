@@ -1,0 +1,48 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifdef BH_TEST_HOOKS
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "testhooks/testhooks.h"
+
+char *testhook_child_env(const char *title, char *buf, size_t len)
+{
+	const char *spec = getenv(TESTHOOK_FAULT_ENV);
+	const char *role = strrchr(title, '/');
+	const char *colon;
+	int n;
+
+	if (!spec || !role)
+		return NULL;
+	role++;
+	colon = strchr(spec, ':');
+	if (!colon || (size_t)(colon - spec) != strlen(role) || strncmp(spec, role, strlen(role)))
+		return NULL;
+	n = snprintf(buf, len, "%s=%s", TESTHOOK_FAULT_ENV, colon + 1);
+	return n > 0 && (size_t)n < len ? buf : NULL;
+}
+
+void testhook_fault_fire(void)
+{
+	static int fired;
+	const char *name = getenv(TESTHOOK_FAULT_ENV);
+	int nr;
+
+	if (fired || !name)
+		return;
+	fired = 1;
+	nr = seccomp_syscall_resolve_name(name);
+	if (nr < 0) {
+		log_warnx("test hook: unknown system call %s", name);
+		return;
+	}
+	log_info("test hook: calling %s (%d)", name, nr);
+	/* Zero arguments: harmless where a policy lets the call through (log mode). */
+	syscall(nr, 0, 0, 0, 0, 0, 0);
+}
+#endif

@@ -1,0 +1,39 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef BULKHEAD_TESTHOOKS_TESTHOOKS_H
+#define BULKHEAD_TESTHOOKS_TESTHOOKS_H
+
+#include <stddef.h>
+
+/*
+ * Fault injection for the tests, compiled only into test builds
+ * (make testhooks: build/testhooks/, -DBH_TEST_HOOKS). Release binaries get
+ * the empty inline versions below and carry no trace of the hook.
+ *
+ * BULKHEAD_TEST_FAULT=<process>:<syscall> in the supervisor's environment
+ * (process as in the child's title: vcpu, serial, blk0, net1, ...) makes
+ * that one child, jailed and under its policy, call <syscall> when the first
+ * guest register access reaches it: a compromised device process, on demand.
+ */
+#define TESTHOOK_FAULT_ENV "BULKHEAD_TEST_FAULT"
+
+#ifdef BH_TEST_HOOKS
+/* The environment entry for the child titled title, or NULL; built in buf. */
+char *testhook_child_env(const char *title, char *buf, size_t len);
+/* In the child: make the forbidden call once, if this child was chosen. */
+void testhook_fault_fire(void);
+#else
+static inline char *testhook_child_env(const char *title, char *buf, size_t len)
+{
+	(void)title;
+	(void)buf;
+	(void)len;
+	return NULL;
+}
+
+static inline void testhook_fault_fire(void)
+{
+}
+#endif
+
+#endif
