@@ -20,6 +20,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include <cap-ng.h>
 
 #include "common/layout.h"
 #include "common/log.h"
@@ -226,6 +227,13 @@ static void place_devices(struct sup *s)
 	}
 }
 
+static int may_change_ids(void)
+{
+	capng_get_caps_process();
+	return capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
+	       capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
+}
+
 /* The jail as configured, said out loud whenever it is weaker than the default. */
 static void jail_plan(struct sup *s)
 {
@@ -236,6 +244,9 @@ static void jail_plan(struct sup *s)
 		if (geteuid() != 0)
 			s->spawn_flags |= SPAWN_NEWUSER;
 	}
+	if (s->cfg.jail_mode == 1 && !may_change_ids())
+		usage_error("--jail no-namespaces: changing to the jail's uid and gid needs CAP_SETUID "
+			    "and CAP_SETGID without a user namespace; use --jail on (the default) or off");
 	if (s->cfg.jail_mode == 1)
 		log_info("warning: --jail no-namespaces: children share the host's mount, network, "
 			 "IPC, UTS and PID namespaces and file system");

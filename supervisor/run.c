@@ -146,12 +146,33 @@ static int vm_exit_status(const struct ipc_vm_exit *m)
 
 static void child_reap(struct sup *s, struct child *c);
 
-/* A child that already died explains an error better than the one who noticed it. */
-static void reap_dead(struct sup *s)
+static unsigned int children_exited(const struct sup *s)
 {
-	for (unsigned int i = 0; i < s->nchildren; i++) {
-		if (!s->children[i].exited)
-			child_reap(s, &s->children[i]);
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < s->nchildren; i++)
+		n += s->children[i].exited;
+	return n;
+}
+
+/*
+ * A child that already died explains an error better than the one who
+ * noticed it. A dying process closes its sockets a moment before it can be
+ * reaped, so its peer's EPIPE can arrive first: look again for up to 200 ms
+ * (error paths only). The reporter itself is alive and may be leaving.
+ */
+static void reap_dead(struct sup *s, const struct child *reporter)
+{
+	unsigned int before = children_exited(s);
+
+	for (int tries = 0; tries < 20; tries++) {
+		for (unsigned int i = 0; i < s->nchildren; i++) {
+			if (!s->children[i].exited && &s->children[i] != reporter)
+				child_reap(s, &s->children[i]);
+		}
+		if (children_exited(s) > before)
+			return;
+		usleep(10000);
 	}
 }
 
@@ -178,7 +199,7 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 	} else if (row->type == IPC_ERROR) {
 		const struct ipc_error *e = buf;
 
-		reap_dead(s);
+		reap_dead(s, c);
 		sup_decide(s, EXIT_VM_FAILED, "%s failed: %.*s", c->name, (int)sizeof(e->ie_text),
 			   ipc_str_ok(e->ie_text, sizeof(e->ie_text)) ? e->ie_text : "(garbled)");
 		sup_stop_all(s);
@@ -186,7 +207,7 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 		const struct ipc_vm_exit *e = buf;
 
 		if (e->ve_reason == IPC_EXIT_ERROR)
-			reap_dead(s);
+			reap_dead(s, c);
 		sup_decide(s, vm_exit_status(e), "%.*s", (int)sizeof(e->ve_text),
 			   ipc_str_ok(e->ve_text, sizeof(e->ve_text)) ? e->ve_text : "(garbled)");
 		sup_stop_all(s);
@@ -256,7 +277,9 @@ static void describe_exit(struct sup *s, pid_t pid, char *buf, size_t len, const
 		snprintf(buf, len, "was killed by seccomp for system call %s (%d)", name ? name : "?", nr);
 		free(name);
 	} else if (si->si_status == SIGSYS)
-		snprintf(buf, len, "was killed by seccomp (signal %d, SIGSYS)", si->si_status);
+		snprintf(buf, len, "was killed by seccomp (signal %d, SIGSYS; %s)", si->si_status,
+			 s->kmsg_fd < 0 ? "the kernel's audit record names the call, and bulkhead "
+					  "may not read /dev/kmsg" : "no audit record found");
 	else
 		snprintf(buf, len, "was killed by signal %d (SIG%s)", si->si_status,
 			 sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?");
@@ -265,7 +288,7 @@ static void describe_exit(struct sup *s, pid_t pid, char *buf, size_t len, const
 static void child_reap(struct sup *s, struct child *c)
 {
 	siginfo_t si = { 0 };
-	char how[96];
+	char how[192];
 
 	if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
