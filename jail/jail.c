@@ -96,6 +96,39 @@ static int limits(const struct jail_config *jc, char *err, size_t errlen)
 	return 0;
 }
 
+static int write_proc_self(const char *file, const char *text)
+{
+	char path[64];
+	size_t len = strlen(text);
+	ssize_t n;
+	int fd, e;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int jail_map_ids(uid_t uid, gid_t gid)
+{
+	char line[64];
+	int r;
+
+	if ((r = write_proc_self("setgroups", "deny")) < 0)
+		return r;
+	snprintf(line, sizeof(line), "0 %u 1", (unsigned int)uid);
+	if ((r = write_proc_self("uid_map", line)) < 0)
+		return r;
+	snprintf(line, sizeof(line), "0 %u 1", (unsigned int)gid);
+	return write_proc_self("gid_map", line);
+}
+
 /* Every capability goes, from the effective, permitted, inheritable and bounding sets;
  * then the ids change (libcap-ng keeps CAP_SETUID just long enough to do it). */
 static int drop_privileges(const struct jail_config *jc, char *err, size_t errlen)

@@ -47,6 +47,13 @@ struct jail_config {
 };
 
 /*
+ * jail_map_ids: in a user namespace just made by an unprivileged user (step
+ * 1), map its root to that user's uid and gid, with setgroups denied. 0 or
+ * -errno.
+ */
+int jail_map_ids(uid_t uid, gid_t gid) __attribute__((warn_unused_result));
+
+/*
  * jail_enter_fs: steps 2 (namespaces and the empty root). Must run while the
  * process is single-threaded. 0 or -errno with the failed step in err.
  */

@@ -311,8 +311,13 @@ static void run_one(size_t k, const struct attempt *a, const struct policy_set *
 		    const struct jail_config *jc, char *out, size_t outlen)
 {
 	struct clone_args args = { .flags = CLONE_NEWPID, .exit_signal = SIGCHLD };
+	uid_t uid = getuid();
+	gid_t gid = getgid();
 	int pfd[2], r = -1, st;
 	long pid;
+
+	if (jc->userns)
+		args.flags |= CLONE_NEWUSER;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		fatal("pipe");
@@ -320,6 +325,8 @@ static void run_one(size_t k, const struct attempt *a, const struct policy_set *
 	if (pid < 0)
 		fatal("clone3");
 	if (pid == 0) {
+		if (jc->userns && jail_map_ids(uid, gid) < 0)
+			_exit(120);
 		close(pfd[0]);
 		/* The fds a device holds (numbers its policy binds), here just eventfds. */
 		for (int i = 0; i <= PROBE_NFDS; i++)
@@ -396,8 +403,8 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--gid") == 0)
 			jc.gid = (gid_t)atoi(argv[i + 1]);
 	}
-	if (geteuid() != 0)
-		fatalx("run as root: the probe builds each process's jail as bulkhead does as root");
+	/* As bulkhead does: run by another user, each child gets a user namespace. */
+	jc.userns = geteuid() != 0;
 	if (load_policies(dir, &ps) < 0)
 		fatalx("cannot read the policies in %s (--policy-dir DIR)", dir);
 	supervisor = getpid();

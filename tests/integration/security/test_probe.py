@@ -5,12 +5,14 @@ and policy, is blocked; the control attempt proves each child reported."""
 import os
 import subprocess
 
-from conftest import BUILD
+from conftest import BUILD, as_test_user
 
 
 def test_probe_allows_nothing():
-    p = subprocess.run([os.path.join(BUILD, "bulkhead-probe")], capture_output=True, text=True,
-                       timeout=300)
+    """As root, and in the unprivileged pass as that user (each attempt's
+    child then sits in a user namespace, as bulkhead's children do)."""
+    p = subprocess.run(as_test_user([os.path.join(BUILD, "bulkhead-probe")]), capture_output=True,
+                       text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     first = p.stdout.split("the jail alone")[0]
     rows = [line for line in first.splitlines() if line.startswith("| ") and "---" not in line]
