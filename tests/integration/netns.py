@@ -39,6 +39,8 @@ class NetNs:
 
     def add_tap(self, tap, addr=None, user=None):
         argv = ["ip", "tuntap", "add", "dev", tap, "mode", "tap", "vnet_hdr"]
+        if user is None:
+            user = os.environ.get("BULKHEAD_TEST_USER")  # the unprivileged pass
         if user is not None:
             argv += ["user", str(user)]
         sh(*argv, ns=self.name)

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import GUEST_FAIL, GUEST_PASS, ROOT, guest_args, vm_processes
+from conftest import GUEST_FAIL, GUEST_PASS, ROOT, TEST_USER, guest_args, vm_processes
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "guest"))
 import pattern  # noqa: E402  (tests/guest/pattern.py)
@@ -195,6 +195,8 @@ def test_blk_rw_direct(vm_factory, guest):
     base = "/var/tmp"
     where = fstype_of(base)
     tmpdir = tempfile.mkdtemp(prefix="bulkhead-blk-direct-", dir=base)
+    if TEST_USER:
+        os.chmod(tmpdir, 0o777)
     try:
         size, start, sectors, seed = 8 * MiB, 3, 6144, 4242
         img = make_image(os.path.join(tmpdir, "direct.img"), size)
