@@ -108,12 +108,48 @@ tap_peer() { # ifname
 	busybox ip link set "$1" up
 }
 
+# The jail as /proc shows it while a VM (with a disk and a NIC) runs:
+#   === JAIL vm role pid PID sup SUP
+#   === JAILF vm role <Seccomp:, NoNewPrivs:, Cap*, Uid:, Gid: lines of status>
+#   === JAILNS vm role ns child-link supervisor-link
+#   === JAILFD vm role <fd numbers>
+jail_report() { # vm-name roles...
+	vm=$1
+	shift
+	i=0
+	while [ $i -lt 600 ]; do
+		found=""
+		for d in /proc/[0-9]*; do
+			t=$(tr '\0' '\n' < "$d/cmdline" 2>/dev/null | head -n 1)
+			case "$t" in "bulkhead/$vm/"*) found="$found ${d#/proc/}:${t##*/}" ;; esac
+		done
+		[ "$(echo $found | wc -w)" -ge $# ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	for f in $found; do
+		pid=${f%%:*}
+		role=${f#*:}
+		sup=$(grep '^PPid:' "/proc/$pid/status" | tr -s ' \t' ' ' | cut -d' ' -f2)
+		echo "=== JAIL $vm $role pid $pid sup $sup"
+		grep -E '^(Seccomp|NoNewPrivs|CapEff|CapPrm|CapBnd|Uid|Gid):' "/proc/$pid/status" |
+			tr -s ' \t' ' ' | sed "s/^/=== JAILF $vm $role /"
+		for ns in pid mnt net ipc uts; do
+			echo "=== JAILNS $vm $role $ns $(readlink "/proc/$pid/ns/$ns") $(readlink "/proc/$sup/ns/$ns")"
+		done
+		echo "=== JAILFD $vm $role" $(ls "/proc/$pid/fd")
+	done
+}
+
 case_net_ping() {
+	img "$OUT/jail.img" 8
 	tap_peer tap0 &
+	jail_report net-ping vcpu serial blk0 net0 > "$OUT/net-ping.jail" &
 	run_case net-ping --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=net-ping bulkhead.ip=10.0.2.15/24 bulkhead.peer=10.0.2.2" \
 		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1 \
-		--net tap=tap0,mac=52:54:00:12:34:56
+		--net tap=tap0,mac=52:54:00:12:34:56 --disk "path=$OUT/jail.img"
 	wait
+	cat "$OUT/net-ping.jail"
 }
 
 # net-tcp: the guest listens on 5001 and receives 8 MiB of pattern(2) from

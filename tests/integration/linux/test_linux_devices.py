@@ -49,6 +49,33 @@ def test_ping_without_loss(linux_run):
         re.search(r"\b0% packet loss", out), linux_run.explain(case)
 
 
+def test_jail_holds_while_linux_runs(linux_run):
+    """The security suite's checks, once on a Linux guest with a disk and a NIC
+    (cases.sh jail_report, run while net-ping pings)."""
+    case = "net-ping"
+    text = linux_run.text
+    roles = re.findall(r"^=== JAIL %s (\S+) pid \d+ sup \d+$" % case, text, re.M)
+    assert sorted(roles) == ["blk0", "net0", "serial", "vcpu"], linux_run.explain(case)
+    for role in roles:
+        fields = {}
+        for m in re.finditer(r"^=== JAILF %s %s (\w+): (.*)$" % (case, role), text, re.M):
+            fields[m.group(1)] = m.group(2).split()
+        assert fields["Seccomp"] == ["2"], (role, fields)
+        assert fields["NoNewPrivs"] == ["1"], (role, fields)
+        for cap in ("CapEff", "CapPrm", "CapBnd"):
+            assert fields[cap] == ["0000000000000000"], (role, cap, fields)
+        assert all(int(i) != 0 for i in fields["Uid"] + fields["Gid"]), (role, fields)
+        ns = re.findall(r"^=== JAILNS %s %s (\w+) (\S+) (\S+)$" % (case, role), text, re.M)
+        assert sorted(n for n, _, _ in ns) == ["ipc", "mnt", "net", "pid", "uts"], (role, ns)
+        for name, child, sup in ns:
+            assert child != sup, (role, name, child)
+        fds = re.search(r"^=== JAILFD %s %s(.*)$" % (case, role), text, re.M).group(1).split()
+        expect = {"serial": 6, "blk0": 7, "net0": 8}.get(role)
+        if expect:  # stderr, control and the fds it was given, plus its epoll
+            assert set(range(2, 2 + expect)) <= set(int(f) for f in fds), (role, fds)
+            assert len(fds) <= expect + 1, (role, fds)
+
+
 def test_tcp_8mib_both_ways(linux_run):
     case = "net-tcp"
     assert linux_run.status(case) == 1, linux_run.explain(case)
