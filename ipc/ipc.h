@@ -101,6 +101,7 @@ struct ipc_cfg_vcpu {
 };
 _Static_assert(sizeof(struct ipc_cfg_vcpu) == 88, "ipc_cfg_vcpu size");
 #define IPC_VCPU_F_VERBOSE 0x1
+#define IPC_VCPU_F_NO_PIT 0x2 /* --pit off */
 
 /* IN vcpu: a device whose registers the vcpu process forwards. */
 struct ipc_cfg_vcpu_dev {

@@ -282,6 +282,22 @@ static int acpi_word(struct vm_config *c, const char *val)
 	return 0;
 }
 
+static void pit_reset(struct vm_config *c)
+{
+	c->pit = 1;
+}
+
+static int pit_word(struct vm_config *c, const char *val)
+{
+	if (strcmp(val, "on") == 0)
+		c->pit = 1;
+	else if (strcmp(val, "off") == 0)
+		c->pit = 0;
+	else
+		return -1;
+	return 0;
+}
+
 static void *disk_item(struct vm_config *c)
 {
 	struct disk_config *d;
@@ -381,6 +397,8 @@ static const struct option_def options[] = {
 	  .item = net_item, .max_items = CONFIG_MAX_NETS },
 	{ .name = "acpi", .kind = OPT_GROUP, .word = acpi_word, .words = "on, off",
 	  .reset = acpi_reset },
+	{ .name = "pit", .kind = OPT_GROUP, .word = pit_word, .words = "on, off",
+	  .reset = pit_reset },
 	{ .name = "jail", .kind = OPT_GROUP, .keys = jail_keys, .nkeys = nitems(jail_keys),
 	  .word = jail_word, .words = "on, off, no-namespaces", .reset = jail_reset },
 	{ .name = "seccomp", .kind = OPT_GROUP, .word = seccomp_word, .words = "kill, log, off",
@@ -785,6 +803,7 @@ void config_init(struct vm_config *c)
 	c->nvcpus = CONFIG_DEFAULT_VCPUS;
 	c->serial = SERIAL_STDIO;
 	c->acpi = 1;
+	c->pit = 1;
 	c->jail_uid = c->jail_gid = CONFIG_JAIL_DEFAULT_ID;
 	snprintf(c->name, sizeof(c->name), "%s", "vm");
 }
@@ -1004,6 +1023,8 @@ const char *config_usage(void)
 	       "                   load policies from DIR instead of the built-in ones\n"
 	       "  --acpi on|off    ACPI tables (RSDP, XSDT, FADT, MADT, DSDT); off leaves\n"
 	       "                   the MP table and the command line (default: on)\n"
+	       "  --pit on|off     the in-kernel i8254 timer (default: on); Linux on KVM and\n"
+	       "                   the test guest need none, and the VM ends faster without it\n"
 	       "  --name NAME      VM name for logs and process titles, 1-15 of\n"
 	       "                   A-Z a-z 0-9 _ . - (default: vm)\n"
 	       "  --config FILE    read options from FILE, one per line (\"kernel path=x\");\n"

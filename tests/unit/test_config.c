@@ -81,6 +81,23 @@ static void test_acpi_option(void **state)
 	assert_int_equal(c.acpi, 0);
 }
 
+static void test_pit_option(void **state)
+{
+	struct vm_config c;
+	char err[ERRLEN];
+	char *off[] = { "bulkhead", "--kernel", "path=k", "--pit", "off" };
+	char *bad[] = { "bulkhead", "--kernel", "path=k", "--pit", "maybe" };
+
+	(void)state;
+	config_init(&c);
+	assert_int_equal(c.pit, 1);
+	assert_int_equal(config_parse_args(&c, 5, off, err, sizeof(err)), CONFIG_OK);
+	assert_int_equal(c.pit, 0);
+	config_init(&c);
+	assert_int_not_equal(config_parse_args(&c, 5, bad, err, sizeof(err)), CONFIG_OK);
+	assert_contains(err, "--pit");
+}
+
 static void test_defaults(void **state)
 {
 	struct vm_config c;
@@ -809,6 +826,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_acpi_option),
+		cmocka_unit_test(test_pit_option),
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_check_invalid),

@@ -187,6 +187,7 @@ BAD_CONFIGS = [
     (["--kernel", "path=%s" % GUEST, "--serial", "bogus"], "--serial"),
     (["--kernel", "path=%s" % GUEST, "--serial", "file=/nonexistent/dir/x"], "--serial"),
     (["--kernel", "path=%s" % GUEST, "--frobnicate"], "--frobnicate"),
+    (["--kernel", "path=%s" % GUEST, "--pit", "maybe"], "--pit"),
     (["--config", "/nonexistent.cfg"], "--config"),
 ]
 
@@ -229,6 +230,13 @@ def test_kvm_internal_error_stops_vm_with_registers(vm_factory, guest):
         vm.explain()
     assert re.search(r"vcpu0: rip 00000000feb00000 rsp [0-9a-f]{16}", vm.stderr), vm.explain()
     assert "cr3" in vm.stderr and "efer" in vm.stderr, vm.explain()
+
+
+@pytest.mark.parametrize("scenario,vcpus", [("hello", 1), ("smp", 2)])
+def test_pit_off(vm_factory, guest, scenario, vcpus):
+    """--pit off: no in-kernel i8254; the test guest (LAPIC timer, TSC) needs none."""
+    vm = vm_factory(guest_args(scenario, vcpus=vcpus) + ["--pit", "off"])
+    assert vm.wait() == GUEST_PASS, vm.explain()
 
 
 @pytest.mark.parametrize("acpi", ["on", "off"])
