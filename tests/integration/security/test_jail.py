@@ -241,22 +241,36 @@ def audit_records():
 
 
 @pytest.mark.parametrize("scenario,args", [
+    ("hello", "none"),
+    ("serial-flood", "none"),
     ("blk-rw", "disk"),
+    ("blk-discard", "disk"),
+    ("blk-id", "disk"),
     ("blk-hostile", "disk"),
     ("smp", "vcpus"),
     ("echo", "stdin"),
+    ("net-info", "net"),
+    ("net-tx", "net"),
 ])
-def test_log_mode_logs_nothing_for_real_workloads(tmp_path, scenario, args):
+def test_log_mode_logs_nothing_for_real_workloads(request, tmp_path, scenario, args):
     """The built-in policies cover the real workloads: under --seccomp log the
     kernel logs no call from any bulkhead process."""
     before = len(audit_records())
     extra = ["--seccomp", "log"]
+    wrap = None
+    cmdline = ""
     if args == "disk":
         img = tmp_path / "d.img"
         img.write_bytes(bytes(8 << 20))
         extra += ["--disk", "path=%s" % img]
-    vm = Vm(guest_args(scenario, vcpus=2 if args == "vcpus" else 1) + extra,
-            stdin=subprocess.PIPE if args == "stdin" else subprocess.DEVNULL)
+    if args == "net":
+        netns = request.getfixturevalue("netns")
+        netns.add_tap("tap0")
+        extra += ["--net", "tap=tap0"]
+        wrap = netns.exec_argv
+        cmdline = "bulkhead.peer=0"
+    vm = Vm(guest_args(scenario, cmdline, vcpus=2 if args == "vcpus" else 1) + extra,
+            stdin=subprocess.PIPE if args == "stdin" else subprocess.DEVNULL, wrap=wrap)
     if args == "stdin":
         vm.read_until(b"bulkhead-test-guest: ready")
         vm.proc.stdin.write(b"hello\nquit\n")
