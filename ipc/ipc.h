@@ -15,7 +15,8 @@
  * Channels:
  *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP;
  *                         READY, ERROR, VM_EXIT (OUT of child)
- *   vcpu <-> device:      IO_READ, IO_WRITE (vcpu to device), IO_REPLY (device to vcpu)
+ *   vcpu <-> device:      IO_READ, IO_WRITE, IO_WRITE_BATCH (vcpu to device),
+ *                         IO_REPLY (device to vcpu)
  */
 #ifndef BULKHEAD_IPC_IPC_H
 #define BULKHEAD_IPC_IPC_H
@@ -61,7 +62,8 @@ enum ipc_type {
 	IPC_CFG_BLK = 14, /* IN blk: image size, flags, serial */
 	IPC_CFG_NET = 15, /* IN net: MAC */
 	IPC_CFG_JAIL = 16, /* IN child: jail and seccomp settings */
-	IPC_TYPE_MAX = 17,
+	IPC_IO_WRITE_BATCH = 17, /* vcpu -> device: consecutive register writes, posted */
+	IPC_TYPE_MAX = 18,
 };
 
 enum ipc_space {
@@ -246,6 +248,30 @@ struct ipc_io_reply {
 };
 _Static_assert(sizeof(struct ipc_io_reply) == 24, "ipc_io_reply size");
 
+#define IPC_IO_BATCH_MAX 16 /* writes in one IO_WRITE_BATCH: a 16550A's transmit FIFO */
+
+/* One write of an IO_WRITE_BATCH. */
+struct ipc_io_write {
+	uint64_t iw_offset; /* offset from the window's base, < window length */
+	uint64_t iw_data;
+	uint8_t iw_size; /* 1, 2, 4 or 8 */
+	uint8_t iw_pad[7];
+};
+_Static_assert(sizeof(struct ipc_io_write) == 24, "ipc_io_write size");
+
+/* vcpu -> device: ib_count posted writes to one window, to be applied in order
+ * as if each had come in an IO_WRITE. Writes past ib_count are all zero. */
+struct ipc_io_batch {
+	struct ipc_hdr h;
+	uint8_t ib_space; /* enum ipc_space of every write */
+	uint8_t ib_count; /* 1 .. IPC_IO_BATCH_MAX */
+	uint16_t ib_pad;
+	uint32_t ib_pad2;
+	struct ipc_io_write ib_writes[IPC_IO_BATCH_MAX];
+};
+_Static_assert(sizeof(struct ipc_io_batch) == 400, "ipc_io_batch size");
+_Static_assert(sizeof(struct ipc_io_batch) <= IPC_MAX_MSG, "ipc_io_batch fits IPC_MAX_MSG");
+
 /* A receiver's table row: a message of this type must be exactly size bytes
  * and may arrive only while the receiver's state bit is in states. */
 struct ipc_handler {
@@ -272,6 +298,9 @@ int ipc_dispatch(const struct ipc_handler *table, size_t n, const void *buf, siz
 void ipc_send_error(int fd, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ipc_str_ok: the fixed-size field s[n] holds a NUL-terminated printable string. */
 int ipc_str_ok(const char *s, size_t n);
+/* ipc_io_batch_ok: b's count is in range, each write is of a valid size inside a window of
+ * space and window_len bytes, and the unused writes are zero. */
+int ipc_io_batch_ok(const struct ipc_io_batch *b, uint32_t space, uint64_t window_len);
 /* ipc_fd_ok: fd lies in the range messages may name. */
 int ipc_fd_ok(int32_t fd);
 /* ipc_type_name: a name for logs. */

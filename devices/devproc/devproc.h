@@ -51,11 +51,17 @@ struct devproc {
 	struct ipc_cfg_jail jail; /* CFG_JAIL, required before CFG_DONE */
 	int reported; /* an ERROR with the reason went to the supervisor already */
 	int done;
+	uint64_t poll_ns; /* how long to poll for events before blocking (adaptive) */
+	uint64_t polls, poll_hits; /* for the verbose log at exit */
 };
 
 /* devproc_main: run a device process with ops and the device state priv; returns main's status. */
 int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **argv);
 #define DEVPROC_NOFILE 64 /* RLIMIT_NOFILE in the jail: every fd we hold is below 32 */
+
+/* Bounds of the adaptive poll window before the loop blocks in epoll_wait. */
+#define DEVPROC_POLL_MIN_NS 4000ull
+#define DEVPROC_POLL_MAX_NS 50000ull
 
 /* DEVPROC_ST_BOOT: the state in which bootstrap messages are permitted (for cfg_table rows). */
 #define DEVPROC_ST_BOOT 1u

@@ -4,7 +4,7 @@
  * fuzz_ipc: the IPC message decoder (ipc/ipc.c) behind every receiver's
  * dispatch table: a device process's control socket (devproc's table and
  * the blk/net configuration tables, real handlers) and its vcpu channel
- * (IO_READ/IO_WRITE into the real device models), the vcpu process's
+ * (IO_READ/IO_WRITE/IO_WRITE_BATCH into the real device models), the vcpu process's
  * control socket (real handlers), the supervisor's table for messages from
  * children (a copy: it is a static inside run.c's on_child_msg), ipc_recv
  * on a real SOCK_SEQPACKET pair (oversized datagrams, attached fds), and

@@ -369,6 +369,13 @@ static void seeds_net(void)
 	fzw_u8(&w, 1);
 	fzw_u64(&w, 0);
 	save("fuzz_proc_net", "odd-io", &w);
+	/* the process-level harness only: register writes in IO_WRITE_BATCHes */
+	reset(&w);
+	op_backend(&w, PF_SUB_BATCH);
+	fzw_setup(&w, 0, 0, 2, q);
+	net_tx(&w, 0, &plain, 60);
+	fzw_kick(&w, 1);
+	save("fuzz_proc_net", "batched", &w);
 	reset(&w);
 	{
 		struct ipc_empty e;
@@ -641,6 +648,15 @@ static void seeds_uart(void)
 		uart_r(&w, proc, 2);
 		uart_r(&w, proc, 6);
 		save(t, "linux-8250", &w);
+		if (proc) {
+			/* the same, its register writes batched as bulkhead-vcpu sends them */
+			struct fzw b = { 0 };
+
+			fzw_u8(&b, PF_SUB_BATCH);
+			fzw_bytes(&b, w.p, w.n);
+			save(t, "linux-8250-batched", &b);
+			free(b.p);
+		}
 
 		/* loopback: the 8250 autoconfig test */
 		reset(&w);
@@ -779,6 +795,19 @@ static void seeds_ipc(void)
 	io(&w, 1, IPC_SPACE_PIO, 0, 1, 'x', 0);
 	io(&w, 0, IPC_SPACE_PIO, 5, 1, 0, 1);
 	io(&w, 0, IPC_SPACE_PIO, 7, 2, 0, 2);
+	{
+		static const char text[] = "batched\n";
+		struct ipc_io_batch b;
+
+		ipc_init(&b, IPC_IO_WRITE_BATCH, sizeof(b));
+		b.ib_space = IPC_SPACE_PIO;
+		b.ib_count = sizeof(text) - 1;
+		for (unsigned int i = 0; i < b.ib_count; i++) {
+			b.ib_writes[i].iw_size = 1;
+			b.ib_writes[i].iw_data = (uint8_t)text[i];
+		}
+		msg(&w, 1, &b, sizeof(b));
+	}
 	ipc_init(&e, IPC_STOP, sizeof(e));
 	msg(&w, 0, &e, sizeof(e));
 	save("fuzz_ipc", "serial", &w);

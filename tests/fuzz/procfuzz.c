@@ -32,12 +32,16 @@
  *   0xfd           u8 space, u8 size, u16 offset, u8 write, u64 value: an IO
  *                  message with any space, size and offset (a protocol error
  *                  unless it is valid)
+ *   0xfc           batching on/off for the rest of the input: valid register
+ *                  writes then travel in IO_WRITE_BATCH messages of up to
+ *                  IPC_IO_BATCH_MAX, sent before any other message or kick
+ *                  (as bulkhead-vcpu batches the UART's)
  * (the malformed ones take exact byte values, so mutations reach them
  * rarely: each one costs a restart of the child). For serial, ops (byte %
  * 13, procfuzz.h): register writes (u8 offset, u8 value), reads (u8
  * offset), console input (u8 count, bytes), a sync, a wide access (u8
- * offset, u8 size code, u8 write, u64 value); and the bytes 0xfd, 0xfe, 0xff
- * as above.
+ * offset, u8 size code, u8 write, u64 value); and the bytes 0xfc, 0xfd, 0xfe,
+ * 0xff as above.
  *
  * Findings (each aborts through fz_fail, so libFuzzer or AFL++ keeps the
  * input):
@@ -126,6 +130,8 @@ static struct {
 	uint32_t seq;
 	struct fzv drv;
 	int raw; /* this input sent a malformed or unexpected message */
+	int batching; /* PF_SUB_BATCH: valid writes go in IO_WRITE_BATCHes, as bulkhead-vcpu sends them */
+	struct ipc_io_batch batch;
 	int stopping; /* the harness is stopping the child on purpose */
 	int reply_ms, lenient, jail_mode, seccomp_mode, pass_env;
 	const char *log_path;
@@ -363,12 +369,49 @@ static uint64_t pf_reply(uint32_t seq, uint64_t off, unsigned int size)
 	}
 }
 
+static int io_valid(uint32_t space, uint64_t off, unsigned int size)
+{
+	return space == P.space && (size == 1 || size == 2 || size == 4 || size == 8) && off < P.window &&
+	       size <= P.window - off;
+}
+
+/* Send the writes batched so far (before anything else reaches the child). */
+static void pf_batch_flush(void)
+{
+	if (P.batch.ib_count == 0)
+		return;
+	if (P.alive)
+		(void)pf_send(P.chan, &P.batch);
+	P.batch.ib_count = 0;
+}
+
+static void pf_batch_add(uint64_t off, unsigned int size, uint64_t val)
+{
+	struct ipc_io_write *w;
+
+	if (P.batch.ib_count == 0) {
+		ipc_init(&P.batch, IPC_IO_WRITE_BATCH, sizeof(P.batch));
+		P.batch.ib_space = (uint8_t)P.space;
+	}
+	w = &P.batch.ib_writes[P.batch.ib_count++];
+	w->iw_offset = off;
+	w->iw_size = (uint8_t)size;
+	w->iw_data = val;
+	if (P.batch.ib_count == IPC_IO_BATCH_MAX)
+		pf_batch_flush();
+}
+
 static uint64_t pf_io(int write, uint32_t space, uint64_t off, unsigned int size, uint64_t val)
 {
 	struct ipc_io io;
 
 	if (!P.alive)
 		return ~0ull;
+	if (write && P.batching && io_valid(space, off, size)) {
+		pf_batch_add(off, size, val);
+		return 0;
+	}
+	pf_batch_flush();
 	ipc_init(&io, write ? IPC_IO_WRITE : IPC_IO_READ, sizeof(io));
 	if (!write)
 		io.io_seq = ++P.seq;
@@ -379,12 +422,6 @@ static uint64_t pf_io(int write, uint32_t space, uint64_t off, unsigned int size
 	if (pf_send(P.chan, &io) < 0)
 		return ~0ull;
 	return write ? 0 : pf_reply(io.io_seq, off, size);
-}
-
-static int io_valid(uint32_t space, uint64_t off, unsigned int size)
-{
-	return space == P.space && (size == 1 || size == 2 || size == 4 || size == 8) && off < P.window &&
-	       size <= P.window - off;
 }
 
 /* The serial mirror: what the guest's THR writes must produce on the console. */
@@ -439,8 +476,16 @@ static void pf_raw(struct fz *in, int control)
 	fz_take(in, buf, len);
 	if (!P.alive || len == 0)
 		return;
+	pf_batch_flush();
 	P.raw = 1;
 	(void)pf_send_raw(control ? P.ctl : P.chan, buf, len);
+}
+
+/* PF_SUB_BATCH: batching on or off for the rest of the input. */
+static void pf_toggle_batching(void)
+{
+	pf_batch_flush();
+	P.batching = !P.batching;
 }
 
 /* ---- fzv backend (blk, net) ---- */
@@ -462,6 +507,7 @@ static void be_kick(void *ctx, unsigned int q)
 	uint64_t one = 1;
 
 	(void)ctx;
+	pf_batch_flush(); /* the writes before a kick come first, as the channel drains first */
 	if (P.alive && q < P.nq && write(P.qfd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
 		fz_fail("kick: %s", strerror(errno));
 }
@@ -564,6 +610,10 @@ static void be_backend(void *ctx, struct fz *in, uint8_t sub)
 	}
 	if (sub == PF_SUB_ODD_IO) {
 		pf_odd_io(in);
+		return;
+	}
+	if (sub == PF_SUB_BATCH) {
+		pf_toggle_batching();
 		return;
 	}
 	switch (sub % 4) {
@@ -1028,6 +1078,8 @@ static void serial_run(struct fz *in)
 
 		if (byte == PF_SUB_ODD_IO) {
 			pf_odd_io(in);
+		} else if (byte == PF_SUB_BATCH) {
+			pf_toggle_batching();
 		} else if (byte == PF_SUB_RAW || byte == PF_SUB_RAW_CTL) {
 			pf_raw(in, byte == PF_SUB_RAW_CTL);
 		} else if (op < PF_SER_READ) {
@@ -1121,6 +1173,8 @@ static void pf_run(const uint8_t *data, size_t size)
 	if (P.dev == PROCFUZZ_NET)
 		net_drain(); /* anything left from the last input, under its features */
 	P.raw = 0;
+	P.batching = 0;
+	P.batch.ib_count = 0;
 	P.features_seen = 0;
 	fz_init(&in, data, size);
 	if (P.dev == PROCFUZZ_SERIAL) {
@@ -1135,6 +1189,7 @@ static void pf_run(const uint8_t *data, size_t size)
 	}
 	fzv_begin(&P.drv);
 	fzv_run(&P.drv, &in);
+	pf_batch_flush();
 	if (!P.alive)
 		return;
 	if (fzv_check(&P.drv, why, sizeof(why)) < 0)
