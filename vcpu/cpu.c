@@ -309,19 +309,44 @@ static int cpu_wait_go(struct vm *vm)
 	return !vm->stop;
 }
 
+/* The kvm_run of the vCPU this thread runs, for the kick handler. */
+static __thread struct kvm_run *cpu_self_run;
+
+static int cpu_stopping(struct vm *vm)
+{
+	return __atomic_load_n(&vm->stop, __ATOMIC_ACQUIRE);
+}
+
+/* KVM_RUN returned EINTR: a stop, or the timer of a batch of posted writes. */
+static int cpu_kicked(struct vcpu *v)
+{
+	/* Reading a stopper's 1 here makes its vm->stop visible to the loop. */
+	__atomic_exchange_n(&v->run->immediate_exit, 0, __ATOMIC_ACQ_REL);
+	if (cpu_stopping(v->vm))
+		return 1;
+	return exits_flush(v);
+}
+
 static void *cpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	int err = exits_thread_init(v);
 
+	if (err < 0)
+		log_warnx("vcpu%u: no flush timer (%s): posted writes are sent one by one", v->id,
+			  strerror(-err));
+	cpu_self_run = v->run;
 	if (!cpu_wait_go(v->vm))
 		return NULL;
 	unsigned int again = 0;
 
-	while (!v->vm->stop) {
+	while (!cpu_stopping(v->vm)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			/* EINTR: a signal. EAGAIN: an AP left the wait-for-SIPI state and
-			 * must simply run again; the same answer over and over means KVM
-			 * cannot run this vCPU at all, and retrying would spin. */
+			/* EAGAIN: an AP left the wait-for-SIPI state and must simply run
+			 * again; the same answer over and over means KVM cannot run this
+			 * vCPU at all, and retrying would spin. */
+			if (errno == EINTR && cpu_kicked(v))
+				break;
 			if (errno == EINTR || (errno == EAGAIN && ++again < VCPU_MAX_EAGAIN))
 				continue;
 			vm_request_exit(v->vm, IPC_EXIT_ERROR, 0, "vcpu%u: KVM_RUN: %s", v->id,
@@ -332,12 +357,18 @@ static void *cpu_thread(void *arg)
 		if (exits_handle(v))
 			break;
 	}
+	(void)exits_flush(v);
 	return NULL;
 }
 
+/* A kick that lands just before KVM_RUN must still stop it: immediate_exit. */
 static void cpu_kick_handler(int sig)
 {
+	struct kvm_run *run = cpu_self_run;
+
 	(void)sig;
+	if (run)
+		__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELAXED);
 }
 
 int cpu_create_threads(struct vm *vm)

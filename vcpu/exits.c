@@ -4,13 +4,25 @@
  * KVM exit dispatch: a table of port and MMIO ranges to their owners (a
  * built-in handler or a device channel). Unclaimed reads return all ones and
  * unclaimed writes are dropped, as on a PC bus.
+ *
+ * Posted writes to a device without queues (the UART) are coalesced: they
+ * wait in the channel's batch, which goes out as one IO_WRITE_BATCH when it
+ * is full, before any other exit of the same vCPU (a read, a write elsewhere,
+ * anything else), before any read of that device by any vCPU, and at the
+ * latest VCPU_BATCH_MAX_AGE_NS after its first write: a per-thread timer
+ * kicks the thread out of KVM_RUN, so a guest that halts or spins after a
+ * write still has it delivered. Each device sees its writes in guest order.
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "vcpu.h"
@@ -25,6 +37,24 @@ struct builtin_port {
 	io_read_fn read;
 	io_write_fn write;
 };
+
+static void flush_all_channels(struct vm *vm);
+
+/* The guest ends the VM: what any vCPU posted before reaches its device first. */
+static void end_vm(struct vcpu *v, enum ipc_exit_reason reason, uint32_t value, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+static void end_vm(struct vcpu *v, enum ipc_exit_reason reason, uint32_t value, const char *fmt,
+		   ...)
+{
+	char text[IPC_TEXT_MAX];
+	va_list ap;
+
+	flush_all_channels(v->vm);
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	vm_request_exit(v->vm, reason, value, "%s", text);
+}
 
 static int port_read_zero(struct vcpu *v, uint64_t off, unsigned int size, uint64_t *val)
 {
@@ -50,7 +80,7 @@ static int i8042_cmd_write(struct vcpu *v, uint64_t off, unsigned int size, uint
 	(void)size;
 	if ((val & 0xff) != LAYOUT_I8042_RESET_CMD)
 		return 0;
-	vm_request_exit(v->vm, IPC_EXIT_RESET, 0, "guest reset through the i8042 (vcpu%u)", v->id);
+	end_vm(v, IPC_EXIT_RESET, 0, "guest reset through the i8042 (vcpu%u)", v->id);
 	return 1;
 }
 
@@ -58,9 +88,8 @@ static int debug_exit_write(struct vcpu *v, uint64_t off, unsigned int size, uin
 {
 	(void)off;
 	(void)size;
-	vm_request_exit(v->vm, IPC_EXIT_DEBUG, (uint32_t)(val & 0xff),
-			"guest wrote %u to the debug-exit port (vcpu%u)", (unsigned int)(val & 0xff),
-			v->id);
+	end_vm(v, IPC_EXIT_DEBUG, (uint32_t)(val & 0xff),
+	       "guest wrote %u to the debug-exit port (vcpu%u)", (unsigned int)(val & 0xff), v->id);
 	return 1;
 }
 
@@ -93,8 +122,7 @@ static int acpi_sleep_write(struct vcpu *v, uint64_t off, unsigned int size, uin
 	(void)size;
 	if (!(val & (1u << 5)) || typ != LAYOUT_ACPI_S5_TYPE)
 		return 0;
-	vm_request_exit(v->vm, IPC_EXIT_POWEROFF, 0, "guest powered off through ACPI (vcpu%u)",
-			v->id);
+	end_vm(v, IPC_EXIT_POWEROFF, 0, "guest powered off through ACPI (vcpu%u)", v->id);
 	return 1;
 }
 
@@ -104,8 +132,7 @@ static int acpi_reset_write(struct vcpu *v, uint64_t off, unsigned int size, uin
 	(void)size;
 	if ((val & 0xff) != LAYOUT_ACPI_RESET_VALUE)
 		return 0;
-	vm_request_exit(v->vm, IPC_EXIT_RESET, 0, "guest reset through the ACPI reset register (vcpu%u)",
-			v->id);
+	end_vm(v, IPC_EXIT_RESET, 0, "guest reset through the ACPI reset register (vcpu%u)", v->id);
 	return 1;
 }
 
@@ -132,17 +159,63 @@ static struct dev_chan *dev_find(struct vm *vm, uint32_t space, uint64_t addr, u
 	return NULL;
 }
 
-static int dev_reply_wait(struct dev_chan *d)
+/*
+ * How long to poll for d's replies before sleeping follows how long its last
+ * reply took: one that came while polling keeps the window; one that came
+ * within VCPU_REPLY_SPIN_GROW_NS, though the thread slept, doubles it; a
+ * slower one (a busy device, or a host short of CPUs) halves it, and below
+ * VCPU_REPLY_SPIN_MIN_NS polling is off. d->lock held.
+ */
+static void reply_spin_adjust(struct dev_chan *d, uint64_t waited_ns)
+{
+	if (waited_ns <= d->spin_ns)
+		return;
+	if (waited_ns > VCPU_REPLY_SPIN_GROW_NS) {
+		d->spin_ns /= 2;
+		if (d->spin_ns < VCPU_REPLY_SPIN_MIN_NS)
+			d->spin_ns = 0;
+	} else if (d->spin_ns == 0) {
+		d->spin_ns = VCPU_REPLY_SPIN_MIN_NS;
+	} else {
+		d->spin_ns *= 2;
+		if (d->spin_ns > VCPU_REPLY_SPIN_MAX_NS)
+			d->spin_ns = VCPU_REPLY_SPIN_MAX_NS;
+	}
+}
+
+static int reply_poll(const struct dev_chan *d, int timeout_ms)
 {
 	struct pollfd p = { .fd = d->fd, .events = POLLIN };
 	int n;
 
 	do
-		n = poll(&p, 1, VCPU_REPLY_TIMEOUT_MS);
+		n = poll(&p, 1, timeout_ms);
 	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * Wait for a device's reply. Poll without sleeping for a while first: a
+ * device answers a register read in tens of microseconds, and a thread that
+ * sleeps waits 20-30 us more for its halted host CPU to wake. d->lock held.
+ */
+static int dev_reply_wait(struct dev_chan *d, uint64_t sent_ns)
+{
+	int n = 0;
+
+	while (n == 0 && d->spin_ns && now_ns() - sent_ns < d->spin_ns) {
+		n = reply_poll(d, 0);
+		if (n == 0)
+			sched_yield(); /* the device may be queued on this CPU (a sync wake-up) */
+	}
+	if (n == 0)
+		n = reply_poll(d, VCPU_REPLY_TIMEOUT_MS);
 	if (n < 0)
-		return -errno;
-	return n == 0 ? -ETIMEDOUT : 0;
+		return n;
+	if (n == 0)
+		return -ETIMEDOUT;
+	reply_spin_adjust(d, now_ns() - sent_ns);
+	return 0;
 }
 
 static int dev_read_locked(struct dev_chan *d, struct ipc_io *req, uint64_t *val)
@@ -158,7 +231,7 @@ static int dev_read_locked(struct dev_chan *d, struct ipc_io *req, uint64_t *val
 	err = ipc_send(d->fd, req);
 	if (err < 0)
 		return err;
-	err = dev_reply_wait(d);
+	err = dev_reply_wait(d, now_ns());
 	if (err < 0)
 		return err;
 	n = ipc_recv(d->fd, u.buf);
@@ -173,6 +246,109 @@ static int dev_read_locked(struct dev_chan *d, struct ipc_io *req, uint64_t *val
 	return 0;
 }
 
+/* Send d's batch, if it holds anything, and start an empty one. d->lock held. */
+static int batch_send_locked(struct dev_chan *d)
+{
+	int err;
+
+	if (d->batch.ib_count == 0)
+		return 0;
+	err = ipc_send(d->fd, &d->batch);
+	ipc_init(&d->batch, IPC_IO_WRITE_BATCH, sizeof(d->batch));
+	return err;
+}
+
+/* Arm (on) or disarm v's flush timer; if that fails, v batches no more. */
+static int flush_timer_set(struct vcpu *v, int on)
+{
+	struct itimerspec t = { .it_value.tv_nsec = on ? VCPU_BATCH_MAX_AGE_NS : 0 };
+
+	if (v->flush_timer_armed == on)
+		return 0;
+	if (timer_settime(v->flush_timer, 0, &t, NULL) < 0) {
+		log_warn("vcpu%u: timer_settime: posted writes go one by one from now", v->id);
+		v->has_flush_timer = 0;
+		return -1;
+	}
+	v->flush_timer_armed = on;
+	return 0;
+}
+
+static int dev_failed(struct vcpu *v, const struct dev_chan *d, const char *what, uint64_t addr,
+		      int err)
+{
+	vm_request_exit(v->vm, IPC_EXIT_ERROR, 0, "device %s did not answer a %s at 0x%llx: %s",
+			d->name, what, (unsigned long long)addr, strerror(-err));
+	return 1;
+}
+
+int exits_flush(struct vcpu *v)
+{
+	struct dev_chan *d = v->batch_dev;
+	int err;
+
+	if (!d)
+		return 0;
+	v->batch_dev = NULL;
+	(void)flush_timer_set(v, 0);
+	pthread_mutex_lock(&d->lock);
+	err = batch_send_locked(d);
+	pthread_mutex_unlock(&d->lock);
+	return err < 0 ? dev_failed(v, d, "write", d->base, err) : 0;
+}
+
+/* Best effort: the VM is ending, and a device that is gone changes nothing. */
+static void flush_all_channels(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->ndevs; i++) {
+		pthread_mutex_lock(&vm->devs[i].lock);
+		(void)!batch_send_locked(&vm->devs[i]);
+		pthread_mutex_unlock(&vm->devs[i].lock);
+	}
+}
+
+/*
+ * Whether posted writes to d may wait in a batch. A virtio device also hears
+ * from the guest through its ioeventfds, which do not pass through here: a
+ * register write held back could be overtaken by the kick that follows it.
+ */
+static int dev_batches(const struct vcpu *v, const struct dev_chan *d)
+{
+	return d->nqueues == 0 && v->has_flush_timer;
+}
+
+static int batch_add(struct vcpu *v, struct dev_chan *d, uint64_t off, unsigned int size,
+		     uint64_t val)
+{
+	struct ipc_io_write *w;
+	int err = 0, full;
+
+	if (v->batch_dev != d && exits_flush(v))
+		return 1;
+	pthread_mutex_lock(&d->lock);
+	if (d->batch.ib_count == 0) {
+		ipc_init(&d->batch, IPC_IO_WRITE_BATCH, sizeof(d->batch));
+		d->batch.ib_space = (uint8_t)d->space;
+	}
+	w = &d->batch.ib_writes[d->batch.ib_count++];
+	w->iw_offset = off;
+	w->iw_size = (uint8_t)size;
+	w->iw_data = val;
+	full = d->batch.ib_count == IPC_IO_BATCH_MAX;
+	if (full)
+		err = batch_send_locked(d);
+	pthread_mutex_unlock(&d->lock);
+	if (err < 0)
+		return dev_failed(v, d, "write", d->base + off, err);
+	if (full) {
+		v->batch_dev = NULL;
+		(void)flush_timer_set(v, 0);
+		return 0;
+	}
+	v->batch_dev = d;
+	return flush_timer_set(v, 1) < 0 ? exits_flush(v) : 0;
+}
+
 /* Forward one access to a device; reads wait for the reply, writes are posted. */
 static int dev_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t addr,
 		      unsigned int size, uint64_t *val)
@@ -180,23 +356,25 @@ static int dev_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t
 	struct ipc_io req;
 	int err;
 
+	if (is_write && dev_batches(v, d))
+		return batch_add(v, d, addr - d->base, size, *val);
+	if (exits_flush(v))
+		return 1;
 	ipc_init(&req, is_write ? IPC_IO_WRITE : IPC_IO_READ, sizeof(req));
 	req.io_space = (uint8_t)d->space;
 	req.io_size = (uint8_t)size;
 	req.io_offset = addr - d->base;
 	req.io_data = is_write ? *val : 0;
 	pthread_mutex_lock(&d->lock);
-	if (is_write)
+	/* Writes other vCPUs posted to d come before this access. */
+	err = batch_send_locked(d);
+	if (err == 0 && is_write)
 		err = ipc_send(d->fd, &req);
-	else
+	else if (err == 0)
 		err = dev_read_locked(d, &req, val);
 	pthread_mutex_unlock(&d->lock);
-	if (err < 0) {
-		vm_request_exit(v->vm, IPC_EXIT_ERROR, 0, "device %s did not answer a %s at 0x%llx: %s",
-				d->name, is_write ? "write" : "read", (unsigned long long)addr,
-				strerror(-err));
-		return 1;
-	}
+	if (err < 0)
+		return dev_failed(v, d, is_write ? "write" : "read", addr, err);
 	return 0;
 }
 
@@ -218,6 +396,8 @@ static int pio_one(struct vcpu *v, uint16_t port, unsigned int size, int is_writ
 
 		if (port < b->port || port - b->port >= b->len)
 			continue;
+		if (exits_flush(v))
+			return 1;
 		if (is_write)
 			return b->write(v, port - b->port, size, val);
 		stop = b->read(v, port - b->port, size, &val);
@@ -227,6 +407,8 @@ static int pio_one(struct vcpu *v, uint16_t port, unsigned int size, int is_writ
 	d = dev_find(v->vm, IPC_SPACE_PIO, port, size);
 	if (d) {
 		stop = dev_access(v, d, is_write, port, size, &val);
+	} else if (exits_flush(v)) {
+		return 1;
 	} else if (!is_write) {
 		val = size_mask(size);
 		log_debug("vcpu%u: read of unclaimed port 0x%x", v->id, port);
@@ -272,6 +454,8 @@ static int exit_mmio(struct vcpu *v)
 	d = dev_find(v->vm, IPC_SPACE_MMIO, addr, size);
 	if (d) {
 		stop = dev_access(v, d, run->mmio.is_write, addr, size, &val);
+	} else if (exits_flush(v)) {
+		return 1;
 	} else if (!run->mmio.is_write) {
 		val = size_mask(size);
 		log_debug("vcpu%u: read of unclaimed MMIO 0x%llx", v->id, (unsigned long long)addr);
@@ -322,10 +506,10 @@ static int exit_system_event(struct vcpu *v)
 {
 	switch (v->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		vm_request_exit(v->vm, IPC_EXIT_POWEROFF, 0, "guest powered off (vcpu%u)", v->id);
+		end_vm(v, IPC_EXIT_POWEROFF, 0, "guest powered off (vcpu%u)", v->id);
 		return 1;
 	case KVM_SYSTEM_EVENT_RESET:
-		vm_request_exit(v->vm, IPC_EXIT_RESET, 0, "guest reset (vcpu%u)", v->id);
+		end_vm(v, IPC_EXIT_RESET, 0, "guest reset (vcpu%u)", v->id);
 		return 1;
 	default:
 		return exit_rip_error(v, "guest crash system event");
@@ -336,15 +520,17 @@ int exits_handle(struct vcpu *v)
 {
 	char what[64];
 
-	switch (v->run->exit_reason) {
-	case KVM_EXIT_IO:
+	if (v->run->exit_reason == KVM_EXIT_IO)
 		return exit_io(v);
-	case KVM_EXIT_MMIO:
+	if (v->run->exit_reason == KVM_EXIT_MMIO)
 		return exit_mmio(v);
+	if (exits_flush(v))
+		return 1;
+	switch (v->run->exit_reason) {
 	case KVM_EXIT_INTR:
 		return 0;
 	case KVM_EXIT_SHUTDOWN:
-		vm_request_exit(v->vm, IPC_EXIT_TRIPLE_FAULT, 0, "guest triple fault (vcpu%u)", v->id);
+		end_vm(v, IPC_EXIT_TRIPLE_FAULT, 0, "guest triple fault (vcpu%u)", v->id);
 		return 1;
 	case KVM_EXIT_SYSTEM_EVENT:
 		return exit_system_event(v);
@@ -358,4 +544,19 @@ int exits_handle(struct vcpu *v)
 		snprintf(what, sizeof(what), "unhandled KVM exit reason %u", v->run->exit_reason);
 		return exit_rip_error(v, what);
 	}
+}
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid /* glibc before 2.41 does not name it */
+#endif
+
+int exits_thread_init(struct vcpu *v)
+{
+	struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGUSR1 };
+
+	ev.sigev_notify_thread_id = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &ev, &v->flush_timer) < 0)
+		return -errno;
+	v->has_flush_timer = 1;
+	return 0;
 }

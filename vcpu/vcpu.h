@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/layout.h"
 #include "ipc/ipc.h"
@@ -19,7 +20,12 @@
 
 #define VCPU_MAX 254
 #define VCPU_REPLY_TIMEOUT_MS 5000
+/* Bounds of the adaptive time a read polls for its reply before sleeping (exits.c). */
+#define VCPU_REPLY_SPIN_MIN_NS 4000
+#define VCPU_REPLY_SPIN_MAX_NS 50000
+#define VCPU_REPLY_SPIN_GROW_NS 100000 /* a reply within this (sleep included) grows it */
 #define VCPU_MAX_EAGAIN 1000 /* consecutive EAGAINs from KVM_RUN before giving up */
+#define VCPU_BATCH_MAX_AGE_NS 1000000 /* a posted write waits in a batch at most this long */
 
 /* A device process whose register window this process forwards. */
 struct dev_chan {
@@ -32,6 +38,9 @@ struct dev_chan {
 	uint32_t nqueues, notify_off;
 	int queue_fd[IPC_MAX_QUEUES];
 	uint32_t seq;
+	uint64_t spin_ns; /* poll this long for a reply before sleeping (adaptive; exits.c) */
+	/* Posted writes not sent yet (devices without queues only; exits.c). Under lock. */
+	struct ipc_io_batch batch;
 	/* Held across each request and its reply, so vCPU threads never interleave. */
 	pthread_mutex_t lock;
 };
@@ -46,6 +55,12 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	int started;
+	/* The channel whose batch may hold this thread's posted writes (exits.c). */
+	struct dev_chan *batch_dev;
+	/* Sends SIGUSR1 to this thread when a batch has waited VCPU_BATCH_MAX_AGE_NS. */
+	timer_t flush_timer;
+	int has_flush_timer; /* without one, writes are sent at once */
+	int flush_timer_armed;
 };
 
 struct vm {
@@ -88,5 +103,9 @@ void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value,
 		     ...) __attribute__((format(printf, 4, 5)));
 /* exits_handle: handle one KVM exit of v; 0 to go on, 1 when the vCPU must stop. */
 int exits_handle(struct vcpu *v);
+/* exits_thread_init: set up v's vCPU thread (before the seccomp filter); 0 or -errno. */
+int exits_thread_init(struct vcpu *v) __attribute__((warn_unused_result));
+/* exits_flush: send the posted writes v batched; 0 to go on, 1 when the vCPU must stop. */
+int exits_flush(struct vcpu *v);
 
 #endif
