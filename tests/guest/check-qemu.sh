@@ -125,6 +125,8 @@ EXTRA="$D0" check blk-hostile "1|3" "blk-hostile: [0-9]* passed, [0-9]* failed" 
 EXTRA="$D0" check blk-bench 1 "randread-qd32 IOPS" -- blk-bench bulkhead.mib=32 bulkhead.ios=2000
 EXTRA="$D0" check blk-bench-small 3 "needs 512 MiB" -- blk-bench
 check blk-none 3 "no virtio-blk disk 0" -- blk-rw
+EXTRA="$D0" check mmio-bench 1 "MagicValue 0x74726976 in all 216 reads" -- mmio-bench bulkhead.iterations=200
+check mmio-bench-none 3 "FAIL mmio-bench: no virtio-mmio device" -- mmio-bench
 
 # Networks: virtio-net-device on a TAP in a network namespace of its own, with
 # the host peer (netpeer.py) on it: run-qemu-net.sh, which needs root.

@@ -217,4 +217,7 @@ static inline struct vq_used_elem *vq_used_elem(const struct vq *q, uint16_t i)
 	return (struct vq_used_elem *)(q->used + 4) + (i & (q->size - 1));
 }
 
+/* mmio_bench: the mmio-bench scenario (mmio_bench.c). */
+void mmio_bench(void);
+
 #endif

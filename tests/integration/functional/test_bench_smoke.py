@@ -13,7 +13,10 @@ import subprocess
 from conftest import BUILD, ROOT
 
 RUN = os.path.join(ROOT, "bench", "run.py")
-FIGURES = ("start", "memory", "disk", "net", "isolation", "scale")
+FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale")
+# mmio-bench's rows: forwarded and unforwarded register reads (figure 5).
+MMIO_KEYS = ("mmio.read", "mmio.unclaimed", "mmio.pio", "mmio.pio_local")
+VMMS = ("bulkhead", "qemu")
 
 
 def test_bench_smoke(tmp_path):
@@ -54,6 +57,15 @@ def test_bench_smoke(tmp_path):
     keys = {m["key"] for m in metrics}
     for proc in ("supervisor", "vcpu", "serial", "blk0", "net0"):
         assert "mem.%s.pss" % proc in keys, sorted(keys)
+    by_key = {m["key"]: m for m in metrics}
+    for key in MMIO_KEYS:
+        assert key in by_key, sorted(keys)
+        m = by_key[key]
+        assert m["vmms"] == ["bulkhead", "qemu"] and m["unit"] == "ns", m
+        assert all(m["values"][vmm] for vmm in m["vmms"]), m
+        assert m["figure"].startswith("5 cost of isolation"), m
+    # A forwarded read takes time; the port rows are differences and may round to 0.
+    assert all(v > 0 for vmm in VMMS for v in by_key["mmio.read"]["values"][vmm])
 
     with open(base + ".md") as f:
         table = f.read()
