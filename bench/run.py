@@ -342,7 +342,8 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap):
     append = ("bulkhead.test=%s %s" % (scenario, cmdline)).strip()
     if vmm == "bulkhead":
         argv = [BULKHEAD, "--name", name, "--kernel", "path=%s,cmdline=%s" % (GUEST, append),
-                "--memory", "size_mib=%d" % mem, "--vcpus", "num=%d" % vcpus, "--serial", "stdio"]
+                "--memory", "size_mib=%d" % mem, "--vcpus", "num=%d" % vcpus, "--serial", "stdio",
+                "--pit", "off"]  # as QEMU's pit=off: the test guest uses no PIT
         if disk:
             argv += ["--disk", "path=%s" % disk]
         if tap:

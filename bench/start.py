@@ -25,7 +25,7 @@ MARKER = b"bulkhead-test-guest: boot marker"
 def bulkhead_argv(vcpus):
     return [os.path.join(ROOT, "build", "bulkhead"), "--kernel",
             "path=%s,cmdline=bulkhead.test=marker-exit" % GUEST,
-            "--memory", "size_mib=64", "--vcpus", "num=%d" % vcpus]
+            "--memory", "size_mib=64", "--vcpus", "num=%d" % vcpus, "--pit", "off"]
 
 
 def qemu_argv(vcpus):
