@@ -129,6 +129,19 @@ int jail_map_ids(uid_t uid, gid_t gid)
 	return write_proc_self("gid_map", line);
 }
 
+int jail_narrow_supervisor(char *err, size_t errlen)
+{
+	if (geteuid() == 0) {
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_KILL) < 0 ||
+		    capng_apply(CAPNG_SELECT_BOTH) < 0)
+			return step_fail(err, errlen, "keep only CAP_KILL", EPERM);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return step_fail(err, errlen, "no_new_privs", errno);
+	return 0;
+}
+
 /* Every capability goes, from the effective, permitted, inheritable and bounding sets;
  * then the ids change (libcap-ng keeps CAP_SETUID just long enough to do it). */
 static int drop_privileges(const struct jail_config *jc, char *err, size_t errlen)

@@ -66,6 +66,14 @@ int jail_enter_fs(const struct jail_config *jc, char *err, size_t errlen)
  */
 int jail_enter_creds(const struct jail_config *jc, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/*
+ * jail_narrow_supervisor: what the supervisor keeps once its children run
+ * (it stays in the host's namespaces to watch them): run as root, only
+ * CAP_KILL, for stragglers; and no_new_privs, before its own seccomp filter.
+ * 0 or -errno with the failed step in err.
+ */
+int jail_narrow_supervisor(char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* jail_enter: jail_enter_fs then jail_enter_creds, for single-threaded children. */
 int jail_enter(const struct jail_config *jc, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -34,24 +34,30 @@
 #include "seccomp/policy.h"
 
 #define PROBE_FIRST_FD 4
-#define PROBE_NFDS 8
+#define PROBE_NFDS 10
 
 struct kind {
 	const char *name; /* the policy: "serial" ... */
 	int keep_nproc;
 	/* The child reports through an fd its policy lets it write (all of them are
-	 * the report pipe): the irqfd for devices, the exit eventfd for the vcpu. */
+	 * the report pipe): the irqfd for devices, the exit eventfd for the vcpu,
+	 * stderr for the supervisor. */
 	int report_slot;
+	/* Not jailed: the supervisor's own narrowing (jail_narrow_supervisor), in
+	 * the host's namespaces, as bulkhead runs once its children do. */
+	int supervisor;
 };
 
 /* Slots of the fds bound to placeholders, from PROBE_FIRST_FD (see bindings()). */
-enum { SLOT_CHAN, SLOT_IRQ, SLOT_IN, SLOT_OUT, SLOT_DISK, SLOT_TAP, SLOT_QUEUE, SLOT_EXIT };
+enum { SLOT_CHAN, SLOT_IRQ, SLOT_IN, SLOT_OUT, SLOT_DISK, SLOT_TAP, SLOT_QUEUE, SLOT_EXIT,
+       SLOT_SIGNAL, SLOT_KMSG, SLOT_STDERR = -1 };
 
 static const struct kind kinds[] = {
-	{ "vcpu", 1, SLOT_EXIT },
-	{ "serial", 0, SLOT_IRQ },
-	{ "blk", 0, SLOT_IRQ },
-	{ "net", 0, SLOT_IRQ },
+	{ "vcpu", 1, SLOT_EXIT, 0 },
+	{ "serial", 0, SLOT_IRQ, 0 },
+	{ "blk", 0, SLOT_IRQ, 0 },
+	{ "net", 0, SLOT_IRQ, 0 },
+	{ "supervisor", 1, SLOT_STDERR, 1 },
 };
 
 static pid_t supervisor;
@@ -273,7 +279,7 @@ static int load_policies(const char *dir, struct policy_set *ps)
 static size_t bindings(struct policy_binding *b)
 {
 	static const char *const names[] = { "CHAN_FD", "IRQ_FD", "IN_FD", "OUT_FD", "DISK_FD",
-					     "TAP_FD", "QUEUE_FD", "EXIT_FD" };
+					     "TAP_FD", "QUEUE_FD", "EXIT_FD", "SIGNAL_FD", "KMSG_FD" };
 	size_t n = 0;
 
 	b[n++] = (struct policy_binding){ "CONTROL_FD", 3 };
@@ -295,7 +301,8 @@ static void child(size_t k, const struct attempt *a, const struct policy_set *ps
 	int r;
 
 	jc.keep_nproc = kinds[k].keep_nproc;
-	if (jail_enter(&jc, err, sizeof(err)) < 0 ||
+	if ((kinds[k].supervisor ? jail_narrow_supervisor(err, sizeof(err))
+				 : jail_enter(&jc, err, sizeof(err))) < 0 ||
 	    policy_load(kinds[k].name, ps->files[k], 2, b, bindings(b), probe_mode, err,
 			sizeof(err)) < 0) {
 		dprintf(2, "bulkhead-probe: %s: %s\n", kinds[k].name, err);
@@ -303,7 +310,9 @@ static void child(size_t k, const struct attempt *a, const struct policy_set *ps
 	}
 	(void)report;
 	r = a->fn();
-	(void)!write(PROBE_FIRST_FD + kinds[k].report_slot, &r, sizeof(r));
+	(void)!write(kinds[k].report_slot == SLOT_STDERR ? STDERR_FILENO
+						       : PROBE_FIRST_FD + kinds[k].report_slot,
+		     &r, sizeof(r));
 	_exit(0);
 }
 
@@ -316,7 +325,9 @@ static void run_one(size_t k, const struct attempt *a, const struct policy_set *
 	int pfd[2], r = -1, st;
 	long pid;
 
-	if (jc->userns)
+	if (kinds[k].supervisor)
+		args.flags = 0; /* the supervisor stays in the host's namespaces */
+	else if (jc->userns)
 		args.flags |= CLONE_NEWUSER;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -325,12 +336,14 @@ static void run_one(size_t k, const struct attempt *a, const struct policy_set *
 	if (pid < 0)
 		fatal("clone3");
 	if (pid == 0) {
-		if (jc->userns && jail_map_ids(uid, gid) < 0)
+		if (!kinds[k].supervisor && jc->userns && jail_map_ids(uid, gid) < 0)
 			_exit(120);
 		close(pfd[0]);
 		/* The fds a device holds (numbers its policy binds), here just eventfds. */
 		for (int i = 0; i <= PROBE_NFDS; i++)
 			dup2(pfd[1], PROBE_FIRST_FD + i);
+		if (kinds[k].supervisor)
+			dup2(pfd[1], STDERR_FILENO);
 		child(k, a, ps, jc, pfd[1]);
 	}
 	close(pfd[1]);
@@ -348,6 +361,8 @@ static void run_one(size_t k, const struct attempt *a, const struct policy_set *
 		snprintf(out, outlen, "%s", strerrorname_np(r) ? strerrorname_np(r) : "error");
 	else if (WIFSIGNALED(st))
 		snprintf(out, outlen, "signal %d", WTERMSIG(st));
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		snprintf(out, outlen, "ALLOWED"); /* exited without a report: it exec'd */
 	else
 		snprintf(out, outlen, "no answer");
 }

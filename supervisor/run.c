@@ -21,9 +21,8 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "jail/jail.h"
 #include "seccomp/policy.h"
-#include <cap-ng.h>
-#include <sys/prctl.h>
 #include "supervisor.h"
 
 #define TAG_SIGNAL 0
@@ -82,16 +81,10 @@ static int sup_lockdown(struct sup *s)
 
 	if (s->cfg.jail_mode == 2)
 		return 0; /* --jail off: nothing is narrowed */
-	if (geteuid() == 0) {
-		capng_clear(CAPNG_SELECT_BOTH);
-		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_KILL) < 0 ||
-		    capng_apply(CAPNG_SELECT_BOTH) < 0) {
-			log_warnx("cannot drop the supervisor's capabilities");
-			return -EPERM;
-		}
+	if ((e = jail_narrow_supervisor(err, sizeof(err))) < 0) {
+		log_warnx("%s", err);
+		return e;
 	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
 	b[n++] = (struct policy_binding){ "SIGNAL_FD", (uint64_t)s->sigfd };
 	b[n++] = (struct policy_binding){ "EPOLL_FD", (uint64_t)s->ep };
 	b[n++] = (struct policy_binding){ "KMSG_FD", (uint64_t)(int64_t)s->kmsg_fd };
