@@ -30,7 +30,10 @@ run_case() { # name bulkhead-args...
 	shift
 	echo "=== CASE $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
-	"$B" --name "$name" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" < /dev/null
+	# A hung case must not hold the rest (and CI) until the harness's own
+	# limit: SIGTERM after CASE_SECONDS; bulkhead then exits with 143.
+	timeout -s TERM "${CASE_SECONDS:-240}" "$B" --name "$name" "$@" > "$OUT/$name.out" \
+		2> "$OUT/$name.err" < /dev/null
 	status=$?
 	end=$(cut -d' ' -f1 /proc/uptime)
 	emit "$name" out "$OUT/$name.out"
