@@ -118,8 +118,11 @@ struct ipc_cfg_vcpu_dev {
 	uint32_t cd_nqueues; /* ioeventfds to register */
 	uint32_t cd_notify_off; /* queue notify register, offset in the window */
 	int32_t cd_queue_fd[IPC_MAX_QUEUES]; /* ioeventfd i has datamatch i */
+	uint32_t cd_flags; /* IPC_VCPU_DEV_F_* */
+	int32_t cd_shadow_fd; /* with IPC_VCPU_DEV_F_SHADOW: the register shadow (struct ipc_shadow) */
 };
-_Static_assert(sizeof(struct ipc_cfg_vcpu_dev) == 80, "ipc_cfg_vcpu_dev size");
+_Static_assert(sizeof(struct ipc_cfg_vcpu_dev) == 88, "ipc_cfg_vcpu_dev size");
+#define IPC_VCPU_DEV_F_SHADOW 0x1 /* answer reads from cd_shadow_fd while it is current */
 
 enum ipc_dev_kind {
 	IPC_DEV_SERIAL = 1,
@@ -140,10 +143,37 @@ struct ipc_cfg_device {
 	uint64_t cd_base; /* first port or guest-physical address of the window */
 	uint32_t cd_nqueues;
 	int32_t cd_queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, one per queue */
-	uint32_t cd_pad;
+	int32_t cd_shadow_fd; /* with IPC_DEV_F_SHADOW: the register shadow to keep current */
 };
 _Static_assert(sizeof(struct ipc_cfg_device) == 80, "ipc_cfg_device size");
 #define IPC_DEV_F_VERBOSE 0x1
+#define IPC_DEV_F_SHADOW 0x2 /* cd_shadow_fd is set (virtio devices) */
+
+/*
+ * The register shadow: one sealed memfd page per virtio device, written by the
+ * device process (MAP_SHARED read-write) and read by the vcpu process (PROT_READ),
+ * which answers a register read from it instead of forwarding it while
+ * sh_applied equals the number of register writes it has posted on the channel.
+ * The device stores values before sh_applied (release) and publishes a register
+ * its own work changes before it acts on it (InterruptStatus before the irqfd).
+ * Hostile input to the vcpu process: every index is bounded by the constants here.
+ */
+#define IPC_SHADOW_SIZE 4096 /* the memfd's exact size */
+#define IPC_SHADOW_REGS 64 /* 32-bit registers at window offsets 0, 4, ... 0xfc */
+#define IPC_SHADOW_CONFIG_OFF 0x100 /* window offset of sh_config[0] */
+#define IPC_SHADOW_CONFIG_MAX 256
+
+struct ipc_shadow {
+	uint32_t sh_applied; /* register writes applied from the channel (wraps) */
+	uint32_t sh_pad;
+	uint64_t sh_regs_valid; /* bit i: aligned 32-bit reads at offset 4i read sh_regs[i] */
+	uint32_t sh_regs[IPC_SHADOW_REGS];
+	uint32_t sh_config_len; /* bytes of sh_config readable at any width (<= CONFIG_MAX) */
+	uint32_t sh_pad2;
+	uint8_t sh_config[IPC_SHADOW_CONFIG_MAX];
+};
+_Static_assert(sizeof(struct ipc_shadow) == 536, "ipc_shadow size");
+_Static_assert(sizeof(struct ipc_shadow) <= IPC_SHADOW_SIZE, "ipc_shadow fits its page");
 
 #define IPC_BLK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
 #define IPC_BLK_F_READONLY 0x1

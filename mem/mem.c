@@ -33,6 +33,21 @@ int mem_layout(struct guest_mem *m, uint64_t size)
 	return 0;
 }
 
+int mem_create_sealed(const char *label, uint64_t size)
+{
+	int fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, MEM_SEALS) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int mem_create(struct guest_mem *m, const char *name)
 {
 	for (unsigned int i = 0; i < m->nregions; i++) {
@@ -41,14 +56,10 @@ int mem_create(struct guest_mem *m, const char *name)
 		int fd;
 
 		snprintf(label, sizeof(label), "%s-ram%u", name, i);
-		fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		fd = mem_create_sealed(label, r->size);
 		if (fd < 0)
-			return -errno;
+			return fd;
 		r->fd = fd;
-		if (ftruncate(fd, (off_t)r->size) < 0)
-			return -errno;
-		if (fcntl(fd, F_ADD_SEALS, MEM_SEALS) < 0)
-			return -errno;
 	}
 	return 0;
 }

@@ -28,6 +28,8 @@ struct guest_mem {
 int mem_layout(struct guest_mem *m, uint64_t size) __attribute__((warn_unused_result));
 /* mem_create: create one sealed memfd per region of m (after mem_layout); name labels them. */
 int mem_create(struct guest_mem *m, const char *name) __attribute__((warn_unused_result));
+/* mem_create_sealed: a memfd named label of size bytes, sealed as guest RAM is; fd or -errno. */
+int mem_create_sealed(const char *label, uint64_t size) __attribute__((warn_unused_result));
 /* mem_check_fd: verify fd is a memfd of exactly size bytes sealed against shrink, grow and reseal. */
 int mem_check_fd(int fd, uint64_t size) __attribute__((warn_unused_result));
 /* mem_map: mmap every region MAP_SHARED read/write. */

@@ -19,7 +19,8 @@
 #define EXIT_VM_FAILED 4 /* a bulkhead process failed, or the VM hit an error */
 #define EXIT_SIGNAL_BASE 128 /* + signal number: stopped by SIGINT/SIGTERM/SIGHUP */
 
-#define SPAWN_MAX_FDS 64
+/* The vcpu process's: 16 virtio devices x (channel, irqfd, 2 queues, shadow), and more. */
+#define SPAWN_MAX_FDS 128
 
 struct child {
 	char name[IPC_NAME_MAX]; /* "vcpu", "serial" */

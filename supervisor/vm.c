@@ -16,7 +16,9 @@
 
 #include "common/layout.h"
 #include "common/log.h"
+#include "mem/mem.h"
 #include "supervisor.h"
+#include "testhooks/testhooks.h"
 
 /* The channels and eventfds between the vcpu process and one device. */
 struct dev_link {
@@ -24,6 +26,7 @@ struct dev_link {
 	int irq_fd;
 	int queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, datamatch = index */
 	unsigned int nqueues;
+	int shadow_fd; /* virtio devices: the register shadow memfd (struct ipc_shadow) */
 };
 
 static void close_fd(int *fd)
@@ -33,10 +36,16 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/* A device with queues is a virtio device, whose side-effect-free registers are shadowed. */
 static int link_create(struct dev_link *l, unsigned int nqueues)
 {
-	l->chan[0] = l->chan[1] = l->irq_fd = -1;
+	l->chan[0] = l->chan[1] = l->irq_fd = l->shadow_fd = -1;
 	l->nqueues = 0;
+	if (nqueues) {
+		l->shadow_fd = mem_create_sealed("bulkhead-shadow", IPC_SHADOW_SIZE);
+		if (l->shadow_fd < 0)
+			return l->shadow_fd;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->chan) < 0)
 		return -errno;
 	l->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -55,6 +64,7 @@ static void link_close(struct dev_link *l)
 	close_fd(&l->chan[0]);
 	close_fd(&l->chan[1]);
 	close_fd(&l->irq_fd);
+	close_fd(&l->shadow_fd);
 	for (unsigned int q = 0; q < l->nqueues; q++)
 		close_fd(&l->queue_fd[q]);
 	l->nqueues = 0;
@@ -249,6 +259,11 @@ static int start_vdev(struct sup *s, struct vdev *v, struct dev_link *l)
 	m.cd_nqueues = l->nqueues;
 	for (unsigned int q = 0; q < l->nqueues; q++)
 		m.cd_queue_fd[q] = fdmap_add(&map, l->queue_fd[q]);
+	m.cd_shadow_fd = IPC_FD_NONE;
+	if (l->shadow_fd >= 0) {
+		m.cd_flags |= IPC_DEV_F_SHADOW;
+		m.cd_shadow_fd = fdmap_add(&map, l->shadow_fd);
+	}
 	err = child_spawn(s, c, v->helper, &map);
 	if (err == 0)
 		err = send_mem_config(s, c, mem_fds);
@@ -304,6 +319,11 @@ static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *d, struct fd_map *map, const c
 	d->cd_notify_off = l->nqueues ? VIRTIO_MMIO_QUEUE_NOTIFY_OFF : 0;
 	for (unsigned int q = 0; q < l->nqueues; q++)
 		d->cd_queue_fd[q] = fdmap_add(map, l->queue_fd[q]);
+	d->cd_shadow_fd = IPC_FD_NONE;
+	if (l->shadow_fd >= 0 && !testhook_no_shadow()) {
+		d->cd_flags |= IPC_VCPU_DEV_F_SHADOW;
+		d->cd_shadow_fd = fdmap_add(map, l->shadow_fd);
+	}
 }
 
 static int start_vcpu(struct sup *s, const struct dev_link *serial, const struct dev_link *links)
@@ -348,7 +368,7 @@ int vm_start_children(struct sup *s)
 		err = start_serial(s, &serial, &out_file);
 	for (unsigned int i = 0; i < s->nvdevs; i++) {
 		links[i].nqueues = 0;
-		links[i].chan[0] = links[i].chan[1] = links[i].irq_fd = -1;
+		links[i].chan[0] = links[i].chan[1] = links[i].irq_fd = links[i].shadow_fd = -1;
 		if (err == 0)
 			err = link_create(&links[i], s->vdevs[i].nqueues);
 		if (err == 0)

@@ -27,6 +27,13 @@ char *testhook_child_env(const char *title, char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? buf : NULL;
 }
 
+int testhook_no_shadow(void)
+{
+	const char *v = getenv(TESTHOOK_NO_SHADOW_ENV);
+
+	return v && strcmp(v, "1") == 0;
+}
+
 void testhook_fault_fire(void)
 {
 	static int fired;

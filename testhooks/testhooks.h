@@ -16,12 +16,19 @@
  * guest register access reaches it: a compromised device process, on demand.
  */
 #define TESTHOOK_FAULT_ENV "BULKHEAD_TEST_FAULT"
+/*
+ * BULKHEAD_TEST_NO_SHADOW=1 in the supervisor's environment: the vcpu process
+ * forwards every register read, so a test can compare both read paths.
+ */
+#define TESTHOOK_NO_SHADOW_ENV "BULKHEAD_TEST_NO_SHADOW"
 
 #ifdef BH_TEST_HOOKS
 /* The environment entry for the child titled title, or NULL; built in buf. */
 char *testhook_child_env(const char *title, char *buf, size_t len);
 /* In the child: make the forbidden call once, if this child was chosen. */
 void testhook_fault_fire(void);
+/* In the supervisor: whether the vcpu process must not use register shadows. */
+int testhook_no_shadow(void);
 #else
 static inline char *testhook_child_env(const char *title, char *buf, size_t len)
 {
@@ -33,6 +40,11 @@ static inline char *testhook_child_env(const char *title, char *buf, size_t len)
 
 static inline void testhook_fault_fire(void)
 {
+}
+
+static inline int testhook_no_shadow(void)
+{
+	return 0;
 }
 #endif
 

@@ -254,6 +254,8 @@ static int batch_send_locked(struct dev_chan *d)
 	if (d->batch.ib_count == 0)
 		return 0;
 	err = ipc_send(d->fd, &d->batch);
+	if (err == 0)
+		d->posted += d->batch.ib_count;
 	ipc_init(&d->batch, IPC_IO_WRITE_BATCH, sizeof(d->batch));
 	return err;
 }
@@ -349,6 +351,54 @@ static int batch_add(struct vcpu *v, struct dev_chan *d, uint64_t off, unsigned 
 	return flush_timer_set(v, 1) < 0 ? exits_flush(v) : 0;
 }
 
+static int shadow_reg_read(const struct ipc_shadow *sh, uint64_t off, unsigned int size,
+			   uint64_t *val)
+{
+	uint64_t valid;
+
+	if (size != 4 || off % 4 || off / 4 >= IPC_SHADOW_REGS)
+		return 0;
+	valid = __atomic_load_n(&sh->sh_regs_valid, __ATOMIC_ACQUIRE);
+	if (!(valid & (1ull << (off / 4))))
+		return 0;
+	*val = __atomic_load_n(&sh->sh_regs[off / 4], __ATOMIC_ACQUIRE);
+	return 1;
+}
+
+static int shadow_config_read(const struct ipc_shadow *sh, uint64_t cfg, unsigned int size,
+			      uint64_t *val)
+{
+	uint32_t len = __atomic_load_n(&sh->sh_config_len, __ATOMIC_ACQUIRE);
+	uint64_t v = 0;
+
+	if (len > IPC_SHADOW_CONFIG_MAX)
+		len = IPC_SHADOW_CONFIG_MAX;
+	if (size > 8 || cfg >= len || size > len - cfg)
+		return 0;
+	for (unsigned int i = 0; i < size; i++)
+		v |= (uint64_t)__atomic_load_n(&sh->sh_config[cfg + i], __ATOMIC_RELAXED) << (8 * i);
+	*val = v;
+	return 1;
+}
+
+/*
+ * Answer a register read from d's shadow, if it has one and the device has
+ * applied every write posted on the channel (else a value there may predate
+ * one of them): 1 with *val set, 0 to forward the read. The shadow is the
+ * device's to write, so nothing in it is trusted beyond what the device could
+ * answer anyway: fixed fields, indexes bounded here. d->lock held.
+ */
+static int shadow_read(const struct dev_chan *d, uint64_t off, unsigned int size, uint64_t *val)
+{
+	const struct ipc_shadow *sh = d->shadow;
+
+	if (!sh || __atomic_load_n(&sh->sh_applied, __ATOMIC_ACQUIRE) != d->posted)
+		return 0;
+	if (off < IPC_SHADOW_CONFIG_OFF)
+		return shadow_reg_read(sh, off, size, val);
+	return shadow_config_read(sh, off - IPC_SHADOW_CONFIG_OFF, size, val);
+}
+
 /* Forward one access to a device; reads wait for the reply, writes are posted. */
 static int dev_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t addr,
 		      unsigned int size, uint64_t *val)
@@ -368,10 +418,12 @@ static int dev_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t
 	pthread_mutex_lock(&d->lock);
 	/* Writes other vCPUs posted to d come before this access. */
 	err = batch_send_locked(d);
-	if (err == 0 && is_write)
+	if (err == 0 && is_write) {
 		err = ipc_send(d->fd, &req);
-	else if (err == 0)
+		d->posted += err == 0;
+	} else if (err == 0 && !shadow_read(d, req.io_offset, size, val)) {
 		err = dev_read_locked(d, &req, val);
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (err < 0)
 		return dev_failed(v, d, is_write ? "write" : "read", addr, err);

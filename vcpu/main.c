@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -106,11 +107,29 @@ static int dev_overlaps(const struct vm *vm, const struct ipc_cfg_vcpu_dev *m)
 	return 0;
 }
 
+/* Map a virtio device's register shadow read-only (exits.c reads it). */
+static int shadow_map(struct dev_chan *d, const struct ipc_cfg_vcpu_dev *m)
+{
+	void *p;
+
+	if (!(m->cd_flags & IPC_VCPU_DEV_F_SHADOW))
+		return 0;
+	if (m->cd_space != IPC_SPACE_MMIO || !fd_open(m->cd_shadow_fd) ||
+	    mem_check_fd(m->cd_shadow_fd, IPC_SHADOW_SIZE) < 0)
+		return -EPROTO;
+	p = mmap(NULL, IPC_SHADOW_SIZE, PROT_READ, MAP_SHARED, m->cd_shadow_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	d->shadow = p;
+	return 0;
+}
+
 static int on_cfg_vcpu_dev(void *arg, const void *msg)
 {
 	struct ctx *c = arg;
 	const struct ipc_cfg_vcpu_dev *m = msg;
 	struct dev_chan *d;
+	int err;
 
 	if (c->vm.ndevs >= IPC_MAX_DEVICES || !ipc_str_ok(m->cd_name, sizeof(m->cd_name)) ||
 	    !dev_window_ok(m) || dev_overlaps(&c->vm, m) || m->cd_gsi >= LAYOUT_IOAPIC_PINS ||
@@ -119,11 +138,17 @@ static int on_cfg_vcpu_dev(void *arg, const void *msg)
 		return -EPROTO;
 	if (m->cd_nqueues && (m->cd_notify_off > m->cd_len || m->cd_len - m->cd_notify_off < 4))
 		return -EPROTO;
+	if (m->cd_flags & ~(uint32_t)IPC_VCPU_DEV_F_SHADOW)
+		return -EPROTO;
 	for (uint32_t q = 0; q < m->cd_nqueues; q++) {
 		if (!fd_open(m->cd_queue_fd[q]))
 			return -EPROTO;
 	}
-	d = &c->vm.devs[c->vm.ndevs++];
+	d = &c->vm.devs[c->vm.ndevs];
+	err = shadow_map(d, m);
+	if (err < 0)
+		return err;
+	c->vm.ndevs++;
 	memcpy(d->name, m->cd_name, sizeof(d->name));
 	d->space = m->cd_space;
 	d->base = m->cd_base;

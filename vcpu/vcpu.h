@@ -39,6 +39,9 @@ struct dev_chan {
 	int queue_fd[IPC_MAX_QUEUES];
 	uint32_t seq;
 	uint64_t spin_ns; /* poll this long for a reply before sleeping (adaptive; exits.c) */
+	/* The device's register shadow (read-only; its contents are hostile), or NULL. */
+	const struct ipc_shadow *shadow;
+	uint32_t posted; /* register writes sent on the channel (wraps, as sh_applied). Under lock. */
 	/* Posted writes not sent yet (devices without queues only; exits.c). Under lock. */
 	struct ipc_io_batch batch;
 	/* Held across each request and its reply, so vCPU threads never interleave. */

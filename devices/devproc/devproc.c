@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,6 +112,9 @@ static int cfg_device_ok(const struct devproc *dp, const struct ipc_cfg_device *
 		if (!fd_open(m->cd_queue_fd[q]))
 			return 0;
 	}
+	if ((m->cd_flags & IPC_DEV_F_SHADOW) &&
+	    (!fd_open(m->cd_shadow_fd) || mem_check_fd(m->cd_shadow_fd, IPC_SHADOW_SIZE) < 0))
+		return 0;
 	return 1;
 }
 
@@ -195,6 +199,26 @@ static int send_simple(enum ipc_type type)
 	return ipc_send(IPC_FD_CONTROL, &m);
 }
 
+static int shadow_map(struct devproc *dp)
+{
+	void *p;
+
+	if (!(dp->cfg.cd_flags & IPC_DEV_F_SHADOW))
+		return 0;
+	p = mmap(NULL, IPC_SHADOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, dp->cfg.cd_shadow_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	dp->shadow = p;
+	return 0;
+}
+
+/* One more register write was applied: its effects are in the shadow already. */
+static void shadow_applied(struct devproc *dp)
+{
+	if (dp->shadow)
+		__atomic_store_n(&dp->shadow->sh_applied, ++dp->applied, __ATOMIC_RELEASE);
+}
+
 static int devproc_setup(struct devproc *dp)
 {
 	int err;
@@ -204,6 +228,9 @@ static int devproc_setup(struct devproc *dp)
 		if (err < 0)
 			return err;
 	}
+	err = shadow_map(dp);
+	if (err < 0)
+		return err;
 	err = fd_nonblock(dp->cfg.cd_chan_fd);
 	if (!err)
 		err = epoll_add(dp->ep, dp->cfg.cd_chan_fd, EV_CHANNEL);
@@ -292,6 +319,7 @@ static int on_io_read(void *arg, const void *msg)
 	testhook_fault_fire();
 	if (!io_valid(dp, io))
 		return -EPROTO;
+	dp->reads++;
 	ipc_init(&r, IPC_IO_REPLY, sizeof(r));
 	r.ir_seq = io->io_seq;
 	r.ir_data = dp->ops->io_read(dp, io->io_offset, io->io_size);
@@ -307,6 +335,7 @@ static int on_io_write(void *arg, const void *msg)
 	if (!io_valid(dp, io))
 		return -EPROTO;
 	dp->ops->io_write(dp, io->io_offset, io->io_size, io->io_data);
+	shadow_applied(dp);
 	return 0;
 }
 
@@ -318,9 +347,11 @@ static int on_io_write_batch(void *arg, const void *msg)
 
 	if (!ipc_io_batch_ok(b, dp->ops->space, dp->ops->window_len))
 		return -EPROTO;
-	for (unsigned int i = 0; i < b->ib_count; i++)
+	for (unsigned int i = 0; i < b->ib_count; i++) {
 		dp->ops->io_write(dp, b->ib_writes[i].iw_offset, b->ib_writes[i].iw_size,
 				  b->ib_writes[i].iw_data);
+		shadow_applied(dp);
+	}
 	return 0;
 }
 
@@ -476,8 +507,9 @@ static int devproc_loop(struct devproc *dp)
 			return -errno;
 		err = handle_events(dp, evs, n);
 	}
-	log_debug("polled %llu times, %llu caught an event", (unsigned long long)dp->polls,
-		  (unsigned long long)dp->poll_hits);
+	log_debug("polled %llu times, %llu caught an event; %llu register reads",
+		  (unsigned long long)dp->polls, (unsigned long long)dp->poll_hits,
+		  (unsigned long long)dp->reads);
 	return err;
 }
 

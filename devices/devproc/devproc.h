@@ -51,8 +51,12 @@ struct devproc {
 	struct ipc_cfg_jail jail; /* CFG_JAIL, required before CFG_DONE */
 	int reported; /* an ERROR with the reason went to the supervisor already */
 	int done;
+	/* IPC_DEV_F_SHADOW: the register shadow the device keeps current, else NULL. */
+	struct ipc_shadow *shadow;
+	uint32_t applied; /* register writes applied, published as shadow->sh_applied */
 	uint64_t poll_ns; /* how long to poll for events before blocking (adaptive) */
 	uint64_t polls, poll_hits; /* for the verbose log at exit */
+	uint64_t reads; /* register reads forwarded to this process, for the same log */
 };
 
 /* devproc_main: run a device process with ops and the device state priv; returns main's status. */

@@ -13,6 +13,8 @@ void virtio_dp_attach(struct virtio_dev *vd, struct devproc *dp)
 {
 	vd->owner = dp;
 	vd->irq = dp_irq;
+	if (dp->shadow)
+		virtio_shadow_attach(vd, dp->shadow);
 }
 
 uint64_t virtio_dp_read(struct devproc *dp, uint64_t off, unsigned int size)

@@ -41,6 +41,19 @@ enum {
 	REG_CONFIG_GENERATION = 0x0fc,
 };
 
+_Static_assert(REG_CONFIG_GENERATION / 4 < IPC_SHADOW_REGS, "shadowed registers fit");
+_Static_assert(VIRTIO_MMIO_CONFIG == IPC_SHADOW_CONFIG_OFF, "config space where the shadow has it");
+
+/*
+ * The registers a read of which has no side effect and depends on no
+ * selector: the vcpu process may answer these from the shadow. The
+ * selector-dependent ones (features, queue registers) always come here.
+ */
+static const uint32_t shadowed_regs[] = {
+	REG_MAGIC,	    REG_VERSION, REG_DEVICE_ID,	       REG_VENDOR_ID,
+	REG_INTERRUPT_STATUS, REG_STATUS,  REG_CONFIG_GENERATION,
+};
+
 static uint64_t offered_features(struct virtio_dev *vd)
 {
 	uint64_t f = VIRTIO_BIT(VIRTIO_F_VERSION_1);
@@ -77,9 +90,60 @@ static struct virtq *selected_queue(struct virtio_dev *vd)
 	return vd->queue_sel < vd->ops->nqueues ? &vd->queues[vd->queue_sel] : NULL;
 }
 
+static void shadow_store(struct virtio_dev *vd, uint32_t reg)
+{
+	__atomic_store_n(&vd->shadow->sh_regs[reg / 4], (uint32_t)virtio_mmio_read(vd, reg, 4),
+			 __ATOMIC_RELEASE);
+}
+
+/* The registers the device's own work changes: before the interrupt that tells of them. */
+static void shadow_publish_state(struct virtio_dev *vd)
+{
+	if (!vd->shadow)
+		return;
+	shadow_store(vd, REG_INTERRUPT_STATUS);
+	shadow_store(vd, REG_STATUS);
+	shadow_store(vd, REG_CONFIG_GENERATION);
+}
+
+/* Config space as the transport reads it, a byte at a time (reads of any width compose). */
+static void shadow_publish_config(struct virtio_dev *vd)
+{
+	uint32_t len = vd->ops->config_read ? vd->ops->config_len : 0;
+
+	if (len > IPC_SHADOW_CONFIG_MAX)
+		len = IPC_SHADOW_CONFIG_MAX;
+	for (uint32_t i = 0; i < len; i++)
+		__atomic_store_n(&vd->shadow->sh_config[i],
+				 (uint8_t)virtio_mmio_read(vd, VIRTIO_MMIO_CONFIG + i, 1),
+				 __ATOMIC_RELAXED);
+	__atomic_store_n(&vd->shadow->sh_config_len, len, __ATOMIC_RELEASE);
+}
+
+static void shadow_publish_all(struct virtio_dev *vd)
+{
+	if (!vd->shadow)
+		return;
+	for (size_t i = 0; i < nitems(shadowed_regs); i++)
+		shadow_store(vd, shadowed_regs[i]);
+	shadow_publish_config(vd);
+}
+
+void virtio_shadow_attach(struct virtio_dev *vd, struct ipc_shadow *sh)
+{
+	uint64_t valid = 0;
+
+	vd->shadow = sh;
+	shadow_publish_all(vd);
+	for (size_t i = 0; i < nitems(shadowed_regs); i++)
+		valid |= 1ull << (shadowed_regs[i] / 4);
+	__atomic_store_n(&sh->sh_regs_valid, valid, __ATOMIC_RELEASE);
+}
+
 static void raise_irq(struct virtio_dev *vd, uint32_t bit)
 {
 	vd->isr |= bit;
+	shadow_publish_state(vd);
 	if (vd->irq)
 		vd->irq(vd);
 }
@@ -292,7 +356,7 @@ static void queue_reg_write(struct virtio_dev *vd, uint64_t off, uint32_t val)
 	}
 }
 
-void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val64)
+static void mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val64)
 {
 	uint32_t val = (uint32_t)val64;
 
@@ -335,4 +399,11 @@ void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, u
 		queue_reg_write(vd, off, val);
 		break;
 	}
+}
+
+/* The caller (devproc) publishes the count of applied writes after this returns. */
+void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val)
+{
+	mmio_write(vd, off, size, val);
+	shadow_publish_all(vd);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "ipc/ipc.h"
 #include "mem/mem.h"
 
 /* Feature bits (virtio 1.2 section 6). */
@@ -151,11 +152,14 @@ struct virtio_dev {
 	uint32_t isr; /* InterruptStatus */
 	uint32_t config_generation;
 	struct virtq queues[4];
+	struct ipc_shadow *shadow; /* the register shadow kept current, or NULL */
 };
 
 /* virtio_init: set up vd for ops with guest memory mem. */
 void virtio_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const struct guest_mem *mem,
 		 void *priv);
+/* virtio_shadow_attach: keep the register shadow sh current from now on (ipc.h). */
+void virtio_shadow_attach(struct virtio_dev *vd, struct ipc_shadow *sh);
 /* virtio_mmio_read/write: one access to the 4 KiB register window. */
 uint64_t virtio_mmio_read(struct virtio_dev *vd, uint64_t off, unsigned int size);
 void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val);

@@ -10,7 +10,10 @@
  *
  *   blk, net:  3 control, 4 guest memfd (sealed), 5 channel, 6 irqfd,
  *              7 backend (blk: an image memfd; net: one end of a SOCK_DGRAM
- *              socketpair standing in for the TAP), 8.. one ioeventfd per queue
+ *              socketpair standing in for the TAP), 8.. one ioeventfd per queue,
+ *              then the register shadow (a sealed memfd page the harness maps
+ *              read-only: every reply must find all writes sent before it
+ *              counted there, and the identity registers as the reply says)
  *   serial:    3 control, 4 channel, 5 irqfd, 6 console input (a pipe),
  *              7 console output (a pipe)
  *
@@ -124,6 +127,9 @@ static struct {
 	int tap_dev, tap_host; /* net: the device's end (also kept here, to see it drained) and ours */
 	int in_r, in_w, out_r, out_w; /* serial console pipes */
 	int ctl, chan, irq, qfd[IPC_MAX_QUEUES];
+	int shadow_fd; /* blk, net: the register shadow, and our read-only view of it */
+	const struct ipc_shadow *shadow;
+	uint32_t posted; /* register writes sent to this child (ipc.h: sh_applied) */
 	pid_t pid;
 	int pidfd;
 	int alive;
@@ -144,7 +150,7 @@ static struct {
 	size_t want_len, want_cap, got_len;
 	uint8_t frame[PF_NET_MAX + 64];
 } P = { .img_fd = -1, .tap_dev = -1, .tap_host = -1, .in_r = -1, .in_w = -1, .out_r = -1, .out_w = -1,
-	.ctl = -1, .chan = -1, .irq = -1, .qfd = { -1, -1, -1, -1 }, .pidfd = -1, .pkt = -1 };
+	.ctl = -1, .chan = -1, .irq = -1, .qfd = { -1, -1, -1, -1 }, .shadow_fd = -1, .pidfd = -1, .pkt = -1 };
 
 extern char **environ;
 
@@ -380,8 +386,8 @@ static void pf_batch_flush(void)
 {
 	if (P.batch.ib_count == 0)
 		return;
-	if (P.alive)
-		(void)pf_send(P.chan, &P.batch);
+	if (P.alive && pf_send(P.chan, &P.batch) == 0)
+		P.posted += P.batch.ib_count;
 	P.batch.ib_count = 0;
 }
 
@@ -399,6 +405,27 @@ static void pf_batch_add(uint64_t off, unsigned int size, uint64_t val)
 	w->iw_data = val;
 	if (P.batch.ib_count == IPC_IO_BATCH_MAX)
 		pf_batch_flush();
+}
+
+/*
+ * After a reply, the device has applied every write sent before the read
+ * (the channel is ordered), so the shadow must count them all; and the
+ * identity registers, which nothing changes, must read as the reply said.
+ */
+static uint64_t shadow_check(uint64_t off, unsigned int size, uint64_t val)
+{
+	uint32_t applied;
+
+	if (!P.shadow || !P.alive || P.raw)
+		return val;
+	applied = __atomic_load_n(&P.shadow->sh_applied, __ATOMIC_ACQUIRE);
+	FZ_CHECK(applied == P.posted, "bulkhead-%s: register shadow counts %u writes applied, %u were sent",
+		 dev_name(), applied, P.posted);
+	if (size == 4 && off <= 0xc && off % 4 == 0)
+		FZ_CHECK(P.shadow->sh_regs[off / 4] == val,
+			 "bulkhead-%s: register shadow has 0x%x at 0x%llx, a read gave 0x%llx", dev_name(),
+			 P.shadow->sh_regs[off / 4], (unsigned long long)off, (unsigned long long)val);
+	return val;
 }
 
 static uint64_t pf_io(int write, uint32_t space, uint64_t off, unsigned int size, uint64_t val)
@@ -421,7 +448,11 @@ static uint64_t pf_io(int write, uint32_t space, uint64_t off, unsigned int size
 	io.io_data = write ? val : 0;
 	if (pf_send(P.chan, &io) < 0)
 		return ~0ull;
-	return write ? 0 : pf_reply(io.io_seq, off, size);
+	if (write) {
+		P.posted++;
+		return 0;
+	}
+	return shadow_check(off, size, pf_reply(io.io_seq, off, size));
 }
 
 /* The serial mirror: what the guest's THR writes must produce on the console. */
@@ -712,8 +743,26 @@ static void child_exec(const int *src, const int *dst, unsigned int n, int log_f
 	_exit(127);
 }
 
+/* A fresh register shadow for each child, as the supervisor makes one per device. */
+static void shadow_open(void)
+{
+	void *p;
+
+	P.shadow_fd = mem_create_sealed("procfuzz-shadow", IPC_SHADOW_SIZE);
+	if (P.shadow_fd < 0)
+		fz_fail("shadow memfd: %s", strerror(-P.shadow_fd));
+	p = mmap(NULL, IPC_SHADOW_SIZE, PROT_READ, MAP_SHARED, P.shadow_fd, 0);
+	if (p == MAP_FAILED)
+		fz_fail("shadow mmap: %s", strerror(errno));
+	P.shadow = p;
+}
+
 static void pf_cleanup_fds(void)
 {
+	if (P.shadow)
+		munmap((void *)P.shadow, IPC_SHADOW_SIZE);
+	P.shadow = NULL;
+	close_fd(&P.shadow_fd);
 	close_fd(&P.ctl);
 	close_fd(&P.chan);
 	close_fd(&P.irq);
@@ -728,7 +777,8 @@ static void pf_cleanup_fds(void)
 	close_fd(&P.out_w);
 }
 
-static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int out_fd, const int *qfd)
+static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int out_fd, const int *qfd,
+			   int shadow_fd)
 {
 	struct ipc_cfg_device d;
 	struct ipc_cfg_jail j;
@@ -757,6 +807,9 @@ static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int o
 	d.cd_nqueues = P.nq;
 	for (unsigned int q = 0; q < IPC_MAX_QUEUES; q++)
 		d.cd_queue_fd[q] = q < P.nq ? qfd[q] : 0;
+	d.cd_shadow_fd = shadow_fd;
+	if (shadow_fd != IPC_FD_NONE)
+		d.cd_flags |= IPC_DEV_F_SHADOW;
 	if (pf_send(P.ctl, &d) < 0)
 		return;
 	if (P.dev == PROCFUZZ_BLK) {
@@ -871,6 +924,7 @@ static void pf_spawn(void)
 {
 	int ctl[2], chan[2], src[PF_MAX_FDS], dst[PF_MAX_FDS], qfd[IPC_MAX_QUEUES] = { 0 };
 	int mem_fd = -1, chan_fd, irq_fd, in_fd = IPC_FD_NONE, out_fd = IPC_FD_NONE, log_fd = -1;
+	int shadow_fd = IPC_FD_NONE;
 	unsigned int n = 0, next = 4;
 	struct clone_args args;
 	char title[64];
@@ -941,6 +995,12 @@ static void pf_spawn(void)
 		src[n] = P.qfd[q];
 		dst[n++] = qfd[q];
 	}
+	if (P.dev != PROCFUZZ_SERIAL) {
+		shadow_open();
+		shadow_fd = next++;
+		src[n] = P.shadow_fd;
+		dst[n++] = shadow_fd;
+	}
 	log_fd = open(P.log_path ? P.log_path : "/dev/null", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 
 	memset(&args, 0, sizeof(args));
@@ -970,7 +1030,8 @@ static void pf_spawn(void)
 	fcntl(P.chan, F_SETFL, O_NONBLOCK);
 	P.want_len = P.got_len = 0;
 	P.lcr = P.mcr = 0;
-	pf_send_config(mem_fd, chan_fd, irq_fd, in_fd, out_fd, qfd);
+	P.posted = 0;
+	pf_send_config(mem_fd, chan_fd, irq_fd, in_fd, out_fd, qfd, shadow_fd);
 	pf_wait_ready();
 }
 

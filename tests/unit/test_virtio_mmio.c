@@ -127,6 +127,7 @@ struct fake {
 	enum virtq_error last_err;
 	unsigned int nfeatures_ok;
 	uint64_t features_ok_arg;
+	unsigned int nirq_stale_shadow; /* interrupts raised before the shadow had their cause */
 };
 
 static uint64_t fake_features(struct virtio_dev *vd)
@@ -219,6 +220,10 @@ static void fake_irq(struct virtio_dev *vd)
 	struct fake *f = vd->priv;
 
 	f->nirq++;
+	if (vd->shadow && (vd->shadow->sh_regs[INTERRUPT_STATUS / 4] != vd->isr ||
+			   vd->shadow->sh_regs[STATUS / 4] != vd->status ||
+			   vd->shadow->sh_regs[CONFIG_GENERATION / 4] != vd->config_generation))
+		f->nirq_stale_shadow++;
 }
 
 static const struct virtio_dev_ops fake_ops = {
@@ -1297,6 +1302,115 @@ static void test_needs_reset(void **state)
 	assert_int_equal(rd(&vd, STATUS), NEEDS_RESET);
 }
 
+/* ---- the register shadow (ipc.h) ---- */
+
+static const uint32_t shadowed[] = { MAGIC,		 VERSION, DEVICE_ID,	     VENDOR_ID,
+				     INTERRUPT_STATUS, STATUS,	CONFIG_GENERATION };
+
+/* Every register and config read the shadow offers gives what the transport returns. */
+static int shadow_mismatch(struct virtio_dev *vd, const struct ipc_shadow *sh, char *why, size_t len)
+{
+	static const unsigned int widths[] = { 1, 2, 4, 8 };
+	uint64_t valid = 0;
+
+	for (size_t i = 0; i < nitems(shadowed); i++)
+		valid |= 1ull << (shadowed[i] / 4);
+	if (sh->sh_regs_valid != valid) {
+		snprintf(why, len, "valid mask %#llx", (unsigned long long)sh->sh_regs_valid);
+		return 1;
+	}
+	for (size_t i = 0; i < nitems(shadowed); i++) {
+		uint64_t v = virtio_mmio_read(vd, shadowed[i], 4);
+
+		if (sh->sh_regs[shadowed[i] / 4] != v) {
+			snprintf(why, len, "register %#x: shadow %#x, read %#llx", shadowed[i],
+				 sh->sh_regs[shadowed[i] / 4], (unsigned long long)v);
+			return 1;
+		}
+	}
+	if (sh->sh_config_len != (vd->ops->config_read ? vd->ops->config_len : 0)) {
+		snprintf(why, len, "config length %u", sh->sh_config_len);
+		return 1;
+	}
+	for (uint32_t off = 0; off < sh->sh_config_len; off++) {
+		for (size_t w = 0; w < nitems(widths) && widths[w] <= sh->sh_config_len - off; w++) {
+			uint64_t v = 0;
+
+			memcpy(&v, sh->sh_config + off, widths[w]);
+			if (v != virtio_mmio_read(vd, CONFIG + off, widths[w])) {
+				snprintf(why, len, "config %u width %u", off, widths[w]);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static void assert_shadow(struct virtio_dev *vd, const struct ipc_shadow *sh)
+{
+	char why[128];
+
+	if (shadow_mismatch(vd, sh, why, sizeof(why)))
+		fail_msg("shadow: %s", why);
+}
+
+static void test_shadow(void **state)
+{
+	static struct ipc_shadow sh;
+	struct virtio_dev vd;
+	struct fake f;
+
+	(void)state;
+	memset(&sh, 0, sizeof(sh));
+	dev_new(&vd, &f, &fake_ops);
+	virtio_shadow_attach(&vd, &sh);
+	assert_int_equal(sh.sh_regs[MAGIC / 4], 0x74726976);
+	assert_int_equal(sh.sh_applied, 0); /* the device process counts writes, not the transport */
+	assert_shadow(&vd, &sh);
+	bring_up(&vd, ALL_FEATURES);
+	assert_shadow(&vd, &sh);
+	/* a config write shows at once, at every width */
+	virtio_mmio_write(&vd, CONFIG + 3, 2, 0xbeef);
+	assert_shadow(&vd, &sh);
+	assert_int_equal(sh.sh_config[3], 0xef);
+	/* a used interrupt from a kick the ioeventfd delivered (no register write) */
+	publish(0, 0);
+	virtio_kick(&vd, 0);
+	assert_int_equal(f.nirq, 1);
+	assert_int_equal(sh.sh_regs[INTERRUPT_STATUS / 4], VIRTIO_INT_USED);
+	assert_shadow(&vd, &sh);
+	wr(&vd, INTERRUPT_ACK, VIRTIO_INT_USED);
+	assert_int_equal(sh.sh_regs[INTERRUPT_STATUS / 4], 0);
+	assert_shadow(&vd, &sh);
+	/* a broken ring: NEEDS_RESET, a new generation and a config interrupt */
+	publish_bad(0);
+	virtio_kick(&vd, 0);
+	assert_true(sh.sh_regs[STATUS / 4] & NEEDS_RESET);
+	assert_int_equal(sh.sh_regs[INTERRUPT_STATUS / 4], VIRTIO_INT_CONFIG);
+	assert_int_equal(sh.sh_regs[CONFIG_GENERATION / 4], 1);
+	assert_shadow(&vd, &sh);
+	virtio_fail(&vd, 1, "test");
+	assert_shadow(&vd, &sh);
+	/* reset, and up again */
+	wr(&vd, STATUS, 0);
+	assert_int_equal(sh.sh_regs[STATUS / 4], 0);
+	assert_int_equal(sh.sh_regs[INTERRUPT_STATUS / 4], 0);
+	assert_shadow(&vd, &sh);
+	memset(hva(0), 0, BUF);
+	bring_up(&vd, VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	publish(0, 0);
+	wr(&vd, QUEUE_NOTIFY, 0);
+	assert_int_equal(f.nirq, 3);
+	assert_shadow(&vd, &sh);
+	assert_int_equal(f.nirq_stale_shadow, 0);
+	/* no config space: nothing of it offered */
+	dev_new(&vd, &f, &bare_ops);
+	memset(&sh, 0, sizeof(sh));
+	virtio_shadow_attach(&vd, &sh);
+	assert_int_equal(sh.sh_config_len, 0);
+	assert_shadow(&vd, &sh);
+}
+
 static void test_shm(void **state)
 {
 	struct virtio_dev vd;
@@ -1563,6 +1677,7 @@ static void test_random_registers(void **state)
 {
 	static struct virtio_dev vd;
 	static struct fake f;
+	static struct ipc_shadow sh;
 	uint64_t s = FUZZ_SEED;
 	unsigned long long nresets = 0, nreads = 0, nwrites = 0, nlive = 0, npopped = 0, nrunning = 0;
 
@@ -1570,6 +1685,10 @@ static void test_random_registers(void **state)
 	quiet(1);
 	for (unsigned int seq = 0; seq < FUZZ_SEQUENCES; seq++) {
 		dev_new(&vd, &f, seq % 5 == 4 ? &picky_ops : &fake_ops);
+		if (seq % 4 == 0) {
+			memset(&sh, 0, sizeof(sh));
+			virtio_shadow_attach(&vd, &sh);
+		}
 		if (rng_below(&s, 2))
 			bring_up(&vd, fuzz_features(&s, &vd));
 		for (unsigned int step = 0; step < FUZZ_STEPS; step++) {
@@ -1647,6 +1766,13 @@ static void test_random_registers(void **state)
 				break;
 			}
 			fuzz_check(&vd, &f, seq, step);
+			if (vd.shadow) {
+				char why[128];
+
+				if (shadow_mismatch(&vd, &sh, why, sizeof(why)) || f.nirq_stale_shadow)
+					FUZZ_FAIL("seq %u step %u: shadow: %s", seq, step,
+						  f.nirq_stale_shadow ? "stale at an interrupt" : why);
+			}
 			nrunning += (vd.status & (DRV_OK | FEAT_OK | NEEDS_RESET)) == (DRV_OK | FEAT_OK);
 		}
 		npopped += f.npopped[0] + f.npopped[1];
@@ -1680,6 +1806,7 @@ int main(void)
 		cmocka_unit_test(test_used_interrupts),
 		cmocka_unit_test(test_config_space),
 		cmocka_unit_test(test_needs_reset),
+		cmocka_unit_test(test_shadow),
 		cmocka_unit_test(test_shm),
 		cmocka_unit_test_teardown(test_random_registers, restore_stderr),
 	};
