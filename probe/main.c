@@ -27,6 +27,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -61,6 +62,10 @@ static const struct kind kinds[] = {
 };
 
 static pid_t supervisor;
+/* What the supervisor column attacks instead of itself: a process of the same
+ * user that only sleeps, so an attempt that works (a stop by PTRACE_ATTACH)
+ * cannot stop the probe. */
+static pid_t decoy;
 
 /* Each attempt returns 0 if it succeeded, else the errno that stopped it. */
 typedef int (*attempt_fn)(void);
@@ -301,6 +306,8 @@ static void child(size_t k, const struct attempt *a, const struct policy_set *ps
 	int r;
 
 	jc.keep_nproc = kinds[k].keep_nproc;
+	if (kinds[k].supervisor)
+		supervisor = decoy;
 	if ((kinds[k].supervisor ? jail_narrow_supervisor(err, sizeof(err))
 				 : jail_enter(&jc, err, sizeof(err))) < 0 ||
 	    policy_load(kinds[k].name, ps->files[k], 2, b, bindings(b), probe_mode, err,
@@ -423,8 +430,18 @@ int main(int argc, char **argv)
 	if (load_policies(dir, &ps) < 0)
 		fatalx("cannot read the policies in %s (--policy-dir DIR)", dir);
 	supervisor = getpid();
+	decoy = fork();
+	if (decoy < 0)
+		fatal("fork");
+	if (decoy == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
 	allowed = table(&ps, &jc, POLICY_KILL, "the jail and the seccomp policy (as bulkhead runs)");
 	table(&ps, &jc, POLICY_OFF, "the jail alone (--seccomp off): the second line of defence");
 	printf("\n%d attempt(s) allowed\n", allowed);
+	kill(decoy, SIGKILL);
+	waitpid(decoy, NULL, 0);
 	return allowed ? 1 : 0;
 }
