@@ -56,21 +56,31 @@ def one_run(argv):
     return (t_marker - t0) * 1000, (t_exit - t0) * 1000
 
 
+def alternate(runs, argv_a, argv_b):
+    """runs of each argv, alternating; two lists of (marker ms, exit ms)."""
+    a, b = [], []
+    for _ in range(runs):
+        a.append(one_run(argv_a))
+        b.append(one_run(argv_b))
+    return a, b
+
+
+def print_table(title, name_a, name_b, a, b):
+    print("| %s | %s median (min-max) | %s median (min-max) | ratio |" % (title, name_a, name_b))
+    print("|---|---|---|---|")
+    for i, what in enumerate(["launch to boot marker, ms", "launch to exit, ms"]):
+        x = [r[i] for r in a]
+        y = [r[i] for r in b]
+        print("| %s | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f |" % (
+            what, statistics.median(x), min(x), max(x), statistics.median(y), min(y), max(y),
+            statistics.median(x) / statistics.median(y)))
+
+
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     vcpus = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    res = {"bulkhead": [], "qemu": []}
-    for _ in range(runs):
-        res["bulkhead"].append(one_run(bulkhead_argv(vcpus)))
-        res["qemu"].append(one_run(qemu_argv(vcpus)))
-    print("| %d vCPU, %d runs each | bulkhead median (min-max) | QEMU microvm median (min-max) | bulkhead/QEMU |" % (vcpus, runs))
-    print("|---|---|---|---|")
-    for i, what in enumerate(["launch to boot marker, ms", "launch to exit, ms"]):
-        b = [r[i] for r in res["bulkhead"]]
-        q = [r[i] for r in res["qemu"]]
-        print("| %s | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f |" % (
-            what, statistics.median(b), min(b), max(b), statistics.median(q), min(q), max(q),
-            statistics.median(b) / statistics.median(q)))
+    b, q = alternate(runs, bulkhead_argv(vcpus), qemu_argv(vcpus))
+    print_table("%d vCPU, %d runs each" % (vcpus, runs), "bulkhead", "QEMU microvm", b, q)
 
 
 if __name__ == "__main__":
