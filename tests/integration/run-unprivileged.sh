@@ -9,6 +9,7 @@
 # gets no privilege and builds its jail in a user namespace.
 # Run as root from the top of the tree after make all testhooks.
 set -euo pipefail
+export PATH=$PATH:/usr/sbin:/sbin # useradd, usermod, groupadd
 
 user=bulkhead-test
 build=${BULKHEAD_BUILD:-build}
