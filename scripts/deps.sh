@@ -23,6 +23,8 @@ xz-utils
 zstd
 gzip
 iproute2
+passwd
+util-linux
 clang
 libclang-rt-14-dev
 gnuplot-nox
