@@ -606,6 +606,9 @@ int exits_thread_init(struct vcpu *v)
 {
 	struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGUSR1 };
 
+	if (!VCPU_BATCH_WRITES)
+		return 0;
+
 	ev.sigev_notify_thread_id = gettid();
 	if (timer_create(CLOCK_MONOTONIC, &ev, &v->flush_timer) < 0)
 		return -errno;
