@@ -399,6 +399,22 @@ static int shadow_read(const struct dev_chan *d, uint64_t off, unsigned int size
 	return shadow_config_read(sh, off - IPC_SHADOW_CONFIG_OFF, size, val);
 }
 
+#define VIRTIO_MMIO_INTERRUPT_ACK 0x064
+#define VIRTIO_MMIO_STATUS 0x070
+
+/*
+ * A posted InterruptACK could clear the bit of an interrupt the device raised
+ * after the guest wrote the ACK but before the device applied it: the guest
+ * then finds InterruptStatus 0 on that interrupt and never sees its used
+ * buffers (a lost interrupt). So the ACK is made synchronous: a forwarded read
+ * of Status (no side effect) returns only once the device applied the ACK.
+ */
+static int ack_must_wait(const struct dev_chan *d, int is_write, uint64_t off)
+{
+	return is_write && d->space == IPC_SPACE_MMIO && d->nqueues > 0 &&
+	       off == VIRTIO_MMIO_INTERRUPT_ACK;
+}
+
 /* Forward one access to a device; reads wait for the reply, writes are posted. */
 static int dev_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t addr,
 		      unsigned int size, uint64_t *val)
@@ -421,6 +437,15 @@ static int dev_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t
 	if (err == 0 && is_write) {
 		err = ipc_send(d->fd, &req);
 		d->posted += err == 0;
+		if (err == 0 && ack_must_wait(d, is_write, req.io_offset)) {
+			uint64_t status;
+
+			req.h.ih_type = IPC_IO_READ;
+			req.io_offset = VIRTIO_MMIO_STATUS;
+			req.io_size = 4;
+			req.io_data = 0;
+			err = dev_read_locked(d, &req, &status);
+		}
 	} else if (err == 0 && !shadow_read(d, req.io_offset, size, val)) {
 		err = dev_read_locked(d, &req, val);
 	}
