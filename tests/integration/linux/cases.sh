@@ -173,7 +173,8 @@ net_tcp_peer() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	busybox nc 10.0.2.15 5001 < "$OUT/tcp-to-guest.bin"
+	# bounded: if the guest goes away mid-transfer, nc would wait for TCP to give up
+	timeout 120 busybox nc 10.0.2.15 5001 < "$OUT/tcp-to-guest.bin"
 	i=0
 	while [ "$(wc -c < "$OUT/tcp-from-guest.bin")" -lt 8388608 ] && [ $i -lt 1200 ]; do
 		sleep 0.1
