@@ -203,7 +203,7 @@ static int dev_reply_wait(struct dev_chan *d, uint64_t sent_ns)
 {
 	int n = 0;
 
-	while (n == 0 && d->spin_ns && now_ns() - sent_ns < d->spin_ns) {
+	while (VCPU_REPLY_SPIN && n == 0 && d->spin_ns && now_ns() - sent_ns < d->spin_ns) {
 		n = reply_poll(d, 0);
 		if (n == 0)
 			sched_yield(); /* the device may be queued on this CPU (a sync wake-up) */

@@ -20,6 +20,8 @@
 
 #define VCPU_MAX 254
 #define VCPU_REPLY_TIMEOUT_MS 5000
+/* Reply polling is switched off with the devices' polling (devproc.h, DEVPROC_POLL). */
+#define VCPU_REPLY_SPIN 0
 /* Bounds of the adaptive time a read polls for its reply before sleeping (exits.c). */
 #define VCPU_REPLY_SPIN_MIN_NS 4000
 #define VCPU_REPLY_SPIN_MAX_NS 50000

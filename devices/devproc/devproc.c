@@ -476,7 +476,7 @@ static int wait_events(struct devproc *dp, struct epoll_event *evs, int max)
 	uint64_t start = now_ns();
 	int n = 0;
 
-	if (dp->poll_ns) {
+	if (DEVPROC_POLL && dp->poll_ns) {
 		for (;;) {
 			n = epoll_wait(dp->ep, evs, max, 0);
 			if (n != 0 || now_ns() - start >= dp->poll_ns)
