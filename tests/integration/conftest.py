@@ -263,6 +263,21 @@ def linux_kit():
     return KIT
 
 
+def nested_cases(cases, only):
+    env = dict(os.environ, KIT_ALL="1", NESTED_LOG=os.path.join(BUILD, "nested", "linux-tests.log"))
+    try:
+        return subprocess.run([os.path.join(ROOT, "tests", "nested", "run.sh"), "--timeout", "600",
+                               "--file", "%s:/nested/cases.sh" % cases,
+                               "--file", "%s:/nested/pattern.sh" % os.path.join(
+                                   ROOT, "tests", "guest", "linux", "pattern.sh"), "--",
+                               "sh", "/nested/cases.sh", "/bulkhead/bulkhead", "/kit",
+                               "/tmp/out"] + only,
+                              capture_output=True, text=True, timeout=700, env=env)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return subprocess.CompletedProcess(e.cmd, 125, out, "timed out")
+
+
 @pytest.fixture(scope="session")
 def linux_run(linux_kit):
     tier, why = linux_probe()
@@ -277,15 +292,20 @@ def linux_run(linux_kit):
                            capture_output=True, text=True, timeout=1800, env=env)
         text = p.stdout
     else:
-        env = dict(os.environ, KIT_ALL="1", NESTED_LOG=os.path.join(BUILD, "nested",
-                                                                    "linux-tests.log"))
-        p = subprocess.run([os.path.join(ROOT, "tests", "nested", "run.sh"), "--timeout", "1500",
-                            "--file", "%s:/nested/cases.sh" % cases,
-                            "--file", "%s:/nested/pattern.sh" % os.path.join(
-                                ROOT, "tests", "guest", "linux", "pattern.sh"), "--",
-                            "sh", "/nested/cases.sh", "/bulkhead/bulkhead", "/kit", "/tmp/out"] + only,
-                           capture_output=True, text=True, timeout=1800, env=env)
-        text = p.stdout
+        # The L1 machine is QEMU TCG emulating AMD SVM, and it is not always
+        # sound: this session saw L1's own init killed by SIGILL on a corrupted
+        # text page and L1 wedged on both CPUs. Where L1 itself fails (harness
+        # status 125, or no "=== DONE"), the whole run is made once more, and
+        # the first attempt's end is printed; a case that fails in a run where
+        # L1 survived is never retried.
+        for attempt in (1, 2):
+            p = nested_cases(cases, only)
+            text = p.stdout
+            if p.returncode != 125 and "=== DONE" in text:
+                break
+            if attempt == 1:
+                print("\nLinux tier: the nested harness failed (status %d), running it again; "
+                      "its end:\n%s\n%s" % (p.returncode, p.stderr[-1000:], text[-3000:]))
         assert p.returncode != 125, "the nested harness failed: %s\n%s" % (p.stderr, text[-3000:])
     run = LinuxRun(text, tier, why, time.monotonic() - t0)
     assert "=== DONE" in text, "cases.sh did not finish (%s tier, %s):\n%s\n%s" % (
