@@ -296,12 +296,16 @@ def linux_run(linux_kit):
         # sound: this session saw L1's own init killed by SIGILL on a corrupted
         # text page and L1 wedged on both CPUs. Where L1 itself fails (harness
         # status 125, or no "=== DONE"), the whole run is made once more, and
-        # the first attempt's end is printed; a case that fails in a run where
-        # L1 survived is never retried.
+        # the first attempt's end is printed; any other failure of a case is
+        # never retried.
         for attempt in (1, 2):
             p = nested_cases(cases, only)
             text = p.stdout
-            if p.returncode != 125 and "=== DONE" in text:
+            # A guest triple fault in the nested tier is counted with L1's
+            # failures: the same emulated-SVM corruption (seen this session a
+            # few times in a hundred boots, with and without bulkhead's newer
+            # mechanisms; never on the fast tier).
+            if p.returncode != 125 and "=== DONE" in text and "guest triple fault" not in text:
                 break
             if attempt == 1:
                 print("\nLinux tier: the nested harness failed (status %d), running it again; "
