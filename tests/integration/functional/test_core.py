@@ -239,6 +239,31 @@ def test_pit_off(vm_factory, guest, scenario, vcpus):
     assert vm.wait() == GUEST_PASS, vm.explain()
 
 
+def pit_threads():
+    """KVM's PIT runs a kernel thread kvm-pit/<pid of its creator>."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/comm" % entry) as f:
+                if f.read().startswith("kvm-pit/"):
+                    out.add(int(entry))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+@pytest.mark.parametrize("pit", ["on", "off"])
+def test_pit_thread_exists_only_with_pit_on(vm_factory, guest, pit):
+    before = pit_threads()
+    vm = vm_factory(guest_args("echo") + ["--pit", pit], stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    new = pit_threads() - before
+    vm.proc.stdin.write(b"quit\n")
+    vm.proc.stdin.close()
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert bool(new) == (pit == "on"), (pit, new)
+
+
 @pytest.mark.parametrize("acpi", ["on", "off"])
 def test_acpi_tables_on_and_off(vm_factory, guest, acpi):
     vm = vm_factory(guest_args("hello", "bulkhead.cpus-from=%s" % ("acpi" if acpi == "on" else
