@@ -409,9 +409,9 @@ static int shadow_read(const struct dev_chan *d, uint64_t off, unsigned int size
  * buffers (a lost interrupt). So the ACK is made synchronous: a forwarded read
  * of Status (no side effect) returns only once the device applied the ACK.
  */
-static int ack_must_wait(const struct dev_chan *d, int is_write, uint64_t off)
+static int ack_must_wait(const struct dev_chan *d, uint64_t off)
 {
-	return is_write && d->space == IPC_SPACE_MMIO && d->nqueues > 0 &&
+	return d->space == IPC_SPACE_MMIO && d->nqueues > 0 &&
 	       off == VIRTIO_MMIO_INTERRUPT_ACK;
 }
 
@@ -437,7 +437,7 @@ static int dev_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t
 	if (err == 0 && is_write) {
 		err = ipc_send(d->fd, &req);
 		d->posted += err == 0;
-		if (err == 0 && ack_must_wait(d, is_write, req.io_offset)) {
+		if (err == 0 && ack_must_wait(d, req.io_offset)) {
 			uint64_t status;
 
 			req.h.ih_type = IPC_IO_READ;
