@@ -136,31 +136,6 @@ int ipc_str_ok(const char *s, size_t n)
 	return 1;
 }
 
-static int io_size_ok(unsigned int size)
-{
-	return size == 1 || size == 2 || size == 4 || size == 8;
-}
-
-int ipc_io_batch_ok(const struct ipc_io_batch *b, uint32_t space, uint64_t window_len)
-{
-	static const struct ipc_io_write unused;
-
-	if (b->ib_space != space || b->ib_count == 0 || b->ib_count > IPC_IO_BATCH_MAX)
-		return 0;
-	for (unsigned int i = 0; i < IPC_IO_BATCH_MAX; i++) {
-		const struct ipc_io_write *w = &b->ib_writes[i];
-
-		if (i >= b->ib_count) {
-			if (memcmp(w, &unused, sizeof(*w)))
-				return 0;
-		} else if (!io_size_ok(w->iw_size) || w->iw_offset >= window_len ||
-			   w->iw_size > window_len - w->iw_offset) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 int ipc_fd_ok(int32_t fd)
 {
 	return fd >= IPC_FD_MIN && fd <= IPC_FD_MAX;
@@ -177,7 +152,7 @@ const char *ipc_type_name(unsigned int type)
 		[IPC_IO_READ] = "IO_READ", [IPC_IO_WRITE] = "IO_WRITE",
 		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_BLK] = "CFG_BLK",
 		[IPC_CFG_NET] = "CFG_NET", [IPC_CFG_JAIL] = "CFG_JAIL",
-		[IPC_IO_WRITE_BATCH] = "IO_WRITE_BATCH",
+		[IPC_IO_WRITE_SYNC] = "IO_WRITE_SYNC", [IPC_CFG_SERIAL] = "CFG_SERIAL",
 	};
 
 	if (type >= IPC_TYPE_MAX || !names[type])

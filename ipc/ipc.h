@@ -15,8 +15,15 @@
  * Channels:
  *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP;
  *                         READY, ERROR, VM_EXIT (OUT of child)
- *   vcpu <-> device:      IO_READ, IO_WRITE, IO_WRITE_BATCH (vcpu to device),
+ *   vcpu <-> device:      IO_READ, IO_WRITE, IO_WRITE_SYNC (vcpu to device),
  *                         IO_REPLY (device to vcpu)
+ *
+ * Each device kind has its own configuration message (CFG_SERIAL, CFG_BLK,
+ * CFG_NET, ...) after the generic CFG_DEVICE. The fds such a message carries
+ * are listed by an IPC_CFG_<KIND>_FDS initializer below it: the offset of each
+ * fd field and the seccomp-policy placeholder that names it. The supervisor
+ * places those fds and the device process validates and binds them from the
+ * same list.
  */
 #ifndef BULKHEAD_IPC_IPC_H
 #define BULKHEAD_IPC_IPC_H
@@ -25,12 +32,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define IPC_VERSION 1
+#include "common/layout.h"
+
+#define IPC_VERSION 2
 #define IPC_MAX_MSG 512 /* no message is larger; receivers read into this much */
 #define IPC_NAME_MAX 16
 #define IPC_TEXT_MAX 240
 #define IPC_MAX_QUEUES 4
-#define IPC_MAX_DEVICES 20
+#define IPC_MAX_SYNC_WRITES 2 /* registers of one device whose writes wait until applied */
 #define IPC_FD_MIN 3
 #define IPC_FD_MAX 1023 /* fd numbers named in messages lie in [IPC_FD_MIN, IPC_FD_MAX] */
 #define IPC_FD_NONE (-1)
@@ -49,7 +58,7 @@ enum ipc_type {
 	IPC_CFG_MEM = 1, /* IN child: one guest memory region */
 	IPC_CFG_VCPU = 2, /* IN vcpu: vCPU count, boot state, launch time */
 	IPC_CFG_VCPU_DEV = 3, /* IN vcpu: one device's register window and fds */
-	IPC_CFG_DEVICE = 4, /* IN device: its own fds and identity */
+	IPC_CFG_DEVICE = 4, /* IN device: its identity, window, channel, interrupt and queues */
 	IPC_CFG_DONE = 5, /* IN child: bootstrap complete; lock down and answer READY */
 	IPC_START = 6, /* IN vcpu: run the guest */
 	IPC_STOP = 7, /* IN child: stop, flush, exit 0 */
@@ -59,11 +68,12 @@ enum ipc_type {
 	IPC_IO_READ = 11, /* vcpu -> device: register read, wants IO_REPLY */
 	IPC_IO_WRITE = 12, /* vcpu -> device: register write, posted (no reply) */
 	IPC_IO_REPLY = 13, /* device -> vcpu: value of an IO_READ */
-	IPC_CFG_BLK = 14, /* IN blk: image size, flags, serial */
-	IPC_CFG_NET = 15, /* IN net: MAC */
+	IPC_CFG_BLK = 14, /* IN blk: image, its size, flags, serial */
+	IPC_CFG_NET = 15, /* IN net: TAP, MAC */
 	IPC_CFG_JAIL = 16, /* IN child: jail and seccomp settings */
-	IPC_IO_WRITE_BATCH = 17, /* vcpu -> device: consecutive register writes, posted */
-	IPC_TYPE_MAX = 18,
+	IPC_IO_WRITE_SYNC = 17, /* vcpu -> device: register write, IO_REPLY once applied */
+	IPC_CFG_SERIAL = 18, /* IN serial: console input and output */
+	IPC_TYPE_MAX = 19,
 };
 
 enum ipc_space {
@@ -120,8 +130,19 @@ struct ipc_cfg_vcpu_dev {
 	int32_t cd_queue_fd[IPC_MAX_QUEUES]; /* ioeventfd i has datamatch i */
 	uint32_t cd_flags; /* IPC_VCPU_DEV_F_* */
 	int32_t cd_shadow_fd; /* with IPC_VCPU_DEV_F_SHADOW: the register shadow (struct ipc_shadow) */
+	/* Writes to these offsets (the first cd_nsync) are sent as IO_WRITE_SYNC and
+	 * wait until the device applied them; every other write is posted. */
+	uint32_t cd_nsync;
+	uint32_t cd_sync_off[IPC_MAX_SYNC_WRITES];
+	/* The shadow's layout (IPC_VCPU_DEV_F_SHADOW): sh_regs[i] answers reads of
+	 * cd_shadow_width bytes at offset i * cd_shadow_width, i < cd_shadow_regs;
+	 * sh_config answers reads of any width from cd_shadow_config_off on (0: none). */
+	uint16_t cd_shadow_width; /* 1, 2 or 4 */
+	uint16_t cd_shadow_regs; /* <= IPC_SHADOW_REGS */
+	uint32_t cd_shadow_config_off;
+	uint32_t cd_pad;
 };
-_Static_assert(sizeof(struct ipc_cfg_vcpu_dev) == 88, "ipc_cfg_vcpu_dev size");
+_Static_assert(sizeof(struct ipc_cfg_vcpu_dev) == 112, "ipc_cfg_vcpu_dev size");
 #define IPC_VCPU_DEV_F_SHADOW 0x1 /* answer reads from cd_shadow_fd while it is current */
 
 enum ipc_dev_kind {
@@ -130,7 +151,7 @@ enum ipc_dev_kind {
 	IPC_DEV_NET = 3,
 };
 
-/* IN device process. */
+/* IN device process, first; its kind's own message (CFG_SERIAL, ...) follows. */
 struct ipc_cfg_device {
 	struct ipc_hdr h;
 	char cd_name[IPC_NAME_MAX]; /* NUL-terminated */
@@ -138,35 +159,34 @@ struct ipc_cfg_device {
 	uint32_t cd_flags; /* IPC_DEV_F_* */
 	int32_t cd_chan_fd; /* SOCK_SEQPACKET to the vcpu process */
 	int32_t cd_irq_fd; /* eventfd: writing it raises the device's GSI */
-	int32_t cd_in_fd; /* serial: console input or IPC_FD_NONE; blk: image; net: TAP */
-	int32_t cd_out_fd; /* serial: console output or IPC_FD_NONE */
 	uint64_t cd_base; /* first port or guest-physical address of the window */
-	uint32_t cd_nqueues;
+	uint32_t cd_nqueues; /* the kind's queue count */
 	int32_t cd_queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, one per queue */
 	int32_t cd_shadow_fd; /* with IPC_DEV_F_SHADOW: the register shadow to keep current */
 };
-_Static_assert(sizeof(struct ipc_cfg_device) == 80, "ipc_cfg_device size");
+_Static_assert(sizeof(struct ipc_cfg_device) == 72, "ipc_cfg_device size");
 #define IPC_DEV_F_VERBOSE 0x1
 #define IPC_DEV_F_SHADOW 0x2 /* cd_shadow_fd is set (virtio devices) */
 
 /*
- * The register shadow: one sealed memfd page per virtio device, written by the
- * device process (MAP_SHARED read-write) and read by the vcpu process (PROT_READ),
+ * The register shadow: one sealed memfd page per device whose kind keeps one
+ * (the virtio devices), written by the device process (MAP_SHARED read-write) and read by the vcpu process (PROT_READ),
  * which answers a register read from it instead of forwarding it while
  * sh_applied equals the number of register writes it has posted on the channel.
  * The device stores values before sh_applied (release) and publishes a register
  * its own work changes before it acts on it (InterruptStatus before the irqfd).
+ * Which offsets it answers is the device kind's declaration (CFG_VCPU_DEV's
+ * cd_shadow_*), passed on by the supervisor; the vcpu process knows no device model.
  * Hostile input to the vcpu process: every index is bounded by the constants here.
  */
 #define IPC_SHADOW_SIZE 4096 /* the memfd's exact size */
-#define IPC_SHADOW_REGS 64 /* 32-bit registers at window offsets 0, 4, ... 0xfc */
-#define IPC_SHADOW_CONFIG_OFF 0x100 /* window offset of sh_config[0] */
+#define IPC_SHADOW_REGS 64 /* registers at window offsets 0, w, 2w, ... (w: their width) */
 #define IPC_SHADOW_CONFIG_MAX 256
 
 struct ipc_shadow {
 	uint32_t sh_applied; /* register writes applied from the channel (wraps) */
 	uint32_t sh_pad;
-	uint64_t sh_regs_valid; /* bit i: aligned 32-bit reads at offset 4i read sh_regs[i] */
+	uint64_t sh_regs_valid; /* bit i: reads of register i (cd_shadow_width bytes) read sh_regs[i] */
 	uint32_t sh_regs[IPC_SHADOW_REGS];
 	uint32_t sh_config_len; /* bytes of sh_config readable at any width (<= CONFIG_MAX) */
 	uint32_t sh_pad2;
@@ -175,27 +195,55 @@ struct ipc_shadow {
 _Static_assert(sizeof(struct ipc_shadow) == 536, "ipc_shadow size");
 _Static_assert(sizeof(struct ipc_shadow) <= IPC_SHADOW_SIZE, "ipc_shadow fits its page");
 
+/* An fd field of a kind's configuration message: where it is and the placeholder
+ * its process's seccomp policy names it by. */
+struct ipc_fd_field {
+	const char *name; /* "DISK_FD" */
+	uint32_t off; /* offsetof the int32_t field in the message */
+	uint32_t optional; /* IPC_FD_NONE is allowed */
+};
+
+/* serial: a 16550A on COM1, no queues. IN serial. */
+struct ipc_cfg_serial {
+	struct ipc_hdr h;
+	int32_t cs_in_fd; /* console input, or IPC_FD_NONE */
+	int32_t cs_out_fd; /* console output, or IPC_FD_NONE */
+};
+_Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
+#define IPC_CFG_SERIAL_FDS \
+	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
+	  { "OUT_FD", offsetof(struct ipc_cfg_serial, cs_out_fd), 1 } }
+
+/* blk: virtio-blk over a raw image. IN blk. */
+#define IPC_BLK_VIRTIO_ID 2
+#define IPC_BLK_QUEUES 1
 #define IPC_BLK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
 #define IPC_BLK_F_READONLY 0x1
 #define IPC_BLK_F_DIRECT 0x2
 
-/* IN blk. */
 struct ipc_cfg_blk {
 	struct ipc_hdr h;
-	uint64_t cb_size; /* image bytes, a multiple of 512; the device checks it with fstat */
+	int32_t cb_disk_fd; /* the image, opened and locked by the supervisor */
 	uint32_t cb_flags; /* IPC_BLK_F_* */
+	uint64_t cb_size; /* image bytes, a multiple of 512; the device checks it with fstat */
 	char cb_serial[IPC_BLK_SERIAL_MAX + 4]; /* NUL-terminated, printable, at most 20 bytes */
 	uint32_t cb_pad;
 };
-_Static_assert(sizeof(struct ipc_cfg_blk) == 48, "ipc_cfg_blk size");
+_Static_assert(sizeof(struct ipc_cfg_blk) == 56, "ipc_cfg_blk size");
+#define IPC_CFG_BLK_FDS { { "DISK_FD", offsetof(struct ipc_cfg_blk, cb_disk_fd), 0 } }
 
-/* IN net. */
+/* net: virtio-net over a TAP with a 12-byte vnet header. IN net. */
+#define IPC_NET_VIRTIO_ID 1
+#define IPC_NET_QUEUES 2 /* receive, transmit */
+
 struct ipc_cfg_net {
 	struct ipc_hdr h;
+	int32_t cn_tap_fd; /* IFF_TAP | IFF_NO_PI | IFF_VNET_HDR */
 	uint8_t cn_mac[6]; /* unicast */
 	uint16_t cn_pad;
 };
-_Static_assert(sizeof(struct ipc_cfg_net) == 16, "ipc_cfg_net size");
+_Static_assert(sizeof(struct ipc_cfg_net) == 20, "ipc_cfg_net size");
+#define IPC_CFG_NET_FDS { { "TAP_FD", offsetof(struct ipc_cfg_net, cn_tap_fd), 0 } }
 
 enum ipc_jail_mode {
 	IPC_JAIL_FULL = 0,
@@ -257,15 +305,16 @@ struct ipc_vm_exit {
 };
 _Static_assert(sizeof(struct ipc_vm_exit) == 256, "ipc_vm_exit size");
 
-/* vcpu -> device. IO_READ wants an IO_REPLY with the same io_seq; IO_WRITE is posted. */
+/* vcpu -> device. IO_READ and IO_WRITE_SYNC want an IO_REPLY with the same io_seq
+ * (for IO_WRITE_SYNC sent once the write was applied, ir_data 0); IO_WRITE is posted. */
 struct ipc_io {
 	struct ipc_hdr h;
-	uint32_t io_seq; /* increases by one per IO_READ on the channel */
+	uint32_t io_seq; /* increases by one per IO_READ or IO_WRITE_SYNC on the channel */
 	uint8_t io_space; /* enum ipc_space */
 	uint8_t io_size; /* 1, 2, 4 or 8 */
 	uint16_t io_pad;
 	uint64_t io_offset; /* offset from the window's base, < window length */
-	uint64_t io_data; /* IO_WRITE: value; IO_READ: 0 */
+	uint64_t io_data; /* IO_WRITE, IO_WRITE_SYNC: value; IO_READ: 0 */
 };
 _Static_assert(sizeof(struct ipc_io) == 32, "ipc_io size");
 
@@ -277,30 +326,6 @@ struct ipc_io_reply {
 	uint64_t ir_data;
 };
 _Static_assert(sizeof(struct ipc_io_reply) == 24, "ipc_io_reply size");
-
-#define IPC_IO_BATCH_MAX 16 /* writes in one IO_WRITE_BATCH: a 16550A's transmit FIFO */
-
-/* One write of an IO_WRITE_BATCH. */
-struct ipc_io_write {
-	uint64_t iw_offset; /* offset from the window's base, < window length */
-	uint64_t iw_data;
-	uint8_t iw_size; /* 1, 2, 4 or 8 */
-	uint8_t iw_pad[7];
-};
-_Static_assert(sizeof(struct ipc_io_write) == 24, "ipc_io_write size");
-
-/* vcpu -> device: ib_count posted writes to one window, to be applied in order
- * as if each had come in an IO_WRITE. Writes past ib_count are all zero. */
-struct ipc_io_batch {
-	struct ipc_hdr h;
-	uint8_t ib_space; /* enum ipc_space of every write */
-	uint8_t ib_count; /* 1 .. IPC_IO_BATCH_MAX */
-	uint16_t ib_pad;
-	uint32_t ib_pad2;
-	struct ipc_io_write ib_writes[IPC_IO_BATCH_MAX];
-};
-_Static_assert(sizeof(struct ipc_io_batch) == 400, "ipc_io_batch size");
-_Static_assert(sizeof(struct ipc_io_batch) <= IPC_MAX_MSG, "ipc_io_batch fits IPC_MAX_MSG");
 
 /* A receiver's table row: a message of this type must be exactly size bytes
  * and may arrive only while the receiver's state bit is in states. */
@@ -328,9 +353,6 @@ int ipc_dispatch(const struct ipc_handler *table, size_t n, const void *buf, siz
 void ipc_send_error(int fd, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ipc_str_ok: the fixed-size field s[n] holds a NUL-terminated printable string. */
 int ipc_str_ok(const char *s, size_t n);
-/* ipc_io_batch_ok: b's count is in range, each write is of a valid size inside a window of
- * space and window_len bytes, and the unused writes are zero. */
-int ipc_io_batch_ok(const struct ipc_io_batch *b, uint32_t space, uint64_t window_len);
 /* ipc_fd_ok: fd lies in the range messages may name. */
 int ipc_fd_ok(int32_t fd);
 /* ipc_type_name: a name for logs. */

@@ -20,6 +20,7 @@
 #include <seccomp.h>
 #include <stdlib.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "jail/jail.h"
 #include "seccomp/policy.h"
@@ -29,14 +30,6 @@
 #define TAG_CTL 1
 #define TAG_PIDFD 2
 #define TAG(kind, i) (((uint64_t)(kind) << 32) | (i))
-
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void sup_decide(struct sup *s, int status, const char *fmt, ...)
 {

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "ipc/ipc.h"
+#include "kinds/kinds.h"
 #include "loader/loader.h"
 #include "common/layout.h"
 #include "mem/mem.h"
@@ -19,8 +20,8 @@
 #define EXIT_VM_FAILED 4 /* a bulkhead process failed, or the VM hit an error */
 #define EXIT_SIGNAL_BASE 128 /* + signal number: stopped by SIGINT/SIGTERM/SIGHUP */
 
-/* The vcpu process's: 16 virtio devices x (channel, irqfd, 2 queues, shadow), and more. */
-#define SPAWN_MAX_FDS 128
+/* The vcpu process's: every device's channel, irqfd, queues and shadow, and more. */
+#define SPAWN_MAX_FDS (16 + LAYOUT_MAX_DEVICES * (4 + IPC_MAX_QUEUES))
 
 struct child {
 	char name[IPC_NAME_MAX]; /* "vcpu", "serial" */
@@ -59,7 +60,7 @@ int helper_path(const char *name, char *buf, size_t len) __attribute__((warn_unu
 
 #ifndef BULKHEAD_SUPERVISOR_SUP_STATE
 #define BULKHEAD_SUPERVISOR_SUP_STATE
-#define SUP_MAX_CHILDREN (2 + IPC_MAX_DEVICES)
+#define SUP_MAX_CHILDREN (1 + LAYOUT_MAX_DEVICES)
 #define SUP_READY_TIMEOUT_MS 10000
 #define SUP_STOP_TIMEOUT_MS 3000
 
@@ -69,29 +70,15 @@ enum sup_phase {
 	PHASE_STOPPING = 3, /* STOP sent; waiting for children to exit */
 };
 
-/* A virtio-mmio device the supervisor sets up: its window, GSI, backend and config. */
-struct vdev {
-	char name[IPC_NAME_MAX]; /* "blk0" */
-	const char *helper; /* executable suffix: "blk" */
-	uint32_t kind; /* enum ipc_dev_kind */
-	uint64_t base; /* MMIO window */
-	uint32_t gsi;
-	unsigned int nqueues;
-	int backend_fd; /* image or TAP */
-	struct ipc_cfg_blk blk; /* IPC_DEV_BLK */
-	struct ipc_cfg_net net; /* IPC_DEV_NET */
-};
-
 struct sup {
 	struct vm_config cfg;
 	uint64_t launch_ns;
 	int kvm_fd;
-	int serial_fd; /* --serial file=: opened at start, handed to the serial process */
 	struct guest_mem mem;
 	struct loader_result boot;
-	struct vdev vdevs[LAYOUT_MAX_VIRTIO_DEVICES];
-	unsigned int nvdevs;
-	char cmdline[CONFIG_CMDLINE_MAX + LAYOUT_MAX_VIRTIO_DEVICES * 48]; /* with virtio_mmio.device= */
+	struct dev_inst devs[LAYOUT_MAX_DEVICES]; /* in the order of the kind table */
+	unsigned int ndevs;
+	char cmdline[CONFIG_CMDLINE_MAX + LAYOUT_MAX_DEVICES * 48]; /* with virtio_mmio.device= */
 	struct child children[SUP_MAX_CHILDREN];
 	unsigned int nchildren;
 	enum sup_phase phase;
@@ -109,13 +96,14 @@ struct sup {
 int sup_run(struct sup *s);
 /* sup_decide: record the VM's exit status and reason, unless one is already recorded. */
 void sup_decide(struct sup *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* disks_open: open, check and lock every --disk image into s->vdevs; 0, or -1 with a
- * one-line error naming the option in err. */
-int disks_open(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
-/* nets_open: open (or adopt) every --net TAP into s->vdevs; 0 or -1 with err. */
-int nets_open(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * vm_open_devices: one instance per configured device, in the kind table's
+ * order, each with its host resources open and its window placed (and listed
+ * in s->cmdline); 0, or -1 with a one-line error naming the option in err.
+ */
+int vm_open_devices(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* vm_close_devices: close the devices' host resources. */
+void vm_close_devices(struct sup *s);
 /* vm_start_children: create channels and eventfds, spawn and configure every child. */
 int vm_start_children(struct sup *s) __attribute__((warn_unused_result));
-/* now_ns: CLOCK_MONOTONIC in nanoseconds. */
-uint64_t now_ns(void);
 #endif

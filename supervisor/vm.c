@@ -1,9 +1,11 @@
 /* Copyright (c) 2026 The bulkhead authors. */
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Building the process tree of one VM: the channels and eventfds that join
- * the children, the fds each child gets, and the configuration messages
- * each receives before it answers READY.
+ * Building the process tree of one VM: each device's instance (its kind's
+ * host resources and window), the channels and eventfds that join the
+ * children, the fds each child gets, and the configuration messages each
+ * receives before it answers READY. Nothing here knows a device model: it
+ * loops over the instances, and their kinds (kinds/) say what differs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +28,7 @@ struct dev_link {
 	int irq_fd;
 	int queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, datamatch = index */
 	unsigned int nqueues;
-	int shadow_fd; /* virtio devices: the register shadow memfd (struct ipc_shadow) */
+	int shadow_fd; /* the register shadow memfd (struct ipc_shadow), if the kind keeps one */
 };
 
 static void close_fd(int *fd)
@@ -36,12 +38,78 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* A device with queues is a virtio device, whose side-effect-free registers are shadowed. */
-static int link_create(struct dev_link *l, unsigned int nqueues)
+/* Place the instance's window: a fixed one, or the next virtio-mmio window and GSI. */
+static void place_window(struct sup *s, struct dev_inst *d, unsigned int *nwindows)
 {
-	l->chan[0] = l->chan[1] = l->irq_fd = l->shadow_fd = -1;
+	const struct dev_transport *t = d->kind->transport;
+	size_t len;
+
+	d->len = t->len;
+	d->base = t->base;
+	d->gsi = t->gsi;
+	if (!t->announce)
+		return;
+	d->base = LAYOUT_VIRTIO_MMIO_BASE + *nwindows * LAYOUT_VIRTIO_MMIO_SIZE;
+	d->gsi = LAYOUT_VIRTIO_GSI_BASE + *nwindows;
+	(*nwindows)++;
+	len = strlen(s->cmdline);
+	snprintf(s->cmdline + len, sizeof(s->cmdline) - len, "%svirtio_mmio.device=4K@0x%llx:%u",
+		 len ? " " : "", (unsigned long long)d->base, d->gsi);
+}
+
+static void inst_init(struct dev_inst *d, const struct dev_config *c, unsigned int index)
+{
+	memset(d, 0, sizeof(*d));
+	d->kind = c->kind;
+	d->opts = c->opts;
+	d->index = index;
+	if (c->kind->max == 1)
+		snprintf(d->name, sizeof(d->name), "%s", c->kind->helper);
+	else
+		snprintf(d->name, sizeof(d->name), "%s%u", c->kind->helper, index);
+}
+
+int vm_open_devices(struct sup *s, char *err, size_t errlen)
+{
+	unsigned int nwindows = 0;
+
+	snprintf(s->cmdline, sizeof(s->cmdline), "%s", s->cfg.cmdline);
+	for (size_t k = 0; k < kinds_count; k++) {
+		unsigned int index = 0;
+
+		for (unsigned int i = 0; i < s->cfg.ndevs; i++) {
+			const struct dev_config *c = &s->cfg.devs[i];
+			struct dev_inst *d = &s->devs[s->ndevs];
+
+			if (c->kind != kinds_table[k])
+				continue;
+			if (s->ndevs >= LAYOUT_MAX_DEVICES) {
+				snprintf(err, errlen, "--%s: at most %d devices in all", c->kind->option,
+					 LAYOUT_MAX_DEVICES);
+				return -1;
+			}
+			inst_init(d, c, index++);
+			if (c->kind->open(d, err, errlen) < 0) {
+				kinds_close(d);
+				return -1;
+			}
+			s->ndevs++;
+			place_window(s, d, &nwindows);
+		}
+	}
+	return 0;
+}
+
+void vm_close_devices(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		kinds_close(&s->devs[i]);
+}
+
+static int link_create(struct dev_link *l, const struct dev_inst *d)
+{
 	l->nqueues = 0;
-	if (nqueues) {
+	if (d->kind->transport->shadow_regs) {
 		l->shadow_fd = mem_create_sealed("bulkhead-shadow", IPC_SHADOW_SIZE);
 		if (l->shadow_fd < 0)
 			return l->shadow_fd;
@@ -51,7 +119,7 @@ static int link_create(struct dev_link *l, unsigned int nqueues)
 	l->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->irq_fd < 0)
 		return -errno;
-	for (; l->nqueues < nqueues && l->nqueues < IPC_MAX_QUEUES; l->nqueues++) {
+	for (; l->nqueues < d->kind->nqueues && l->nqueues < IPC_MAX_QUEUES; l->nqueues++) {
 		l->queue_fd[l->nqueues] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (l->queue_fd[l->nqueues] < 0)
 			return -errno;
@@ -170,48 +238,6 @@ static int send_done(struct sup *s, struct child *c)
 	return ipc_send(c->ctl, &m);
 }
 
-static int fd_valid(int fd)
-{
-	return fcntl(fd, F_GETFD) >= 0;
-}
-
-static int start_serial(struct sup *s, struct dev_link *l, int *out_file)
-{
-	struct child *c = child_new(s, "serial");
-	struct ipc_cfg_device m;
-	struct fd_map map;
-	int in = IPC_FD_NONE, out = IPC_FD_NONE;
-	int err;
-
-	if (!c)
-		return -ENOSPC;
-	fdmap_init(&map);
-	ipc_init(&m, IPC_CFG_DEVICE, sizeof(m));
-	snprintf(m.cd_name, sizeof(m.cd_name), "serial");
-	m.cd_kind = IPC_DEV_SERIAL;
-	m.cd_flags = s->cfg.verbose ? IPC_DEV_F_VERBOSE : 0;
-	m.cd_chan_fd = fdmap_add(&map, l->chan[1]);
-	m.cd_irq_fd = fdmap_add(&map, l->irq_fd);
-	if (s->cfg.serial == SERIAL_STDIO) {
-		if (fd_valid(STDIN_FILENO))
-			in = fdmap_add(&map, STDIN_FILENO);
-		if (fd_valid(STDOUT_FILENO))
-			out = fdmap_add(&map, STDOUT_FILENO);
-	} else if (s->cfg.serial == SERIAL_FILE) {
-		out = fdmap_add(&map, *out_file);
-	}
-	m.cd_in_fd = in;
-	m.cd_out_fd = out;
-	m.cd_base = LAYOUT_COM1_PORT;
-	err = child_spawn(s, c, "serial", &map);
-	if (err == 0)
-		err = ipc_send(c->ctl, &m);
-	if (err == 0)
-		err = send_done(s, c);
-	close_fd(out_file);
-	return err;
-}
-
 static int send_mem_config(struct sup *s, struct child *c, const int *mem_fds)
 {
 	int err = 0;
@@ -235,47 +261,63 @@ static void map_mem(struct sup *s, struct fd_map *map, int *mem_fds)
 		mem_fds[i] = fdmap_add(map, s->mem.regions[i].fd);
 }
 
-static int start_vdev(struct sup *s, struct vdev *v, struct dev_link *l)
+/* The generic part of a device's configuration: identity, window, channel, queues. */
+static void device_msg(const struct sup *s, const struct dev_inst *d, const struct dev_link *l,
+		       struct fd_map *map, struct ipc_cfg_device *m)
 {
-	struct child *c = child_new(s, v->name);
+	ipc_init(m, IPC_CFG_DEVICE, sizeof(*m));
+	snprintf(m->cd_name, sizeof(m->cd_name), "%s", d->name);
+	m->cd_kind = d->kind->ipc_kind;
+	m->cd_flags = s->cfg.verbose ? IPC_DEV_F_VERBOSE : 0;
+	m->cd_chan_fd = fdmap_add(map, l->chan[1]);
+	m->cd_irq_fd = fdmap_add(map, l->irq_fd);
+	m->cd_base = d->base;
+	m->cd_nqueues = l->nqueues;
+	for (unsigned int q = 0; q < l->nqueues; q++)
+		m->cd_queue_fd[q] = fdmap_add(map, l->queue_fd[q]);
+	m->cd_shadow_fd = IPC_FD_NONE;
+	if (l->shadow_fd >= 0) {
+		m->cd_flags |= IPC_DEV_F_SHADOW;
+		m->cd_shadow_fd = fdmap_add(map, l->shadow_fd);
+	}
+}
+
+/* The kind's own message, with its fds at their numbers in the child. */
+static void kind_msg(const struct dev_inst *d, struct fd_map *map, struct dev_inst *out)
+{
+	*out = *d;
+	for (size_t i = 0; i < d->kind->nfds; i++) {
+		int fd = kinds_msg_fd(d, i);
+
+		kinds_set_msg_fd(out, i, fd < 0 ? IPC_FD_NONE : fdmap_add(map, fd));
+	}
+}
+
+static int start_device(struct sup *s, const struct dev_inst *d, const struct dev_link *l)
+{
+	struct child *c = child_new(s, d->name);
 	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
 	struct ipc_cfg_device m;
+	struct dev_inst placed;
 	struct fd_map map;
 	int err;
 
 	if (!c)
 		return -ENOSPC;
 	fdmap_init(&map);
-	map_mem(s, &map, mem_fds);
-	ipc_init(&m, IPC_CFG_DEVICE, sizeof(m));
-	snprintf(m.cd_name, sizeof(m.cd_name), "%s", v->name);
-	m.cd_kind = v->kind;
-	m.cd_flags = s->cfg.verbose ? IPC_DEV_F_VERBOSE : 0;
-	m.cd_chan_fd = fdmap_add(&map, l->chan[1]);
-	m.cd_irq_fd = fdmap_add(&map, l->irq_fd);
-	m.cd_in_fd = fdmap_add(&map, v->backend_fd);
-	m.cd_out_fd = IPC_FD_NONE;
-	m.cd_base = v->base;
-	m.cd_nqueues = l->nqueues;
-	for (unsigned int q = 0; q < l->nqueues; q++)
-		m.cd_queue_fd[q] = fdmap_add(&map, l->queue_fd[q]);
-	m.cd_shadow_fd = IPC_FD_NONE;
-	if (l->shadow_fd >= 0) {
-		m.cd_flags |= IPC_DEV_F_SHADOW;
-		m.cd_shadow_fd = fdmap_add(&map, l->shadow_fd);
-	}
-	err = child_spawn(s, c, v->helper, &map);
-	if (err == 0)
+	if (d->kind->uses_guest_memory)
+		map_mem(s, &map, mem_fds);
+	device_msg(s, d, l, &map, &m);
+	kind_msg(d, &map, &placed);
+	err = child_spawn(s, c, d->kind->helper, &map);
+	if (err == 0 && d->kind->uses_guest_memory)
 		err = send_mem_config(s, c, mem_fds);
 	if (err == 0)
 		err = ipc_send(c->ctl, &m);
-	if (err == 0 && v->kind == IPC_DEV_BLK)
-		err = ipc_send(c->ctl, &v->blk);
-	if (err == 0 && v->kind == IPC_DEV_NET)
-		err = ipc_send(c->ctl, &v->net);
+	if (err == 0)
+		err = ipc_send(c->ctl, &placed.msg);
 	if (err == 0)
 		err = send_done(s, c);
-	close_fd(&v->backend_fd);
 	return err;
 }
 
@@ -302,34 +344,41 @@ static int send_vcpu_config(struct sup *s, struct child *c, const int *mem_fds, 
 	return err;
 }
 
-/* The vcpu process's view of one device: window, GSI, channel, irqfd, ioeventfds. */
-static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *d, struct fd_map *map, const char *name,
-			 uint32_t space, uint64_t base, uint64_t len, uint32_t gsi,
+/* The vcpu process's view of one device: window, GSI, channel, irqfd, ioeventfds, and
+ * what its transport declares about synchronous writes and its shadow. */
+static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *m, struct fd_map *map, const struct dev_inst *d,
 			 const struct dev_link *l)
 {
-	ipc_init(d, IPC_CFG_VCPU_DEV, sizeof(*d));
-	snprintf(d->cd_name, sizeof(d->cd_name), "%s", name);
-	d->cd_space = space;
-	d->cd_gsi = gsi;
-	d->cd_base = base;
-	d->cd_len = len;
-	d->cd_chan_fd = fdmap_add(map, l->chan[0]);
-	d->cd_irq_fd = fdmap_add(map, l->irq_fd);
-	d->cd_nqueues = l->nqueues;
-	d->cd_notify_off = l->nqueues ? VIRTIO_MMIO_QUEUE_NOTIFY_OFF : 0;
+	const struct dev_transport *t = d->kind->transport;
+
+	ipc_init(m, IPC_CFG_VCPU_DEV, sizeof(*m));
+	snprintf(m->cd_name, sizeof(m->cd_name), "%s", d->name);
+	m->cd_space = t->space;
+	m->cd_gsi = d->gsi;
+	m->cd_base = d->base;
+	m->cd_len = d->len;
+	m->cd_chan_fd = fdmap_add(map, l->chan[0]);
+	m->cd_irq_fd = fdmap_add(map, l->irq_fd);
+	m->cd_nqueues = l->nqueues;
+	m->cd_notify_off = l->nqueues ? t->notify_off : 0;
 	for (unsigned int q = 0; q < l->nqueues; q++)
-		d->cd_queue_fd[q] = fdmap_add(map, l->queue_fd[q]);
-	d->cd_shadow_fd = IPC_FD_NONE;
+		m->cd_queue_fd[q] = fdmap_add(map, l->queue_fd[q]);
+	m->cd_nsync = t->nsync;
+	memcpy(m->cd_sync_off, t->sync_off, sizeof(m->cd_sync_off));
+	m->cd_shadow_fd = IPC_FD_NONE;
 	if (l->shadow_fd >= 0 && !testhook_no_shadow()) {
-		d->cd_flags |= IPC_VCPU_DEV_F_SHADOW;
-		d->cd_shadow_fd = fdmap_add(map, l->shadow_fd);
+		m->cd_flags |= IPC_VCPU_DEV_F_SHADOW;
+		m->cd_shadow_fd = fdmap_add(map, l->shadow_fd);
+		m->cd_shadow_width = t->shadow_width;
+		m->cd_shadow_regs = t->shadow_regs;
+		m->cd_shadow_config_off = t->shadow_config_off;
 	}
 }
 
-static int start_vcpu(struct sup *s, const struct dev_link *serial, const struct dev_link *links)
+static int start_vcpu(struct sup *s, const struct dev_link *links)
 {
 	struct child *c = child_new(s, "vcpu");
-	struct ipc_cfg_vcpu_dev devs[1 + LAYOUT_MAX_VIRTIO_DEVICES];
+	struct ipc_cfg_vcpu_dev devs[LAYOUT_MAX_DEVICES];
 	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
 	struct fd_map map;
 	int kvm_fd;
@@ -341,15 +390,12 @@ static int start_vcpu(struct sup *s, const struct dev_link *serial, const struct
 	fdmap_init(&map);
 	kvm_fd = fdmap_add(&map, s->kvm_fd);
 	map_mem(s, &map, mem_fds);
-	vcpu_dev_msg(&devs[0], &map, "serial", IPC_SPACE_PIO, LAYOUT_COM1_PORT, LAYOUT_COM1_PORTS,
-		     LAYOUT_SERIAL_GSI, serial);
-	for (unsigned int i = 0; i < s->nvdevs; i++)
-		vcpu_dev_msg(&devs[1 + i], &map, s->vdevs[i].name, IPC_SPACE_MMIO, s->vdevs[i].base,
-			     LAYOUT_VIRTIO_MMIO_SIZE, s->vdevs[i].gsi, &links[i]);
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		vcpu_dev_msg(&devs[i], &map, &s->devs[i], &links[i]);
 	err = child_spawn(s, c, "vcpu", &map);
 	if (err == 0)
 		err = send_vcpu_config(s, c, mem_fds, kvm_fd);
-	for (unsigned int i = 0; err == 0 && i <= s->nvdevs; i++)
+	for (unsigned int i = 0; err == 0 && i < s->ndevs; i++)
 		err = ipc_send(c->ctl, &devs[i]);
 	if (err == 0)
 		err = send_done(s, c);
@@ -358,31 +404,21 @@ static int start_vcpu(struct sup *s, const struct dev_link *serial, const struct
 
 int vm_start_children(struct sup *s)
 {
-	struct dev_link serial, links[LAYOUT_MAX_VIRTIO_DEVICES];
-	int out_file = s->serial_fd;
-	int err;
+	struct dev_link links[LAYOUT_MAX_DEVICES];
+	int err = 0;
 
-	s->serial_fd = -1;
-	err = link_create(&serial, 0);
-	if (err == 0)
-		err = start_serial(s, &serial, &out_file);
-	for (unsigned int i = 0; i < s->nvdevs; i++) {
-		links[i].nqueues = 0;
-		links[i].chan[0] = links[i].chan[1] = links[i].irq_fd = links[i].shadow_fd = -1;
+	for (unsigned int i = 0; i < s->ndevs; i++) {
+		links[i] = (struct dev_link){ .chan = { -1, -1 }, .irq_fd = -1, .shadow_fd = -1 };
 		if (err == 0)
-			err = link_create(&links[i], s->vdevs[i].nqueues);
+			err = link_create(&links[i], &s->devs[i]);
 		if (err == 0)
-			err = start_vdev(s, &s->vdevs[i], &links[i]);
+			err = start_device(s, &s->devs[i], &links[i]);
 	}
 	if (err == 0)
-		err = start_vcpu(s, &serial, links);
+		err = start_vcpu(s, links);
 	/* The children hold their ends now; the supervisor keeps none of them. */
-	link_close(&serial);
-	for (unsigned int i = 0; i < s->nvdevs; i++) {
+	for (unsigned int i = 0; i < s->ndevs; i++)
 		link_close(&links[i]);
-		close_fd(&s->vdevs[i].backend_fd);
-	}
-	close_fd(&out_file);
 	close_fd(&s->kvm_fd);
 	for (unsigned int i = 0; i < s->npolicy_fds; i++)
 		close_fd(&s->policy_fds[i]);

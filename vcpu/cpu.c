@@ -317,24 +317,18 @@ static int cpu_stopping(struct vm *vm)
 	return __atomic_load_n(&vm->stop, __ATOMIC_ACQUIRE);
 }
 
-/* KVM_RUN returned EINTR: a stop, or the timer of a batch of posted writes. */
+/* KVM_RUN returned EINTR: a stop, or a signal that means nothing to us. */
 static int cpu_kicked(struct vcpu *v)
 {
 	/* Reading a stopper's 1 here makes its vm->stop visible to the loop. */
 	__atomic_exchange_n(&v->run->immediate_exit, 0, __ATOMIC_ACQ_REL);
-	if (cpu_stopping(v->vm))
-		return 1;
-	return exits_flush(v);
+	return cpu_stopping(v->vm);
 }
 
 static void *cpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	int err = exits_thread_init(v);
 
-	if (err < 0)
-		log_warnx("vcpu%u: no flush timer (%s): posted writes are sent one by one", v->id,
-			  strerror(-err));
 	cpu_self_run = v->run;
 	if (!cpu_wait_go(v->vm))
 		return NULL;
@@ -357,7 +351,6 @@ static void *cpu_thread(void *arg)
 		if (exits_handle(v))
 			break;
 	}
-	(void)exits_flush(v);
 	return NULL;
 }
 

@@ -20,23 +20,7 @@
 
 #define VCPU_MAX 254
 #define VCPU_REPLY_TIMEOUT_MS 5000
-/* Reply polling is switched off with the devices' polling (devproc.h, DEVPROC_POLL). */
-#define VCPU_REPLY_SPIN 0
-/* Bounds of the adaptive time a read polls for its reply before sleeping (exits.c). */
-#define VCPU_REPLY_SPIN_MIN_NS 4000
-#define VCPU_REPLY_SPIN_MAX_NS 50000
-#define VCPU_REPLY_SPIN_GROW_NS 100000 /* a reply within this (sleep included) grows it */
 #define VCPU_MAX_EAGAIN 1000 /* consecutive EAGAINs from KVM_RUN before giving up */
-#define VCPU_BATCH_MAX_AGE_NS 1000000 /* a posted write waits in a batch at most this long */
-/*
- * Batching posted UART writes is off. With it on, the nested Linux tier saw
- * a guest triple fault in about 1 of 20 boots with 2 vCPUs (bz-smp2, net-tcp;
- * never with 1 vCPU, never without batching in the runs made), and the cause
- * is not found: the suspect is the flush timer's SIGUSR1 kicking vCPUs out of
- * KVM_RUN at arbitrary points under the emulated nested SVM. See
- * docs/performance.md (item 2) before turning it on.
- */
-#define VCPU_BATCH_WRITES 0
 
 /* A device process whose register window this process forwards. */
 struct dev_chan {
@@ -49,12 +33,14 @@ struct dev_chan {
 	uint32_t nqueues, notify_off;
 	int queue_fd[IPC_MAX_QUEUES];
 	uint32_t seq;
-	uint64_t spin_ns; /* poll this long for a reply before sleeping (adaptive; exits.c) */
-	/* The device's register shadow (read-only; its contents are hostile), or NULL. */
+	/* Writes to these offsets wait until the device applied them (IO_WRITE_SYNC). */
+	uint32_t nsync;
+	uint32_t sync_off[IPC_MAX_SYNC_WRITES];
+	/* The device's register shadow (read-only; its contents are hostile), or NULL,
+	 * and its layout as the device kind declared it (ipc.h, CFG_VCPU_DEV). */
 	const struct ipc_shadow *shadow;
+	uint32_t shadow_width, shadow_regs, shadow_config_off;
 	uint32_t posted; /* register writes sent on the channel (wraps, as sh_applied). Under lock. */
-	/* Posted writes not sent yet (devices without queues only; exits.c). Under lock. */
-	struct ipc_io_batch batch;
 	/* Held across each request and its reply, so vCPU threads never interleave. */
 	pthread_mutex_t lock;
 };
@@ -69,18 +55,12 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	int started;
-	/* The channel whose batch may hold this thread's posted writes (exits.c). */
-	struct dev_chan *batch_dev;
-	/* Sends SIGUSR1 to this thread when a batch has waited VCPU_BATCH_MAX_AGE_NS. */
-	timer_t flush_timer;
-	int has_flush_timer; /* without one, writes are sent at once */
-	int flush_timer_armed;
 };
 
 struct vm {
 	struct ipc_cfg_vcpu cfg;
 	struct guest_mem mem;
-	struct dev_chan devs[IPC_MAX_DEVICES];
+	struct dev_chan devs[LAYOUT_MAX_DEVICES];
 	unsigned int ndevs;
 	int kvm_fd, vm_fd;
 	struct vcpu vcpus[VCPU_MAX];
@@ -117,9 +97,5 @@ void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value,
 		     ...) __attribute__((format(printf, 4, 5)));
 /* exits_handle: handle one KVM exit of v; 0 to go on, 1 when the vCPU must stop. */
 int exits_handle(struct vcpu *v);
-/* exits_thread_init: set up v's vCPU thread (before the seccomp filter); 0 or -errno. */
-int exits_thread_init(struct vcpu *v) __attribute__((warn_unused_result));
-/* exits_flush: send the posted writes v batched; 0 to go on, 1 when the vCPU must stop. */
-int exits_flush(struct vcpu *v);
 
 #endif

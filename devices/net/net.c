@@ -328,7 +328,7 @@ static void net_queue_notify(struct virtio_dev *vd, unsigned int q)
 const struct virtio_dev_ops net_virtio_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
-	.nqueues = 2,
+	.nqueues = IPC_NET_QUEUES,
 	.features = net_features,
 	.features_ok = net_features_ok,
 	.queue_notify = net_queue_notify,

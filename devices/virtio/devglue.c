@@ -17,18 +17,27 @@ void virtio_dp_attach(struct virtio_dev *vd, struct devproc *dp)
 		virtio_shadow_attach(vd, dp->shadow);
 }
 
-uint64_t virtio_dp_read(struct devproc *dp, uint64_t off, unsigned int size)
+static uint64_t virtio_dp_read(struct devproc *dp, uint64_t off, unsigned int size)
 {
 	return virtio_mmio_read(dp->priv, off, size);
 }
 
-void virtio_dp_write(struct devproc *dp, uint64_t off, unsigned int size, uint64_t val)
+static void virtio_dp_write(struct devproc *dp, uint64_t off, unsigned int size, uint64_t val)
 {
 	virtio_mmio_write(dp->priv, off, size, val);
 }
 
-int virtio_dp_notify(struct devproc *dp, unsigned int q)
+static int virtio_dp_notify(struct devproc *dp, unsigned int q)
 {
 	virtio_kick(dp->priv, q);
 	return 0;
 }
+
+const struct devproc_window virtio_dp_window = {
+	.space = IPC_SPACE_MMIO,
+	.len = LAYOUT_VIRTIO_MMIO_SIZE,
+	.uses_guest_memory = 1,
+	.io_read = virtio_dp_read,
+	.io_write = virtio_dp_write,
+	.queue_notify = virtio_dp_notify,
+};

@@ -25,7 +25,7 @@ enum {
 	REG_QUEUE_READY = 0x044,
 	REG_QUEUE_NOTIFY = VIRTIO_MMIO_QUEUE_NOTIFY,
 	REG_INTERRUPT_STATUS = 0x060,
-	REG_INTERRUPT_ACK = 0x064,
+	REG_INTERRUPT_ACK = VIRTIO_MMIO_INTERRUPT_ACK_OFF,
 	REG_STATUS = 0x070,
 	REG_QUEUE_DESC_LOW = 0x080,
 	REG_QUEUE_DESC_HIGH = 0x084,
@@ -42,7 +42,6 @@ enum {
 };
 
 _Static_assert(REG_CONFIG_GENERATION / 4 < IPC_SHADOW_REGS, "shadowed registers fit");
-_Static_assert(VIRTIO_MMIO_CONFIG == IPC_SHADOW_CONFIG_OFF, "config space where the shadow has it");
 
 /*
  * The registers a read of which has no side effect and depends on no

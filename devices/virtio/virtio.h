@@ -42,8 +42,8 @@
 #define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
 #define VIRTIO_MMIO_VERSION 2
 #define VIRTIO_MMIO_VENDOR 0x484b4c42 /* "BLKH" */
-#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
-#define VIRTIO_MMIO_CONFIG 0x100
+#define VIRTIO_MMIO_QUEUE_NOTIFY VIRTIO_MMIO_QUEUE_NOTIFY_OFF
+#define VIRTIO_MMIO_CONFIG VIRTIO_MMIO_CONFIG_OFF
 
 /* Why a chain was refused (for logs and tests). */
 enum virtq_error {
@@ -178,14 +178,14 @@ int virtio_has_feature(const struct virtio_dev *vd, unsigned int bit);
 
 /*
  * Glue to the device-process runtime (devices/devproc): a virtio device
- * process sets dp->priv to its struct virtio_dev and uses these as its
- * devproc_ops io_read, io_write and queue_notify.
+ * process sets dp->priv to its struct virtio_dev and uses virtio_dp_window
+ * as its devproc_ops window (a 4 KiB virtio-mmio window, guest memory,
+ * register accesses and kicks into the model).
  */
 struct devproc;
+struct devproc_window;
 /* virtio_dp_attach: vd raises its interrupt through dp's irqfd. */
 void virtio_dp_attach(struct virtio_dev *vd, struct devproc *dp);
-uint64_t virtio_dp_read(struct devproc *dp, uint64_t off, unsigned int size);
-void virtio_dp_write(struct devproc *dp, uint64_t off, unsigned int size, uint64_t val);
-int virtio_dp_notify(struct devproc *dp, unsigned int q);
+extern const struct devproc_window virtio_dp_window;
 
 #endif

@@ -43,13 +43,13 @@ FUZZ_srcs_fuzz_blk := $(FUZZ_SRC)/fuzz_blk.c $(FUZZ_SRC)/fzv.c devices/blk/blk.c
 FUZZ_srcs_fuzz_net := $(FUZZ_SRC)/fuzz_net.c $(FUZZ_SRC)/fzv.c devices/net/net.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_mmio := $(FUZZ_SRC)/fuzz_mmio.c $(FUZZ_SRC)/fzv.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_uart := $(FUZZ_SRC)/fuzz_uart.c devices/serial/uart.c
-# fuzz_ipc_dev.c #includes devices/devproc/devproc.c and the device mains for their static tables
-# and fuzz_ipc_vcpu.c includes vcpu/main.c
+# fuzz_ipc_dev.c #includes runtime/runtime.c, devices/devproc/devproc.c and the device mains for
+# their static tables, and fuzz_ipc_vcpu.c includes vcpu/main.c
 FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_SRC)/fuzz_ipc_vcpu.c \
-	ipc/ipc.c jail/jail.c devices/blk/blk.c devices/net/net.c devices/serial/uart.c \
+	ipc/ipc.c jail/jail.c common/clock.c devices/blk/blk.c devices/net/net.c devices/serial/uart.c \
 	devices/virtio/devglue.c $(FUZZ_VIRTIO) $(filter-out vcpu/main.c,$(wildcard vcpu/*.c)) \
 	$(filter-out seccomp/policy-check.c,$(wildcard seccomp/*.c))
-FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c supervisor/config.c
+FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c supervisor/config.c $(wildcard kinds/*.c) ipc/ipc.c
 FUZZ_srcs_fuzz_loader := $(FUZZ_SRC)/fuzz_loader.c $(wildcard loader/*.c) mem/mem.c
 FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzv.c ipc/ipc.c mem/mem.c
 FUZZ_srcs_fuzz_proc_blk := $(FUZZ_SRC)/fuzz_proc_blk.c $(FUZZ_PROC)
