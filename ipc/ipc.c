@@ -153,6 +153,7 @@ const char *ipc_type_name(unsigned int type)
 		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_BLK] = "CFG_BLK",
 		[IPC_CFG_NET] = "CFG_NET", [IPC_CFG_JAIL] = "CFG_JAIL",
 		[IPC_IO_WRITE_SYNC] = "IO_WRITE_SYNC", [IPC_CFG_SERIAL] = "CFG_SERIAL",
+		[IPC_DEV_FAILED] = "DEV_FAILED",
 	};
 
 	if (type >= IPC_TYPE_MAX || !names[type])

@@ -14,7 +14,7 @@
  *
  * Channels:
  *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP;
- *                         READY, ERROR, VM_EXIT (OUT of child)
+ *                         READY, ERROR, VM_EXIT, DEV_FAILED (OUT of child)
  *   vcpu <-> device:      IO_READ, IO_WRITE, IO_WRITE_SYNC (vcpu to device),
  *                         IO_REPLY (device to vcpu)
  *
@@ -43,6 +43,7 @@
 #define IPC_FD_MIN 3
 #define IPC_FD_MAX 1023 /* fd numbers named in messages lie in [IPC_FD_MIN, IPC_FD_MAX] */
 #define IPC_FD_NONE (-1)
+#define IPC_DEADLINE_MS 5000 /* a less privileged peer answers or drains within this */
 
 /* Fixed fd numbers every child starts with. */
 #define IPC_FD_CONTROL 3 /* SOCK_SEQPACKET to the supervisor */
@@ -73,7 +74,8 @@ enum ipc_type {
 	IPC_CFG_JAIL = 16, /* IN child: jail and seccomp settings */
 	IPC_IO_WRITE_SYNC = 17, /* vcpu -> device: register write, IO_REPLY once applied */
 	IPC_CFG_SERIAL = 18, /* IN serial: console input and output */
-	IPC_TYPE_MAX = 19,
+	IPC_DEV_FAILED = 19, /* OUT vcpu: a device missed a deadline on its channel, or closed it */
+	IPC_TYPE_MAX = 20,
 };
 
 enum ipc_space {
@@ -304,6 +306,25 @@ struct ipc_vm_exit {
 	char ve_text[IPC_TEXT_MAX]; /* NUL-terminated, one line */
 };
 _Static_assert(sizeof(struct ipc_vm_exit) == 256, "ipc_vm_exit size");
+
+/* What a device failed to do on its channel (IPC_DEV_FAILED). */
+enum ipc_dev_failure {
+	IPC_DEV_FAIL_DRAIN = 1, /* its channel stayed full for the deadline: it reads no writes */
+	IPC_DEV_FAIL_ANSWER = 2, /* no reply within the deadline */
+	IPC_DEV_FAIL_CLOSED = 3, /* its end of the channel is gone */
+	IPC_DEV_FAIL_PROTOCOL = 4, /* a reply that is not one */
+	IPC_DEV_FAIL_BUSY = 5, /* another vCPU's access to it did not end within the deadline */
+};
+
+/* OUT vcpu: the supervisor decides (ends the VM, or replaces the device). */
+struct ipc_dev_failed {
+	struct ipc_hdr h;
+	char df_name[IPC_NAME_MAX]; /* the device, as in CFG_VCPU_DEV; NUL-terminated */
+	uint32_t df_what; /* enum ipc_dev_failure */
+	uint32_t df_write; /* the access that found it was a write */
+	uint64_t df_offset; /* its offset in the window */
+};
+_Static_assert(sizeof(struct ipc_dev_failed) == 40, "ipc_dev_failed size");
 
 /* vcpu -> device. IO_READ and IO_WRITE_SYNC want an IO_REPLY with the same io_seq
  * (for IO_WRITE_SYNC sent once the write was applied, ir_data 0); IO_WRITE is posted. */

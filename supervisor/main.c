@@ -247,7 +247,11 @@ static void jail_plan(struct sup *s)
 		log_info("warning: --jail no-namespaces: children share the host's mount, network, "
 			 "IPC, UTS and PID namespaces and file system");
 	if (s->cfg.jail_mode == 2)
-		log_info("warning: --jail off: children run with bulkhead's own privileges, unjailed");
+		log_info("warning: --jail off: children run unjailed with bulkhead's own privileges "
+			 "(no namespaces, id change, capability drop or rlimits) and the supervisor "
+			 "keeps its own; %s",
+			 s->cfg.seccomp_mode == 2 ? "--seccomp off removes every seccomp filter too"
+						  : "every process keeps its seccomp filter");
 	if (s->cfg.seccomp_mode != 0)
 		log_info("warning: --seccomp %s: system calls are %s", seccomp_names[s->cfg.seccomp_mode],
 			 s->cfg.seccomp_mode == 1 ? "only logged, not stopped" : "not filtered");

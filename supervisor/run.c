@@ -72,9 +72,8 @@ static int sup_lockdown(struct sup *s)
 	size_t n = 0;
 	int e;
 
-	if (s->cfg.jail_mode == 2)
-		return 0; /* --jail off: nothing is narrowed */
-	if ((e = jail_narrow_supervisor(err, sizeof(err))) < 0) {
+	/* --jail off narrows nothing, but the filter stays unless --seccomp off. */
+	if (s->cfg.jail_mode != 2 && (e = jail_narrow_supervisor(err, sizeof(err))) < 0) {
 		log_warnx("%s", err);
 		return e;
 	}
@@ -162,6 +161,51 @@ static void reap_dead(struct sup *s, const struct child *reporter)
 	}
 }
 
+static struct child *child_named(struct sup *s, const char *name)
+{
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		if (strcmp(s->children[i].name, name) == 0)
+			return &s->children[i];
+	}
+	return NULL;
+}
+
+static void child_kill(struct child *c)
+{
+	if (!c->exited && c->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+}
+
+/*
+ * The vcpu process found a device that missed its deadline or closed its
+ * channel. A stuck device is killed at once: ending the VM must not wait for
+ * it. One that died is described by its death, if it can be reaped.
+ */
+static void on_dev_failed(struct sup *s, struct child *vcpu, const struct ipc_dev_failed *m)
+{
+	static const char *const what[] = {
+		[IPC_DEV_FAIL_DRAIN] = "did not drain its channel within the deadline",
+		[IPC_DEV_FAIL_ANSWER] = "did not answer within the deadline",
+		[IPC_DEV_FAIL_CLOSED] = "closed its channel",
+		[IPC_DEV_FAIL_PROTOCOL] = "answered with something that is not a reply",
+		[IPC_DEV_FAIL_BUSY] = "was held by another vCPU's access past the deadline",
+	};
+	struct child *c = ipc_str_ok(m->df_name, sizeof(m->df_name)) ? child_named(s, m->df_name) : NULL;
+
+	if (!c || c->is_vcpu || m->df_what == 0 || m->df_what >= nitems(what)) {
+		sup_decide(s, EXIT_VM_FAILED, "%s: protocol error on its control channel", vcpu->name);
+		sup_stop_all(s);
+		return;
+	}
+	if (m->df_what == IPC_DEV_FAIL_CLOSED)
+		reap_dead(s, vcpu);
+	sup_decide(s, EXIT_VM_FAILED, "%s %s (%d s; a register %s at offset 0x%llx of its window)",
+		   c->name, what[m->df_what], IPC_DEADLINE_MS / 1000, m->df_write ? "write" : "read",
+		   (unsigned long long)m->df_offset);
+	child_kill(c);
+	sup_stop_all(s);
+}
+
 static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t len)
 {
 	static const struct ipc_handler table[] = {
@@ -169,16 +213,20 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 		{ IPC_ERROR, sizeof(struct ipc_error), ~0u, NULL },
 		{ IPC_VM_EXIT, sizeof(struct ipc_vm_exit),
 		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
+		{ IPC_DEV_FAILED, sizeof(struct ipc_dev_failed),
+		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
 	};
 	const struct ipc_handler *row;
 
 	row = ipc_check(table, nitems(table), buf, len, 1u << s->phase);
-	if (!row || (row->type == IPC_VM_EXIT && !c->is_vcpu)) {
+	if (!row || ((row->type == IPC_VM_EXIT || row->type == IPC_DEV_FAILED) && !c->is_vcpu)) {
 		sup_decide(s, EXIT_VM_FAILED, "%s: protocol error on its control channel", c->name);
 		sup_stop_all(s);
 		return;
 	}
-	if (row->type == IPC_READY) {
+	if (row->type == IPC_DEV_FAILED) {
+		on_dev_failed(s, c, buf);
+	} else if (row->type == IPC_READY) {
 		c->ready = 1;
 		if (s->phase == PHASE_STARTING)
 			sup_start_vcpu(s);

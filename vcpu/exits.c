@@ -144,167 +144,16 @@ static struct dev_chan *dev_find(struct vm *vm, uint32_t space, uint64_t addr, u
 	return NULL;
 }
 
-static int reply_poll(const struct dev_chan *d, int timeout_ms)
-{
-	struct pollfd p = { .fd = d->fd, .events = POLLIN };
-	int n;
-
-	do
-		n = poll(&p, 1, timeout_ms);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
-}
-
-/* Wait for a device's reply, at most VCPU_REPLY_TIMEOUT_MS. d->lock held. */
-static int dev_reply_wait(struct dev_chan *d)
-{
-	int n = reply_poll(d, VCPU_REPLY_TIMEOUT_MS);
-
-	if (n < 0)
-		return n;
-	return n == 0 ? -ETIMEDOUT : 0;
-}
-
-/* Send req (IO_READ or IO_WRITE_SYNC) and wait for its reply. d->lock held. */
-static int dev_request_locked(struct dev_chan *d, struct ipc_io *req, uint64_t *val)
-{
-	union {
-		struct ipc_io_reply r;
-		char buf[IPC_MAX_MSG];
-	} u;
-	ssize_t n;
-	int err;
-
-	req->io_seq = ++d->seq;
-	err = ipc_send(d->fd, req);
-	if (err < 0)
-		return err;
-	err = dev_reply_wait(d);
-	if (err < 0)
-		return err;
-	n = ipc_recv(d->fd, u.buf);
-	if (n < 0)
-		return (int)n;
-	if (n == 0)
-		return -EPIPE;
-	if ((size_t)n != sizeof(u.r) || u.r.h.ih_version != IPC_VERSION ||
-	    u.r.h.ih_type != IPC_IO_REPLY || u.r.h.ih_size != n || u.r.ir_seq != d->seq)
-		return -EPROTO;
-	*val = u.r.ir_data;
-	return 0;
-}
-
-static int dev_failed(struct vcpu *v, const struct dev_chan *d, const char *what, uint64_t addr,
-		      int err)
-{
-	vm_request_exit(v->vm, IPC_EXIT_ERROR, 0, "device %s did not answer a %s at 0x%llx: %s",
-			d->name, what, (unsigned long long)addr, strerror(-err));
-	return 1;
-}
-
 static uint64_t size_mask(unsigned int size)
 {
 	return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
 }
 
-static int shadow_reg_read(const struct dev_chan *d, uint64_t off, unsigned int size,
-			   uint64_t *val)
-{
-	const struct ipc_shadow *sh = d->shadow;
-	uint64_t valid, i;
-
-	if (size != d->shadow_width || off % size || off / size >= d->shadow_regs)
-		return 0;
-	i = off / size;
-	valid = __atomic_load_n(&sh->sh_regs_valid, __ATOMIC_ACQUIRE);
-	if (!(valid & (1ull << i)))
-		return 0;
-	*val = __atomic_load_n(&sh->sh_regs[i], __ATOMIC_ACQUIRE) & size_mask(size);
-	return 1;
-}
-
-static int shadow_config_read(const struct ipc_shadow *sh, uint64_t cfg, unsigned int size,
-			      uint64_t *val)
-{
-	uint32_t len = __atomic_load_n(&sh->sh_config_len, __ATOMIC_ACQUIRE);
-	uint64_t v = 0;
-
-	if (len > IPC_SHADOW_CONFIG_MAX)
-		len = IPC_SHADOW_CONFIG_MAX;
-	if (size > 8 || cfg >= len || size > len - cfg)
-		return 0;
-	for (unsigned int i = 0; i < size; i++)
-		v |= (uint64_t)__atomic_load_n(&sh->sh_config[cfg + i], __ATOMIC_RELAXED) << (8 * i);
-	*val = v;
-	return 1;
-}
-
-/*
- * Answer a register read from d's shadow, if it has one and the device has
- * applied every write posted on the channel (else a value there may predate
- * one of them): 1 with *val set, 0 to forward the read. The shadow is the
- * device's to write, so nothing in it is trusted beyond what the device could
- * answer anyway: fixed fields, indexes bounded here. d->lock held.
- */
-static int shadow_read(const struct dev_chan *d, uint64_t off, unsigned int size, uint64_t *val)
-{
-	const struct ipc_shadow *sh = d->shadow;
-
-	if (!sh || __atomic_load_n(&sh->sh_applied, __ATOMIC_ACQUIRE) != d->posted)
-		return 0;
-	if (d->shadow_config_off && off >= d->shadow_config_off)
-		return shadow_config_read(sh, off - d->shadow_config_off, size, val);
-	return shadow_reg_read(d, off, size, val);
-}
-
-/*
- * Whether a write to off must wait until the device applied it. The device's
- * kind says which (virtio's InterruptACK: a posted ACK could clear the bit of
- * an interrupt the device raised after the guest wrote the ACK but before the
- * device applied it, and the guest would never see its used buffers).
- */
-static int write_is_sync(const struct dev_chan *d, uint64_t off)
-{
-	for (uint32_t i = 0; i < d->nsync; i++) {
-		if (d->sync_off[i] == off)
-			return 1;
-	}
-	return 0;
-}
-
-/* Forward one access to a device; reads and synchronous writes wait for the reply. */
+/* Forward one access to a device (chan.c); 0 to go on, 1 when the vCPU must stop. */
 static int dev_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t addr,
 		      unsigned int size, uint64_t *val)
 {
-	uint64_t off = addr - d->base;
-	struct ipc_io req;
-	int err = 0;
-
-	ipc_init(&req, IPC_IO_READ, sizeof(req));
-	req.io_space = (uint8_t)d->space;
-	req.io_size = (uint8_t)size;
-	req.io_offset = off;
-	pthread_mutex_lock(&d->lock);
-	if (is_write) {
-		uint64_t ignored;
-
-		req.io_data = *val;
-		if (write_is_sync(d, off)) {
-			req.h.ih_type = IPC_IO_WRITE_SYNC;
-			err = dev_request_locked(d, &req, &ignored);
-		} else {
-			req.h.ih_type = IPC_IO_WRITE;
-			err = ipc_send(d->fd, &req);
-		}
-		/* The device counts it in sh_applied once it applied it. */
-		d->posted += err == 0;
-	} else if (!shadow_read(d, off, size, val)) {
-		err = dev_request_locked(d, &req, val);
-	}
-	pthread_mutex_unlock(&d->lock);
-	if (err < 0)
-		return dev_failed(v, d, is_write ? "write" : "read", addr, err);
-	return 0;
+	return chan_access(v, d, is_write, addr - d->base, size, val);
 }
 
 static int pio_one(struct vcpu *v, uint16_t port, unsigned int size, int is_write, uint8_t *data)

@@ -148,6 +148,8 @@ static int on_cfg_vcpu_dev(void *arg, const void *msg)
 	d->notify_off = m->cd_notify_off;
 	for (uint32_t q = 0; q < m->cd_nqueues; q++)
 		d->queue_fd[q] = m->cd_queue_fd[q];
+	if (fcntl(d->fd, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
 	d->nsync = m->cd_nsync;
 	memcpy(d->sync_off, m->cd_sync_off, sizeof(d->sync_off));
 	pthread_mutex_init(&d->lock, NULL);
@@ -223,11 +225,42 @@ static const struct ipc_handler control_table[] = {
 	{ IPC_START, sizeof(struct ipc_empty), ST_READY, on_start },
 };
 
-static int report_exit(struct ctx *c)
+/* The devices that failed since the last look, each told once. */
+static int report_failures(struct ctx *c)
+{
+	int err = 0;
+
+	for (unsigned int i = 0; i < c->vm.ndevs && err == 0; i++) {
+		struct dev_chan *d = &c->vm.devs[i];
+		struct ipc_dev_failed m;
+
+		pthread_mutex_lock(&c->vm.exit_lock);
+		if (!d->failed || d->failure_sent) {
+			pthread_mutex_unlock(&c->vm.exit_lock);
+			continue;
+		}
+		d->failure_sent = 1;
+		ipc_init(&m, IPC_DEV_FAILED, sizeof(m));
+		memcpy(m.df_name, d->name, sizeof(m.df_name));
+		m.df_what = d->failed;
+		m.df_write = (uint32_t)d->fail_write;
+		m.df_offset = d->fail_offset;
+		pthread_mutex_unlock(&c->vm.exit_lock);
+		err = ipc_send(IPC_FD_CONTROL, &m);
+	}
+	return err;
+}
+
+/* Woken by a vCPU thread: a device failed, or the guest's end is decided. */
+static int report_events(struct ctx *c)
 {
 	uint64_t v;
+	int err;
 
 	(void)!read(c->vm.exit_evfd, &v, sizeof(v));
+	err = report_failures(c);
+	if (err < 0 || !__atomic_load_n(&c->vm.exiting, __ATOMIC_ACQUIRE))
+		return err;
 	c->rt.done = 1;
 	return ipc_send(IPC_FD_CONTROL, &c->vm.exit_msg);
 }
@@ -258,7 +291,7 @@ static int main_loop(struct ctx *c)
 		}
 		for (int i = 0; i < n && !err && !c->rt.done; i++) {
 			if (evs[i].data.fd == c->vm.exit_evfd)
-				err = report_exit(c);
+				err = report_events(c);
 			else
 				err = runtime_control(&c->rt, control_table, nitems(control_table), c);
 		}

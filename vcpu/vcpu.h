@@ -19,7 +19,6 @@
 #include "mem/mem.h"
 
 #define VCPU_MAX 254
-#define VCPU_REPLY_TIMEOUT_MS 5000
 #define VCPU_MAX_EAGAIN 1000 /* consecutive EAGAINs from KVM_RUN before giving up */
 
 /* A device process whose register window this process forwards. */
@@ -41,7 +40,13 @@ struct dev_chan {
 	const struct ipc_shadow *shadow;
 	uint32_t shadow_width, shadow_regs, shadow_config_off;
 	uint32_t posted; /* register writes sent on the channel (wraps, as sh_applied). Under lock. */
-	/* Held across each request and its reply, so vCPU threads never interleave. */
+	/* What it failed to do (enum ipc_dev_failure), or 0; for the supervisor. Under vm->exit_lock. */
+	uint32_t failed;
+	uint64_t fail_offset;
+	int fail_write;
+	int failure_sent; /* the main thread reported it */
+	/* Held across each request and its reply, so vCPU threads never interleave; taken
+	 * with a deadline (chan.c). */
 	pthread_mutex_t lock;
 };
 
@@ -70,7 +75,7 @@ struct vm {
 	pthread_mutex_t exit_lock;
 	int exiting;
 	struct ipc_vm_exit exit_msg;
-	int exit_evfd; /* written when exiting becomes 1 */
+	int exit_evfd; /* written when exiting becomes 1, or a device failed */
 	volatile sig_atomic_t stop; /* threads leave their loop */
 	pthread_mutex_t go_lock;
 	pthread_cond_t go_cond;
@@ -95,6 +100,15 @@ void cpu_dump(struct vcpu *v);
 /* vm_request_exit: record why the VM ends (first caller wins) and wake main. */
 void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value, const char *fmt,
 		     ...) __attribute__((format(printf, 4, 5)));
+/*
+ * chan_access: forward a register access of v's guest to device d (window offset
+ * off, size bytes, *val the value written or read), within IPC_DEADLINE_MS; 0,
+ * or 1 when the vCPU must stop (a stop, or d failed: reported to the supervisor).
+ */
+int chan_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t off, unsigned int size,
+		uint64_t *val);
+/* vm_wake_main: make the main thread look at vm->exiting and the devices' failures. */
+void vm_wake_main(struct vm *vm);
 /* exits_handle: handle one KVM exit of v; 0 to go on, 1 when the vCPU must stop. */
 int exits_handle(struct vcpu *v);
 

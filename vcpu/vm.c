@@ -158,10 +158,16 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 }
 
+void vm_wake_main(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	(void)!write(vm->exit_evfd, &one, sizeof(one));
+}
+
 void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value, const char *fmt,
 		     ...)
 {
-	uint64_t one = 1;
 	va_list ap;
 
 	pthread_mutex_lock(&vm->exit_lock);
@@ -173,7 +179,7 @@ void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value,
 		va_start(ap, fmt);
 		vsnprintf(vm->exit_msg.ve_text, sizeof(vm->exit_msg.ve_text), fmt, ap);
 		va_end(ap);
-		(void)!write(vm->exit_evfd, &one, sizeof(one));
+		vm_wake_main(vm);
 	}
 	pthread_mutex_unlock(&vm->exit_lock);
 }

@@ -180,3 +180,34 @@ void mmio_bench(void)
 	pio_reads(n);
 	pass();
 }
+
+/*
+ * mmio-loop: with bulkhead.mmio-op=write, write QueueSel of the first device
+ * forever (posted writes); with =read, read its QueueNumMax forever (never
+ * answered from a shadow: it depends on the selector). For the frozen-device
+ * tests: the VMM must end the VM when the device stops serving them.
+ */
+void mmio_loop(void)
+{
+	size_t len = 0;
+	const char *op = param_get("bulkhead.mmio-op", &len);
+	int write = op && len == 5 && memcmp(op, "write", 5) == 0;
+	volatile uint32_t *sel, *nummax;
+	struct vdev d;
+	uint32_t i = 0, sink = 0;
+
+	if (!op || (!write && !(len == 4 && memcmp(op, "read", 4) == 0)))
+		fail("bulkhead.mmio-op must be write or read");
+	if (first_device(&d))
+		fail("no virtio-mmio device (%u windows on the command line); attach a disk", boot.ndev);
+	sel = phys(d.base + 0x30);
+	nummax = phys(d.base + 0x34);
+	cprintf(GUEST_TAG "mmio-loop: %s at 0x%lx\n", write ? "writing" : "reading", d.base);
+	for (;;) {
+		if (write)
+			*sel = i++ & 1;
+		else
+			sink += *nummax;
+	}
+	(void)sink;
+}

@@ -219,5 +219,7 @@ static inline struct vq_used_elem *vq_used_elem(const struct vq *q, uint16_t i)
 
 /* mmio_bench: the mmio-bench scenario (mmio_bench.c). */
 void mmio_bench(void);
+/* mmio_loop: the mmio-loop scenario (mmio_bench.c): device register accesses forever. */
+NORETURN void mmio_loop(void);
 
 #endif
