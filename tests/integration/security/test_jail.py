@@ -210,6 +210,24 @@ def test_jail_refuses_uid_0():
     assert p.returncode == 2 and b"--jail" in p.stderr
 
 
+@pytest.mark.parametrize("seccomp,want", [("kill", "2"), ("off", "0")])
+def test_jail_off_keeps_the_filters(seccomp, want):
+    """--jail off narrows no process, but every one, the supervisor too, keeps its seccomp
+    filter unless --seccomp off; the warning says which."""
+    vm = Vm(guest_args("echo") + ["--jail", "off", "--seccomp", seccomp], stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    pids = vm.wait_children(["vcpu", "serial"])
+    sup = int(status_fields(pids["vcpu"])["PPid"][0])
+    for name, pid in list(pids.items()) + [("supervisor", sup)]:
+        assert status_fields(pid)["Seccomp"] == [want], (name, seccomp)
+    vm.proc.stdin.write(b"quit\n")
+    vm.proc.stdin.close()
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    keeps = "every process keeps its seccomp filter"
+    removes = "--seccomp off removes every seccomp filter too"
+    assert (keeps if seccomp == "kill" else removes) in vm.stderr, vm.explain()
+
+
 def test_unprivileged_user_gets_the_same_jail(tmp_path):
     """A user who may open /dev/kvm runs bulkhead; the children sit in a user
     namespace of their own with no capabilities."""
