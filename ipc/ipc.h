@@ -112,8 +112,11 @@ struct ipc_cfg_vcpu {
 	int32_t cv_kvm_fd; /* open /dev/kvm */
 	uint32_t cv_flags; /* IPC_VCPU_F_* */
 	char cv_name[IPC_NAME_MAX]; /* VM name, NUL-terminated */
+	uint32_t cv_deadline_ms; /* a device answers or drains within this: IPC_DEADLINE_MS, or less */
+	uint32_t cv_pad;
 };
-_Static_assert(sizeof(struct ipc_cfg_vcpu) == 88, "ipc_cfg_vcpu size");
+_Static_assert(sizeof(struct ipc_cfg_vcpu) == 96, "ipc_cfg_vcpu size");
+#define IPC_DEADLINE_MIN_MS 50
 #define IPC_VCPU_F_VERBOSE 0x1
 #define IPC_VCPU_F_NO_PIT 0x2 /* --pit off */
 

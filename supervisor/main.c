@@ -28,6 +28,7 @@
 #include "acpi/acpi.h"
 #include "loader/loader.h"
 #include "supervisor.h"
+#include "testhooks/testhooks.h"
 
 #define MAX_GUEST_VCPUS 254 /* 8-bit APIC ids in the MP table, the IOAPIC takes one */
 
@@ -281,6 +282,7 @@ int main(int argc, char **argv)
 
 	s.launch_ns = now_ns();
 	s.status = -1;
+	s.deadline_ms = testhook_deadline_ms(IPC_DEADLINE_MS);
 	s.phase = PHASE_STARTING;
 	log_init("bulkhead");
 	parse_args(&s, argc, argv);

@@ -199,8 +199,8 @@ static void on_dev_failed(struct sup *s, struct child *vcpu, const struct ipc_de
 	}
 	if (m->df_what == IPC_DEV_FAIL_CLOSED)
 		reap_dead(s, vcpu);
-	sup_decide(s, EXIT_VM_FAILED, "%s %s (%d s; a register %s at offset 0x%llx of its window)",
-		   c->name, what[m->df_what], IPC_DEADLINE_MS / 1000, m->df_write ? "write" : "read",
+	sup_decide(s, EXIT_VM_FAILED, "%s %s (%u ms; a register %s at offset 0x%llx of its window)",
+		   c->name, what[m->df_what], s->deadline_ms, m->df_write ? "write" : "read",
 		   (unsigned long long)m->df_offset);
 	child_kill(c);
 	sup_stop_all(s);

@@ -90,6 +90,7 @@ struct sup {
 	int policy_fds[2 * SUP_MAX_CHILDREN]; /* --seccomp-policy-dir files, closed after spawning */
 	unsigned int npolicy_fds;
 	int kmsg_fd; /* /dev/kmsg at its end, to name the call of a seccomp kill; or -1 */
+	unsigned int deadline_ms; /* a device answers or drains within this (IPC_DEADLINE_MS) */
 };
 
 /* sup_run: the event loop from spawn to the last child's exit; returns the exit status. */

@@ -34,6 +34,14 @@ int testhook_no_shadow(void)
 	return v && strcmp(v, "1") == 0;
 }
 
+unsigned int testhook_deadline_ms(unsigned int dflt)
+{
+	const char *v = getenv(TESTHOOK_DEADLINE_ENV);
+	long ms = v ? strtol(v, NULL, 10) : 0;
+
+	return ms > 0 && ms <= (long)dflt ? (unsigned int)ms : dflt;
+}
+
 void testhook_fault_fire(void)
 {
 	static int fired;

@@ -21,6 +21,12 @@
  * forwards every register read, so a test can compare both read paths.
  */
 #define TESTHOOK_NO_SHADOW_ENV "BULKHEAD_TEST_NO_SHADOW"
+/*
+ * BULKHEAD_TEST_DEADLINE_MS=N in the supervisor's environment: devices must
+ * answer within N ms (at least IPC_DEADLINE_MIN_MS) instead of IPC_DEADLINE_MS,
+ * so that the compromised-device fuzzer does not wait 5 s for each silence.
+ */
+#define TESTHOOK_DEADLINE_ENV "BULKHEAD_TEST_DEADLINE_MS"
 
 #ifdef BH_TEST_HOOKS
 /* The environment entry for the child titled title, or NULL; built in buf. */
@@ -29,6 +35,8 @@ char *testhook_child_env(const char *title, char *buf, size_t len);
 void testhook_fault_fire(void);
 /* In the supervisor: whether the vcpu process must not use register shadows. */
 int testhook_no_shadow(void);
+/* In the supervisor: the device deadline, dflt unless the test asks for another. */
+unsigned int testhook_deadline_ms(unsigned int dflt);
 #else
 static inline char *testhook_child_env(const char *title, char *buf, size_t len)
 {
@@ -45,6 +53,11 @@ static inline void testhook_fault_fire(void)
 static inline int testhook_no_shadow(void)
 {
 	return 0;
+}
+
+static inline unsigned int testhook_deadline_ms(unsigned int dflt)
+{
+	return dflt;
 }
 #endif
 

@@ -238,7 +238,7 @@ static void chan_report(struct vm *vm, struct dev_chan *d, enum ipc_dev_failure 
 int chan_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t off, unsigned int size,
 		uint64_t *val)
 {
-	uint64_t deadline = now_ns() + (uint64_t)IPC_DEADLINE_MS * 1000000;
+	uint64_t deadline = now_ns() + (uint64_t)v->vm->cfg.cv_deadline_ms * 1000000;
 	enum ipc_dev_failure why = IPC_DEV_FAIL_BUSY;
 	struct ipc_io req;
 	int err;

@@ -17,7 +17,9 @@
 # FUZZ_KEEP=1 goes on from the corpus the last `make fuzz` grew.
 # The fuzz_proc_* targets start the real $(O)/bulkhead-{blk,net,serial}
 # jailed, so they need root (as the supervisor would); without it they are
-# skipped with a message.
+# skipped with a message. fuzz_proc_vcpu runs the test builds of bulkhead and
+# its vcpu and serial processes ($(O)/testhooks: make testhooks) with
+# evil-device as blk0, and needs /dev/kvm.
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
@@ -55,15 +57,17 @@ FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzv.c ipc/ipc.c mem/mem.c
 FUZZ_srcs_fuzz_proc_blk := $(FUZZ_SRC)/fuzz_proc_blk.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_net := $(FUZZ_SRC)/fuzz_proc_net.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_serial := $(FUZZ_SRC)/fuzz_proc_serial.c $(FUZZ_PROC)
+# A compromised device (evil-device, as bulkhead-blk) against the real vcpu process.
+FUZZ_srcs_fuzz_proc_vcpu := $(FUZZ_SRC)/fuzz_proc_vcpu.c
 
 FUZZ_libs_fuzz_ipc := $(CAPNG_LIBS) $(or $(POLICY_LIBS),-lseccomp) -lpthread
 FUZZ_libs_fuzz_loader := $(ELF_LIBS)
 
 FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_loader
-FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial
+FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial fuzz_proc_vcpu
 FUZZ_ALL := $(FUZZ_INPROC) $(FUZZ_PROCS)
 FUZZ_TARGETS ?= $(FUZZ_ALL)
-FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_ALL)) $(FUZZ_DIR)/procfuzz-stdin
+FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_ALL)) $(FUZZ_DIR)/procfuzz-stdin $(FUZZ_DIR)/evil-device
 FUZZ_DEVICE_BINS := $(O)/bulkhead-blk $(O)/bulkhead-net $(O)/bulkhead-serial
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
@@ -86,6 +90,12 @@ $(FUZZ_DIR)/plain/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (fuzz driver, asan+ubsan)"
 	$(Q)$(FUZZ_CC) $(FUZZ_BASE_CFLAGS) $(FUZZ_SAN) -c -o $@ $<
+
+# fuzz_proc_vcpu's device: plain, it is the attacker.
+$(FUZZ_DIR)/evil-device: $(FUZZ_SRC)/evildev.c ipc/ipc.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) -Wno-missing-prototypes -o $@ $^
 
 # One input on stdin (or a file argument) per run, for AFL++ and for replaying crashes.
 $(FUZZ_DIR)/procfuzz-stdin: $(call fuzz_plain_objs,$(FUZZ_SRC)/procfuzz-stdin.c $(FUZZ_PROC) $(FUZZ_SRC)/fz_common.c)

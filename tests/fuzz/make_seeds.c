@@ -828,6 +828,7 @@ static void seeds_ipc(void)
 	v.cv_entry = 0x100000;
 	v.cv_kvm_fd = FZIPC_FD_KVM;
 	snprintf(v.cv_name, sizeof(v.cv_name), "vm");
+	v.cv_deadline_ms = IPC_DEADLINE_MS;
 	msg(&w, 2, &v, sizeof(v));
 	ipc_init(&d, IPC_CFG_VCPU_DEV, sizeof(d));
 	snprintf(d.cd_name, sizeof(d.cd_name), "serial");

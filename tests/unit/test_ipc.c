@@ -177,6 +177,7 @@ static void test_round_trip(void **state)
 	cv.cv_launch_ns = UINT64_MAX;
 	cv.cv_kvm_fd = 7;
 	cv.cv_flags = IPC_VCPU_F_VERBOSE;
+	cv.cv_deadline_ms = IPC_DEADLINE_MS;
 	strcpy(cv.cv_name, "vm");
 	round_trip(p, &cv, sizeof(cv));
 
