@@ -46,7 +46,7 @@ sanobjs = $(patsubst %.c,$(O)/san/%.o,$(foreach m,$(1),$(call srcs,$(m))))
 
 # Which binary links which modules (a folder, or one file of one).
 BULKHEAD_MODULES := supervisor kinds loader acpi jail mem ipc testhooks common
-VCPU_MODULES := vcpu runtime jail mem ipc common
+VCPU_MODULES := vcpu runtime jail mem ipc testhooks common
 # A device process for every row of the device-kind table (kinds/<kind>.c,
 # DEVICE_KINDS in policies.mk): its own modules, MODULES_<kind>, and the runtime.
 DEVICE_RUNTIME := devices/devproc runtime jail mem ipc testhooks common

@@ -25,6 +25,7 @@
 #include "jail/jail.h"
 #include "seccomp/policy.h"
 #include "supervisor.h"
+#include "testhooks/testhooks.h"
 
 #define TAG_SIGNAL 0
 #define TAG_CTL 1
@@ -113,6 +114,7 @@ static void sup_start_vcpu(struct sup *s)
 		sup_decide(s, EXIT_VM_FAILED, "the supervisor could not lock itself down");
 		sup_stop_all(s);
 	}
+	testhook_supervisor_fault();
 }
 
 static int vm_exit_status(const struct ipc_vm_exit *m)

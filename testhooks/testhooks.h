@@ -11,9 +11,11 @@
  * the empty inline versions below and carry no trace of the hook.
  *
  * BULKHEAD_TEST_FAULT=<process>:<syscall> in the supervisor's environment
- * (process as in the child's title: vcpu, serial, blk0, net1, ...) makes
- * that one child, jailed and under its policy, call <syscall> when the first
- * guest register access reaches it: a compromised device process, on demand.
+ * (process as in the child's title: vcpu, serial, blk0, net1, ..., or
+ * supervisor) makes that one process, jailed and under its policy, call
+ * <syscall>: a device process when the first guest register access reaches
+ * it, the vcpu process at its first guest exit, the supervisor once it has
+ * locked itself down. A compromised process, on demand.
  */
 #define TESTHOOK_FAULT_ENV "BULKHEAD_TEST_FAULT"
 /*
@@ -33,6 +35,8 @@
 char *testhook_child_env(const char *title, char *buf, size_t len);
 /* In the child: make the forbidden call once, if this child was chosen. */
 void testhook_fault_fire(void);
+/* In the supervisor: make the forbidden call once, if it was chosen ("supervisor:"). */
+void testhook_supervisor_fault(void);
 /* In the supervisor: whether the vcpu process must not use register shadows. */
 int testhook_no_shadow(void);
 /* In the supervisor: the device deadline, dflt unless the test asks for another. */
@@ -47,6 +51,10 @@ static inline char *testhook_child_env(const char *title, char *buf, size_t len)
 }
 
 static inline void testhook_fault_fire(void)
+{
+}
+
+static inline void testhook_supervisor_fault(void)
 {
 }
 

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "testhooks/testhooks.h"
 #include "vcpu.h"
 
 struct io_range;
@@ -287,6 +288,7 @@ int exits_handle(struct vcpu *v)
 {
 	char what[64];
 
+	testhook_fault_fire();
 	if (v->run->exit_reason == KVM_EXIT_IO)
 		return exit_io(v);
 	if (v->run->exit_reason == KVM_EXIT_MMIO)

@@ -9,8 +9,10 @@ jail in a user namespace."""
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -27,6 +29,14 @@ def status_fields(pid):
             k, _, v = line.partition(":")
             out[k] = v.split()
     return out
+
+
+def root_mount_options(pid):
+    """The mount options of the process's / (field 6 of its mountinfo line)."""
+    with open("/proc/%d/mountinfo" % pid) as f:
+        roots = [l.split() for l in f if l.split()[4] == "/"]
+    assert len(roots) == 1, roots
+    return set(roots[0][5].split(","))
 
 
 def given_fds(pid):
@@ -68,8 +78,10 @@ def test_children_are_jailed(running_vm):
         for ns in ("pid", "mnt", "net", "ipc", "uts"):
             assert os.readlink("/proc/%d/ns/%s" % (pid, ns)) != \
                 os.readlink("/proc/%d/ns/%s" % (sup, ns)), (name, ns)
-        # No file system: its root is the empty tmpfs.
+        # No file system: its root is the empty tmpfs, read-only and inert.
         assert os.listdir("/proc/%d/root" % pid) == [], name
+        opts = root_mount_options(pid)
+        assert {"ro", "nosuid", "nodev", "noexec"} <= opts, (name, opts)
 
 
 def test_children_hold_only_their_fds(running_vm):
@@ -129,6 +141,7 @@ def hooked_env(process, call):
     ("blk0", "socket", "blk-rw"),
     ("serial", "ptrace", "hello"),
     ("net0", "mount", "net-tx"),
+    ("vcpu", "mount", "hello"),
 ])
 def test_forced_violation_kills_that_process_only(tmp_path, netns, process, call, scenario):
     """A device process that makes a call outside its policy (the test build's
@@ -151,13 +164,29 @@ def test_forced_violation_kills_that_process_only(tmp_path, netns, process, call
     assert not vm_processes(vm.name)
 
 
-def test_forced_violation_under_log_mode_goes_on(tmp_path):
+@pytest.mark.parametrize("process,call", [("blk0", "socket"), ("vcpu", "mount"),
+                                          ("supervisor", "socket")])
+def test_forced_violation_under_log_mode_goes_on(tmp_path, process, call):
     img = tmp_path / "v.img"
     img.write_bytes(bytes(8 << 20))
     vm = Vm(guest_args("blk-rw") + ["--disk", "path=%s" % img, "--seccomp", "log"],
-            exe=HOOKED, env=hooked_env("blk0", "socket"))
+            exe=HOOKED, env=hooked_env(process, call))
     assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "test hook: calling %s" % call in vm.stderr, vm.explain()
+
+
+def test_forced_violation_kills_the_supervisor():
+    """The supervisor's own filter kills it (SIGSYS); its children die with it."""
+    vm = Vm(guest_args("echo"), exe=HOOKED, env=hooked_env("supervisor", "socket"),
+            stdin=subprocess.PIPE)
+    status = vm.wait()
+    assert status == -signal.SIGSYS, vm.explain()
     assert "test hook: calling socket" in vm.stderr, vm.explain()
+    for _ in range(100):
+        if not vm_processes(vm.name):
+            break
+        time.sleep(0.02)
+    assert not vm_processes(vm.name), vm_processes(vm.name)
 
 
 def test_release_binaries_have_no_hook():
