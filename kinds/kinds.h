@@ -64,6 +64,9 @@ struct dev_kind {
 	/* after parsing: one line naming the option in err and -1, or 0 */
 	int (*check)(void *opts, char *err, size_t errlen);
 	unsigned int max; /* instances at most; 1: the option replaces its one instance */
+	/* the option may be given with no value (--rng): an instance with its defaults; a kind
+	 * with a required key cannot set this */
+	int bare;
 	int always; /* there is an instance even without the option */
 
 	/* The process: bulkhead-<helper>, policy <helper>.policy, instances <helper>0, ... */
