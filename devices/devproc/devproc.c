@@ -19,6 +19,7 @@ enum ev_source {
 	EV_INPUT = 3,
 	EV_QUEUE = 16, /* EV_QUEUE + q */
 };
+#define EV_DEVICE (1ull << 32) /* EV_DEVICE | tag: an fd of the device's own (devproc_watch_fd) */
 
 static int fd_nonblock(int fd)
 {
@@ -66,6 +67,15 @@ int devproc_watch_input(struct devproc *dp, int on)
 		return 0;
 	}
 	dp->input_watched = on;
+	return 0;
+}
+
+int devproc_watch_fd(struct devproc *dp, int op, int fd, uint32_t events, uint32_t tag)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = EV_DEVICE | tag };
+
+	if (epoll_ctl(dp->ep, op, fd, &ev) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -174,7 +184,7 @@ static int on_cfg_done(void *arg, const void *msg)
 		return -EPROTO;
 	err = devproc_setup(dp);
 	if (err == 0)
-		err = runtime_lockdown(&dp->rt, DEVPROC_NOFILE);
+		err = runtime_lockdown(&dp->rt, dp->ops->nofile ? dp->ops->nofile : DEVPROC_NOFILE);
 	if (err == 0)
 		err = runtime_send(IPC_READY);
 	if (err == 0)
@@ -309,6 +319,8 @@ static int handle_events(struct devproc *dp, const struct epoll_event *evs, int 
 			err = dp->ops->input(dp);
 		else if (tag >= EV_QUEUE && tag < EV_QUEUE + dp->cfg.cd_nqueues)
 			err = queue_kick(dp, (unsigned int)(tag - EV_QUEUE));
+		else if ((tag & EV_DEVICE) && running && dp->ops->event)
+			err = dp->ops->event(dp, (uint32_t)tag, evs[i].events);
 	}
 	if (!err && dp->rt.state == DEVPROC_ST_RUN && dp->ops->flush)
 		err = dp->ops->flush(dp);

@@ -51,6 +51,7 @@ struct devproc_ops {
 	uint32_t kind; /* enum ipc_dev_kind */
 	unsigned int nqueues; /* ioeventfds it must be given (ipc.h: IPC_<KIND>_QUEUES) */
 	const struct devproc_window *window;
+	unsigned int nofile; /* RLIMIT_NOFILE in the jail; 0: DEVPROC_NOFILE */
 	struct devproc_msg msg;
 	/* cfg: check the message's other fields and keep what the device needs */
 	int (*cfg)(struct devproc *dp, const void *msg);
@@ -60,6 +61,9 @@ struct devproc_ops {
 	int (*input)(struct devproc *dp);
 	/* flush: called after each batch of events and before exit. Optional. */
 	int (*flush)(struct devproc *dp);
+	/* event: an fd the device watches (devproc_watch_fd) has events (EPOLLIN, EPOLLOUT,
+	 * EPOLLHUP...) under the device's tag. Optional. */
+	int (*event)(struct devproc *dp, uint32_t tag, uint32_t events);
 };
 
 struct devproc {
@@ -92,5 +96,14 @@ void devproc_irq(struct devproc *dp);
 void devproc_set_input(struct devproc *dp, int fd);
 /* devproc_watch_input: start (on=1) or stop (on=0) polling the input fd; stop before the model is full. */
 int devproc_watch_input(struct devproc *dp, int on) __attribute__((warn_unused_result));
+/*
+ * devproc_watch_fd: op (EPOLL_CTL_ADD, _MOD, _DEL) on the device's own fd (a
+ * host connection) in the process's epoll set: its events are reported to
+ * ops->event with tag. An fd the device closes leaves the set with it; an
+ * event of it may still be in the batch being handled, so tags should tell a
+ * reused fd from the old one. 0 or -errno.
+ */
+int devproc_watch_fd(struct devproc *dp, int op, int fd, uint32_t events, uint32_t tag)
+	__attribute__((warn_unused_result));
 
 #endif
