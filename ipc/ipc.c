@@ -150,9 +150,9 @@ const char *ipc_type_name(unsigned int type)
 		[IPC_STOP] = "STOP", [IPC_READY] = "READY",
 		[IPC_ERROR] = "ERROR", [IPC_VM_EXIT] = "VM_EXIT",
 		[IPC_IO_READ] = "IO_READ", [IPC_IO_WRITE] = "IO_WRITE",
-		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_BLK] = "CFG_BLK",
-		[IPC_CFG_NET] = "CFG_NET", [IPC_CFG_JAIL] = "CFG_JAIL",
-		[IPC_IO_WRITE_SYNC] = "IO_WRITE_SYNC", [IPC_CFG_SERIAL] = "CFG_SERIAL",
+		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_JAIL] = "CFG_JAIL",
+		[IPC_IO_WRITE_SYNC] = "IO_WRITE_SYNC",
+		IPC_KIND_TYPE_NAMES
 	};
 
 	if (type >= IPC_TYPE_MAX || !names[type])

@@ -210,6 +210,11 @@ struct ipc_cfg_serial {
 	int32_t cs_out_fd; /* console output, or IPC_FD_NONE */
 };
 _Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
+/* The log names of the kinds' configuration messages (ipc_type_name): a new
+ * kind adds its message's name here, so that ipc.c knows no kind. */
+#define IPC_KIND_TYPE_NAMES \
+	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET",
+
 #define IPC_CFG_SERIAL_FDS \
 	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
 	  { "OUT_FD", offsetof(struct ipc_cfg_serial, cs_out_fd), 1 } }
