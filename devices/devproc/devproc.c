@@ -192,6 +192,33 @@ static int on_cfg_done(void *arg, const void *msg)
 	return err;
 }
 
+int devproc_connect(struct devproc *dp, uint32_t seq, uint32_t port)
+{
+	struct ipc_connect m;
+
+	if (!dp->ops->connected)
+		return -EINVAL;
+	ipc_init(&m, IPC_CONNECT, sizeof(m));
+	m.cq_seq = seq;
+	m.cq_port = port;
+	return ipc_send(IPC_FD_CONTROL, &m);
+}
+
+/* The answer carries an fd exactly when it says the connection was made. */
+static int on_connect_reply(void *arg, const void *msg)
+{
+	struct devproc *dp = arg;
+	const struct ipc_connect_reply *m = msg;
+	int fd = runtime_take_fd(&dp->rt);
+
+	if (m->cr_errno < 0 || m->cr_errno > IPC_ERRNO_MAX || (m->cr_errno == 0) != (fd >= 0)) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	return dp->ops->connected(dp, m->cr_seq, -m->cr_errno, fd);
+}
+
 static void control_table_init(struct devproc *dp)
 {
 	dp->table[0] = (struct ipc_handler){ IPC_CFG_DEVICE, sizeof(struct ipc_cfg_device),
@@ -200,6 +227,13 @@ static void control_table_init(struct devproc *dp)
 					     on_cfg_kind };
 	dp->table[2] = (struct ipc_handler){ IPC_CFG_DONE, sizeof(struct ipc_empty), RUNTIME_ST_BOOT,
 					     on_cfg_done };
+	dp->ntable = 3;
+	if (dp->ops->connected) {
+		dp->table[dp->ntable++] = (struct ipc_handler){ IPC_CONNECT_REPLY,
+								sizeof(struct ipc_connect_reply),
+								DEVPROC_ST_RUN, on_connect_reply };
+		runtime_accept_fd(&dp->rt, IPC_CONNECT_REPLY);
+	}
 }
 
 static int io_valid(const struct devproc *dp, const struct ipc_io *io)
@@ -314,7 +348,7 @@ static int handle_events(struct devproc *dp, const struct epoll_event *evs, int 
 		uint64_t tag = evs[i].data.u64;
 
 		if (tag == EV_CONTROL)
-			err = runtime_control(&dp->rt, dp->table, nitems(dp->table), dp);
+			err = runtime_control(&dp->rt, dp->table, dp->ntable, dp);
 		else if (tag == EV_INPUT && dp->input_watched && dp->ops->input)
 			err = dp->ops->input(dp);
 		else if (tag >= EV_QUEUE && tag < EV_QUEUE + dp->cfg.cd_nqueues)
