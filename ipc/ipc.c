@@ -37,7 +37,70 @@ int ipc_send(int fd, const void *msg)
 	return 0;
 }
 
-ssize_t ipc_recv(int fd, void *buf)
+int ipc_send_fd(int fd, const void *msg, int pass)
+{
+	const struct ipc_hdr *h = msg;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg, .iov_len = h->ih_size };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	ssize_t n;
+
+	if (h->ih_size < sizeof(*h) || h->ih_size > IPC_MAX_MSG || pass < 0)
+		return -EINVAL;
+	memset(&cbuf, 0, sizeof(cbuf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &pass, sizeof(int));
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == h->ih_size ? 0 : -EIO;
+}
+
+/* Close every fd a message brought. */
+static void close_fds(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int fds[8];
+
+			if (nfd > sizeof(fds) / sizeof(fds[0]))
+				nfd = sizeof(fds) / sizeof(fds[0]);
+			memcpy(fds, CMSG_DATA(c), nfd * sizeof(int));
+			for (size_t i = 0; i < nfd; i++)
+				close(fds[i]);
+		}
+	}
+}
+
+/* The one fd of a message whose control data is exactly one SCM_RIGHTS fd, or -1. */
+static int single_fd(struct msghdr *mh)
+{
+	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+	int fd;
+
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)) || CMSG_NXTHDR(mh, c))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	return fd;
+}
+
+/* Receive one message; fds are refused unless fd_type (non-zero) names the message's type. */
+static ssize_t recv_one(int fd, void *buf, uint16_t fd_type, int *got)
 {
 	union {
 		struct cmsghdr align;
@@ -50,27 +113,40 @@ ssize_t ipc_recv(int fd, void *buf)
 		.msg_control = cbuf.buf,
 		.msg_controllen = sizeof(cbuf.buf),
 	};
+	struct ipc_hdr h;
 	ssize_t n;
 
+	if (got)
+		*got = -1;
 	do
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	if (mh.msg_controllen > 0 || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
-		/* No message carries fds; close any that arrived and refuse. */
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-				size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-				int *fds = (int *)CMSG_DATA(c);
-
-				for (size_t i = 0; i < nfd; i++)
-					close(fds[i]);
-			}
-		}
+	if (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+		close_fds(&mh);
 		return (mh.msg_flags & MSG_TRUNC) ? -EMSGSIZE : -EPROTO;
 	}
-	return n;
+	if (mh.msg_controllen == 0)
+		return n;
+	/* An fd arrived: only one, only with the one type that may carry it. */
+	if (got && (size_t)n >= sizeof(h)) {
+		memcpy(&h, buf, sizeof(h));
+		if (h.ih_type == fd_type && (*got = single_fd(&mh)) >= 0)
+			return n;
+	}
+	close_fds(&mh);
+	return -EPROTO;
+}
+
+ssize_t ipc_recv(int fd, void *buf)
+{
+	return recv_one(fd, buf, 0, NULL);
+}
+
+ssize_t ipc_recv_fd(int fd, void *buf, uint16_t fd_type, int *got)
+{
+	return recv_one(fd, buf, fd_type, got);
 }
 
 const struct ipc_handler *ipc_check(const struct ipc_handler *table, size_t n, const void *buf,
@@ -150,10 +226,10 @@ const char *ipc_type_name(unsigned int type)
 		[IPC_STOP] = "STOP", [IPC_READY] = "READY",
 		[IPC_ERROR] = "ERROR", [IPC_VM_EXIT] = "VM_EXIT",
 		[IPC_IO_READ] = "IO_READ", [IPC_IO_WRITE] = "IO_WRITE",
-		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_BLK] = "CFG_BLK",
-		[IPC_CFG_NET] = "CFG_NET", [IPC_CFG_JAIL] = "CFG_JAIL",
-		[IPC_IO_WRITE_SYNC] = "IO_WRITE_SYNC", [IPC_CFG_SERIAL] = "CFG_SERIAL",
-		[IPC_DEV_FAILED] = "DEV_FAILED",
+		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_JAIL] = "CFG_JAIL",
+		[IPC_IO_WRITE_SYNC] = "IO_WRITE_SYNC", [IPC_DEV_FAILED] = "DEV_FAILED",
+		[IPC_CONNECT] = "CONNECT", [IPC_CONNECT_REPLY] = "CONNECT_REPLY",
+		IPC_KIND_TYPE_NAMES
 	};
 
 	if (type >= IPC_TYPE_MAX || !names[type])

@@ -11,10 +11,14 @@
  * File descriptors do not travel in messages: the supervisor places them at
  * the numbers a configuration message names before it execs the child (see
  * docs/architecture.md, "File descriptors"), and the child verifies each.
+ * The one exception is CONNECT_REPLY, the answer to a device's run-time
+ * request for a host connection (brokered access): it carries one connected
+ * socket with SCM_RIGHTS, and only a receiver that asked for it
+ * (ipc_recv_fd, for that type alone) takes it; ipc_recv refuses any fd.
  *
  * Channels:
- *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP;
- *                         READY, ERROR, VM_EXIT, DEV_FAILED (OUT of child)
+ *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP, CONNECT_REPLY;
+ *                         READY, ERROR, VM_EXIT, DEV_FAILED, CONNECT (OUT of child)
  *   vcpu <-> device:      IO_READ, IO_WRITE, IO_WRITE_SYNC (vcpu to device),
  *                         IO_REPLY (device to vcpu)
  *
@@ -75,7 +79,9 @@ enum ipc_type {
 	IPC_IO_WRITE_SYNC = 17, /* vcpu -> device: register write, IO_REPLY once applied */
 	IPC_CFG_SERIAL = 18, /* IN serial: console input and output */
 	IPC_DEV_FAILED = 19, /* OUT vcpu: a device missed a deadline on its channel, or closed it */
-	IPC_TYPE_MAX = 20,
+	IPC_CONNECT = 20, /* OUT device: connect me to the host end my kind names for a port */
+	IPC_CONNECT_REPLY = 21, /* IN device: the answer, with one fd when it succeeded */
+	IPC_TYPE_MAX = 22,
 };
 
 enum ipc_space {
@@ -215,6 +221,11 @@ struct ipc_cfg_serial {
 	int32_t cs_out_fd; /* console output, or IPC_FD_NONE */
 };
 _Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
+/* The log names of the kinds' configuration messages (ipc_type_name): a new
+ * kind adds its message's name here, so that ipc.c knows no kind. */
+#define IPC_KIND_TYPE_NAMES \
+	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET",
+
 #define IPC_CFG_SERIAL_FDS \
 	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
 	  { "OUT_FD", offsetof(struct ipc_cfg_serial, cs_out_fd), 1 } }
@@ -351,6 +362,33 @@ struct ipc_io_reply {
 };
 _Static_assert(sizeof(struct ipc_io_reply) == 24, "ipc_io_reply size");
 
+/*
+ * Brokered host access (docs/security.md): a jailed device opens no path, so
+ * a connection it needs at run time (vsock: the host listener at PATH_<port>)
+ * it asks the supervisor for. The supervisor checks the request against the
+ * configuration of the device's kind (kinds.h: connect), connects, and
+ * answers CONNECT_REPLY: with cr_errno 0 and exactly one fd, a connected,
+ * non-blocking stream socket (SCM_RIGHTS); otherwise with a positive errno and
+ * no fd. Only a device whose kind has a broker may send CONNECT.
+ */
+#define IPC_ERRNO_MAX 4095
+
+/* OUT device. */
+struct ipc_connect {
+	struct ipc_hdr h;
+	uint32_t cq_seq; /* the device's own, echoed in the reply */
+	uint32_t cq_port; /* what the kind maps to a host end */
+};
+_Static_assert(sizeof(struct ipc_connect) == 16, "ipc_connect size");
+
+/* IN device: the only message that may carry an fd. */
+struct ipc_connect_reply {
+	struct ipc_hdr h;
+	uint32_t cr_seq; /* cq_seq of the request it answers */
+	int32_t cr_errno; /* 0: one fd came with it; else 1..IPC_ERRNO_MAX and no fd */
+};
+_Static_assert(sizeof(struct ipc_connect_reply) == 16, "ipc_connect_reply size");
+
 /* A receiver's table row: a message of this type must be exactly size bytes
  * and may arrive only while the receiver's state bit is in states. */
 struct ipc_handler {
@@ -367,6 +405,16 @@ int ipc_send(int fd, const void *msg) __attribute__((warn_unused_result));
 /* ipc_recv: receive one message into buf (IPC_MAX_MSG bytes); bytes, 0 on EOF, -errno;
  * -EMSGSIZE if it was longer than IPC_MAX_MSG; -EPROTO if it carried fds. */
 ssize_t ipc_recv(int fd, void *buf) __attribute__((warn_unused_result));
+/*
+ * ipc_recv_fd: ipc_recv for a receiver that asked for a CONNECT_REPLY: the
+ * message may carry one fd (SCM_RIGHTS), which lands in *got (else -1), and
+ * only if the message's type is fd_type; any other fd, more than one, or an
+ * fd with another type is closed and -EPROTO.
+ */
+ssize_t ipc_recv_fd(int fd, void *buf, uint16_t fd_type, int *got)
+	__attribute__((warn_unused_result));
+/* ipc_send_fd: ipc_send with pass (an open fd) attached by SCM_RIGHTS; 0 or -errno. */
+int ipc_send_fd(int fd, const void *msg, int pass) __attribute__((warn_unused_result));
 /* ipc_check: validate header of buf (len bytes) against table for state; the row or NULL with errno. */
 const struct ipc_handler *ipc_check(const struct ipc_handler *table, size_t n, const void *buf,
 				    size_t len, uint32_t state);

@@ -64,6 +64,9 @@ struct dev_kind {
 	/* after parsing: one line naming the option in err and -1, or 0 */
 	int (*check)(void *opts, char *err, size_t errlen);
 	unsigned int max; /* instances at most; 1: the option replaces its one instance */
+	/* the option may be given with no value (--rng): an instance with its defaults; a kind
+	 * with a required key cannot set this */
+	int bare;
 	int always; /* there is an instance even without the option */
 
 	/* The process: bulkhead-<helper>, policy <helper>.policy, instances <helper>0, ... */
@@ -86,6 +89,16 @@ struct dev_kind {
 	uint32_t msg_size;
 	const struct ipc_fd_field *fds;
 	size_t nfds;
+
+	/*
+	 * connect: the broker for this kind's run-time host connections, or NULL
+	 * (then the device may not ask). Its device sent CONNECT for port: check
+	 * port against the instance's configuration, and return a connected,
+	 * non-blocking, close-on-exec stream socket, or -errno. It runs in the
+	 * supervisor after its lockdown: without blocking, with only the calls
+	 * supervisor.policy allows for brokering (socket(AF_UNIX), connect).
+	 */
+	int (*connect)(const struct dev_inst *d, uint32_t port);
 };
 
 /* One device of the VM as the supervisor runs it. */
@@ -116,5 +129,14 @@ int kinds_msg_fd(const struct dev_inst *d, size_t i);
 void kinds_set_msg_fd(struct dev_inst *d, size_t i, int fd);
 /* kinds_close: close the supervisor's fds in d's message. */
 void kinds_close(struct dev_inst *d);
+
+/*
+ * The supervisor's policy lets it create and connect sockets for brokered
+ * connections only while a device of a kind with a broker runs: the
+ * placeholders @BROKER_FAMILY and @BROKER_ADDRLEN of supervisor.policy are
+ * bound to AF_UNIX and sizeof(struct sockaddr_un) then, else to
+ * KINDS_BROKER_NONE, which no socket family or address length is.
+ */
+#define KINDS_BROKER_NONE UINT64_MAX
 
 #endif

@@ -326,6 +326,10 @@ static size_t bindings(const struct kind *k, struct policy_binding *b)
 	b[n++] = (struct policy_binding){ "CONTROL_FD", 3 };
 	b[n++] = (struct policy_binding){ "PID", (uint64_t)getpid() };
 	b[n++] = (struct policy_binding){ "EPOLL_FD", PROBE_FIRST_FD + PROBE_NFDS };
+	/* The supervisor of a VM without a brokered kind (docs/security.md: with --vsock it
+	 * may also make AF_UNIX stream sockets and connect them). */
+	b[n++] = (struct policy_binding){ "BROKER_FAMILY", KINDS_BROKER_NONE };
+	b[n++] = (struct policy_binding){ "BROKER_ADDRLEN", KINDS_BROKER_NONE };
 	for (size_t i = 0; i < k->nfds; i++)
 		b[n++] = (struct policy_binding){ k->fds[i], PROBE_FIRST_FD + i };
 	return n;
@@ -336,7 +340,7 @@ static enum policy_mode probe_mode = POLICY_KILL;
 static void child(size_t k, const struct attempt *a, const struct policy_set *ps,
 		  const struct jail_config *jc0, int report)
 {
-	struct policy_binding b[3 + PROBE_NFDS];
+	struct policy_binding b[5 + PROBE_NFDS];
 	struct jail_config jc = *jc0;
 	char err[256];
 	int r;

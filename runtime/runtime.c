@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "jail/jail.h"
@@ -17,6 +18,7 @@ void runtime_init(struct runtime *rt, const char *name, const char *policy, int 
 	rt->policy = policy;
 	rt->state = RUNTIME_ST_BOOT;
 	rt->wants_mem = wants_mem;
+	rt->rx_fd = -1;
 	for (unsigned int i = 0; i < LAYOUT_MAX_MEM_REGIONS; i++)
 		rt->mem.regions[i].fd = -1;
 	rt->bind[rt->nbind++] = (struct policy_binding){ "CONTROL_FD", IPC_FD_CONTROL };
@@ -117,10 +119,25 @@ static const struct ipc_handler runtime_table[] = {
 	{ IPC_STOP, sizeof(struct ipc_empty), ~0u, on_stop },
 };
 
+void runtime_accept_fd(struct runtime *rt, uint16_t type)
+{
+	rt->fd_type = type;
+}
+
+int runtime_take_fd(struct runtime *rt)
+{
+	int fd = rt->rx_fd;
+
+	rt->rx_fd = -1;
+	return fd;
+}
+
 int runtime_control(struct runtime *rt, const struct ipc_handler *table, size_t n, void *ctx)
 {
 	_Alignas(8) char buf[IPC_MAX_MSG];
-	ssize_t len = ipc_recv(IPC_FD_CONTROL, buf);
+	ssize_t len = rt->fd_type ? ipc_recv_fd(IPC_FD_CONTROL, buf, rt->fd_type, &rt->rx_fd)
+				  : ipc_recv(IPC_FD_CONTROL, buf);
+	int err;
 
 	if (len == 0) {
 		rt->done = 1; /* the supervisor is gone */
@@ -129,9 +146,15 @@ int runtime_control(struct runtime *rt, const struct ipc_handler *table, size_t 
 	if (len < 0)
 		return len == -EAGAIN ? 0 : (int)len;
 	if (ipc_check(runtime_table, nitems(runtime_table), buf, (size_t)len, rt->state))
-		return ipc_dispatch(runtime_table, nitems(runtime_table), buf, (size_t)len, rt->state,
-				    rt);
-	return ipc_dispatch(table, n, buf, (size_t)len, rt->state, ctx);
+		err = ipc_dispatch(runtime_table, nitems(runtime_table), buf, (size_t)len, rt->state,
+				   rt);
+	else
+		err = ipc_dispatch(table, n, buf, (size_t)len, rt->state, ctx);
+	if (rt->rx_fd >= 0) {
+		close(rt->rx_fd); /* its handler did not take it */
+		rt->rx_fd = -1;
+	}
+	return err;
 }
 
 int runtime_configured(const struct runtime *rt)

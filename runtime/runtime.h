@@ -31,6 +31,8 @@ struct runtime {
 	struct ipc_cfg_jail jail; /* CFG_JAIL, required before CFG_DONE */
 	struct policy_binding bind[RUNTIME_MAX_BINDINGS]; /* the policy's placeholders */
 	size_t nbind;
+	uint16_t fd_type; /* the one control message that may carry an fd (CONNECT_REPLY), or 0 */
+	int rx_fd; /* the fd that came with the message being dispatched, or -1 */
 	int reported; /* an ERROR with the reason went to the supervisor already */
 	int done; /* STOP, or the supervisor is gone: leave the main loop */
 };
@@ -58,6 +60,14 @@ int32_t runtime_msg_fd(const void *msg, const struct ipc_fd_field *f);
  */
 int runtime_control(struct runtime *rt, const struct ipc_handler *table, size_t n, void *ctx)
 	__attribute__((warn_unused_result));
+/*
+ * runtime_accept_fd: from now on, control messages of type (CONNECT_REPLY)
+ * may carry one fd; every other message that carries one is refused.
+ * runtime_take_fd: in that message's handler, take the fd (or -1); one not
+ * taken is closed after the handler.
+ */
+void runtime_accept_fd(struct runtime *rt, uint16_t type);
+int runtime_take_fd(struct runtime *rt);
 /* runtime_configured: CFG_JAIL (and CFG_MEM if wanted) arrived; check at CFG_DONE. */
 int runtime_configured(const struct runtime *rt);
 /* runtime_map_mem: map the guest memory regions. 0 or -errno. */

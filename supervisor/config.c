@@ -325,6 +325,12 @@ static const struct option_def options[] = {
 	{ .name = "version", .kind = OPT_FLAG, .fn = opt_version },
 };
 
+/* o is a device kind's option that may be given with no value (--rng). */
+static int takes_bare(const struct option_def *o)
+{
+	return o->kind == OPT_DEVICE && o->kind_row->bare;
+}
+
 /* An option of the table, or a device kind's option described in *dev. */
 static const struct option_def *find_long(const char *name, size_t len, struct option_def *dev)
 {
@@ -498,6 +504,10 @@ static enum config_result parse_group(struct parse *p, const struct option_def *
 
 	char *base = (char *)p->c;
 
+	if (!val) {
+		/* No value at all: only a device kind that takes one (takes_bare) gets here. */
+		return device_slot(p, o->kind_row, (void **)&base);
+	}
 	if (*val == '\0')
 		return perr(p, "--%s: empty value", o->name);
 	if (o->kind == OPT_DEVICE) {
@@ -664,7 +674,7 @@ static enum config_result apply_line(struct parse *p, char *s)
 		return apply(p, o, NULL);
 	}
 	if (!has_value)
-		return perr(p, "--%s: missing value", o->name);
+		return takes_bare(o) ? apply(p, o, NULL) : perr(p, "--%s: missing value", o->name);
 	return apply(p, o, s);
 }
 
@@ -805,9 +815,13 @@ enum config_result config_parse_args(struct vm_config *c, int argc, char **argv,
 			if (val)
 				return perr(&p, "--%s: takes no value", o->name);
 		} else if (!val) {
-			if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] == '-'))
+			int next_is_option = i + 1 >= argc ||
+					     (argv[i + 1][0] == '-' && argv[i + 1][1] == '-');
+
+			if (next_is_option && !takes_bare(o))
 				return perr(&p, "--%s: missing value", o->name);
-			val = argv[++i];
+			if (!next_is_option)
+				val = argv[++i];
 		}
 		r = apply(&p, o, val);
 		if (r != CONFIG_OK)

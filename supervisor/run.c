@@ -13,7 +13,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +63,19 @@ static void sup_stop_all(struct sup *s)
 	}
 }
 
+/* Brokering (socket, connect) is allowed only while a device whose kind has a broker runs. */
+static size_t broker_bindings(const struct sup *s, struct policy_binding *b)
+{
+	int on = 0;
+
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		on |= s->devs[i].kind->connect != NULL;
+	b[0] = (struct policy_binding){ "BROKER_FAMILY", on ? AF_UNIX : KINDS_BROKER_NONE };
+	b[1] = (struct policy_binding){ "BROKER_ADDRLEN",
+					on ? sizeof(struct sockaddr_un) : KINDS_BROKER_NONE };
+	return 2;
+}
+
 /*
  * Once every child runs, the supervisor needs little: its control sockets,
  * pidfds and signalfd, the terminal, and CAP_KILL to stop children that run
@@ -82,6 +97,7 @@ static int sup_lockdown(struct sup *s)
 	b[n++] = (struct policy_binding){ "EPOLL_FD", (uint64_t)s->ep };
 	b[n++] = (struct policy_binding){ "KMSG_FD", (uint64_t)(int64_t)s->kmsg_fd };
 	b[n++] = (struct policy_binding){ "PID", (uint64_t)getpid() };
+	n += broker_bindings(s, b + n);
 	for (unsigned int i = 0; i < s->nchildren; i++)
 		b[n++] = (struct policy_binding){ "CONTROL_FD", (uint64_t)(int64_t)s->children[i].ctl };
 	e = policy_load_from("supervisor", -1, -1, b, n, (enum policy_mode)s->cfg.seccomp_mode, err,
@@ -172,6 +188,16 @@ static struct child *child_named(struct sup *s, const char *name)
 	return NULL;
 }
 
+/* A device's instance: its child bears the instance's name. */
+static const struct dev_inst *child_dev(const struct sup *s, const struct child *c)
+{
+	for (unsigned int i = 0; i < s->ndevs && !c->is_vcpu; i++) {
+		if (strcmp(s->devs[i].name, c->name) == 0)
+			return &s->devs[i];
+	}
+	return NULL;
+}
+
 static void child_kill(struct child *c)
 {
 	if (!c->exited && c->pidfd >= 0)
@@ -208,6 +234,40 @@ static void on_dev_failed(struct sup *s, struct child *vcpu, const struct ipc_de
 	sup_stop_all(s);
 }
 
+/*
+ * CONNECT: a device asks for a host connection (brokered access). Its kind's
+ * broker checks the port against the instance's configuration and connects
+ * without blocking; the answer carries the socket, or why there is none.
+ * Once the VM is stopping nothing is connected any more.
+ */
+static void on_connect(struct sup *s, struct child *c, const struct ipc_connect *m)
+{
+	const struct dev_inst *d = child_dev(s, c);
+	struct ipc_connect_reply r;
+	int fd = -ESHUTDOWN, err;
+
+	if (!d || !d->kind->connect) {
+		sup_decide(s, EXIT_VM_FAILED, "%s: asked for a connection its kind has no broker for",
+			   c->name);
+		sup_stop_all(s);
+		return;
+	}
+	if (s->phase == PHASE_RUNNING)
+		fd = d->kind->connect(d, m->cq_port);
+	ipc_init(&r, IPC_CONNECT_REPLY, sizeof(r));
+	r.cr_seq = m->cq_seq;
+	r.cr_errno = fd >= 0 ? 0 : -fd <= IPC_ERRNO_MAX ? -fd : EIO;
+	err = fd >= 0 ? ipc_send_fd(c->ctl, &r, fd) : ipc_send(c->ctl, &r);
+	if (fd >= 0)
+		close(fd);
+	/* EPIPE: the device is gone, and its pidfd says how. EAGAIN: it does not read. */
+	if (err < 0 && err != -EPIPE && s->phase == PHASE_RUNNING) {
+		sup_decide(s, EXIT_VM_FAILED, "%s: cannot answer its connection request: %s", c->name,
+			   strerror(-err));
+		sup_stop_all(s);
+	}
+}
+
 static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t len)
 {
 	static const struct ipc_handler table[] = {
@@ -216,6 +276,8 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 		{ IPC_VM_EXIT, sizeof(struct ipc_vm_exit),
 		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
 		{ IPC_DEV_FAILED, sizeof(struct ipc_dev_failed),
+		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
+		{ IPC_CONNECT, sizeof(struct ipc_connect),
 		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
 	};
 	const struct ipc_handler *row;
@@ -228,6 +290,8 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 	}
 	if (row->type == IPC_DEV_FAILED) {
 		on_dev_failed(s, c, buf);
+	} else if (row->type == IPC_CONNECT) {
+		on_connect(s, c, buf);
 	} else if (row->type == IPC_READY) {
 		c->ready = 1;
 		if (s->phase == PHASE_STARTING)

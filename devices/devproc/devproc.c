@@ -19,6 +19,7 @@ enum ev_source {
 	EV_INPUT = 3,
 	EV_QUEUE = 16, /* EV_QUEUE + q */
 };
+#define EV_DEVICE (1ull << 32) /* EV_DEVICE | tag: an fd of the device's own (devproc_watch_fd) */
 
 static int fd_nonblock(int fd)
 {
@@ -66,6 +67,15 @@ int devproc_watch_input(struct devproc *dp, int on)
 		return 0;
 	}
 	dp->input_watched = on;
+	return 0;
+}
+
+int devproc_watch_fd(struct devproc *dp, int op, int fd, uint32_t events, uint32_t tag)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = EV_DEVICE | tag };
+
+	if (epoll_ctl(dp->ep, op, fd, &ev) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -174,12 +184,39 @@ static int on_cfg_done(void *arg, const void *msg)
 		return -EPROTO;
 	err = devproc_setup(dp);
 	if (err == 0)
-		err = runtime_lockdown(&dp->rt, DEVPROC_NOFILE);
+		err = runtime_lockdown(&dp->rt, dp->ops->nofile ? dp->ops->nofile : DEVPROC_NOFILE);
 	if (err == 0)
 		err = runtime_send(IPC_READY);
 	if (err == 0)
 		dp->rt.state = DEVPROC_ST_RUN;
 	return err;
+}
+
+int devproc_connect(struct devproc *dp, uint32_t seq, uint32_t port)
+{
+	struct ipc_connect m;
+
+	if (!dp->ops->connected)
+		return -EINVAL;
+	ipc_init(&m, IPC_CONNECT, sizeof(m));
+	m.cq_seq = seq;
+	m.cq_port = port;
+	return ipc_send(IPC_FD_CONTROL, &m);
+}
+
+/* The answer carries an fd exactly when it says the connection was made. */
+static int on_connect_reply(void *arg, const void *msg)
+{
+	struct devproc *dp = arg;
+	const struct ipc_connect_reply *m = msg;
+	int fd = runtime_take_fd(&dp->rt);
+
+	if (m->cr_errno < 0 || m->cr_errno > IPC_ERRNO_MAX || (m->cr_errno == 0) != (fd >= 0)) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	return dp->ops->connected(dp, m->cr_seq, -m->cr_errno, fd);
 }
 
 static void control_table_init(struct devproc *dp)
@@ -190,6 +227,13 @@ static void control_table_init(struct devproc *dp)
 					     on_cfg_kind };
 	dp->table[2] = (struct ipc_handler){ IPC_CFG_DONE, sizeof(struct ipc_empty), RUNTIME_ST_BOOT,
 					     on_cfg_done };
+	dp->ntable = 3;
+	if (dp->ops->connected) {
+		dp->table[dp->ntable++] = (struct ipc_handler){ IPC_CONNECT_REPLY,
+								sizeof(struct ipc_connect_reply),
+								DEVPROC_ST_RUN, on_connect_reply };
+		runtime_accept_fd(&dp->rt, IPC_CONNECT_REPLY);
+	}
 }
 
 static int io_valid(const struct devproc *dp, const struct ipc_io *io)
@@ -304,11 +348,13 @@ static int handle_events(struct devproc *dp, const struct epoll_event *evs, int 
 		uint64_t tag = evs[i].data.u64;
 
 		if (tag == EV_CONTROL)
-			err = runtime_control(&dp->rt, dp->table, nitems(dp->table), dp);
+			err = runtime_control(&dp->rt, dp->table, dp->ntable, dp);
 		else if (tag == EV_INPUT && dp->input_watched && dp->ops->input)
 			err = dp->ops->input(dp);
 		else if (tag >= EV_QUEUE && tag < EV_QUEUE + dp->cfg.cd_nqueues)
 			err = queue_kick(dp, (unsigned int)(tag - EV_QUEUE));
+		else if ((tag & EV_DEVICE) && running && dp->ops->event)
+			err = dp->ops->event(dp, (uint32_t)tag, evs[i].events);
 	}
 	if (!err && dp->rt.state == DEVPROC_ST_RUN && dp->ops->flush)
 		err = dp->ops->flush(dp);

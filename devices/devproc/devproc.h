@@ -51,6 +51,7 @@ struct devproc_ops {
 	uint32_t kind; /* enum ipc_dev_kind */
 	unsigned int nqueues; /* ioeventfds it must be given (ipc.h: IPC_<KIND>_QUEUES) */
 	const struct devproc_window *window;
+	unsigned int nofile; /* RLIMIT_NOFILE in the jail; 0: DEVPROC_NOFILE */
 	struct devproc_msg msg;
 	/* cfg: check the message's other fields and keep what the device needs */
 	int (*cfg)(struct devproc *dp, const void *msg);
@@ -60,6 +61,16 @@ struct devproc_ops {
 	int (*input)(struct devproc *dp);
 	/* flush: called after each batch of events and before exit. Optional. */
 	int (*flush)(struct devproc *dp);
+	/* event: an fd the device watches (devproc_watch_fd) has events (EPOLLIN, EPOLLOUT,
+	 * EPOLLHUP...) under the device's tag. Optional. */
+	int (*event)(struct devproc *dp, uint32_t tag, uint32_t events);
+	/*
+	 * connected: the supervisor answered devproc_connect(seq): err 0 and fd, a
+	 * connected non-blocking socket the device now owns, or a negative errno
+	 * and fd -1. Set only by a kind whose row has a broker (kinds.h: connect);
+	 * then, and only then, the control channel takes CONNECT_REPLY with its fd.
+	 */
+	int (*connected)(struct devproc *dp, uint32_t seq, int err, int fd);
 };
 
 struct devproc {
@@ -67,7 +78,8 @@ struct devproc {
 	struct runtime rt; /* bootstrap, jail, guest memory (rt.mem) */
 	struct ipc_cfg_device cfg;
 	int have_kind_cfg;
-	struct ipc_handler table[3]; /* CFG_DEVICE, the kind's message, CFG_DONE */
+	struct ipc_handler table[4]; /* CFG_DEVICE, the kind's message, CFG_DONE, CONNECT_REPLY */
+	size_t ntable;
 	void *priv; /* the device's own state */
 	int ep;
 	int input_fd; /* what input() reads (devproc_set_input), or -1 */
@@ -92,5 +104,18 @@ void devproc_irq(struct devproc *dp);
 void devproc_set_input(struct devproc *dp, int fd);
 /* devproc_watch_input: start (on=1) or stop (on=0) polling the input fd; stop before the model is full. */
 int devproc_watch_input(struct devproc *dp, int on) __attribute__((warn_unused_result));
+/* devproc_connect: ask the supervisor for the host connection the kind maps port to;
+ * ops->connected gets the answer to seq. 0 or -errno. */
+int devproc_connect(struct devproc *dp, uint32_t seq, uint32_t port)
+	__attribute__((warn_unused_result));
+/*
+ * devproc_watch_fd: op (EPOLL_CTL_ADD, _MOD, _DEL) on the device's own fd (a
+ * host connection) in the process's epoll set: its events are reported to
+ * ops->event with tag. An fd the device closes leaves the set with it; an
+ * event of it may still be in the batch being handled, so tags should tell a
+ * reused fd from the old one. 0 or -errno.
+ */
+int devproc_watch_fd(struct devproc *dp, int op, int fd, uint32_t events, uint32_t tag)
+	__attribute__((warn_unused_result));
 
 #endif

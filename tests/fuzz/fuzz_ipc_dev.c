@@ -195,7 +195,7 @@ int fzipc_dev_control(const void *buf, size_t len)
 	int had_kind = fdp.have_kind_cfg;
 	int err;
 
-	err = fzipc_runtime_dispatch(&fdp.rt, fdp.table, nitems(fdp.table), &fdp, buf, len);
+	err = fzipc_runtime_dispatch(&fdp.rt, fdp.table, fdp.ntable, &fdp, buf, len);
 	if (err == 0 && !had_cfg && fdp.cfg.h.ih_type)
 		take_over_fds();
 	if (err == 0 && !had_kind && fdp.have_kind_cfg && serial.out_fd != IPC_FD_NONE)

@@ -130,7 +130,7 @@ def test_typo_fails_with_file_and_line(build, policies, name, spoiling, message)
 
 @pytest.mark.parametrize("text,message", [
     ("execve\n", "'execve' is never allowed in a bulkhead policy"),
-    ("socket: arg0 == AF_UNIX\n", "'socket' is never allowed in a bulkhead policy"),
+    ("socket: arg0 == AF_UNIX\n", "'socket' is allowed only in supervisor.policy with arg0 == @PLACEHOLDER"),
     ("openat\n", "'openat' is never allowed in a bulkhead policy"),
     ("ptrace\n", "'ptrace' is never allowed in a bulkhead policy"),
     ("mprotect\n", "a memory protection rule must refuse PROT_EXEC"),
