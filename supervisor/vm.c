@@ -211,6 +211,7 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 	}
 	c->exited = 0;
 	c->ctl = sv[0];
+	log_debug("started %s, pid %d", c->name, (int)c->pid);
 	if (fcntl(c->ctl, F_SETFL, O_NONBLOCK) < 0)
 		return -errno;
 	return 0;
