@@ -37,12 +37,12 @@ int ipc_send(int fd, const void *msg)
 	return 0;
 }
 
-int ipc_send_fd(int fd, const void *msg, int pass)
+int ipc_send_fds(int fd, const void *msg, const int *pass, size_t n)
 {
 	const struct ipc_hdr *h = msg;
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
 	} cbuf;
 	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg, .iov_len = h->ih_size };
 	struct msghdr mh = {
@@ -51,22 +51,33 @@ int ipc_send_fd(int fd, const void *msg, int pass)
 		.msg_control = cbuf.buf,
 		.msg_controllen = sizeof(cbuf.buf),
 	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	ssize_t n;
+	struct cmsghdr *c;
+	ssize_t sent;
 
-	if (h->ih_size < sizeof(*h) || h->ih_size > IPC_MAX_MSG || pass < 0)
+	if (h->ih_size < sizeof(*h) || h->ih_size > IPC_MAX_MSG || n == 0 || n > IPC_MAX_FDS)
 		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (pass[i] < 0)
+			return -EINVAL;
+	}
 	memset(&cbuf, 0, sizeof(cbuf));
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+	c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &pass, sizeof(int));
+	c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(c), pass, sizeof(int) * n);
 	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+		sent = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
 		return -errno;
-	return (size_t)n == h->ih_size ? 0 : -EIO;
+	return (size_t)sent == h->ih_size ? 0 : -EIO;
+}
+
+int ipc_send_fd(int fd, const void *msg, int pass)
+{
+	return ipc_send_fds(fd, msg, &pass, 1);
 }
 
 /* Close every fd a message brought. */
@@ -86,21 +97,24 @@ static void close_fds(struct msghdr *mh)
 	}
 }
 
-/* The one fd of a message whose control data is exactly one SCM_RIGHTS fd, or -1. */
-static int single_fd(struct msghdr *mh)
+/* The fds of a message whose control data is one SCM_RIGHTS of 1 to max fds: how many, or 0. */
+static size_t take_fds(struct msghdr *mh, int *got, size_t max)
 {
 	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
-	int fd;
+	size_t n;
 
 	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int)) || CMSG_NXTHDR(mh, c))
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-	return fd;
+	    c->cmsg_len < CMSG_LEN(sizeof(int)) || CMSG_NXTHDR(mh, c))
+		return 0;
+	n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	if (n > max || c->cmsg_len != CMSG_LEN(sizeof(int) * n))
+		return 0;
+	memcpy(got, CMSG_DATA(c), sizeof(int) * n);
+	return n;
 }
 
 /* Receive one message; fds are refused unless fd_type (non-zero) names the message's type. */
-static ssize_t recv_one(int fd, void *buf, uint16_t fd_type, int *got)
+static ssize_t recv_one(int fd, void *buf, uint16_t fd_type, int *got, size_t max, size_t *ngot)
 {
 	union {
 		struct cmsghdr align;
@@ -116,8 +130,7 @@ static ssize_t recv_one(int fd, void *buf, uint16_t fd_type, int *got)
 	struct ipc_hdr h;
 	ssize_t n;
 
-	if (got)
-		*got = -1;
+	*ngot = 0;
 	do
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -129,10 +142,10 @@ static ssize_t recv_one(int fd, void *buf, uint16_t fd_type, int *got)
 	}
 	if (mh.msg_controllen == 0)
 		return n;
-	/* An fd arrived: only one, only with the one type that may carry it. */
-	if (got && (size_t)n >= sizeof(h)) {
+	/* Fds arrived: at most max, only with the one type that may carry them. */
+	if (max && (size_t)n >= sizeof(h)) {
 		memcpy(&h, buf, sizeof(h));
-		if (h.ih_type == fd_type && (*got = single_fd(&mh)) >= 0)
+		if (h.ih_type == fd_type && (*ngot = take_fds(&mh, got, max)) > 0)
 			return n;
 	}
 	close_fds(&mh);
@@ -141,12 +154,24 @@ static ssize_t recv_one(int fd, void *buf, uint16_t fd_type, int *got)
 
 ssize_t ipc_recv(int fd, void *buf)
 {
-	return recv_one(fd, buf, 0, NULL);
+	size_t n;
+
+	return recv_one(fd, buf, 0, NULL, 0, &n);
 }
 
 ssize_t ipc_recv_fd(int fd, void *buf, uint16_t fd_type, int *got)
 {
-	return recv_one(fd, buf, fd_type, got);
+	size_t n;
+	ssize_t len = recv_one(fd, buf, fd_type, got, 1, &n);
+
+	if (n == 0)
+		*got = -1;
+	return len;
+}
+
+ssize_t ipc_recv_fds(int fd, void *buf, uint16_t fd_type, int *got, size_t max, size_t *n)
+{
+	return recv_one(fd, buf, fd_type, got, max, n);
 }
 
 const struct ipc_handler *ipc_check(const struct ipc_handler *table, size_t n, const void *buf,
@@ -229,6 +254,7 @@ const char *ipc_type_name(unsigned int type)
 		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_JAIL] = "CFG_JAIL",
 		[IPC_IO_WRITE_SYNC] = "IO_WRITE_SYNC", [IPC_DEV_FAILED] = "DEV_FAILED",
 		[IPC_CONNECT] = "CONNECT", [IPC_CONNECT_REPLY] = "CONNECT_REPLY",
+		[IPC_VCPU_DEV_SWAP] = "VCPU_DEV_SWAP", [IPC_SPAWN] = "SPAWN", [IPC_SPAWNED] = "SPAWNED",
 		IPC_KIND_TYPE_NAMES
 	};
 

@@ -11,10 +11,12 @@
  * File descriptors do not travel in messages: the supervisor places them at
  * the numbers a configuration message names before it execs the child (see
  * docs/architecture.md, "File descriptors"), and the child verifies each.
- * The one exception is CONNECT_REPLY, the answer to a device's run-time
- * request for a host connection (brokered access): it carries one connected
- * socket with SCM_RIGHTS, and only a receiver that asked for it
- * (ipc_recv_fd, for that type alone) takes it; ipc_recv refuses any fd.
+ * The exceptions are CONNECT_REPLY, the answer to a device's run-time
+ * request for a host connection (brokered access), which carries one
+ * connected socket with SCM_RIGHTS; VCPU_DEV_SWAP, which gives the vcpu
+ * process the channel of a restarted device; and SPAWNED, between the
+ * supervisor and its spawner. Only a receiver that asked for that one type
+ * (ipc_recv_fd, ipc_recv_fds) takes fds; ipc_recv refuses any fd.
  *
  * Channels:
  *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP, CONNECT_REPLY;
@@ -47,6 +49,7 @@
 #define IPC_FD_MIN 3
 #define IPC_FD_MAX 1023 /* fd numbers named in messages lie in [IPC_FD_MIN, IPC_FD_MAX] */
 #define IPC_FD_NONE (-1)
+#define IPC_MAX_FDS 4 /* fds one message may carry (the few types that carry any) */
 #define IPC_DEADLINE_MS 5000 /* a less privileged peer answers or drains within this */
 
 /* Fixed fd numbers every child starts with. */
@@ -81,7 +84,10 @@ enum ipc_type {
 	IPC_DEV_FAILED = 19, /* OUT vcpu: a device missed a deadline on its channel, or closed it */
 	IPC_CONNECT = 20, /* OUT device: connect me to the host end my kind names for a port */
 	IPC_CONNECT_REPLY = 21, /* IN device: the answer, with one fd when it succeeded */
-	IPC_TYPE_MAX = 22,
+	IPC_VCPU_DEV_SWAP = 22, /* IN vcpu: a restarted device's new channel (one fd) */
+	IPC_SPAWN = 23, /* supervisor -> spawner: start this device's next incarnation */
+	IPC_SPAWNED = 24, /* spawner -> supervisor: its pidfd, control and vcpu channel ends */
+	IPC_TYPE_MAX = 25,
 };
 
 enum ipc_space {
@@ -125,6 +131,7 @@ _Static_assert(sizeof(struct ipc_cfg_vcpu) == 96, "ipc_cfg_vcpu size");
 #define IPC_DEADLINE_MIN_MS 50
 #define IPC_VCPU_F_VERBOSE 0x1
 #define IPC_VCPU_F_NO_PIT 0x2 /* --pit off */
+#define IPC_VCPU_F_RESTART 0x4 /* --on-device-failure restart: a failed device comes back */
 
 /* IN vcpu: a device whose registers the vcpu process forwards. */
 struct ipc_cfg_vcpu_dev {
@@ -174,10 +181,51 @@ struct ipc_cfg_device {
 	uint32_t cd_nqueues; /* the kind's queue count */
 	int32_t cd_queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, one per queue */
 	int32_t cd_shadow_fd; /* with IPC_DEV_F_SHADOW: the register shadow to keep current */
+	int32_t cd_state_fd; /* with IPC_DEV_F_STATE: its state page (struct ipc_state) */
+	uint32_t cd_pad;
 };
-_Static_assert(sizeof(struct ipc_cfg_device) == 72, "ipc_cfg_device size");
+_Static_assert(sizeof(struct ipc_cfg_device) == 80, "ipc_cfg_device size");
 #define IPC_DEV_F_VERBOSE 0x1
-#define IPC_DEV_F_SHADOW 0x2 /* cd_shadow_fd is set (virtio devices) */
+#define IPC_DEV_F_SHADOW 0x2 /* cd_shadow_fd is set */
+#define IPC_DEV_F_STATE 0x4 /* cd_state_fd is set: keep the state a restart needs current */
+#define IPC_DEV_F_RESTORE 0x8 /* and this process replaces one that died: restore from it */
+
+/*
+ * A device's state page (--on-device-failure restart): one sealed memfd page
+ * per device, made by the supervisor at start and handed to every
+ * incarnation, which keeps in it what must outlive the process (for virtio:
+ * the transport registers and each queue's indices). A new incarnation
+ * restores from it as from hostile input: the process that wrote it may have
+ * been compromised. st_seq is odd while a snapshot is being written; a page
+ * found with an odd st_seq, another kind or a bad length is not restored.
+ */
+#define IPC_STATE_SIZE 4096
+#define IPC_STATE_MAGIC 0x74736862u /* "bhst" */
+struct ipc_state {
+	uint32_t st_magic; /* IPC_STATE_MAGIC once a snapshot was written */
+	uint32_t st_seq; /* bumped before and after each snapshot */
+	uint32_t st_kind; /* enum ipc_dev_kind of the writer */
+	uint32_t st_len; /* bytes of st_data the snapshot holds */
+	uint8_t st_data[IPC_STATE_SIZE - 16];
+};
+_Static_assert(sizeof(struct ipc_state) == IPC_STATE_SIZE, "ipc_state size");
+
+/* IN vcpu, with one fd: the new channel of the device named. */
+struct ipc_vcpu_dev_swap {
+	struct ipc_hdr h;
+	char ds_name[IPC_NAME_MAX]; /* as in its CFG_VCPU_DEV; NUL-terminated */
+};
+_Static_assert(sizeof(struct ipc_vcpu_dev_swap) == 24, "ipc_vcpu_dev_swap size");
+
+/* Between the supervisor and its spawner (two halves of one process tree). */
+struct ipc_spawn {
+	struct ipc_hdr h;
+	uint32_t sp_index; /* the device instance */
+	int32_t sp_errno; /* SPAWNED: 0, with three fds (pidfd, control, vcpu end); else why not */
+	int32_t sp_pid; /* SPAWNED: the new process */
+	uint32_t sp_pad;
+};
+_Static_assert(sizeof(struct ipc_spawn) == 24, "ipc_spawn size");
 
 /*
  * The register shadow: one sealed memfd page per device whose kind keeps one
@@ -337,8 +385,10 @@ struct ipc_dev_failed {
 	uint32_t df_what; /* enum ipc_dev_failure */
 	uint32_t df_write; /* the access that found it was a write */
 	uint64_t df_offset; /* its offset in the window */
+	uint32_t df_gen; /* which incarnation of it (0 first; one more at each VCPU_DEV_SWAP) */
+	uint32_t df_pad;
 };
-_Static_assert(sizeof(struct ipc_dev_failed) == 40, "ipc_dev_failed size");
+_Static_assert(sizeof(struct ipc_dev_failed) == 48, "ipc_dev_failed size");
 
 /* vcpu -> device. IO_READ and IO_WRITE_SYNC want an IO_REPLY with the same io_seq
  * (for IO_WRITE_SYNC sent once the write was applied, ir_data 0); IO_WRITE is posted. */
@@ -413,8 +463,15 @@ ssize_t ipc_recv(int fd, void *buf) __attribute__((warn_unused_result));
  */
 ssize_t ipc_recv_fd(int fd, void *buf, uint16_t fd_type, int *got)
 	__attribute__((warn_unused_result));
+/* ipc_recv_fds: ipc_recv_fd for messages that carry 1 to max (<= IPC_MAX_FDS) fds: *n of them
+ * land in got[]. */
+ssize_t ipc_recv_fds(int fd, void *buf, uint16_t fd_type, int *got, size_t max, size_t *n)
+	__attribute__((warn_unused_result));
 /* ipc_send_fd: ipc_send with pass (an open fd) attached by SCM_RIGHTS; 0 or -errno. */
 int ipc_send_fd(int fd, const void *msg, int pass) __attribute__((warn_unused_result));
+/* ipc_send_fds: ipc_send with the n (1 .. IPC_MAX_FDS) fds pass[] attached; 0 or -errno. */
+int ipc_send_fds(int fd, const void *msg, const int *pass, size_t n)
+	__attribute__((warn_unused_result));
 /* ipc_check: validate header of buf (len bytes) against table for state; the row or NULL with errno. */
 const struct ipc_handler *ipc_check(const struct ipc_handler *table, size_t n, const void *buf,
 				    size_t len, uint32_t state);

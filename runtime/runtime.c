@@ -18,7 +18,6 @@ void runtime_init(struct runtime *rt, const char *name, const char *policy, int 
 	rt->policy = policy;
 	rt->state = RUNTIME_ST_BOOT;
 	rt->wants_mem = wants_mem;
-	rt->rx_fd = -1;
 	for (unsigned int i = 0; i < LAYOUT_MAX_MEM_REGIONS; i++)
 		rt->mem.regions[i].fd = -1;
 	rt->bind[rt->nbind++] = (struct policy_binding){ "CONTROL_FD", IPC_FD_CONTROL };
@@ -50,7 +49,7 @@ int32_t runtime_msg_fd(const void *msg, const struct ipc_fd_field *f)
 	return fd;
 }
 
-int runtime_take_fds(struct runtime *rt, const void *msg, const struct ipc_fd_field *fds,
+int runtime_bind_fds(struct runtime *rt, const void *msg, const struct ipc_fd_field *fds,
 		     size_t nfds)
 {
 	for (size_t i = 0; i < nfds; i++) {
@@ -124,19 +123,27 @@ void runtime_accept_fd(struct runtime *rt, uint16_t type)
 	rt->fd_type = type;
 }
 
+size_t runtime_take_fds(struct runtime *rt, int *out, size_t max)
+{
+	size_t n = rt->nrx_fds <= max ? rt->nrx_fds : 0;
+
+	memcpy(out, rt->rx_fds, n * sizeof(int));
+	rt->nrx_fds -= n;
+	return n;
+}
+
 int runtime_take_fd(struct runtime *rt)
 {
-	int fd = rt->rx_fd;
+	int fd;
 
-	rt->rx_fd = -1;
-	return fd;
+	return runtime_take_fds(rt, &fd, 1) == 1 ? fd : -1;
 }
 
 int runtime_control(struct runtime *rt, const struct ipc_handler *table, size_t n, void *ctx)
 {
 	_Alignas(8) char buf[IPC_MAX_MSG];
-	ssize_t len = rt->fd_type ? ipc_recv_fd(IPC_FD_CONTROL, buf, rt->fd_type, &rt->rx_fd)
-				  : ipc_recv(IPC_FD_CONTROL, buf);
+	ssize_t len = ipc_recv_fds(IPC_FD_CONTROL, buf, rt->fd_type, rt->rx_fds,
+				   rt->fd_type ? IPC_MAX_FDS : 0, &rt->nrx_fds);
 	int err;
 
 	if (len == 0) {
@@ -150,10 +157,9 @@ int runtime_control(struct runtime *rt, const struct ipc_handler *table, size_t 
 				   rt);
 	else
 		err = ipc_dispatch(table, n, buf, (size_t)len, rt->state, ctx);
-	if (rt->rx_fd >= 0) {
-		close(rt->rx_fd); /* its handler did not take it */
-		rt->rx_fd = -1;
-	}
+	for (size_t i = 0; i < rt->nrx_fds; i++)
+		close(rt->rx_fds[i]); /* its handler did not take it */
+	rt->nrx_fds = 0;
 	return err;
 }
 
@@ -167,16 +173,21 @@ int runtime_map_mem(struct runtime *rt)
 	return mem_map(&rt->mem);
 }
 
-void *runtime_map_shadow(int fd, int prot)
+void *runtime_map_page(int fd, size_t size, int prot)
 {
 	void *p;
 
-	if (mem_check_fd(fd, IPC_SHADOW_SIZE) < 0) {
+	if (mem_check_fd(fd, size) < 0) {
 		errno = EPROTO;
 		return NULL;
 	}
-	p = mmap(NULL, IPC_SHADOW_SIZE, prot, MAP_SHARED, fd, 0);
+	p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+void *runtime_map_shadow(int fd, int prot)
+{
+	return runtime_map_page(fd, IPC_SHADOW_SIZE, prot);
 }
 
 static int jail_config(const struct runtime *rt, unsigned int nofile, int keep_nproc,

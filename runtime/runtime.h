@@ -31,8 +31,9 @@ struct runtime {
 	struct ipc_cfg_jail jail; /* CFG_JAIL, required before CFG_DONE */
 	struct policy_binding bind[RUNTIME_MAX_BINDINGS]; /* the policy's placeholders */
 	size_t nbind;
-	uint16_t fd_type; /* the one control message that may carry an fd (CONNECT_REPLY), or 0 */
-	int rx_fd; /* the fd that came with the message being dispatched, or -1 */
+	uint16_t fd_type; /* the one control message that may carry fds (CONNECT_REPLY), or 0 */
+	int rx_fds[IPC_MAX_FDS]; /* the fds that came with the message being dispatched */
+	size_t nrx_fds;
 	int reported; /* an ERROR with the reason went to the supervisor already */
 	int done; /* STOP, or the supervisor is gone: leave the main loop */
 };
@@ -47,10 +48,10 @@ int runtime_fd_ok_or_none(int32_t fd);
 int runtime_bind(struct runtime *rt, const char *name, int64_t value)
 	__attribute__((warn_unused_result));
 /*
- * runtime_take_fds: check and bind the fd fields of a kind's configuration
+ * runtime_bind_fds: check and bind the fd fields of a kind's configuration
  * message msg (fields as in ipc.h's IPC_CFG_<KIND>_FDS); 0 or -EPROTO.
  */
-int runtime_take_fds(struct runtime *rt, const void *msg, const struct ipc_fd_field *fds,
+int runtime_bind_fds(struct runtime *rt, const void *msg, const struct ipc_fd_field *fds,
 		     size_t nfds) __attribute__((warn_unused_result));
 /* runtime_msg_fd: the fd in field f of msg. */
 int32_t runtime_msg_fd(const void *msg, const struct ipc_fd_field *f);
@@ -61,19 +62,24 @@ int32_t runtime_msg_fd(const void *msg, const struct ipc_fd_field *f);
 int runtime_control(struct runtime *rt, const struct ipc_handler *table, size_t n, void *ctx)
 	__attribute__((warn_unused_result));
 /*
- * runtime_accept_fd: from now on, control messages of type (CONNECT_REPLY)
- * may carry one fd; every other message that carries one is refused.
- * runtime_take_fd: in that message's handler, take the fd (or -1); one not
- * taken is closed after the handler.
+ * runtime_accept_fd: from now on, control messages of type (CONNECT_REPLY,
+ * VCPU_DEV_SWAP) may carry fds (at most IPC_MAX_FDS); every other message that
+ * carries one is refused.
+ * runtime_take_fd: in that message's handler, take its one fd (or -1 if it
+ * brought none, or more than one); runtime_take_fds: take up to max of its
+ * fds into out, and how many. Fds not taken are closed after the handler.
  */
 void runtime_accept_fd(struct runtime *rt, uint16_t type);
 int runtime_take_fd(struct runtime *rt);
+size_t runtime_take_fds(struct runtime *rt, int *out, size_t max);
 /* runtime_configured: CFG_JAIL (and CFG_MEM if wanted) arrived; check at CFG_DONE. */
 int runtime_configured(const struct runtime *rt);
 /* runtime_map_mem: map the guest memory regions. 0 or -errno. */
 int runtime_map_mem(struct runtime *rt) __attribute__((warn_unused_result));
 /* runtime_map_shadow: map the register shadow memfd fd (checked) with prot; NULL and errno. */
 void *runtime_map_shadow(int fd, int prot);
+/* runtime_map_page: map the sealed memfd fd of exactly size bytes with prot; NULL and errno. */
+void *runtime_map_page(int fd, size_t size, int prot);
 /*
  * runtime_jail_fs / runtime_jail_creds: the two halves of the jail (jail.h)
  * with RLIMIT_NOFILE nofile; keep_nproc for the vcpu process. Then
