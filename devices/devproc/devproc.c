@@ -84,7 +84,14 @@ static int cfg_device_ok(const struct devproc *dp, const struct ipc_cfg_device *
 	if (m->cd_kind != dp->ops->kind || !ipc_str_ok(m->cd_name, sizeof(m->cd_name)) ||
 	    !runtime_fd_ok(m->cd_chan_fd) || !runtime_fd_ok_or_none(m->cd_irq_fd) ||
 	    m->cd_nqueues != dp->ops->nqueues || m->cd_nqueues > IPC_MAX_QUEUES ||
-	    (m->cd_flags & ~(uint32_t)(IPC_DEV_F_VERBOSE | IPC_DEV_F_SHADOW)))
+	    (m->cd_flags & ~(uint32_t)(IPC_DEV_F_VERBOSE | IPC_DEV_F_SHADOW | IPC_DEV_F_STATE |
+				       IPC_DEV_F_RESTORE)))
+		return 0;
+	if ((m->cd_flags & IPC_DEV_F_RESTORE) && !(m->cd_flags & IPC_DEV_F_STATE))
+		return 0;
+	if ((m->cd_flags & IPC_DEV_F_STATE) &&
+	    (!dp->ops->window->save || !runtime_fd_ok(m->cd_state_fd) ||
+	     mem_check_fd(m->cd_state_fd, IPC_STATE_SIZE) < 0))
 		return 0;
 	for (uint32_t q = 0; q < m->cd_nqueues; q++) {
 		if (!runtime_fd_ok(m->cd_queue_fd[q]))
@@ -129,7 +136,7 @@ static int on_cfg_kind(void *arg, const void *msg)
 	struct devproc *dp = arg;
 
 	if (dp->have_kind_cfg ||
-	    runtime_take_fds(&dp->rt, msg, dp->ops->msg.fds, dp->ops->msg.nfds) < 0 ||
+	    runtime_bind_fds(&dp->rt, msg, dp->ops->msg.fds, dp->ops->msg.nfds) < 0 ||
 	    dp->ops->cfg(dp, msg) < 0)
 		return -EPROTO;
 	dp->have_kind_cfg = 1;
@@ -141,7 +148,75 @@ static int shadow_map(struct devproc *dp)
 	if (!(dp->cfg.cd_flags & IPC_DEV_F_SHADOW))
 		return 0;
 	dp->shadow = runtime_map_shadow(dp->cfg.cd_shadow_fd, PROT_READ | PROT_WRITE);
-	return dp->shadow ? 0 : -errno;
+	if (!dp->shadow)
+		return -errno;
+	/* A replacement counts on from its predecessor: the vcpu process's count of
+	 * writes sent goes on over the restart (its own value; a lie harms only us). */
+	if (dp->cfg.cd_flags & IPC_DEV_F_RESTORE)
+		dp->applied = __atomic_load_n(&dp->shadow->sh_applied, __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+/* The page a process that died left, copied before anything here writes it. */
+static int state_take_over(struct devproc *dp)
+{
+	static struct ipc_state copy;
+	const struct ipc_state *st = dp->state;
+	uint32_t seq = __atomic_load_n(&st->st_seq, __ATOMIC_ACQUIRE);
+
+	memcpy(&copy, st, sizeof(copy));
+	dp->restore_from = &copy;
+	dp->restore_ok = copy.st_magic == IPC_STATE_MAGIC && seq % 2 == 0 && copy.st_seq == seq &&
+			 copy.st_kind == dp->ops->kind && copy.st_len <= sizeof(copy.st_data);
+	return 0;
+}
+
+static int state_map(struct devproc *dp)
+{
+	if (!(dp->cfg.cd_flags & IPC_DEV_F_STATE))
+		return 0;
+	dp->state = runtime_map_page(dp->cfg.cd_state_fd, IPC_STATE_SIZE, PROT_READ | PROT_WRITE);
+	if (!dp->state)
+		return -errno;
+	return (dp->cfg.cd_flags & IPC_DEV_F_RESTORE) ? state_take_over(dp) : 0;
+}
+
+void *devproc_state_data(struct devproc *dp)
+{
+	return dp->state ? dp->state->st_data : NULL;
+}
+
+/* A snapshot: st_seq is odd while it is being written. */
+static void state_save(struct devproc *dp)
+{
+	struct ipc_state *st = dp->state;
+	size_t len;
+
+	if (!st)
+		return;
+	__atomic_store_n(&st->st_seq, st->st_seq + 1, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	len = dp->ops->window->save(dp, st->st_data, sizeof(st->st_data));
+	st->st_kind = dp->ops->kind;
+	st->st_len = (uint32_t)len;
+	st->st_magic = IPC_STATE_MAGIC;
+	__atomic_store_n(&st->st_seq, st->st_seq + 1, __ATOMIC_RELEASE);
+}
+
+/* After the jail closed: the guest's input is read from here on. */
+static int state_restore(struct devproc *dp)
+{
+	const struct ipc_state *from = dp->restore_from;
+
+	if (!from)
+		return 0;
+	dp->restore_from = NULL;
+	log_info("restoring from the state of the process it replaces%s",
+		 dp->restore_ok ? "" : " (not a whole snapshot: the device will need a reset)");
+	(void)dp->ops->window->restore(dp, dp->restore_ok ? from->st_data : NULL,
+				       dp->restore_ok ? from->st_len : 0);
+	state_save(dp);
+	return 0;
 }
 
 /* One more register write was applied: its effects are in the shadow already. */
@@ -159,6 +234,8 @@ static int devproc_setup(struct devproc *dp)
 		err = runtime_map_mem(&dp->rt);
 	if (!err)
 		err = shadow_map(dp);
+	if (!err)
+		err = state_map(dp);
 	if (!err)
 		err = fd_nonblock(dp->cfg.cd_chan_fd);
 	if (!err)
@@ -185,6 +262,8 @@ static int on_cfg_done(void *arg, const void *msg)
 	err = devproc_setup(dp);
 	if (err == 0)
 		err = runtime_lockdown(&dp->rt, dp->ops->nofile ? dp->ops->nofile : DEVPROC_NOFILE);
+	if (err == 0)
+		err = state_restore(dp);
 	if (err == 0)
 		err = runtime_send(IPC_READY);
 	if (err == 0)
@@ -276,6 +355,7 @@ static int on_io_write(void *arg, const void *msg)
 	if (!io_valid(dp, io))
 		return -EPROTO;
 	dp->ops->window->io_write(dp, io->io_offset, io->io_size, io->io_data);
+	state_save(dp);
 	shadow_applied(dp);
 	return io->h.ih_type == IPC_IO_WRITE_SYNC ? reply(dp, io->io_seq, 0) : 0;
 }
@@ -358,6 +438,8 @@ static int handle_events(struct devproc *dp, const struct epoll_event *evs, int 
 	}
 	if (!err && dp->rt.state == DEVPROC_ST_RUN && dp->ops->flush)
 		err = dp->ops->flush(dp);
+	if (!err && dp->rt.state == DEVPROC_ST_RUN)
+		state_save(dp);
 	return err;
 }
 

@@ -31,6 +31,15 @@ struct devproc_window {
 	void (*io_write)(struct devproc *dp, uint64_t offset, unsigned int size, uint64_t val);
 	/* queue_notify: the guest kicked queue q. Optional. */
 	int (*queue_notify)(struct devproc *dp, unsigned int q);
+	/*
+	 * For --on-device-failure restart (ipc.h, struct ipc_state): save writes
+	 * what a replacing process needs into the state page's data (at most max
+	 * bytes, in place) and returns its length; restore takes over from a copy
+	 * of what a process that died left (NULL: the page is not to be trusted,
+	 * the device must say it needs a reset). Both or neither.
+	 */
+	size_t (*save)(struct devproc *dp, void *data, size_t max);
+	int (*restore)(struct devproc *dp, const void *data, size_t len);
 };
 
 /*
@@ -87,6 +96,11 @@ struct devproc {
 	int chan_closed; /* the vcpu process has gone */
 	/* IPC_DEV_F_SHADOW: the register shadow the device keeps current, else NULL. */
 	struct ipc_shadow *shadow;
+	/* IPC_DEV_F_STATE: the state page the device keeps current, else NULL; with
+	 * IPC_DEV_F_RESTORE, a copy of what the process it replaces left there. */
+	struct ipc_state *state;
+	struct ipc_state *restore_from;
+	int restore_ok; /* restore_from holds a whole snapshot of this kind */
 	uint32_t applied; /* register writes applied, published as shadow->sh_applied */
 	uint64_t reads; /* register reads forwarded to this process, for the verbose log */
 };
@@ -98,6 +112,8 @@ int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **arg
 /* DEVPROC_ST_RUN: serving, after READY. */
 #define DEVPROC_ST_RUN 0x2u
 
+/* devproc_state_data: the data area of the state page (for write-through), or NULL. */
+void *devproc_state_data(struct devproc *dp);
 /* devproc_irq: pulse the device's interrupt (write its irqfd). */
 void devproc_irq(struct devproc *dp);
 /* devproc_set_input: the fd input() reads (from the kind's message), in cfg(). */

@@ -141,11 +141,37 @@ static int serial_flush(struct devproc *dp)
 	return devproc_watch_input(dp, uart_rx_room(&s->uart) > 0);
 }
 
+static size_t serial_save(struct devproc *dp, void *data, size_t max)
+{
+	struct serial *s = dp->priv;
+	struct uart_state st;
+
+	if (max < sizeof(st))
+		return 0;
+	uart_save(&s->uart, &st);
+	memcpy(data, &st, sizeof(st));
+	return sizeof(st);
+}
+
+/* Without a whole state the UART stays as reset: the console goes on either way. */
+static int serial_restore(struct devproc *dp, const void *data, size_t len)
+{
+	struct serial *s = dp->priv;
+	struct uart_state st;
+
+	if (!data || len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, data, sizeof(st));
+	return uart_restore(&s->uart, &st);
+}
+
 static const struct devproc_window serial_window = {
 	.space = IPC_SPACE_PIO,
 	.len = LAYOUT_COM1_PORTS,
 	.io_read = serial_io_read,
 	.io_write = serial_io_write,
+	.save = serial_save,
+	.restore = serial_restore,
 };
 
 static const struct devproc_ops serial_ops = {

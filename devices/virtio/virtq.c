@@ -5,6 +5,7 @@
  * ring byte at any moment, so each field is read once (a descriptor is
  * copied before it is checked) and every address goes through mem_ptr.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "virtio.h"
@@ -61,9 +62,40 @@ static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen && a + alen > a && b + blen > b;
 }
 
+static void live_store(uint16_t *p, uint16_t v)
+{
+	if (p)
+		__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
 void virtq_reset(struct virtq *q)
 {
 	memset(q, 0, sizeof(*q));
+}
+
+void virtq_persist(struct virtq *q, uint16_t *avail, uint16_t *used)
+{
+	q->live_avail = avail;
+	q->live_used = used;
+	live_store(avail, q->last_avail);
+	live_store(used, q->used_idx);
+}
+
+int virtq_resume(struct virtq *q, uint16_t used_idx)
+{
+	uint16_t avail_idx;
+
+	if (!q->used)
+		return -EINVAL;
+	avail_idx = __atomic_load_n(avail_field(q, 1), __ATOMIC_ACQUIRE);
+	if ((uint16_t)(avail_idx - used_idx) > q->size)
+		return -EINVAL;
+	q->last_avail = q->used_idx = used_idx;
+	live_store(q->live_avail, used_idx);
+	live_store(q->live_used, used_idx);
+	__atomic_store_n(used_field(q, 1), used_idx, __ATOMIC_RELEASE);
+	q->signalled_valid = 0;
+	return 0;
 }
 
 enum virtq_error virtq_start(struct virtq *q, const struct guest_mem *mem)
@@ -90,6 +122,8 @@ enum virtq_error virtq_start(struct virtq *q, const struct guest_mem *mem)
 	q->last_avail = 0;
 	q->used_idx = load16(used_field(q, 1));
 	q->signalled_valid = 0;
+	live_store(q->live_avail, q->last_avail);
+	live_store(q->live_used, q->used_idx);
 	return VIRTQ_OK;
 }
 
@@ -212,12 +246,14 @@ enum virtq_error virtq_pop(struct virtq *q, const struct guest_mem *mem, struct 
 	if (e != VIRTQ_OK)
 		return e;
 	q->last_avail++;
+	live_store(q->live_avail, q->last_avail);
 	return VIRTQ_OK;
 }
 
 void virtq_unpop(struct virtq *q, uint16_t n)
 {
 	q->last_avail -= n;
+	live_store(q->live_avail, q->last_avail);
 }
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
@@ -230,6 +266,8 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, written, __ATOMIC_RELAXED);
 	q->used_idx++;
+	/* Kept before the guest sees it: a process that takes over does not push it twice. */
+	live_store(q->live_used, q->used_idx);
 	/* Release: the element is visible before the index that publishes it. */
 	__atomic_store_n(used_field(q, 1), q->used_idx, __ATOMIC_RELEASE);
 }
