@@ -12,9 +12,11 @@
  * stops. Waits are cut into slices so that a stop is never held up.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -200,6 +202,22 @@ static int chan_lock(const struct vm *vm, struct dev_chan *d, uint64_t deadline)
 	}
 }
 
+static uint64_t deadline_from_now(const struct vm *vm)
+{
+	return now_ns() + (uint64_t)vm->cfg.cv_deadline_ms * 1000000;
+}
+
+static int restarting(const struct vm *vm)
+{
+	return (vm->cfg.cv_flags & IPC_VCPU_F_RESTART) != 0;
+}
+
+/* Keep a posted write for a restarted device: the one at d->posted goes in slot posted % N. */
+static void ring_keep(struct dev_chan *d, const struct ipc_io *req)
+{
+	d->ring[d->posted % VCPU_REPLAY_MAX] = *req;
+}
+
 /* One access on the channel, unless the shadow answers it. d->lock held. */
 static int chan_io_locked(const struct vm *vm, struct dev_chan *d, struct ipc_io *req,
 			  uint64_t deadline, uint64_t *val, enum ipc_dev_failure *why)
@@ -211,6 +229,8 @@ static int chan_io_locked(const struct vm *vm, struct dev_chan *d, struct ipc_io
 		return 0;
 	if (req->h.ih_type != IPC_IO_WRITE)
 		req->io_seq = ++d->seq;
+	if (req->h.ih_type != IPC_IO_READ)
+		ring_keep(d, req);
 	err = chan_send(vm, d, req, deadline, why);
 	/* The device counts a write in sh_applied once it applied it. */
 	if (err == 0 && req->h.ih_type != IPC_IO_READ)
@@ -221,45 +241,163 @@ static int chan_io_locked(const struct vm *vm, struct dev_chan *d, struct ipc_io
 	return err;
 }
 
-/* Tell the supervisor, once per device; the main thread sends it (vm.c). */
-static void chan_report(struct vm *vm, struct dev_chan *d, enum ipc_dev_failure why,
+/* Tell the supervisor, once per incarnation; the main thread sends it (main.c). */
+static void chan_report(struct vm *vm, struct dev_chan *d, uint32_t gen, enum ipc_dev_failure why,
 			const struct ipc_io *req)
 {
 	pthread_mutex_lock(&vm->exit_lock);
-	if (!d->failed) {
+	if (!d->failed && gen == d->gen) {
 		d->failed = why;
 		d->fail_offset = req->io_offset;
 		d->fail_write = req->h.ih_type != IPC_IO_READ;
+		d->fail_gen = gen;
 	}
 	pthread_mutex_unlock(&vm->exit_lock);
 	vm_wake_main(vm);
 }
 
+/* While d is down, wait for its next incarnation until deadline. d->lock held. */
+static int chan_wait_swap(const struct vm *vm, struct dev_chan *d, uint64_t deadline)
+{
+	while (d->down) {
+		uint64_t until = now_ns() + (uint64_t)slice_ms(deadline) * 1000000;
+		struct timespec ts = { .tv_sec = (time_t)(until / 1000000000),
+				       .tv_nsec = (long)(until % 1000000000) };
+
+		if (stopping(vm))
+			return -ECANCELED;
+		if (now_ns() >= deadline)
+			return -ETIMEDOUT;
+		pthread_cond_clockwait(&d->swapped, &d->lock, CLOCK_MONOTONIC, &ts);
+	}
+	return 0;
+}
+
+/*
+ * One attempt at the access: 0, -ECANCELED (a stop), -ETIMEDOUT while waiting
+ * for a restarted device (*came_back 0), or another failure of the device
+ * (why, gen set). With restarts, a failure marks the device down.
+ */
+static int chan_attempt(struct vm *vm, struct dev_chan *d, struct ipc_io *req, uint64_t *val,
+			enum ipc_dev_failure *why, uint32_t *gen, int *came_back)
+{
+	uint64_t deadline = deadline_from_now(vm);
+	int err = chan_lock(vm, d, deadline);
+
+	*why = IPC_DEV_FAIL_BUSY;
+	*came_back = 1;
+	if (err < 0)
+		return err;
+	*gen = d->gen;
+	err = restarting(vm) ? chan_wait_swap(vm, d, deadline) : 0;
+	if (err == -ETIMEDOUT)
+		*came_back = 0;
+	else if (err == 0)
+		err = chan_io_locked(vm, d, req, deadline, val, why);
+	if (err < 0 && err != -ECANCELED && *came_back && restarting(vm))
+		d->down = 1;
+	pthread_mutex_unlock(&d->lock);
+	return err;
+}
+
 int chan_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t off, unsigned int size,
 		uint64_t *val)
 {
-	uint64_t deadline = now_ns() + (uint64_t)v->vm->cfg.cv_deadline_ms * 1000000;
-	enum ipc_dev_failure why = IPC_DEV_FAIL_BUSY;
+	enum ipc_dev_failure why;
 	struct ipc_io req;
-	int err;
+	int came_back;
+	uint32_t gen = 0;
 
 	ipc_init(&req, !is_write ? IPC_IO_READ : write_is_sync(d, off) ? IPC_IO_WRITE_SYNC : IPC_IO_WRITE,
 		 sizeof(req));
 	req.io_space = (uint8_t)d->space;
 	req.io_size = (uint8_t)size;
 	req.io_offset = off;
-	req.io_data = is_write ? *val : 0;
-	err = chan_lock(v->vm, d, deadline);
-	if (err == 0) {
-		err = chan_io_locked(v->vm, d, &req, deadline, val, &why);
-		pthread_mutex_unlock(&d->lock);
-	}
-	if (err == 0)
-		return 0;
-	if (err != -ECANCELED) {
+	for (;;) {
+		int err;
+
+		req.io_data = is_write ? *val : 0;
+		err = chan_attempt(v->vm, d, &req, val, &why, &gen, &came_back);
+		if (err == 0)
+			return 0;
+		if (err == -ECANCELED)
+			return 1;
+		if (!came_back) {
+			vm_request_exit(v->vm, IPC_EXIT_ERROR, 0, "device %s did not come back within %u ms",
+					d->name, v->vm->cfg.cv_deadline_ms);
+			return 1;
+		}
 		log_debug("vcpu%u: %s at 0x%llx: %s", v->id, d->name, (unsigned long long)off,
 			  strerror(-err));
-		chan_report(v->vm, d, why, &req);
+		chan_report(v->vm, d, gen, why, &req);
+		/* Without restarts the supervisor ends the VM; with them, wait for the next one. */
+		if (!restarting(v->vm))
+			return 1;
 	}
-	return 1;
+}
+
+int chan_init(struct dev_chan *d)
+{
+	pthread_condattr_t ca;
+	int err = pthread_mutex_init(&d->lock, NULL);
+
+	if (!err)
+		err = pthread_condattr_init(&ca);
+	if (!err)
+		err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (!err)
+		err = pthread_cond_init(&d->swapped, &ca);
+	return -err;
+}
+
+/* Send again what the old incarnation may not have applied (d->lock held). */
+static int chan_replay(struct vm *vm, struct dev_chan *d, uint64_t deadline)
+{
+	uint32_t applied = d->shadow ? __atomic_load_n(&d->shadow->sh_applied, __ATOMIC_ACQUIRE)
+				      : d->posted;
+	uint32_t pending = d->posted - applied;
+	enum ipc_dev_failure why;
+	int err = 0;
+
+	/* The count is the dead process's word: one past what we kept is a lie, not replayed. */
+	if (pending > VCPU_REPLAY_MAX) {
+		log_warnx("%s: %u writes to send again, more than the %d kept; none sent", d->name,
+			  pending, VCPU_REPLAY_MAX);
+		return 0;
+	}
+	for (uint32_t k = applied; k != d->posted && err == 0; k++) {
+		struct ipc_io w = d->ring[k % VCPU_REPLAY_MAX];
+
+		w.h.ih_type = IPC_IO_WRITE; /* answered or not before, it is posted now */
+		err = chan_send(vm, d, &w, deadline, &why);
+	}
+	if (pending)
+		log_debug("%s: %u posted writes sent again", d->name, pending);
+	return err;
+}
+
+int chan_swap(struct vm *vm, struct dev_chan *d, int fd)
+{
+	uint64_t deadline = deadline_from_now(vm);
+	int err = chan_lock(vm, d, deadline);
+
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
+	if (dup3(fd, d->fd, O_CLOEXEC) < 0)
+		err = -errno;
+	close(fd);
+	/* One that does not take them is found by the next access, like any stuck device. */
+	if (err == 0 && chan_replay(vm, d, deadline) < 0)
+		log_warnx("%s: the restarted device did not take the writes sent again", d->name);
+	pthread_mutex_lock(&vm->exit_lock);
+	d->failed = 0;
+	d->failure_sent = 0;
+	d->gen++;
+	pthread_mutex_unlock(&vm->exit_lock);
+	d->down = 0;
+	pthread_cond_broadcast(&d->swapped);
+	pthread_mutex_unlock(&d->lock);
+	return err;
 }

@@ -43,6 +43,8 @@ static int on_cfg_vcpu(void *arg, const void *msg)
 	c->vm.cfg = *m;
 	c->vm.kvm_fd = m->cv_kvm_fd;
 	c->have_cfg = 1;
+	if (m->cv_flags & IPC_VCPU_F_RESTART)
+		runtime_accept_fd(&c->rt, IPC_VCPU_DEV_SWAP);
 	if (m->cv_flags & IPC_VCPU_F_VERBOSE)
 		log_set_verbose(1);
 	return 0;
@@ -153,7 +155,9 @@ static int on_cfg_vcpu_dev(void *arg, const void *msg)
 		return -errno;
 	d->nsync = m->cd_nsync;
 	memcpy(d->sync_off, m->cd_sync_off, sizeof(d->sync_off));
-	pthread_mutex_init(&d->lock, NULL);
+	err = chan_init(d);
+	if (err < 0)
+		return err;
 	return runtime_bind(&c->rt, "CHAN_FD", d->fd) < 0 ? -EPROTO : 0;
 }
 
@@ -219,11 +223,31 @@ static int on_start(void *arg, const void *msg)
 	return 0;
 }
 
+/* A restarted device's channel (--on-device-failure restart). */
+static int on_dev_swap(void *arg, const void *msg)
+{
+	struct ctx *c = arg;
+	const struct ipc_vcpu_dev_swap *m = msg;
+	int fd = runtime_take_fd(&c->rt);
+
+	if (fd < 0 || !ipc_str_ok(m->ds_name, sizeof(m->ds_name)))
+		goto err_close;
+	for (unsigned int i = 0; i < c->vm.ndevs; i++) {
+		if (strcmp(c->vm.devs[i].name, m->ds_name) == 0)
+			return chan_swap(&c->vm, &c->vm.devs[i], fd);
+	}
+err_close:
+	if (fd >= 0)
+		close(fd);
+	return -EPROTO;
+}
+
 static const struct ipc_handler control_table[] = {
 	{ IPC_CFG_VCPU, sizeof(struct ipc_cfg_vcpu), ST_BOOT, on_cfg_vcpu },
 	{ IPC_CFG_VCPU_DEV, sizeof(struct ipc_cfg_vcpu_dev), ST_BOOT, on_cfg_vcpu_dev },
 	{ IPC_CFG_DONE, sizeof(struct ipc_empty), ST_BOOT, on_cfg_done },
 	{ IPC_START, sizeof(struct ipc_empty), ST_READY, on_start },
+	{ IPC_VCPU_DEV_SWAP, sizeof(struct ipc_vcpu_dev_swap), ST_RUN, on_dev_swap },
 };
 
 /* The devices that failed since the last look, each told once. */
@@ -246,6 +270,7 @@ static int report_failures(struct ctx *c)
 		m.df_what = d->failed;
 		m.df_write = (uint32_t)d->fail_write;
 		m.df_offset = d->fail_offset;
+		m.df_gen = d->fail_gen;
 		pthread_mutex_unlock(&c->vm.exit_lock);
 		err = ipc_send(IPC_FD_CONTROL, &m);
 	}

@@ -19,6 +19,7 @@
 #include "mem/mem.h"
 
 #define VCPU_MAX 254
+#define VCPU_REPLAY_MAX 256 /* posted writes kept per device, for a restarted one */
 #define VCPU_MAX_EAGAIN 1000 /* consecutive EAGAINs from KVM_RUN before giving up */
 
 /* A device process whose register window this process forwards. */
@@ -44,7 +45,15 @@ struct dev_chan {
 	uint32_t failed;
 	uint64_t fail_offset;
 	int fail_write;
+	uint32_t fail_gen;
 	int failure_sent; /* the main thread reported it */
+	/* --on-device-failure restart: the device failed and its next incarnation is
+	 * awaited (down, under lock; swapped is signalled when it arrives), gen counts
+	 * incarnations, and the posted writes are kept for replay into the next one. */
+	int down;
+	uint32_t gen;
+	pthread_cond_t swapped;
+	struct ipc_io ring[VCPU_REPLAY_MAX];
 	/* Held across each request and its reply, so vCPU threads never interleave; taken
 	 * with a deadline (chan.c). */
 	pthread_mutex_t lock;
@@ -107,6 +116,15 @@ void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value,
  */
 int chan_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t off, unsigned int size,
 		uint64_t *val);
+/* chan_init: set up d's lock and condition variable. 0 or -errno. */
+int chan_init(struct dev_chan *d) __attribute__((warn_unused_result));
+/*
+ * chan_swap: fd is the channel of d's next incarnation (main thread): it takes
+ * the place of the old one (same fd number, as the policy names it), the
+ * posted writes the old one may not have applied are sent again, and the
+ * vCPUs waiting for it go on. 0 or -errno.
+ */
+int chan_swap(struct vm *vm, struct dev_chan *d, int fd) __attribute__((warn_unused_result));
 /* vm_wake_main: make the main thread look at vm->exiting and the devices' failures. */
 void vm_wake_main(struct vm *vm);
 /* exits_handle: handle one KVM exit of v; 0 to go on, 1 when the vCPU must stop. */
