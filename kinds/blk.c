@@ -142,4 +142,5 @@ const struct dev_kind kind_blk = {
 	.msg_size = sizeof(struct ipc_cfg_blk),
 	.fds = blk_fds,
 	.nfds = nitems(blk_fds),
+	.restartable = 1,
 };

@@ -31,16 +31,20 @@ const struct dev_transport kinds_virtio_mmio = {
 	.shadow_width = 4,
 	.shadow_regs = VIRTIO_MMIO_CONFIG_OFF / 4,
 	.shadow_config_off = VIRTIO_MMIO_CONFIG_OFF,
+	.shadow = 1,
 	.announce = 1,
 };
 
-/* COM1: eight ports at 0x3f8, GSI 4. */
+/* COM1: eight ports at 0x3f8, GSI 4. Its shadow page counts applied writes
+ * (a restarted UART needs it) and answers no register. */
 const struct dev_transport kinds_com1 = {
 	.name = "COM1",
 	.space = IPC_SPACE_PIO,
 	.base = LAYOUT_COM1_PORT,
 	.len = LAYOUT_COM1_PORTS,
 	.gsi = LAYOUT_SERIAL_GSI,
+	.shadow_width = 1,
+	.shadow = 1,
 };
 
 const struct dev_kind *kinds_find(const char *name, size_t len)

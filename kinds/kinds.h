@@ -39,6 +39,7 @@ struct dev_transport {
 	uint16_t shadow_width; /* register shadow: registers of this width from offset 0 */
 	uint16_t shadow_regs; /* how many (0: the kind keeps no shadow) */
 	uint32_t shadow_config_off; /* and config space from here (0: none) */
+	int shadow; /* a shadow page (its count of applied writes at least; see shadow_regs) */
 	int announce; /* a virtio-mmio window: listed on the command line and in the DSDT */
 };
 
@@ -89,6 +90,11 @@ struct dev_kind {
 	uint32_t msg_size;
 	const struct ipc_fd_field *fds;
 	size_t nfds;
+
+	/* --on-device-failure restart: whether a process of this kind may be replaced
+	 * while the guest runs, and if not, why. */
+	int restartable;
+	const char *no_restart_reason;
 
 	/*
 	 * connect: the broker for this kind's run-time host connections, or NULL

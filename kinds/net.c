@@ -251,4 +251,5 @@ const struct dev_kind kind_net = {
 	.msg_size = sizeof(struct ipc_cfg_net),
 	.fds = net_fds,
 	.nfds = nitems(net_fds),
+	.restartable = 1,
 };

@@ -118,4 +118,5 @@ const struct dev_kind kind_serial = {
 	.msg_size = sizeof(struct ipc_cfg_serial),
 	.fds = serial_fds,
 	.nfds = nitems(serial_fds),
+	.restartable = 1,
 };

@@ -249,6 +249,24 @@ static int acpi_word(void *base, const char *val)
 	return 0;
 }
 
+static void restart_reset(struct vm_config *c)
+{
+	c->restart = 0;
+}
+
+static int restart_word(void *base, const char *val)
+{
+	struct vm_config *c = base;
+
+	if (strcmp(val, "stop") == 0)
+		c->restart = 0;
+	else if (strcmp(val, "restart") == 0)
+		c->restart = 1;
+	else
+		return -1;
+	return 0;
+}
+
 static void pit_reset(struct vm_config *c)
 {
 	c->pit = 1;
@@ -313,6 +331,8 @@ static const struct option_def options[] = {
 	  .reset = acpi_reset },
 	{ .name = "pit", .kind = OPT_GROUP, .word = pit_word, .words = "on, off",
 	  .reset = pit_reset },
+	{ .name = "on-device-failure", .kind = OPT_GROUP, .word = restart_word,
+	  .words = "stop, restart", .reset = restart_reset },
 	{ .name = "jail", .kind = OPT_GROUP, .keys = jail_keys, .nkeys = nitems(jail_keys),
 	  .word = jail_word, .words = "on, off, no-namespaces", .reset = jail_reset },
 	{ .name = "seccomp", .kind = OPT_GROUP, .word = seccomp_word, .words = "kill, log, off",
@@ -948,6 +968,10 @@ void config_usage(FILE *out)
 	      "                   the MP table and the command line (default: on)\n"
 	      "  --pit on|off     the in-kernel i8254 timer (default: on); Linux on KVM and\n"
 	      "                   the test guest need none, and the VM ends faster without it\n"
+	      "  --on-device-failure stop|restart\n"
+	      "                   a device process that dies ends the VM (default: stop), or\n"
+	      "                   is replaced by a fresh one while the guest runs (restart;\n"
+	      "                   more than 5 failures of one device in 60 s end the VM)\n"
 	      "  --name NAME      VM name for logs and process titles, 1-15 of\n"
 	      "                   A-Z a-z 0-9 _ . - (default: vm)\n"
 	      "  --config FILE    read options from FILE, one per line (\"kernel path=x\");\n"

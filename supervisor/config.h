@@ -68,6 +68,7 @@ struct vm_config {
 	unsigned int nvcpus; /* default CONFIG_DEFAULT_VCPUS */
 	int acpi; /* --acpi on|off, default on */
 	int pit; /* --pit on|off: the in-kernel i8254, default on */
+	int restart; /* --on-device-failure stop|restart: default stop (0) */
 	int jail_mode; /* --jail: 0 full (default), 1 no-namespaces, 2 off */
 	unsigned int jail_uid, jail_gid; /* --jail uid=,gid=: default CONFIG_JAIL_DEFAULT_ID */
 	int seccomp_mode; /* --seccomp: 0 kill (default), 1 log, 2 off */

@@ -283,6 +283,7 @@ int main(int argc, char **argv)
 	s.launch_ns = now_ns();
 	s.status = -1;
 	s.deadline_ms = testhook_deadline_ms(IPC_DEADLINE_MS);
+	s.restart_window_ms = testhook_restart_window_ms(SUP_RESTART_WINDOW_MS);
 	s.phase = PHASE_STARTING;
 	log_init("bulkhead");
 	parse_args(&s, argc, argv);
@@ -303,11 +304,13 @@ int main(int argc, char **argv)
 		fatal("epoll_create1");
 	if (uses_stdio(&s))
 		tty_make_raw();
-	if (vm_start_children(&s) < 0) {
+	if (vm_start_children(&s) < 0 || vm_start_spawner(&s) < 0)
 		sup_decide(&s, EXIT_VM_FAILED, "cannot start the VM's processes");
-	}
+	/* The supervisor never maps guest memory again; the spawner keeps its copy. */
+	mem_close(&s.mem);
 	status = sup_run(&s);
 	vm_close_devices(&s);
+	vm_close_links(&s);
 	tty_restore();
 	log_info("%s; exit status %d", s.reason, status);
 	return status;

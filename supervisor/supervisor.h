@@ -20,6 +20,11 @@
 #define EXIT_VM_FAILED 4 /* a bulkhead process failed, or the VM hit an error */
 #define EXIT_SIGNAL_BASE 128 /* + signal number: stopped by SIGINT/SIGTERM/SIGHUP */
 
+/* --on-device-failure restart: more than SUP_RESTART_MAX failures of one device
+ * within SUP_RESTART_WINDOW_MS end the VM. */
+#define SUP_RESTART_MAX 5
+#define SUP_RESTART_WINDOW_MS 60000
+
 /* The vcpu process's: every device's channel, irqfd, queues and shadow, and more. */
 #define SPAWN_MAX_FDS (16 + LAYOUT_MAX_DEVICES * (4 + IPC_MAX_QUEUES))
 
@@ -33,6 +38,13 @@ struct child {
 	int exited;
 	int is_vcpu;
 	int policy_fd, include_fd; /* --seccomp-policy-dir: numbers in the child, or IPC_FD_NONE */
+	int dev; /* the device instance it serves (s->devs), or -1 */
+	int is_spawner; /* the spawner (vm.c), not a child of the VM's own */
+	int ctl_eof; /* its control socket reached EOF; kept open for its next incarnation's */
+	/* --on-device-failure restart */
+	int restarting; /* dead, its next incarnation asked of the spawner */
+	unsigned int gen; /* incarnations after the first */
+	uint64_t failed_ns[SUP_RESTART_MAX + 1]; /* when it last failed, newest first */
 };
 
 /* Fds to place in a child at fixed numbers. */
@@ -49,6 +61,7 @@ void fdmap_init(struct fd_map *m);
 int fdmap_add(struct fd_map *m, int src);
 #define SPAWN_NEWPID 0x1 /* a new PID namespace: the child sees no other process */
 #define SPAWN_NEWUSER 0x2 /* and a user namespace, for an unprivileged supervisor */
+#define SPAWN_SIBLING 0x4 /* a child of our parent (the spawner's, for the supervisor to reap) */
 
 /* spawn_child: clone + exec helper exe with argv[0] = c->title; ctl and the map's fds only. */
 int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struct fd_map *m,
@@ -68,6 +81,15 @@ enum sup_phase {
 	PHASE_STARTING = 1, /* waiting for READY from every child */
 	PHASE_RUNNING = 2,
 	PHASE_STOPPING = 3, /* STOP sent; waiting for children to exit */
+};
+
+/* The eventfds, register shadow and state page of one device, made once for all its processes. */
+struct dev_link {
+	int irq_fd;
+	int queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, datamatch = index */
+	unsigned int nqueues;
+	int shadow_fd; /* the register shadow memfd (struct ipc_shadow), if the kind keeps one */
+	int state_fd; /* with restarts: the state page memfd (struct ipc_state), else -1 */
 };
 
 struct sup {
@@ -91,7 +113,12 @@ struct sup {
 	unsigned int npolicy_fds;
 	int kmsg_fd; /* /dev/kmsg at its end, to name the call of a seccomp kill; or -1 */
 	unsigned int deadline_ms; /* a device answers or drains within this (IPC_DEADLINE_MS) */
+	unsigned int restart_window_ms; /* SUP_RESTART_WINDOW_MS (test builds may shorten it) */
+	int in_spawner; /* this is the spawner's copy (vm.c) */
+	/* What outlives a device's processes: its eventfds, shadow and state page. */
+	struct dev_link links[LAYOUT_MAX_DEVICES];
 };
+
 
 /* sup_run: the event loop from spawn to the last child's exit; returns the exit status. */
 int sup_run(struct sup *s);
@@ -107,4 +134,15 @@ int vm_open_devices(struct sup *s, char *err, size_t errlen) __attribute__((warn
 void vm_close_devices(struct sup *s);
 /* vm_start_children: create channels and eventfds, spawn and configure every child. */
 int vm_start_children(struct sup *s) __attribute__((warn_unused_result));
+/*
+ * vm_start_spawner: with --on-device-failure restart, fork the spawner, which
+ * keeps what starting a device needs (privileges, fds) while the supervisor
+ * locks itself down, and starts a device's next incarnation on request
+ * (IPC_SPAWN). 0 or -errno.
+ */
+int vm_start_spawner(struct sup *s) __attribute__((warn_unused_result));
+/* vm_ask_respawn: ask the spawner for device i's next incarnation. 0 or -errno. */
+int vm_ask_respawn(struct sup *s, unsigned int i) __attribute__((warn_unused_result));
+/* vm_close_links: close the devices' eventfds, shadows and state pages. */
+void vm_close_links(struct sup *s);
 #endif

@@ -10,10 +10,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/layout.h"
@@ -21,15 +24,6 @@
 #include "mem/mem.h"
 #include "supervisor.h"
 #include "testhooks/testhooks.h"
-
-/* The channels and eventfds between the vcpu process and one device. */
-struct dev_link {
-	int chan[2]; /* [0] vcpu end, [1] device end */
-	int irq_fd;
-	int queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, datamatch = index */
-	unsigned int nqueues;
-	int shadow_fd; /* the register shadow memfd (struct ipc_shadow), if the kind keeps one */
-};
 
 static void close_fd(int *fd)
 {
@@ -106,16 +100,20 @@ void vm_close_devices(struct sup *s)
 		kinds_close(&s->devs[i]);
 }
 
-static int link_create(struct dev_link *l, const struct dev_inst *d)
+/* What outlives the device's processes: its eventfds, its shadow, its state page. */
+static int link_create(struct sup *s, struct dev_link *l, const struct dev_inst *d)
 {
-	l->nqueues = 0;
-	if (d->kind->transport->shadow_regs) {
+	*l = (struct dev_link){ .irq_fd = -1, .shadow_fd = -1, .state_fd = -1 };
+	if (d->kind->transport->shadow) {
 		l->shadow_fd = mem_create_sealed("bulkhead-shadow", IPC_SHADOW_SIZE);
 		if (l->shadow_fd < 0)
 			return l->shadow_fd;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->chan) < 0)
-		return -errno;
+	if (s->cfg.restart) {
+		l->state_fd = mem_create_sealed("bulkhead-state", IPC_STATE_SIZE);
+		if (l->state_fd < 0)
+			return l->state_fd;
+	}
 	l->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->irq_fd < 0)
 		return -errno;
@@ -129,13 +127,26 @@ static int link_create(struct dev_link *l, const struct dev_inst *d)
 
 static void link_close(struct dev_link *l)
 {
-	close_fd(&l->chan[0]);
-	close_fd(&l->chan[1]);
 	close_fd(&l->irq_fd);
 	close_fd(&l->shadow_fd);
+	close_fd(&l->state_fd);
 	for (unsigned int q = 0; q < l->nqueues; q++)
 		close_fd(&l->queue_fd[q]);
 	l->nqueues = 0;
+}
+
+void vm_close_links(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		link_close(&s->links[i]);
+}
+
+/* A device's channel to the vcpu process, new for each of its processes. */
+static int chan_create(int chan[2])
+{
+	chan[0] = chan[1] = -1;
+	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, chan) < 0 ? -errno
+												 : 0;
 }
 
 static struct child *child_new(struct sup *s, const char *name)
@@ -201,7 +212,7 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	err = spawn_child(c, exe, sv[1], m, s->spawn_flags);
+	err = spawn_child(c, exe, sv[1], m, s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING : 0));
 	close(sv[1]);
 	if (err < 0) {
 		close(sv[0]);
@@ -264,13 +275,13 @@ static void map_mem(struct sup *s, struct fd_map *map, int *mem_fds)
 
 /* The generic part of a device's configuration: identity, window, channel, queues. */
 static void device_msg(const struct sup *s, const struct dev_inst *d, const struct dev_link *l,
-		       struct fd_map *map, struct ipc_cfg_device *m)
+		       int chan, int restore, struct fd_map *map, struct ipc_cfg_device *m)
 {
 	ipc_init(m, IPC_CFG_DEVICE, sizeof(*m));
 	snprintf(m->cd_name, sizeof(m->cd_name), "%s", d->name);
 	m->cd_kind = d->kind->ipc_kind;
 	m->cd_flags = s->cfg.verbose ? IPC_DEV_F_VERBOSE : 0;
-	m->cd_chan_fd = fdmap_add(map, l->chan[1]);
+	m->cd_chan_fd = fdmap_add(map, chan);
 	m->cd_irq_fd = fdmap_add(map, l->irq_fd);
 	m->cd_base = d->base;
 	m->cd_nqueues = l->nqueues;
@@ -280,6 +291,11 @@ static void device_msg(const struct sup *s, const struct dev_inst *d, const stru
 	if (l->shadow_fd >= 0) {
 		m->cd_flags |= IPC_DEV_F_SHADOW;
 		m->cd_shadow_fd = fdmap_add(map, l->shadow_fd);
+	}
+	m->cd_state_fd = IPC_FD_NONE;
+	if (l->state_fd >= 0 && d->kind->restartable) {
+		m->cd_flags |= IPC_DEV_F_STATE | (restore ? IPC_DEV_F_RESTORE : 0);
+		m->cd_state_fd = fdmap_add(map, l->state_fd);
 	}
 }
 
@@ -294,21 +310,21 @@ static void kind_msg(const struct dev_inst *d, struct fd_map *map, struct dev_in
 	}
 }
 
-static int start_device(struct sup *s, const struct dev_inst *d, const struct dev_link *l)
+/* Start a process for device i on channel chan (its end), as its first or a replacement. */
+static int start_device(struct sup *s, struct child *c, unsigned int i, int chan, int restore)
 {
-	struct child *c = child_new(s, d->name);
+	const struct dev_inst *d = &s->devs[i];
 	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
 	struct ipc_cfg_device m;
 	struct dev_inst placed;
 	struct fd_map map;
 	int err;
 
-	if (!c)
-		return -ENOSPC;
+	c->dev = (int)i;
 	fdmap_init(&map);
 	if (d->kind->uses_guest_memory)
 		map_mem(s, &map, mem_fds);
-	device_msg(s, d, l, &map, &m);
+	device_msg(s, d, &s->links[i], chan, restore, &map, &m);
 	kind_msg(d, &map, &placed);
 	err = child_spawn(s, c, d->kind->helper, &map);
 	if (err == 0 && d->kind->uses_guest_memory)
@@ -338,7 +354,8 @@ static int send_vcpu_config(struct sup *s, struct child *c, const int *mem_fds, 
 	v.cv_gdt_base = s->boot.gdt_base;
 	v.cv_launch_ns = s->launch_ns;
 	v.cv_kvm_fd = kvm_fd;
-	v.cv_flags = (s->cfg.verbose ? IPC_VCPU_F_VERBOSE : 0) | (s->cfg.pit ? 0 : IPC_VCPU_F_NO_PIT);
+	v.cv_flags = (s->cfg.verbose ? IPC_VCPU_F_VERBOSE : 0) | (s->cfg.pit ? 0 : IPC_VCPU_F_NO_PIT) |
+		     (s->cfg.restart ? IPC_VCPU_F_RESTART : 0);
 	v.cv_deadline_ms = s->deadline_ms;
 	snprintf(v.cv_name, sizeof(v.cv_name), "%s", s->cfg.name);
 	if (err == 0)
@@ -349,7 +366,7 @@ static int send_vcpu_config(struct sup *s, struct child *c, const int *mem_fds, 
 /* The vcpu process's view of one device: window, GSI, channel, irqfd, ioeventfds, and
  * what its transport declares about synchronous writes and its shadow. */
 static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *m, struct fd_map *map, const struct dev_inst *d,
-			 const struct dev_link *l)
+			 const struct dev_link *l, int chan)
 {
 	const struct dev_transport *t = d->kind->transport;
 
@@ -359,7 +376,7 @@ static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *m, struct fd_map *map, const s
 	m->cd_gsi = d->gsi;
 	m->cd_base = d->base;
 	m->cd_len = d->len;
-	m->cd_chan_fd = fdmap_add(map, l->chan[0]);
+	m->cd_chan_fd = fdmap_add(map, chan);
 	m->cd_irq_fd = fdmap_add(map, l->irq_fd);
 	m->cd_nqueues = l->nqueues;
 	m->cd_notify_off = l->nqueues ? t->notify_off : 0;
@@ -377,7 +394,7 @@ static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *m, struct fd_map *map, const s
 	}
 }
 
-static int start_vcpu(struct sup *s, const struct dev_link *links)
+static int start_vcpu(struct sup *s, const int *chans)
 {
 	struct child *c = child_new(s, "vcpu");
 	struct ipc_cfg_vcpu_dev devs[LAYOUT_MAX_DEVICES];
@@ -389,11 +406,12 @@ static int start_vcpu(struct sup *s, const struct dev_link *links)
 	if (!c)
 		return -ENOSPC;
 	c->is_vcpu = 1;
+	c->dev = -1;
 	fdmap_init(&map);
 	kvm_fd = fdmap_add(&map, s->kvm_fd);
 	map_mem(s, &map, mem_fds);
 	for (unsigned int i = 0; i < s->ndevs; i++)
-		vcpu_dev_msg(&devs[i], &map, &s->devs[i], &links[i]);
+		vcpu_dev_msg(&devs[i], &map, &s->devs[i], &s->links[i], chans[i]);
 	err = child_spawn(s, c, "vcpu", &map);
 	if (err == 0)
 		err = send_vcpu_config(s, c, mem_fds, kvm_fd);
@@ -406,28 +424,176 @@ static int start_vcpu(struct sup *s, const struct dev_link *links)
 
 int vm_start_children(struct sup *s)
 {
-	struct dev_link links[LAYOUT_MAX_DEVICES];
+	int vcpu_end[LAYOUT_MAX_DEVICES];
 	int err = 0;
 
 	for (unsigned int i = 0; i < s->ndevs; i++) {
-		links[i] = (struct dev_link){ .chan = { -1, -1 }, .irq_fd = -1, .shadow_fd = -1 };
+		int chan[2] = { -1, -1 };
+		struct child *c;
+
+		vcpu_end[i] = -1;
 		if (err == 0)
-			err = link_create(&links[i], &s->devs[i]);
+			err = link_create(s, &s->links[i], &s->devs[i]);
 		if (err == 0)
-			err = start_device(s, &s->devs[i], &links[i]);
+			err = chan_create(chan);
+		c = err == 0 ? child_new(s, s->devs[i].name) : NULL;
+		if (err == 0 && !c)
+			err = -ENOSPC;
+		if (err == 0)
+			err = start_device(s, c, i, chan[1], 0);
+		close_fd(&chan[1]);
+		vcpu_end[i] = chan[0];
 	}
 	if (err == 0)
-		err = start_vcpu(s, links);
-	/* The children hold their ends now; the supervisor keeps none of them. */
+		err = start_vcpu(s, vcpu_end);
+	/* The children hold their channels now; the supervisor keeps none of them. */
 	for (unsigned int i = 0; i < s->ndevs; i++)
-		link_close(&links[i]);
+		close_fd(&vcpu_end[i]);
 	close_fd(&s->kvm_fd);
 	for (unsigned int i = 0; i < s->npolicy_fds; i++)
 		close_fd(&s->policy_fds[i]);
-	mem_close(&s->mem);
+	s->npolicy_fds = 0;
 	if (err < 0) {
 		errno = -err;
 		log_warn("starting the VM");
 	}
 	return err;
+}
+
+/*
+ * The spawner: with --on-device-failure restart, the supervisor locks itself
+ * down as ever, and this process, forked just before, keeps what starting a
+ * device takes (the privileges to build its jail, guest memory, every
+ * device's eventfds, shadow, state page and host resources). Its only input
+ * is the supervisor's SPAWN request on its socket; it answers SPAWNED with
+ * the new process's pidfd, the supervisor's end of its control socket and the
+ * vcpu process's end of its channel. It takes nothing from the guest or any
+ * device, so it needs no filter of its own (and a filter here would bind every
+ * device it starts).
+ */
+static int respawn(struct sup *s, unsigned int i, struct child *c, int *vcpu_end)
+{
+	int chan[2];
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->ctl = c->pidfd = -1;
+	snprintf(c->name, sizeof(c->name), "%s", s->devs[i].name);
+	snprintf(c->title, sizeof(c->title), "bulkhead/%s/%s", s->cfg.name, c->name);
+	err = chan_create(chan);
+	if (err == 0)
+		err = start_device(s, c, i, chan[1], 1);
+	close_fd(&chan[1]);
+	for (unsigned int k = 0; k < s->npolicy_fds; k++)
+		close_fd(&s->policy_fds[k]);
+	s->npolicy_fds = 0;
+	if (err < 0) {
+		close_fd(&chan[0]);
+		close_fd(&c->ctl);
+		close_fd(&c->pidfd);
+		return err;
+	}
+	*vcpu_end = chan[0];
+	return 0;
+}
+
+static void spawner_answer(struct sup *s, int fd, const struct ipc_spawn *req)
+{
+	struct ipc_spawn r;
+	struct child c = { .ctl = -1, .pidfd = -1 };
+	int vcpu_end = -1, err = -EINVAL;
+
+	ipc_init(&r, IPC_SPAWNED, sizeof(r));
+	r.sp_index = req->sp_index;
+	if (req->sp_index < s->ndevs && s->devs[req->sp_index].kind->restartable)
+		err = respawn(s, req->sp_index, &c, &vcpu_end);
+	r.sp_errno = -err;
+	r.sp_pid = err == 0 ? c.pid : 0;
+	if (err == 0) {
+		int fds[3] = { c.pidfd, c.ctl, vcpu_end };
+
+		err = ipc_send_fds(fd, &r, fds, nitems(fds));
+		for (size_t k = 0; k < nitems(fds); k++)
+			close(fds[k]);
+	} else {
+		err = ipc_send(fd, &r);
+	}
+	if (err < 0)
+		log_warnx("spawner: answering the supervisor: %s", strerror(-err));
+}
+
+static _Noreturn void spawner_main(struct sup *s, int fd)
+{
+	static const struct ipc_handler table[] = {
+		{ IPC_SPAWN, sizeof(struct ipc_spawn), 1, NULL },
+	};
+	_Alignas(8) char buf[IPC_MAX_MSG];
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "bh-spawner");
+	s->in_spawner = 1; /* what it starts is the supervisor's child, to watch and reap */
+	for (;;) {
+		ssize_t n = ipc_recv(fd, buf);
+
+		if (n == -EINTR || n == -EAGAIN)
+			continue;
+		if (n <= 0)
+			_exit(n == 0 ? 0 : 1);
+		if (ipc_check(table, nitems(table), buf, (size_t)n, 1))
+			spawner_answer(s, fd, (const struct ipc_spawn *)(const void *)buf);
+		else if (((const struct ipc_hdr *)(const void *)buf)->ih_type == IPC_STOP)
+			_exit(0);
+		else
+			_exit(1);
+	}
+}
+
+int vm_start_spawner(struct sup *s)
+{
+	struct child *c;
+	int sv[2];
+	pid_t pid;
+
+	if (!s->cfg.restart)
+		return 0;
+	c = child_new(s, "spawner");
+	if (!c)
+		return -ENOSPC;
+	c->dev = -1;
+	c->is_spawner = 1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		spawner_main(s, sv[1]);
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->ctl = sv[0];
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (c->pidfd < 0 || fcntl(c->ctl, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	c->exited = 0;
+	c->ready = 1;
+	return 0;
+}
+
+int vm_ask_respawn(struct sup *s, unsigned int i)
+{
+	struct ipc_spawn m;
+
+	for (unsigned int k = 0; k < s->nchildren; k++) {
+		if (!s->children[k].is_spawner || s->children[k].exited)
+			continue;
+		ipc_init(&m, IPC_SPAWN, sizeof(m));
+		m.sp_index = i;
+		return ipc_send(s->children[k].ctl, &m);
+	}
+	return -ESRCH;
 }

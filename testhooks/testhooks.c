@@ -34,12 +34,22 @@ int testhook_no_shadow(void)
 	return v && strcmp(v, "1") == 0;
 }
 
-unsigned int testhook_deadline_ms(unsigned int dflt)
+static unsigned int env_ms(const char *name, unsigned int dflt)
 {
-	const char *v = getenv(TESTHOOK_DEADLINE_ENV);
+	const char *v = getenv(name);
 	long ms = v ? strtol(v, NULL, 10) : 0;
 
 	return ms > 0 && ms <= (long)dflt ? (unsigned int)ms : dflt;
+}
+
+unsigned int testhook_deadline_ms(unsigned int dflt)
+{
+	return env_ms(TESTHOOK_DEADLINE_ENV, dflt);
+}
+
+unsigned int testhook_restart_window_ms(unsigned int dflt)
+{
+	return env_ms(TESTHOOK_RESTART_WINDOW_ENV, dflt);
 }
 
 static void fault_call(const char *name)

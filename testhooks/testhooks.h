@@ -29,6 +29,12 @@
  * so that the compromised-device fuzzer does not wait 5 s for each silence.
  */
 #define TESTHOOK_DEADLINE_ENV "BULKHEAD_TEST_DEADLINE_MS"
+/*
+ * BULKHEAD_TEST_RESTART_WINDOW_MS=N: --on-device-failure restart counts a
+ * device's failures over N ms instead of SUP_RESTART_WINDOW_MS (at most that),
+ * so that a test can restart a device many times without waiting minutes.
+ */
+#define TESTHOOK_RESTART_WINDOW_ENV "BULKHEAD_TEST_RESTART_WINDOW_MS"
 
 #ifdef BH_TEST_HOOKS
 /* The environment entry for the child titled title, or NULL; built in buf. */
@@ -41,6 +47,8 @@ void testhook_supervisor_fault(void);
 int testhook_no_shadow(void);
 /* In the supervisor: the device deadline, dflt unless the test asks for another. */
 unsigned int testhook_deadline_ms(unsigned int dflt);
+/* In the supervisor: the restart window, dflt unless the test asks for a shorter one. */
+unsigned int testhook_restart_window_ms(unsigned int dflt);
 #else
 static inline char *testhook_child_env(const char *title, char *buf, size_t len)
 {
@@ -64,6 +72,11 @@ static inline int testhook_no_shadow(void)
 }
 
 static inline unsigned int testhook_deadline_ms(unsigned int dflt)
+{
+	return dflt;
+}
+
+static inline unsigned int testhook_restart_window_ms(unsigned int dflt)
 {
 	return dflt;
 }
