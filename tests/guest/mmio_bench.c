@@ -188,7 +188,8 @@ void mmio_bench(void)
  * round writes QueueSel, reads QueueNumMax, MagicValue (a shadowed register)
  * and a config byte, and writes InterruptACK (a synchronous write). For the
  * frozen- and compromised-device tests: the VMM must end the VM when the
- * device stops serving them.
+ * device stops serving them (or replace the device). With bulkhead.seconds=N
+ * it PASSes after N seconds.
  */
 static int op_is(const char *op, size_t len, const char *name)
 {
@@ -203,7 +204,8 @@ void mmio_loop(void)
 	volatile uint32_t *sel, *nummax, *magic, *ack;
 	volatile uint8_t *config;
 	uint32_t i = 0, sink = 0;
-	uint64_t base;
+	uint64_t base, seconds = param_u64("bulkhead.seconds", 0);
+	uint64_t until = rdtsc() + us_to_tsc(seconds * 1000000);
 
 	if (!op || (!write && !mixed && !op_is(op, len, "read")))
 		fail("bulkhead.mmio-op must be write, read or mixed");
@@ -220,6 +222,11 @@ void mmio_loop(void)
 	cprintf(GUEST_TAG "mmio-loop: %s at 0x%lx\n", mixed ? "mixing" : write ? "writing" : "reading",
 		base);
 	for (;; i++) {
+		/* bulkhead.seconds=N: PASS after N seconds (0: never) */
+		if (seconds && (i & 255) == 0 && rdtsc() >= until) {
+			cprintf(GUEST_TAG "mmio-loop: %u rounds\n", i);
+			pass();
+		}
 		if (write || mixed)
 			*sel = i & 1;
 		if (!write)

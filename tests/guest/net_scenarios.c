@@ -206,7 +206,12 @@ int net_echo_run(struct nic *const *list, unsigned int count, uint32_t frames, u
 				if (++e->done == frames)
 					left--;
 			}
-			if (e->waiting && rdtsc() > e->deadline) {
+			if (e->waiting && rdtsc() > e->deadline && n->opts.lossy) {
+				res[i].lost++;
+				e->waiting = 0;
+				if (++e->done == frames)
+					left--;
+			} else if (e->waiting && rdtsc() > e->deadline) {
 				snprintf(why, whylen, "%s: echo %u (%u bytes) not back within %u ms (Status 0x%x)",
 					 net_name(n), e->seq, e->len, n->opts.timeout_ms, vdev_status(&n->dev));
 				return -1;
@@ -264,6 +269,8 @@ static void print_echo(const struct nic *n, const struct net_echo_result *r, uin
 		n->kicks, n->notifies);
 	cprintf(TAG "%s: rtt-us %s (min %s, max %s, median of %u on %s)\n", name, med, lo, hi, r->frames,
 		net_name(n));
+	if (n->opts.lossy)
+		cprintf(TAG "%s: %s: %u of %u echoes lost\n", name, net_name(n), r->lost, r->frames);
 }
 
 /* ---- net-info ---- */
