@@ -162,10 +162,11 @@ def test_children_hold_only_their_fds(vm_factory, guest):
     fd_dir = "/proc/%d/fd" % pids["serial"]
     given = sorted(int(f) for f in os.listdir(fd_dir)
                    if os.readlink(os.path.join(fd_dir, f)) != "anon_inode:[eventpoll]")
-    # stderr, control, vcpu channel, irqfd, console in, console out (and its own epoll fd)
-    assert given == [2, 3, 4, 5, 6, 7], given
+    # stderr, control, vcpu channel, irqfd, register shadow, console in, console out (and its
+    # own epoll fd)
+    assert given == [2, 3, 4, 5, 6, 7, 8], given
     maps = open("/proc/%d/maps" % pids["serial"]).read()
-    assert "memfd:" not in maps, "the serial process must not map guest memory"
+    assert "memfd:%s-ram" % vm.name not in maps, "the serial process must not map guest memory"
     vcpu_maps = open("/proc/%d/maps" % pids["vcpu"]).read()
     assert "memfd:%s-ram0" % vm.name in vcpu_maps
     vm.proc.stdin.write(b"quit\n")

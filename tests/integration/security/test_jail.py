@@ -87,17 +87,17 @@ def test_children_are_jailed(running_vm):
 def test_children_hold_only_their_fds(running_vm):
     _, pids = running_vm
     # stderr, control, then the numbers its configuration names (supervisor/vm.c):
-    assert given_fds(pids["serial"]) == [2, 3, 4, 5, 6, 7]  # chan, irq, console in, out
+    assert given_fds(pids["serial"]) == [2, 3, 4, 5, 6, 7, 8]  # chan, irq, shadow, console in, out
     # ram, chan, irq, image, queue, register shadow
     assert given_fds(pids["blk0"]) == [2, 3, 4, 5, 6, 7, 8, 9]
     # ram, chan, irq, tap, 2 queues, register shadow
     assert given_fds(pids["net0"]) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
-    # vcpu: kvm, ram, 3 devices x (chan, irq) + 3 ioeventfds + 2 register shadows (2..16);
+    # vcpu: kvm, ram, 3 devices x (chan, irq, register shadow) + 3 ioeventfds (2..17);
     # beyond those only what it made itself: the VM, its vCPU and its exit eventfd.
     pid = pids["vcpu"]
     vcpu = given_fds(pid)
-    assert set(range(2, 17)) <= set(vcpu), vcpu
-    own = sorted(os.readlink("/proc/%d/fd/%d" % (pid, fd)) for fd in vcpu if fd not in range(2, 17))
+    assert set(range(2, 18)) <= set(vcpu), vcpu
+    own = sorted(os.readlink("/proc/%d/fd/%d" % (pid, fd)) for fd in vcpu if fd not in range(2, 18))
     assert own == ["anon_inode:[eventfd]", "anon_inode:kvm-vcpu:0", "anon_inode:kvm-vm"], own
 
 
