@@ -88,7 +88,7 @@ enum virtq_error virtq_start(struct virtq *q, const struct guest_mem *mem)
 		return VIRTQ_E_RING;
 	}
 	q->last_avail = 0;
-	q->used_idx = load16(used_field(q, 1));
+	q->used_idx = 0; /* 2.7.8: "This starts at 0", whatever the driver left in memory */
 	q->signalled_valid = 0;
 	return VIRTQ_OK;
 }
