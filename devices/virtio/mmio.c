@@ -247,6 +247,9 @@ static void queue_ready_write(struct virtio_dev *vd, struct virtq *q, uint32_t v
 	}
 	if (q->ready)
 		return;
+	/* The other queues' rings are off limits to this one's writes, and the reverse. */
+	q->siblings = vd->queues;
+	q->nsiblings = vd->ops->nqueues;
 	e = virtq_start(q, vd->mem);
 	if (e != VIRTQ_OK) {
 		virtio_needs_reset(vd, vd->queue_sel, e);
