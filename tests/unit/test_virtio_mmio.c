@@ -934,6 +934,14 @@ static void test_kick_gating(void **state)
 	assert_int_equal(f.nnotify[0], 0);
 	virtio_kick(&vd, 0);
 	assert_int_equal(f.nnotify[0], 0);
+	/* FEATURES_OK after DRIVER_OK (3.1.1: features come first): refused, never live */
+	wr(&vd, STATUS, ACK | DRV | DRV_OK | FEAT_OK);
+	assert_int_equal(rd(&vd, STATUS), ACK | DRV | DRV_OK);
+	assert_int_equal(f.ndriver_ok, 0);
+	assert_false(virtio_queue_live(&vd, 0));
+	virtio_kick(&vd, 0);
+	wr(&vd, QUEUE_NOTIFY, 0);
+	assert_int_equal(f.nnotify[0], 0);
 	/* FEATURES_OK and DRIVER_OK at once with features refused: not live */
 	dev_new(&vd, &f, &fake_ops);
 	wr(&vd, STATUS, ACK | DRV);
