@@ -114,6 +114,7 @@ UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virt
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).
 UNIT_LDFLAGS_net := -Wl,--wrap=virtq_unpop
+UNIT_LDFLAGS_blk := -Wl,--wrap=fdatasync
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
 define unit_rule
