@@ -84,6 +84,16 @@ int strncmp(const char *a, const char *b, size_t n)
 	return 0;
 }
 
+int mem_filled(const void *p, size_t n, uint8_t v)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != v)
+			return 0;
+	return 1;
+}
+
 size_t strlcpy(char *dst, const char *src, size_t n)
 {
 	size_t len = strlen(src);

@@ -29,6 +29,8 @@ size_t strlen(const char *s);
 size_t strnlen(const char *s, size_t max);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
+/* mem_filled: every byte of p[0..n) is v. */
+int mem_filled(const void *p, size_t n, uint8_t v);
 /* strlcpy: copy src into dst of size n, NUL-terminated; returns strlen(src). */
 size_t strlcpy(char *dst, const char *src, size_t n);
 
