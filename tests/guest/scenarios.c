@@ -4,7 +4,7 @@
  * The scenarios `bulkhead.test=NAME` selects. Each ends the VM: with pass() or
  * fail() through the debug-exit port, or by the exit it tests.
  */
-#include "blk.h"
+#include "hostile.h"
 #include "net.h"
 
 #define I8042_CMD 0x64
@@ -278,6 +278,8 @@ const struct scenario scenarios[] = {
 	{ "blk-ro", blk_ro, "read-only disk: reads work, a write gets IOERR" },
 	{ "blk-two", blk_two, "two disks, two seeds, at once" },
 	{ "blk-hostile", blk_hostile, "hostile rings: the device must refuse, then work after a reset" },
+	{ "mmio-hostile", mmio_hostile, "the virtio-mmio register protocol broken (a disk, 2 cpus)" },
+	{ "vring-hostile", vring_hostile, "the split virtqueue broken (a disk, 2 cpus)" },
 	{ "blk-bench", blk_bench, "sequential MB/s and random-read IOPS" },
 	{ "net-info", net_info, "print each virtio-net device's MAC, link and features; PASS" },
 	{ "net-tx", net_tx, "send bulkhead.frames=N (64) pattern frames; the host peer checks them" },
