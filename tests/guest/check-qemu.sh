@@ -53,6 +53,7 @@ check marker-exit 1 "boot marker" -- marker-exit
 INPUT='hello\nquit\n' check echo 1 "echo: hello" -- echo
 check reboot 0 "i8042 reset" -- reboot
 check reboot-acpi 0 "ACPI reset register" ACPI=on I8042=off -- reboot
+check reboot-acpi-only 0 "still running after the wrong value" ACPI=on I8042=off -- reboot-acpi
 check triple-fault 0 "triple-fault" -- triple-fault
 check smp-2 1 "cpus online: 2" SMP=2 -- smp
 check smp-1 1 "cpus online: 1" SMP=1 -- smp
