@@ -275,8 +275,13 @@ def test_blk_verify_wrong_seed_fails(vm_factory, guest, tmp_path):
 
 # ---- blk-flush ----
 
-def test_blk_flush_then_sigkill(vm_factory, guest, tmp_path):
-    """Whatever the guest wrote and flushed is in the image after bulkhead is SIGKILLed."""
+def test_blk_completed_writes_outlive_sigkill(vm_factory, guest, tmp_path):
+    """Writes the device completed are in the image file once bulkhead is SIGKILLed after the
+    guest's FLUSH, and no child outlives the supervisor. This is not durability: a SIGKILL
+    leaves the host's page cache alone, so the data would be there with or without the
+    fdatasync behind FLUSH, and only a power loss could tell them apart. That the FLUSH does
+    call fdatasync on the image (and fails the request when it fails) is test_blk.c's
+    test_flush and test_flush_fails."""
     size, start, sectors, seed = 16 * MiB, 8, 8192, 31337
     img = make_image(tmp_path / "flush.img", size)
     vm = vm_factory(guest_args("blk-flush", "bulkhead.seed=%d bulkhead.start=%d bulkhead.sectors=%d"
