@@ -134,6 +134,14 @@ int hostile_setup(struct hctx *h, int driver_ok)
 	return 0;
 }
 
+int hostile_live(struct hctx *h)
+{
+	if (hostile_setup(h, 1))
+		return -1;
+	h->driver_ok = 1;
+	return 0;
+}
+
 unsigned int hostile_queue(struct hctx *h, uint32_t n, uint64_t desc, uint64_t avail, uint64_t used)
 {
 	struct vdev *d = &h->b->dev;
@@ -145,16 +153,7 @@ unsigned int hostile_queue(struct hctx *h, uint32_t n, uint64_t desc, uint64_t a
 		snprintf(h->note, sizeof(h->note), "setup: %s", why);
 		return O_WRONG;
 	}
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_SEL, 0);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_NUM, n);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)avail);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(avail >> 32));
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)used);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(used >> 32));
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	ready = vdev_read32(d, VIRTIO_MMIO_QUEUE_READY);
+	ready = vdev_queue_place(d, 0, n, desc, avail, used);
 	st = vdev_status(d);
 	h->isr = vdev_read32(d, VIRTIO_MMIO_INTERRUPT_STATUS);
 	snprintf(h->note, sizeof(h->note), "QueueNum %u desc 0x%lx avail 0x%lx used 0x%lx: QueueReady reads %u, "
@@ -235,9 +234,8 @@ static unsigned int run_case(struct hctx *h, const struct hcase *c)
 {
 	if (c->custom)
 		return c->custom(h);
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	if (c->build(h))
 		return O_NONE;
 	return hostile_wait_outcome(h, 0);
@@ -552,9 +550,8 @@ static int c_status_ro(struct hctx *h)
 /* A status written into the device-readable byte is no answer: wait with status_ro. */
 static unsigned int c_status_ro_run(struct hctx *h)
 {
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	c_status_ro(h);
 	return hostile_wait_outcome(h, 1);
 }
@@ -688,28 +685,25 @@ static int c_wz_flags(struct hctx *h)
 	return 0;
 }
 
-static int c_discard_segs(struct hctx *h)
+/* over_max_seg: a DISCARD or WRITE_ZEROES of max + 1 segments (max from config space). */
+static int over_max_seg(struct hctx *h, uint32_t type, uint32_t max)
 {
-	uint32_t max = h->b->max_discard_seg;
-
 	if (!max || max >= BLK_SLOT_BYTES / sizeof(struct blk_dwz)) {
-		snprintf(h->note, sizeof(h->note), "max_discard_seg %u", max);
+		snprintf(h->note, sizeof(h->note), "max segments %u", max);
 		return 1;
 	}
-	dwz(h, VIRTIO_BLK_T_DISCARD, max + 1, h->scratch + OTHER_SECTOR, 8, 0, 0);
+	dwz(h, type, max + 1, h->scratch + OTHER_SECTOR, 8, 0, 0);
 	return 0;
+}
+
+static int c_discard_segs(struct hctx *h)
+{
+	return over_max_seg(h, VIRTIO_BLK_T_DISCARD, h->b->max_discard_seg);
 }
 
 static int c_wz_segs(struct hctx *h)
 {
-	uint32_t max = h->b->max_write_zeroes_seg;
-
-	if (!max || max >= BLK_SLOT_BYTES / sizeof(struct blk_dwz)) {
-		snprintf(h->note, sizeof(h->note), "max_write_zeroes_seg %u", max);
-		return 1;
-	}
-	dwz(h, VIRTIO_BLK_T_WRITE_ZEROES, max + 1, h->scratch + OTHER_SECTOR, 8, 0, 0);
-	return 0;
+	return over_max_seg(h, VIRTIO_BLK_T_WRITE_ZEROES, h->b->max_write_zeroes_seg);
 }
 
 static int c_discard_sectors(struct hctx *h)
@@ -742,9 +736,8 @@ static unsigned int c_get_id_short(struct hctx *h)
 	uint8_t *id = h->s->buf;
 	unsigned int out;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	memset(id, 0x5a, 64);
 	h->sector = 0;
 	hostile_request(h, VIRTIO_BLK_T_GET_ID);
@@ -754,16 +747,14 @@ static unsigned int c_get_id_short(struct hctx *h)
 	hostile_post(h, 0);
 	out = hostile_wait_outcome(h, 0);
 	if (!mem_filled(id + 8, 56, 0x5a)) {
-		strlcpy(h->note + strlen(h->note), "; bytes past the 8-byte buffer were written",
-			sizeof(h->note) - strlen(h->note));
+		snappendf(h->note, sizeof(h->note), "; bytes past the 8-byte buffer were written");
 		return out | O_WRONG;
 	}
 	if (out & O_OK) {
 		uint32_t len = vq_used_elem(h->q, 0)->len;
 
 		if (len > 9) {
-			snprintf(h->note + strlen(h->note), sizeof(h->note) - strlen(h->note),
-				 "; used len %u for 8 bytes and a status", len);
+			snappendf(h->note, sizeof(h->note), "; used len %u for 8 bytes and a status", len);
 			return out | O_WRONG;
 		}
 	}
@@ -823,9 +814,8 @@ static unsigned int c_seg_max_run(struct hctx *h)
 {
 	unsigned int out;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	if (c_seg_max(h))
 		return O_NONE;
 	out = hostile_wait_outcome(h, 0);
@@ -848,9 +838,8 @@ static unsigned int c_full_ring(struct hctx *h)
 	unsigned int i, bad = 0;
 	int r;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	hostile_request(h, VIRTIO_BLK_T_IN);
 	for (i = 0; i < q->size; i++) {
 		struct vq_desc *ti = t + 4 * i;
@@ -881,9 +870,8 @@ static unsigned int wrong_direction(struct hctx *h, uint32_t type)
 {
 	unsigned int out;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	h->sector = h->scratch + OTHER_SECTOR;
 	hostile_request(h, type);
 	memset(h->s->buf, 0x3c, h->b->lbs);
@@ -893,8 +881,7 @@ static unsigned int wrong_direction(struct hctx *h, uint32_t type)
 	hostile_post(h, 0);
 	out = hostile_wait_outcome(h, 0);
 	if (type == VIRTIO_BLK_T_IN && !mem_filled(h->s->buf, h->b->lbs, 0x3c)) {
-		strlcpy(h->note + strlen(h->note), "; the device wrote into the device-readable buffer",
-			sizeof(h->note) - strlen(h->note));
+		snappendf(h->note, sizeof(h->note), "; the device wrote into the device-readable buffer");
 		return out | O_WRONG;
 	}
 	return out;

@@ -107,6 +107,9 @@ int hostile_wait_used(struct hctx *h, uint16_t want, uint64_t us);
 /* hostile_setup: reset and set the disk up again (driver_ok: through DRIVER_OK); 0 or -1
  * (h->note). */
 int hostile_setup(struct hctx *h, int driver_ok);
+/* hostile_live: hostile_setup through DRIVER_OK, and h->driver_ok set (a NEEDS_RESET from
+ * now on must raise the configuration-change interrupt); 0 or -1. */
+int hostile_live(struct hctx *h);
 /* hostile_queue: from reset, negotiate, then queue 0 with size n at desc/avail/used and
  * QueueReady 1; O_REFUSED if QueueReady reads 0, | O_NEEDS_RESET if Status says so (note
  * set). */

@@ -248,6 +248,18 @@ int snprintf(char *buf, size_t n, const char *fmt, ...)
 	return r;
 }
 
+void snappendf(char *buf, size_t n, const char *fmt, ...)
+{
+	size_t len = strnlen(buf, n);
+	va_list ap;
+
+	if (len + 1 >= n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, n - len, fmt, ap);
+	va_end(ap);
+}
+
 int parse_u64(const char *s, size_t len, int suffix, uint64_t *out)
 {
 	unsigned int base = 10;

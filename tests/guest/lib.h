@@ -42,6 +42,8 @@ int vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 /* snprintf: as vsnprintf. */
 int snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* snappendf: format at the end of the NUL-terminated string in buf[0..n), truncating. */
+void snappendf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * parse_u64: parse s[0..len) as a decimal or 0x-hex number with an optional

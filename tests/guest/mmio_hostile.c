@@ -31,17 +31,11 @@ static int io_works(struct hctx *h)
 	hostile_good_chain(h, h->q->desc);
 	hostile_post(h, 0);
 	if (hostile_wait_used(h, want, HOSTILE_TIMEOUT_US) <= 0 || *h->s->status != VIRTIO_BLK_S_OK) {
-		snprintf(h->note + strlen(h->note), sizeof(h->note) - strlen(h->note),
-			 "; then a good request: used idx %u (want %u), status %u, Status 0x%x", vq_used_idx(h->q),
+		snappendf(h->note, sizeof(h->note), "; then a good request: used idx %u (want %u), status %u, Status 0x%x", vq_used_idx(h->q),
 			 want, *h->s->status, vdev_status(dev(h)));
 		return -1;
 	}
 	return 0;
-}
-
-static void note_add(struct hctx *h, const char *what)
-{
-	strlcpy(h->note + strlen(h->note), what, sizeof(h->note) - strlen(h->note));
 }
 
 /* ---- widths, alignments and directions ---- */
@@ -91,8 +85,7 @@ static int state_same(struct hctx *h, uint32_t status)
 	ready = vdev_read32(dev(h), VIRTIO_MMIO_QUEUE_READY);
 	if (st == status && ready == 1)
 		return 1;
-	snprintf(h->note + strlen(h->note), sizeof(h->note) - strlen(h->note),
-		 "; Status 0x%x (was 0x%x), QueueReady %u", st, status, ready);
+	snappendf(h->note, sizeof(h->note), "; Status 0x%x (was 0x%x), QueueReady %u", st, status, ready);
 	return 0;
 }
 
@@ -105,9 +98,8 @@ static unsigned int c_widths(struct hctx *h)
 	uint32_t status;
 	unsigned int n = 0;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	status = vdev_status(dev(h));
 	for (uint32_t off = 0; off < REG_END; off += 4) {
 		for (unsigned int i = 0; i < nitems(sizes); i++) {
@@ -140,9 +132,8 @@ static unsigned int c_write_ro(struct hctx *h)
 	uint32_t status, gen, isr, max, f0;
 	uint64_t cap;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	status = vdev_status(d);
 	gen = vdev_read32(d, VIRTIO_MMIO_CONFIG_GENERATION);
 	isr = vdev_read32(d, VIRTIO_MMIO_INTERRUPT_STATUS);
@@ -165,7 +156,7 @@ static unsigned int c_write_ro(struct hctx *h)
 	    vdev_read32(d, VIRTIO_MMIO_DEVICE_FEATURES) != f0 || vdev_read32(d, VIRTIO_MMIO_QUEUE_NUM_MAX) != max ||
 	    vdev_read32(d, VIRTIO_MMIO_INTERRUPT_STATUS) != isr ||
 	    vdev_read32(d, VIRTIO_MMIO_CONFIG_GENERATION) != gen || vdev_config64(d, BLK_CFG_CAPACITY) != cap) {
-		note_add(h, "; a read-only value changed");
+		snappendf(h->note, sizeof(h->note), "; a read-only value changed");
 		return O_WRONG;
 	}
 	if (!state_same(h, status) || io_works(h))
@@ -184,9 +175,8 @@ static unsigned int c_read_wo(struct hctx *h)
 	uint64_t end;
 	uint32_t isr;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	/* Ask for an interrupt on every completion, both ways the driver can. */
 	q->avail[0] = 0;
 	q->avail[2 + q->size] = 0;
@@ -257,7 +247,7 @@ static unsigned int c_features_sel(struct hctx *h)
 	if (!(vdev_status(d) & VIRTIO_FEATURES_OK) || !zero)
 		return O_WRONG;
 	if (vq_setup(d, 0, h->b->opts.qsize, BLK_MAX_SEGS + 2, &why)) {
-		note_add(h, "; queue setup failed");
+		snappendf(h->note, sizeof(h->note), "; queue setup failed");
 		return O_WRONG;
 	}
 	vdev_driver_ok(d);
@@ -274,9 +264,8 @@ static unsigned int c_queue_sel(struct hctx *h)
 	uint32_t status;
 	unsigned int i, bad = 0;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	status = vdev_status(d);
 	for (i = 0; i < nitems(sels); i++) {
 		vdev_write32(d, VIRTIO_MMIO_QUEUE_SEL, sels[i]);
@@ -313,9 +302,8 @@ static unsigned int c_layout_while_ready(struct hctx *h)
 	struct vdev *d = dev(h);
 	uint32_t status;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	status = vdev_status(d);
 	vdev_write32(d, VIRTIO_MMIO_QUEUE_SEL, 0);
 	vdev_write32(d, VIRTIO_MMIO_QUEUE_NUM, 4);
@@ -383,9 +371,8 @@ static unsigned int c_ready_toggle(struct hctx *h)
 	uint64_t end;
 	uint16_t done;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	post_reads(h, status);
 	vdev_write32(d, VIRTIO_MMIO_QUEUE_SEL, 0);
 	vdev_write32(d, VIRTIO_MMIO_QUEUE_READY, 0);
@@ -396,11 +383,11 @@ static unsigned int c_ready_toggle(struct hctx *h)
 	snprintf(h->note, sizeof(h->note), "QueueReady 0 with %u requests in flight: %u done when it read 0",
 		 INFLIGHT, done);
 	if (vdev_read32(d, VIRTIO_MMIO_QUEUE_READY)) {
-		note_add(h, "; QueueReady still reads 1");
+		snappendf(h->note, sizeof(h->note), "; QueueReady still reads 1");
 		return O_WRONG;
 	}
 	if (!quiet(h, status)) {
-		note_add(h, "; the device wrote the ring, a status or data afterwards");
+		snappendf(h->note, sizeof(h->note), "; the device wrote the ring, a status or data afterwards");
 		return O_WRONG;
 	}
 	return O_QUIET;
@@ -431,7 +418,7 @@ static unsigned int c_reset_inflight(struct hctx *h)
 	if (isr || ready)
 		return O_WRONG;
 	if (!quiet(h, status)) {
-		note_add(h, "; the device wrote the ring, a status or data after the reset");
+		snappendf(h->note, sizeof(h->note), "; the device wrote the ring, a status or data after the reset");
 		return O_WRONG;
 	}
 	return O_QUIET;
@@ -582,7 +569,7 @@ static unsigned int c_features_changed(struct hctx *h)
 	unsigned int out;
 
 	if (negotiate_raw(h, base_features(h)) || !features_ok(h)) {
-		note_add(h, "; FEATURES_OK refused for VERSION_1 | INDIRECT_DESC");
+		snappendf(h->note, sizeof(h->note), "; FEATURES_OK refused for VERSION_1 | INDIRECT_DESC");
 		return O_NONE;
 	}
 	vdev_write32(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
@@ -597,7 +584,7 @@ static unsigned int c_features_changed(struct hctx *h)
 	hostile_desc(h->q->desc, 0, HPHYS(t), 3 * sizeof(*t), VQ_DESC_F_INDIRECT, 0);
 	hostile_post(h, 0);
 	out = hostile_wait_outcome(h, 0);
-	note_add(h, "; DriverFeatures written 0 after FEATURES_OK, then an indirect request");
+	snappendf(h->note, sizeof(h->note), "; DriverFeatures written 0 after FEATURES_OK, then an indirect request");
 	return out == O_OK ? O_IGNORED : out;
 }
 
@@ -607,9 +594,8 @@ static unsigned int c_status_cleared(struct hctx *h)
 	struct vdev *d = dev(h);
 	uint32_t status;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	status = vdev_status(d);
 	vdev_set_status(d, VIRTIO_ACKNOWLEDGE | VIRTIO_DRIVER | VIRTIO_FEATURES_OK);
 	snprintf(h->note, sizeof(h->note), "Status 0x%x, written 0x%x: reads 0x%x", status,
@@ -685,7 +671,7 @@ static unsigned int c_generation_race(struct hctx *h)
 	snprintf(h->note, sizeof(h->note), "%u consistent reads (%u wrong), %u retried, generation moved %u times; "
 		 "the other vCPU: %u rounds, %u NEEDS_RESET", reads, wrong, retries, changes, c.rounds, c.resets);
 	if (!smp_done()) {
-		note_add(h, "; the other vCPU never finished");
+		snappendf(h->note, sizeof(h->note), "; the other vCPU never finished");
 		return O_NONE;
 	}
 	return wrong || !reads ? O_WRONG : O_SURVIVED;

@@ -533,8 +533,7 @@ static unsigned int nb_garbage(struct hctx *h)
 		if (!r)
 			snprintf(h->note, sizeof(h->note), "nothing arrived (Status 0x%x)", vdev_status(&n->dev));
 		else
-			strlcpy(h->note + strlen(h->note), " (num_buffers left as the buffer held it?)",
-				sizeof(h->note) - strlen(h->note));
+			snappendf(h->note, sizeof(h->note), " (num_buffers left as the buffer held it?)");
 		return r < 0 ? O_WRONG : O_NONE;
 	}
 	snprintf(h->note, sizeof(h->note), "frame of %u bytes, num_buffers %u", len, n->rx_hdr.num_buffers);
@@ -575,23 +574,29 @@ static int echo_back(struct hctx *h, uint32_t seq, uint8_t **f, uint32_t *len, u
 	return 0;
 }
 
+/* sent_as: the tx chain posted for echo frame seq was used: dropped, or sent as exactly the
+ * want_len bytes at want (the echo comes back with the MACs swapped); else its outcome. */
+static unsigned int sent_as(struct hctx *h, uint32_t seq, const uint8_t *want, uint32_t want_len)
+{
+	unsigned int out = tx_outcome(h);
+	uint32_t len;
+	uint8_t *f;
+
+	if (out != O_DROPPED || !echo_back(h, seq, &f, &len, 500000))
+		return out;
+	snprintf(h->note, sizeof(h->note), "sent: the echo came back, %u bytes", len);
+	return len == want_len && !memcmp(f + 12, want + 12, len - 12) ? O_DELIVERED : O_WRONG;
+}
+
 /* N0021: num_buffers 0xffff in a transmit header (the driver's to leave 0): the frame goes
  * out unchanged, or is dropped. */
 static unsigned int c_tx_nb(struct hctx *h)
 {
-	uint32_t seq = echo_frame(h, 100), len;
-	unsigned int out;
-	uint8_t *f;
+	uint32_t seq = echo_frame(h, 100);
 
 	((struct net_hdr *)h->big)->num_buffers = 0xffff;
 	send_raw(h, NET_HDR + 100);
-	out = tx_outcome(h);
-	if (out != O_DROPPED)
-		return out;
-	if (!echo_back(h, seq, &f, &len, 500000))
-		return O_DROPPED;
-	snprintf(h->note, sizeof(h->note), "sent: the echo came back, %u bytes", len);
-	return len == 100 && !memcmp(f + 12, h->big + NET_HDR + 12, 88) ? O_DELIVERED : O_WRONG;
+	return sent_as(h, seq, h->big + NET_HDR, 100);
 }
 
 /* N0009: an rx buffer the device may only read (2.7.4: it MUST NOT write it). */
@@ -605,8 +610,7 @@ static unsigned int c_rx_readable(struct hctx *h)
 	post(h, rxq(h), 0);
 	out = ring_outcome(h, rxq(h));
 	if (!mem_filled(b, NET_RXBUF_DEFAULT, CANARY)) {
-		strlcpy(h->note + strlen(h->note), "; the device wrote into the device-readable buffer",
-			sizeof(h->note) - strlen(h->note));
+		snappendf(h->note, sizeof(h->note), "; the device wrote into the device-readable buffer");
 		return out | O_WRONG;
 	}
 	return out;
@@ -632,23 +636,16 @@ static unsigned int c_rx_zero(struct hctx *h)
 static unsigned int c_tx_aliased(struct hctx *h)
 {
 	uint64_t a = HPHYS_NET(h->big);
-	uint32_t seq = echo_frame(h, 100), len;
-	unsigned int out;
-	uint8_t *f;
+	uint32_t seq = echo_frame(h, 100);
+	uint8_t *twice = h->mem + KiB(8);
 
+	memcpy(twice, h->big + NET_HDR, 100);
+	memcpy(twice + 100, h->big + NET_HDR, 100);
 	setd(txq(h)->desc, 0, a, NET_HDR, VQ_DESC_F_NEXT, 1);
 	setd(txq(h)->desc, 1, a + NET_HDR, 100, VQ_DESC_F_NEXT, 2);
 	setd(txq(h)->desc, 2, a + NET_HDR, 100, 0, 0);
 	post(h, txq(h), 0);
-	out = tx_outcome(h);
-	if (out != O_DROPPED)
-		return out;
-	if (!echo_back(h, seq, &f, &len, 500000))
-		return O_DROPPED;
-	snprintf(h->note, sizeof(h->note), "sent: the echo came back, %u bytes", len);
-	if (len != 200 || memcmp(f + 12, h->big + NET_HDR + 12, 88) || memcmp(f + 100, h->big + NET_HDR, 100))
-		return O_WRONG;
-	return O_DELIVERED;
+	return sent_as(h, seq, twice, 200);
 }
 
 /* An rx chain through an indirect table: header, then the frame. */
@@ -677,8 +674,7 @@ static unsigned int rx_indirect(struct hctx *h, uint16_t table_flags, uint16_t e
 	len = vq_used_elem(rxq(h), 0)->len;
 	snprintf(h->note, sizeof(h->note), "used len %u, num_buffers %u", len, ((struct net_hdr *)hdr)->num_buffers);
 	if (entry_flags != VQ_DESC_F_WRITE) {
-		strlcpy(h->note + strlen(h->note), "; a frame written into device-readable buffers",
-			sizeof(h->note) - strlen(h->note));
+		snappendf(h->note, sizeof(h->note), "; a frame written into device-readable buffers");
 		return O_WRONG;
 	}
 	if (len != NET_HDR + 100 || netp_seq(data) != seq || netp_check(data, 100, NETP_RX) >= 0 ||
@@ -711,16 +707,7 @@ static unsigned int queue_at(struct hctx *h, unsigned int qi, uint64_t desc, uin
 	struct vdev *d = &h->n->dev;
 	uint32_t ready;
 
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_SEL, qi);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_NUM, d->vq[qi].size);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)avail);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(avail >> 32));
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)used);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(used >> 32));
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	ready = vdev_read32(d, VIRTIO_MMIO_QUEUE_READY);
+	ready = vdev_queue_place(d, qi, d->vq[qi].size, desc, avail, used);
 	snprintf(h->note, sizeof(h->note), "queue %u: QueueReady reads %u, Status 0x%x", qi, ready, vdev_status(d));
 	return ready ? O_NONE : O_REFUSED;
 }
@@ -767,8 +754,7 @@ static unsigned int rx_over_tx(struct hctx *h, void *ring, size_t len)
 	copy_fast(before, ring, len);
 	out = reset_outcome(h, RX_OUTCOME_US, 1);
 	if (memcmp(before, ring, len)) {
-		strlcpy(h->note + strlen(h->note), "; a received frame was written over the tx ring",
-			sizeof(h->note) - strlen(h->note));
+		snappendf(h->note, sizeof(h->note), "; a received frame was written over the tx ring");
 		return out | O_WRONG;
 	}
 	return out;
@@ -852,9 +838,10 @@ static unsigned int c_mrg_race(struct hctx *h)
 	end = rdtsc() + us_to_tsc(1000000);
 	while (!smp_done() && rdtsc() < end)
 		cpu_relax();
-	snprintf(h->note + (reset ? strlen(h->note) : 0), sizeof(h->note) - (reset ? strlen(h->note) : 0),
-		 "%s%u frames intact, %u bad, %u missing, %u resizes%s", reset ? "; " : "", frames - bad, bad, lost,
-		 r.flips, reset ? ", then NEEDS_RESET" : "");
+	if (!reset)
+		h->note[0] = '\0';
+	snappendf(h->note, sizeof(h->note), "%s%u frames intact, %u bad, %u missing, %u resizes%s",
+		  reset ? "; " : "", frames - bad, bad, lost, r.flips, reset ? ", then NEEDS_RESET" : "");
 	if (bad)
 		return O_WRONG;
 	if (lost)

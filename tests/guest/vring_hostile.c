@@ -68,9 +68,8 @@ static unsigned int c_desc_race(struct hctx *h)
 	unsigned int posted = 0, ok = 0, err = 0, other = 0, resets = 0, stuck = 0;
 	uint64_t end;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	memset(buf, 0xc3, KiB(4));
 	memset(&r, 0, sizeof(r));
 	hostile_good_chain(h, h->q->desc);
@@ -114,14 +113,12 @@ static unsigned int c_desc_race(struct hctx *h)
 		 "%u requests, %u rewrites: %u OK, %u IOERR/UNSUPP, %u other status, %u NEEDS_RESET", posted,
 		 r.flips, ok, err, other, resets);
 	if (stuck) {
-		snprintf(h->note + strlen(h->note), sizeof(h->note) - strlen(h->note),
-			 "; then no answer, or NEEDS_RESET without the configuration interrupt (Status 0x%x)",
+		snappendf(h->note, sizeof(h->note), "; then no answer, or NEEDS_RESET without the configuration interrupt (Status 0x%x)",
 			 vdev_status(&h->b->dev));
 		return O_NONE;
 	}
 	if (!mem_filled(buf, 64, 0xc3) || !mem_filled(buf + 64 + SECTOR, KiB(4) - 64 - SECTOR, 0xc3)) {
-		strlcpy(h->note + strlen(h->note), "; bytes outside the 512-byte buffer were written",
-			sizeof(h->note) - strlen(h->note));
+		snappendf(h->note, sizeof(h->note), "; bytes outside the 512-byte buffer were written");
 		return O_WRONG;
 	}
 	h->driver_ok = 0; /* every NEEDS_RESET was checked for its interrupt above */
@@ -167,9 +164,8 @@ static unsigned int used_event_case(struct hctx *h, uint16_t delta)
 {
 	unsigned int i, notified = 0;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	hostile_good_chain(h, h->q->desc);
 	for (i = 0; i < 8; i++) {
 		WRITE_ONCE(*used_event(h->q), (uint16_t)(vq_used_idx(h->q) + delta));
@@ -193,14 +189,22 @@ static unsigned int c_event_behind(struct hctx *h)
 	return used_event_case(h, 0xffff); /* one behind: already passed */
 }
 
+/* notified: served, if the used-buffer notification the spec demands came (2.7.7.2). */
+static unsigned int notified(struct hctx *h, int ok)
+{
+	if (ok)
+		return O_SERVED;
+	snappendf(h->note, sizeof(h->note), "; no used-buffer notification (2.7.7.2: MUST)");
+	return O_WRONG;
+}
+
 /* The used_event the next entry crosses: 2.7.7.2, the device MUST notify. */
 static unsigned int c_event_exact(struct hctx *h)
 {
 	uint32_t isr;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	hostile_good_chain(h, h->q->desc);
 	if (one_request(h))
 		return O_NONE;
@@ -211,12 +215,7 @@ static unsigned int c_event_exact(struct hctx *h)
 	isr = isr_take(h);
 	snprintf(h->note, sizeof(h->note), "used_event %u, used idx now %u: InterruptStatus 0x%x",
 		 *used_event(h->q), vq_used_idx(h->q), isr);
-	if (!(isr & VIRTIO_INT_USED)) {
-		strlcpy(h->note + strlen(h->note), "; no used-buffer notification (2.7.7.2: MUST)",
-			sizeof(h->note) - strlen(h->note));
-		return O_WRONG;
-	}
-	return O_SERVED;
+	return notified(h, isr & VIRTIO_INT_USED);
 }
 
 /* Indexes through the 16-bit wrap: WRAP_BATCHES batches of a whole ring of cheap
@@ -228,9 +227,8 @@ static unsigned int c_event_wrap(struct hctx *h)
 	unsigned int b, i, crossed = 0;
 	uint32_t isr = 0;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	hostile_request(h, 0x55);
 	hostile_desc(q->desc, 0, HHDR(h), 16, HR | HN, 1);
 	hostile_desc(q->desc, 1, HSTATUS(h), 1, HW, 0);
@@ -264,12 +262,7 @@ static unsigned int c_event_wrap(struct hctx *h)
 	}
 	snprintf(h->note, sizeof(h->note), "%u requests, used idx wrapped to %u; InterruptStatus 0x%x after the "
 		 "batch that crossed used_event 0xffff", WRAP_BATCHES * q->size, vq_used_idx(q), isr);
-	if (!crossed || !(isr & VIRTIO_INT_USED)) {
-		strlcpy(h->note + strlen(h->note), "; no used-buffer notification (2.7.7.2: MUST)",
-			sizeof(h->note) - strlen(h->note));
-		return O_WRONG;
-	}
-	return O_SERVED;
+	return notified(h, crossed && (isr & VIRTIO_INT_USED));
 }
 
 /* ---- the driver writing the used ring ---- */
@@ -280,9 +273,8 @@ static unsigned int c_used_scribble(struct hctx *h)
 	struct vq_used_elem *e;
 	unsigned int i;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	hostile_good_chain(h, q->desc);
 	if (one_request(h))
 		return O_NONE;
@@ -390,9 +382,8 @@ static unsigned int c_avail_back(struct hctx *h)
 {
 	struct vq *q = h->q;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	hostile_good_chain(h, q->desc);
 	if (one_request(h) || one_request(h))
 		return O_NONE;
@@ -411,9 +402,8 @@ static unsigned int c_head_twice(struct hctx *h)
 	struct vq *q = h->q;
 	int w;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	hostile_good_chain(h, q->desc);
 	q->avail[2] = q->avail[3] = 0;
 	q->avail_idx = 2;
@@ -464,9 +454,8 @@ static unsigned int buffer_over(struct hctx *h, void *ring, size_t len)
 	static uint8_t before[4096];
 	unsigned int out;
 
-	if (hostile_setup(h, 1))
+	if (hostile_live(h))
 		return O_NONE;
-	h->driver_ok = 1;
 	hostile_good_chain(h, h->q->desc);
 	h->q->desc[1].addr = HPHYS(ring);
 	h->q->avail[2] = 0;
@@ -476,8 +465,7 @@ static unsigned int buffer_over(struct hctx *h, void *ring, size_t len)
 	hostile_notify(h);
 	out = hostile_wait_outcome(h, 0);
 	if (memcmp(before, ring, len)) {
-		strlcpy(h->note + strlen(h->note), "; the device wrote disk data over the ring",
-			sizeof(h->note) - strlen(h->note));
+		snappendf(h->note, sizeof(h->note), "; the device wrote disk data over the ring");
 		return out | O_WRONG;
 	}
 	return out;
