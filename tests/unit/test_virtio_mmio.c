@@ -806,6 +806,18 @@ static void test_buffer_over_other_queue(void **state)
 	assert_int_equal(f.last_err, VIRTQ_E_ADDR);
 	assert_true(rd(&vd, STATUS) & NEEDS_RESET);
 	assert_memory_equal(hva(AVAIL(0)), before, sizeof(before));
+	/* a queue the driver stopped (QueueReady 0) has no rings left to protect */
+	dev_new(&vd, &f, &fake_ops);
+	bring_up(&vd, ALL_FEATURES);
+	wr(&vd, QUEUE_SEL, 0);
+	wr(&vd, QUEUE_READY, 0);
+	assert_null(vd.queues[0].desc);
+	desc_set(DESC(1), 0, AVAIL(0), 16, F_WRITE, 0);
+	*avail16(1, 2) = 0;
+	*avail16(1, 1) = 1;
+	wr(&vd, QUEUE_NOTIFY, 1);
+	assert_int_equal(f.npushed[1], 1);
+	assert_false(rd(&vd, STATUS) & NEEDS_RESET);
 }
 
 static void test_layout_locked_while_ready(void **state)
@@ -934,7 +946,9 @@ static void test_kick_gating(void **state)
 	assert_int_equal(f.nnotify[0], 0);
 	virtio_kick(&vd, 0);
 	assert_int_equal(f.nnotify[0], 0);
-	/* FEATURES_OK after DRIVER_OK (3.1.1: features come first): refused, never live */
+	/* FEATURES_OK after DRIVER_OK (3.1.1: features come first), with features it would
+	 * otherwise take: refused, never live */
+	write_features(&vd, ALL_FEATURES);
 	wr(&vd, STATUS, ACK | DRV | DRV_OK | FEAT_OK);
 	assert_int_equal(rd(&vd, STATUS), ACK | DRV | DRV_OK);
 	assert_int_equal(f.ndriver_ok, 0);
