@@ -1020,6 +1020,51 @@ static void test_flush_fails(void **state)
 	check_image(t);
 }
 
+/* max_discard_sectors and max_write_zeroes_sectors hold inside the disk: a 2 GiB + 8 KiB
+ * sparse image, so that one segment of the limit fits and one of limit + 8 does too (only
+ * the limit refuses it). Ranges are unmapped: punching holes in a memfd costs nothing. */
+static void test_discard_sector_limits(void **state)
+{
+	struct tb *t = *state;
+	uint64_t big;
+	uint32_t max_d, max_wz;
+	struct breq q;
+
+	max_d = (uint32_t)cfg(t, offsetof(struct blk_config, max_discard_sectors), 4);
+	max_wz = (uint32_t)cfg(t, offsetof(struct blk_config, max_write_zeroes_sectors), 4);
+	big = ((uint64_t)(max_d > max_wz ? max_d : max_wz) + 16) * SECTOR;
+	assert_int_equal(ftruncate(t->imgfd, (off_t)big), 0);
+	assert_int_equal(blk_setup(&t->b, t->imgfd, big, 0, SERIAL, &t->mem), 0);
+	t->b.vd.owner = t;
+	t->b.vd.irq = count_irq;
+	drv_setup(t, 16, VIRTIO_BIT(BLK_F_DISCARD) | VIRTIO_BIT(BLK_F_WRITE_ZEROES), 1);
+	{
+		const struct {
+			const char *name;
+			uint32_t type, num, flags;
+			uint8_t want;
+		} cases[] = {
+			{ "DISCARD of max_discard_sectors", VIRTIO_BLK_T_DISCARD, max_d, 0, VIRTIO_BLK_S_OK },
+			{ "DISCARD of max_discard_sectors + 8", VIRTIO_BLK_T_DISCARD, max_d + 8, 0,
+			  VIRTIO_BLK_S_IOERR },
+			{ "WRITE_ZEROES (unmap) of max_write_zeroes_sectors", VIRTIO_BLK_T_WRITE_ZEROES, max_wz,
+			  DZ_F_UNMAP, VIRTIO_BLK_S_OK },
+			{ "WRITE_ZEROES (unmap) of max_write_zeroes_sectors + 8", VIRTIO_BLK_T_WRITE_ZEROES,
+			  max_wz + 8, DZ_F_UNMAP, VIRTIO_BLK_S_IOERR },
+		};
+
+		for (size_t i = 0; i < nitems(cases); i++) {
+			struct dz_seg seg = { .sector = 8, .num = cases[i].num, .flags = cases[i].flags };
+
+			assert_true((seg.sector + seg.num) * SECTOR <= big);
+			breq_dz(t, &q, cases[i].type, &seg, 1, 0, 0);
+			assert_int_equal(drv_run(t, &q, 0), 1);
+			if (breq_status(t, &q) != cases[i].want)
+				fail_msg("%s: status %u, want %u", cases[i].name, breq_status(t, &q), cases[i].want);
+		}
+	}
+}
+
 static void test_get_id(void **state)
 {
 	static const struct {
@@ -1959,6 +2004,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rw_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discard_sector_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard_write_zeroes, setup, teardown),
