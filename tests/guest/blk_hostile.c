@@ -504,6 +504,18 @@ static int c_capacity(struct hctx *h)
 	return 0;
 }
 
+static int c_out_capacity(struct hctx *h)
+{
+	h->sector = h->b->capacity;
+	hostile_request(h, VIRTIO_BLK_T_OUT);
+	memset(h->s->buf, 0xbd, h->b->lbs);
+	hostile_desc(h->q->desc, 0, HHDR(h), 16, HR | HN, 1);
+	hostile_desc(h->q->desc, 1, HDATA(h), h->b->lbs, HR | HN, 2);
+	hostile_desc(h->q->desc, 2, HSTATUS(h), 1, HW, 0);
+	hostile_post(h, 0);
+	return 0;
+}
+
 static int c_straddle(struct hctx *h)
 {
 	uint32_t bs = h->b->lbs / SECTOR;
@@ -923,6 +935,8 @@ static const struct hcase cases[] = {
 	{ "notify-before-driver-ok", "QueueNotify before DRIVER_OK", NULL, c_early_notify, O_OK, 0, 0, 1 },
 	{ "beyond-capacity", "IN at sector = capacity", c_capacity, NULL, O_IOERR, 0, 0, 1 },
 	{ "straddles-end", "IN of two blocks from the last block", c_straddle, NULL, O_IOERR, 0, 0, 1 },
+	{ "out-beyond-capacity", "OUT of one block at sector = capacity (the image must not grow)", c_out_capacity,
+	  NULL, O_IOERR, 0, 0, 1 },
 	{ "unknown-type", "request type 0x55", c_unknown, NULL, O_UNSUPP, 0, 0, 1 },
 	{ "header-write-only", "request header in a device-writable descriptor", c_hdr_wo, NULL, O_ERROR, 0, 0,
 	  1 },

@@ -34,6 +34,7 @@ BLK_HOSTILE = {
     "notify-before-driver-ok": (MMIO, ("OK",), ("FAIL", "bad status")),
     "beyond-capacity": (BLK, ("IOERR",), ("ok", "IOERR")),
     "straddles-end": (BLK, ("IOERR",), ("ok", "IOERR")),
+    "out-beyond-capacity": (BLK, ("IOERR",), ("ok", "IOERR")),
     "unknown-type": (BLK, ("UNSUPP",), ("ok", "UNSUPP")),
     "header-write-only": (BLK, ("IOERR",), ("ok", "NEEDS_RESET")),
     "status-read-only": (BLK, ("NEEDS_RESET",), ("ok", "NEEDS_RESET")),
