@@ -124,17 +124,20 @@ UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem c
 UNIT_net := devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
+# Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).
+UNIT_LDFLAGS_net := -Wl,--wrap=virtq_unpop
+UNIT_LDFLAGS_blk := -Wl,--wrap=fdatasync
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
 define unit_rule
 $(O)/tests/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/obj/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@"
-	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) -pie
+	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(UNIT_LDFLAGS_$(1)) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) -pie
 $(O)/tests/san/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/san/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@ (asan+ubsan)"
-	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS)
+	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(UNIT_LDFLAGS_$(1)) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 

@@ -217,7 +217,9 @@ static void status_write(struct virtio_dev *vd, uint32_t val)
 	if ((old & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET) & ~now)
 		return;
 	if ((now & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
-		if (!features_acceptable(vd)) {
+		/* 3.1.1: features are agreed before DRIVER_OK. A driver that set
+		 * DRIVER_OK first gets no FEATURES_OK, so no queue of it ever runs. */
+		if ((old & VIRTIO_STATUS_DRIVER_OK) || !features_acceptable(vd)) {
 			now &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
 		} else {
 			for (unsigned int q = 0; q < vd->ops->nqueues; q++) {
@@ -251,6 +253,9 @@ static void queue_ready_write(struct virtio_dev *vd, struct virtq *q, uint32_t v
 	}
 	if (q->ready)
 		return;
+	/* The other queues' rings are off limits to this one's writes, and the reverse. */
+	q->siblings = vd->queues;
+	q->nsiblings = vd->ops->nqueues;
 	e = virtq_start(q, vd->mem);
 	if (e != VIRTQ_OK) {
 		virtio_needs_reset(vd, vd->queue_sel, e);

@@ -75,6 +75,11 @@ struct virtq {
 	/* With a state page (restart): last_avail and used_idx, written through at
 	 * every pop and push, before the guest sees the push (virtq_persist). */
 	uint16_t *live_avail, *live_used;
+	/* The device's queues (this one among them), set by the transport before
+	 * virtq_start: no used ring and no device-writable buffer of this queue may
+	 * cover a ring the device reads of a started sibling. NULL: none. */
+	const struct virtq *siblings;
+	unsigned int nsiblings;
 };
 
 /* A descriptor chain, validated: readable segments first, then writable ones. */
@@ -86,7 +91,9 @@ struct virtq_chain {
 	uint64_t gpa[VIRTQ_MAX_SEGS]; /* guest-physical address of each segment */
 };
 
-/* virtq_start: check the rings lie in guest memory and map them; VIRTQ_OK or VIRTQ_E_RING. */
+/* virtq_start: check the rings lie in guest memory, are aligned and do not overlap a ring
+ * of q or of a started sibling where the device writes, and map them; VIRTQ_OK or
+ * VIRTQ_E_RING. The used index starts at 0 (2.7.8). */
 enum virtq_error virtq_start(struct virtq *q, const struct guest_mem *mem);
 /* virtq_reset: forget everything (queue back to its power-on state), virtq_persist too. */
 void virtq_reset(struct virtq *q);

@@ -104,8 +104,8 @@ def test_serial_keeps_printing(vm_factory):
 
 
 def test_net_keeps_echoing(vm_factory, netns):
-    """An echo loop through the host peer while bulkhead-net is killed 5 times: the guest
-    finishes; lost echoes are counted and reported (a frame in flight may be lost or sent
+    """An echo loop through the host peer for 4 s while bulkhead-net is killed 5 times: the
+    guest finishes; lost echoes are counted and reported (a frame in flight may be lost or sent
     twice), and no echo comes back changed."""
     from test_net_guest import disable_ipv6
     netns.add_tap("tap0")
@@ -114,8 +114,8 @@ def test_net_keeps_echoing(vm_factory, netns):
                         netpeer.open_netlink(netns.name))
     peer.start()
     try:
-        args = guest_args("net-echo", "bulkhead.frames=30000 bulkhead.lossy=1 "
-                          "bulkhead.timeout-ms=300") + \
+        args = guest_args("net-echo", "bulkhead.frames=10000 bulkhead.seconds=4 "
+                          "bulkhead.lossy=1 bulkhead.timeout-ms=300") + \
             ["--pit", "off", "--on-device-failure", "restart", "--net", "tap=tap0"]
         vm = vm_factory(args, exe=HOOKED, env=env(), wrap=netns.exec_argv)
         killer = Killer(vm, "net0", 5, 0.3)
@@ -128,11 +128,11 @@ def test_net_keeps_echoing(vm_factory, netns):
         peer.close()
     assert status == GUEST_PASS, vm.explain()
     m = re.search(r"net-echo: eth0: (\d+) of (\d+) echoes lost", vm.stdout)
-    assert m and int(m.group(2)) == 30000, vm.explain()
+    assert m and int(m.group(2)) >= 10000, vm.explain()
     print("net restart: %s of %s echoes lost over %d restarts" % (m.group(1), m.group(2),
                                                                   len(killer.pids)))
     assert len(killer.pids) == 5 and len(restarts(vm, "net0")) == 5, vm.explain()
-    assert int(m.group(1)) < 30000 // 10, vm.explain()
+    assert int(m.group(1)) < int(m.group(2)) // 10, vm.explain()
 
 
 def test_stuck_device_is_replaced(vm_factory, tmp_path):
