@@ -63,6 +63,20 @@ static void cpu_host_brand(uint32_t brand[12])
 			brand[4 * i + 3]);
 }
 
+/* XCR0 as leaf 0xD's sizes say (cpuid.c); 0 (no XSAVE) leaves KVM's x87 alone. */
+static int cpu_set_xcr0(struct vcpu *v, uint64_t xcr0)
+{
+	struct kvm_xcrs x = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = xcr0 } } };
+
+	if (!xcr0 || ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) <= 0)
+		return 0;
+	if (ioctl(v->fd, KVM_SET_XCRS, &x) < 0) {
+		log_warn("vcpu%u: KVM_SET_XCRS 0x%llx", v->id, (unsigned long long)xcr0);
+		return -errno;
+	}
+	return 0;
+}
+
 static int cpu_set_cpuid(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -89,6 +103,8 @@ static int cpu_set_cpuid(struct vcpu *v)
 		err = -errno;
 		log_warn("vcpu%u: KVM_SET_CPUID2", v->id);
 	}
+	if (!err)
+		err = cpu_set_xcr0(v, cpuid_xcr0(c->entries, c->nent));
 	free(c);
 	return err;
 }

@@ -7,6 +7,16 @@
  * XSAVE leaf (0xD) whose sizes match exactly the state components the table
  * exposes. Pure functions of their inputs, so tests drive them with invented
  * hosts.
+ *
+ * The vCPU starts with XCR0 = every exposed component (cpu.c, KVM_SET_XCRS),
+ * so 0xD.0 EBX ("the size for the components enabled in XCR0") is the size
+ * for all of them. KVM computes EBX from its own copy of XCR0, which it
+ * updates when it intercepts the guest's XSETBV; where that never reaches it
+ * (TCG's emulated SVM in the nested tier), a vCPU started with the
+ * architectural XCR0 of 1 reports 576 bytes after the guest enabled AVX, and
+ * Linux says "XSAVE consistency problem" and turns XSAVE off. QEMU microvm has
+ * the same warning there; started this way, Linux finds XSAVE consistent and
+ * uses AVX. Elsewhere the guest's first XSETBV sets XCR0 as usual.
  */
 #include <errno.h>
 #include <string.h>
@@ -242,11 +252,30 @@ static uint32_t xstate_size(const struct kvm_cpuid_entry2 *sup, uint32_t nsup, u
 	return size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
 }
 
+/* The compacted-format XSAVE area for the components in mask (XSAVEC, XSAVES). */
+static uint32_t xstate_compacted_size(const struct kvm_cpuid_entry2 *sup, uint32_t nsup,
+				      uint64_t mask)
+{
+	uint64_t size = XSTATE_MIN_SIZE;
+
+	for (unsigned int i = 2; i < XSTATE_MAX_COMPONENTS; i++) {
+		const struct kvm_cpuid_entry2 *c;
+
+		if (!(mask >> i & 1) || !(c = cpuid_find(sup, nsup, 0xd, i)))
+			continue;
+		if (c->ecx & 2)
+			size = (size + 63) & ~63ull;
+		size += c->eax;
+	}
+	return size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+}
+
 /*
- * Leaf 0xD for the exposed components: sub-leaf 0 (EBX the size for XCR0 at
- * reset, x87 alone; ECX the size for every exposed component), sub-leaf 1
- * (XSAVEOPT/XSAVEC/XSAVES and friends as KVM has them; no supervisor state),
- * one sub-leaf per exposed component from 2 up.
+ * Leaf 0xD for the exposed components: sub-leaf 0 (EBX the size for XCR0 as
+ * the vCPU starts, every exposed component; ECX the size for every exposed
+ * component), sub-leaf 1 (XSAVEOPT/XSAVEC/XSAVES and friends as KVM has them,
+ * EBX the compacted size for the same XCR0; no supervisor state), one
+ * sub-leaf per exposed component from 2 up.
  */
 static int push_xstate(struct kvm_cpuid_entry2 *out, uint32_t max, uint32_t *nent,
 		       const struct kvm_cpuid_entry2 *sup, uint32_t nsup, uint64_t exposed)
@@ -257,7 +286,7 @@ static int push_xstate(struct kvm_cpuid_entry2 *out, uint32_t max, uint32_t *nen
 		.index = 0,
 		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
 		.eax = (uint32_t)exposed,
-		.ebx = XSTATE_MIN_SIZE,
+		.ebx = xstate_size(sup, nsup, exposed),
 		.ecx = xstate_size(sup, nsup, exposed),
 		.edx = (uint32_t)(exposed >> 32),
 	};
@@ -271,8 +300,8 @@ static int push_xstate(struct kvm_cpuid_entry2 *out, uint32_t max, uint32_t *nen
 		.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
 		/* XSAVEOPT, XSAVEC, XGETBV1, XSAVES, XFD */
 		.eax = d1 ? d1->eax & 0x1f : 0,
-		/* compacted size for XCR0 | XSS at reset: x87 alone */
-		.ebx = d1 && (d1->eax & 0xa) ? XSTATE_MIN_SIZE : 0,
+		/* compacted size for XCR0 | XSS as the vCPU starts (XSS is 0) */
+		.ebx = d1 && (d1->eax & 0xa) ? xstate_compacted_size(sup, nsup, exposed) : 0,
 	};
 	err = push(out, max, nent, &e);
 	for (unsigned int i = 2; !err && i < XSTATE_MAX_COMPONENTS; i++) {
@@ -330,4 +359,11 @@ int cpuid_build(const struct cpuid_host *h, unsigned int id, unsigned int n,
 	}
 	err = push_xstate(out, max, &nent, sup, nsup, exposed);
 	return err ? err : (int)nent;
+}
+
+uint64_t cpuid_xcr0(const struct kvm_cpuid_entry2 *t, uint32_t n)
+{
+	const struct kvm_cpuid_entry2 *d0 = cpuid_find(t, n, 0xd, 0);
+
+	return d0 ? ((uint64_t)d0->edx << 32) | d0->eax : 0;
 }

@@ -116,6 +116,8 @@ int cpuid_build(const struct cpuid_host *h, unsigned int id, unsigned int n,
 /* cpuid_find: the entry of leaf fn (sub-leaf index where it matters) in t[0..n), or NULL. */
 const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid_entry2 *t, uint32_t n,
 					  uint32_t fn, uint32_t index);
+/* cpuid_xcr0: the XCR0 a vCPU with table t starts with (every component 0xD.0 exposes), or 0. */
+uint64_t cpuid_xcr0(const struct kvm_cpuid_entry2 *t, uint32_t n);
 /* cpuid_order: the bits an id of 0..n-1 takes (ceil(log2(n))). */
 unsigned int cpuid_order(unsigned int n);
 

@@ -5,7 +5,7 @@
  * answers (an AMD EPYC-like host, an Intel host with AVX-512, MPX and PKRU,
  * one with AMX): leaf 0xD describes exactly the XSAVE components the table
  * exposes, with sizes that agree with the architectural layout for every
- * XCR0 the guest may enable; the TSC-deadline bit follows KVM's capability;
+ * XCR0 the guest may enable, and the XCR0 the vCPU starts with is theirs; the TSC-deadline bit follows KVM's capability;
  * the brand string is the host's; the topology leaves agree with the vCPU
  * count and id.
  */
@@ -48,6 +48,21 @@ static uint32_t arch_size(uint64_t mask)
 	for (size_t i = 0; i < nitems(arch); i++) {
 		if ((mask >> arch[i].bit & 1) && arch[i].offset + arch[i].size > size)
 			size = arch[i].offset + arch[i].size;
+	}
+	return size;
+}
+
+/* The same in the compacted format: in bit order, AMX tiles 64-byte aligned (add_xsave). */
+static uint32_t arch_compacted(uint64_t mask)
+{
+	uint32_t size = 576;
+
+	for (size_t i = 0; i < nitems(arch); i++) {
+		if (!(mask >> arch[i].bit & 1))
+			continue;
+		if (arch[i].bit >= 17)
+			size = (size + 63) & ~63u;
+		size += arch[i].size;
 	}
 	return size;
 }
@@ -182,8 +197,11 @@ static void check_xsave(const struct kvm_cpuid_entry2 *t, int n, uint64_t expose
 	const struct kvm_cpuid_entry2 *d1 = must_find(t, n, 0xd, 1);
 
 	assert_int_equal(((uint64_t)d0->edx << 32) | d0->eax, exposed);
-	assert_int_equal(d0->ebx, 576); /* XCR0 at reset: x87 alone */
-	assert_int_equal(d0->ecx, arch_size(exposed)); /* every exposed component */
+	/* the vCPU starts with XCR0 = every exposed component: EBX is their size, as ECX */
+	assert_int_equal(cpuid_xcr0(t, (uint32_t)n), exposed);
+	assert_int_equal(d0->ebx, arch_size(exposed));
+	assert_int_equal(d0->ecx, arch_size(exposed));
+	assert_int_equal(d1->ebx, (d1->eax & 0xa) ? arch_compacted(exposed) : 0);
 	assert_int_equal(d1->ecx, 0); /* no supervisor state */
 	assert_int_equal(d1->edx, 0);
 	assert_int_equal(d0->flags & SIG, SIG);
@@ -233,9 +251,17 @@ static void test_xsave_epyc(void **state)
 	assert_true(n > 0);
 	check_xsave(t, n, 0x7, masks, nitems(masks));
 	assert_int_equal(must_find(t, n, 0xd, 0)->ecx, 832);
-	/* XSAVEC/XSAVES: the compacted size at reset is x87 alone */
+	/* XSAVEC/XSAVES: the compacted size for the same XCR0 */
 	assert_int_equal(must_find(t, n, 0xd, 1)->eax, 0xf);
-	assert_int_equal(must_find(t, n, 0xd, 1)->ebx, 576);
+	assert_int_equal(must_find(t, n, 0xd, 1)->ebx, 832);
+	/* without XSAVEC or XSAVES there is no compacted size */
+	for (uint32_t k = 0; k < h.n; k++) {
+		if (h.e[k].function == 0xd && h.e[k].index == 1)
+			h.e[k].eax = 0x5; /* XSAVEOPT, XGETBV1 */
+	}
+	n = build(&h, 0, 2, 1, 1, t);
+	check_xsave(t, n, 0x7, masks, nitems(masks));
+	assert_int_equal(must_find(t, n, 0xd, 1)->ebx, 0);
 }
 
 static void test_xsave_intel(void **state)
@@ -347,6 +373,7 @@ static void test_xsave_absent(void **state)
 	assert_true(n > 0);
 	assert_int_equal(count_leaf(t, n, 0xd), 0);
 	assert_int_equal(must_find(t, n, 1, 0)->ecx & L1_XSAVE, 0);
+	assert_int_equal(cpuid_xcr0(t, (uint32_t)n), 0); /* XCR0 stays KVM's */
 }
 
 static void test_tsc_deadline_and_hypervisor(void **state)
