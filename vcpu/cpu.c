@@ -63,18 +63,26 @@ static void cpu_host_brand(uint32_t brand[12])
 			brand[4 * i + 3]);
 }
 
-/* XCR0 as leaf 0xD's sizes say (cpuid.c); 0 (no XSAVE) leaves KVM's x87 alone. */
+/*
+ * XCR0 as leaf 0xD's sizes say (cpuid.c); 0 (no XSAVE) leaves KVM's x87 alone.
+ * A KVM that takes its own leaf 0xD over the table's (kvm_pvm) may refuse the
+ * mask with EINVAL: the vCPU then starts with the architectural XCR0 of 1.
+ */
 static int cpu_set_xcr0(struct vcpu *v, uint64_t xcr0)
 {
 	struct kvm_xcrs x = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = xcr0 } } };
 
 	if (!xcr0 || ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) <= 0)
 		return 0;
-	if (ioctl(v->fd, KVM_SET_XCRS, &x) < 0) {
-		log_warn("vcpu%u: KVM_SET_XCRS 0x%llx", v->id, (unsigned long long)xcr0);
-		return -errno;
+	if (ioctl(v->fd, KVM_SET_XCRS, &x) == 0)
+		return 0;
+	if (errno == EINVAL) {
+		log_debug("vcpu%u: KVM refused XCR0 0x%llx; it starts at 1", v->id,
+			  (unsigned long long)xcr0);
+		return 0;
 	}
-	return 0;
+	log_warn("vcpu%u: KVM_SET_XCRS 0x%llx", v->id, (unsigned long long)xcr0);
+	return -errno;
 }
 
 static int cpu_set_cpuid(struct vcpu *v)
