@@ -207,7 +207,10 @@ static int vcpu_seccomp(struct ctx *c, char *err, size_t errlen)
 /*
  * Every VM-level ioctl is done before the jail closes; the vCPU threads are
  * made between its file-system part (which needs a single thread) and its
- * credentials part (after which no task can be created).
+ * credentials part (after which no task can be created). The memory slots
+ * come as late as they can: after KVM_CREATE_IRQCHIP the first one waits in
+ * KVM for an SRCU grace period (5-7 ms here), less the longer it comes after
+ * (docs/performance.md, "Start-up: where the time goes").
  */
 static int build_and_lock_down(struct ctx *c)
 {
@@ -226,7 +229,9 @@ static int build_and_lock_down(struct ctx *c)
 	e = jail_enter_fs(&jc, err, sizeof(err));
 	if (e < 0)
 		return jail_failed(c, e, err);
-	e = cpu_create_threads(&c->vm);
+	e = vm_create_slots(&c->vm);
+	if (e == 0)
+		e = cpu_create_threads(&c->vm);
 	if (e < 0)
 		return e;
 	c->state = ST_READY; /* threads exist: they must be stopped on the way out */

@@ -121,8 +121,10 @@ uint64_t cpuid_xcr0(const struct kvm_cpuid_entry2 *t, uint32_t n);
 /* cpuid_order: the bits an id of 0..n-1 takes (ceil(log2(n))). */
 unsigned int cpuid_order(unsigned int n);
 
-/* vm_create: create the VM: irqchip, PIT, memory slots, irqfds, ioeventfds. */
+/* vm_create: create the VM: irqchip, PIT (then the vCPUs, then vm_create_slots). */
 int vm_create(struct vm *vm) __attribute__((warn_unused_result));
+/* vm_create_slots: the VM's memory slots, irqfds and ioeventfds. */
+int vm_create_slots(struct vm *vm) __attribute__((warn_unused_result));
 /* vm_destroy: close what vm_create opened. */
 void vm_destroy(struct vm *vm);
 /* cpu_create_all: create every vCPU, set CPUID, MSRs, LAPIC and the boot vCPU's registers. */
