@@ -116,6 +116,7 @@ UNIT_ipc := ipc common
 UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common
 UNIT_mem := mem common
+UNIT_cpuid := vcpu/cpuid.c common
 UNIT_acpi := acpi mem common
 UNIT_policy := seccomp/policy.c seccomp/constants.c common
 UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
@@ -163,7 +164,7 @@ bins: $(BINS)
 testhooks:
 	$(Q)$(MAKE) --no-print-directory O=$(O)/testhooks BH_TEST_HOOKS=1 bins
 
-integration: all testhooks
+integration: all testhooks $(KVM_FLOOR)
 	$(Q)/usr/bin/python3 -m pytest -q tests/integration
 	$(Q)tests/integration/run-unprivileged.sh
 

@@ -176,6 +176,7 @@ static void initrd_reset(struct vm_config *c)
 static void memory_reset(struct vm_config *c)
 {
 	c->mem_mib = CONFIG_DEFAULT_MEM_MIB;
+	c->mem_hugepages = 0;
 }
 
 static void vcpus_reset(struct vm_config *c)
@@ -301,6 +302,8 @@ static const struct key_def initrd_keys[] = {
 static const struct key_def memory_keys[] = {
 	{ .name = "size_mib", .kind = KEY_U64, .off = offsetof(struct vm_config, mem_mib),
 	  .flags = KEY_REQUIRED | KEY_NONEMPTY | KEY_MIN1 },
+	{ .name = "hugepages", .kind = KEY_BOOL, .off = offsetof(struct vm_config, mem_hugepages),
+	  .flags = KEY_NONEMPTY },
 };
 
 static const struct key_def vcpus_keys[] = {
@@ -950,8 +953,9 @@ void config_usage(FILE *out)
 	      "                   its command line (default: empty)\n"
 	      "  --initrd path=FILE\n"
 	      "                   initial ramdisk (default: none)\n"
-	      "  --memory size_mib=N\n"
-	      "                   guest RAM in MiB (default: " STR(CONFIG_DEFAULT_MEM_MIB) ")\n"
+	      "  --memory size_mib=N[,hugepages=on|off]\n"
+	      "                   guest RAM in MiB (default: " STR(CONFIG_DEFAULT_MEM_MIB) "); hugepages:\n"
+	      "                   on 2 MiB hugetlbfs pages the host has reserved (default: off)\n"
 	      "  --vcpus num=N    virtual CPUs (default: " STR(CONFIG_DEFAULT_VCPUS) ")\n",
 	      out);
 	usage_devices(out);

@@ -65,6 +65,7 @@ struct vm_config {
 	char cmdline[CONFIG_CMDLINE_MAX]; /* "" when not given */
 	char initrd_path[PATH_MAX]; /* "" when not given */
 	uint64_t mem_mib; /* default CONFIG_DEFAULT_MEM_MIB */
+	int mem_hugepages; /* --memory hugepages=on|off: hugetlbfs RAM, default off */
 	unsigned int nvcpus; /* default CONFIG_DEFAULT_VCPUS */
 	int acpi; /* --acpi on|off, default on */
 	int pit; /* --pit on|off: the in-kernel i8254, default on */

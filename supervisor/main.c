@@ -160,6 +160,35 @@ static int build_acpi(struct sup *s, uint64_t *rsdp)
 	return acpi_build(&s->mem, &cfg, rsdp);
 }
 
+/* Guest RAM, mapped; a host short of the huge pages asked for is a configuration error. */
+static void create_memory(struct sup *s)
+{
+	struct mem_hugetlb_pool pool;
+	char line[400], msg[480];
+	int ret = mem_layout(&s->mem, s->cfg.mem_mib << 20);
+
+	if (ret == 0 && s->cfg.mem_hugepages && mem_use_hugetlb(&s->mem) < 0)
+		usage_error("--memory: hugepages=on: size_mib must be a multiple of 2 (2 MiB pages)");
+	if (ret == 0)
+		ret = mem_create(&s->mem, s->cfg.name);
+	if (ret == 0)
+		ret = mem_map(&s->mem);
+	if (ret < 0 && s->mem.hugetlb) {
+		if (ret == -ENOMEM && mem_hugetlb_pool_read(&pool) == 0)
+			mem_hugetlb_advice(&s->mem, &pool, line, sizeof(line));
+		else
+			snprintf(line, sizeof(line), "no 2 MiB huge pages for guest RAM: %s", strerror(-ret));
+		snprintf(msg, sizeof(msg), "--memory: hugepages=on: %s", line);
+		usage_error(msg);
+	}
+	if (ret < 0) {
+		errno = -ret;
+		fatal("guest memory");
+	}
+	mem_describe(&s->mem, mem_thp_host(), line, sizeof(line));
+	log_debug("%s", line);
+}
+
 static void load_kernel(struct sup *s)
 {
 	struct loader_device devs[LAYOUT_MAX_DEVICES];
@@ -181,15 +210,7 @@ static void load_kernel(struct sup *s)
 		devs[a.ndevices].base = s->devs[i].base;
 		devs[a.ndevices++].gsi = s->devs[i].gsi;
 	}
-	ret = mem_layout(&s->mem, s->cfg.mem_mib << 20);
-	if (ret == 0)
-		ret = mem_create(&s->mem, s->cfg.name);
-	if (ret == 0)
-		ret = mem_map(&s->mem);
-	if (ret < 0) {
-		errno = -ret;
-		fatal("guest memory");
-	}
+	create_memory(s);
 	if (s->cfg.acpi) {
 		ret = build_acpi(s, &a.rsdp);
 		if (ret < 0) {

@@ -170,7 +170,10 @@ static unsigned int vcpu_nofile(const struct vm *vm)
 /*
  * Every VM-level ioctl is done before the jail closes; the vCPU threads are
  * made between its file-system part (which needs a single thread) and its
- * credentials part (after which no task can be created).
+ * credentials part (after which no task can be created). The memory slots
+ * come as late as they can: after KVM_CREATE_IRQCHIP the first one waits in
+ * KVM for an SRCU grace period (5-7 ms here), less the longer it comes after
+ * (docs/performance.md, "Start-up: where the time goes").
  */
 static int build_and_lock_down(struct ctx *c)
 {
@@ -182,6 +185,8 @@ static int build_and_lock_down(struct ctx *c)
 		e = cpu_create_all(&c->vm);
 	if (e == 0)
 		e = runtime_jail_fs(&c->rt, nofile);
+	if (e == 0)
+		e = vm_create_slots(&c->vm);
 	if (e == 0)
 		e = cpu_create_threads(&c->vm);
 	if (e < 0)

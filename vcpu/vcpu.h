@@ -92,8 +92,33 @@ struct vm {
 	unsigned int nparked; /* threads waiting for START */
 };
 
-/* vm_create: create the VM: irqchip, PIT, memory slots, irqfds, ioeventfds. */
+/* What a vCPU's CPUID table is built from (cpuid.c). */
+struct cpuid_host {
+	const struct kvm_cpuid_entry2 *supported; /* KVM_GET_SUPPORTED_CPUID */
+	uint32_t nsupported;
+	uint32_t brand[12]; /* the host's leaves 0x80000002-4 (EAX EBX ECX EDX each), or zeros */
+	int tsc_deadline; /* KVM_CAP_TSC_DEADLINE_TIMER */
+};
+
+/*
+ * cpuid_build: the CPUID table of vCPU id of n (one socket of n cores, one
+ * thread each) from h into out, which has room for max entries; the number
+ * of entries, or -E2BIG or -EINVAL.
+ */
+int cpuid_build(const struct cpuid_host *h, unsigned int id, unsigned int n,
+		struct kvm_cpuid_entry2 *out, uint32_t max) __attribute__((warn_unused_result));
+/* cpuid_find: the entry of leaf fn (sub-leaf index where it matters) in t[0..n), or NULL. */
+const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid_entry2 *t, uint32_t n,
+					  uint32_t fn, uint32_t index);
+/* cpuid_xcr0: the XCR0 a vCPU with table t starts with (every component 0xD.0 exposes), or 0. */
+uint64_t cpuid_xcr0(const struct kvm_cpuid_entry2 *t, uint32_t n);
+/* cpuid_order: the bits an id of 0..n-1 takes (ceil(log2(n))). */
+unsigned int cpuid_order(unsigned int n);
+
+/* vm_create: create the VM: irqchip, PIT (then the vCPUs, then vm_create_slots). */
 int vm_create(struct vm *vm) __attribute__((warn_unused_result));
+/* vm_create_slots: the VM's memory slots, irqfds and ioeventfds. */
+int vm_create_slots(struct vm *vm) __attribute__((warn_unused_result));
 /* vm_destroy: close what vm_create opened. */
 void vm_destroy(struct vm *vm);
 /* cpu_create_all: create every vCPU, set CPUID, MSRs, LAPIC and the boot vCPU's registers. */

@@ -136,8 +136,13 @@ int vm_create(struct vm *vm)
 	err = vm_enable_emulation_failure_exit(vm);
 	if (err == 0)
 		err = vm_set_platform(vm);
-	if (err == 0)
-		err = vm_set_memory(vm);
+	return err;
+}
+
+int vm_create_slots(struct vm *vm)
+{
+	int err = vm_set_memory(vm);
+
 	for (unsigned int i = 0; err == 0 && i < vm->ndevs; i++)
 		err = vm_set_device_fds(vm, &vm->devs[i]);
 	return err;
