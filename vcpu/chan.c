@@ -45,6 +45,18 @@ static uint64_t width_mask(unsigned int size)
 	return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
 }
 
+/*
+ * Every write posted since the last one the shadow did not keep is applied
+ * (sh_applied between d->settled and d->posted; a device that counts past
+ * what it was sent is not believed).
+ */
+static int shadow_settled(const struct dev_chan *d)
+{
+	uint32_t applied = __atomic_load_n(&d->shadow->sh_applied, __ATOMIC_ACQUIRE);
+
+	return applied - d->settled <= d->posted - d->settled;
+}
+
 static int shadow_reg_read(const struct dev_chan *d, uint64_t off, unsigned int size,
 			   uint64_t *val)
 {
@@ -79,7 +91,8 @@ static int shadow_config_read(const struct ipc_shadow *sh, uint64_t cfg, unsigne
 
 /*
  * Answer a register read from d's shadow, if it has one and the device has
- * applied every write posted on the channel (else a value there may predate
+ * applied every write posted on the channel but those its shadow said, when
+ * they were posted, change nothing it holds (else a value there may predate
  * one of them): 1 with *val set, 0 to forward the read. The shadow is the
  * device's to write, so nothing in it is trusted beyond what the device could
  * answer anyway: fixed fields, indexes bounded here. d->lock held.
@@ -88,11 +101,28 @@ static int shadow_read(const struct dev_chan *d, uint64_t off, unsigned int size
 {
 	const struct ipc_shadow *sh = d->shadow;
 
-	if (!sh || __atomic_load_n(&sh->sh_applied, __ATOMIC_ACQUIRE) != d->posted)
+	if (!sh || !shadow_settled(d))
 		return 0;
 	if (d->shadow_config_off && off >= d->shadow_config_off)
 		return shadow_config_read(sh, off - d->shadow_config_off, size, val);
 	return shadow_reg_read(d, off, size, val);
+}
+
+/*
+ * Whether a write about to be posted leaves the shadow as it is (sh_keeps):
+ * asked only while the shadow is settled, so that the mask is the one of the
+ * state the write will be applied in. d->lock held.
+ */
+static int shadow_keeps(const struct dev_chan *d, uint64_t off, unsigned int size)
+{
+	uint64_t i;
+
+	if (!d->shadow || size != d->shadow_width || off % size || !shadow_settled(d))
+		return 0;
+	i = off / size;
+	if (i >= d->shadow_regs || i >= 32)
+		return 0;
+	return (__atomic_load_n(&d->shadow->sh_keeps, __ATOMIC_ACQUIRE) >> i) & 1;
 }
 
 /*
@@ -223,7 +253,7 @@ static int chan_io_locked(const struct vm *vm, struct dev_chan *d, struct ipc_io
 			  uint64_t deadline, uint64_t *val, enum ipc_dev_failure *why)
 {
 	uint64_t ignored;
-	int err;
+	int keeps, err;
 
 	if (req->h.ih_type == IPC_IO_READ && shadow_read(d, req->io_offset, req->io_size, val))
 		return 0;
@@ -231,10 +261,14 @@ static int chan_io_locked(const struct vm *vm, struct dev_chan *d, struct ipc_io
 		req->io_seq = ++d->seq;
 	if (req->h.ih_type != IPC_IO_READ)
 		ring_keep(d, req);
+	keeps = req->h.ih_type == IPC_IO_WRITE && shadow_keeps(d, req->io_offset, req->io_size);
 	err = chan_send(vm, d, req, deadline, why);
 	/* The device counts a write in sh_applied once it applied it. */
-	if (err == 0 && req->h.ih_type != IPC_IO_READ)
+	if (err == 0 && req->h.ih_type != IPC_IO_READ) {
 		d->posted++;
+		if (!keeps)
+			d->settled = d->posted;
+	}
 	if (err == 0 && req->h.ih_type != IPC_IO_WRITE)
 		err = chan_reply(vm, d, req, deadline, req->h.ih_type == IPC_IO_READ ? val : &ignored,
 				 why);

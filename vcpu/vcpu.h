@@ -41,6 +41,9 @@ struct dev_chan {
 	const struct ipc_shadow *shadow;
 	uint32_t shadow_width, shadow_regs, shadow_config_off;
 	uint32_t posted; /* register writes sent on the channel (wraps, as sh_applied). Under lock. */
+	/* posted as it was after the last write the shadow's sh_keeps did not cover: the
+	 * shadow answers once sh_applied has reached it. Under lock. */
+	uint32_t settled;
 	/* What it failed to do (enum ipc_dev_failure), or 0; for the supervisor. Under vm->exit_lock. */
 	uint32_t failed;
 	uint64_t fail_offset;
