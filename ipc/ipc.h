@@ -51,6 +51,7 @@
 #define IPC_FD_NONE (-1)
 #define IPC_MAX_FDS 4 /* fds one message may carry (the few types that carry any) */
 #define IPC_DEADLINE_MS 5000 /* a less privileged peer answers or drains within this */
+#define IPC_SEND_MANY_MAX 32 /* messages one ipc_send_many sends at most */
 
 /* Fixed fd numbers every child starts with. */
 #define IPC_FD_CONTROL 3 /* SOCK_SEQPACKET to the supervisor */
@@ -460,6 +461,13 @@ struct ipc_handler {
 void ipc_init(void *msg, enum ipc_type type, size_t size);
 /* ipc_send: send one whole message on fd; 0 or -errno (-EPIPE when the peer is gone). */
 int ipc_send(int fd, const void *msg) __attribute__((warn_unused_result));
+/*
+ * ipc_send_many: send n messages of size bytes each, laid out one after the
+ * other at msgs, in order, with one system call (sendmmsg); how many went
+ * (1..n), or -errno (-EAGAIN: none, the channel is full).
+ */
+int ipc_send_many(int fd, const void *msgs, size_t size, unsigned int n)
+	__attribute__((warn_unused_result));
 /* ipc_recv: receive one message into buf (IPC_MAX_MSG bytes); bytes, 0 on EOF, -errno;
  * -EMSGSIZE if it was longer than IPC_MAX_MSG; -EPROTO if it carried fds. */
 ssize_t ipc_recv(int fd, void *buf) __attribute__((warn_unused_result));
