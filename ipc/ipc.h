@@ -257,7 +257,9 @@ struct ipc_shadow {
 	uint64_t sh_regs_valid; /* bit i: reads of register i (cd_shadow_width bytes) read sh_regs[i] */
 	uint32_t sh_regs[IPC_SHADOW_REGS];
 	uint32_t sh_config_len; /* bytes of sh_config readable at any width (<= CONFIG_MAX) */
-	uint32_t sh_pad2;
+	/* bit i (i < 32): as sh_keeps, for a write of the value register i reads now
+	 * (valid here) only: a write that changes nothing (IER 0 over IER 0). */
+	uint32_t sh_keeps_same;
 	uint8_t sh_config[IPC_SHADOW_CONFIG_MAX];
 };
 _Static_assert(sizeof(struct ipc_shadow) == 536, "ipc_shadow size");

@@ -122,20 +122,29 @@ static int shadow_read(const struct dev_chan *d, uint64_t off, unsigned int size
 }
 
 /*
- * Whether a write about to be posted leaves the shadow as it is (sh_keeps):
- * asked only while the shadow is settled, so that the mask is the one of the
- * state the write will be applied in. d->lock held.
+ * Whether a write of val about to be posted leaves the shadow as it is
+ * (sh_keeps, or sh_keeps_same when val is what the register reads now):
+ * asked only while the shadow is settled, so that the masks and values are
+ * those of the state the write will be applied in. d->lock held.
  */
-static int shadow_keeps(const struct dev_chan *d, uint64_t off, unsigned int size)
+static int shadow_keeps(const struct dev_chan *d, uint64_t off, unsigned int size, uint64_t val)
 {
-	uint64_t i;
+	const struct ipc_shadow *sh = d->shadow;
+	uint64_t i, valid;
 
-	if (!d->shadow || size != d->shadow_width || off % size || !shadow_settled(d))
+	if (!sh || size != d->shadow_width || off % size || !shadow_settled(d))
 		return 0;
 	i = off / size;
 	if (i >= d->shadow_regs || i >= 32)
 		return 0;
-	return (__atomic_load_n(&d->shadow->sh_keeps, __ATOMIC_ACQUIRE) >> i) & 1;
+	if ((__atomic_load_n(&sh->sh_keeps, __ATOMIC_ACQUIRE) >> i) & 1)
+		return 1;
+	if (!((__atomic_load_n(&sh->sh_keeps_same, __ATOMIC_ACQUIRE) >> i) & 1))
+		return 0;
+	valid = __atomic_load_n(&sh->sh_regs_valid, __ATOMIC_ACQUIRE);
+	return (valid >> i) & 1 &&
+	       (__atomic_load_n(&sh->sh_regs[i], __ATOMIC_ACQUIRE) & width_mask(size)) ==
+		       (val & width_mask(size));
 }
 
 /*
@@ -325,7 +334,7 @@ static int chan_io_locked(struct vm *vm, struct dev_chan *d, struct ipc_io *req,
 
 	if (req->h.ih_type == IPC_IO_READ && shadow_read(d, req->io_offset, req->io_size, val))
 		return 0;
-	if (req->h.ih_type == IPC_IO_WRITE && shadow_keeps(d, req->io_offset, req->io_size)) {
+	if (req->h.ih_type == IPC_IO_WRITE && shadow_keeps(d, req->io_offset, req->io_size, req->io_data)) {
 		/* Full: the held ones go first. The write is held once this succeeds, and
 		 * only then (a failed access is tried again on a restarted device). */
 		err = d->nheld < VCPU_HOLD_MAX ? 0 : chan_release_locked(vm, d, deadline, why);

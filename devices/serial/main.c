@@ -88,7 +88,8 @@ static void serial_publish(struct serial *s)
 		if (!s->shown_any || v.regs[i] != s->shown.regs[i])
 			changed |= (uint8_t)(1u << i);
 	}
-	if (s->shown_any && !changed && v.quiet == s->shown.quiet && v.keeps == s->shown.keeps)
+	if (s->shown_any && !changed && v.quiet == s->shown.quiet && v.keeps == s->shown.keeps &&
+	    v.keeps_same == s->shown.keeps_same)
 		return;
 	__atomic_store_n(&sh->sh_regs_valid, (uint64_t)(s->shown.quiet & v.quiet & ~changed),
 			 __ATOMIC_RELEASE);
@@ -97,6 +98,7 @@ static void serial_publish(struct serial *s)
 			__atomic_store_n(&sh->sh_regs[i], v.regs[i], __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&sh->sh_keeps, v.keeps, __ATOMIC_RELEASE);
+	__atomic_store_n(&sh->sh_keeps_same, v.keeps_same, __ATOMIC_RELEASE);
 	__atomic_store_n(&sh->sh_regs_valid, (uint64_t)v.quiet, __ATOMIC_RELEASE);
 	s->shown = v;
 	s->shown_any = 1;

@@ -224,6 +224,10 @@ void uart_view(const struct uart *u, struct uart_view *v)
 	v->keeps = 1u << UART_LSR | 1u << UART_MSR;
 	if (thr_write_keeps(u))
 		v->keeps |= 1u << UART_THR;
+	/* what these read is what a write stores, and storing it again changes nothing */
+	v->keeps_same = 1u << UART_IER | 1u << UART_LCR | 1u << UART_MCR | 1u << UART_SCR;
+	if (dlab)
+		v->keeps_same |= 1u << UART_DLL;
 }
 
 uint8_t uart_read(struct uart *u, unsigned int off)

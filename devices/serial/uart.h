@@ -44,12 +44,14 @@ struct uart_state {
  * not LSR with an error bit, not MSR with a delta bit), and which writes, of
  * any value, change neither a quiet register nor which are quiet (keeps: THR
  * outside loopback and DLAB unless it raises a THRE interrupt; LSR and MSR,
- * which ignore writes).
+ * which ignore writes), and which writes do so when they write the value the
+ * register reads (keeps_same: IER or DLM, LCR, MCR, SCR, DLL).
  */
 struct uart_view {
 	uint8_t regs[UART_NREGS];
 	uint8_t quiet; /* bit i: reading register i has no side effect; regs[i] is what it returns */
-	uint8_t keeps; /* bit i: a write to register i leaves every quiet register and both masks */
+	uint8_t keeps; /* bit i: a write to register i leaves every quiet register and the masks */
+	uint8_t keeps_same; /* bit i: so does a write of regs[i] (the value it reads) to register i */
 };
 
 /* uart_init: reset state; ops->tx and ops->irq must be set. */
