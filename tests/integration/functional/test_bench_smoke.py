@@ -13,6 +13,7 @@ import subprocess
 from conftest import BUILD, ROOT
 
 RUN = os.path.join(ROOT, "bench", "run.py")
+# Every figure but linux (a nested L1 boot: minutes; bench/run.py --only linux runs it).
 FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale")
 # mmio-bench's rows: forwarded and unforwarded register reads (figure 5).
 MMIO_KEYS = ("mmio.read", "mmio.unclaimed", "mmio.pio", "mmio.pio_local")
