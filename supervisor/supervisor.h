@@ -118,4 +118,12 @@ int nets_open(struct sup *s, char *err, size_t errlen) __attribute__((warn_unuse
 int vm_start_children(struct sup *s) __attribute__((warn_unused_result));
 /* now_ns: CLOCK_MONOTONIC in nanoseconds. */
 uint64_t now_ns(void);
+
+/*
+ * jailplan_choose: for s->cfg's --jail mode, the strongest jail this environment
+ * allows (s->spawn_flags, and the children's ids for no-namespaces without
+ * CAP_SETUID), said with -v and, when weaker than the full jail, on stderr.
+ * 0, or -errno with one line naming --jail and the way out in err.
+ */
+int jailplan_choose(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
 #endif
