@@ -133,6 +133,14 @@ $(O)/san/%.o: %.c
 
 UNIT_BINS := $(foreach t,$(UNIT_TESTS),$(O)/tests/test_$(t) $(O)/tests/san/test_$(t))
 
+# A command run under a Docker-like seccomp filter and capability set, for the
+# container tests (tests/integration/security/test_containers.py).
+TEST_TOOLS := $(O)/tests/dockerlike
+$(O)/tests/dockerlike: tests/container/dockerlike.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(CAPNG_LIBS) $(POLICY_LIBS) -pie
+
 -include tests/guest/guest.mk
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
@@ -148,7 +156,7 @@ bins: $(BINS)
 testhooks:
 	$(Q)$(MAKE) --no-print-directory O=$(O)/testhooks BH_TEST_HOOKS=1 bins
 
-integration: all testhooks
+integration: all testhooks $(TEST_TOOLS)
 	$(Q)/usr/bin/python3 -m pytest -q tests/integration
 	$(Q)tests/integration/run-unprivileged.sh
 
