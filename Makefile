@@ -28,11 +28,12 @@ BH_CFLAGS += -DBH_TEST_HOOKS
 endif
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-PKGS := libelf libseccomp
+PKGS := libelf libseccomp jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ELF_LIBS := $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
 CAPNG_LIBS := $(shell pkg-config --libs libcap-ng 2>/dev/null || echo -lcap-ng)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 
 ifeq ($(V),1)
 Q :=
@@ -60,7 +61,7 @@ all: $(BINS) $(O)/bulkhead-probe guest
 
 $(O)/bulkhead: $(call objs,$(BULKHEAD_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_supervisor)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(ELF_LIBS) $(CAPNG_LIBS) $(POLICY_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(ELF_LIBS) $(CAPNG_LIBS) $(POLICY_LIBS) $(JANSSON_LIBS)
 
 $(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_vcpu)
 	@echo "  LD      $@"
@@ -99,7 +100,8 @@ $(O)/obj/%.o: %.c
 
 # Unit tests: tests/unit/test_NAME.c links the modules in UNIT_NAME. Each is built
 # twice, plain and with ASan+UBSan, and `make check` runs both.
-UNIT_config := supervisor/config.c common
+UNIT_config := supervisor/config.c supervisor/fcjson.c common
+UNIT_fcjson := supervisor/config.c supervisor/fcjson.c common
 UNIT_ipc := ipc common
 UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common
@@ -118,11 +120,11 @@ define unit_rule
 $(O)/tests/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/obj/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@"
-	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) -pie
+	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) $$(JANSSON_LIBS) -pie
 $(O)/tests/san/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/san/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@ (asan+ubsan)"
-	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS)
+	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) $$(JANSSON_LIBS)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 

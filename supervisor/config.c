@@ -736,6 +736,17 @@ static enum config_result opt_config(struct parse *p, const struct option_def *o
 		fclose(f);
 		return perr(p, "--config: %s: %s", val, strerror(ENOMEM));
 	}
+	/* Firecracker's JSON starts with '{' (fcjson.c); blank lines before it are counted. */
+	while ((ch = getc(f)) != EOF && is_space(ch))
+		lineno += ch == '\n';
+	if (ch == '{') {
+		free(line);
+		fclose(f);
+		return fcjson_apply(p->c, val, p->err, p->errlen);
+	}
+	if (ch != EOF)
+		ungetc(ch, f);
+	ch = 0;
 	p->in_file = 1;
 	while (ch != EOF) {
 		size_t n = 0;
@@ -795,6 +806,23 @@ static enum config_result apply(struct parse *p, const struct option_def *o, con
 }
 
 /* Exported. */
+
+int config_apply_option(struct vm_config *c, const char *name, const char *value, char *err,
+			size_t errlen)
+{
+	struct parse p = { .c = c, .err = err, .errlen = errlen, .in_file = 1 };
+	const struct option_def *o = find_long(name, strlen(name));
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!o)
+		return -ENOENT;
+	if (o->kind == OPT_FLAG && value)
+		return perr(&p, "--%s: takes no value", o->name), -EINVAL;
+	if (o->kind != OPT_FLAG && !value)
+		return perr(&p, "--%s: missing value", o->name), -EINVAL;
+	return apply(&p, o, value) == CONFIG_OK ? 0 : -EINVAL;
+}
 
 void config_init(struct vm_config *c)
 {

@@ -95,6 +95,21 @@ enum config_result config_parse_args(struct vm_config *c, int argc, char **argv,
 /* config_check: required options present and values within lim; CONFIG_OK or CONFIG_ERROR. */
 enum config_result config_check(struct vm_config *c, const struct config_limits *lim,
 				char *err, size_t errlen);
+/*
+ * config_apply_option: apply one option as "--NAME VALUE" on the command line
+ * would (VALUE NULL for a flag), for translators of other formats (fcjson.c).
+ * 0, -ENOENT when there is no option NAME, or -EINVAL with one line in err.
+ */
+int config_apply_option(struct vm_config *c, const char *name, const char *value, char *err,
+			size_t errlen) __attribute__((warn_unused_result));
+/*
+ * fcjson_apply: Firecracker's VM configuration file at path (fcjson.c), applied
+ * through config_apply_option; fcjson_apply_buf the same from memory, name
+ * naming it in messages. CONFIG_OK, or CONFIG_ERROR with one line in err.
+ */
+enum config_result fcjson_apply(struct vm_config *c, const char *path, char *err, size_t errlen);
+enum config_result fcjson_apply_buf(struct vm_config *c, const char *name, const char *buf,
+				    size_t len, char *err, size_t errlen);
 /* config_usage: the --help text. */
 const char *config_usage(void);
 
