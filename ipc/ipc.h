@@ -104,6 +104,7 @@ struct ipc_cfg_vcpu {
 _Static_assert(sizeof(struct ipc_cfg_vcpu) == 88, "ipc_cfg_vcpu size");
 #define IPC_VCPU_F_VERBOSE 0x1
 #define IPC_VCPU_F_NO_PIT 0x2 /* --pit off */
+#define IPC_VCPU_F_NO_DEBUG_EXIT 0x4 /* --debug-exit off: writes to port 0xf4 are ignored */
 
 /* IN vcpu: a device whose registers the vcpu process forwards. */
 struct ipc_cfg_vcpu_dev {

@@ -298,6 +298,22 @@ static int pit_word(struct vm_config *c, const char *val)
 	return 0;
 }
 
+static void debug_exit_reset(struct vm_config *c)
+{
+	c->debug_exit = 1;
+}
+
+static int debug_exit_word(struct vm_config *c, const char *val)
+{
+	if (strcmp(val, "on") == 0)
+		c->debug_exit = 1;
+	else if (strcmp(val, "off") == 0)
+		c->debug_exit = 0;
+	else
+		return -1;
+	return 0;
+}
+
 static void *disk_item(struct vm_config *c)
 {
 	struct disk_config *d;
@@ -399,6 +415,8 @@ static const struct option_def options[] = {
 	  .reset = acpi_reset },
 	{ .name = "pit", .kind = OPT_GROUP, .word = pit_word, .words = "on, off",
 	  .reset = pit_reset },
+	{ .name = "debug-exit", .kind = OPT_GROUP, .word = debug_exit_word, .words = "on, off",
+	  .reset = debug_exit_reset },
 	{ .name = "jail", .kind = OPT_GROUP, .keys = jail_keys, .nkeys = nitems(jail_keys),
 	  .word = jail_word, .words = "on, off, no-namespaces", .reset = jail_reset },
 	{ .name = "seccomp", .kind = OPT_GROUP, .word = seccomp_word, .words = "kill, log, off",
@@ -832,6 +850,7 @@ void config_init(struct vm_config *c)
 	c->serial = SERIAL_STDIO;
 	c->acpi = 1;
 	c->pit = 1;
+	c->debug_exit = 1;
 	c->jail_uid = c->jail_gid = CONFIG_JAIL_DEFAULT_ID;
 	snprintf(c->name, sizeof(c->name), "%s", "vm");
 }
@@ -1053,6 +1072,10 @@ const char *config_usage(void)
 	       "                   the MP table and the command line (default: on)\n"
 	       "  --pit on|off     the in-kernel i8254 timer (default: on); Linux on KVM and\n"
 	       "                   the test guest need none, and the VM ends faster without it\n"
+	       "  --debug-exit on|off\n"
+	       "                   a guest's write to I/O port 0xf4 ends the VM with status\n"
+	       "                   2v+1 (default: on); off ignores it, as QEMU without\n"
+	       "                   isa-debug-exit\n"
 	       "  --name NAME      VM name for logs and process titles, 1-15 of\n"
 	       "                   A-Z a-z 0-9 _ . - (default: vm)\n"
 	       "  --config FILE    read options from FILE, one per line (\"kernel path=x\");\n"

@@ -57,6 +57,7 @@ struct vm_config {
 	char serial_path[PATH_MAX]; /* SERIAL_FILE */
 	int acpi; /* --acpi on|off, default on */
 	int pit; /* --pit on|off: the in-kernel i8254, default on */
+	int debug_exit; /* --debug-exit on|off: port 0xf4 ends the VM, default on */
 	int jail_mode; /* --jail: 0 full (default), 1 no-namespaces, 2 off */
 	unsigned int jail_uid, jail_gid; /* --jail uid=,gid=: default CONFIG_JAIL_DEFAULT_ID */
 	int seccomp_mode; /* --seccomp: 0 kill (default), 1 log, 2 off */

@@ -9,6 +9,7 @@
 
 #define I8042_CMD 0x64
 #define I8042_RESET 0xfe
+#define DEBUG_EXIT_PORT 0xf4 /* as boot.S */
 #define UART_IER_RDA 0x01
 #define UART_IER_THRE 0x02
 #define UART_IIR_ID(x) ((x) & 0x0f)
@@ -129,6 +130,17 @@ static void reboot(void)
 			*(volatile uint8_t *)phys(plat.reset_reg.addr) = plat.reset_value;
 		udelay(200000);
 	}
+	fail("the VM did not reset");
+}
+
+/* Port 0xf4 is a debug-exit port only where the VMM has one (QEMU: isa-debug-exit). */
+static void debug_exit_ignored(void)
+{
+	cprintf(GUEST_TAG "debug-exit-ignored: writing 1 to port 0x%x\n", DEBUG_EXIT_PORT);
+	outb(DEBUG_EXIT_PORT, 1);
+	cprintf(GUEST_TAG "debug-exit-ignored: still running; resetting\n");
+	outb(I8042_CMD, I8042_RESET);
+	udelay(200000);
 	fail("the VM did not reset");
 }
 
@@ -261,6 +273,7 @@ const struct scenario scenarios[] = {
 	{ "marker-exit", marker_exit, "boot marker, then PASS at once" },
 	{ "echo", echo, "echo serial input lines (RX interrupt); PASS on 'quit'" },
 	{ "reboot", reboot, "reset through the i8042 (then the ACPI reset register)" },
+	{ "debug-exit-ignored", debug_exit_ignored, "write 1 to port 0xf4; if still running, reset" },
 	{ "triple-fault", do_triple_fault, "empty IDT + exception = triple fault" },
 	{ "smp", smp, "start every AP; PASS if all come online" },
 	{ "fault", fault, "page fault in ring 3: the report says FAIL" },

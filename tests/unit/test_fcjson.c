@@ -265,6 +265,11 @@ static void test_apply_option(void **state)
 	assert_int_equal(c.nvcpus, 3);
 	assert_int_equal(config_apply_option(&c, "verbose", NULL, err, sizeof(err)), 0);
 	assert_int_equal(c.verbose, 1);
+	assert_int_equal(c.debug_exit, 1);
+	assert_int_equal(config_apply_option(&c, "debug-exit", "off", err, sizeof(err)), 0);
+	assert_int_equal(c.debug_exit, 0);
+	assert_int_equal(config_apply_option(&c, "debug-exit", "maybe", err, sizeof(err)), -EINVAL);
+	assert_contains(err, "--debug-exit: 'maybe': expected on, off");
 	assert_int_equal(config_apply_option(&c, "no-such-option", "x", err, sizeof(err)), -ENOENT);
 	assert_int_equal(config_apply_option(&c, "vcpus", NULL, err, sizeof(err)), -EINVAL);
 	assert_contains(err, "--vcpus: missing value");
