@@ -334,6 +334,7 @@ static const struct key_def disk_keys[] = {
 	DISK_KEY("readonly", KEY_BOOL, readonly, KEY_NONEMPTY),
 	DISK_KEY("serial", KEY_STRING, serial, 0),
 	DISK_KEY("direct", KEY_BOOL, direct, KEY_NONEMPTY),
+	DISK_KEY("snapshot", KEY_BOOL, snapshot, KEY_NONEMPTY),
 };
 
 static void *net_item(struct vm_config *c)
@@ -1050,10 +1051,11 @@ const char *config_usage(void)
 	       "  --vcpus num=N    virtual CPUs (default: " STR(CONFIG_DEFAULT_VCPUS) ")\n"
 	       "  --serial stdio|none|file=PATH\n"
 	       "                   where COM1 goes (default: stdio)\n"
-	       "  --disk path=FILE[,readonly=on|off][,serial=ID][,direct=on|off]\n"
+	       "  --disk path=FILE[,readonly=on|off][,serial=ID][,direct=on|off][,snapshot=on|off]\n"
 	       "                   a virtio-blk disk (repeatable: vda, vdb, ...); raw image\n"
 	       "                   file or block device; serial: at most 20 bytes for GET_ID;\n"
-	       "                   direct: O_DIRECT (default: read-write, buffered)\n"
+	       "                   direct: O_DIRECT; snapshot: writes go to a private copy\n"
+	       "                   that is gone at exit (default: read-write, buffered)\n"
 	       "  --net tap=NAME|fd=N[,mac=xx:xx:xx:xx:xx:xx]\n"
 	       "                   a virtio-net NIC on a TAP (repeatable: eth0, eth1, ...):\n"
 	       "                   attach to (or, with CAP_NET_ADMIN, create) TAP NAME, or use\n"

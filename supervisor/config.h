@@ -26,6 +26,7 @@ struct disk_config {
 	char path[PATH_MAX]; /* required */
 	int readonly; /* readonly=on|off, default off */
 	int direct; /* direct=on|off (O_DIRECT), default off */
+	int snapshot; /* snapshot=on|off: writes go to a private overlay gone at exit, default off */
 	char serial[CONFIG_DISK_SERIAL_MAX + 1]; /* serial=ID, default "" */
 };
 

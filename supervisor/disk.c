@@ -48,7 +48,7 @@ static int disk_open_one(struct sup *s, unsigned int i, char *err, size_t errlen
 {
 	const struct disk_config *d = &s->cfg.disks[i];
 	struct vdev *v = &s->vdevs[s->nvdevs];
-	int flags = (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (d->direct ? O_DIRECT : 0);
+	int flags = (d->readonly || d->snapshot ? O_RDONLY : O_RDWR) | O_CLOEXEC | (d->direct ? O_DIRECT : 0);
 	uint64_t size = 0;
 	int fd, e;
 
@@ -69,6 +69,8 @@ static int disk_open_one(struct sup *s, unsigned int i, char *err, size_t errlen
 			 e < 0 ? strerror(-e) : "size is not a non-zero multiple of 512 bytes");
 		goto err_close;
 	}
+	if (d->snapshot && (fd = snapshot_overlay(fd, d, size, err, errlen)) < 0)
+		return -1;
 	e = disk_lock(fd, d->readonly);
 	if (e < 0) {
 		snprintf(err, errlen, "--disk: path=%s: %s", d->path,

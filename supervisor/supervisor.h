@@ -126,4 +126,11 @@ uint64_t now_ns(void);
  * 0, or -errno with one line naming --jail and the way out in err.
  */
 int jailplan_choose(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * snapshot_overlay: for --disk snapshot=on, a private unlinked copy (reflink
+ * where it can) of the open image of size bytes, which it closes; the new fd,
+ * or -1 with one line naming --disk in err.
+ */
+int snapshot_overlay(int image, const struct disk_config *d, uint64_t size, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 #endif

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, GUEST_PASS, EXIT_USAGE, TEST_USER, Vm, guest_args, vm_processes
+from conftest import BUILD, GUEST_PASS, EXIT_USAGE, TEST_USER, guest_args, vm_processes
 
 DOCKERLIKE = os.path.join(BUILD, "tests", "dockerlike")
 if not os.path.exists(DOCKERLIKE):  # the unprivileged pass runs from a copy of the build
@@ -67,9 +67,9 @@ def test_dockerlike_models_the_profile():
     assert not int(lines[2], 16) & (1 << 21), lines[2]  # CAP_SYS_ADMIN
 
 
-def test_jail_on_refuses_at_once_in_one_line():
+def test_jail_on_refuses_at_once_in_one_line(vm_factory):
     t0 = time.monotonic()
-    vm = Vm(guest_args("hello"), wrap=in_container)
+    vm = vm_factory(guest_args("hello"), wrap=in_container)
     assert vm.wait() == EXIT_USAGE, vm.explain()
     took = time.monotonic() - t0
     lines = vm.stderr.splitlines()
@@ -82,17 +82,18 @@ def test_jail_on_refuses_at_once_in_one_line():
     assert took < 5, "refused only after %.1f s" % took
 
 
-def test_no_namespaces_boots_the_guest():
+def test_no_namespaces_boots_the_guest(vm_factory):
     """clone3's ENOSYS falls back to clone; the jail without namespaces is announced."""
-    vm = Vm(guest_args("hello") + ["--jail", "no-namespaces", "-v"], wrap=in_container)
+    vm = vm_factory(guest_args("hello") + ["--jail", "no-namespaces", "-v"], wrap=in_container)
     assert vm.wait() == GUEST_PASS, vm.explain()
     assert "PASS hello" in vm.stdout, vm.explain()
     assert "warning: --jail no-namespaces" in vm.stderr, vm.explain()
     assert "clone3: Function not implemented: using clone" in vm.stderr, vm.explain()
 
 
-def run_echo(wrap):
-    vm = Vm(guest_args("echo") + ["--jail", "no-namespaces"], stdin=subprocess.PIPE, wrap=wrap)
+def run_echo(vm_factory, wrap):
+    vm = vm_factory(guest_args("echo") + ["--jail", "no-namespaces"], stdin=subprocess.PIPE,
+                    wrap=wrap)
     vm.read_until(b"bulkhead-test-guest: ready")
     pids = vm.wait_children(["vcpu", "serial"])
     return vm, pids
@@ -121,17 +122,17 @@ def check_jailed(pids, uid, gid):
 
 
 @pytest.mark.skipif(bool(TEST_USER), reason="the container's root: not the unprivileged pass")
-def test_no_namespaces_children_take_the_jails_id():
-    vm, pids = run_echo(in_container)
+def test_no_namespaces_children_take_the_jails_id(vm_factory):
+    vm, pids = run_echo(vm_factory, in_container)
     try:
         check_jailed(pids, 62222, 62222)
     finally:
         finish(vm)
 
 
-def test_no_namespaces_without_setuid_runs_as_the_invoking_user():
+def test_no_namespaces_without_setuid_runs_as_the_invoking_user(vm_factory):
     uid, gid = kvm_user_ids()
-    vm, pids = run_echo(lambda argv: in_container(as_kvm_user(argv)))
+    vm, pids = run_echo(vm_factory, lambda argv: in_container(as_kvm_user(argv)))
     try:
         check_jailed(pids, uid, gid)
     finally:
@@ -139,13 +140,13 @@ def test_no_namespaces_without_setuid_runs_as_the_invoking_user():
     assert "as the invoking user (uid %d gid %d" % (uid, gid) in vm.stderr, vm.explain()
 
 
-def test_no_namespaces_as_root_without_setuid_is_refused():
+def test_no_namespaces_as_root_without_setuid_is_refused(vm_factory):
     """Root that may not change ids would leave its children at uid 0: refused, one line."""
     def wrap(argv):
         return in_container(["setpriv", "--bounding-set", "-setuid,-setgid", "--inh-caps",
                              "-setuid,-setgid", "--"] + argv)
     if TEST_USER:
         pytest.skip("the container's root: not the unprivileged pass")
-    vm = Vm(guest_args("hello") + ["--jail", "no-namespaces"], wrap=wrap)
+    vm = vm_factory(guest_args("hello") + ["--jail", "no-namespaces"], wrap=wrap)
     assert vm.wait() == EXIT_USAGE, vm.explain()
     assert vm.stderr.count("\n") == 1 and "CAP_SETUID" in vm.stderr, vm.explain()
