@@ -19,7 +19,7 @@ WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
 	-Wmissing-prototypes -Wimplicit-fallthrough -Wvla -Werror
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 BH_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP -I. \
-	-DBH_VERSION='"$(VERSION)"' -DBH_LIBEXECDIR='"$(LIBEXECDIR)"'
+	-DBH_VERSION='"$(VERSION)"' -DBH_LIBEXECDIR='"$(LIBEXECDIR)"' -DBH_BINDIR='"$(BINDIR)"'
 BH_LDFLAGS := -pie -Wl,-z,relro,-z,now
 # make testhooks builds the binaries again under $(O)/testhooks with the
 # tests' fault-injection hook (testhooks/testhooks.h); never installed.
@@ -52,12 +52,13 @@ SERIAL_MODULES := devices/serial devices/devproc jail mem ipc testhooks common
 BLK_MODULES := devices/blk devices/virtio devices/devproc jail mem ipc testhooks common
 NET_MODULES := devices/net devices/virtio devices/devproc jail mem ipc testhooks common
 PROBE_MODULES := probe jail ipc common
+QEMU_MODULES := frontends/qemu common
 
 -include seccomp-policies/policies.mk
 
 BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(O)/bulkhead-net
 
-all: $(BINS) $(O)/bulkhead-probe guest
+all: $(BINS) $(O)/bulkhead-qemu $(O)/bulkhead-probe guest
 
 $(O)/bulkhead: $(call objs,$(BULKHEAD_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_supervisor)
 	@echo "  LD      $@"
@@ -78,6 +79,11 @@ $(O)/bulkhead-blk: $(call objs,$(BLK_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_blk)
 $(O)/bulkhead-net: $(call objs,$(NET_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_net)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS) $(POLICY_LIBS)
+
+# qemu-system-x86_64's command line translated into bulkhead's (frontends/qemu/qemu.h).
+$(O)/bulkhead-qemu: $(call objs,$(QEMU_MODULES))
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
 
 # The probe reads the policies from the source tree (or --policy-dir), the same
 # texts the processes embed; it is a tool for evaluating the jail, not installed.
@@ -176,11 +182,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
 
-install: $(BINS)
+install: $(BINS) $(O)/bulkhead-qemu
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 755 $(O)/bulkhead $(DESTDIR)$(BINDIR)/bulkhead
+	install -m 755 $(O)/bulkhead $(O)/bulkhead-qemu $(DESTDIR)$(BINDIR)/
 	install -m 755 $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(O)/bulkhead-net $(DESTDIR)$(LIBEXECDIR)/
-	install -m 644 docs/bulkhead.1 $(DESTDIR)$(MANDIR)/man1/bulkhead.1
+	install -m 644 docs/bulkhead.1 docs/bulkhead-qemu.1 $(DESTDIR)$(MANDIR)/man1/
 
 clean:
 	rm -rf $(O)
