@@ -209,7 +209,7 @@ static int opt_m(struct parse *p, const char *arg)
 	if (qopts_split(p, arg, "size", &qo) < 0)
 		goto out;
 	size = qget(&qo, "size");
-	if (qget(&qo, "slots") || qget(&qo, "maxmem"))
+	if ((qget(&qo, "slots") != NULL) | (qget(&qo, "maxmem") != NULL)) /* both read: no || */
 		note(p, "slots= and maxmem= ignored: bulkhead has no memory hotplug");
 	if (!size || !*size || *size == '-') {
 		fail(p, "size missing");
@@ -619,7 +619,7 @@ static int opt_name(struct parse *p, const char *arg)
 	if (qopts_split(p, arg, "guest", &qo) < 0)
 		goto out;
 	name = qget(&qo, "guest");
-	if (qget(&qo, "process") || qget(&qo, "debug-threads"))
+	if ((qget(&qo, "process") != NULL) | (qget(&qo, "debug-threads") != NULL))
 		note(p, "process= and debug-threads= ignored: bulkhead titles its processes itself");
 	if (!name || !*name) {
 		fail(p, "a name is required");
