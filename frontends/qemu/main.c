@@ -7,7 +7,8 @@
  *
  * Environment: BULKHEAD_QEMU_DRY_RUN=1 prints bulkhead's argv, shell-quoted
  * on one line, instead of running it; BULKHEAD_QEMU_VERBOSE=1 says what is
- * ignored and runs bulkhead -v.
+ * ignored and runs bulkhead -v; BULKHEAD_QEMU_OPTIONS="--jail no-namespaces"
+ * adds bulkhead options of one's own (words split at blanks).
  */
 #include <errno.h>
 #include <limits.h>
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
 
 	log_init("bulkhead-qemu");
 	q.verbose = env_on("BULKHEAD_QEMU_VERBOSE");
+	q.options = getenv("BULKHEAD_QEMU_OPTIONS");
 	if (qemu_parse(&q, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bulkhead-qemu: %s\n", err);
 		return 1;

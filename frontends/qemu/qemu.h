@@ -58,6 +58,7 @@ struct qemu_disk {
 /* What the command line asked for; strings point into argv. */
 struct qemu_cmd {
 	int verbose; /* BULKHEAD_QEMU_VERBOSE: notes on stderr, and bulkhead -v */
+	const char *options; /* BULKHEAD_QEMU_OPTIONS: more bulkhead options, split at blanks */
 	const char *kernel, *initrd, *append, *name;
 	uint64_t mem_mib; /* 0: QEMU's default, 128 */
 	unsigned int vcpus; /* 0: 1 */

@@ -210,6 +210,20 @@ static int out_name(struct out *w, const struct qemu_cmd *q)
 	return arg(w, "--name") < 0 ? -1 : arg(w, name);
 }
 
+/* BULKHEAD_QEMU_OPTIONS: bulkhead's own options (--jail no-namespaces in a container), after ours. */
+static int out_options(struct out *w, const char *s)
+{
+	while (*s) {
+		size_t n = strcspn(s, " \t\n");
+
+		if (n && (arg_begin(w) < 0 || put(w, "%.*s", (int)n, s) < 0 || arg_end(w) < 0))
+			return -1;
+		s += n;
+		s += strspn(s, " \t\n");
+	}
+	return 0;
+}
+
 int qemu_translate(const struct qemu_cmd *q, const char *bulkhead, struct qemu_out *o, char *err,
 		   size_t errlen)
 {
@@ -220,6 +234,8 @@ int qemu_translate(const struct qemu_cmd *q, const char *bulkhead, struct qemu_o
 	if (arg(&w, bulkhead) < 0 || out_name(&w, q) < 0 || out_kernel(&w, q) < 0 ||
 	    out_machine(&w, q) < 0 || out_serial(&w, q) < 0 || out_disks(&w, q) < 0 ||
 	    out_nics(&w, q) < 0)
+		return -1;
+	if (q->options && out_options(&w, q->options) < 0)
 		return -1;
 	if (q->verbose && arg(&w, "-v") < 0)
 		return -1;

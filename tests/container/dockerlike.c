@@ -15,7 +15,8 @@
  *   dockerlike COMMAND [ARG]...
  *
  * Run as root, as the container's root is; the command keeps Docker's
- * capabilities (COMMAND may be setpriv to become another user).
+ * capabilities (COMMAND may be setpriv to become another user). Inside a
+ * real container (no CAP_SYS_ADMIN) the filter is loaded with no_new_privs.
  */
 #include <cap-ng.h>
 #include <errno.h>
@@ -63,15 +64,15 @@ static int add_rules(scmp_filter_ctx ctx)
 	return r;
 }
 
-static int load_filter(void)
+/* As runc does: no no_new_privs where CAP_SYS_ADMIN allows (nnp 0), else with it. */
+static int load_filter(int nnp)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
 
 	if (!ctx)
 		return -ENOMEM;
-	/* As runc does for a privileged-enough caller: no no_new_privs. */
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, (uint32_t)nnp);
 	if (r == 0)
 		r = add_rules(ctx);
 	if (r == 0)
@@ -103,7 +104,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dockerlike: run it as root (the container's root)\n");
 		return 2;
 	}
-	r = load_filter();
+	r = load_filter(0);
+	if (r < 0) /* in a real container already: no CAP_SYS_ADMIN (libseccomp says ECANCELED) */
+		r = load_filter(1);
 	if (r < 0) {
 		fprintf(stderr, "dockerlike: seccomp filter: %s\n", strerror(-r));
 		return 1;

@@ -10,6 +10,8 @@ import os
 import shutil
 import subprocess
 
+import pytest
+
 from conftest import BUILD, ROOT
 
 RUN = os.path.join(ROOT, "bench", "run.py")
@@ -19,6 +21,8 @@ MMIO_KEYS = ("mmio.read", "mmio.unclaimed", "mmio.pio", "mmio.pio_local")
 VMMS = ("bulkhead", "qemu")
 
 
+@pytest.mark.needs_namespaces
+@pytest.mark.needs_sys_admin
 def test_bench_smoke(tmp_path):
     assert os.geteuid() == 0, "bench/run.py needs root (network namespace, TAP, cgroup)"
     for tool in ("qemu-system-x86_64", "gnuplot"):

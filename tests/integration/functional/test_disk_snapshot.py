@@ -9,6 +9,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from conftest import EXIT_USAGE, GUEST_PASS, guest_args
 
 MiB = 1 << 20
@@ -52,6 +54,7 @@ def test_the_guest_reads_the_image_through_the_overlay(vm_factory, tmp_path):
     assert sha256(img) == written
 
 
+@pytest.mark.needs_ptrace
 def test_overlay_is_nameless_private_and_sparse(vm_factory, tmp_path):
     img = tmp_path / "sparse.img"
     with open(img, "wb") as f:

@@ -5,7 +5,7 @@ its helpers in $(PREFIX)/libexec/bulkhead."""
 import os
 import subprocess
 
-from conftest import GUEST, GUEST_PASS, ROOT
+from conftest import GUEST, GUEST_PASS, ROOT, with_jail
 
 
 def test_install_layout_and_run(tmp_path):
@@ -19,8 +19,9 @@ def test_install_layout_and_run(tmp_path):
         assert path.is_file() and os.access(path, os.X_OK), path
         assert not (prefix / "bin" / helper).exists()
     assert (prefix / "share" / "man" / "man1" / "bulkhead.1").is_file()
-    p = subprocess.run([str(prefix / "bin" / "bulkhead"), "--kernel",
-                        "path=%s,cmdline=bulkhead.test=hello" % GUEST, "--memory", "size_mib=32"],
+    p = subprocess.run([str(prefix / "bin" / "bulkhead")] +
+                       with_jail(["--kernel", "path=%s,cmdline=bulkhead.test=hello" % GUEST,
+                                  "--memory", "size_mib=32"]),
                        capture_output=True, timeout=60)
     assert p.returncode == GUEST_PASS, p.stderr
     assert b"PASS hello" in p.stdout

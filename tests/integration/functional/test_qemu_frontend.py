@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, BULKHEAD, GUEST, ROOT
+from conftest import BUILD, BULKHEAD, GUEST, ROOT, jail_args
 
 QEMU = os.path.join(BUILD, "bulkhead-qemu")
 KERNEL = ["-kernel", "k"]
@@ -159,6 +159,12 @@ def test_netdev_and_nic():
     assert after(argv, "--net") == ['tap="tap0",mac="52:54:00:12:34:56"', 'fd="3"']
 
 
+def test_own_bulkhead_options_from_the_environment():
+    argv = translated(KERNEL + ["-device", "virtio-rng-pci"],
+                      BULKHEAD_QEMU_OPTIONS=" --jail  no-namespaces\t--seccomp log ")
+    assert argv == BASE + ["--jail", "no-namespaces", "--seccomp", "log", "--rng"]
+
+
 def test_debug_exit_and_rng():
     argv = translated(KERNEL + ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
     assert after(argv, "--debug-exit") == ["on"]
@@ -284,7 +290,7 @@ def test_installed_as_qemu_system_x86_64(tmp_path):
     shim = tmp_path / "path"
     shim.mkdir()
     os.symlink(bindir / "bulkhead-qemu", shim / "qemu-system-x86_64")
-    env = dict(os.environ, PATH="%s:%s" % (shim, os.environ["PATH"]))
+    env = jail_args(QEMU, [], dict(os.environ, PATH="%s:%s" % (shim, os.environ["PATH"])))[1]
     p = subprocess.run(["qemu-system-x86_64"] + GUEST_QEMU + DEBUG_EXIT +
                        ["-append", "bulkhead.test=hello"], capture_output=True, timeout=60, env=env)
     assert p.returncode == 1 and b"PASS hello" in p.stdout, p.stderr

@@ -207,6 +207,7 @@ def test_jail_refuses_uid_0():
     assert p.returncode == 2 and b"--jail" in p.stderr
 
 
+@pytest.mark.needs_namespaces
 def test_unprivileged_user_gets_the_same_jail(tmp_path):
     """A user who may open /dev/kvm runs bulkhead; the children sit in a user
     namespace of their own with no capabilities."""
