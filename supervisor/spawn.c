@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/exedir.h"
 #include "common/log.h"
 #include "jail/jail.h"
 #include "supervisor.h"
@@ -46,20 +47,12 @@ int helper_path(const char *name, char *buf, size_t len)
 {
 	static const char *const rel[] = { "", "/../libexec/bulkhead" };
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
 	int w;
 
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash)
-			*slash = '\0';
-		for (size_t i = 0; slash && i < nitems(rel); i++) {
-			w = snprintf(buf, len, "%s%s/bulkhead-%s", self, rel[i], name);
-			if (w > 0 && (size_t)w < len && access(buf, X_OK) == 0)
-				return 0;
-		}
+	for (size_t i = 0; exe_dir(self, sizeof(self)) == 0 && i < nitems(rel); i++) {
+		w = snprintf(buf, len, "%s%s/bulkhead-%s", self, rel[i], name);
+		if (w > 0 && (size_t)w < len && access(buf, X_OK) == 0)
+			return 0;
 	}
 	w = snprintf(buf, len, "%s/bulkhead-%s", BH_LIBEXECDIR, name);
 	if (w < 0 || (size_t)w >= len)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/exedir.h"
 #include "common/log.h"
 #include "qemu.h"
 
@@ -30,19 +31,12 @@ static int env_on(const char *name)
 static int find_bulkhead(char *buf, size_t len)
 {
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
 	int w;
 
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			w = snprintf(buf, len, "%s/bulkhead", self);
-			if (w > 0 && (size_t)w < len && access(buf, X_OK) == 0)
-				return 0;
-		}
+	if (exe_dir(self, sizeof(self)) == 0) {
+		w = snprintf(buf, len, "%s/bulkhead", self);
+		if (w > 0 && (size_t)w < len && access(buf, X_OK) == 0)
+			return 0;
 	}
 	w = snprintf(buf, len, "%s/bulkhead", BH_BINDIR);
 	if (w < 0 || (size_t)w >= len)

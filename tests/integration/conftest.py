@@ -46,6 +46,16 @@ def vm_processes(name):
     return pids
 
 
+def proc_status(pid):
+    """/proc/PID/status as {field: [words]} (readable without ptrace access)."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.split()
+    return out
+
+
 def as_test_user(argv):
     if not TEST_USER:
         return argv

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import (BUILD, ENV_LIMITS, EXIT_USAGE, GUEST_PASS, TEST_USER, guest_args,
-                      vm_processes)
+                      proc_status, vm_processes)
 
 DOCKERLIKE = os.path.join(BUILD, "tests", "dockerlike")
 if not os.path.exists(DOCKERLIKE):  # the unprivileged pass runs from a copy of the build
@@ -43,15 +43,6 @@ def kvm_user_ids():
         pw = pwd.getpwnam(TEST_USER)
         return pw.pw_uid, pw.pw_gid
     return 65534, KVM_GID
-
-
-def status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.split()
-    return out
 
 
 def test_dockerlike_models_the_profile():
@@ -107,9 +98,9 @@ def finish(vm):
 
 
 def check_jailed(pids, uid, gid):
-    sup = int(status(pids["vcpu"])["PPid"][0])
+    sup = int(proc_status(pids["vcpu"])["PPid"][0])
     for name, pid in pids.items():
-        st = status(pid)
+        st = proc_status(pid)
         assert st["Seccomp"] == ["2"], (name, st["Seccomp"])
         assert st["NoNewPrivs"] == ["1"], name
         assert st["CapEff"] == ["0000000000000000"], name
@@ -117,7 +108,7 @@ def check_jailed(pids, uid, gid):
         assert st["Uid"] == [str(uid)] * 4, (name, st["Uid"])
         assert st["Gid"] == [str(gid)] * 4, (name, st["Gid"])
         # No namespaces here: the children share the supervisor's (NSpid: one pid per level).
-        assert len(st["NSpid"]) == len(status(sup)["NSpid"]), (name, st["NSpid"])
+        assert len(st["NSpid"]) == len(proc_status(sup)["NSpid"]), (name, st["NSpid"])
         if ENV_LIMITS["needs_ptrace"]:
             continue  # a non-dumpable child's /proc/PID/ns needs CAP_SYS_PTRACE to read
         for ns in ("pid", "mnt", "net"):

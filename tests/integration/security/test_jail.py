@@ -15,18 +15,9 @@ import subprocess
 import pytest
 
 from conftest import (BUILD, BULKHEAD, EXIT_VM_FAILED, GUEST, GUEST_PASS, ROOT, TEST_USER, Vm,
-                      guest_args, vm_processes)
+                      guest_args, proc_status, vm_processes)
 
 POLICIES = os.path.join(ROOT, "seccomp-policies", "x86_64")
-
-
-def status_fields(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.split()
-    return out
 
 
 def given_fds(pid):
@@ -55,9 +46,9 @@ def test_children_are_jailed(running_vm):
     vm, pids = running_vm
     sup = vm.proc.pid
     # ip netns exec runs bulkhead itself; find the supervisor as the children's parent.
-    sup = int(status_fields(pids["vcpu"])["PPid"][0])
+    sup = int(proc_status(pids["vcpu"])["PPid"][0])
     for name, pid in pids.items():
-        st = status_fields(pid)
+        st = proc_status(pid)
         assert st["Seccomp"] == ["2"], (name, st["Seccomp"])
         assert st["NoNewPrivs"] == ["1"], name
         assert st["CapEff"] == ["0000000000000000"], name
