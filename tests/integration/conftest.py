@@ -56,6 +56,21 @@ def proc_status(pid):
     return out
 
 
+def jailed_children(pids):
+    """(supervisor pid, [(name, pid, status)]) of a VM's children, each checked for what
+    every jail gives: seccomp filter mode, no_new_privs, no effective or permitted capability."""
+    sup = int(proc_status(pids["vcpu"])["PPid"][0])
+    out = []
+    for name, pid in pids.items():
+        st = proc_status(pid)
+        assert st["Seccomp"] == ["2"], (name, st["Seccomp"])
+        assert st["NoNewPrivs"] == ["1"], name
+        assert st["CapEff"] == ["0000000000000000"], name
+        assert st["CapPrm"] == ["0000000000000000"], name
+        out.append((name, pid, st))
+    return sup, out
+
+
 def as_test_user(argv):
     if not TEST_USER:
         return argv

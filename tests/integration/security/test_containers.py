@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import (BUILD, ENV_LIMITS, EXIT_USAGE, GUEST_PASS, TEST_USER, guest_args,
-                      proc_status, vm_processes)
+                      jailed_children, proc_status, vm_processes)
 
 DOCKERLIKE = os.path.join(BUILD, "tests", "dockerlike")
 if not os.path.exists(DOCKERLIKE):  # the unprivileged pass runs from a copy of the build
@@ -98,13 +98,8 @@ def finish(vm):
 
 
 def check_jailed(pids, uid, gid):
-    sup = int(proc_status(pids["vcpu"])["PPid"][0])
-    for name, pid in pids.items():
-        st = proc_status(pid)
-        assert st["Seccomp"] == ["2"], (name, st["Seccomp"])
-        assert st["NoNewPrivs"] == ["1"], name
-        assert st["CapEff"] == ["0000000000000000"], name
-        assert st["CapPrm"] == ["0000000000000000"], name
+    sup, children = jailed_children(pids)
+    for name, pid, st in children:
         assert st["Uid"] == [str(uid)] * 4, (name, st["Uid"])
         assert st["Gid"] == [str(gid)] * 4, (name, st["Gid"])
         # No namespaces here: the children share the supervisor's (NSpid: one pid per level).
