@@ -266,6 +266,18 @@ static int seccomp_word(struct vm_config *c, const char *val)
 	return 0;
 }
 
+/* A bare on|off into *field; -1 if val is neither. */
+static int on_off_word(int *field, const char *val)
+{
+	if (strcmp(val, "on") == 0)
+		*field = 1;
+	else if (strcmp(val, "off") == 0)
+		*field = 0;
+	else
+		return -1;
+	return 0;
+}
+
 static void acpi_reset(struct vm_config *c)
 {
 	c->acpi = 1;
@@ -273,13 +285,7 @@ static void acpi_reset(struct vm_config *c)
 
 static int acpi_word(struct vm_config *c, const char *val)
 {
-	if (strcmp(val, "on") == 0)
-		c->acpi = 1;
-	else if (strcmp(val, "off") == 0)
-		c->acpi = 0;
-	else
-		return -1;
-	return 0;
+	return on_off_word(&c->acpi, val);
 }
 
 static void pit_reset(struct vm_config *c)
@@ -289,13 +295,7 @@ static void pit_reset(struct vm_config *c)
 
 static int pit_word(struct vm_config *c, const char *val)
 {
-	if (strcmp(val, "on") == 0)
-		c->pit = 1;
-	else if (strcmp(val, "off") == 0)
-		c->pit = 0;
-	else
-		return -1;
-	return 0;
+	return on_off_word(&c->pit, val);
 }
 
 static void debug_exit_reset(struct vm_config *c)
@@ -305,13 +305,7 @@ static void debug_exit_reset(struct vm_config *c)
 
 static int debug_exit_word(struct vm_config *c, const char *val)
 {
-	if (strcmp(val, "on") == 0)
-		c->debug_exit = 1;
-	else if (strcmp(val, "off") == 0)
-		c->debug_exit = 0;
-	else
-		return -1;
-	return 0;
+	return on_off_word(&c->debug_exit, val);
 }
 
 static void *disk_item(struct vm_config *c)
