@@ -53,11 +53,16 @@ static int BH_PRINTF(2, 3) fail(struct parse *p, const char *fmt, ...)
 		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
-	for (char *s = p->err; *s; s++) {
+	qemu_one_line(p->err);
+	return -1;
+}
+
+void qemu_one_line(char *s)
+{
+	for (; *s; s++) {
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			*s = '?';
 	}
-	return -1;
 }
 
 static void BH_PRINTF(2, 3) note(struct parse *p, const char *fmt, ...)
@@ -158,13 +163,22 @@ static int qopts_done(struct parse *p, struct qopts *qo)
 	return 0;
 }
 
-/* Strings the command keeps outlive the qopts: argv-like lifetime. */
+/* A value the command keeps, copied out of the qopts into the command's own buffer. */
 static const char *keep(struct parse *p, const char *s)
 {
-	char *c = s ? strdup(s) : NULL;
+	struct qemu_cmd *q = p->q;
+	size_t len = s ? strlen(s) + 1 : 0;
+	char *c;
 
-	if (s && !c)
-		fail(p, "%s", strerror(ENOMEM));
+	if (!s)
+		return NULL;
+	if (len > sizeof(q->kept) - q->nkept) {
+		fail(p, "the values add up to more than %zu bytes", sizeof(q->kept));
+		return NULL;
+	}
+	c = q->kept + q->nkept;
+	memcpy(c, s, len);
+	q->nkept += len;
 	return c;
 }
 
@@ -204,12 +218,14 @@ static int opt_m(struct parse *p, const char *arg)
 	char *end;
 	unsigned long long v;
 	uint64_t shift = 0;
-	int r = -1;
+	int r = -1, hotplug;
 
 	if (qopts_split(p, arg, "size", &qo) < 0)
 		goto out;
 	size = qget(&qo, "size");
-	if ((qget(&qo, "slots") != NULL) | (qget(&qo, "maxmem") != NULL)) /* both read: no || */
+	hotplug = qget(&qo, "slots") != NULL;
+	hotplug += qget(&qo, "maxmem") != NULL; /* both read, so both count as used */
+	if (hotplug)
 		note(p, "slots= and maxmem= ignored: bulkhead has no memory hotplug");
 	if (!size || !*size || *size == '-') {
 		fail(p, "size missing");
@@ -614,12 +630,14 @@ static int opt_name(struct parse *p, const char *arg)
 {
 	struct qopts qo;
 	const char *name;
-	int r = -1;
+	int r = -1, ignored;
 
 	if (qopts_split(p, arg, "guest", &qo) < 0)
 		goto out;
 	name = qget(&qo, "guest");
-	if ((qget(&qo, "process") != NULL) | (qget(&qo, "debug-threads") != NULL))
+	ignored = qget(&qo, "process") != NULL;
+	ignored += qget(&qo, "debug-threads") != NULL; /* both read, so both count as used */
+	if (ignored)
 		note(p, "process= and debug-threads= ignored: bulkhead titles its processes itself");
 	if (!name || !*name) {
 		fail(p, "a name is required");
@@ -716,6 +734,7 @@ int qemu_parse(struct qemu_cmd *q, int argc, char **argv, char *err, size_t errl
 			continue; /* KUnit's x86_64 config adds an empty argument; QEMU ignores it */
 		if (a[0] != '-' || !a[1]) {
 			snprintf(err, errlen, "%s: not an option (bulkhead-qemu takes no image without -drive)", a);
+			qemu_one_line(err);
 			return -1;
 		}
 		a += a[1] == '-' ? 2 : 1; /* QEMU takes -opt and --opt alike */
@@ -725,6 +744,7 @@ int qemu_parse(struct qemu_cmd *q, int argc, char **argv, char *err, size_t errl
 		if (k == nitems(options)) {
 			snprintf(err, errlen, "%s: unsupported option (bulkhead-qemu takes the options "
 				 "listed in bulkhead-qemu(1))", argv[i]);
+			qemu_one_line(err);
 			return -1;
 		}
 		if (options[k].has_arg && i + 1 >= argc)

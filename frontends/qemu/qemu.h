@@ -23,6 +23,7 @@
 #define QEMU_ID_MAX 64
 #define QEMU_OUT_ARGS 96 /* bulkhead argv entries */
 #define QEMU_OUT_BYTES (64 * 1024 + 24 * PATH_MAX) /* their text */
+#define QEMU_KEPT_BYTES (16 * 1024 + 24 * PATH_MAX) /* unescaped values the command keeps */
 
 enum qemu_serial {
 	QEMU_SERIAL_DEFAULT = 0, /* not given: QEMU's default for the other options */
@@ -76,6 +77,8 @@ struct qemu_cmd {
 	struct qemu_nic nics[QEMU_MAX_NICS];
 	unsigned int nnics;
 	int info; /* -version or -help: print, run nothing */
+	char kept[QEMU_KEPT_BYTES]; /* the unescaped values above point here (or into argv) */
+	size_t nkept;
 };
 
 /* bulkhead's argv, its strings in text. */
@@ -86,6 +89,8 @@ struct qemu_out {
 	size_t used;
 };
 
+/* qemu_one_line: every control byte of the message s becomes '?' (values come from argv). */
+void qemu_one_line(char *s);
 /* qemu_parse: argv[1..] into q (zeroed, verbose set); 0, or -1 with one line in err. */
 int qemu_parse(struct qemu_cmd *q, int argc, char **argv, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

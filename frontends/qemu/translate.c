@@ -34,6 +34,7 @@ static int BH_PRINTF(2, 3) fail(struct out *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(w->err, w->errlen, fmt, ap);
 	va_end(ap);
+	qemu_one_line(w->err);
 	return -1;
 }
 

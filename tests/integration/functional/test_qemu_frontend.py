@@ -223,6 +223,14 @@ def test_refused_with_status_1_and_one_line(args, named):
     assert named in err, err
 
 
+@pytest.mark.parametrize("args", [["\x7f\x01bad"], ["-\x1bx"], ["-drive", "file=\x01,if=ide"]])
+def test_messages_are_one_printable_line(args):
+    """A control byte from the command line never reaches the terminal (fuzz_qemu found it)."""
+    status, _, err = dry(KERNEL + args)
+    assert status == 1 and err.count("\n") == 1, err
+    assert all(" " <= c < "\x7f" for c in err.rstrip("\n")), repr(err)
+
+
 def test_kernel_is_required():
     status, _, err = dry(["-m", "64"])
     assert status == 1 and "-kernel is required" in err, err
