@@ -734,7 +734,7 @@ static enum config_result opt_config(struct parse *p, const struct option_def *o
 {
 	enum config_result r = CONFIG_OK;
 	char *line;
-	unsigned int lineno = 0;
+	unsigned int lineno = 0, col = 0;
 	FILE *f;
 	int ch = 0;
 
@@ -749,13 +749,17 @@ static enum config_result opt_config(struct parse *p, const struct option_def *o
 		fclose(f);
 		return perr(p, "--config: %s: %s", val, strerror(ENOMEM));
 	}
-	/* Firecracker's JSON starts with '{' (fcjson.c); blank lines before it are counted. */
-	while ((ch = getc(f)) != EOF && is_space(ch))
+	/* Firecracker's JSON starts with '{' (fcjson.c), read from here (f may be a pipe). */
+	while ((ch = getc(f)) != EOF && is_space(ch)) {
 		lineno += ch == '\n';
+		col = ch == '\n' ? 0 : col + 1;
+	}
 	if (ch == '{') {
+		ungetc(ch, f);
+		r = fcjson_apply_stream(p->c, val, f, lineno, col, p->err, p->errlen);
 		free(line);
 		fclose(f);
-		return fcjson_apply(p->c, val, p->err, p->errlen);
+		return r;
 	}
 	if (ch != EOF)
 		ungetc(ch, f);

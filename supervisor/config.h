@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CONFIG_CMDLINE_MAX 4096
 #define CONFIG_NAME_MAX 16
@@ -105,11 +106,13 @@ enum config_result config_check(struct vm_config *c, const struct config_limits 
 int config_apply_option(struct vm_config *c, const char *name, const char *value, char *err,
 			size_t errlen) __attribute__((warn_unused_result));
 /*
- * fcjson_apply: Firecracker's VM configuration file at path (fcjson.c), applied
- * through config_apply_option; fcjson_apply_buf the same from memory, name
- * naming it in messages. CONFIG_OK, or CONFIG_ERROR with one line in err.
+ * fcjson_apply_stream: Firecracker's VM configuration file (fcjson.c), the rest
+ * of f from its '{', which came after `lines` newlines and then `cols` bytes;
+ * applied through config_apply_option; fcjson_apply_buf the same from memory.
+ * name names it in messages. CONFIG_OK, or CONFIG_ERROR with one line in err.
  */
-enum config_result fcjson_apply(struct vm_config *c, const char *path, char *err, size_t errlen);
+enum config_result fcjson_apply_stream(struct vm_config *c, const char *name, FILE *f,
+				       unsigned int lines, unsigned int cols, char *err, size_t errlen);
 enum config_result fcjson_apply_buf(struct vm_config *c, const char *name, const char *buf,
 				    size_t len, char *err, size_t errlen);
 /* config_usage: the --help text. */

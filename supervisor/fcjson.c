@@ -25,14 +25,11 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../common/log.h"
 
@@ -557,8 +554,9 @@ static int fc_top(struct fc *f, json_t *root)
 	return 0;
 }
 
-enum config_result fcjson_apply_buf(struct vm_config *c, const char *name, const char *buf,
-				    size_t len, char *err, size_t errlen)
+/* Parse buf, whose first byte came after `lines` newlines and `cols` bytes of the file, and apply it. */
+static enum config_result apply_at(struct vm_config *c, const char *name, const char *buf, size_t len,
+				   unsigned int lines, unsigned int cols, char *err, size_t errlen)
 {
 	struct fc f = { .c = c, .file = name, .err = err, .errlen = errlen };
 	json_error_t je;
@@ -569,8 +567,9 @@ enum config_result fcjson_apply_buf(struct vm_config *c, const char *name, const
 		return fc_err(&f, "larger than %d bytes", FCJSON_FILE_MAX), CONFIG_ERROR;
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		/* As a compiler says it: FILE:LINE:COLUMN. */
-		snprintf(err, errlen, "--config: %s:%d:%d: %s", name, je.line, je.column, je.text);
+		/* As a compiler says it: FILE:LINE:COLUMN, counted from the file's start. */
+		snprintf(err, errlen, "--config: %s:%u:%u: %s", name, (unsigned int)je.line + lines,
+			 (unsigned int)je.column + (je.line == 1 ? cols : 0), je.text);
 		for (char *s = err; *s; s++)
 			*s = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
 		return CONFIG_ERROR;
@@ -580,39 +579,30 @@ enum config_result fcjson_apply_buf(struct vm_config *c, const char *name, const
 	return r < 0 ? CONFIG_ERROR : CONFIG_OK;
 }
 
-enum config_result fcjson_apply(struct vm_config *c, const char *path, char *err, size_t errlen)
+enum config_result fcjson_apply_buf(struct vm_config *c, const char *name, const char *buf,
+				    size_t len, char *err, size_t errlen)
 {
-	struct fc f = { .c = c, .file = path, .err = err, .errlen = errlen };
-	enum config_result r;
-	char *buf;
-	ssize_t n;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return apply_at(c, name, buf, len, 0, 0, err, errlen);
+}
 
-	if (fd < 0)
-		return fc_err(&f, "%s", strerror(errno)), CONFIG_ERROR;
-	buf = malloc(FCJSON_FILE_MAX + 1);
-	if (!buf) {
-		close(fd);
-		return fc_err(&f, "%s", strerror(ENOMEM)), CONFIG_ERROR;
-	}
+enum config_result fcjson_apply_stream(struct vm_config *c, const char *name, FILE *f,
+				       unsigned int lines, unsigned int cols, char *err, size_t errlen)
+{
+	struct fc fc = { .c = c, .file = name, .err = err, .errlen = errlen };
+	enum config_result r;
+	char *buf = malloc(FCJSON_FILE_MAX + 1);
+	size_t len;
+
+	if (!buf)
+		return fc_err(&fc, "%s", strerror(ENOMEM)), CONFIG_ERROR;
 	/* One byte more than allowed tells a file that is too large. */
-	while (len <= FCJSON_FILE_MAX && (n = read(fd, buf + len, FCJSON_FILE_MAX + 1 - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fc_err(&f, "%s", strerror(errno));
-			goto err_free;
-		}
-		len += (size_t)n;
+	len = fread(buf, 1, FCJSON_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		fc_err(&fc, "%s", strerror(errno ? errno : EIO));
+		free(buf);
+		return CONFIG_ERROR;
 	}
-	close(fd);
-	r = fcjson_apply_buf(c, path, buf, len, err, errlen);
+	r = apply_at(c, name, buf, len, lines, cols, err, errlen);
 	free(buf);
 	return r;
-
-err_free:
-	free(buf);
-	close(fd);
-	return CONFIG_ERROR;
 }
