@@ -26,11 +26,16 @@ top=$(pwd)
 	{ echo "run-in-docker.sh: make all testhooks build/tests/dockerlike first" >&2; exit 2; }
 if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
 	root=$(mktemp -d /var/tmp/bulkhead-deb12.XXXXXX)
-	trap 'rm -rf "$root"' EXIT
-	debootstrap --variant=minbase --include="$PACKAGES" bookworm "$root" "$MIRROR" >"$root.log" 2>&1 ||
-		{ echo "run-in-docker.sh: debootstrap failed, see $root.log" >&2; exit 1; }
+	trap 'rm -rf "$root" "$root.log"' EXIT
+	if ! debootstrap --variant=minbase --include="$PACKAGES" bookworm "$root" "$MIRROR" \
+		>"$root.log" 2>&1; then
+		tail -n 5 "$root.log" >&2
+		echo "run-in-docker.sh: debootstrap failed" >&2
+		exit 1
+	fi
 	tar -C "$root" -c . | docker import - "$IMAGE" >/dev/null
-	rm -f "$root.log"
+	rm -rf "$root" "$root.log"
+	trap - EXIT # exec below would skip it
 fi
 [ $# -gt 0 ] || set -- tests/integration/functional tests/integration/security
 exec docker run --rm --device /dev/kvm -v "$top:$top:ro" -w "$top" "$IMAGE" \
