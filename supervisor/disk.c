@@ -69,7 +69,7 @@ static int disk_open_one(struct sup *s, unsigned int i, char *err, size_t errlen
 			 e < 0 ? strerror(-e) : "size is not a non-zero multiple of 512 bytes");
 		goto err_close;
 	}
-	if (d->snapshot && (fd = snapshot_overlay(fd, d, size, err, errlen)) < 0)
+	if (d->snapshot && (fd = snapshot_overlay(fd, d->path, d->direct, size, err, errlen)) < 0)
 		return -1;
 	e = disk_lock(fd, d->readonly);
 	if (e < 0) {

@@ -138,7 +138,7 @@ static void dir_of(const char *path, char *dir, size_t len)
 		snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
-int snapshot_overlay(int image, const struct disk_config *d, uint64_t size, char *err, size_t errlen)
+int snapshot_overlay(int image, const char *path, int direct, uint64_t size, char *err, size_t errlen)
 {
 	const char *tmp = getenv("TMPDIR");
 	char dir[PATH_MAX];
@@ -146,32 +146,32 @@ int snapshot_overlay(int image, const struct disk_config *d, uint64_t size, char
 	int out, e;
 
 	if ((e = read_lock(image)) < 0) {
-		snprintf(err, errlen, "--disk: path=%s: %s", d->path,
+		snprintf(err, errlen, "--disk: path=%s: %s", path,
 			 e == -EAGAIN || e == -EACCES ? "in use by another VM (locked)" : strerror(-e));
 		goto err_close_image;
 	}
-	dir_of(d->path, dir, sizeof(dir));
-	out = overlay_create(dir, d->direct);
+	dir_of(path, dir, sizeof(dir));
+	out = overlay_create(dir, direct);
 	if (out < 0 || ioctl(out, FICLONE, image) < 0) {
 		if (out >= 0)
 			close(out);
 		snprintf(dir, sizeof(dir), "%s", tmp && tmp[0] == '/' ? tmp : "/var/tmp");
-		out = overlay_create(dir, d->direct);
+		out = overlay_create(dir, direct);
 		if (out < 0) {
 			snprintf(err, errlen, "--disk: path=%s: snapshot=on: a private overlay in %s: %s",
-				 d->path, dir, strerror(-out));
+				 path, dir, strerror(-out));
 			goto err_close_image;
 		}
 		how = "copy";
 		e = ftruncate(out, (off_t)size) < 0 ? -errno : copy_data(image, out, size);
 		if (e < 0) {
 			snprintf(err, errlen, "--disk: path=%s: snapshot=on: copying into a private overlay "
-				 "in %s: %s", d->path, dir, strerror(-e));
+				 "in %s: %s", path, dir, strerror(-e));
 			close(out);
 			goto err_close_image;
 		}
 	}
-	log_debug("--disk: path=%s: snapshot=on: writes go to a private overlay in %s (%s)", d->path, dir,
+	log_debug("--disk: path=%s: snapshot=on: writes go to a private overlay in %s (%s)", path, dir,
 		  how);
 	close(image);
 	return out;

@@ -128,9 +128,9 @@ uint64_t now_ns(void);
 int jailplan_choose(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
 /*
  * snapshot_overlay: for --disk snapshot=on, a private unlinked copy (reflink
- * where it can) of the open image of size bytes, which it closes; the new fd,
- * or -1 with one line naming --disk in err.
+ * where it can) of the open image at path, of size bytes, which it closes; the
+ * new fd (O_DIRECT with direct), or -1 with one line naming --disk in err.
  */
-int snapshot_overlay(int image, const struct disk_config *d, uint64_t size, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int snapshot_overlay(int image, const char *path, int direct, uint64_t size, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
 #endif
