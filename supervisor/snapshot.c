@@ -138,7 +138,8 @@ static void dir_of(const char *path, char *dir, size_t len)
 		snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
-int snapshot_overlay(int image, const char *path, int direct, uint64_t size, char *err, size_t errlen)
+int snapshot_overlay(int image, const char *path, int direct, uint64_t size, char *err,
+		     size_t errlen)
 {
 	const char *tmp = getenv("TMPDIR");
 	char dir[PATH_MAX];
