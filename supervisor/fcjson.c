@@ -163,6 +163,12 @@ static const char *fc_str(json_t *obj, const char *name)
 	return v ? json_string_value(v) : "";
 }
 
+/* The string key of the device the last option added (--disk, --net: never one that replaces). */
+static const char *fc_last_dev(const struct fc *f, const char *key)
+{
+	return f->c->ndevs ? config_dev_str(&f->c->devs[f->c->ndevs - 1], key) : NULL;
+}
+
 /*
  * An option value "key=\"value\"": quoted, so commas stay in it; the quoted
  * form cannot hold a '"', so such a value goes unquoted and the caller checks
@@ -197,7 +203,7 @@ static int fc_apply(struct fc *f, const char *where, const char *name, const cha
 static int fc_same(struct fc *f, const char *where, const char *key, const char *want,
 		   const char *got)
 {
-	if (strcmp(want, got) != 0)
+	if (!got || strcmp(want, got) != 0)
 		return fc_err(f, "%s.%s: cannot be passed on (a comma and a double quote together, "
 			      "or too long)", where, key);
 	return 0;
@@ -274,7 +280,7 @@ static int fc_drive(struct fc *f, json_t *o, const char *where)
 		return r;
 	if ((r = fc_apply(f, where, "disk", val)) < 0)
 		return r;
-	return fc_same(f, where, "path_on_host", path, f->c->disks[f->c->ndisks - 1].path);
+	return fc_same(f, where, "path_on_host", path, fc_last_dev(f, "path"));
 }
 
 /* Every drive checked first; the root device becomes vda, as in Firecracker. */
@@ -385,7 +391,7 @@ static int fc_net(struct fc *f, json_t *o, const char *where)
 	    (mac[0] && (r = fc_put(f, val, sizeof(val), &at, where, "mac", mac)) < 0) ||
 	    (r = fc_apply(f, where, "net", val)) < 0)
 		return r;
-	return fc_same(f, where, "host_dev_name", tap, f->c->nets[f->c->nnets - 1].tap);
+	return fc_same(f, where, "host_dev_name", tap, fc_last_dev(f, "tap"));
 }
 
 static int fc_nets(struct fc *f, json_t *a, const char *name)

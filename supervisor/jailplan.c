@@ -176,7 +176,11 @@ int jailplan_choose(struct sup *s, char *err, size_t errlen)
 		return plan_no_namespaces(s, err, errlen);
 	default:
 		s->spawn_flags = 0;
-		log_info("warning: --jail off: children run with bulkhead's own privileges, unjailed");
+		log_info("warning: --jail off: children run unjailed with bulkhead's own privileges "
+			 "(no namespaces, id change, capability drop or rlimits) and the supervisor "
+			 "keeps its own; %s",
+			 s->cfg.seccomp_mode == 2 ? "--seccomp off removes every seccomp filter too"
+						  : "every process keeps its seccomp filter");
 		return 0;
 	}
 }

@@ -126,13 +126,13 @@ static void child_reset_signals(void)
  * clone3, or clone where clone3 is refused: fork-like (no new stack), the
  * child's pidfd in *pidfd. Returns the pid, 0 in the child, or -errno.
  */
-static long clone_pidfd(uint64_t flags, int *pidfd)
+static long clone_pidfd(uint64_t flags, int exit_signal, int *pidfd)
 {
 	static int no_clone3; /* clone3 said ENOSYS once: it will not change its mind */
 	struct clone_args args = {
 		.flags = flags | CLONE_PIDFD,
 		.pidfd = (uintptr_t)pidfd,
-		.exit_signal = SIGCHLD,
+		.exit_signal = (uint64_t)exit_signal,
 	};
 	long pid;
 
@@ -148,7 +148,8 @@ static long clone_pidfd(uint64_t flags, int *pidfd)
 		}
 	}
 	/* x86_64 argument order: flags, stack, parent_tid (the pidfd), child_tid, tls. */
-	pid = syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), 0UL, pidfd, NULL, 0UL);
+	pid = syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | (uint64_t)exit_signal), 0UL, pidfd,
+		      NULL, 0UL);
 	return pid < 0 ? -errno : pid;
 }
 
@@ -167,10 +168,14 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 {
 	char *const argv[] = { c->title, NULL };
 	char hook[128];
-	char *envp[] = { testhook_child_env(c->title, hook, sizeof(hook)), NULL };
+	/* The test hook's fault is made by the first process of a name, not by its replacements. */
+	char *envp[] = { (spawn_flags & SPAWN_SIBLING) ? NULL
+						       : testhook_child_env(c->title, hook, sizeof(hook)),
+			 NULL };
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 	uint64_t flags = 0;
+	int exit_signal = SIGCHLD;
 	long pid;
 	int e;
 
@@ -178,11 +183,17 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 		flags |= CLONE_NEWPID;
 	if (spawn_flags & SPAWN_NEWUSER)
 		flags |= CLONE_NEWUSER;
+	/* A sibling (CLONE_PARENT) takes no exit signal of its own: the supervisor waits with __WALL. */
+	if (spawn_flags & SPAWN_SIBLING) {
+		flags |= CLONE_PARENT;
+		exit_signal = 0;
+	}
 	c->pidfd = -1;
-	pid = clone_pidfd(flags, &c->pidfd);
+	pid = clone_pidfd(flags, exit_signal, &c->pidfd);
 	if (pid < 0) {
 		log_warnx("%s: %s: %s%s", c->title, clone_step(spawn_flags), strerror((int)-pid),
-			  flags ? " (--jail no-namespaces runs without namespaces)" : "");
+			  (flags & (CLONE_NEWPID | CLONE_NEWUSER)) ? " (--jail no-namespaces runs without namespaces)"
+								   : "");
 		return (int)pid;
 	}
 	if (pid == 0) {

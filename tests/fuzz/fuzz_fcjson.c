@@ -9,13 +9,15 @@
  *
  * Checked: the result is CONFIG_OK or CONFIG_ERROR; an error is one
  * printable, non-empty line inside the buffer naming --config; an accepted
- * file gave a kernel (boot-source is required), terminated strings and lists
- * within their bounds.
+ * file gave a kernel (boot-source is required), terminated strings, and
+ * devices of the table's kinds within their kind's and the total cap, the
+ * disks and NICs with their path and TAP.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "fz.h"
+#include "kinds/kinds.h"
 #include "supervisor/config.h"
 
 static struct vm_config cfg;
@@ -23,6 +25,35 @@ static struct vm_config cfg;
 static int terminated(const char *s, size_t n)
 {
 	return strnlen(s, n) < n;
+}
+
+/* Every device of a kind of the table, within the caps, its strings terminated; Firecracker's
+ * drives and NICs always name their file and TAP. */
+static void check_devices(const struct vm_config *c)
+{
+	FZ_CHECK(c->ndevs <= LAYOUT_MAX_DEVICES, "%u devices", c->ndevs);
+	for (unsigned int i = 0; i < c->ndevs; i++) {
+		const struct dev_kind *k = c->devs[i].kind;
+		const char *must = NULL;
+		size_t t;
+
+		for (t = 0; t < kinds_count && kinds_table[t] != k; t++)
+			;
+		FZ_CHECK(t < kinds_count, "device %u: not a kind of the table", i);
+		FZ_CHECK(config_dev_count(c, k) <= k->max, "%u --%s", config_dev_count(c, k), k->option);
+		for (size_t j = 0; j < k->nkeys; j++) {
+			if (k->keys[j].kind == KEY_STRING)
+				FZ_CHECK(terminated((const char *)c->devs[i].opts + k->keys[j].off, k->keys[j].size),
+					 "--%s %s=: unterminated", k->option, k->keys[j].name);
+		}
+		if (strcmp(k->option, "disk") == 0)
+			must = config_dev_str(&c->devs[i], "path");
+		else if (strcmp(k->option, "net") == 0)
+			must = config_dev_str(&c->devs[i], "tap");
+		else
+			continue;
+		FZ_CHECK(must && must[0], "--%s %u: no path or TAP", k->option, i);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,15 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 "accepted without a kernel");
 	FZ_CHECK(terminated(cfg.cmdline, sizeof(cfg.cmdline)) && terminated(cfg.initrd_path, sizeof(cfg.initrd_path)),
 		 "an unterminated string field");
-	FZ_CHECK(cfg.ndisks <= CONFIG_MAX_DISKS && cfg.nnets <= CONFIG_MAX_NETS, "%u disks, %u nets", cfg.ndisks,
-		 cfg.nnets);
-	for (unsigned int i = 0; i < cfg.ndisks; i++)
-		FZ_CHECK(terminated(cfg.disks[i].path, sizeof(cfg.disks[i].path)) && cfg.disks[i].path[0],
-			 "disk %u: bad path", i);
-	for (unsigned int i = 0; i < cfg.nnets; i++)
-		FZ_CHECK(terminated(cfg.nets[i].tap, sizeof(cfg.nets[i].tap)) && cfg.nets[i].tap[0] &&
-				 terminated(cfg.nets[i].mac, sizeof(cfg.nets[i].mac)),
-			 "net %u: bad fields", i);
+	check_devices(&cfg);
 	FZ_CHECK(cfg.nvcpus >= 1 && cfg.mem_mib >= 1, "nvcpus %u mem %llu", cfg.nvcpus,
 		 (unsigned long long)cfg.mem_mib);
 	return 0;

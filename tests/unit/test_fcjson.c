@@ -20,9 +20,44 @@
 #include <cmocka.h>
 
 #include "../../common/log.h"
+#include "../../kinds/kinds.h"
 #include "../../supervisor/config.h"
 
 #define ERRLEN 512
+
+/* The index-th device of the option's kind in c (--disk 0, ...), or NULL. */
+static const struct dev_config *dev_of(const struct vm_config *c, const char *option, unsigned int index)
+{
+	for (unsigned int i = 0; i < c->ndevs; i++) {
+		if (strcmp(c->devs[i].kind->option, option) == 0 && index-- == 0)
+			return &c->devs[i];
+	}
+	return NULL;
+}
+
+static unsigned int dev_count(const struct vm_config *c, const char *option)
+{
+	return config_dev_count(c, kinds_find(option, strlen(option)));
+}
+
+/* The device's options as --NAME takes them ("path=/d.img,readonly=off,..."). */
+static const char *dev_text(const struct vm_config *c, const char *option, unsigned int index)
+{
+	static char buf[CONFIG_DEV_OPTS_MAX + 64];
+	const struct dev_config *d = dev_of(c, option, index);
+
+	assert_non_null(d);
+	return config_dev_describe(d, buf, sizeof(buf));
+}
+
+static const char *dev_str(const struct vm_config *c, const char *option, unsigned int index,
+			   const char *key)
+{
+	const struct dev_config *d = dev_of(c, option, index);
+
+	assert_non_null(d);
+	return config_dev_str(d, key);
+}
 
 static enum config_result load(struct vm_config *c, const char *json, char *err)
 {
@@ -88,11 +123,10 @@ static void test_drives(void **state)
 			 "\"io_engine\": \"Async\", \"rate_limiter\": null}, {\"drive_id\": \"rootfs\", "
 			 "\"path_on_host\": \"/r,oot.img\", \"is_root_device\": true, \"is_read_only\": true, "
 			 "\"partuuid\": null}]}", err), CONFIG_OK);
-	assert_int_equal(c.ndisks, 2);
-	assert_string_equal(c.disks[0].path, "/r,oot.img");
-	assert_int_equal(c.disks[0].readonly, 1);
-	assert_string_equal(c.disks[1].path, "/d.img");
-	assert_int_equal(c.disks[1].readonly, 0);
+	assert_int_equal(dev_count(&c, "disk"), 2);
+	assert_string_equal(dev_text(&c, "disk", 0),
+			    "path=\"/r,oot.img\",readonly=on,direct=off,snapshot=off");
+	assert_string_equal(dev_text(&c, "disk", 1), "path=/d.img,readonly=off,direct=off,snapshot=off");
 	assert_string_equal(c.cmdline, "console=ttyS0 root=/dev/vda ro");
 	assert_int_equal(load(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": "
 			 "\"\"}, \"drives\": [{\"drive_id\": \"r\", \"path_on_host\": \"/r\", "
@@ -102,7 +136,7 @@ static void test_drives(void **state)
 	assert_int_equal(load(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"drives\": "
 			 "[{\"drive_id\": \"r\", \"path_on_host\": \"/a,\\\"b\", \"is_root_device\": "
 			 "false}]}", err), CONFIG_OK);
-	assert_string_equal(c.disks[0].path, "/a,\"b");
+	assert_string_equal(dev_str(&c, "disk", 0, "path"), "/a,\"b");
 }
 
 static void test_network_and_logging(void **state)
@@ -118,11 +152,9 @@ static void test_network_and_logging(void **state)
 			 "{\"log_path\": \"/tmp/fc.log\", \"level\": \"Debug\", \"show_level\": true}, "
 			 "\"metrics\": {\"metrics_path\": \"/tmp/m\"}, \"balloon\": null, \"pmem\": []}",
 			 err), CONFIG_OK);
-	assert_int_equal(c.nnets, 2);
-	assert_string_equal(c.nets[0].tap, "tap0");
-	assert_string_equal(c.nets[0].mac, "06:00:ac:10:00:02");
-	assert_string_equal(c.nets[1].tap, "tap1");
-	assert_string_equal(c.nets[1].mac, "");
+	assert_int_equal(dev_count(&c, "net"), 2);
+	assert_string_equal(dev_text(&c, "net", 0), "tap=tap0,mac=06:00:ac:10:00:02");
+	assert_string_equal(dev_text(&c, "net", 1), "tap=tap1");
 }
 
 static const struct {
