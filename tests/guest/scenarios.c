@@ -325,6 +325,7 @@ const struct scenario scenarios[] = {
 	{ "mmio-hostile", mmio_hostile, "the virtio-mmio register protocol broken (a disk, 2 cpus)" },
 	{ "vring-hostile", vring_hostile, "the split virtqueue broken (a disk, 2 cpus)" },
 	{ "blk-bench", blk_bench, "sequential MB/s and random-read IOPS" },
+	{ "blk-gaps", blk_gaps, "4 KiB reads one at a time; the longest gaps between completions" },
 	{ "net-info", net_info, "print each virtio-net device's MAC, link and features; PASS" },
 	{ "net-tx", net_tx, "send bulkhead.frames=N (64) pattern frames; the host peer checks them" },
 	{ "net-echo", net_echo, "echo frames through the host peer, check each, median rtt" },
