@@ -104,7 +104,11 @@ static int kv(struct out *w, int first, const char *key, const char *val, int co
 	return put(w, "%s%s=%s", first ? "" : ",", key, val);
 }
 
+/* The keys of bulkhead's options (supervisor/config.c, kinds/): fuzz_qemu checks that
+ * bulkhead's parser reads every value back as given. */
 static const char *const kernel_keys[] = { "path", "cmdline", NULL };
+static const char *const initrd_keys[] = { "path", NULL };
+static const char *const serial_keys[] = { "file", NULL };
 static const char *const disk_keys[] = { "path", "readonly", "serial", "direct", "snapshot", NULL };
 
 static int out_kernel(struct out *w, const struct qemu_cmd *q)
@@ -116,7 +120,7 @@ static int out_kernel(struct out *w, const struct qemu_cmd *q)
 	    (q->append && kv(w, 0, "cmdline", q->append, 1, kernel_keys, "-append") < 0) || arg_end(w) < 0)
 		return -1;
 	if (q->initrd && (arg(w, "--initrd") < 0 || arg_begin(w) < 0 ||
-			  kv(w, 1, "path", q->initrd, 1, kernel_keys, "-initrd") < 0 || arg_end(w) < 0))
+			  kv(w, 1, "path", q->initrd, 1, initrd_keys, "-initrd") < 0 || arg_end(w) < 0))
 		return -1;
 	return 0;
 }
@@ -146,7 +150,7 @@ static int out_serial(struct out *w, const struct qemu_cmd *q)
 	if (arg(w, "--serial") < 0)
 		return -1;
 	if (s == QEMU_SERIAL_FILE)
-		return arg_begin(w) < 0 || kv(w, 1, "file", q->serial_file, 1, (const char *const[]){ NULL },
+		return arg_begin(w) < 0 || kv(w, 1, "file", q->serial_file, 1, serial_keys,
 					      "-serial") < 0 ? -1 : arg_end(w);
 	return arg(w, s == QEMU_SERIAL_STDIO ? "stdio" : "none");
 }

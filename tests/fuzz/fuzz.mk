@@ -54,7 +54,8 @@ FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_S
 FUZZ_CONFIG := supervisor/config.c supervisor/fcjson.c $(wildcard kinds/*.c) ipc/ipc.c
 FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c $(FUZZ_CONFIG)
 FUZZ_srcs_fuzz_fcjson := $(FUZZ_SRC)/fuzz_fcjson.c $(FUZZ_CONFIG)
-FUZZ_srcs_fuzz_qemu := $(FUZZ_SRC)/fuzz_qemu.c frontends/qemu/parse.c frontends/qemu/translate.c
+FUZZ_srcs_fuzz_qemu := $(FUZZ_SRC)/fuzz_qemu.c frontends/qemu/parse.c frontends/qemu/translate.c \
+	$(FUZZ_CONFIG)
 FUZZ_srcs_fuzz_loader := $(FUZZ_SRC)/fuzz_loader.c $(wildcard loader/*.c) mem/mem.c
 FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzv.c ipc/ipc.c mem/mem.c
 FUZZ_srcs_fuzz_proc_blk := $(FUZZ_SRC)/fuzz_proc_blk.c $(FUZZ_PROC)
@@ -67,6 +68,7 @@ FUZZ_libs_fuzz_ipc := $(CAPNG_LIBS) $(or $(POLICY_LIBS),-lseccomp) -lpthread
 FUZZ_libs_fuzz_loader := $(ELF_LIBS)
 FUZZ_libs_fuzz_config := $(JANSSON_LIBS)
 FUZZ_libs_fuzz_fcjson := $(JANSSON_LIBS)
+FUZZ_libs_fuzz_qemu := $(JANSSON_LIBS)
 
 FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_fcjson \
 	fuzz_qemu fuzz_loader

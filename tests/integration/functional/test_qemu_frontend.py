@@ -208,6 +208,8 @@ def test_debug_exit_and_rng():
     (["-device", "virtio-net-pci,netdev=n9"], "-device: netdev=n9: no -netdev with that id"),
     (["-serial", "pty"], "-serial: pty: bulkhead-qemu takes stdio"),
     (["-serial", "stdio", "-serial", "file:/x"], "bulkhead has one serial port"),
+    # bulkhead would cut the value at its own key: refused here, naming QEMU's option
+    (["-serial", 'file:/a",file=b'], '-serial: /a",file=b: cannot be passed to bulkhead'),
     (["-display", "gtk"], "-display: gtk: bulkhead has no display"),
     (["-M", "virt"], "-M: virt: bulkhead-qemu takes microvm, q35 or pc"),
     (["-m", "lots"], "-m: lots: not a size"),
