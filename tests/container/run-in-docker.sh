@@ -9,7 +9,9 @@
 # each with a one-line reason (tests/integration/conftest.py, ENV_LIMITS), and
 # VMs run with --jail no-namespaces, the jail the container allows.
 #
-# Needs a running Docker engine (DOCKER_HOST is honoured) and debootstrap;
+# Needs a running Docker engine (DOCKER_HOST is honoured) and debootstrap
+# (Debian: apt-get install docker.io debootstrap; scripts/deps.sh leaves them
+# out, since make check does not use them);
 # the image, Debian 12 with bulkhead's run-time and test packages, is made
 # once (debootstrap + docker import) as $IMAGE. Run after `make all testhooks
 # build/tests/dockerlike` from the top of the tree; the tree is mounted
