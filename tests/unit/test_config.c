@@ -94,39 +94,35 @@ static void test_acpi_option(void **state)
 	assert_int_equal(c.acpi, 0);
 }
 
-static void test_pit_option(void **state)
+/* The bare on|off options that default to on: --pit, and --debug-exit (off: port 0xf4 is no
+ * debug-exit port, as QEMU without isa-debug-exit). */
+static void test_on_off_options(void **state)
 {
+	static const struct {
+		char *name;
+		size_t off;
+	} opts[] = {
+		{ "--pit", offsetof(struct vm_config, pit) },
+		{ "--debug-exit", offsetof(struct vm_config, debug_exit) },
+	};
 	struct vm_config c;
-	char err[ERRLEN];
-	char *off[] = { "bulkhead", "--kernel", "path=k", "--pit", "off" };
-	char *bad[] = { "bulkhead", "--kernel", "path=k", "--pit", "maybe" };
+	char err[ERRLEN], want[64];
 
 	(void)state;
-	config_init(&c);
-	assert_int_equal(c.pit, 1);
-	assert_int_equal(config_parse_args(&c, 5, off, err, sizeof(err)), CONFIG_OK);
-	assert_int_equal(c.pit, 0);
-	config_init(&c);
-	assert_int_not_equal(config_parse_args(&c, 5, bad, err, sizeof(err)), CONFIG_OK);
-	assert_contains(err, "--pit");
-}
+	for (size_t i = 0; i < nitems(opts); i++) {
+		char *off[] = { "bulkhead", "--kernel", "path=k", opts[i].name, "off" };
+		char *bad[] = { "bulkhead", "--kernel", "path=k", opts[i].name, "maybe" };
+		const int *field = (const int *)(const void *)((const char *)&c + opts[i].off);
 
-/* --debug-exit off: port 0xf4 is no debug-exit port (QEMU without isa-debug-exit). */
-static void test_debug_exit_option(void **state)
-{
-	struct vm_config c;
-	char err[ERRLEN];
-	char *off[] = { "bulkhead", "--kernel", "path=k", "--debug-exit", "off" };
-	char *bad[] = { "bulkhead", "--kernel", "path=k", "--debug-exit", "maybe" };
-
-	(void)state;
-	config_init(&c);
-	assert_int_equal(c.debug_exit, 1);
-	assert_int_equal(config_parse_args(&c, 5, off, err, sizeof(err)), CONFIG_OK);
-	assert_int_equal(c.debug_exit, 0);
-	config_init(&c);
-	assert_int_equal(config_parse_args(&c, 5, bad, err, sizeof(err)), CONFIG_ERROR);
-	assert_string_equal(err, "--debug-exit: 'maybe': expected on, off");
+		config_init(&c);
+		assert_int_equal(*field, 1);
+		assert_int_equal(config_parse_args(&c, 5, off, err, sizeof(err)), CONFIG_OK);
+		assert_int_equal(*field, 0);
+		config_init(&c);
+		assert_int_equal(config_parse_args(&c, 5, bad, err, sizeof(err)), CONFIG_ERROR);
+		snprintf(want, sizeof(want), "%s: 'maybe': expected on, off", opts[i].name);
+		assert_string_equal(err, want);
+	}
 }
 
 static void test_defaults(void **state)
@@ -943,8 +939,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_acpi_option),
-		cmocka_unit_test(test_pit_option),
-		cmocka_unit_test(test_debug_exit_option),
+		cmocka_unit_test(test_on_off_options),
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_check_invalid),
