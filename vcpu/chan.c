@@ -12,9 +12,9 @@
  * stops. Waits are cut into slices so that a stop is never held up.
  *
  * A posted write the device's shadow keeps (one that changes nothing the
- * shadow answers: the UART's THR as a console writes it) is held, and the
- * held writes go out together, in order, with one sendmmsg: when one more
- * finds VCPU_HOLD_MAX held, before anything else goes to that device, at the
+ * shadow answers: the UART's THR as a console writes it), to a device without
+ * queues, is held, and the held writes go out together, in order, with one
+ * sendmmsg: when one more finds VCPU_HOLD_MAX held, before anything else goes to that device, at the
  * next exit of any vCPU once the first was held VCPU_HOLD_NS ago, from the
  * main thread once that long has passed (a guest that halts after a write),
  * and before the guest's end is reported. So the device wakes once per line
@@ -334,7 +334,10 @@ static int chan_io_locked(struct vm *vm, struct dev_chan *d, struct ipc_io *req,
 
 	if (req->h.ih_type == IPC_IO_READ && shadow_read(d, req->io_offset, req->io_size, val))
 		return 0;
-	if (req->h.ih_type == IPC_IO_WRITE && shadow_keeps(d, req->io_offset, req->io_size, req->io_data)) {
+	/* Only for a device without queues: a kick goes by ioeventfd, past the channel,
+	 * and must never overtake a write the guest made before it. */
+	if (req->h.ih_type == IPC_IO_WRITE && d->nqueues == 0 &&
+	    shadow_keeps(d, req->io_offset, req->io_size, req->io_data)) {
 		/* Full: the held ones go first. The write is held once this succeeds, and
 		 * only then (a failed access is tried again on a restarted device). */
 		err = d->nheld < VCPU_HOLD_MAX ? 0 : chan_release_locked(vm, d, deadline, why);
