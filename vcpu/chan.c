@@ -14,13 +14,14 @@
  * A posted write the device's shadow keeps (one that changes nothing the
  * shadow answers: the UART's THR as a console writes it), to a device without
  * queues, is held, and the held writes go out together, in order, with one
- * sendmmsg: when one more finds VCPU_HOLD_MAX held, before anything else goes to that device, at the
- * next exit of any vCPU once the first was held VCPU_HOLD_NS ago, from the
- * main thread once that long has passed (a guest that halts after a write),
- * and before the guest's end is reported. So the device wakes once per line
- * of console output instead of once per byte, and never waits for more than
- * VCPU_HOLD_NS; the guest cannot tell (the shadow answers its reads as if
- * they had been applied). Held writes count as posted once sent.
+ * sendmmsg: when one more finds VCPU_HOLD_MAX held, before anything else goes
+ * to that device, at the next exit of any vCPU once the first was held
+ * VCPU_HOLD_NS ago, from the main thread once that long has passed (a guest
+ * that halts after a write), and before the guest's end is reported. So the
+ * device wakes once per line of console output instead of once per byte, and
+ * never waits for more than VCPU_HOLD_NS; the guest cannot tell (the shadow
+ * answers its reads as if they had been applied). Held writes count as
+ * posted once sent.
  */
 #include <errno.h>
 #include <fcntl.h>
