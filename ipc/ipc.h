@@ -194,20 +194,29 @@ _Static_assert(sizeof(struct ipc_cfg_device) == 80, "ipc_cfg_device size");
 /*
  * A device's state page (--on-device-failure restart): one sealed memfd page
  * per device, made by the supervisor at start and handed to every
- * incarnation, which keeps in it what must outlive the process (for virtio:
- * the transport registers and each queue's indices). A new incarnation
- * restores from it as from hostile input: the process that wrote it may have
- * been compromised. st_seq is odd while a snapshot is being written; a page
- * found with an odd st_seq, another kind or a bad length is not restored.
+ * incarnation, which keeps in it what must outlive the process. A new
+ * incarnation restores from it as from hostile input: the process that wrote
+ * it may have been compromised.
+ *
+ * Two snapshot slots: a new snapshot is written into the slot st_cur does not
+ * name, then st_cur is switched to it, so that a process killed at any
+ * instant leaves one whole snapshot (a page whose slot has another kind or a
+ * bad length is not restored). st_live is written through, field by field,
+ * outside the snapshots (for virtio: each queue's indices, at every request).
  */
 #define IPC_STATE_SIZE 4096
 #define IPC_STATE_MAGIC 0x74736862u /* "bhst" */
+#define IPC_STATE_LIVE 64
+#define IPC_STATE_SNAP 2000
 struct ipc_state {
 	uint32_t st_magic; /* IPC_STATE_MAGIC once a snapshot was written */
-	uint32_t st_seq; /* bumped before and after each snapshot */
+	uint32_t st_cur; /* 0 or 1: the slot of the latest whole snapshot */
 	uint32_t st_kind; /* enum ipc_dev_kind of the writer */
-	uint32_t st_len; /* bytes of st_data the snapshot holds */
-	uint8_t st_data[IPC_STATE_SIZE - 16];
+	uint32_t st_len[2]; /* bytes each slot's snapshot holds */
+	uint32_t st_pad;
+	uint8_t st_live[IPC_STATE_LIVE];
+	uint8_t st_snap[2][IPC_STATE_SNAP];
+	uint8_t st_unused[IPC_STATE_SIZE - 24 - IPC_STATE_LIVE - 2 * IPC_STATE_SNAP];
 };
 _Static_assert(sizeof(struct ipc_state) == IPC_STATE_SIZE, "ipc_state size");
 
