@@ -110,6 +110,8 @@ UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_virtio_mmio := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_net := devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
+P9_SRCS := $(filter-out devices/9p/main.c,$(wildcard devices/9p/*.c))
+UNIT_9p := $(P9_SRCS) devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
