@@ -1961,6 +1961,28 @@ static void test_fd_budget(void **state)
 	assert_int_equal(t_getattr(t, 53, NULL), 0);
 }
 
+/* A session holds at most P9_FIDS_MAX fids: past that a new one is ENFILE, and a clunk makes room. */
+static void test_fid_limit(void **state)
+{
+	struct t *t = *state;
+	uint32_t fid;
+	int err = 0;
+
+	session(t);
+	for (fid = 2; fid < P9_FIDS_MAX + 10; fid++) {
+		err = t_walk(t, ROOT, fid, "", NULL);
+		if (err < 0)
+			break;
+	}
+	assert_int_equal(err, -ENFILE);
+	assert_int_equal(fid, P9_FIDS_MAX + 1); /* ROOT and fids 2..P9_FIDS_MAX */
+	assert_int_equal(t_attach(t, fid, NULL), -ENFILE);
+	assert_int_equal(t_getattr(t, P9_FIDS_MAX, NULL), 0);
+	assert_int_equal(t_clunk(t, 2), 0);
+	assert_int_equal(t_walk(t, ROOT, fid, "sub", NULL), 1);
+	assert_true(t->s.held_fds <= 1024);
+}
+
 /* ---- the virtio device ---- */
 
 #define MEM_SIZE MiB(16)
@@ -2403,6 +2425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scattered_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fid_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_virtio_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_virtio_many_outstanding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_virtio_hostile_chains, setup, teardown),
