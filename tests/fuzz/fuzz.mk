@@ -49,6 +49,8 @@ FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_S
 	ipc/ipc.c jail/jail.c devices/blk/blk.c devices/net/net.c devices/serial/uart.c \
 	devices/virtio/devglue.c $(FUZZ_VIRTIO) $(filter-out vcpu/main.c,$(wildcard vcpu/*.c)) \
 	$(filter-out seccomp/policy-check.c,$(wildcard seccomp/*.c))
+# the protocol layer of devices/9p (no virtio, no device main)
+FUZZ_srcs_fuzz_9p := $(FUZZ_SRC)/fuzz_9p.c $(filter-out devices/9p/main.c devices/9p/virtio9p.c,$(wildcard devices/9p/*.c))
 FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c supervisor/config.c
 FUZZ_srcs_fuzz_loader := $(FUZZ_SRC)/fuzz_loader.c $(wildcard loader/*.c) mem/mem.c
 FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzv.c ipc/ipc.c mem/mem.c
@@ -59,7 +61,7 @@ FUZZ_srcs_fuzz_proc_serial := $(FUZZ_SRC)/fuzz_proc_serial.c $(FUZZ_PROC)
 FUZZ_libs_fuzz_ipc := $(CAPNG_LIBS) $(or $(POLICY_LIBS),-lseccomp) -lpthread
 FUZZ_libs_fuzz_loader := $(ELF_LIBS)
 
-FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_loader
+FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_loader fuzz_9p
 FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial
 FUZZ_ALL := $(FUZZ_INPROC) $(FUZZ_PROCS)
 FUZZ_TARGETS ?= $(FUZZ_ALL)
