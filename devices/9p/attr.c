@@ -29,6 +29,14 @@
 
 #define XATTR_NAME_MAX 255
 
+/* The request was read to its end and fid num is a file: *f and an fd of it (release with p9_fid_put). */
+static int req_fid_fd(struct p9_server *s, const struct p9_req *r, uint32_t num, struct p9_fid **f, int *fd)
+{
+	int err = p9_req_fid(s, r, num, 1, f);
+
+	return err < 0 ? err : p9_fid_fd(s, *f, fd);
+}
+
 int p9_op_getattr(struct p9_server *s, struct p9_req *r)
 {
 	uint32_t num = p9_get_u32(&r->in);
@@ -37,11 +45,7 @@ int p9_op_getattr(struct p9_server *s, struct p9_req *r)
 	int err, fd;
 
 	p9_get_u64(&r->in); /* request_mask: we always answer the basic set */
-	err = p9_in_done(&r->in);
-	if (err == 0)
-		err = p9_file_fid(s, num, &f);
-	if (err == 0)
-		err = p9_fid_fd(s, f, &fd);
+	err = req_fid_fd(s, r, num, &f, &fd);
 	if (err < 0)
 		return err;
 	err = p9_fstat(fd, &st);
@@ -195,11 +199,7 @@ int p9_op_setattr(struct p9_server *s, struct p9_req *r)
 	a.atime_nsec = p9_get_u64(&r->in);
 	a.mtime_sec = p9_get_u64(&r->in);
 	a.mtime_nsec = p9_get_u64(&r->in);
-	err = p9_in_done(&r->in);
-	if (err == 0)
-		err = p9_file_fid(s, num, &f);
-	if (err == 0)
-		err = p9_fid_fd(s, f, &fd);
+	err = req_fid_fd(s, r, num, &f, &fd);
 	if (err < 0)
 		return err;
 	err = apply_setattr(s, f, fd, &a);
@@ -214,11 +214,7 @@ int p9_op_statfs(struct p9_server *s, struct p9_req *r)
 	struct statfs sf;
 	int err, fd;
 
-	err = p9_in_done(&r->in);
-	if (err == 0)
-		err = p9_file_fid(s, num, &f);
-	if (err == 0)
-		err = p9_fid_fd(s, f, &fd);
+	err = req_fid_fd(s, r, num, &f, &fd);
 	if (err < 0)
 		return err;
 	if (fstatfs(fd, &sf) < 0)
@@ -246,9 +242,7 @@ int p9_op_readlink(struct p9_server *s, struct p9_req *r)
 	ssize_t n;
 	int err, fd;
 
-	err = p9_in_done(&r->in);
-	if (err == 0)
-		err = p9_file_fid(s, num, &f);
+	err = p9_req_fid(s, r, num, 1, &f);
 	if (err == 0 && f->qid.type != P9_QTSYMLINK)
 		err = -EINVAL;
 	if (err == 0)

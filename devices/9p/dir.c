@@ -37,14 +37,14 @@ static int at_get(struct p9_server *s, uint32_t num, const struct p9_str *name, 
 	return err;
 }
 
-/* Reply with the qid of the new at->name, and let the directory go. */
-static int at_done(struct p9_server *s, struct p9_req *r, struct at *at)
+/* After rc = the call that made at->name: reply with its qid, and let the directory go. */
+static int at_made(struct p9_server *s, struct p9_req *r, struct at *at, int rc)
 {
 	struct stat st;
 	struct p9_qid q;
 	int err = 0;
 
-	if (fstatat(at->fd, at->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (rc < 0 || fstatat(at->fd, at->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	p9_fid_put(at->dir, at->fd);
 	if (err < 0)
@@ -54,27 +54,33 @@ static int at_done(struct p9_server *s, struct p9_req *r, struct at *at)
 	return 0;
 }
 
+/* Tmkdir (dfid name mode gid) and Tmknod (dfid name mode major minor gid): the directory, the name
+ * and the mode; the gid is not applied (new files belong to the server's ids). */
+static int get_dir_name_mode(struct p9_req *r, int mknod, uint32_t *num, struct p9_str *name, uint32_t *mode)
+{
+	*num = p9_get_u32(&r->in);
+	p9_get_str(&r->in, name);
+	*mode = p9_get_u32(&r->in);
+	if (mknod) {
+		p9_get_u32(&r->in); /* major */
+		p9_get_u32(&r->in); /* minor */
+	}
+	p9_get_u32(&r->in); /* gid */
+	return p9_in_done(&r->in);
+}
+
 int p9_op_mkdir(struct p9_server *s, struct p9_req *r)
 {
-	uint32_t num = p9_get_u32(&r->in), mode;
+	uint32_t num, mode;
 	struct p9_str name;
 	struct at at;
-	int err;
+	int err = get_dir_name_mode(r, 0, &num, &name, &mode);
 
-	p9_get_str(&r->in, &name);
-	mode = p9_get_u32(&r->in);
-	p9_get_u32(&r->in); /* gid */
-	err = p9_in_done(&r->in);
 	if (err == 0)
 		err = at_get(s, num, &name, &at);
 	if (err < 0)
 		return err;
-	if (mkdirat(at.fd, at.name, mode & 07777) < 0) {
-		err = -errno;
-		p9_fid_put(at.dir, at.fd);
-		return err;
-	}
-	return at_done(s, r, &at);
+	return at_made(s, r, &at, mkdirat(at.fd, at.name, mode & 07777));
 }
 
 int p9_op_symlink(struct p9_server *s, struct p9_req *r)
@@ -98,27 +104,16 @@ int p9_op_symlink(struct p9_server *s, struct p9_req *r)
 		err = at_get(s, num, &name, &at);
 	if (err < 0)
 		return err;
-	if (symlinkat(target, at.fd, at.name) < 0) {
-		err = -errno;
-		p9_fid_put(at.dir, at.fd);
-		return err;
-	}
-	return at_done(s, r, &at);
+	return at_made(s, r, &at, symlinkat(target, at.fd, at.name));
 }
 
 int p9_op_mknod(struct p9_server *s, struct p9_req *r)
 {
-	uint32_t num = p9_get_u32(&r->in), mode;
+	uint32_t num, mode;
 	struct p9_str name;
 	struct at at;
-	int err;
+	int err = get_dir_name_mode(r, 1, &num, &name, &mode);
 
-	p9_get_str(&r->in, &name);
-	mode = p9_get_u32(&r->in);
-	p9_get_u32(&r->in); /* major */
-	p9_get_u32(&r->in); /* minor */
-	p9_get_u32(&r->in); /* gid */
-	err = p9_in_done(&r->in);
 	if (err < 0)
 		return err;
 	/* FIFOs, sockets and plain files; device nodes need privileges the server does not have. */
@@ -139,29 +134,30 @@ int p9_op_mknod(struct p9_server *s, struct p9_req *r)
 	err = at_get(s, num, &name, &at);
 	if (err < 0)
 		return err;
-	if (mknodat(at.fd, at.name, mode & (S_IFMT | 07777), 0) < 0) {
-		err = -errno;
-		p9_fid_put(at.dir, at.fd);
-		return err;
-	}
-	return at_done(s, r, &at);
+	return at_made(s, r, &at, mknodat(at.fd, at.name, mode & (S_IFMT | 07777), 0));
+}
+
+/* Tlink (dfid, fid, name) and Trename (fid, dfid, name): a fid, and a name in a directory fid. */
+static int fid_and_at(struct p9_server *s, struct p9_req *r, int dir_first, struct p9_fid **f, struct at *at)
+{
+	uint32_t a = p9_get_u32(&r->in), b = p9_get_u32(&r->in);
+	struct p9_str name;
+	int err;
+
+	p9_get_str(&r->in, &name);
+	err = p9_req_fid(s, r, dir_first ? b : a, 1, f);
+	if (err == 0)
+		err = at_get(s, dir_first ? a : b, &name, at);
+	return err;
 }
 
 int p9_op_link(struct p9_server *s, struct p9_req *r)
 {
-	uint32_t dnum = p9_get_u32(&r->in), num = p9_get_u32(&r->in);
 	const char *oname;
-	struct p9_str name;
 	struct p9_fid *f;
 	struct at at;
-	int err, pfd;
+	int err = fid_and_at(s, r, 1, &f, &at), pfd;
 
-	p9_get_str(&r->in, &name);
-	err = p9_in_done(&r->in);
-	if (err == 0)
-		err = p9_file_fid(s, num, &f);
-	if (err == 0)
-		err = at_get(s, dnum, &name, &at);
 	if (err < 0)
 		return err;
 	/* By name in its directory: linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH. */
@@ -243,20 +239,12 @@ int p9_op_renameat(struct p9_server *s, struct p9_req *r)
 
 int p9_op_rename(struct p9_server *s, struct p9_req *r)
 {
-	uint32_t num = p9_get_u32(&r->in), dnum = p9_get_u32(&r->in);
 	char opath[P9_PATH_MAX + 1];
 	const char *oname;
-	struct p9_str name;
 	struct p9_fid *f;
 	struct at to;
-	int err, pfd;
+	int err = fid_and_at(s, r, 0, &f, &to), pfd;
 
-	p9_get_str(&r->in, &name);
-	err = p9_in_done(&r->in);
-	if (err == 0)
-		err = p9_file_fid(s, num, &f);
-	if (err == 0)
-		err = at_get(s, dnum, &name, &to);
 	if (err < 0)
 		return err;
 	memcpy(opath, f->path, f->pathlen + 1);
@@ -277,12 +265,9 @@ int p9_op_remove(struct p9_server *s, struct p9_req *r)
 	struct p9_fid *f;
 	int err, pfd;
 
-	err = p9_in_done(&r->in);
+	err = p9_req_fid(s, r, num, 0, &f);
 	if (err < 0)
 		return err;
-	f = p9_fid_get(s, num);
-	if (!f)
-		return -EBADF;
 	if (f->kind != P9_FID_FILE)
 		err = -EINVAL;
 	else if (s->flags & P9_F_READONLY)

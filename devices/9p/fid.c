@@ -75,6 +75,18 @@ int p9_file_fid(struct p9_server *s, uint32_t num, struct p9_fid **f)
 	return (*f)->kind == P9_FID_FILE ? 0 : -EINVAL;
 }
 
+int p9_req_fid(struct p9_server *s, const struct p9_req *r, uint32_t num, int file, struct p9_fid **f)
+{
+	int err = p9_in_done(&r->in);
+
+	if (err < 0)
+		return err;
+	if (file)
+		return p9_file_fid(s, num, f);
+	*f = p9_fid_get(s, num);
+	return *f ? 0 : -EBADF;
+}
+
 int p9_fid_new(struct p9_server *s, uint32_t num, struct p9_fid **out)
 {
 	struct p9_fid *f;

@@ -96,9 +96,7 @@ int p9_op_lopen(struct p9_server *s, struct p9_req *r)
 	struct stat st;
 	int err, flags, fd;
 
-	err = p9_in_done(&r->in);
-	if (err == 0)
-		err = p9_file_fid(s, num, &f);
+	err = p9_req_fid(s, r, num, 1, &f);
 	if (err == 0)
 		err = f->opened ? -EBADF : open_flags(dflags, &flags);
 	if (err < 0)
@@ -137,11 +135,9 @@ int p9_op_lcreate(struct p9_server *s, struct p9_req *r)
 	dflags = p9_get_u32(&r->in);
 	mode = p9_get_u32(&r->in);
 	p9_get_u32(&r->in); /* gid: new files belong to the server's ids */
-	err = p9_in_done(&r->in);
+	err = p9_req_fid(s, r, num, 1, &f);
 	if (err == 0)
 		err = p9_name(&sname, name, 0);
-	if (err == 0)
-		err = p9_file_fid(s, num, &f);
 	if (err == 0)
 		err = f->opened ? -EBADF : open_flags(dflags & ~(uint32_t)DOTL_DIRECTORY, &flags);
 	if (err == 0)
@@ -172,10 +168,10 @@ int p9_op_lcreate(struct p9_server *s, struct p9_req *r)
 	return put_open_reply(s, r, f);
 }
 
-/* The opened fid num: -EBADF unless it is open. */
-static int open_fid(struct p9_server *s, uint32_t num, struct p9_fid **f)
+/* The request was read to its end, and fid num is open (-EBADF if not). */
+static int open_fid(struct p9_server *s, const struct p9_req *r, uint32_t num, struct p9_fid **f)
 {
-	int err = p9_file_fid(s, num, f);
+	int err = p9_req_fid(s, r, num, 1, f);
 
 	if (err == 0 && !(*f)->opened)
 		err = -EBADF;
@@ -192,12 +188,9 @@ int p9_op_read(struct p9_server *s, struct p9_req *r)
 	int err, n;
 
 	count = p9_get_u32(&r->in);
-	err = p9_in_done(&r->in);
+	err = p9_req_fid(s, r, num, 0, &f);
 	if (err < 0)
 		return err;
-	f = p9_fid_get(s, num);
-	if (!f)
-		return -EBADF;
 	if (f->kind == P9_FID_XATTR) {
 		p9_put_u32(&r->out, 0); /* the empty attribute list */
 		return 0;
@@ -231,11 +224,9 @@ int p9_op_write(struct p9_server *s, struct p9_req *r)
 	int err, n;
 
 	count = p9_get_u32(&r->in);
-	err = p9_in_done(&r->in);
+	err = open_fid(s, r, num, &f);
 	if (err == 0 && (uint64_t)r->size != P9_TWRITE_HDR + (uint64_t)count)
 		err = -EPROTO; /* the data is not what count says */
-	if (err == 0)
-		err = open_fid(s, num, &f);
 	if (err < 0)
 		return err;
 	if (offset > INT64_MAX)
@@ -291,9 +282,7 @@ int p9_op_readdir(struct p9_server *s, struct p9_req *r)
 	int err;
 
 	count = p9_get_u32(&r->in);
-	err = p9_in_done(&r->in);
-	if (err == 0)
-		err = open_fid(s, num, &f);
+	err = open_fid(s, r, num, &f);
 	if (err == 0 && f->qid.type != P9_QTDIR)
 		err = -ENOTDIR;
 	if (err == 0 && offset > INT64_MAX)
@@ -337,10 +326,8 @@ int p9_op_fsync(struct p9_server *s, struct p9_req *r)
 {
 	uint32_t num = p9_get_u32(&r->in), datasync = p9_get_u32(&r->in);
 	struct p9_fid *f;
-	int err = p9_in_done(&r->in);
+	int err = open_fid(s, r, num, &f);
 
-	if (err == 0)
-		err = open_fid(s, num, &f);
 	if (err < 0)
 		return err;
 	if ((datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0)
@@ -371,11 +358,9 @@ static int parse_lock(struct p9_server *s, struct p9_req *r, struct lock_req *l,
 	l->length = p9_get_u64(&r->in);
 	l->proc_id = p9_get_u32(&r->in);
 	p9_get_str(&r->in, &l->client_id);
-	err = p9_in_done(&r->in);
+	err = open_fid(s, r, l->num, f);
 	if (err == 0)
 		err = p9_text(&l->client_id, id, P9_NAME_MAX);
-	if (err == 0)
-		err = open_fid(s, l->num, f);
 	if (err < 0)
 		return err;
 	if (l->type > LOCK_TYPE_UNLCK || l->start > INT64_MAX || l->length > INT64_MAX)

@@ -186,5 +186,8 @@ int p9_op_remove(struct p9_server *s, struct p9_req *r) WU;
 /* p9_file_fid: *f = fid num, a file of the share: -EBADF if there is no such fid, -EINVAL if it is
  * an xattr fid. */
 int p9_file_fid(struct p9_server *s, uint32_t num, struct p9_fid **f) WU;
+/* p9_req_fid: the request was read to its end (else -EPROTO) and *f is fid num: any fid
+ * (file = 0, else -EBADF) or, with file = 1, as p9_file_fid. */
+int p9_req_fid(struct p9_server *s, const struct p9_req *r, uint32_t num, int file, struct p9_fid **f) WU;
 
 #endif

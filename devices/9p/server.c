@@ -138,13 +138,10 @@ static int op_clunk(struct p9_server *s, struct p9_req *r)
 {
 	uint32_t num = p9_get_u32(&r->in);
 	struct p9_fid *f;
-	int err = p9_in_done(&r->in);
+	int err = p9_req_fid(s, r, num, 0, &f);
 
 	if (err < 0)
 		return err;
-	f = p9_fid_get(s, num);
-	if (!f)
-		return -EBADF;
 	p9_fid_free(s, f);
 	return 0;
 }

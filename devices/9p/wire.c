@@ -167,42 +167,37 @@ size_t p9_iov_len(const struct iovec *iov, unsigned int n)
 	return total;
 }
 
-size_t p9_iov_read(const struct iovec *iov, unsigned int n, size_t off, void *dst, size_t len)
+/* Copy len bytes between buf and the buffers at offset off: into them (to_iov) or out of them. */
+static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off, uint8_t *buf, size_t len, int to_iov)
 {
 	size_t done = 0;
 
 	for (unsigned int i = 0; i < n && done < len; i++) {
 		size_t l = iov[i].iov_len, k;
+		uint8_t *p;
 
 		if (off >= l) {
 			off -= l;
 			continue;
 		}
 		k = l - off < len - done ? l - off : len - done;
-		memcpy((uint8_t *)dst + done, (const uint8_t *)iov[i].iov_base + off, k);
+		p = (uint8_t *)iov[i].iov_base + off;
+		memcpy(to_iov ? p : buf + done, to_iov ? buf + done : p, k);
 		done += k;
 		off = 0;
 	}
 	return done;
 }
 
+size_t p9_iov_read(const struct iovec *iov, unsigned int n, size_t off, void *dst, size_t len)
+{
+	return iov_copy(iov, n, off, dst, len, 0);
+}
+
 size_t p9_iov_write(const struct iovec *iov, unsigned int n, size_t off, const void *src, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len, k;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		k = l - off < len - done ? l - off : len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)src + done, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	/* iov_copy only reads buf when it copies into the buffers */
+	return iov_copy(iov, n, off, (uint8_t *)(uintptr_t)src, len, 1);
 }
 
 int p9_iov_slice(const struct iovec *iov, unsigned int n, size_t off, size_t len, struct iovec *out,

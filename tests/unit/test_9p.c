@@ -432,6 +432,30 @@ static int rpc(struct t *t)
 	return rpc_cap(t, t->rcap);
 }
 
+/* rpc() for a request whose reply has no body. */
+static int rpc_empty(struct t *t)
+{
+	int err = rpc(t);
+
+	if (!err)
+		gend();
+	return err;
+}
+
+/* rpc() for a request answered with a qid (and an iounit, with iounit = 1). */
+static int rpc_qid(struct t *t, struct tqid *q, int iounit)
+{
+	int err = rpc(t);
+
+	if (err)
+		return err;
+	gqid(q);
+	if (iounit)
+		g32();
+	gend();
+	return 0;
+}
+
 /* An Rlerror's errno for a raw message (tag not checked), or 0 for any other reply. */
 static int raw_error(struct t *t, size_t len, size_t rcap)
 {
@@ -462,20 +486,13 @@ static int t_version(struct t *t, uint32_t msize, const char *version, char *got
 
 static int t_attach(struct t *t, uint32_t fid, struct tqid *q)
 {
-	int err;
-
 	mbegin(t, TATTACH);
 	m32(fid);
 	m32(NOFID);
 	mstr("user");
 	mstr("");
 	m32(0);
-	err = rpc(t);
-	if (err)
-		return err;
-	gqid(q);
-	gend();
-	return 0;
+	return rpc_qid(t, q, 0);
 }
 
 static void session(struct t *t)
@@ -541,55 +558,35 @@ static int t_fid0(struct t *t, uint8_t type, uint32_t fid)
 
 static int t_clunk(struct t *t, uint32_t fid)
 {
-	int err = t_fid0(t, TCLUNK, fid);
-
-	if (!err)
-		gend();
-	return err;
+	mbegin(t, TCLUNK);
+	m32(fid);
+	return rpc_empty(t);
 }
 
 static int t_remove(struct t *t, uint32_t fid)
 {
-	int err = t_fid0(t, TREMOVE, fid);
-
-	if (!err)
-		gend();
-	return err;
+	mbegin(t, TREMOVE);
+	m32(fid);
+	return rpc_empty(t);
 }
 
 static int t_lopen(struct t *t, uint32_t fid, uint32_t flags, struct tqid *q)
 {
-	int err;
-
 	mbegin(t, TLOPEN);
 	m32(fid);
 	m32(flags);
-	err = rpc(t);
-	if (err)
-		return err;
-	gqid(q);
-	g32();
-	gend();
-	return 0;
+	return rpc_qid(t, q, 1);
 }
 
 static int t_lcreate(struct t *t, uint32_t fid, const char *name, uint32_t flags, uint32_t mode, struct tqid *q)
 {
-	int err;
-
 	mbegin(t, TLCREATE);
 	m32(fid);
 	mstr(name);
 	m32(flags);
 	m32(mode);
 	m32(0);
-	err = rpc(t);
-	if (err)
-		return err;
-	gqid(q);
-	g32();
-	gend();
-	return 0;
+	return rpc_qid(t, q, 1);
 }
 
 /* Tread: bytes read into buf, or -errno. */
@@ -667,8 +664,6 @@ static int t_getattr(struct t *t, uint32_t fid, struct tattr *a)
 static int t_setattr(struct t *t, uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size, uint64_t atime,
 		     uint64_t mtime)
 {
-	int err;
-
 	mbegin(t, TSETATTR);
 	m32(fid);
 	m32(valid);
@@ -680,16 +675,11 @@ static int t_setattr(struct t *t, uint32_t fid, uint32_t valid, uint32_t mode, u
 	m64(0);
 	m64(mtime);
 	m64(0);
-	err = rpc(t);
-	if (!err)
-		gend();
-	return err;
+	return rpc_empty(t);
 }
 
 static int t_dirop(struct t *t, uint8_t type, uint32_t dfid, const char *name, uint32_t mode, struct tqid *q)
 {
-	int err;
-
 	mbegin(t, type);
 	m32(dfid);
 	mstr(name);
@@ -699,12 +689,7 @@ static int t_dirop(struct t *t, uint8_t type, uint32_t dfid, const char *name, u
 		m32(0);
 	}
 	m32(0); /* gid */
-	err = rpc(t);
-	if (err)
-		return err;
-	gqid(q);
-	gend();
-	return 0;
+	return rpc_qid(t, q, 0);
 }
 
 static int t_mkdir(struct t *t, uint32_t dfid, const char *name, uint32_t mode)
@@ -714,19 +699,12 @@ static int t_mkdir(struct t *t, uint32_t dfid, const char *name, uint32_t mode)
 
 static int t_symlink(struct t *t, uint32_t dfid, const char *name, const char *target, struct tqid *q)
 {
-	int err;
-
 	mbegin(t, TSYMLINK);
 	m32(dfid);
 	mstr(name);
 	mstr(target);
 	m32(0);
-	err = rpc(t);
-	if (err)
-		return err;
-	gqid(q);
-	gend();
-	return 0;
+	return rpc_qid(t, q, 0);
 }
 
 static int t_readlink(struct t *t, uint32_t fid, char *buf, size_t size)
@@ -742,59 +720,41 @@ static int t_readlink(struct t *t, uint32_t fid, char *buf, size_t size)
 
 static int t_unlinkat(struct t *t, uint32_t dfid, const char *name, uint32_t flags)
 {
-	int err;
-
 	mbegin(t, TUNLINKAT);
 	m32(dfid);
 	mstr(name);
 	m32(flags);
-	err = rpc(t);
-	if (!err)
-		gend();
-	return err;
+	return rpc_empty(t);
 }
 
 static int t_renameat(struct t *t, uint32_t ofid, const char *oname, uint32_t nfid, const char *nname)
 {
-	int err;
-
 	mbegin(t, TRENAMEAT);
 	m32(ofid);
 	mstr(oname);
 	m32(nfid);
 	mstr(nname);
-	err = rpc(t);
-	if (!err)
-		gend();
-	return err;
+	return rpc_empty(t);
+}
+
+/* Trename (fid, dfid, name) and Tlink (dfid, fid, name): two fids and a name. */
+static int t_fids_name(struct t *t, uint8_t type, uint32_t a, uint32_t b, const char *name)
+{
+	mbegin(t, type);
+	m32(a);
+	m32(b);
+	mstr(name);
+	return rpc_empty(t);
 }
 
 static int t_rename(struct t *t, uint32_t fid, uint32_t dfid, const char *name)
 {
-	int err;
-
-	mbegin(t, TRENAME);
-	m32(fid);
-	m32(dfid);
-	mstr(name);
-	err = rpc(t);
-	if (!err)
-		gend();
-	return err;
+	return t_fids_name(t, TRENAME, fid, dfid, name);
 }
 
 static int t_link(struct t *t, uint32_t dfid, uint32_t fid, const char *name)
 {
-	int err;
-
-	mbegin(t, TLINK);
-	m32(dfid);
-	m32(fid);
-	mstr(name);
-	err = rpc(t);
-	if (!err)
-		gend();
-	return err;
+	return t_fids_name(t, TLINK, dfid, fid, name);
 }
 
 static int t_lock(struct t *t, uint8_t type, uint32_t fid, uint8_t ltype, uint64_t start, uint64_t len,
@@ -2201,6 +2161,23 @@ static int vrpc(struct tv *v, const uint32_t *rsplit, const uint32_t *wsizes)
 static const uint32_t one_piece[] = { 0 };
 static const uint32_t page[] = { 4096, 0 };
 
+/* Tversion and Tattach of ROOT through the queue. */
+static void tv_session(struct tv *v)
+{
+	mbegin(v->t, TVERSION);
+	m32(65536);
+	mstr("9P2000.L");
+	assert_int_equal(vrpc(v, one_piece, page), 0);
+	assert_int_equal(g32(), 65536);
+	mbegin(v->t, TATTACH);
+	m32(ROOT);
+	m32(NOFID);
+	mstr("u");
+	mstr("");
+	m32(0);
+	assert_int_equal(vrpc(v, one_piece, page), 0);
+}
+
 static void test_virtio_device(void **state)
 {
 	struct t *t = *state;
@@ -2308,17 +2285,7 @@ static void test_virtio_many_outstanding(void **state)
 
 	tv_open(&v, t);
 	tv_start(&v, 1ull | (1ull << 32));
-	mbegin(t, TVERSION);
-	m32(65536);
-	mstr("9P2000.L");
-	assert_int_equal(vrpc(&v, one_piece, page), 0);
-	mbegin(t, TATTACH);
-	m32(ROOT);
-	m32(NOFID);
-	mstr("u");
-	mstr("");
-	m32(0);
-	assert_int_equal(vrpc(&v, one_piece, page), 0);
+	tv_session(&v);
 	v.irqs = 0;
 	for (unsigned int i = 0; i < 8; i++) {
 		mbegin(t, TWALK);
@@ -2368,17 +2335,7 @@ static void test_virtio_hostile_chains(void **state)
 	assert_true(vrd(&v, R_STATUS) & S_NEEDS_RESET);
 	/* A reset brings it back, with a fresh session. */
 	tv_start(&v, 1ull | (1ull << 32));
-	mbegin(t, TVERSION);
-	m32(65536);
-	mstr("9P2000.L");
-	assert_int_equal(vrpc(&v, one_piece, page), 0);
-	mbegin(t, TATTACH);
-	m32(ROOT);
-	m32(NOFID);
-	mstr("u");
-	mstr("");
-	m32(0);
-	assert_int_equal(vrpc(&v, one_piece, page), 0);
+	tv_session(&v);
 	tv_start(&v, 1ull | (1ull << 32));
 	mbegin(t, TCLUNK);
 	m32(ROOT);
