@@ -46,7 +46,7 @@ void p9_qid_of(const struct p9_server *s, const struct stat *st, struct p9_qid *
 {
 	q->type = S_ISDIR(st->st_mode) ? P9_QTDIR : S_ISLNK(st->st_mode) ? P9_QTSYMLINK : P9_QTFILE;
 	/* As QEMU does, so clients see the same cache behaviour. */
-	q->version = (uint32_t)(st->st_mtim.tv_sec ^ (st->st_size << 8));
+	q->version = (uint32_t)((uint64_t)st->st_mtim.tv_sec ^ ((uint64_t)st->st_size << 8));
 	q->path = (uint64_t)st->st_ino;
 	/* One mount, but possibly several st_dev (btrfs subvolumes): keep their inodes apart. */
 	if (st->st_dev != s->root_dev)

@@ -2,8 +2,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_9p: the 9P2000.L server (devices/9p) in this process, over a
- * scratch directory rebuilt before every input, fed raw T-messages in
- * scattered buffers with replies into buffers of fuzzed sizes.
+ * scratch directory ($TMPDIR, else /dev/shm, else /tmp) rebuilt before
+ * every input, fed raw T-messages in scattered buffers with replies into
+ * buffers of fuzzed sizes.
  *
  * Input: u8 flags (bit 0 read-only share; bit 1 no automatic session,
  * else a Tversion with the msize of bits 2-3 and a Tattach of fid 0 come
@@ -139,7 +140,10 @@ static void init_once(void)
 	const char *tmp = getenv("TMPDIR");
 	int fd;
 
-	snprintf(base, sizeof(base), "%s/bulkhead-fuzz-9p-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	/* tmpfs where there is one: faster, and it takes files up to 2^63 bytes */
+	if (!tmp || !*tmp)
+		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(base, sizeof(base), "%s/bulkhead-fuzz-9p-XXXXXX", tmp);
 	must(mkdtemp(base) != NULL, "mkdtemp");
 	snprintf(share, sizeof(share), "%s/share", base);
 	snprintf(secret, sizeof(secret), "%s/secret", base);
