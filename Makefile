@@ -40,23 +40,27 @@ else
 Q := @
 endif
 
-srcs = $(wildcard $(1)/*.c)
+srcs = $(if $(filter %.c,$(1)),$(1),$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(O)/obj/%.o,$(foreach m,$(1),$(call srcs,$(m))))
 sanobjs = $(patsubst %.c,$(O)/san/%.o,$(foreach m,$(1),$(call srcs,$(m))))
 
-# Which binary links which modules.
-BULKHEAD_MODULES := supervisor loader acpi jail mem ipc testhooks common
-VCPU_MODULES := vcpu jail mem ipc common
-SERIAL_MODULES := devices/serial devices/devproc jail mem ipc testhooks common
-BLK_MODULES := devices/blk devices/virtio devices/devproc jail mem ipc testhooks common
-NET_MODULES := devices/net devices/virtio devices/devproc jail mem ipc testhooks common
-PROBE_MODULES := probe jail ipc common
+# Which binary links which modules (a folder, or one file of one).
+BULKHEAD_MODULES := supervisor kinds loader acpi jail mem ipc testhooks common
+VCPU_MODULES := vcpu runtime jail mem ipc testhooks common
+# A device process for every row of the device-kind table (kinds/<kind>.c,
+# DEVICE_KINDS in policies.mk): its own modules, MODULES_<kind>, and the runtime.
+DEVICE_RUNTIME := devices/devproc runtime jail mem ipc testhooks common
+MODULES_serial := devices/serial
+MODULES_blk := devices/blk devices/virtio
+MODULES_net := devices/net devices/virtio
+PROBE_MODULES := probe kinds supervisor/config.c jail ipc common
 
 -include seccomp-policies/policies.mk
 
-BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(O)/bulkhead-net
+DEVICE_BINS := $(foreach k,$(DEVICE_KINDS),$(O)/bulkhead-$(k))
+BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(DEVICE_BINS)
 
-all: $(BINS) $(O)/bulkhead-probe guest
+all: $(BINS) $(O)/bulkhead-probe $(O)/tools/man-devices guest
 
 $(O)/bulkhead: $(call objs,$(BULKHEAD_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_supervisor)
 	@echo "  LD      $@"
@@ -66,17 +70,12 @@ $(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_vcp
 	@echo "  LD      $@"
 	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread $(CAPNG_LIBS) $(POLICY_LIBS)
 
-$(O)/bulkhead-serial: $(call objs,$(SERIAL_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_serial)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS) $(POLICY_LIBS)
-
-$(O)/bulkhead-blk: $(call objs,$(BLK_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_blk)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS) $(POLICY_LIBS)
-
-$(O)/bulkhead-net: $(call objs,$(NET_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_net)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(CAPNG_LIBS) $(POLICY_LIBS)
+define device_rule
+$(O)/bulkhead-$(1): $(call objs,$(MODULES_$(1)) $(DEVICE_RUNTIME)) $(POLICY_OBJS) $(POLICY_OBJ_$(1))
+	@echo "  LD      $$@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $$@ $$^ $(CAPNG_LIBS) $(POLICY_LIBS)
+endef
+$(foreach k,$(DEVICE_KINDS),$(eval $(call device_rule,$(k))))
 
 # The probe reads the policies from the source tree (or --policy-dir), the same
 # texts the processes embed; it is a tool for evaluating the jail, not installed.
@@ -89,6 +88,19 @@ $(O)/obj/probe/%.o: probe/%.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(PKG_CFLAGS) -DBH_POLICY_DIR='"$(CURDIR)/seccomp-policies/x86_64"' -c -o $@ $<
 
+# The man page's device options come from the device-kind table: `make man`
+# writes them between the markers of docs/bulkhead.1.
+MAN_MODULES := tools/man-devices.c supervisor/config.c kinds ipc common
+$(O)/tools/man-devices: $(call objs,$(MAN_MODULES))
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
+
+man: $(O)/tools/man-devices
+	$(Q)$< > $(O)/man-devices.roff
+	$(Q)sed -i -e '/^\.\\" BEGIN DEVICE OPTIONS/,/^\.\\" END DEVICE OPTIONS/{//!d}' \
+		-e '/^\.\\" BEGIN DEVICE OPTIONS/r $(O)/man-devices.roff' docs/bulkhead.1
+
 probe: $(O)/bulkhead-probe
 	$(Q)$(O)/bulkhead-probe
 
@@ -99,11 +111,12 @@ $(O)/obj/%.o: %.c
 
 # Unit tests: tests/unit/test_NAME.c links the modules in UNIT_NAME. Each is built
 # twice, plain and with ASan+UBSan, and `make check` runs both.
-UNIT_config := supervisor/config.c common
+UNIT_config := supervisor/config.c kinds ipc common
 UNIT_ipc := ipc common
 UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common
 UNIT_mem := mem common
+UNIT_cpuid := vcpu/cpuid.c common
 UNIT_acpi := acpi mem common
 UNIT_policy := seccomp/policy.c seccomp/constants.c common
 UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
@@ -114,17 +127,20 @@ P9_SRCS := $(filter-out devices/9p/main.c,$(wildcard devices/9p/*.c))
 UNIT_9p := $(P9_SRCS) devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
+# Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).
+UNIT_LDFLAGS_net := -Wl,--wrap=virtq_unpop
+UNIT_LDFLAGS_blk := -Wl,--wrap=fdatasync
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
 define unit_rule
 $(O)/tests/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/obj/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@"
-	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) -pie
+	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(UNIT_LDFLAGS_$(1)) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) -pie
 $(O)/tests/san/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/san/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@ (asan+ubsan)"
-	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS)
+	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(UNIT_LDFLAGS_$(1)) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 
@@ -150,7 +166,7 @@ bins: $(BINS)
 testhooks:
 	$(Q)$(MAKE) --no-print-directory O=$(O)/testhooks BH_TEST_HOOKS=1 bins
 
-integration: all testhooks
+integration: all testhooks $(KVM_FLOOR)
 	$(Q)/usr/bin/python3 -m pytest -q tests/integration
 	$(Q)tests/integration/run-unprivileged.sh
 
@@ -171,13 +187,13 @@ demo: deps
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(O)/bulkhead $(DESTDIR)$(BINDIR)/bulkhead
-	install -m 755 $(O)/bulkhead-vcpu $(O)/bulkhead-serial $(O)/bulkhead-blk $(O)/bulkhead-net $(DESTDIR)$(LIBEXECDIR)/
+	install -m 755 $(O)/bulkhead-vcpu $(DEVICE_BINS) $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 docs/bulkhead.1 $(DESTDIR)$(MANDIR)/man1/bulkhead.1
 
 clean:
 	rm -rf $(O)
 
-.PHONY: all bins testhooks deps unit integration integration-unprivileged check demo install clean guest probe
+.PHONY: all bins testhooks deps unit integration integration-unprivileged check demo install clean guest probe man
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

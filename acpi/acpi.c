@@ -102,8 +102,8 @@ static int acpi_check(const struct acpi_config *cfg)
 		log_warnx("%u vCPUs: must be 1 to %u", cfg->nvcpus, ACPI_MAX_VCPUS);
 		return -EINVAL;
 	}
-	if (cfg->ndevices > ACPI_MAX_DEVICES) {
-		log_warnx("%u devices: at most %u", cfg->ndevices, ACPI_MAX_DEVICES);
+	if (cfg->ndevices > LAYOUT_MAX_DEVICES) {
+		log_warnx("%u devices: at most %u", cfg->ndevices, LAYOUT_MAX_DEVICES);
 		return -EINVAL;
 	}
 	if (cfg->ndevices && !cfg->devices) {

@@ -14,7 +14,6 @@
 
 #include "mem/mem.h"
 
-#define ACPI_MAX_DEVICES 32
 
 struct acpi_mmio_device {
 	uint64_t base; /* guest-physical window */
@@ -25,7 +24,7 @@ struct acpi_mmio_device {
 struct acpi_config {
 	unsigned int nvcpus; /* 1..254; APIC ids 0..nvcpus-1, IOAPIC id nvcpus */
 	const struct acpi_mmio_device *devices;
-	unsigned int ndevices; /* <= ACPI_MAX_DEVICES */
+	unsigned int ndevices; /* <= LAYOUT_MAX_DEVICES */
 	int serial; /* describe COM1 (0x3f8, IRQ 4) as PNP0501 in the DSDT */
 };
 

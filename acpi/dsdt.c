@@ -94,7 +94,7 @@ int dsdt_build(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t sb, pkg;
 
-	if (cfg->ndevices > ACPI_MAX_DEVICES) {
+	if (cfg->ndevices > LAYOUT_MAX_DEVICES) {
 		if (!a->err)
 			a->err = -EINVAL;
 		return a->err;

@@ -8,7 +8,9 @@ each, after one unmeasured warm-up run of each VMM, and reports the median, the
 minimum, the maximum and the bulkhead/QEMU ratio of the medians:
 
   start      launch to the boot marker line on the console and to process exit,
-             marker-exit with 1 and 2 vCPUs; CPU time (user+sys) of every host
+             marker-exit with 1 and 2 vCPUs, and with 1 vCPU the floor: a bare KVM
+             program (bench/kvm_floor.c) from launch to exit, without and with
+             KVM's in-kernel irqchip; CPU time (user+sys) of every host
              process and thread of the VM until the marker (its cgroup's cpu.stat,
              read when the line arrives) and until exit (wait4's rusage: the VMM
              and every descendant it reaped)
@@ -51,6 +53,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("BULKHEAD_BUILD", os.path.join(ROOT, "build"))
 BULKHEAD = os.path.join(BUILD, "bulkhead")
 GUEST = os.environ.get("GUEST", os.path.join(BUILD, "guest", "bulkhead-test-guest"))
+FLOOR = os.path.join(BUILD, "bench", "kvm-floor")  # bench/kvm_floor.c, the start figure's floor
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 NETPEER = os.path.join(ROOT, "tests", "guest", "netpeer.py")
 PYTHON = "/usr/bin/python3"
@@ -339,6 +342,8 @@ _vm_count = [0]
 
 
 def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap):
+    if vmm == "floor":
+        return [FLOOR] + cmdline.split()
     append = ("bulkhead.test=%s %s" % (scenario, cmdline)).strip()
     if vmm == "bulkhead":
         argv = [BULKHEAD, "--name", name, "--kernel", "path=%s,cmdline=%s" % (GUEST, append),
@@ -587,6 +592,18 @@ def run_one(vmm, scenario, timeout=60, **kw):
     return vm
 
 
+def run_floor(irqchip=False, timeout=30):
+    """One run of the bare KVM program (bench/kvm_floor.c), launched as the VMMs are."""
+    vm = Vm("floor", "floor", cmdline="--irqchip" if irqchip else "").start()
+    try:
+        pump([vm], lambda: vm.eof and vm.status is not None, timeout, "kvm-floor")
+    finally:
+        vm.close()
+    if vm.status != 0:
+        raise BenchError("kvm-floor failed\n%s" % vm.explain())
+    return vm
+
+
 def grab(vm, pattern, what):
     m = re.search(pattern, vm.text())
     if not m:
@@ -684,15 +701,34 @@ def fig_start(res, cfg, work):
         m_cpux = res.metric(k + "cpu_exit", fig, "CPU time (user+sys) to exit", "ms", "lower",
                             short=sh_ + "CPU to exit")
 
+        if vcpus == 1:
+            m_floor = res.metric("start.floor.exit", fig, "the floor: a bare KVM program "
+                                 "(bench/kvm_floor.c: 64 MiB, one vCPU in real mode, one port "
+                                 "write, hlt), launch to exit, in the bulkhead column", "ms", None,
+                                 vmms=("bulkhead",), short="floor: to exit")
+            m_floor_irq = res.metric("start.floor_irqchip.exit", fig, "the same after "
+                                     "KVM_CREATE_IRQCHIP (kvm-floor --irqchip), launch to exit, in "
+                                     "the bulkhead column", "ms", None, vmms=("bulkhead",),
+                                     short="floor+irqchip: to exit")
+            m_over = res.metric("start.floor.ratio", fig, "bulkhead's launch to exit over the floor's "
+                                "(medians)", "x", None, vmms=("bulkhead",), short="over the floor")
+
         def one(vmm, keep, vcpus=vcpus):
             vm = run_one(vmm, "marker-exit", vcpus=vcpus)
-            if not keep:
-                return
-            m_marker.add(vmm, (vm.t_marker - vm.t0) * 1000)
-            m_exit.add(vmm, (vm.t_exit - vm.t0) * 1000)
-            m_cpum.add(vmm, vm.cpu_marker_us / 1000)
-            m_cpux.add(vmm, vm.cpu_exit_us / 1000)
+            if keep:
+                m_marker.add(vmm, (vm.t_marker - vm.t0) * 1000)
+                m_exit.add(vmm, (vm.t_exit - vm.t0) * 1000)
+                m_cpum.add(vmm, vm.cpu_marker_us / 1000)
+                m_cpux.add(vmm, vm.cpu_exit_us / 1000)
+            if vcpus == 1 and vmm == VMMS[-1]:  # the floor after each pair, alternating too
+                floor = run_floor()
+                floor_irq = run_floor(irqchip=True)
+                if keep:
+                    m_floor.add("bulkhead", (floor.t_exit - floor.t0) * 1000)
+                    m_floor_irq.add("bulkhead", (floor_irq.t_exit - floor_irq.t0) * 1000)
         alternate(cfg, one)
+        if vcpus == 1 and m_floor.values["bulkhead"]:
+            m_over.values["bulkhead"] = [m_exit.med("bulkhead") / m_floor.med("bulkhead")]
 
 
 def fig_memory(res, cfg, work):
@@ -1005,13 +1041,15 @@ def freeze_binaries(work, info):
     """Run copies of bulkhead, its helpers (it finds them beside itself) and the test guest,
     so that a rebuild of the tree during the run (other engineers' make check) cannot mix
     two versions into one table."""
-    global BULKHEAD, GUEST
+    global BULKHEAD, GUEST, FLOOR
     bindir = os.path.join(work, "bin")
     os.makedirs(bindir)
     src = os.path.dirname(BULKHEAD)
     for name in ("bulkhead",) + HELPERS:
         shutil.copy2(os.path.join(src, name), bindir)
     shutil.copy2(GUEST, bindir)
+    shutil.copy2(FLOOR, bindir)
+    FLOOR = os.path.join(bindir, os.path.basename(FLOOR))
     info["binaries"] = "built %s" % datetime.datetime.fromtimestamp(
         os.path.getmtime(BULKHEAD)).strftime("%Y-%m-%d %H:%M")
     BULKHEAD = os.path.join(bindir, "bulkhead")
@@ -1176,7 +1214,8 @@ def main(argv):
         if f not in FIG_FN:
             ap.error("unknown figure %r (%s)" % (f, ",".join(FIGURES)))
     need = [(os.path.join(os.path.dirname(BULKHEAD), n), "bulkhead (make)")
-            for n in ("bulkhead",) + HELPERS] + [(GUEST, "the test guest (make guest)")]
+            for n in ("bulkhead",) + HELPERS] + [(GUEST, "the test guest (make guest)"),
+                                                 (FLOOR, "the bare KVM program (make bench)")]
     for path, what in need:
         if not os.path.exists(path):
             sys.exit("bench: no %s at %s" % (what, path))

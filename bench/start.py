@@ -1,15 +1,19 @@
 #!/usr/bin/python3
 # Copyright (c) 2026 The bulkhead authors.
 # SPDX-License-Identifier: BSD-3-Clause
-"""Start-up time, bulkhead against QEMU microvm on the same test guest.
+"""Start-up time, bulkhead against QEMU microvm on the same test guest, and
+the floor: a bare KVM program (bench/kvm_floor.c, `make bench` builds it).
 
-Runs alternate (bulkhead, QEMU, bulkhead, ...). Each run boots the test
+Runs alternate (bulkhead, QEMU, floor, bulkhead, ...). Each run boots the test
 guest's `marker-exit` scenario, which writes the boot marker and exits at
 once; the time to the marker is when the line `bulkhead-test-guest: boot
 marker` reaches our end of the console pipe (the same clock for both VMMs),
-and the time to exit is when the process has ended.
+and the time to exit is when the process has ended. The floor has no console:
+only its time to exit counts.
 
-usage: bench/start.py [RUNS] [VCPUS]
+usage: bench/start.py [RUNS] [VCPUS] [VMM...]
+  VMMs: bulkhead qemu floor floor-irqchip (the floor after KVM_CREATE_IRQCHIP);
+  default bulkhead qemu floor
 """
 import os
 import statistics
@@ -19,6 +23,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 GUEST = os.path.join(ROOT, "build", "guest", "bulkhead-test-guest")
+FLOOR = os.path.join(ROOT, "build", "bench", "kvm-floor")
 MARKER = b"bulkhead-test-guest: boot marker"
 
 
@@ -36,6 +41,14 @@ def qemu_argv(vcpus):
             "-device", "i8042", "-kernel", GUEST, "-append", "bulkhead.test=marker-exit"]
 
 
+def floor_argv(vcpus):
+    return [FLOOR]
+
+
+def floor_irqchip_argv(vcpus):
+    return [FLOOR, "--irqchip"]
+
+
 def one_run(argv):
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -51,18 +64,22 @@ def one_run(argv):
             t_marker = time.monotonic()
     status = p.wait()
     t_exit = time.monotonic()
+    if argv[0] == FLOOR:  # no console: only the exit counts
+        if status != 0:
+            raise SystemExit("run failed (status %d): %s" % (status, argv[0]))
+        return None, (t_exit - t0) * 1000
     if t_marker is None or status != 1:
         raise SystemExit("run failed (status %d): %s\n%r" % (status, argv[0], buf))
     return (t_marker - t0) * 1000, (t_exit - t0) * 1000
 
 
-def alternate(runs, argv_a, argv_b):
-    """runs of each argv, alternating; two lists of (marker ms, exit ms)."""
-    a, b = [], []
+def alternate(runs, *argvs):
+    """runs of each argv, alternating; one list of (marker ms, exit ms) per argv."""
+    out = [[] for _ in argvs]
     for _ in range(runs):
-        a.append(one_run(argv_a))
-        b.append(one_run(argv_b))
-    return a, b
+        for i, argv in enumerate(argvs):
+            out[i].append(one_run(argv))
+    return out
 
 
 def print_table(title, name_a, name_b, a, b):
@@ -76,11 +93,27 @@ def print_table(title, name_a, name_b, a, b):
             statistics.median(x) / statistics.median(y)))
 
 
+def print_rows(title, names, results):
+    print("| %s | median (min-max), ms |" % title)
+    print("|---|---|")
+    for name, rs in zip(names, results):
+        for i, what in enumerate(["launch to boot marker", "launch to exit"]):
+            x = [r[i] for r in rs if r[i] is not None]
+            if x:
+                print("| %s, %s | %.1f (%.1f-%.1f) |" % (name, what, statistics.median(x), min(x),
+                                                        max(x)))
+
+
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     vcpus = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    b, q = alternate(runs, bulkhead_argv(vcpus), qemu_argv(vcpus))
-    print_table("%d vCPU, %d runs each" % (vcpus, runs), "bulkhead", "QEMU microvm", b, q)
+    vmms = sys.argv[3:] or ["bulkhead", "qemu", "floor"]
+    argv_of = {"bulkhead": bulkhead_argv, "qemu": qemu_argv, "floor": floor_argv,
+               "floor-irqchip": floor_irqchip_argv}
+    names = {"bulkhead": "bulkhead", "qemu": "QEMU microvm", "floor": "bare KVM (floor)",
+             "floor-irqchip": "bare KVM + in-kernel irqchip"}
+    results = alternate(runs, *[argv_of[v](vcpus) for v in vmms])
+    print_rows("%d vCPU, %d runs each" % (vcpus, runs), [names[v] for v in vmms], results)
 
 
 if __name__ == "__main__":

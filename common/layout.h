@@ -41,8 +41,11 @@
 /* MMIO hole. */
 #define LAYOUT_VIRTIO_MMIO_BASE 0xd0000000ULL
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL /* one 4 KiB window per device */
-#define LAYOUT_MAX_VIRTIO_DEVICES 16
+/* The one cap on devices: COM1 and one virtio-mmio window per remaining GSI (5..23). */
+#define LAYOUT_MAX_DEVICES 20
 #define VIRTIO_MMIO_QUEUE_NOTIFY_OFF 0x050 /* QueueNotify in a virtio-mmio window */
+#define VIRTIO_MMIO_INTERRUPT_ACK_OFF 0x064 /* InterruptACK */
+#define VIRTIO_MMIO_CONFIG_OFF 0x100 /* the device's config space */
 #define LAYOUT_IOAPIC_ADDR 0xfec00000ULL
 #define LAYOUT_LAPIC_ADDR 0xfee00000ULL
 #define LAYOUT_KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL /* one page, for KVM on Intel */

@@ -37,7 +37,84 @@ int ipc_send(int fd, const void *msg)
 	return 0;
 }
 
-ssize_t ipc_recv(int fd, void *buf)
+int ipc_send_fds(int fd, const void *msg, const int *pass, size_t n)
+{
+	const struct ipc_hdr *h = msg;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg, .iov_len = h->ih_size };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t sent;
+
+	if (h->ih_size < sizeof(*h) || h->ih_size > IPC_MAX_MSG || n == 0 || n > IPC_MAX_FDS)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (pass[i] < 0)
+			return -EINVAL;
+	}
+	memset(&cbuf, 0, sizeof(cbuf));
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(c), pass, sizeof(int) * n);
+	do
+		sent = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
+		return -errno;
+	return (size_t)sent == h->ih_size ? 0 : -EIO;
+}
+
+int ipc_send_fd(int fd, const void *msg, int pass)
+{
+	return ipc_send_fds(fd, msg, &pass, 1);
+}
+
+/* Close every fd a message brought. */
+static void close_fds(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int fds[8];
+
+			if (nfd > sizeof(fds) / sizeof(fds[0]))
+				nfd = sizeof(fds) / sizeof(fds[0]);
+			memcpy(fds, CMSG_DATA(c), nfd * sizeof(int));
+			for (size_t i = 0; i < nfd; i++)
+				close(fds[i]);
+		}
+	}
+}
+
+/* The fds of a message whose control data is one SCM_RIGHTS of 1 to max fds: how many, or 0. */
+static size_t take_fds(struct msghdr *mh, int *got, size_t max)
+{
+	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+	size_t n;
+
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len < CMSG_LEN(sizeof(int)) || CMSG_NXTHDR(mh, c))
+		return 0;
+	n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	if (n > max || c->cmsg_len != CMSG_LEN(sizeof(int) * n))
+		return 0;
+	memcpy(got, CMSG_DATA(c), sizeof(int) * n);
+	return n;
+}
+
+/* Receive one message; fds are refused unless fd_type (non-zero) names the message's type. */
+static ssize_t recv_one(int fd, void *buf, uint16_t fd_type, int *got, size_t max, size_t *ngot)
 {
 	union {
 		struct cmsghdr align;
@@ -50,27 +127,51 @@ ssize_t ipc_recv(int fd, void *buf)
 		.msg_control = cbuf.buf,
 		.msg_controllen = sizeof(cbuf.buf),
 	};
+	struct ipc_hdr h;
 	ssize_t n;
 
+	*ngot = 0;
 	do
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	if (mh.msg_controllen > 0 || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
-		/* No message carries fds; close any that arrived and refuse. */
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-				size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-				int *fds = (int *)CMSG_DATA(c);
-
-				for (size_t i = 0; i < nfd; i++)
-					close(fds[i]);
-			}
-		}
+	if (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+		close_fds(&mh);
 		return (mh.msg_flags & MSG_TRUNC) ? -EMSGSIZE : -EPROTO;
 	}
-	return n;
+	if (mh.msg_controllen == 0)
+		return n;
+	/* Fds arrived: at most max, only with the one type that may carry them. */
+	if (max && (size_t)n >= sizeof(h)) {
+		memcpy(&h, buf, sizeof(h));
+		if (h.ih_type == fd_type && (*ngot = take_fds(&mh, got, max)) > 0)
+			return n;
+	}
+	close_fds(&mh);
+	return -EPROTO;
+}
+
+ssize_t ipc_recv(int fd, void *buf)
+{
+	size_t n;
+
+	return recv_one(fd, buf, 0, NULL, 0, &n);
+}
+
+ssize_t ipc_recv_fd(int fd, void *buf, uint16_t fd_type, int *got)
+{
+	size_t n;
+	ssize_t len = recv_one(fd, buf, fd_type, got, 1, &n);
+
+	if (n == 0)
+		*got = -1;
+	return len;
+}
+
+ssize_t ipc_recv_fds(int fd, void *buf, uint16_t fd_type, int *got, size_t max, size_t *n)
+{
+	return recv_one(fd, buf, fd_type, got, max, n);
 }
 
 const struct ipc_handler *ipc_check(const struct ipc_handler *table, size_t n, const void *buf,
@@ -136,31 +237,6 @@ int ipc_str_ok(const char *s, size_t n)
 	return 1;
 }
 
-static int io_size_ok(unsigned int size)
-{
-	return size == 1 || size == 2 || size == 4 || size == 8;
-}
-
-int ipc_io_batch_ok(const struct ipc_io_batch *b, uint32_t space, uint64_t window_len)
-{
-	static const struct ipc_io_write unused;
-
-	if (b->ib_space != space || b->ib_count == 0 || b->ib_count > IPC_IO_BATCH_MAX)
-		return 0;
-	for (unsigned int i = 0; i < IPC_IO_BATCH_MAX; i++) {
-		const struct ipc_io_write *w = &b->ib_writes[i];
-
-		if (i >= b->ib_count) {
-			if (memcmp(w, &unused, sizeof(*w)))
-				return 0;
-		} else if (!io_size_ok(w->iw_size) || w->iw_offset >= window_len ||
-			   w->iw_size > window_len - w->iw_offset) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 int ipc_fd_ok(int32_t fd)
 {
 	return fd >= IPC_FD_MIN && fd <= IPC_FD_MAX;
@@ -175,9 +251,11 @@ const char *ipc_type_name(unsigned int type)
 		[IPC_STOP] = "STOP", [IPC_READY] = "READY",
 		[IPC_ERROR] = "ERROR", [IPC_VM_EXIT] = "VM_EXIT",
 		[IPC_IO_READ] = "IO_READ", [IPC_IO_WRITE] = "IO_WRITE",
-		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_BLK] = "CFG_BLK",
-		[IPC_CFG_NET] = "CFG_NET", [IPC_CFG_JAIL] = "CFG_JAIL",
-		[IPC_IO_WRITE_BATCH] = "IO_WRITE_BATCH",
+		[IPC_IO_REPLY] = "IO_REPLY", [IPC_CFG_JAIL] = "CFG_JAIL",
+		[IPC_IO_WRITE_SYNC] = "IO_WRITE_SYNC", [IPC_DEV_FAILED] = "DEV_FAILED",
+		[IPC_CONNECT] = "CONNECT", [IPC_CONNECT_REPLY] = "CONNECT_REPLY",
+		[IPC_VCPU_DEV_SWAP] = "VCPU_DEV_SWAP", [IPC_SPAWN] = "SPAWN", [IPC_SPAWNED] = "SPAWNED",
+		IPC_KIND_TYPE_NAMES
 	};
 
 	if (type >= IPC_TYPE_MAX || !names[type])

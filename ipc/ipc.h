@@ -11,12 +11,25 @@
  * File descriptors do not travel in messages: the supervisor places them at
  * the numbers a configuration message names before it execs the child (see
  * docs/architecture.md, "File descriptors"), and the child verifies each.
+ * The exceptions are CONNECT_REPLY, the answer to a device's run-time
+ * request for a host connection (brokered access), which carries one
+ * connected socket with SCM_RIGHTS; VCPU_DEV_SWAP, which gives the vcpu
+ * process the channel of a restarted device; and SPAWNED, between the
+ * supervisor and its spawner. Only a receiver that asked for that one type
+ * (ipc_recv_fd, ipc_recv_fds) takes fds; ipc_recv refuses any fd.
  *
  * Channels:
- *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP;
- *                         READY, ERROR, VM_EXIT (OUT of child)
- *   vcpu <-> device:      IO_READ, IO_WRITE, IO_WRITE_BATCH (vcpu to device),
+ *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP, CONNECT_REPLY;
+ *                         READY, ERROR, VM_EXIT, DEV_FAILED, CONNECT (OUT of child)
+ *   vcpu <-> device:      IO_READ, IO_WRITE, IO_WRITE_SYNC (vcpu to device),
  *                         IO_REPLY (device to vcpu)
+ *
+ * Each device kind has its own configuration message (CFG_SERIAL, CFG_BLK,
+ * CFG_NET, ...) after the generic CFG_DEVICE. The fds such a message carries
+ * are listed by an IPC_CFG_<KIND>_FDS initializer below it: the offset of each
+ * fd field and the seccomp-policy placeholder that names it. The supervisor
+ * places those fds and the device process validates and binds them from the
+ * same list.
  */
 #ifndef BULKHEAD_IPC_IPC_H
 #define BULKHEAD_IPC_IPC_H
@@ -25,15 +38,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define IPC_VERSION 1
+#include "common/layout.h"
+
+#define IPC_VERSION 2
 #define IPC_MAX_MSG 512 /* no message is larger; receivers read into this much */
 #define IPC_NAME_MAX 16
 #define IPC_TEXT_MAX 240
 #define IPC_MAX_QUEUES 4
-#define IPC_MAX_DEVICES 20
+#define IPC_MAX_SYNC_WRITES 2 /* registers of one device whose writes wait until applied */
 #define IPC_FD_MIN 3
 #define IPC_FD_MAX 1023 /* fd numbers named in messages lie in [IPC_FD_MIN, IPC_FD_MAX] */
 #define IPC_FD_NONE (-1)
+#define IPC_MAX_FDS 4 /* fds one message may carry (the few types that carry any) */
+#define IPC_DEADLINE_MS 5000 /* a less privileged peer answers or drains within this */
 
 /* Fixed fd numbers every child starts with. */
 #define IPC_FD_CONTROL 3 /* SOCK_SEQPACKET to the supervisor */
@@ -49,7 +66,7 @@ enum ipc_type {
 	IPC_CFG_MEM = 1, /* IN child: one guest memory region */
 	IPC_CFG_VCPU = 2, /* IN vcpu: vCPU count, boot state, launch time */
 	IPC_CFG_VCPU_DEV = 3, /* IN vcpu: one device's register window and fds */
-	IPC_CFG_DEVICE = 4, /* IN device: its own fds and identity */
+	IPC_CFG_DEVICE = 4, /* IN device: its identity, window, channel, interrupt and queues */
 	IPC_CFG_DONE = 5, /* IN child: bootstrap complete; lock down and answer READY */
 	IPC_START = 6, /* IN vcpu: run the guest */
 	IPC_STOP = 7, /* IN child: stop, flush, exit 0 */
@@ -59,11 +76,18 @@ enum ipc_type {
 	IPC_IO_READ = 11, /* vcpu -> device: register read, wants IO_REPLY */
 	IPC_IO_WRITE = 12, /* vcpu -> device: register write, posted (no reply) */
 	IPC_IO_REPLY = 13, /* device -> vcpu: value of an IO_READ */
-	IPC_CFG_BLK = 14, /* IN blk: image size, flags, serial */
-	IPC_CFG_NET = 15, /* IN net: MAC */
+	IPC_CFG_BLK = 14, /* IN blk: image, its size, flags, serial */
+	IPC_CFG_NET = 15, /* IN net: TAP, MAC */
 	IPC_CFG_JAIL = 16, /* IN child: jail and seccomp settings */
-	IPC_IO_WRITE_BATCH = 17, /* vcpu -> device: consecutive register writes, posted */
-	IPC_TYPE_MAX = 18,
+	IPC_IO_WRITE_SYNC = 17, /* vcpu -> device: register write, IO_REPLY once applied */
+	IPC_CFG_SERIAL = 18, /* IN serial: console input and output */
+	IPC_DEV_FAILED = 19, /* OUT vcpu: a device missed a deadline on its channel, or closed it */
+	IPC_CONNECT = 20, /* OUT device: connect me to the host end my kind names for a port */
+	IPC_CONNECT_REPLY = 21, /* IN device: the answer, with one fd when it succeeded */
+	IPC_VCPU_DEV_SWAP = 22, /* IN vcpu: a restarted device's new channel (one fd) */
+	IPC_SPAWN = 23, /* supervisor -> spawner: start this device's next incarnation */
+	IPC_SPAWNED = 24, /* spawner -> supervisor: its pidfd, control and vcpu channel ends */
+	IPC_TYPE_MAX = 25,
 };
 
 enum ipc_space {
@@ -100,10 +124,14 @@ struct ipc_cfg_vcpu {
 	int32_t cv_kvm_fd; /* open /dev/kvm */
 	uint32_t cv_flags; /* IPC_VCPU_F_* */
 	char cv_name[IPC_NAME_MAX]; /* VM name, NUL-terminated */
+	uint32_t cv_deadline_ms; /* a device answers or drains within this: IPC_DEADLINE_MS, or less */
+	uint32_t cv_pad;
 };
-_Static_assert(sizeof(struct ipc_cfg_vcpu) == 88, "ipc_cfg_vcpu size");
+_Static_assert(sizeof(struct ipc_cfg_vcpu) == 96, "ipc_cfg_vcpu size");
+#define IPC_DEADLINE_MIN_MS 50
 #define IPC_VCPU_F_VERBOSE 0x1
 #define IPC_VCPU_F_NO_PIT 0x2 /* --pit off */
+#define IPC_VCPU_F_RESTART 0x4 /* --on-device-failure restart: a failed device comes back */
 
 /* IN vcpu: a device whose registers the vcpu process forwards. */
 struct ipc_cfg_vcpu_dev {
@@ -120,8 +148,19 @@ struct ipc_cfg_vcpu_dev {
 	int32_t cd_queue_fd[IPC_MAX_QUEUES]; /* ioeventfd i has datamatch i */
 	uint32_t cd_flags; /* IPC_VCPU_DEV_F_* */
 	int32_t cd_shadow_fd; /* with IPC_VCPU_DEV_F_SHADOW: the register shadow (struct ipc_shadow) */
+	/* Writes to these offsets (the first cd_nsync) are sent as IO_WRITE_SYNC and
+	 * wait until the device applied them; every other write is posted. */
+	uint32_t cd_nsync;
+	uint32_t cd_sync_off[IPC_MAX_SYNC_WRITES];
+	/* The shadow's layout (IPC_VCPU_DEV_F_SHADOW): sh_regs[i] answers reads of
+	 * cd_shadow_width bytes at offset i * cd_shadow_width, i < cd_shadow_regs;
+	 * sh_config answers reads of any width from cd_shadow_config_off on (0: none). */
+	uint16_t cd_shadow_width; /* 1, 2 or 4 */
+	uint16_t cd_shadow_regs; /* <= IPC_SHADOW_REGS */
+	uint32_t cd_shadow_config_off;
+	uint32_t cd_pad;
 };
-_Static_assert(sizeof(struct ipc_cfg_vcpu_dev) == 88, "ipc_cfg_vcpu_dev size");
+_Static_assert(sizeof(struct ipc_cfg_vcpu_dev) == 112, "ipc_cfg_vcpu_dev size");
 #define IPC_VCPU_DEV_F_SHADOW 0x1 /* answer reads from cd_shadow_fd while it is current */
 
 enum ipc_dev_kind {
@@ -130,7 +169,7 @@ enum ipc_dev_kind {
 	IPC_DEV_NET = 3,
 };
 
-/* IN device process. */
+/* IN device process, first; its kind's own message (CFG_SERIAL, ...) follows. */
 struct ipc_cfg_device {
 	struct ipc_hdr h;
 	char cd_name[IPC_NAME_MAX]; /* NUL-terminated */
@@ -138,35 +177,75 @@ struct ipc_cfg_device {
 	uint32_t cd_flags; /* IPC_DEV_F_* */
 	int32_t cd_chan_fd; /* SOCK_SEQPACKET to the vcpu process */
 	int32_t cd_irq_fd; /* eventfd: writing it raises the device's GSI */
-	int32_t cd_in_fd; /* serial: console input or IPC_FD_NONE; blk: image; net: TAP */
-	int32_t cd_out_fd; /* serial: console output or IPC_FD_NONE */
 	uint64_t cd_base; /* first port or guest-physical address of the window */
-	uint32_t cd_nqueues;
+	uint32_t cd_nqueues; /* the kind's queue count */
 	int32_t cd_queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, one per queue */
 	int32_t cd_shadow_fd; /* with IPC_DEV_F_SHADOW: the register shadow to keep current */
+	int32_t cd_state_fd; /* with IPC_DEV_F_STATE: its state page (struct ipc_state) */
+	uint32_t cd_pad;
 };
 _Static_assert(sizeof(struct ipc_cfg_device) == 80, "ipc_cfg_device size");
 #define IPC_DEV_F_VERBOSE 0x1
-#define IPC_DEV_F_SHADOW 0x2 /* cd_shadow_fd is set (virtio devices) */
+#define IPC_DEV_F_SHADOW 0x2 /* cd_shadow_fd is set */
+#define IPC_DEV_F_STATE 0x4 /* cd_state_fd is set: keep the state a restart needs current */
+#define IPC_DEV_F_RESTORE 0x8 /* and this process replaces one that died: restore from it */
 
 /*
- * The register shadow: one sealed memfd page per virtio device, written by the
- * device process (MAP_SHARED read-write) and read by the vcpu process (PROT_READ),
+ * A device's state page (--on-device-failure restart): one sealed memfd page
+ * per device, made by the supervisor at start and handed to every
+ * incarnation, which keeps in it what must outlive the process (for virtio:
+ * the transport registers and each queue's indices). A new incarnation
+ * restores from it as from hostile input: the process that wrote it may have
+ * been compromised. st_seq is odd while a snapshot is being written; a page
+ * found with an odd st_seq, another kind or a bad length is not restored.
+ */
+#define IPC_STATE_SIZE 4096
+#define IPC_STATE_MAGIC 0x74736862u /* "bhst" */
+struct ipc_state {
+	uint32_t st_magic; /* IPC_STATE_MAGIC once a snapshot was written */
+	uint32_t st_seq; /* bumped before and after each snapshot */
+	uint32_t st_kind; /* enum ipc_dev_kind of the writer */
+	uint32_t st_len; /* bytes of st_data the snapshot holds */
+	uint8_t st_data[IPC_STATE_SIZE - 16];
+};
+_Static_assert(sizeof(struct ipc_state) == IPC_STATE_SIZE, "ipc_state size");
+
+/* IN vcpu, with one fd: the new channel of the device named. */
+struct ipc_vcpu_dev_swap {
+	struct ipc_hdr h;
+	char ds_name[IPC_NAME_MAX]; /* as in its CFG_VCPU_DEV; NUL-terminated */
+};
+_Static_assert(sizeof(struct ipc_vcpu_dev_swap) == 24, "ipc_vcpu_dev_swap size");
+
+/* Between the supervisor and its spawner (two halves of one process tree). */
+struct ipc_spawn {
+	struct ipc_hdr h;
+	uint32_t sp_index; /* the device instance */
+	int32_t sp_errno; /* SPAWNED: 0, with three fds (pidfd, control, vcpu end); else why not */
+	int32_t sp_pid; /* SPAWNED: the new process */
+	uint32_t sp_pad;
+};
+_Static_assert(sizeof(struct ipc_spawn) == 24, "ipc_spawn size");
+
+/*
+ * The register shadow: one sealed memfd page per device whose kind keeps one
+ * (the virtio devices), written by the device process (MAP_SHARED read-write) and read by the vcpu process (PROT_READ),
  * which answers a register read from it instead of forwarding it while
  * sh_applied equals the number of register writes it has posted on the channel.
  * The device stores values before sh_applied (release) and publishes a register
  * its own work changes before it acts on it (InterruptStatus before the irqfd).
+ * Which offsets it answers is the device kind's declaration (CFG_VCPU_DEV's
+ * cd_shadow_*), passed on by the supervisor; the vcpu process knows no device model.
  * Hostile input to the vcpu process: every index is bounded by the constants here.
  */
 #define IPC_SHADOW_SIZE 4096 /* the memfd's exact size */
-#define IPC_SHADOW_REGS 64 /* 32-bit registers at window offsets 0, 4, ... 0xfc */
-#define IPC_SHADOW_CONFIG_OFF 0x100 /* window offset of sh_config[0] */
+#define IPC_SHADOW_REGS 64 /* registers at window offsets 0, w, 2w, ... (w: their width) */
 #define IPC_SHADOW_CONFIG_MAX 256
 
 struct ipc_shadow {
 	uint32_t sh_applied; /* register writes applied from the channel (wraps) */
 	uint32_t sh_pad;
-	uint64_t sh_regs_valid; /* bit i: aligned 32-bit reads at offset 4i read sh_regs[i] */
+	uint64_t sh_regs_valid; /* bit i: reads of register i (cd_shadow_width bytes) read sh_regs[i] */
 	uint32_t sh_regs[IPC_SHADOW_REGS];
 	uint32_t sh_config_len; /* bytes of sh_config readable at any width (<= CONFIG_MAX) */
 	uint32_t sh_pad2;
@@ -175,27 +254,60 @@ struct ipc_shadow {
 _Static_assert(sizeof(struct ipc_shadow) == 536, "ipc_shadow size");
 _Static_assert(sizeof(struct ipc_shadow) <= IPC_SHADOW_SIZE, "ipc_shadow fits its page");
 
+/* An fd field of a kind's configuration message: where it is and the placeholder
+ * its process's seccomp policy names it by. */
+struct ipc_fd_field {
+	const char *name; /* "DISK_FD" */
+	uint32_t off; /* offsetof the int32_t field in the message */
+	uint32_t optional; /* IPC_FD_NONE is allowed */
+};
+
+/* serial: a 16550A on COM1, no queues. IN serial. */
+struct ipc_cfg_serial {
+	struct ipc_hdr h;
+	int32_t cs_in_fd; /* console input, or IPC_FD_NONE */
+	int32_t cs_out_fd; /* console output, or IPC_FD_NONE */
+};
+_Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
+/* The log names of the kinds' configuration messages (ipc_type_name): a new
+ * kind adds its message's name here, so that ipc.c knows no kind. */
+#define IPC_KIND_TYPE_NAMES \
+	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET",
+
+#define IPC_CFG_SERIAL_FDS \
+	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
+	  { "OUT_FD", offsetof(struct ipc_cfg_serial, cs_out_fd), 1 } }
+
+/* blk: virtio-blk over a raw image. IN blk. */
+#define IPC_BLK_VIRTIO_ID 2
+#define IPC_BLK_QUEUES 1
 #define IPC_BLK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
 #define IPC_BLK_F_READONLY 0x1
 #define IPC_BLK_F_DIRECT 0x2
 
-/* IN blk. */
 struct ipc_cfg_blk {
 	struct ipc_hdr h;
-	uint64_t cb_size; /* image bytes, a multiple of 512; the device checks it with fstat */
+	int32_t cb_disk_fd; /* the image, opened and locked by the supervisor */
 	uint32_t cb_flags; /* IPC_BLK_F_* */
+	uint64_t cb_size; /* image bytes, a multiple of 512; the device checks it with fstat */
 	char cb_serial[IPC_BLK_SERIAL_MAX + 4]; /* NUL-terminated, printable, at most 20 bytes */
 	uint32_t cb_pad;
 };
-_Static_assert(sizeof(struct ipc_cfg_blk) == 48, "ipc_cfg_blk size");
+_Static_assert(sizeof(struct ipc_cfg_blk) == 56, "ipc_cfg_blk size");
+#define IPC_CFG_BLK_FDS { { "DISK_FD", offsetof(struct ipc_cfg_blk, cb_disk_fd), 0 } }
 
-/* IN net. */
+/* net: virtio-net over a TAP with a 12-byte vnet header. IN net. */
+#define IPC_NET_VIRTIO_ID 1
+#define IPC_NET_QUEUES 2 /* receive, transmit */
+
 struct ipc_cfg_net {
 	struct ipc_hdr h;
+	int32_t cn_tap_fd; /* IFF_TAP | IFF_NO_PI | IFF_VNET_HDR */
 	uint8_t cn_mac[6]; /* unicast */
 	uint16_t cn_pad;
 };
-_Static_assert(sizeof(struct ipc_cfg_net) == 16, "ipc_cfg_net size");
+_Static_assert(sizeof(struct ipc_cfg_net) == 20, "ipc_cfg_net size");
+#define IPC_CFG_NET_FDS { { "TAP_FD", offsetof(struct ipc_cfg_net, cn_tap_fd), 0 } }
 
 enum ipc_jail_mode {
 	IPC_JAIL_FULL = 0,
@@ -257,15 +369,37 @@ struct ipc_vm_exit {
 };
 _Static_assert(sizeof(struct ipc_vm_exit) == 256, "ipc_vm_exit size");
 
-/* vcpu -> device. IO_READ wants an IO_REPLY with the same io_seq; IO_WRITE is posted. */
+/* What a device failed to do on its channel (IPC_DEV_FAILED). */
+enum ipc_dev_failure {
+	IPC_DEV_FAIL_DRAIN = 1, /* its channel stayed full for the deadline: it reads no writes */
+	IPC_DEV_FAIL_ANSWER = 2, /* no reply within the deadline */
+	IPC_DEV_FAIL_CLOSED = 3, /* its end of the channel is gone */
+	IPC_DEV_FAIL_PROTOCOL = 4, /* a reply that is not one */
+	IPC_DEV_FAIL_BUSY = 5, /* another vCPU's access to it did not end within the deadline */
+};
+
+/* OUT vcpu: the supervisor decides (ends the VM, or replaces the device). */
+struct ipc_dev_failed {
+	struct ipc_hdr h;
+	char df_name[IPC_NAME_MAX]; /* the device, as in CFG_VCPU_DEV; NUL-terminated */
+	uint32_t df_what; /* enum ipc_dev_failure */
+	uint32_t df_write; /* the access that found it was a write */
+	uint64_t df_offset; /* its offset in the window */
+	uint32_t df_gen; /* which incarnation of it (0 first; one more at each VCPU_DEV_SWAP) */
+	uint32_t df_pad;
+};
+_Static_assert(sizeof(struct ipc_dev_failed) == 48, "ipc_dev_failed size");
+
+/* vcpu -> device. IO_READ and IO_WRITE_SYNC want an IO_REPLY with the same io_seq
+ * (for IO_WRITE_SYNC sent once the write was applied, ir_data 0); IO_WRITE is posted. */
 struct ipc_io {
 	struct ipc_hdr h;
-	uint32_t io_seq; /* increases by one per IO_READ on the channel */
+	uint32_t io_seq; /* increases by one per IO_READ or IO_WRITE_SYNC on the channel */
 	uint8_t io_space; /* enum ipc_space */
 	uint8_t io_size; /* 1, 2, 4 or 8 */
 	uint16_t io_pad;
 	uint64_t io_offset; /* offset from the window's base, < window length */
-	uint64_t io_data; /* IO_WRITE: value; IO_READ: 0 */
+	uint64_t io_data; /* IO_WRITE, IO_WRITE_SYNC: value; IO_READ: 0 */
 };
 _Static_assert(sizeof(struct ipc_io) == 32, "ipc_io size");
 
@@ -278,29 +412,32 @@ struct ipc_io_reply {
 };
 _Static_assert(sizeof(struct ipc_io_reply) == 24, "ipc_io_reply size");
 
-#define IPC_IO_BATCH_MAX 16 /* writes in one IO_WRITE_BATCH: a 16550A's transmit FIFO */
+/*
+ * Brokered host access (docs/security.md): a jailed device opens no path, so
+ * a connection it needs at run time (vsock: the host listener at PATH_<port>)
+ * it asks the supervisor for. The supervisor checks the request against the
+ * configuration of the device's kind (kinds.h: connect), connects, and
+ * answers CONNECT_REPLY: with cr_errno 0 and exactly one fd, a connected,
+ * non-blocking stream socket (SCM_RIGHTS); otherwise with a positive errno and
+ * no fd. Only a device whose kind has a broker may send CONNECT.
+ */
+#define IPC_ERRNO_MAX 4095
 
-/* One write of an IO_WRITE_BATCH. */
-struct ipc_io_write {
-	uint64_t iw_offset; /* offset from the window's base, < window length */
-	uint64_t iw_data;
-	uint8_t iw_size; /* 1, 2, 4 or 8 */
-	uint8_t iw_pad[7];
-};
-_Static_assert(sizeof(struct ipc_io_write) == 24, "ipc_io_write size");
-
-/* vcpu -> device: ib_count posted writes to one window, to be applied in order
- * as if each had come in an IO_WRITE. Writes past ib_count are all zero. */
-struct ipc_io_batch {
+/* OUT device. */
+struct ipc_connect {
 	struct ipc_hdr h;
-	uint8_t ib_space; /* enum ipc_space of every write */
-	uint8_t ib_count; /* 1 .. IPC_IO_BATCH_MAX */
-	uint16_t ib_pad;
-	uint32_t ib_pad2;
-	struct ipc_io_write ib_writes[IPC_IO_BATCH_MAX];
+	uint32_t cq_seq; /* the device's own, echoed in the reply */
+	uint32_t cq_port; /* what the kind maps to a host end */
 };
-_Static_assert(sizeof(struct ipc_io_batch) == 400, "ipc_io_batch size");
-_Static_assert(sizeof(struct ipc_io_batch) <= IPC_MAX_MSG, "ipc_io_batch fits IPC_MAX_MSG");
+_Static_assert(sizeof(struct ipc_connect) == 16, "ipc_connect size");
+
+/* IN device: the only message that may carry an fd. */
+struct ipc_connect_reply {
+	struct ipc_hdr h;
+	uint32_t cr_seq; /* cq_seq of the request it answers */
+	int32_t cr_errno; /* 0: one fd came with it; else 1..IPC_ERRNO_MAX and no fd */
+};
+_Static_assert(sizeof(struct ipc_connect_reply) == 16, "ipc_connect_reply size");
 
 /* A receiver's table row: a message of this type must be exactly size bytes
  * and may arrive only while the receiver's state bit is in states. */
@@ -318,6 +455,23 @@ int ipc_send(int fd, const void *msg) __attribute__((warn_unused_result));
 /* ipc_recv: receive one message into buf (IPC_MAX_MSG bytes); bytes, 0 on EOF, -errno;
  * -EMSGSIZE if it was longer than IPC_MAX_MSG; -EPROTO if it carried fds. */
 ssize_t ipc_recv(int fd, void *buf) __attribute__((warn_unused_result));
+/*
+ * ipc_recv_fd: ipc_recv for a receiver that asked for a CONNECT_REPLY: the
+ * message may carry one fd (SCM_RIGHTS), which lands in *got (else -1), and
+ * only if the message's type is fd_type; any other fd, more than one, or an
+ * fd with another type is closed and -EPROTO.
+ */
+ssize_t ipc_recv_fd(int fd, void *buf, uint16_t fd_type, int *got)
+	__attribute__((warn_unused_result));
+/* ipc_recv_fds: ipc_recv_fd for messages that carry 1 to max (<= IPC_MAX_FDS) fds: *n of them
+ * land in got[]. */
+ssize_t ipc_recv_fds(int fd, void *buf, uint16_t fd_type, int *got, size_t max, size_t *n)
+	__attribute__((warn_unused_result));
+/* ipc_send_fd: ipc_send with pass (an open fd) attached by SCM_RIGHTS; 0 or -errno. */
+int ipc_send_fd(int fd, const void *msg, int pass) __attribute__((warn_unused_result));
+/* ipc_send_fds: ipc_send with the n (1 .. IPC_MAX_FDS) fds pass[] attached; 0 or -errno. */
+int ipc_send_fds(int fd, const void *msg, const int *pass, size_t n)
+	__attribute__((warn_unused_result));
 /* ipc_check: validate header of buf (len bytes) against table for state; the row or NULL with errno. */
 const struct ipc_handler *ipc_check(const struct ipc_handler *table, size_t n, const void *buf,
 				    size_t len, uint32_t state);
@@ -328,9 +482,6 @@ int ipc_dispatch(const struct ipc_handler *table, size_t n, const void *buf, siz
 void ipc_send_error(int fd, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* ipc_str_ok: the fixed-size field s[n] holds a NUL-terminated printable string. */
 int ipc_str_ok(const char *s, size_t n);
-/* ipc_io_batch_ok: b's count is in range, each write is of a valid size inside a window of
- * space and window_len bytes, and the unused writes are zero. */
-int ipc_io_batch_ok(const struct ipc_io_batch *b, uint32_t space, uint64_t window_len);
 /* ipc_fd_ok: fd lies in the range messages may name. */
 int ipc_fd_ok(int32_t fd);
 /* ipc_type_name: a name for logs. */

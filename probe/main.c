@@ -32,34 +32,72 @@
 
 #include "common/log.h"
 #include "jail/jail.h"
+#include "kinds/kinds.h"
 #include "seccomp/policy.h"
 
 #define PROBE_FIRST_FD 4
-#define PROBE_NFDS 10
+#define PROBE_NFDS 12 /* fds bound to placeholders, from PROBE_FIRST_FD */
+#define PROBE_MAX_KINDS (2 + 16)
 
 struct kind {
 	const char *name; /* the policy: "serial" ... */
 	int keep_nproc;
-	/* The child reports through an fd its policy lets it write (all of them are
-	 * the report pipe): the irqfd for devices, the exit eventfd for the vcpu,
-	 * stderr for the supervisor. */
-	int report_slot;
+	/* The placeholders of the fds a process of this kind holds, each bound to
+	 * the next fd from PROBE_FIRST_FD (all of them the report pipe). */
+	const char *fds[PROBE_NFDS];
+	size_t nfds;
+	/* The child reports through an fd its policy lets it write: the irqfd for
+	 * devices, the exit eventfd for the vcpu, or (NULL) stderr, the supervisor. */
+	const char *report;
 	/* Not jailed: the supervisor's own narrowing (jail_narrow_supervisor), in
 	 * the host's namespaces, as bulkhead runs once its children do. */
 	int supervisor;
 };
 
-/* Slots of the fds bound to placeholders, from PROBE_FIRST_FD (see bindings()). */
-enum { SLOT_CHAN, SLOT_IRQ, SLOT_IN, SLOT_OUT, SLOT_DISK, SLOT_TAP, SLOT_QUEUE, SLOT_EXIT,
-       SLOT_SIGNAL, SLOT_KMSG, SLOT_STDERR = -1 };
+/* The vcpu process, one column per row of the device-kind table, and the supervisor. */
+static struct kind kinds[PROBE_MAX_KINDS];
+static size_t nkinds;
 
-static const struct kind kinds[] = {
-	{ "vcpu", 1, SLOT_EXIT, 0 },
-	{ "serial", 0, SLOT_IRQ, 0 },
-	{ "blk", 0, SLOT_IRQ, 0 },
-	{ "net", 0, SLOT_IRQ, 0 },
-	{ "supervisor", 1, SLOT_STDERR, 1 },
-};
+static void add_fd(struct kind *k, const char *name)
+{
+	if (k->nfds >= PROBE_NFDS)
+		fatalx("%s: more than %d fds", k->name, PROBE_NFDS);
+	k->fds[k->nfds++] = name;
+}
+
+static void kinds_init(void)
+{
+	struct kind *k = &kinds[nkinds++];
+
+	*k = (struct kind){ .name = "vcpu", .keep_nproc = 1, .report = "EXIT_FD" };
+	add_fd(k, "CHAN_FD");
+	add_fd(k, "EXIT_FD");
+	for (size_t i = 0; i < kinds_count && nkinds < PROBE_MAX_KINDS - 1; i++) {
+		const struct dev_kind *d = kinds_table[i];
+
+		k = &kinds[nkinds++];
+		*k = (struct kind){ .name = d->helper, .report = "IRQ_FD" };
+		add_fd(k, "CHAN_FD");
+		add_fd(k, "IRQ_FD");
+		add_fd(k, "QUEUE_FD");
+		for (size_t f = 0; f < d->nfds; f++)
+			add_fd(k, d->fds[f].name);
+	}
+	k = &kinds[nkinds++];
+	*k = (struct kind){ .name = "supervisor", .keep_nproc = 1, .supervisor = 1 };
+	add_fd(k, "SIGNAL_FD");
+	add_fd(k, "KMSG_FD");
+}
+
+/* The fd a kind reports through. */
+static int report_fd(const struct kind *k)
+{
+	for (size_t i = 0; k->report && i < k->nfds; i++) {
+		if (strcmp(k->fds[i], k->report) == 0)
+			return PROBE_FIRST_FD + (int)i;
+	}
+	return STDERR_FILENO;
+}
 
 static pid_t supervisor;
 /* What the supervisor column attacks instead of itself: a process of the same
@@ -257,15 +295,15 @@ static const struct attempt attempts[] = {
 
 /* Policy texts, read once before any child is jailed. */
 struct policy_set {
-	struct policy_file files[nitems(kinds)][2];
-	char names[nitems(kinds)][2][64];
+	struct policy_file files[PROBE_MAX_KINDS][2];
+	char names[PROBE_MAX_KINDS][2][64];
 };
 
 static int load_policies(const char *dir, struct policy_set *ps)
 {
 	char path[4096];
 
-	for (size_t k = 0; k < nitems(kinds); k++) {
+	for (size_t k = 0; k < nkinds; k++) {
 		int fd, inc;
 
 		snprintf(path, sizeof(path), "%s/%s.policy", dir, kinds[k].name);
@@ -281,17 +319,19 @@ static int load_policies(const char *dir, struct policy_set *ps)
 }
 
 /* In the child: the fds a process of this kind holds, as numbers its policy binds. */
-static size_t bindings(struct policy_binding *b)
+static size_t bindings(const struct kind *k, struct policy_binding *b)
 {
-	static const char *const names[] = { "CHAN_FD", "IRQ_FD", "IN_FD", "OUT_FD", "DISK_FD",
-					     "TAP_FD", "QUEUE_FD", "EXIT_FD", "SIGNAL_FD", "KMSG_FD" };
 	size_t n = 0;
 
 	b[n++] = (struct policy_binding){ "CONTROL_FD", 3 };
 	b[n++] = (struct policy_binding){ "PID", (uint64_t)getpid() };
 	b[n++] = (struct policy_binding){ "EPOLL_FD", PROBE_FIRST_FD + PROBE_NFDS };
-	for (size_t i = 0; i < nitems(names); i++)
-		b[n++] = (struct policy_binding){ names[i], PROBE_FIRST_FD + i };
+	/* The supervisor of a VM without a brokered kind (docs/security.md: with --vsock it
+	 * may also make AF_UNIX stream sockets and connect them). */
+	b[n++] = (struct policy_binding){ "BROKER_FAMILY", KINDS_BROKER_NONE };
+	b[n++] = (struct policy_binding){ "BROKER_ADDRLEN", KINDS_BROKER_NONE };
+	for (size_t i = 0; i < k->nfds; i++)
+		b[n++] = (struct policy_binding){ k->fds[i], PROBE_FIRST_FD + i };
 	return n;
 }
 
@@ -300,7 +340,7 @@ static enum policy_mode probe_mode = POLICY_KILL;
 static void child(size_t k, const struct attempt *a, const struct policy_set *ps,
 		  const struct jail_config *jc0, int report)
 {
-	struct policy_binding b[16];
+	struct policy_binding b[5 + PROBE_NFDS];
 	struct jail_config jc = *jc0;
 	char err[256];
 	int r;
@@ -310,16 +350,14 @@ static void child(size_t k, const struct attempt *a, const struct policy_set *ps
 		supervisor = decoy;
 	if ((kinds[k].supervisor ? jail_narrow_supervisor(err, sizeof(err))
 				 : jail_enter(&jc, err, sizeof(err))) < 0 ||
-	    policy_load(kinds[k].name, ps->files[k], 2, b, bindings(b), probe_mode, err,
+	    policy_load(kinds[k].name, ps->files[k], 2, b, bindings(&kinds[k], b), probe_mode, err,
 			sizeof(err)) < 0) {
 		dprintf(2, "bulkhead-probe: %s: %s\n", kinds[k].name, err);
 		_exit(120);
 	}
 	(void)report;
 	r = a->fn();
-	(void)!write(kinds[k].report_slot == SLOT_STDERR ? STDERR_FILENO
-						       : PROBE_FIRST_FD + kinds[k].report_slot,
-		     &r, sizeof(r));
+	(void)!write(report_fd(&kinds[k]), &r, sizeof(r));
 	_exit(0);
 }
 
@@ -382,15 +420,15 @@ static int table(const struct policy_set *ps, const struct jail_config *jc, enum
 
 	probe_mode = mode;
 	printf("\n%s\n\n| attempt |", title);
-	for (size_t k = 0; k < nitems(kinds); k++)
+	for (size_t k = 0; k < nkinds; k++)
 		printf(" %s |", kinds[k].name);
 	printf("\n|---|");
-	for (size_t k = 0; k < nitems(kinds); k++)
+	for (size_t k = 0; k < nkinds; k++)
 		printf("---|");
 	printf("\n");
 	for (size_t i = 0; i < nitems(attempts); i++) {
 		printf("| %s |", attempts[i].name);
-		for (size_t k = 0; k < nitems(kinds); k++) {
+		for (size_t k = 0; k < nkinds; k++) {
 			char res[64];
 
 			fflush(stdout);
@@ -417,6 +455,7 @@ int main(int argc, char **argv)
 	int allowed = 0;
 
 	log_init("bulkhead-probe");
+	kinds_init();
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--policy-dir") == 0)
 			dir = argv[i + 1];

@@ -11,7 +11,9 @@
 #                             objects under $(O)/obj: every process binary links them
 #   POLICY_LIBS               link flags for libseccomp
 #   POLICY_OBJ_<process>      that process's embedded policy (<process>.policy and
-#                             common.policy), for supervisor vcpu serial blk net
+#                             common.policy), for the supervisor, vcpu and every
+#                             device kind
+#   DEVICE_KINDS              the device-kind table's rows: one kinds/<kind>.c each
 #   POLICY_CHECK              the checker, run on every policy file; POLICY_STAMP
 #                             is left when all pass, and every POLICY_OBJ_* needs it,
 #                             so no binary links a policy that did not pass
@@ -24,7 +26,10 @@ Q ?= @
 POLICY_DIR ?= seccomp-policies/$(POLICY_ARCH)
 O ?= build
 
-POLICY_PROCESSES := supervisor vcpu serial blk net
+# One policy per process: the supervisor, the vcpu process and each row of the
+# device-kind table (kinds/kinds.c lists the rows, one file kinds/<kind>.c each).
+DEVICE_KINDS := $(basename $(notdir $(filter-out kinds/kinds.c,$(wildcard kinds/*.c))))
+POLICY_PROCESSES := supervisor vcpu $(DEVICE_KINDS)
 POLICY_FILES = $(sort $(wildcard $(POLICY_DIR)/*.policy))
 POLICY_SRCS := seccomp/policy.c seccomp/constants.c seccomp/fdload.c
 POLICY_OBJS := $(patsubst %.c,$(O)/obj/%.o,$(POLICY_SRCS))

@@ -93,7 +93,7 @@ static const struct policy_const consts[] = {
 	C(CLONE_NEWNS), C(CLONE_NEWPID), C(CLONE_NEWNET), C(CLONE_NEWUSER),
 
 	/* waitid */
-	C(P_ALL), C(P_PID), C(P_PIDFD), C(WEXITED), C(WNOHANG), C(WSTOPPED), C(WCONTINUED),
+	C(P_ALL), C(P_PID), C(P_PIDFD), C(WEXITED), C(WNOHANG), C(WSTOPPED), C(WCONTINUED), C(__WALL),
 };
 
 int policy_const_lookup(const char *name, size_t len, uint64_t *value)

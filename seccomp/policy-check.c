@@ -6,8 +6,9 @@
  * to a dummy value), and also refuses what no bulkhead process may ever be
  * allowed: starting programs or processes, debugging or signalling others,
  * namespaces and mounts, changing ids, opening files or sockets, loading
- * kernel code, and executable memory. Prints PATH:LINE: reason for each
- * error and exits 1 if there was one.
+ * kernel code, and executable memory (a few of these only narrowed to a
+ * placeholder: narrowed[], the supervisor's broker and vsock's accept).
+ * Prints PATH:LINE: reason for each error and exits 1 if there was one.
  *
  *   policy-check [-v] seccomp-policies/x86_64/common.policy seccomp-policies/x86_64/blk.policy ...
  *
@@ -73,6 +74,50 @@ static int file_server_may(const char *process, const char *call)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Forbidden calls a policy may still name, narrowed: only in the policy of
+ * that process (NULL: any), and only with argument arg compared (==) with a
+ * placeholder, a value bulkhead binds at start from what it gave the process.
+ */
+static const struct narrowed {
+	const char *syscall, *process;
+	unsigned int arg;
+} narrowed[] = {
+	/* the supervisor's broker (kinds.h: connect): a UNIX socket only while a kind needs it */
+	{ "socket", "supervisor", 0 },
+	{ "connect", "supervisor", 2 },
+	/* connections to a listening socket the supervisor made and passed (vsock's LISTEN_FD) */
+	{ "accept4", NULL, 0 },
+};
+
+/* The rule compares argument arg with a placeholder (bound to the dummy value here). */
+static int compares_placeholder(const struct policy_rule *r, unsigned int arg)
+{
+	for (unsigned int i = 0; i < r->ncmp; i++) {
+		if (r->cmp[i].arg == arg && r->cmp[i].op == POLICY_OP_EQ &&
+		    r->cmp[i].value == POLICY_DUMMY_VALUE)
+			return 1;
+	}
+	return 0;
+}
+
+/* The narrowed[] row for a forbidden syscall, or NULL. */
+static const struct narrowed *narrowed_row(const char *name)
+{
+	for (size_t i = 0; i < nitems(narrowed); i++) {
+		if (strcmp(narrowed[i].syscall, name) == 0)
+			return &narrowed[i];
+	}
+	return NULL;
+}
+
+/* A forbidden rule narrowed[] allows. */
+static int narrowed_ok(const char *process, const struct policy_rule *r, const struct narrowed *w)
+{
+	return w && (!w->process || strcmp(w->process, process) == 0) &&
+	       compares_placeholder(r, w->arg);
 }
 
 struct checked_file {
@@ -178,10 +223,19 @@ static int check_rules(const char *process, const struct checked_file *files, si
 		const struct policy_rule *r = &set->rules[i];
 
 		for (size_t k = 0; k < nitems(forbidden); k++) {
-			if (seccomp_syscall_resolve_name(forbidden[k]) == r->nr &&
-			    !file_server_may(process, forbidden[k])) {
-				fprintf(stderr, "policy-check: %s:%u: '%s' is never allowed in a bulkhead policy\n",
-					path_of(files, n, r->file), r->line, forbidden[k]);
+			if (seccomp_syscall_resolve_name(forbidden[k]) == r->nr) {
+				const struct narrowed *w = narrowed_row(forbidden[k]);
+
+				if (file_server_may(process, forbidden[k]) || narrowed_ok(process, r, w))
+					break;
+				if (w)
+					fprintf(stderr, "policy-check: %s:%u: '%s' is allowed only in %s%s with arg%u == @PLACEHOLDER\n",
+						path_of(files, n, r->file), r->line, forbidden[k],
+						w->process ? w->process : "a policy", w->process ? ".policy" : "",
+						w->arg);
+				else
+					fprintf(stderr, "policy-check: %s:%u: '%s' is never allowed in a bulkhead policy\n",
+						path_of(files, n, r->file), r->line, forbidden[k]);
 				bad = 1;
 				break;
 			}

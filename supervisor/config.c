@@ -5,6 +5,8 @@
  * option with its kind and handler; a group option ("--kernel path=x,cmdline=y")
  * has a table of keys, each naming the vm_config field it fills. To add an
  * option, add a row (and, for a group, a key table and a reset function).
+ * Device options (--disk, --net, ...) are the rows of the device-kind table
+ * (kinds/kinds.h): each kind names its keys in its own options struct.
  *
  * Group values are comma-separated key=value pairs. A value may be
  * double-quoted to hold commas. Because the shell strips quotes, an unquoted
@@ -25,14 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
+#include "common/log.h"
+#include "kinds/kinds.h"
 
 #define CONFIG_LINE_MAX 8192 /* bytes in one --config line, newline excluded */
 #define CONFIG_SHOW_MAX 48 /* bytes of a value quoted in an error message */
 #define CONFIG_VERBOSE_MAX 9
 #define CONFIG_PREFIX_MAX 512
 
-#define MEMBER_SIZE(type, m) sizeof(((type *)0)->m)
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -44,30 +46,11 @@ struct parse {
 	char prefix[CONFIG_PREFIX_MAX]; /* "--config: FILE:LINE: " or "" */
 };
 
-enum key_kind {
-	KEY_STRING, /* char[size] at off */
-	KEY_U64, /* uint64_t at off */
-	KEY_UINT, /* unsigned int at off */
-	KEY_BOOL, /* int at off: on|off */
-};
-
-#define KEY_REQUIRED 0x1 /* the group must give this key */
-#define KEY_NONEMPTY 0x2 /* the value must not be empty */
-#define KEY_COMMAS 0x4 /* an unquoted value may hold commas (see top of file) */
-#define KEY_MIN1 0x8 /* numbers: at least 1 */
-
-struct key_def {
-	const char *name;
-	enum key_kind kind;
-	size_t off; /* offsetof(struct vm_config, field), or of the list item's field */
-	size_t size; /* KEY_STRING: size of the buffer */
-	unsigned int flags; /* KEY_* */
-};
-
 enum opt_kind {
 	OPT_FLAG, /* no value */
 	OPT_VALUE, /* one value, handled by fn */
 	OPT_GROUP, /* key=value,... over keys[] (and bare words) */
+	OPT_DEVICE, /* a device kind's option: a group over its own keys */
 };
 
 struct option_def;
@@ -82,19 +65,23 @@ struct option_def {
 	const struct key_def *keys; /* OPT_GROUP */
 	size_t nkeys;
 	/* OPT_GROUP, optional: a value that is one bare word; 0 if taken, -1 if not a word */
-	int (*word)(struct vm_config *c, const char *val);
+	int (*word)(void *base, const char *val);
 	const char *words; /* for messages: "stdio, none" */
 	/* OPT_GROUP: clear the option's fields before applying keys (a repeat replaces) */
 	void (*reset)(struct vm_config *c);
-	/* OPT_GROUP, optional: after all keys were applied */
-	void (*finish)(struct vm_config *c);
-	/* OPT_GROUP, optional: a repeatable option; returns a fresh zeroed item whose
-	 * fields the keys fill (offsets relative to it), or NULL when the list is full */
-	void *(*item)(struct vm_config *c);
-	unsigned int max_items; /* for the message when item() returns NULL */
+	const struct dev_kind *kind_row; /* OPT_DEVICE */
 };
 
 /* Errors. */
+
+/* A message quotes what the user gave: keep it one printable line. */
+static void one_line(char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+	}
+}
 
 /* Write prefix + message into p->err, keeping it one printable line. */
 static enum config_result BH_PRINTF(2, 3) perr(struct parse *p, const char *fmt, ...)
@@ -110,10 +97,7 @@ static enum config_result BH_PRINTF(2, 3) perr(struct parse *p, const char *fmt,
 		vsnprintf(p->err + n, p->errlen - n, fmt, ap);
 		va_end(ap);
 	}
-	for (char *s = p->err; *s; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-	}
+	one_line(p->err);
 	return CONFIG_ERROR;
 }
 
@@ -130,7 +114,7 @@ static const char *show(char *buf, size_t bufsz, const char *s, size_t len)
 #define SHOW_BUF (CONFIG_SHOW_MAX + 4)
 
 /* Numbers: decimal or 0x hex, unsigned, no sign, no spaces, no junk, no overflow. */
-static int parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
+int config_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
 	unsigned int base = 10;
 	uint64_t v = 0;
@@ -192,34 +176,12 @@ static void initrd_reset(struct vm_config *c)
 static void memory_reset(struct vm_config *c)
 {
 	c->mem_mib = CONFIG_DEFAULT_MEM_MIB;
+	c->mem_hugepages = 0;
 }
 
 static void vcpus_reset(struct vm_config *c)
 {
 	c->nvcpus = CONFIG_DEFAULT_VCPUS;
-}
-
-static void serial_reset(struct vm_config *c)
-{
-	c->serial = SERIAL_STDIO;
-	c->serial_path[0] = '\0';
-}
-
-static void serial_finish(struct vm_config *c)
-{
-	/* the only key is file=, which is required to be non-empty */
-	c->serial = SERIAL_FILE;
-}
-
-static int serial_word(struct vm_config *c, const char *val)
-{
-	if (strcmp(val, "stdio") == 0)
-		c->serial = SERIAL_STDIO;
-	else if (strcmp(val, "none") == 0)
-		c->serial = SERIAL_NONE;
-	else
-		return -1;
-	return 0;
 }
 
 static void jail_reset(struct vm_config *c)
@@ -228,8 +190,10 @@ static void jail_reset(struct vm_config *c)
 	c->jail_uid = c->jail_gid = CONFIG_JAIL_DEFAULT_ID;
 }
 
-static int jail_word(struct vm_config *c, const char *val)
+static int jail_word(void *base, const char *val)
 {
+	struct vm_config *c = base;
+
 	if (strcmp(val, "on") == 0)
 		c->jail_mode = 0;
 	else if (strcmp(val, "no-namespaces") == 0)
@@ -253,8 +217,10 @@ static void seccomp_reset(struct vm_config *c)
 	c->seccomp_mode = 0;
 }
 
-static int seccomp_word(struct vm_config *c, const char *val)
+static int seccomp_word(void *base, const char *val)
 {
+	struct vm_config *c = base;
+
 	if (strcmp(val, "kill") == 0)
 		c->seccomp_mode = 0;
 	else if (strcmp(val, "log") == 0)
@@ -271,12 +237,32 @@ static void acpi_reset(struct vm_config *c)
 	c->acpi = 1;
 }
 
-static int acpi_word(struct vm_config *c, const char *val)
+static int acpi_word(void *base, const char *val)
 {
+	struct vm_config *c = base;
+
 	if (strcmp(val, "on") == 0)
 		c->acpi = 1;
 	else if (strcmp(val, "off") == 0)
 		c->acpi = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static void restart_reset(struct vm_config *c)
+{
+	c->restart = 0;
+}
+
+static int restart_word(void *base, const char *val)
+{
+	struct vm_config *c = base;
+
+	if (strcmp(val, "stop") == 0)
+		c->restart = 0;
+	else if (strcmp(val, "restart") == 0)
+		c->restart = 1;
 	else
 		return -1;
 	return 0;
@@ -287,8 +273,10 @@ static void pit_reset(struct vm_config *c)
 	c->pit = 1;
 }
 
-static int pit_word(struct vm_config *c, const char *val)
+static int pit_word(void *base, const char *val)
 {
+	struct vm_config *c = base;
+
 	if (strcmp(val, "on") == 0)
 		c->pit = 1;
 	else if (strcmp(val, "off") == 0)
@@ -298,53 +286,9 @@ static int pit_word(struct vm_config *c, const char *val)
 	return 0;
 }
 
-static void *disk_item(struct vm_config *c)
-{
-	struct disk_config *d;
-
-	if (c->ndisks >= CONFIG_MAX_DISKS)
-		return NULL;
-	d = &c->disks[c->ndisks++];
-	memset(d, 0, sizeof(*d));
-	return d;
-}
-
-#define DISK_KEY(n, k, field, fl) \
-	{ .name = n, .kind = k, .off = offsetof(struct disk_config, field), \
-	  .size = MEMBER_SIZE(struct disk_config, field), .flags = (fl) }
-
-static const struct key_def disk_keys[] = {
-	DISK_KEY("path", KEY_STRING, path, KEY_REQUIRED | KEY_NONEMPTY | KEY_COMMAS),
-	DISK_KEY("readonly", KEY_BOOL, readonly, KEY_NONEMPTY),
-	DISK_KEY("serial", KEY_STRING, serial, 0),
-	DISK_KEY("direct", KEY_BOOL, direct, KEY_NONEMPTY),
-};
-
-static void *net_item(struct vm_config *c)
-{
-	struct net_config *n;
-
-	if (c->nnets >= CONFIG_MAX_NETS)
-		return NULL;
-	n = &c->nets[c->nnets++];
-	memset(n, 0, sizeof(*n));
-	n->tap_fd = -1;
-	return n;
-}
-
-#define NET_KEY(n, field) \
-	{ .name = n, .kind = KEY_STRING, .off = offsetof(struct net_config, field), \
-	  .size = MEMBER_SIZE(struct net_config, field), .flags = KEY_NONEMPTY }
-
-static const struct key_def net_keys[] = {
-	NET_KEY("tap", tap),
-	NET_KEY("fd", fd),
-	NET_KEY("mac", mac),
-};
-
 #define VM_STRING(n, field, fl) \
 	{ .name = n, .kind = KEY_STRING, .off = offsetof(struct vm_config, field), \
-	  .size = MEMBER_SIZE(struct vm_config, field), .flags = (fl) }
+	  .size = CONFIG_MEMBER_SIZE(struct vm_config, field), .flags = (fl) }
 
 static const struct key_def kernel_keys[] = {
 	VM_STRING("path", kernel_path, KEY_REQUIRED | KEY_NONEMPTY | KEY_COMMAS),
@@ -358,15 +302,13 @@ static const struct key_def initrd_keys[] = {
 static const struct key_def memory_keys[] = {
 	{ .name = "size_mib", .kind = KEY_U64, .off = offsetof(struct vm_config, mem_mib),
 	  .flags = KEY_REQUIRED | KEY_NONEMPTY | KEY_MIN1 },
+	{ .name = "hugepages", .kind = KEY_BOOL, .off = offsetof(struct vm_config, mem_hugepages),
+	  .flags = KEY_NONEMPTY },
 };
 
 static const struct key_def vcpus_keys[] = {
 	{ .name = "num", .kind = KEY_UINT, .off = offsetof(struct vm_config, nvcpus),
 	  .flags = KEY_REQUIRED | KEY_NONEMPTY | KEY_MIN1 },
-};
-
-static const struct key_def serial_keys[] = {
-	VM_STRING("file", serial_path, KEY_REQUIRED | KEY_NONEMPTY | KEY_COMMAS),
 };
 
 static enum config_result opt_help(struct parse *p, const struct option_def *o, const char *val);
@@ -388,17 +330,12 @@ static const struct option_def options[] = {
 	GROUP("initrd", initrd_keys, initrd_reset),
 	GROUP("memory", memory_keys, memory_reset),
 	GROUP("vcpus", vcpus_keys, vcpus_reset),
-	{ .name = "serial", .kind = OPT_GROUP, .keys = serial_keys, .nkeys = nitems(serial_keys),
-	  .word = serial_word, .words = "stdio, none", .reset = serial_reset,
-	  .finish = serial_finish },
-	{ .name = "disk", .kind = OPT_GROUP, .keys = disk_keys, .nkeys = nitems(disk_keys),
-	  .item = disk_item, .max_items = CONFIG_MAX_DISKS },
-	{ .name = "net", .kind = OPT_GROUP, .keys = net_keys, .nkeys = nitems(net_keys),
-	  .item = net_item, .max_items = CONFIG_MAX_NETS },
 	{ .name = "acpi", .kind = OPT_GROUP, .word = acpi_word, .words = "on, off",
 	  .reset = acpi_reset },
 	{ .name = "pit", .kind = OPT_GROUP, .word = pit_word, .words = "on, off",
 	  .reset = pit_reset },
+	{ .name = "on-device-failure", .kind = OPT_GROUP, .word = restart_word,
+	  .words = "stop, restart", .reset = restart_reset },
 	{ .name = "jail", .kind = OPT_GROUP, .keys = jail_keys, .nkeys = nitems(jail_keys),
 	  .word = jail_word, .words = "on, off, no-namespaces", .reset = jail_reset },
 	{ .name = "seccomp", .kind = OPT_GROUP, .word = seccomp_word, .words = "kill, log, off",
@@ -411,13 +348,28 @@ static const struct option_def options[] = {
 	{ .name = "version", .kind = OPT_FLAG, .fn = opt_version },
 };
 
-static const struct option_def *find_long(const char *name, size_t len)
+/* o is a device kind's option that may be given with no value (--rng). */
+static int takes_bare(const struct option_def *o)
 {
+	return o->kind == OPT_DEVICE && o->kind_row->bare;
+}
+
+/* An option of the table, or a device kind's option described in *dev. */
+static const struct option_def *find_long(const char *name, size_t len, struct option_def *dev)
+{
+	const struct dev_kind *k;
+
 	for (size_t i = 0; i < nitems(options); i++) {
 		if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0)
 			return &options[i];
 	}
-	return NULL;
+	k = kinds_find(name, len);
+	if (!k)
+		return NULL;
+	*dev = (struct option_def){ .name = k->option, .kind = OPT_DEVICE, .keys = k->keys,
+				    .nkeys = k->nkeys, .word = k->word, .words = k->words,
+				    .kind_row = k };
+	return dev;
 }
 
 static const struct option_def *find_short(char ch)
@@ -484,7 +436,7 @@ static enum config_result set_key(struct parse *p, const struct option_def *o, c
 	case KEY_U64:
 	case KEY_UINT:
 		max = k->kind == KEY_U64 ? UINT64_MAX : UINT_MAX;
-		r = parse_u64(v, len, max, &num);
+		r = config_parse_u64(v, len, max, &num);
 		if (r == -ERANGE)
 			return perr(p, "--%s: %s=%s: number too large (at most %llu)", o->name,
 				    k->name, show(shown, sizeof(shown), v, len),
@@ -529,6 +481,41 @@ static enum config_result bad_element(struct parse *p, const struct option_def *
 		    show(shown, sizeof(shown), s, len), keys);
 }
 
+/* The device of kind k an option fills: kind's one instance (replaced), or a new one. */
+static struct dev_config *device_new(struct vm_config *c, const struct dev_kind *k)
+{
+	struct dev_config *d = &c->devs[c->ndevs++];
+
+	d->kind = k;
+	memset(d->opts, 0, sizeof(d->opts));
+	if (k->defaults)
+		k->defaults(d->opts);
+	return d;
+}
+
+static enum config_result device_slot(struct parse *p, const struct dev_kind *k, void **opts)
+{
+	struct dev_config *d = NULL;
+
+	for (unsigned int i = 0; k->max == 1 && i < p->c->ndevs; i++) {
+		if (p->c->devs[i].kind == k)
+			d = &p->c->devs[i];
+	}
+	if (d) {
+		memset(d->opts, 0, sizeof(d->opts));
+		if (k->defaults)
+			k->defaults(d->opts);
+	} else if (config_dev_count(p->c, k) >= k->max) {
+		return perr(p, "--%s: at most %u may be given", k->option, k->max);
+	} else if (p->c->ndevs >= LAYOUT_MAX_DEVICES) {
+		return perr(p, "--%s: at most %d devices in all", k->option, LAYOUT_MAX_DEVICES);
+	} else {
+		d = device_new(p->c, k);
+	}
+	*opts = d->opts;
+	return CONFIG_OK;
+}
+
 /* Apply "key=value,key=value" (or a bare word) to p->c. */
 static enum config_result parse_group(struct parse *p, const struct option_def *o,
 				      const char *val)
@@ -540,16 +527,20 @@ static enum config_result parse_group(struct parse *p, const struct option_def *
 
 	char *base = (char *)p->c;
 
+	if (!val) {
+		/* No value at all: only a device kind that takes one (takes_bare) gets here. */
+		return device_slot(p, o->kind_row, (void **)&base);
+	}
 	if (*val == '\0')
 		return perr(p, "--%s: empty value", o->name);
-	if (o->item) {
-		base = o->item(p->c);
-		if (!base)
-			return perr(p, "--%s: at most %u may be given", o->name, o->max_items);
+	if (o->kind == OPT_DEVICE) {
+		r = device_slot(p, o->kind_row, (void **)&base);
+		if (r != CONFIG_OK)
+			return r;
 	} else {
 		o->reset(p->c);
 	}
-	if (o->word && o->word(p->c, val) == 0)
+	if (o->word && o->word(base, val) == 0)
 		return CONFIG_OK;
 	for (;;) {
 		const char *eq = strpbrk(s, "=,");
@@ -608,8 +599,6 @@ static enum config_result parse_group(struct parse *p, const struct option_def *
 		if ((o->keys[i].flags & KEY_REQUIRED) && !(seen & (UINT32_C(1) << i)))
 			return perr(p, "--%s: %s= is required", o->name, o->keys[i].name);
 	}
-	if (o->finish)
-		o->finish(p->c);
 	return CONFIG_OK;
 }
 
@@ -671,6 +660,7 @@ static enum config_result apply(struct parse *p, const struct option_def *o, con
 static enum config_result apply_line(struct parse *p, char *s)
 {
 	const struct option_def *o;
+	struct option_def dev;
 	char shown[SHOW_BUF];
 	char *name;
 	size_t len;
@@ -679,7 +669,7 @@ static enum config_result apply_line(struct parse *p, char *s)
 	if (s[0] == '-' && s[1] == '-') {
 		name = s + 2;
 		len = strcspn(name, "= \t");
-		o = find_long(name, len);
+		o = find_long(name, len, &dev);
 	} else if (s[0] == '-') {
 		name = s + 1;
 		len = strcspn(name, "= \t");
@@ -687,7 +677,7 @@ static enum config_result apply_line(struct parse *p, char *s)
 	} else {
 		name = s;
 		len = strcspn(name, "= \t");
-		o = find_long(name, len);
+		o = find_long(name, len, &dev);
 	}
 	if (!o)
 		return perr(p, "%s%s: unknown option (see --help)", s[0] == '-' ? "" : "--",
@@ -707,7 +697,7 @@ static enum config_result apply_line(struct parse *p, char *s)
 		return apply(p, o, NULL);
 	}
 	if (!has_value)
-		return perr(p, "--%s: missing value", o->name);
+		return takes_bare(o) ? apply(p, o, NULL) : perr(p, "--%s: missing value", o->name);
 	return apply(p, o, s);
 }
 
@@ -789,7 +779,7 @@ static enum config_result opt_config(struct parse *p, const struct option_def *o
 
 static enum config_result apply(struct parse *p, const struct option_def *o, const char *val)
 {
-	if (o->kind == OPT_GROUP)
+	if (o->kind == OPT_GROUP || o->kind == OPT_DEVICE)
 		return parse_group(p, o, val);
 	return o->fn(p, o, val);
 }
@@ -801,11 +791,14 @@ void config_init(struct vm_config *c)
 	memset(c, 0, sizeof(*c));
 	c->mem_mib = CONFIG_DEFAULT_MEM_MIB;
 	c->nvcpus = CONFIG_DEFAULT_VCPUS;
-	c->serial = SERIAL_STDIO;
 	c->acpi = 1;
 	c->pit = 1;
 	c->jail_uid = c->jail_gid = CONFIG_JAIL_DEFAULT_ID;
 	snprintf(c->name, sizeof(c->name), "%s", "vm");
+	for (size_t i = 0; i < kinds_count; i++) {
+		if (kinds_table[i]->always)
+			device_new(c, kinds_table[i]);
+	}
 }
 
 enum config_result config_parse_args(struct vm_config *c, int argc, char **argv, char *err,
@@ -819,12 +812,13 @@ enum config_result config_parse_args(struct vm_config *c, int argc, char **argv,
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = NULL;
 		const struct option_def *o = NULL;
+		struct option_def dev;
 		enum config_result r;
 		size_t len;
 
 		if (arg[0] == '-' && arg[1] == '-') {
 			len = strcspn(arg + 2, "=");
-			o = find_long(arg + 2, len);
+			o = find_long(arg + 2, len, &dev);
 			if (arg[2 + len] == '=')
 				val = arg + 2 + len + 1;
 			len += 2;
@@ -844,9 +838,13 @@ enum config_result config_parse_args(struct vm_config *c, int argc, char **argv,
 			if (val)
 				return perr(&p, "--%s: takes no value", o->name);
 		} else if (!val) {
-			if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] == '-'))
+			int next_is_option = i + 1 >= argc ||
+					     (argv[i + 1][0] == '-' && argv[i + 1][1] == '-');
+
+			if (next_is_option && !takes_bare(o))
 				return perr(&p, "--%s: missing value", o->name);
-			val = argv[++i];
+			if (!next_is_option)
+				val = argv[++i];
 		}
 		r = apply(&p, o, val);
 		if (r != CONFIG_OK)
@@ -860,65 +858,13 @@ static int str_terminated(const char *s, size_t size)
 	return strnlen(s, size) < size;
 }
 
-static int hexval(char ch)
+unsigned int config_dev_count(const struct vm_config *c, const struct dev_kind *k)
 {
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
+	unsigned int n = 0;
 
-/* "xx:xx:xx:xx:xx:xx", unicast and not all zeros. */
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	if (strlen(s) != 17)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-			return -1;
-		mac[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
-static enum config_result check_net(struct parse *p, struct net_config *n)
-{
-	static const uint8_t zero[6];
-	char shown[SHOW_BUF];
-	uint64_t fd;
-
-	if (!str_terminated(n->tap, sizeof(n->tap)) || !str_terminated(n->fd, sizeof(n->fd)) ||
-	    !str_terminated(n->mac, sizeof(n->mac)))
-		return perr(p, "--net: value too long");
-	if (!n->tap[0] == !n->fd[0])
-		return perr(p, "--net: give exactly one of tap=NAME and fd=N");
-	if (n->tap[0] && (strchr(n->tap, '/') || strcmp(n->tap, ".") == 0 ||
-			  strcmp(n->tap, "..") == 0))
-		return perr(p, "--net: tap=%s: not an interface name",
-			    show(shown, sizeof(shown), n->tap, strlen(n->tap)));
-	n->tap_fd = -1;
-	if (n->fd[0]) {
-		if (parse_u64(n->fd, strlen(n->fd), 1023, &fd) < 0 || fd < 3)
-			return perr(p, "--net: fd=%s: must be an open fd number from 3 to 1023",
-				    show(shown, sizeof(shown), n->fd, strlen(n->fd)));
-		n->tap_fd = (int)fd;
-	}
-	n->has_mac = n->mac[0] != '\0';
-	if (n->has_mac) {
-		if (parse_mac(n->mac, n->mac_bytes) < 0)
-			return perr(p, "--net: mac=%s: not a MAC address (xx:xx:xx:xx:xx:xx)",
-				    show(shown, sizeof(shown), n->mac, strlen(n->mac)));
-		if (n->mac_bytes[0] & 1)
-			return perr(p, "--net: mac=%s: a multicast address", n->mac);
-		if (memcmp(n->mac_bytes, zero, 6) == 0)
-			return perr(p, "--net: mac=%s: the all-zero address", n->mac);
-	}
-	return CONFIG_OK;
+	for (unsigned int i = 0; i < c->ndevs && i < LAYOUT_MAX_DEVICES; i++)
+		n += c->devs[i].kind == k;
+	return n;
 }
 
 enum config_result config_check(struct vm_config *c, const struct config_limits *lim,
@@ -946,98 +892,178 @@ enum config_result config_check(struct vm_config *c, const struct config_limits 
 	if (c->nvcpus < 1 || c->nvcpus > lim->max_vcpus)
 		return perr(&p, "--vcpus: num=%u: must be between 1 and %u (KVM's limit)",
 			    c->nvcpus, lim->max_vcpus);
-	switch (c->serial) {
-	case SERIAL_STDIO:
-	case SERIAL_NONE:
-		break;
-	case SERIAL_FILE:
-		if (!str_terminated(c->serial_path, sizeof(c->serial_path)))
-			return perr(&p, "--serial: file=: too long (at most %zu bytes)",
-				    sizeof(c->serial_path) - 1);
-		if (c->serial_path[0] == '\0')
-			return perr(&p, "--serial: file=: must not be empty");
-		break;
-	default:
-		return perr(&p, "--serial: mode %d: must be stdio, none or file=PATH",
-			    (int)c->serial);
-	}
 	if (!str_terminated(c->name, sizeof(c->name)) || !name_ok(c->name, strlen(c->name)))
 		return perr(&p, "--name: must be 1 to %d characters from A-Z a-z 0-9 _ . -",
 			    CONFIG_NAME_MAX - 1);
-	if (c->ndisks > CONFIG_MAX_DISKS)
-		return perr(&p, "--disk: at most %d may be given", CONFIG_MAX_DISKS);
-	for (unsigned int i = 0; i < c->nnets; i++) {
-		enum config_result r = check_net(&p, &c->nets[i]);
+	if (c->ndevs > LAYOUT_MAX_DEVICES)
+		return perr(&p, "at most %d devices in all", LAYOUT_MAX_DEVICES);
+	for (unsigned int i = 0; i < c->ndevs; i++) {
+		const struct dev_kind *k = c->devs[i].kind;
 
-		if (r != CONFIG_OK)
-			return r;
-	}
-	if (c->ndisks + c->nnets > CONFIG_MAX_DISKS)
-		return perr(&p, "--net: at most %d disks and NICs in all", CONFIG_MAX_DISKS);
-	for (unsigned int i = 0; i < c->ndisks; i++) {
-		const struct disk_config *d = &c->disks[i];
-
-		if (!str_terminated(d->path, sizeof(d->path)) || d->path[0] == '\0')
-			return perr(&p, "--disk: path= is required");
-		if (!str_terminated(d->serial, sizeof(d->serial)))
-			return perr(&p, "--disk: serial=: at most %d bytes", CONFIG_DISK_SERIAL_MAX);
-		for (const char *q = d->serial; *q; q++) {
-			if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
-				return perr(&p, "--disk: serial=: only printable ASCII");
+		if (k->check && k->check(c->devs[i].opts, err, errlen) < 0) {
+			if (err && errlen)
+				one_line(err);
+			return CONFIG_ERROR;
 		}
 	}
 	return CONFIG_OK;
 }
 
-const char *config_usage(void)
+/* Print text wrapped at 79 columns, each line indented by indent spaces. */
+static void print_wrapped(FILE *out, const char *text, int indent)
 {
-	return "usage: bulkhead --kernel path=FILE[,cmdline=TEXT] [OPTION]...\n"
-	       "\n"
-	       "  --kernel path=FILE[,cmdline=TEXT]\n"
-	       "                   kernel: bzImage, ELF vmlinux or PVH ELF (required);\n"
-	       "                   its command line (default: empty)\n"
-	       "  --initrd path=FILE\n"
-	       "                   initial ramdisk (default: none)\n"
-	       "  --memory size_mib=N\n"
-	       "                   guest RAM in MiB (default: " STR(CONFIG_DEFAULT_MEM_MIB) ")\n"
-	       "  --vcpus num=N    virtual CPUs (default: " STR(CONFIG_DEFAULT_VCPUS) ")\n"
-	       "  --serial stdio|none|file=PATH\n"
-	       "                   where COM1 goes (default: stdio)\n"
-	       "  --disk path=FILE[,readonly=on|off][,serial=ID][,direct=on|off]\n"
-	       "                   a virtio-blk disk (repeatable: vda, vdb, ...); raw image\n"
-	       "                   file or block device; serial: at most 20 bytes for GET_ID;\n"
-	       "                   direct: O_DIRECT (default: read-write, buffered)\n"
-	       "  --net tap=NAME|fd=N[,mac=xx:xx:xx:xx:xx:xx]\n"
-	       "                   a virtio-net NIC on a TAP (repeatable: eth0, eth1, ...):\n"
-	       "                   attach to (or, with CAP_NET_ADMIN, create) TAP NAME, or use\n"
-	       "                   the open TAP fd N; the MAC defaults to one derived from\n"
-	       "                   the TAP's name\n"
-	       "  --jail on|off|no-namespaces|uid=N,gid=N\n"
-	       "                   the jail of every child process (default: on, with the\n"
-	       "                   dedicated id " STR(CONFIG_JAIL_DEFAULT_ID) "); off and no-namespaces\n"
-	       "                   warn on every start\n"
-	       "  --seccomp kill|log|off\n"
-	       "                   seccomp default action: kill the process (default), log the\n"
-	       "                   violation and go on (for writing policies), or no filter\n"
-	       "  --seccomp-policy-dir DIR\n"
-	       "                   load policies from DIR instead of the built-in ones\n"
-	       "  --acpi on|off    ACPI tables (RSDP, XSDT, FADT, MADT, DSDT); off leaves\n"
-	       "                   the MP table and the command line (default: on)\n"
-	       "  --pit on|off     the in-kernel i8254 timer (default: on); Linux on KVM and\n"
-	       "                   the test guest need none, and the VM ends faster without it\n"
-	       "  --name NAME      VM name for logs and process titles, 1-15 of\n"
-	       "                   A-Z a-z 0-9 _ . - (default: vm)\n"
-	       "  --config FILE    read options from FILE, one per line (\"kernel path=x\");\n"
-	       "                   blank lines and # comments are skipped\n"
-	       "  -v, --verbose    log more (repeat for more)\n"
-	       "  -h, --help       print this help and exit\n"
-	       "  --version        print the version and exit\n"
-	       "\n"
-	       "Options take \"--opt value\" or \"--opt=value\" and apply in order; a repeated\n"
-	       "option replaces the earlier one. Keys are comma-separated key=value pairs;\n"
-	       "quote a value (\"...\") to put commas in it. Numbers are decimal or 0x hex.\n"
-	       "\n"
-	       "Exit status: 0 the guest powered off, reset or triple-faulted; 2v+1 the guest\n"
-	       "wrote v to debug-exit port 0xf4; 2 bad usage or configuration; 4 a bulkhead\n"
-	       "process failed or the VM hit an error; 128+N stopped by signal N.\n";
+	const int width = 79;
+	int col = 0;
+
+	while (*text) {
+		size_t w = strcspn(text, " ");
+
+		if (col > indent && col + 1 + (int)w > width) {
+			fputc('\n', out);
+			col = 0;
+		}
+		if (col == 0)
+			col = fprintf(out, "%*s", indent, "");
+		else
+			col += fprintf(out, " ");
+		col += fprintf(out, "%.*s", (int)w, text);
+		text += w;
+		text += strspn(text, " ");
+	}
+	if (col)
+		fputc('\n', out);
+}
+
+static void usage_devices(FILE *out)
+{
+	for (size_t i = 0; i < kinds_count; i++) {
+		const struct dev_kind *k = kinds_table[i];
+
+		fprintf(out, "  --%s %s\n", k->option, k->synopsis);
+		print_wrapped(out, k->help, 19);
+	}
+}
+
+void config_usage(FILE *out)
+{
+	fputs("usage: bulkhead --kernel path=FILE[,cmdline=TEXT] [OPTION]...\n"
+	      "\n"
+	      "  --kernel path=FILE[,cmdline=TEXT]\n"
+	      "                   kernel: bzImage, ELF vmlinux or PVH ELF (required);\n"
+	      "                   its command line (default: empty)\n"
+	      "  --initrd path=FILE\n"
+	      "                   initial ramdisk (default: none)\n"
+	      "  --memory size_mib=N[,hugepages=on|off]\n"
+	      "                   guest RAM in MiB (default: " STR(CONFIG_DEFAULT_MEM_MIB) "); hugepages:\n"
+	      "                   on 2 MiB hugetlbfs pages the host has reserved (default: off)\n"
+	      "  --vcpus num=N    virtual CPUs (default: " STR(CONFIG_DEFAULT_VCPUS) ")\n",
+	      out);
+	usage_devices(out);
+	fputs("  --jail on|off|no-namespaces|uid=N,gid=N\n"
+	      "                   the jail of every child process (default: on, with the\n"
+	      "                   dedicated id " STR(CONFIG_JAIL_DEFAULT_ID) "); off and no-namespaces\n"
+	      "                   warn on every start\n"
+	      "  --seccomp kill|log|off\n"
+	      "                   seccomp default action: kill the process (default), log the\n"
+	      "                   violation and go on (for writing policies), or no filter\n"
+	      "  --seccomp-policy-dir DIR\n"
+	      "                   load policies from DIR instead of the built-in ones\n"
+	      "  --acpi on|off    ACPI tables (RSDP, XSDT, FADT, MADT, DSDT); off leaves\n"
+	      "                   the MP table and the command line (default: on)\n"
+	      "  --pit on|off     the in-kernel i8254 timer (default: on); Linux on KVM and\n"
+	      "                   the test guest need none, and the VM ends faster without it\n"
+	      "  --on-device-failure stop|restart\n"
+	      "                   a device process that dies ends the VM (default: stop), or\n"
+	      "                   is replaced by a fresh one while the guest runs (restart;\n"
+	      "                   more than 5 failures of one device in 60 s end the VM)\n"
+	      "  --name NAME      VM name for logs and process titles, 1-15 of\n"
+	      "                   A-Z a-z 0-9 _ . - (default: vm)\n"
+	      "  --config FILE    read options from FILE, one per line (\"kernel path=x\");\n"
+	      "                   blank lines and # comments are skipped\n"
+	      "  -v, --verbose    log more (repeat for more)\n"
+	      "  -h, --help       print this help and exit\n"
+	      "  --version        print the version and exit\n"
+	      "\n"
+	      "Options take \"--opt value\" or \"--opt=value\" and apply in order; a repeated\n"
+	      "option replaces the earlier one, except a repeatable device option, which\n"
+	      "adds one more device. Keys are comma-separated key=value pairs; quote a\n"
+	      "value (\"...\") to put commas in it. Numbers are decimal or 0x hex.\n"
+	      "\n"
+	      "Exit status: 0 the guest powered off, reset or triple-faulted; 2v+1 the guest\n"
+	      "wrote v to debug-exit port 0xf4; 2 bad usage or configuration; 4 a bulkhead\n"
+	      "process failed or the VM hit an error; 128+N stopped by signal N.\n",
+	      out);
+}
+
+/* roff: a backslash and a leading dot or quote need escaping; '-' is a hyphen. */
+static void roff_text(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", out);
+		else if (*s == '-')
+			fputs("\\-", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+void config_man_devices(FILE *out)
+{
+	for (size_t i = 0; i < kinds_count; i++) {
+		const struct dev_kind *k = kinds_table[i];
+
+		fprintf(out, ".TP\n.BI \\-\\-%s \" ", k->option);
+		roff_text(out, k->synopsis);
+		fputs("\"\n", out);
+		roff_text(out, k->help);
+		fputc('\n', out);
+	}
+}
+
+/* Print the value of key k in base into buf, quoted if it holds a comma. */
+static size_t describe_key(const struct key_def *k, const char *base, char *buf, size_t len)
+{
+	const char *field = base + k->off;
+
+	switch (k->kind) {
+	case KEY_STRING:
+		return (size_t)snprintf(buf, len, strchr(field, ',') ? "%s=\"%s\"" : "%s=%s",
+					k->name, field);
+	case KEY_U64:
+		return (size_t)snprintf(buf, len, "%s=%llu", k->name,
+					(unsigned long long)*(const uint64_t *)(const void *)field);
+	case KEY_UINT:
+		return (size_t)snprintf(buf, len, "%s=%u", k->name,
+					*(const unsigned int *)(const void *)field);
+	case KEY_BOOL:
+		return (size_t)snprintf(buf, len, "%s=%s", k->name,
+					*(const int *)(const void *)field ? "on" : "off");
+	}
+	return 0;
+}
+
+const char *config_dev_describe(const struct dev_config *d, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	const char *word = d->kind->word_of ? d->kind->word_of(d->opts) : NULL;
+
+	if (len)
+		buf[0] = '\0';
+	if (word)
+		n = (size_t)snprintf(buf, len, "%s", word);
+	for (size_t i = 0; i < d->kind->nkeys && n + 1 < len; i++) {
+		const struct key_def *k = &d->kind->keys[i];
+		const char *field = (const char *)d->opts + k->off;
+
+		if (k->kind == KEY_STRING && !field[0])
+			continue;
+		if (n)
+			buf[n++] = ',';
+		n += describe_key(k, (const char *)d->opts, buf + n, len - n);
+	}
+	if (n >= len && len)
+		buf[len - 1] = '\0';
+	return buf;
 }

@@ -12,6 +12,9 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "common/layout.h"
 
 #define CONFIG_CMDLINE_MAX 4096
 #define CONFIG_NAME_MAX 16
@@ -19,32 +22,42 @@
 #define CONFIG_DEFAULT_VCPUS 1
 
 #define CONFIG_JAIL_DEFAULT_ID 62222 /* a dedicated id no account uses */
-#define CONFIG_MAX_DISKS 16
-#define CONFIG_DISK_SERIAL_MAX 20 /* virtio-blk GET_ID bytes */
+/* A device's options (its kind's own struct, kinds/) fit in this many bytes. */
+#define CONFIG_DEV_OPTS_MAX (PATH_MAX + 512)
 
-struct disk_config {
-	char path[PATH_MAX]; /* required */
-	int readonly; /* readonly=on|off, default off */
-	int direct; /* direct=on|off (O_DIRECT), default off */
-	char serial[CONFIG_DISK_SERIAL_MAX + 1]; /* serial=ID, default "" */
+/* Keys of a group option ("--disk path=x,readonly=on"): where each value goes. */
+enum key_kind {
+	KEY_STRING, /* char[size] at off */
+	KEY_U64, /* uint64_t at off */
+	KEY_UINT, /* unsigned int at off */
+	KEY_BOOL, /* int at off: on|off */
 };
 
-#define CONFIG_MAX_NETS 8
-#define CONFIG_IFNAME_MAX 16 /* IFNAMSIZ */
+#define KEY_REQUIRED 0x1 /* the group must give this key */
+#define KEY_NONEMPTY 0x2 /* the value must not be empty */
+#define KEY_COMMAS 0x4 /* an unquoted value may hold commas (see config.c) */
+#define KEY_MIN1 0x8 /* numbers: at least 1 */
 
-struct net_config {
-	char tap[CONFIG_IFNAME_MAX]; /* tap=NAME, or "" */
-	char fd[12]; /* fd=N as given (checked in config_check), or "" */
-	char mac[32]; /* mac=xx:xx:xx:xx:xx:xx as given, or "" (generated) */
-	int tap_fd; /* config_check: fd=N as a number, else -1 */
-	uint8_t mac_bytes[6]; /* config_check: the parsed mac= */
-	int has_mac;
+struct key_def {
+	const char *name;
+	enum key_kind kind;
+	size_t off; /* offset of the field in the struct the option fills */
+	size_t size; /* KEY_STRING: size of the buffer */
+	unsigned int flags; /* KEY_* */
 };
 
-enum serial_mode {
-	SERIAL_STDIO = 0,
-	SERIAL_FILE = 1,
-	SERIAL_NONE = 2,
+#define CONFIG_MEMBER_SIZE(type, m) sizeof(((type *)0)->m)
+/* A key_def row for field of struct type. */
+#define CONFIG_KEY(n, k, type, field, fl) \
+	{ .name = n, .kind = k, .off = offsetof(type, field), \
+	  .size = CONFIG_MEMBER_SIZE(type, field), .flags = (fl) }
+
+struct dev_kind;
+
+/* One device: its kind (kinds/kinds.h) and the options its kind parsed. */
+struct dev_config {
+	const struct dev_kind *kind;
+	_Alignas(16) unsigned char opts[CONFIG_DEV_OPTS_MAX];
 };
 
 struct vm_config {
@@ -52,19 +65,19 @@ struct vm_config {
 	char cmdline[CONFIG_CMDLINE_MAX]; /* "" when not given */
 	char initrd_path[PATH_MAX]; /* "" when not given */
 	uint64_t mem_mib; /* default CONFIG_DEFAULT_MEM_MIB */
+	int mem_hugepages; /* --memory hugepages=on|off: hugetlbfs RAM, default off */
 	unsigned int nvcpus; /* default CONFIG_DEFAULT_VCPUS */
-	enum serial_mode serial; /* default SERIAL_STDIO */
-	char serial_path[PATH_MAX]; /* SERIAL_FILE */
 	int acpi; /* --acpi on|off, default on */
 	int pit; /* --pit on|off: the in-kernel i8254, default on */
+	int restart; /* --on-device-failure stop|restart: default stop (0) */
 	int jail_mode; /* --jail: 0 full (default), 1 no-namespaces, 2 off */
 	unsigned int jail_uid, jail_gid; /* --jail uid=,gid=: default CONFIG_JAIL_DEFAULT_ID */
 	int seccomp_mode; /* --seccomp: 0 kill (default), 1 log, 2 off */
 	char policy_dir[PATH_MAX]; /* --seccomp-policy-dir, or "" */
-	struct disk_config disks[CONFIG_MAX_DISKS]; /* --disk, repeatable: vda, vdb, ... */
-	unsigned int ndisks;
-	struct net_config nets[CONFIG_MAX_NETS]; /* --net, repeatable: eth0, eth1, ... */
-	unsigned int nnets;
+	/* Every device, in the order given; a kind that is always present (COM1)
+	 * has its instance from config_init, which its option then changes. */
+	struct dev_config devs[LAYOUT_MAX_DEVICES];
+	unsigned int ndevs;
 	char name[CONFIG_NAME_MAX]; /* --name, default "vm"; [A-Za-z0-9_.-]+ */
 	int verbose; /* -v / --verbose */
 };
@@ -95,7 +108,19 @@ enum config_result config_parse_args(struct vm_config *c, int argc, char **argv,
 /* config_check: required options present and values within lim; CONFIG_OK or CONFIG_ERROR. */
 enum config_result config_check(struct vm_config *c, const struct config_limits *lim,
 				char *err, size_t errlen);
-/* config_usage: the --help text. */
-const char *config_usage(void);
+/* config_usage: print the --help text to out. */
+void config_usage(FILE *out);
+/* config_man_devices: print the device options as man page (roff) paragraphs to out. */
+void config_man_devices(FILE *out);
+/* config_dev_count: devices of kind k in c. */
+unsigned int config_dev_count(const struct vm_config *c, const struct dev_kind *k);
+/*
+ * config_dev_describe: d's options as "key=value,..." (the keys its kind
+ * parses, strings quoted where they hold a comma) into buf; buf.
+ */
+const char *config_dev_describe(const struct dev_config *d, char *buf, size_t len);
+/* config_parse_u64: a decimal or 0x hex number in s[0..len) up to max; 0, -EINVAL or -ERANGE. */
+int config_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
+	__attribute__((warn_unused_result));
 
 #endif

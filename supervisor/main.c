@@ -22,11 +22,13 @@
 #include <linux/kvm.h>
 #include <cap-ng.h>
 
+#include "common/clock.h"
 #include "common/layout.h"
 #include "common/log.h"
 #include "acpi/acpi.h"
 #include "loader/loader.h"
 #include "supervisor.h"
+#include "testhooks/testhooks.h"
 
 #define MAX_GUEST_VCPUS 254 /* 8-bit APIC ids in the MP table, the IOAPIC takes one */
 
@@ -118,7 +120,7 @@ static void parse_args(struct sup *s, int argc, char **argv)
 	case CONFIG_OK:
 		break;
 	case CONFIG_HELP:
-		fputs(config_usage(), stdout);
+		config_usage(stdout);
 		exit(0);
 	case CONFIG_VERSION:
 		printf("bulkhead %s\n", BH_VERSION);
@@ -138,32 +140,62 @@ static void open_kvm(struct sup *s)
 	}
 }
 
+/* The virtio-mmio windows, for the DSDT. */
 static int build_acpi(struct sup *s, uint64_t *rsdp)
 {
-	struct acpi_mmio_device devs[LAYOUT_MAX_VIRTIO_DEVICES];
+	struct acpi_mmio_device devs[LAYOUT_MAX_DEVICES];
 	struct acpi_config cfg = {
 		.nvcpus = s->cfg.nvcpus,
 		.devices = devs,
-		.ndevices = s->nvdevs,
 		.serial = 1,
 	};
 
-	for (unsigned int i = 0; i < s->nvdevs; i++) {
-		devs[i].base = s->vdevs[i].base;
-		devs[i].size = LAYOUT_VIRTIO_MMIO_SIZE;
-		devs[i].gsi = s->vdevs[i].gsi;
+	for (unsigned int i = 0; i < s->ndevs; i++) {
+		if (!s->devs[i].kind->transport->announce)
+			continue;
+		devs[cfg.ndevices].base = s->devs[i].base;
+		devs[cfg.ndevices].size = (uint32_t)s->devs[i].len;
+		devs[cfg.ndevices++].gsi = s->devs[i].gsi;
 	}
 	return acpi_build(&s->mem, &cfg, rsdp);
 }
 
+/* Guest RAM, mapped; a host short of the huge pages asked for is a configuration error. */
+static void create_memory(struct sup *s)
+{
+	struct mem_hugetlb_pool pool;
+	char line[400], msg[480];
+	int ret = mem_layout(&s->mem, s->cfg.mem_mib << 20);
+
+	if (ret == 0 && s->cfg.mem_hugepages && mem_use_hugetlb(&s->mem) < 0)
+		usage_error("--memory: hugepages=on: size_mib must be a multiple of 2 (2 MiB pages)");
+	if (ret == 0)
+		ret = mem_create(&s->mem, s->cfg.name);
+	if (ret == 0)
+		ret = mem_map(&s->mem);
+	if (ret < 0 && s->mem.hugetlb) {
+		if (ret == -ENOMEM && mem_hugetlb_pool_read(&pool) == 0)
+			mem_hugetlb_advice(&s->mem, &pool, line, sizeof(line));
+		else
+			snprintf(line, sizeof(line), "no 2 MiB huge pages for guest RAM: %s", strerror(-ret));
+		snprintf(msg, sizeof(msg), "--memory: hugepages=on: %s", line);
+		usage_error(msg);
+	}
+	if (ret < 0) {
+		errno = -ret;
+		fatal("guest memory");
+	}
+	mem_describe(&s->mem, mem_thp_host(), line, sizeof(line));
+	log_debug("%s", line);
+}
+
 static void load_kernel(struct sup *s)
 {
-	struct loader_device devs[LAYOUT_MAX_VIRTIO_DEVICES];
+	struct loader_device devs[LAYOUT_MAX_DEVICES];
 	struct loader_args a = {
 		.cmdline = s->cmdline,
 		.nvcpus = s->cfg.nvcpus,
 		.devices = devs,
-		.ndevices = s->nvdevs,
 	};
 	char err[256], msg[PATH_MAX + 320];
 	int ret;
@@ -172,19 +204,13 @@ static void load_kernel(struct sup *s)
 	a.initrd_fd = s->cfg.initrd_path[0]
 			      ? open_config_file("--initrd", "path", s->cfg.initrd_path, O_RDONLY)
 			      : -1;
-	for (unsigned int i = 0; i < s->nvdevs; i++) {
-		devs[i].base = s->vdevs[i].base;
-		devs[i].gsi = s->vdevs[i].gsi;
+	for (unsigned int i = 0; i < s->ndevs; i++) {
+		if (!s->devs[i].kind->transport->announce)
+			continue;
+		devs[a.ndevices].base = s->devs[i].base;
+		devs[a.ndevices++].gsi = s->devs[i].gsi;
 	}
-	ret = mem_layout(&s->mem, s->cfg.mem_mib << 20);
-	if (ret == 0)
-		ret = mem_create(&s->mem, s->cfg.name);
-	if (ret == 0)
-		ret = mem_map(&s->mem);
-	if (ret < 0) {
-		errno = -ret;
-		fatal("guest memory");
-	}
+	create_memory(s);
 	if (s->cfg.acpi) {
 		ret = build_acpi(s, &a.rsdp);
 		if (ret < 0) {
@@ -210,21 +236,13 @@ static void load_kernel(struct sup *s)
 		close(a.initrd_fd);
 }
 
-/* Each virtio device gets the next 4 KiB window and GSI, announced on the command line too. */
-static void place_devices(struct sup *s)
+static int uses_stdio(const struct sup *s)
 {
-	size_t len;
-
-	snprintf(s->cmdline, sizeof(s->cmdline), "%s", s->cfg.cmdline);
-	for (unsigned int i = 0; i < s->nvdevs; i++) {
-		struct vdev *v = &s->vdevs[i];
-
-		v->base = LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE;
-		v->gsi = LAYOUT_VIRTIO_GSI_BASE + i;
-		len = strlen(s->cmdline);
-		snprintf(s->cmdline + len, sizeof(s->cmdline) - len, "%svirtio_mmio.device=4K@0x%llx:%u",
-			 len ? " " : "", (unsigned long long)v->base, v->gsi);
+	for (unsigned int i = 0; i < s->ndevs; i++) {
+		if (s->devs[i].uses_stdio)
+			return 1;
 	}
+	return 0;
 }
 
 static int may_change_ids(void)
@@ -251,7 +269,11 @@ static void jail_plan(struct sup *s)
 		log_info("warning: --jail no-namespaces: children share the host's mount, network, "
 			 "IPC, UTS and PID namespaces and file system");
 	if (s->cfg.jail_mode == 2)
-		log_info("warning: --jail off: children run with bulkhead's own privileges, unjailed");
+		log_info("warning: --jail off: children run unjailed with bulkhead's own privileges "
+			 "(no namespaces, id change, capability drop or rlimits) and the supervisor "
+			 "keeps its own; %s",
+			 s->cfg.seccomp_mode == 2 ? "--seccomp off removes every seccomp filter too"
+						  : "every process keeps its seccomp filter");
 	if (s->cfg.seccomp_mode != 0)
 		log_info("warning: --seccomp %s: system calls are %s", seccomp_names[s->cfg.seccomp_mode],
 			 s->cfg.seccomp_mode == 1 ? "only logged, not stopped" : "not filtered");
@@ -281,18 +303,15 @@ int main(int argc, char **argv)
 
 	s.launch_ns = now_ns();
 	s.status = -1;
+	s.deadline_ms = testhook_deadline_ms(IPC_DEADLINE_MS);
+	s.restart_window_ms = testhook_restart_window_ms(SUP_RESTART_WINDOW_MS);
 	s.phase = PHASE_STARTING;
 	log_init("bulkhead");
 	parse_args(&s, argc, argv);
 	open_kvm(&s);
 	check_config(&s);
-	s.serial_fd = -1;
-	if (s.cfg.serial == SERIAL_FILE)
-		s.serial_fd = open_config_file("--serial", "file", s.cfg.serial_path,
-					       O_WRONLY | O_CREAT | O_TRUNC);
-	if (disks_open(&s, err, sizeof(err)) < 0 || nets_open(&s, err, sizeof(err)) < 0)
+	if (vm_open_devices(&s, err, sizeof(err)) < 0)
 		usage_error(err);
-	place_devices(&s);
 	jail_plan(&s);
 	load_kernel(&s);
 	if (block_signals(&s) < 0)
@@ -304,12 +323,15 @@ int main(int argc, char **argv)
 	s.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s.ep < 0)
 		fatal("epoll_create1");
-	if (s.cfg.serial == SERIAL_STDIO)
+	if (uses_stdio(&s))
 		tty_make_raw();
-	if (vm_start_children(&s) < 0) {
+	if (vm_start_children(&s) < 0 || vm_start_spawner(&s) < 0)
 		sup_decide(&s, EXIT_VM_FAILED, "cannot start the VM's processes");
-	}
+	/* The supervisor never maps guest memory again; the spawner keeps its copy. */
+	mem_close(&s.mem);
 	status = sup_run(&s);
+	vm_close_devices(&s);
+	vm_close_links(&s);
 	tty_restore();
 	log_info("%s; exit status %d", s.reason, status);
 	return status;

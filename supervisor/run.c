@@ -7,36 +7,33 @@
  * every child gets STOP, and whoever has not exited in time gets SIGKILL.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <seccomp.h>
 #include <stdlib.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "jail/jail.h"
 #include "seccomp/policy.h"
 #include "supervisor.h"
+#include "testhooks/testhooks.h"
 
 #define TAG_SIGNAL 0
 #define TAG_CTL 1
 #define TAG_PIDFD 2
 #define TAG(kind, i) (((uint64_t)(kind) << 32) | (i))
-
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void sup_decide(struct sup *s, int status, const char *fmt, ...)
 {
@@ -67,6 +64,19 @@ static void sup_stop_all(struct sup *s)
 	}
 }
 
+/* Brokering (socket, connect) is allowed only while a device whose kind has a broker runs. */
+static size_t broker_bindings(const struct sup *s, struct policy_binding *b)
+{
+	int on = 0;
+
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		on |= s->devs[i].kind->connect != NULL;
+	b[0] = (struct policy_binding){ "BROKER_FAMILY", on ? AF_UNIX : KINDS_BROKER_NONE };
+	b[1] = (struct policy_binding){ "BROKER_ADDRLEN",
+					on ? sizeof(struct sockaddr_un) : KINDS_BROKER_NONE };
+	return 2;
+}
+
 /*
  * Once every child runs, the supervisor needs little: its control sockets,
  * pidfds and signalfd, the terminal, and CAP_KILL to stop children that run
@@ -79,9 +89,8 @@ static int sup_lockdown(struct sup *s)
 	size_t n = 0;
 	int e;
 
-	if (s->cfg.jail_mode == 2)
-		return 0; /* --jail off: nothing is narrowed */
-	if ((e = jail_narrow_supervisor(err, sizeof(err))) < 0) {
+	/* --jail off narrows nothing, but the filter stays unless --seccomp off. */
+	if (s->cfg.jail_mode != 2 && (e = jail_narrow_supervisor(err, sizeof(err))) < 0) {
 		log_warnx("%s", err);
 		return e;
 	}
@@ -89,6 +98,7 @@ static int sup_lockdown(struct sup *s)
 	b[n++] = (struct policy_binding){ "EPOLL_FD", (uint64_t)s->ep };
 	b[n++] = (struct policy_binding){ "KMSG_FD", (uint64_t)(int64_t)s->kmsg_fd };
 	b[n++] = (struct policy_binding){ "PID", (uint64_t)getpid() };
+	n += broker_bindings(s, b + n);
 	for (unsigned int i = 0; i < s->nchildren; i++)
 		b[n++] = (struct policy_binding){ "CONTROL_FD", (uint64_t)(int64_t)s->children[i].ctl };
 	e = policy_load_from("supervisor", -1, -1, b, n, (enum policy_mode)s->cfg.seccomp_mode, err,
@@ -121,6 +131,7 @@ static void sup_start_vcpu(struct sup *s)
 		sup_decide(s, EXIT_VM_FAILED, "the supervisor could not lock itself down");
 		sup_stop_all(s);
 	}
+	testhook_supervisor_fault();
 }
 
 static int vm_exit_status(const struct ipc_vm_exit *m)
@@ -138,6 +149,7 @@ static int vm_exit_status(const struct ipc_vm_exit *m)
 }
 
 static void child_reap(struct sup *s, struct child *c);
+static int replaceable(const struct sup *s, const struct child *c);
 
 static unsigned int children_exited(const struct sup *s)
 {
@@ -169,26 +181,139 @@ static void reap_dead(struct sup *s, const struct child *reporter)
 	}
 }
 
+static struct child *child_named(struct sup *s, const char *name)
+{
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		if (strcmp(s->children[i].name, name) == 0)
+			return &s->children[i];
+	}
+	return NULL;
+}
+
+/* A device's instance: its child bears the instance's name. */
+static const struct dev_inst *child_dev(const struct sup *s, const struct child *c)
+{
+	for (unsigned int i = 0; i < s->ndevs && !c->is_vcpu; i++) {
+		if (strcmp(s->devs[i].name, c->name) == 0)
+			return &s->devs[i];
+	}
+	return NULL;
+}
+
+static void child_kill(struct child *c)
+{
+	if (!c->exited && c->pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+}
+
+/*
+ * The vcpu process found a device that missed its deadline or closed its
+ * channel. A stuck device is killed at once: ending the VM must not wait for
+ * it. One that died is described by its death, if it can be reaped.
+ */
+static void on_dev_failed(struct sup *s, struct child *vcpu, const struct ipc_dev_failed *m)
+{
+	static const char *const what[] = {
+		[IPC_DEV_FAIL_DRAIN] = "did not drain its channel within the deadline",
+		[IPC_DEV_FAIL_ANSWER] = "did not answer within the deadline",
+		[IPC_DEV_FAIL_CLOSED] = "closed its channel",
+		[IPC_DEV_FAIL_PROTOCOL] = "answered with something that is not a reply",
+		[IPC_DEV_FAIL_BUSY] = "was held by another vCPU's access past the deadline",
+	};
+	struct child *c = ipc_str_ok(m->df_name, sizeof(m->df_name)) ? child_named(s, m->df_name) : NULL;
+
+	if (!c || c->is_vcpu || m->df_what == 0 || m->df_what >= nitems(what)) {
+		sup_decide(s, EXIT_VM_FAILED, "%s: protocol error on its control channel", vcpu->name);
+		sup_stop_all(s);
+		return;
+	}
+	if (replaceable(s, c)) {
+		/* One of an incarnation already replaced, or one that is dying: nothing to do. */
+		if (m->df_gen != c->gen || c->restarting || c->exited)
+			return;
+		log_info("%s %s (%u ms; a register %s at offset 0x%llx of its window); killing it",
+			 c->name, what[m->df_what], s->deadline_ms, m->df_write ? "write" : "read",
+			 (unsigned long long)m->df_offset);
+		child_kill(c);
+		return;
+	}
+	if (m->df_what == IPC_DEV_FAIL_CLOSED)
+		reap_dead(s, vcpu);
+	sup_decide(s, EXIT_VM_FAILED, "%s %s (%u ms; a register %s at offset 0x%llx of its window)",
+		   c->name, what[m->df_what], s->deadline_ms, m->df_write ? "write" : "read",
+		   (unsigned long long)m->df_offset);
+	child_kill(c);
+	sup_stop_all(s);
+}
+
+/*
+ * CONNECT: a device asks for a host connection (brokered access). Its kind's
+ * broker checks the port against the instance's configuration and connects
+ * without blocking; the answer carries the socket, or why there is none.
+ * Once the VM is stopping nothing is connected any more.
+ */
+static void on_connect(struct sup *s, struct child *c, const struct ipc_connect *m)
+{
+	const struct dev_inst *d = child_dev(s, c);
+	struct ipc_connect_reply r;
+	int fd = -ESHUTDOWN, err;
+
+	if (!d || !d->kind->connect) {
+		sup_decide(s, EXIT_VM_FAILED, "%s: asked for a connection its kind has no broker for",
+			   c->name);
+		sup_stop_all(s);
+		return;
+	}
+	if (s->phase == PHASE_RUNNING)
+		fd = d->kind->connect(d, m->cq_port);
+	ipc_init(&r, IPC_CONNECT_REPLY, sizeof(r));
+	r.cr_seq = m->cq_seq;
+	r.cr_errno = fd >= 0 ? 0 : -fd <= IPC_ERRNO_MAX ? -fd : EIO;
+	err = fd >= 0 ? ipc_send_fd(c->ctl, &r, fd) : ipc_send(c->ctl, &r);
+	if (fd >= 0)
+		close(fd);
+	/* EPIPE: the device is gone, and its pidfd says how. EAGAIN: it does not read. */
+	if (err < 0 && err != -EPIPE && s->phase == PHASE_RUNNING) {
+		sup_decide(s, EXIT_VM_FAILED, "%s: cannot answer its connection request: %s", c->name,
+			   strerror(-err));
+		sup_stop_all(s);
+	}
+}
+
 static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t len)
 {
 	static const struct ipc_handler table[] = {
-		{ IPC_READY, sizeof(struct ipc_empty), (1u << PHASE_STARTING) | (1u << PHASE_STOPPING), NULL },
+		{ IPC_READY, sizeof(struct ipc_empty), ~0u, NULL },
 		{ IPC_ERROR, sizeof(struct ipc_error), ~0u, NULL },
 		{ IPC_VM_EXIT, sizeof(struct ipc_vm_exit),
+		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
+		{ IPC_DEV_FAILED, sizeof(struct ipc_dev_failed),
+		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
+		{ IPC_CONNECT, sizeof(struct ipc_connect),
 		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
 	};
 	const struct ipc_handler *row;
 
 	row = ipc_check(table, nitems(table), buf, len, 1u << s->phase);
-	if (!row || (row->type == IPC_VM_EXIT && !c->is_vcpu)) {
+	if (!row || ((row->type == IPC_VM_EXIT || row->type == IPC_DEV_FAILED) && !c->is_vcpu)) {
 		sup_decide(s, EXIT_VM_FAILED, "%s: protocol error on its control channel", c->name);
 		sup_stop_all(s);
 		return;
 	}
-	if (row->type == IPC_READY) {
+	if (row->type == IPC_DEV_FAILED) {
+		on_dev_failed(s, c, buf);
+	} else if (row->type == IPC_CONNECT) {
+		on_connect(s, c, buf);
+	} else if (row->type == IPC_READY) {
 		c->ready = 1;
 		if (s->phase == PHASE_STARTING)
 			sup_start_vcpu(s);
+	} else if (row->type == IPC_ERROR && replaceable(s, c) && s->phase == PHASE_RUNNING) {
+		const struct ipc_error *e = buf;
+
+		/* It is ending: its death is what counts, and it will be replaced. */
+		log_info("%s failed: %.*s", c->name, (int)sizeof(e->ie_text),
+			 ipc_str_ok(e->ie_text, sizeof(e->ie_text)) ? e->ie_text : "(garbled)");
 	} else if (row->type == IPC_ERROR) {
 		const struct ipc_error *e = buf;
 
@@ -207,24 +332,45 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 	}
 }
 
+/* Whether c's process is replaced when it dies. */
+static int replaceable(const struct sup *s, const struct child *c)
+{
+	return s->cfg.restart && c->dev >= 0 && s->devs[c->dev].kind->restartable;
+}
+
+static void on_spawned(struct sup *s, struct child *spawner, const void *buf, size_t len,
+		       const int *fds, size_t nfds);
+
 static void child_ctl_read(struct sup *s, struct child *c)
 {
-	char buf[IPC_MAX_MSG];
+	_Alignas(8) char buf[IPC_MAX_MSG];
+	int fds[IPC_MAX_FDS];
+	size_t nfds = 0;
 	ssize_t n;
 
-	if (c->ctl < 0)
+	if (c->ctl < 0 || c->ctl_eof)
 		return;
-	n = ipc_recv(c->ctl, buf);
+	if (c->is_spawner)
+		n = ipc_recv_fds(c->ctl, buf, IPC_SPAWNED, fds, nitems(fds), &nfds);
+	else
+		n = ipc_recv(c->ctl, buf);
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
-		/* EOF or error: the child is going; its pidfd will say how. */
+		/* EOF or error: the child is going; its pidfd will say how. A device
+		 * that will be replaced keeps the fd's number for its successor's. */
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, c->ctl, NULL);
-		close(c->ctl);
-		c->ctl = -1;
+		c->ctl_eof = 1;
+		if (!replaceable(s, c)) {
+			close(c->ctl);
+			c->ctl = -1;
+		}
 		return;
 	}
-	on_child_msg(s, c, buf, (size_t)n);
+	if (c->is_spawner)
+		on_spawned(s, c, buf, (size_t)n, fds, nfds);
+	else
+		on_child_msg(s, c, buf, (size_t)n);
 }
 
 /*
@@ -278,15 +424,134 @@ static void describe_exit(struct sup *s, pid_t pid, char *buf, size_t len, const
 			 sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?");
 }
 
+/* Failures of c within the last SUP_RESTART_WINDOW_MS, this one counted. */
+static unsigned int failures_in_window(const struct sup *s, struct child *c)
+{
+	uint64_t now = now_ns(), window = (uint64_t)s->restart_window_ms * 1000000;
+	unsigned int n = 0;
+
+	memmove(&c->failed_ns[1], &c->failed_ns[0], sizeof(c->failed_ns) - sizeof(c->failed_ns[0]));
+	c->failed_ns[0] = now;
+	while (n < nitems(c->failed_ns) && c->failed_ns[n] && now - c->failed_ns[n] <= window)
+		n++;
+	return n;
+}
+
+/*
+ * --on-device-failure restart: a device's process died while the guest runs.
+ * Its next incarnation comes from the spawner (on_spawned); the vCPUs that
+ * touch the device meanwhile wait for it. More than SUP_RESTART_MAX failures
+ * within the window is a crash loop, not bad luck: the VM ends.
+ */
+static void restart_device(struct sup *s, struct child *c, const char *how)
+{
+	unsigned int n = failures_in_window(s, c);
+	int err;
+
+	if (n > SUP_RESTART_MAX) {
+		sup_decide(s, EXIT_VM_FAILED,
+			   "%s (pid %d) %s: %u failures within %u ms, more than %d; not restarting it",
+			   c->name, (int)c->pid, how, n, s->restart_window_ms, SUP_RESTART_MAX);
+		sup_stop_all(s);
+		return;
+	}
+	log_info("%s (pid %d) %s; restarting it (restart %u; %u failure%s in the last %u ms)",
+		 c->name, (int)c->pid, how, c->gen + 1, n, n == 1 ? "" : "s", s->restart_window_ms);
+	c->restarting = 1;
+	err = vm_ask_respawn(s, (unsigned int)c->dev);
+	if (err < 0) {
+		sup_decide(s, EXIT_VM_FAILED, "%s: cannot ask for its restart: %s", c->name,
+			   strerror(-err));
+		sup_stop_all(s);
+	}
+}
+
+static struct child *vcpu_child(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		if (s->children[i].is_vcpu)
+			return &s->children[i];
+	}
+	return NULL;
+}
+
+static int watch(struct sup *s, int fd, unsigned int kind, unsigned int i)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG(kind, i) };
+
+	return epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* The new incarnation takes the old one's place: same child, same control fd number. */
+static int adopt(struct sup *s, struct child *c, pid_t pid, int pidfd, int ctl)
+{
+	unsigned int i = (unsigned int)(c - s->children);
+
+	if (dup3(ctl, c->ctl, O_CLOEXEC) < 0)
+		return -errno;
+	c->ctl_eof = 0;
+	c->pid = pid;
+	c->pidfd = pidfd;
+	c->exited = 0;
+	c->ready = 0;
+	c->restarting = 0;
+	c->gen++;
+	if (watch(s, c->ctl, TAG_CTL, i) < 0 || watch(s, c->pidfd, TAG_PIDFD, i) < 0)
+		return -errno;
+	return 0;
+}
+
+/* SPAWNED: the device's next process, and the vcpu process's end of its channel. */
+static void on_spawned(struct sup *s, struct child *spawner, const void *buf, size_t len,
+		       const int *fds, size_t nfds)
+{
+	static const struct ipc_handler table[] = {
+		{ IPC_SPAWNED, sizeof(struct ipc_spawn), (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING),
+		  NULL },
+	};
+	const struct ipc_spawn *m = buf;
+	struct child *c = NULL, *vcpu = vcpu_child(s);
+	struct ipc_vcpu_dev_swap swap;
+	int err = -EPROTO;
+
+	if (ipc_check(table, nitems(table), buf, len, 1u << s->phase) && m->sp_index < s->ndevs)
+		c = child_named(s, s->devs[m->sp_index].name);
+	if (c && c->restarting && m->sp_errno == 0 && nfds == 3 && vcpu && !vcpu->exited)
+		err = adopt(s, c, (pid_t)m->sp_pid, fds[0], fds[1]);
+	else if (c && c->restarting && m->sp_errno > 0 && nfds == 0)
+		err = -m->sp_errno;
+	if (err == 0) {
+		ipc_init(&swap, IPC_VCPU_DEV_SWAP, sizeof(swap));
+		snprintf(swap.ds_name, sizeof(swap.ds_name), "%s", c->name);
+		err = ipc_send_fd(vcpu->ctl, &swap, fds[2]);
+	}
+	/* The pidfd is the child's now (adopt); the rest were copied or not wanted. */
+	for (size_t k = c && c->pidfd == fds[0] ? 1 : 0; k < nfds; k++)
+		close(fds[k]);
+	if (err < 0 && s->phase == PHASE_RUNNING) {
+		sup_decide(s, EXIT_VM_FAILED, "%s: cannot restart it: %s", c ? c->name : spawner->name,
+			   strerror(-err));
+		sup_stop_all(s);
+	}
+}
+
 static void child_reap(struct sup *s, struct child *c)
 {
 	siginfo_t si = { 0 };
 	char how[192];
 
-	if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	/* __WALL: a device the spawner started has no exit signal (spawn.c). */
+	if (waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG | __WALL) < 0) {
+		if (errno != ECHILD)
+			return;
+		/* Not ours to reap (it should be): gone, with no status to tell. */
+		si.si_code = CLD_KILLED;
+		si.si_status = 0;
+	} else if (si.si_pid == 0) {
 		return;
+	}
 	/* Read what it said before it went: a VM_EXIT or ERROR explains the exit. */
-	while (c->ctl >= 0)
+	while (c->ctl >= 0 && !c->ctl_eof)
 		child_ctl_read(s, c);
 	c->exited = 1;
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->pidfd, NULL);
@@ -295,6 +560,10 @@ static void child_reap(struct sup *s, struct child *c)
 	describe_exit(s, c->pid, how, sizeof(how), &si);
 	if (s->phase == PHASE_STOPPING && si.si_code == CLD_EXITED && si.si_status == 0)
 		return;
+	if (s->phase == PHASE_RUNNING && s->status < 0 && replaceable(s, c)) {
+		restart_device(s, c, how);
+		return;
+	}
 	if (s->phase == PHASE_STOPPING && s->status >= 0)
 		log_debug("%s (pid %d) %s", c->name, (int)c->pid, how);
 	sup_decide(s, EXIT_VM_FAILED, "%s (pid %d) %s", c->name, (int)c->pid, how);

@@ -117,7 +117,10 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 	};
 	char *const argv[] = { c->title, NULL };
 	char hook[128];
-	char *envp[] = { testhook_child_env(c->title, hook, sizeof(hook)), NULL };
+	/* The test hook's fault is made by the first process of a name, not by its replacements. */
+	char *envp[] = { (spawn_flags & SPAWN_SIBLING) ? NULL
+						       : testhook_child_env(c->title, hook, sizeof(hook)),
+			 NULL };
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 	long pid;
@@ -126,6 +129,11 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 		args.flags |= CLONE_NEWPID;
 	if (spawn_flags & SPAWN_NEWUSER)
 		args.flags |= CLONE_NEWUSER;
+	/* clone3 takes no exit signal with CLONE_PARENT: the supervisor waits with __WALL. */
+	if (spawn_flags & SPAWN_SIBLING) {
+		args.flags |= CLONE_PARENT;
+		args.exit_signal = 0;
+	}
 	c->pidfd = -1;
 	pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid < 0)

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "ipc/ipc.h"
+#include "kinds/kinds.h"
 #include "loader/loader.h"
 #include "common/layout.h"
 #include "mem/mem.h"
@@ -19,8 +20,13 @@
 #define EXIT_VM_FAILED 4 /* a bulkhead process failed, or the VM hit an error */
 #define EXIT_SIGNAL_BASE 128 /* + signal number: stopped by SIGINT/SIGTERM/SIGHUP */
 
-/* The vcpu process's: 16 virtio devices x (channel, irqfd, 2 queues, shadow), and more. */
-#define SPAWN_MAX_FDS 128
+/* --on-device-failure restart: more than SUP_RESTART_MAX failures of one device
+ * within SUP_RESTART_WINDOW_MS end the VM. */
+#define SUP_RESTART_MAX 5
+#define SUP_RESTART_WINDOW_MS 60000
+
+/* The vcpu process's: every device's channel, irqfd, queues and shadow, and more. */
+#define SPAWN_MAX_FDS (16 + LAYOUT_MAX_DEVICES * (4 + IPC_MAX_QUEUES))
 
 struct child {
 	char name[IPC_NAME_MAX]; /* "vcpu", "serial" */
@@ -32,6 +38,13 @@ struct child {
 	int exited;
 	int is_vcpu;
 	int policy_fd, include_fd; /* --seccomp-policy-dir: numbers in the child, or IPC_FD_NONE */
+	int dev; /* the device instance it serves (s->devs), or -1 */
+	int is_spawner; /* the spawner (vm.c), not a child of the VM's own */
+	int ctl_eof; /* its control socket reached EOF; kept open for its next incarnation's */
+	/* --on-device-failure restart */
+	int restarting; /* dead, its next incarnation asked of the spawner */
+	unsigned int gen; /* incarnations after the first */
+	uint64_t failed_ns[SUP_RESTART_MAX + 1]; /* when it last failed, newest first */
 };
 
 /* Fds to place in a child at fixed numbers. */
@@ -48,6 +61,7 @@ void fdmap_init(struct fd_map *m);
 int fdmap_add(struct fd_map *m, int src);
 #define SPAWN_NEWPID 0x1 /* a new PID namespace: the child sees no other process */
 #define SPAWN_NEWUSER 0x2 /* and a user namespace, for an unprivileged supervisor */
+#define SPAWN_SIBLING 0x4 /* a child of our parent (the spawner's, for the supervisor to reap) */
 
 /* spawn_child: clone + exec helper exe with argv[0] = c->title; ctl and the map's fds only. */
 int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struct fd_map *m,
@@ -59,7 +73,7 @@ int helper_path(const char *name, char *buf, size_t len) __attribute__((warn_unu
 
 #ifndef BULKHEAD_SUPERVISOR_SUP_STATE
 #define BULKHEAD_SUPERVISOR_SUP_STATE
-#define SUP_MAX_CHILDREN (2 + IPC_MAX_DEVICES)
+#define SUP_MAX_CHILDREN (1 + LAYOUT_MAX_DEVICES)
 #define SUP_READY_TIMEOUT_MS 10000
 #define SUP_STOP_TIMEOUT_MS 3000
 
@@ -69,29 +83,24 @@ enum sup_phase {
 	PHASE_STOPPING = 3, /* STOP sent; waiting for children to exit */
 };
 
-/* A virtio-mmio device the supervisor sets up: its window, GSI, backend and config. */
-struct vdev {
-	char name[IPC_NAME_MAX]; /* "blk0" */
-	const char *helper; /* executable suffix: "blk" */
-	uint32_t kind; /* enum ipc_dev_kind */
-	uint64_t base; /* MMIO window */
-	uint32_t gsi;
+/* The eventfds, register shadow and state page of one device, made once for all its processes. */
+struct dev_link {
+	int irq_fd;
+	int queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, datamatch = index */
 	unsigned int nqueues;
-	int backend_fd; /* image or TAP */
-	struct ipc_cfg_blk blk; /* IPC_DEV_BLK */
-	struct ipc_cfg_net net; /* IPC_DEV_NET */
+	int shadow_fd; /* the register shadow memfd (struct ipc_shadow), if the kind keeps one */
+	int state_fd; /* with restarts: the state page memfd (struct ipc_state), else -1 */
 };
 
 struct sup {
 	struct vm_config cfg;
 	uint64_t launch_ns;
 	int kvm_fd;
-	int serial_fd; /* --serial file=: opened at start, handed to the serial process */
 	struct guest_mem mem;
 	struct loader_result boot;
-	struct vdev vdevs[LAYOUT_MAX_VIRTIO_DEVICES];
-	unsigned int nvdevs;
-	char cmdline[CONFIG_CMDLINE_MAX + LAYOUT_MAX_VIRTIO_DEVICES * 48]; /* with virtio_mmio.device= */
+	struct dev_inst devs[LAYOUT_MAX_DEVICES]; /* in the order of the kind table */
+	unsigned int ndevs;
+	char cmdline[CONFIG_CMDLINE_MAX + LAYOUT_MAX_DEVICES * 48]; /* with virtio_mmio.device= */
 	struct child children[SUP_MAX_CHILDREN];
 	unsigned int nchildren;
 	enum sup_phase phase;
@@ -103,19 +112,37 @@ struct sup {
 	int policy_fds[2 * SUP_MAX_CHILDREN]; /* --seccomp-policy-dir files, closed after spawning */
 	unsigned int npolicy_fds;
 	int kmsg_fd; /* /dev/kmsg at its end, to name the call of a seccomp kill; or -1 */
+	unsigned int deadline_ms; /* a device answers or drains within this (IPC_DEADLINE_MS) */
+	unsigned int restart_window_ms; /* SUP_RESTART_WINDOW_MS (test builds may shorten it) */
+	int in_spawner; /* this is the spawner's copy (vm.c) */
+	/* What outlives a device's processes: its eventfds, shadow and state page. */
+	struct dev_link links[LAYOUT_MAX_DEVICES];
 };
+
 
 /* sup_run: the event loop from spawn to the last child's exit; returns the exit status. */
 int sup_run(struct sup *s);
 /* sup_decide: record the VM's exit status and reason, unless one is already recorded. */
 void sup_decide(struct sup *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* disks_open: open, check and lock every --disk image into s->vdevs; 0, or -1 with a
- * one-line error naming the option in err. */
-int disks_open(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
-/* nets_open: open (or adopt) every --net TAP into s->vdevs; 0 or -1 with err. */
-int nets_open(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * vm_open_devices: one instance per configured device, in the kind table's
+ * order, each with its host resources open and its window placed (and listed
+ * in s->cmdline); 0, or -1 with a one-line error naming the option in err.
+ */
+int vm_open_devices(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* vm_close_devices: close the devices' host resources. */
+void vm_close_devices(struct sup *s);
 /* vm_start_children: create channels and eventfds, spawn and configure every child. */
 int vm_start_children(struct sup *s) __attribute__((warn_unused_result));
-/* now_ns: CLOCK_MONOTONIC in nanoseconds. */
-uint64_t now_ns(void);
+/*
+ * vm_start_spawner: with --on-device-failure restart, fork the spawner, which
+ * keeps what starting a device needs (privileges, fds) while the supervisor
+ * locks itself down, and starts a device's next incarnation on request
+ * (IPC_SPAWN). 0 or -errno.
+ */
+int vm_start_spawner(struct sup *s) __attribute__((warn_unused_result));
+/* vm_ask_respawn: ask the spawner for device i's next incarnation. 0 or -errno. */
+int vm_ask_respawn(struct sup *s, unsigned int i) __attribute__((warn_unused_result));
+/* vm_close_links: close the devices' eventfds, shadows and state pages. */
+void vm_close_links(struct sup *s);
 #endif

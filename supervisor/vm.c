@@ -1,17 +1,22 @@
 /* Copyright (c) 2026 The bulkhead authors. */
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Building the process tree of one VM: the channels and eventfds that join
- * the children, the fds each child gets, and the configuration messages
- * each receives before it answers READY.
+ * Building the process tree of one VM: each device's instance (its kind's
+ * host resources and window), the channels and eventfds that join the
+ * children, the fds each child gets, and the configuration messages each
+ * receives before it answers READY. Nothing here knows a device model: it
+ * loops over the instances, and their kinds (kinds/) say what differs.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/layout.h"
@@ -20,15 +25,6 @@
 #include "supervisor.h"
 #include "testhooks/testhooks.h"
 
-/* The channels and eventfds between the vcpu process and one device. */
-struct dev_link {
-	int chan[2]; /* [0] vcpu end, [1] device end */
-	int irq_fd;
-	int queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, datamatch = index */
-	unsigned int nqueues;
-	int shadow_fd; /* virtio devices: the register shadow memfd (struct ipc_shadow) */
-};
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -36,22 +32,92 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* A device with queues is a virtio device, whose side-effect-free registers are shadowed. */
-static int link_create(struct dev_link *l, unsigned int nqueues)
+/* Place the instance's window: a fixed one, or the next virtio-mmio window and GSI. */
+static void place_window(struct sup *s, struct dev_inst *d, unsigned int *nwindows)
 {
-	l->chan[0] = l->chan[1] = l->irq_fd = l->shadow_fd = -1;
-	l->nqueues = 0;
-	if (nqueues) {
+	const struct dev_transport *t = d->kind->transport;
+	size_t len;
+
+	d->len = t->len;
+	d->base = t->base;
+	d->gsi = t->gsi;
+	if (!t->announce)
+		return;
+	d->base = LAYOUT_VIRTIO_MMIO_BASE + *nwindows * LAYOUT_VIRTIO_MMIO_SIZE;
+	d->gsi = LAYOUT_VIRTIO_GSI_BASE + *nwindows;
+	(*nwindows)++;
+	len = strlen(s->cmdline);
+	snprintf(s->cmdline + len, sizeof(s->cmdline) - len, "%svirtio_mmio.device=4K@0x%llx:%u",
+		 len ? " " : "", (unsigned long long)d->base, d->gsi);
+}
+
+static void inst_init(struct dev_inst *d, const struct dev_config *c, unsigned int index)
+{
+	memset(d, 0, sizeof(*d));
+	d->kind = c->kind;
+	d->opts = c->opts;
+	d->index = index;
+	if (c->kind->max == 1)
+		snprintf(d->name, sizeof(d->name), "%s", c->kind->helper);
+	else
+		snprintf(d->name, sizeof(d->name), "%s%u", c->kind->helper, index);
+}
+
+int vm_open_devices(struct sup *s, char *err, size_t errlen)
+{
+	unsigned int nwindows = 0;
+
+	snprintf(s->cmdline, sizeof(s->cmdline), "%s", s->cfg.cmdline);
+	for (size_t k = 0; k < kinds_count; k++) {
+		unsigned int index = 0;
+
+		for (unsigned int i = 0; i < s->cfg.ndevs; i++) {
+			const struct dev_config *c = &s->cfg.devs[i];
+			struct dev_inst *d = &s->devs[s->ndevs];
+
+			if (c->kind != kinds_table[k])
+				continue;
+			if (s->ndevs >= LAYOUT_MAX_DEVICES) {
+				snprintf(err, errlen, "--%s: at most %d devices in all", c->kind->option,
+					 LAYOUT_MAX_DEVICES);
+				return -1;
+			}
+			inst_init(d, c, index++);
+			if (c->kind->open(d, err, errlen) < 0) {
+				kinds_close(d);
+				return -1;
+			}
+			s->ndevs++;
+			place_window(s, d, &nwindows);
+		}
+	}
+	return 0;
+}
+
+void vm_close_devices(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		kinds_close(&s->devs[i]);
+}
+
+/* What outlives the device's processes: its eventfds, its shadow, its state page. */
+static int link_create(struct sup *s, struct dev_link *l, const struct dev_inst *d)
+{
+	*l = (struct dev_link){ .irq_fd = -1, .shadow_fd = -1, .state_fd = -1 };
+	if (d->kind->transport->shadow) {
 		l->shadow_fd = mem_create_sealed("bulkhead-shadow", IPC_SHADOW_SIZE);
 		if (l->shadow_fd < 0)
 			return l->shadow_fd;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->chan) < 0)
-		return -errno;
+	if (s->cfg.restart) {
+		l->state_fd = mem_create_sealed("bulkhead-state", IPC_STATE_SIZE);
+		if (l->state_fd < 0)
+			return l->state_fd;
+	}
 	l->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->irq_fd < 0)
 		return -errno;
-	for (; l->nqueues < nqueues && l->nqueues < IPC_MAX_QUEUES; l->nqueues++) {
+	for (; l->nqueues < d->kind->nqueues && l->nqueues < IPC_MAX_QUEUES; l->nqueues++) {
 		l->queue_fd[l->nqueues] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (l->queue_fd[l->nqueues] < 0)
 			return -errno;
@@ -61,13 +127,26 @@ static int link_create(struct dev_link *l, unsigned int nqueues)
 
 static void link_close(struct dev_link *l)
 {
-	close_fd(&l->chan[0]);
-	close_fd(&l->chan[1]);
 	close_fd(&l->irq_fd);
 	close_fd(&l->shadow_fd);
+	close_fd(&l->state_fd);
 	for (unsigned int q = 0; q < l->nqueues; q++)
 		close_fd(&l->queue_fd[q]);
 	l->nqueues = 0;
+}
+
+void vm_close_links(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		link_close(&s->links[i]);
+}
+
+/* A device's channel to the vcpu process, new for each of its processes. */
+static int chan_create(int chan[2])
+{
+	chan[0] = chan[1] = -1;
+	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, chan) < 0 ? -errno
+												 : 0;
 }
 
 static struct child *child_new(struct sup *s, const char *name)
@@ -133,7 +212,7 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	err = spawn_child(c, exe, sv[1], m, s->spawn_flags);
+	err = spawn_child(c, exe, sv[1], m, s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING : 0));
 	close(sv[1]);
 	if (err < 0) {
 		close(sv[0]);
@@ -143,6 +222,7 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 	}
 	c->exited = 0;
 	c->ctl = sv[0];
+	log_debug("started %s, pid %d", c->name, (int)c->pid);
 	if (fcntl(c->ctl, F_SETFL, O_NONBLOCK) < 0)
 		return -errno;
 	return 0;
@@ -170,48 +250,6 @@ static int send_done(struct sup *s, struct child *c)
 	return ipc_send(c->ctl, &m);
 }
 
-static int fd_valid(int fd)
-{
-	return fcntl(fd, F_GETFD) >= 0;
-}
-
-static int start_serial(struct sup *s, struct dev_link *l, int *out_file)
-{
-	struct child *c = child_new(s, "serial");
-	struct ipc_cfg_device m;
-	struct fd_map map;
-	int in = IPC_FD_NONE, out = IPC_FD_NONE;
-	int err;
-
-	if (!c)
-		return -ENOSPC;
-	fdmap_init(&map);
-	ipc_init(&m, IPC_CFG_DEVICE, sizeof(m));
-	snprintf(m.cd_name, sizeof(m.cd_name), "serial");
-	m.cd_kind = IPC_DEV_SERIAL;
-	m.cd_flags = s->cfg.verbose ? IPC_DEV_F_VERBOSE : 0;
-	m.cd_chan_fd = fdmap_add(&map, l->chan[1]);
-	m.cd_irq_fd = fdmap_add(&map, l->irq_fd);
-	if (s->cfg.serial == SERIAL_STDIO) {
-		if (fd_valid(STDIN_FILENO))
-			in = fdmap_add(&map, STDIN_FILENO);
-		if (fd_valid(STDOUT_FILENO))
-			out = fdmap_add(&map, STDOUT_FILENO);
-	} else if (s->cfg.serial == SERIAL_FILE) {
-		out = fdmap_add(&map, *out_file);
-	}
-	m.cd_in_fd = in;
-	m.cd_out_fd = out;
-	m.cd_base = LAYOUT_COM1_PORT;
-	err = child_spawn(s, c, "serial", &map);
-	if (err == 0)
-		err = ipc_send(c->ctl, &m);
-	if (err == 0)
-		err = send_done(s, c);
-	close_fd(out_file);
-	return err;
-}
-
 static int send_mem_config(struct sup *s, struct child *c, const int *mem_fds)
 {
 	int err = 0;
@@ -235,47 +273,68 @@ static void map_mem(struct sup *s, struct fd_map *map, int *mem_fds)
 		mem_fds[i] = fdmap_add(map, s->mem.regions[i].fd);
 }
 
-static int start_vdev(struct sup *s, struct vdev *v, struct dev_link *l)
+/* The generic part of a device's configuration: identity, window, channel, queues. */
+static void device_msg(const struct sup *s, const struct dev_inst *d, const struct dev_link *l,
+		       int chan, int restore, struct fd_map *map, struct ipc_cfg_device *m)
 {
-	struct child *c = child_new(s, v->name);
+	ipc_init(m, IPC_CFG_DEVICE, sizeof(*m));
+	snprintf(m->cd_name, sizeof(m->cd_name), "%s", d->name);
+	m->cd_kind = d->kind->ipc_kind;
+	m->cd_flags = s->cfg.verbose ? IPC_DEV_F_VERBOSE : 0;
+	m->cd_chan_fd = fdmap_add(map, chan);
+	m->cd_irq_fd = fdmap_add(map, l->irq_fd);
+	m->cd_base = d->base;
+	m->cd_nqueues = l->nqueues;
+	for (unsigned int q = 0; q < l->nqueues; q++)
+		m->cd_queue_fd[q] = fdmap_add(map, l->queue_fd[q]);
+	m->cd_shadow_fd = IPC_FD_NONE;
+	if (l->shadow_fd >= 0) {
+		m->cd_flags |= IPC_DEV_F_SHADOW;
+		m->cd_shadow_fd = fdmap_add(map, l->shadow_fd);
+	}
+	m->cd_state_fd = IPC_FD_NONE;
+	if (l->state_fd >= 0 && d->kind->restartable) {
+		m->cd_flags |= IPC_DEV_F_STATE | (restore ? IPC_DEV_F_RESTORE : 0);
+		m->cd_state_fd = fdmap_add(map, l->state_fd);
+	}
+}
+
+/* The kind's own message, with its fds at their numbers in the child. */
+static void kind_msg(const struct dev_inst *d, struct fd_map *map, struct dev_inst *out)
+{
+	*out = *d;
+	for (size_t i = 0; i < d->kind->nfds; i++) {
+		int fd = kinds_msg_fd(d, i);
+
+		kinds_set_msg_fd(out, i, fd < 0 ? IPC_FD_NONE : fdmap_add(map, fd));
+	}
+}
+
+/* Start a process for device i on channel chan (its end), as its first or a replacement. */
+static int start_device(struct sup *s, struct child *c, unsigned int i, int chan, int restore)
+{
+	const struct dev_inst *d = &s->devs[i];
 	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
 	struct ipc_cfg_device m;
+	struct dev_inst placed;
 	struct fd_map map;
 	int err;
 
-	if (!c)
-		return -ENOSPC;
+	c->dev = (int)i;
 	fdmap_init(&map);
-	map_mem(s, &map, mem_fds);
-	ipc_init(&m, IPC_CFG_DEVICE, sizeof(m));
-	snprintf(m.cd_name, sizeof(m.cd_name), "%s", v->name);
-	m.cd_kind = v->kind;
-	m.cd_flags = s->cfg.verbose ? IPC_DEV_F_VERBOSE : 0;
-	m.cd_chan_fd = fdmap_add(&map, l->chan[1]);
-	m.cd_irq_fd = fdmap_add(&map, l->irq_fd);
-	m.cd_in_fd = fdmap_add(&map, v->backend_fd);
-	m.cd_out_fd = IPC_FD_NONE;
-	m.cd_base = v->base;
-	m.cd_nqueues = l->nqueues;
-	for (unsigned int q = 0; q < l->nqueues; q++)
-		m.cd_queue_fd[q] = fdmap_add(&map, l->queue_fd[q]);
-	m.cd_shadow_fd = IPC_FD_NONE;
-	if (l->shadow_fd >= 0) {
-		m.cd_flags |= IPC_DEV_F_SHADOW;
-		m.cd_shadow_fd = fdmap_add(&map, l->shadow_fd);
-	}
-	err = child_spawn(s, c, v->helper, &map);
-	if (err == 0)
+	if (d->kind->uses_guest_memory)
+		map_mem(s, &map, mem_fds);
+	device_msg(s, d, &s->links[i], chan, restore, &map, &m);
+	kind_msg(d, &map, &placed);
+	err = child_spawn(s, c, d->kind->helper, &map);
+	if (err == 0 && d->kind->uses_guest_memory)
 		err = send_mem_config(s, c, mem_fds);
 	if (err == 0)
 		err = ipc_send(c->ctl, &m);
-	if (err == 0 && v->kind == IPC_DEV_BLK)
-		err = ipc_send(c->ctl, &v->blk);
-	if (err == 0 && v->kind == IPC_DEV_NET)
-		err = ipc_send(c->ctl, &v->net);
+	if (err == 0)
+		err = ipc_send(c->ctl, &placed.msg);
 	if (err == 0)
 		err = send_done(s, c);
-	close_fd(&v->backend_fd);
 	return err;
 }
 
@@ -295,41 +354,50 @@ static int send_vcpu_config(struct sup *s, struct child *c, const int *mem_fds, 
 	v.cv_gdt_base = s->boot.gdt_base;
 	v.cv_launch_ns = s->launch_ns;
 	v.cv_kvm_fd = kvm_fd;
-	v.cv_flags = (s->cfg.verbose ? IPC_VCPU_F_VERBOSE : 0) | (s->cfg.pit ? 0 : IPC_VCPU_F_NO_PIT);
+	v.cv_flags = (s->cfg.verbose ? IPC_VCPU_F_VERBOSE : 0) | (s->cfg.pit ? 0 : IPC_VCPU_F_NO_PIT) |
+		     (s->cfg.restart ? IPC_VCPU_F_RESTART : 0);
+	v.cv_deadline_ms = s->deadline_ms;
 	snprintf(v.cv_name, sizeof(v.cv_name), "%s", s->cfg.name);
 	if (err == 0)
 		err = ipc_send(c->ctl, &v);
 	return err;
 }
 
-/* The vcpu process's view of one device: window, GSI, channel, irqfd, ioeventfds. */
-static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *d, struct fd_map *map, const char *name,
-			 uint32_t space, uint64_t base, uint64_t len, uint32_t gsi,
-			 const struct dev_link *l)
+/* The vcpu process's view of one device: window, GSI, channel, irqfd, ioeventfds, and
+ * what its transport declares about synchronous writes and its shadow. */
+static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *m, struct fd_map *map, const struct dev_inst *d,
+			 const struct dev_link *l, int chan)
 {
-	ipc_init(d, IPC_CFG_VCPU_DEV, sizeof(*d));
-	snprintf(d->cd_name, sizeof(d->cd_name), "%s", name);
-	d->cd_space = space;
-	d->cd_gsi = gsi;
-	d->cd_base = base;
-	d->cd_len = len;
-	d->cd_chan_fd = fdmap_add(map, l->chan[0]);
-	d->cd_irq_fd = fdmap_add(map, l->irq_fd);
-	d->cd_nqueues = l->nqueues;
-	d->cd_notify_off = l->nqueues ? VIRTIO_MMIO_QUEUE_NOTIFY_OFF : 0;
+	const struct dev_transport *t = d->kind->transport;
+
+	ipc_init(m, IPC_CFG_VCPU_DEV, sizeof(*m));
+	snprintf(m->cd_name, sizeof(m->cd_name), "%s", d->name);
+	m->cd_space = t->space;
+	m->cd_gsi = d->gsi;
+	m->cd_base = d->base;
+	m->cd_len = d->len;
+	m->cd_chan_fd = fdmap_add(map, chan);
+	m->cd_irq_fd = fdmap_add(map, l->irq_fd);
+	m->cd_nqueues = l->nqueues;
+	m->cd_notify_off = l->nqueues ? t->notify_off : 0;
 	for (unsigned int q = 0; q < l->nqueues; q++)
-		d->cd_queue_fd[q] = fdmap_add(map, l->queue_fd[q]);
-	d->cd_shadow_fd = IPC_FD_NONE;
+		m->cd_queue_fd[q] = fdmap_add(map, l->queue_fd[q]);
+	m->cd_nsync = t->nsync;
+	memcpy(m->cd_sync_off, t->sync_off, sizeof(m->cd_sync_off));
+	m->cd_shadow_fd = IPC_FD_NONE;
 	if (l->shadow_fd >= 0 && !testhook_no_shadow()) {
-		d->cd_flags |= IPC_VCPU_DEV_F_SHADOW;
-		d->cd_shadow_fd = fdmap_add(map, l->shadow_fd);
+		m->cd_flags |= IPC_VCPU_DEV_F_SHADOW;
+		m->cd_shadow_fd = fdmap_add(map, l->shadow_fd);
+		m->cd_shadow_width = t->shadow_width;
+		m->cd_shadow_regs = t->shadow_regs;
+		m->cd_shadow_config_off = t->shadow_config_off;
 	}
 }
 
-static int start_vcpu(struct sup *s, const struct dev_link *serial, const struct dev_link *links)
+static int start_vcpu(struct sup *s, const int *chans)
 {
 	struct child *c = child_new(s, "vcpu");
-	struct ipc_cfg_vcpu_dev devs[1 + LAYOUT_MAX_VIRTIO_DEVICES];
+	struct ipc_cfg_vcpu_dev devs[LAYOUT_MAX_DEVICES];
 	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
 	struct fd_map map;
 	int kvm_fd;
@@ -338,18 +406,16 @@ static int start_vcpu(struct sup *s, const struct dev_link *serial, const struct
 	if (!c)
 		return -ENOSPC;
 	c->is_vcpu = 1;
+	c->dev = -1;
 	fdmap_init(&map);
 	kvm_fd = fdmap_add(&map, s->kvm_fd);
 	map_mem(s, &map, mem_fds);
-	vcpu_dev_msg(&devs[0], &map, "serial", IPC_SPACE_PIO, LAYOUT_COM1_PORT, LAYOUT_COM1_PORTS,
-		     LAYOUT_SERIAL_GSI, serial);
-	for (unsigned int i = 0; i < s->nvdevs; i++)
-		vcpu_dev_msg(&devs[1 + i], &map, s->vdevs[i].name, IPC_SPACE_MMIO, s->vdevs[i].base,
-			     LAYOUT_VIRTIO_MMIO_SIZE, s->vdevs[i].gsi, &links[i]);
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		vcpu_dev_msg(&devs[i], &map, &s->devs[i], &s->links[i], chans[i]);
 	err = child_spawn(s, c, "vcpu", &map);
 	if (err == 0)
 		err = send_vcpu_config(s, c, mem_fds, kvm_fd);
-	for (unsigned int i = 0; err == 0 && i <= s->nvdevs; i++)
+	for (unsigned int i = 0; err == 0 && i < s->ndevs; i++)
 		err = ipc_send(c->ctl, &devs[i]);
 	if (err == 0)
 		err = send_done(s, c);
@@ -358,38 +424,176 @@ static int start_vcpu(struct sup *s, const struct dev_link *serial, const struct
 
 int vm_start_children(struct sup *s)
 {
-	struct dev_link serial, links[LAYOUT_MAX_VIRTIO_DEVICES];
-	int out_file = s->serial_fd;
-	int err;
+	int vcpu_end[LAYOUT_MAX_DEVICES];
+	int err = 0;
 
-	s->serial_fd = -1;
-	err = link_create(&serial, 0);
-	if (err == 0)
-		err = start_serial(s, &serial, &out_file);
-	for (unsigned int i = 0; i < s->nvdevs; i++) {
-		links[i].nqueues = 0;
-		links[i].chan[0] = links[i].chan[1] = links[i].irq_fd = links[i].shadow_fd = -1;
+	for (unsigned int i = 0; i < s->ndevs; i++) {
+		int chan[2] = { -1, -1 };
+		struct child *c;
+
+		vcpu_end[i] = -1;
 		if (err == 0)
-			err = link_create(&links[i], s->vdevs[i].nqueues);
+			err = link_create(s, &s->links[i], &s->devs[i]);
 		if (err == 0)
-			err = start_vdev(s, &s->vdevs[i], &links[i]);
+			err = chan_create(chan);
+		c = err == 0 ? child_new(s, s->devs[i].name) : NULL;
+		if (err == 0 && !c)
+			err = -ENOSPC;
+		if (err == 0)
+			err = start_device(s, c, i, chan[1], 0);
+		close_fd(&chan[1]);
+		vcpu_end[i] = chan[0];
 	}
 	if (err == 0)
-		err = start_vcpu(s, &serial, links);
-	/* The children hold their ends now; the supervisor keeps none of them. */
-	link_close(&serial);
-	for (unsigned int i = 0; i < s->nvdevs; i++) {
-		link_close(&links[i]);
-		close_fd(&s->vdevs[i].backend_fd);
-	}
-	close_fd(&out_file);
+		err = start_vcpu(s, vcpu_end);
+	/* The children hold their channels now; the supervisor keeps none of them. */
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		close_fd(&vcpu_end[i]);
 	close_fd(&s->kvm_fd);
 	for (unsigned int i = 0; i < s->npolicy_fds; i++)
 		close_fd(&s->policy_fds[i]);
-	mem_close(&s->mem);
+	s->npolicy_fds = 0;
 	if (err < 0) {
 		errno = -err;
 		log_warn("starting the VM");
 	}
 	return err;
+}
+
+/*
+ * The spawner: with --on-device-failure restart, the supervisor locks itself
+ * down as ever, and this process, forked just before, keeps what starting a
+ * device takes (the privileges to build its jail, guest memory, every
+ * device's eventfds, shadow, state page and host resources). Its only input
+ * is the supervisor's SPAWN request on its socket; it answers SPAWNED with
+ * the new process's pidfd, the supervisor's end of its control socket and the
+ * vcpu process's end of its channel. It takes nothing from the guest or any
+ * device, so it needs no filter of its own (and a filter here would bind every
+ * device it starts).
+ */
+static int respawn(struct sup *s, unsigned int i, struct child *c, int *vcpu_end)
+{
+	int chan[2];
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->ctl = c->pidfd = -1;
+	snprintf(c->name, sizeof(c->name), "%s", s->devs[i].name);
+	snprintf(c->title, sizeof(c->title), "bulkhead/%s/%s", s->cfg.name, c->name);
+	err = chan_create(chan);
+	if (err == 0)
+		err = start_device(s, c, i, chan[1], 1);
+	close_fd(&chan[1]);
+	for (unsigned int k = 0; k < s->npolicy_fds; k++)
+		close_fd(&s->policy_fds[k]);
+	s->npolicy_fds = 0;
+	if (err < 0) {
+		close_fd(&chan[0]);
+		close_fd(&c->ctl);
+		close_fd(&c->pidfd);
+		return err;
+	}
+	*vcpu_end = chan[0];
+	return 0;
+}
+
+static void spawner_answer(struct sup *s, int fd, const struct ipc_spawn *req)
+{
+	struct ipc_spawn r;
+	struct child c = { .ctl = -1, .pidfd = -1 };
+	int vcpu_end = -1, err = -EINVAL;
+
+	ipc_init(&r, IPC_SPAWNED, sizeof(r));
+	r.sp_index = req->sp_index;
+	if (req->sp_index < s->ndevs && s->devs[req->sp_index].kind->restartable)
+		err = respawn(s, req->sp_index, &c, &vcpu_end);
+	r.sp_errno = -err;
+	r.sp_pid = err == 0 ? c.pid : 0;
+	if (err == 0) {
+		int fds[3] = { c.pidfd, c.ctl, vcpu_end };
+
+		err = ipc_send_fds(fd, &r, fds, nitems(fds));
+		for (size_t k = 0; k < nitems(fds); k++)
+			close(fds[k]);
+	} else {
+		err = ipc_send(fd, &r);
+	}
+	if (err < 0)
+		log_warnx("spawner: answering the supervisor: %s", strerror(-err));
+}
+
+static _Noreturn void spawner_main(struct sup *s, int fd)
+{
+	static const struct ipc_handler table[] = {
+		{ IPC_SPAWN, sizeof(struct ipc_spawn), 1, NULL },
+	};
+	_Alignas(8) char buf[IPC_MAX_MSG];
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "bh-spawner");
+	s->in_spawner = 1; /* what it starts is the supervisor's child, to watch and reap */
+	for (;;) {
+		ssize_t n = ipc_recv(fd, buf);
+
+		if (n == -EINTR || n == -EAGAIN)
+			continue;
+		if (n <= 0)
+			_exit(n == 0 ? 0 : 1);
+		if (ipc_check(table, nitems(table), buf, (size_t)n, 1))
+			spawner_answer(s, fd, (const struct ipc_spawn *)(const void *)buf);
+		else if (((const struct ipc_hdr *)(const void *)buf)->ih_type == IPC_STOP)
+			_exit(0);
+		else
+			_exit(1);
+	}
+}
+
+int vm_start_spawner(struct sup *s)
+{
+	struct child *c;
+	int sv[2];
+	pid_t pid;
+
+	if (!s->cfg.restart)
+		return 0;
+	c = child_new(s, "spawner");
+	if (!c)
+		return -ENOSPC;
+	c->dev = -1;
+	c->is_spawner = 1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		spawner_main(s, sv[1]);
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->ctl = sv[0];
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (c->pidfd < 0 || fcntl(c->ctl, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	c->exited = 0;
+	c->ready = 1;
+	return 0;
+}
+
+int vm_ask_respawn(struct sup *s, unsigned int i)
+{
+	struct ipc_spawn m;
+
+	for (unsigned int k = 0; k < s->nchildren; k++) {
+		if (!s->children[k].is_spawner || s->children[k].exited)
+			continue;
+		ipc_init(&m, IPC_SPAWN, sizeof(m));
+		m.sp_index = i;
+		return ipc_send(s->children[k].ctl, &m);
+	}
+	return -ESRCH;
 }

@@ -34,15 +34,28 @@ int testhook_no_shadow(void)
 	return v && strcmp(v, "1") == 0;
 }
 
-void testhook_fault_fire(void)
+static unsigned int env_ms(const char *name, unsigned int dflt)
 {
-	static int fired;
-	const char *name = getenv(TESTHOOK_FAULT_ENV);
+	const char *v = getenv(name);
+	long ms = v ? strtol(v, NULL, 10) : 0;
+
+	return ms > 0 && ms <= (long)dflt ? (unsigned int)ms : dflt;
+}
+
+unsigned int testhook_deadline_ms(unsigned int dflt)
+{
+	return env_ms(TESTHOOK_DEADLINE_ENV, dflt);
+}
+
+unsigned int testhook_restart_window_ms(unsigned int dflt)
+{
+	return env_ms(TESTHOOK_RESTART_WINDOW_ENV, dflt);
+}
+
+static void fault_call(const char *name)
+{
 	int nr;
 
-	if (fired || !name)
-		return;
-	fired = 1;
 	nr = seccomp_syscall_resolve_name(name);
 	if (nr < 0) {
 		log_warnx("test hook: unknown system call %s", name);
@@ -51,5 +64,24 @@ void testhook_fault_fire(void)
 	log_info("test hook: calling %s (%d)", name, nr);
 	/* Zero arguments: harmless where a policy lets the call through (log mode). */
 	syscall(nr, 0, 0, 0, 0, 0, 0);
+}
+
+void testhook_fault_fire(void)
+{
+	static int fired;
+	const char *name = getenv(TESTHOOK_FAULT_ENV);
+
+	if (__atomic_exchange_n(&fired, 1, __ATOMIC_ACQ_REL) || !name)
+		return;
+	fault_call(name);
+}
+
+void testhook_supervisor_fault(void)
+{
+	static const char role[] = "supervisor:";
+	const char *spec = getenv(TESTHOOK_FAULT_ENV);
+
+	if (spec && strncmp(spec, role, sizeof(role) - 1) == 0)
+		fault_call(spec + sizeof(role) - 1);
 }
 #endif

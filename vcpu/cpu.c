@@ -1,5 +1,6 @@
 /* Copyright (c) 2026 The bulkhead authors. */
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,73 +50,69 @@ static int cpu_get_supported_cpuid(struct vm *vm)
 	return 0;
 }
 
-static unsigned int cpu_order(unsigned int n)
+/* The host's brand string (leaves 0x80000002-4), or zeros where it has none. */
+static void cpu_host_brand(uint32_t brand[12])
 {
-	unsigned int shift = 0;
+	unsigned int max = __get_cpuid_max(0x80000000, NULL);
 
-	while ((1u << shift) < n)
-		shift++;
-	return shift;
+	memset(brand, 0, 12 * sizeof(brand[0]));
+	if (max < 0x80000004)
+		return;
+	for (unsigned int i = 0; i < 3; i++)
+		__cpuid(0x80000002 + i, brand[4 * i], brand[4 * i + 1], brand[4 * i + 2],
+			brand[4 * i + 3]);
 }
 
-/* Give vCPU id its APIC id and the VM's topology: one socket of n cores, one thread each. */
-static void cpu_patch_cpuid(struct kvm_cpuid2 *c, unsigned int id, unsigned int n)
+/*
+ * XCR0 as leaf 0xD's sizes say (cpuid.c); 0 (no XSAVE) leaves KVM's x87 alone.
+ * A KVM that takes its own leaf 0xD over the table's (kvm_pvm) may refuse the
+ * mask with EINVAL: the vCPU then starts with the architectural XCR0 of 1.
+ */
+static int cpu_set_xcr0(struct vcpu *v, uint64_t xcr0)
 {
-	for (uint32_t i = 0; i < c->nent; i++) {
-		struct kvm_cpuid_entry2 *e = &c->entries[i];
+	struct kvm_xcrs x = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = xcr0 } } };
 
-		switch (e->function) {
-		case 1:
-			e->ebx = (e->ebx & 0x0000ffff) | (id << 24) | ((n & 0xff) << 16);
-			e->ecx |= 1u << 31; /* running under a hypervisor */
-			if (n > 1)
-				e->edx |= 1u << 28; /* HTT: the logical count field is valid */
-			break;
-		case 4:
-			/* Intel deterministic cache parameters: cores sharing the package. */
-			e->eax = (e->eax & 0x03ffffff) | ((n - 1) << 26);
-			break;
-		case 0xb:
-		case 0x1f:
-			e->edx = id;
-			if (e->index == 0) {
-				e->eax = 0;
-				e->ebx = 1;
-				e->ecx = 0x100;
-			} else if (e->index == 1) {
-				e->eax = cpu_order(n);
-				e->ebx = n;
-				e->ecx = 0x200 | 1;
-			} else {
-				e->eax = 0;
-				e->ebx = 0;
-				e->ecx = e->index;
-			}
-			break;
-		case 0x80000008:
-			e->ecx = (e->ecx & ~0xffu) | ((n - 1) & 0xff);
-			break;
-		default:
-			break;
-		}
+	if (!xcr0 || ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) <= 0)
+		return 0;
+	if (ioctl(v->fd, KVM_SET_XCRS, &x) == 0)
+		return 0;
+	if (errno == EINVAL) {
+		log_debug("vcpu%u: KVM refused XCR0 0x%llx; it starts at 1", v->id,
+			  (unsigned long long)xcr0);
+		return 0;
 	}
+	log_warn("vcpu%u: KVM_SET_XCRS 0x%llx", v->id, (unsigned long long)xcr0);
+	return -errno;
 }
 
 static int cpu_set_cpuid(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	size_t sz = sizeof(struct kvm_cpuid2) + vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
-	struct kvm_cpuid2 *c = malloc(sz);
-	int err = 0;
+	struct cpuid_host h = {
+		.supported = vm->cpuid->entries,
+		.nsupported = vm->cpuid->nent,
+		.tsc_deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0,
+	};
+	size_t sz = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *c = calloc(1, sz);
+	int n, err = 0;
 
 	if (!c)
 		return -ENOMEM;
-	memcpy(c, vm->cpuid, sz);
-	cpu_patch_cpuid(c, v->id, vm->cfg.cv_nvcpus);
+	cpu_host_brand(h.brand);
+	n = cpuid_build(&h, v->id, vm->cfg.cv_nvcpus, c->entries, CPUID_MAX_ENTRIES);
+	if (n < 0) {
+		free(c);
+		log_warnx("vcpu%u: building the CPUID table: %s", v->id, strerror(-n));
+		return n;
+	}
+	c->nent = (uint32_t)n;
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
 		err = -errno;
 		log_warn("vcpu%u: KVM_SET_CPUID2", v->id);
 	}
+	if (!err)
+		err = cpu_set_xcr0(v, cpuid_xcr0(c->entries, c->nent));
 	free(c);
 	return err;
 }
@@ -317,24 +314,18 @@ static int cpu_stopping(struct vm *vm)
 	return __atomic_load_n(&vm->stop, __ATOMIC_ACQUIRE);
 }
 
-/* KVM_RUN returned EINTR: a stop, or the timer of a batch of posted writes. */
+/* KVM_RUN returned EINTR: a stop, or a signal that means nothing to us. */
 static int cpu_kicked(struct vcpu *v)
 {
 	/* Reading a stopper's 1 here makes its vm->stop visible to the loop. */
 	__atomic_exchange_n(&v->run->immediate_exit, 0, __ATOMIC_ACQ_REL);
-	if (cpu_stopping(v->vm))
-		return 1;
-	return exits_flush(v);
+	return cpu_stopping(v->vm);
 }
 
 static void *cpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	int err = exits_thread_init(v);
 
-	if (err < 0)
-		log_warnx("vcpu%u: no flush timer (%s): posted writes are sent one by one", v->id,
-			  strerror(-err));
 	cpu_self_run = v->run;
 	if (!cpu_wait_go(v->vm))
 		return NULL;
@@ -357,7 +348,6 @@ static void *cpu_thread(void *arg)
 		if (exits_handle(v))
 			break;
 	}
-	(void)exits_flush(v);
 	return NULL;
 }
 

@@ -15,56 +15,20 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "jail/jail.h"
-#include "seccomp/policy.h"
+#include "runtime/runtime.h"
 #include "vcpu.h"
 
 enum vcpu_state {
-	ST_BOOT = 1 << 0, /* receiving configuration */
+	ST_BOOT = RUNTIME_ST_BOOT, /* receiving configuration */
 	ST_READY = 1 << 1, /* VM built, waiting for START */
 	ST_RUN = 1 << 2, /* vCPUs running */
 };
 
 struct ctx {
+	struct runtime rt;
 	struct vm vm;
-	uint32_t state;
 	int have_cfg;
-	struct ipc_cfg_jail jail;
-	int reported; /* an ERROR with the reason went to the supervisor already */
-	int done; /* leave the main loop */
 };
-
-static int fd_open(int fd)
-{
-	return ipc_fd_ok(fd) && fcntl(fd, F_GETFD) >= 0;
-}
-
-static int on_cfg_mem(void *arg, const void *msg)
-{
-	struct ctx *c = arg;
-	const struct ipc_cfg_mem *m = msg;
-	struct guest_mem *mem = &c->vm.mem;
-	struct mem_region *r;
-	int err;
-
-	if (m->cm_index != mem->nregions || m->cm_index >= LAYOUT_MAX_MEM_REGIONS ||
-	    m->cm_gpa % 4096 || m->cm_size == 0 || m->cm_size % 4096 || !fd_open(m->cm_fd))
-		return -EPROTO;
-	if (m->cm_gpa != (m->cm_index == 0 ? 0 : LAYOUT_HIGH_RAM_START))
-		return -EPROTO;
-	if (m->cm_index == 0 && m->cm_size > LAYOUT_LOW_RAM_END)
-		return -EPROTO;
-	err = mem_check_fd(m->cm_fd, m->cm_size);
-	if (err < 0) {
-		log_warnx("memory region %u: not a sealed memfd of the announced size", m->cm_index);
-		return -EPROTO;
-	}
-	r = &mem->regions[mem->nregions++];
-	r->gpa = m->cm_gpa;
-	r->size = m->cm_size;
-	r->fd = m->cm_fd;
-	return 0;
-}
 
 static int on_cfg_vcpu(void *arg, const void *msg)
 {
@@ -72,12 +36,15 @@ static int on_cfg_vcpu(void *arg, const void *msg)
 	const struct ipc_cfg_vcpu *m = msg;
 
 	if (c->have_cfg || m->cv_nvcpus == 0 || m->cv_nvcpus > VCPU_MAX ||
+	    m->cv_deadline_ms < IPC_DEADLINE_MIN_MS || m->cv_deadline_ms > IPC_DEADLINE_MS ||
 	    (m->cv_entry_mode != IPC_ENTRY_LINUX64 && m->cv_entry_mode != IPC_ENTRY_PVH32) ||
-	    !fd_open(m->cv_kvm_fd) || !ipc_str_ok(m->cv_name, sizeof(m->cv_name)))
+	    !runtime_fd_ok(m->cv_kvm_fd) || !ipc_str_ok(m->cv_name, sizeof(m->cv_name)))
 		return -EPROTO;
 	c->vm.cfg = *m;
 	c->vm.kvm_fd = m->cv_kvm_fd;
 	c->have_cfg = 1;
+	if (m->cv_flags & IPC_VCPU_F_RESTART)
+		runtime_accept_fd(&c->rt, IPC_VCPU_DEV_SWAP);
 	if (m->cv_flags & IPC_VCPU_F_VERBOSE)
 		log_set_verbose(1);
 	return 0;
@@ -107,21 +74,45 @@ static int dev_overlaps(const struct vm *vm, const struct ipc_cfg_vcpu_dev *m)
 	return 0;
 }
 
-/* Map a virtio device's register shadow read-only (exits.c reads it). */
+/* The shadow's layout stays inside the window and inside struct ipc_shadow. */
+static int shadow_layout_ok(const struct ipc_cfg_vcpu_dev *m)
+{
+	uint32_t w = m->cd_shadow_width;
+
+	if (w != 1 && w != 2 && w != 4)
+		return 0;
+	if (m->cd_shadow_regs > IPC_SHADOW_REGS || (uint64_t)m->cd_shadow_regs * w > m->cd_len)
+		return 0;
+	return m->cd_shadow_config_off == 0 ||
+	       (m->cd_shadow_config_off >= (uint64_t)m->cd_shadow_regs * w &&
+		m->cd_shadow_config_off < m->cd_len);
+}
+
+/* Map a device's register shadow read-only (exits.c reads it). */
 static int shadow_map(struct dev_chan *d, const struct ipc_cfg_vcpu_dev *m)
 {
-	void *p;
-
 	if (!(m->cd_flags & IPC_VCPU_DEV_F_SHADOW))
 		return 0;
-	if (m->cd_space != IPC_SPACE_MMIO || !fd_open(m->cd_shadow_fd) ||
-	    mem_check_fd(m->cd_shadow_fd, IPC_SHADOW_SIZE) < 0)
+	if (!shadow_layout_ok(m) || !runtime_fd_ok(m->cd_shadow_fd))
 		return -EPROTO;
-	p = mmap(NULL, IPC_SHADOW_SIZE, PROT_READ, MAP_SHARED, m->cd_shadow_fd, 0);
-	if (p == MAP_FAILED)
+	d->shadow = runtime_map_shadow(m->cd_shadow_fd, PROT_READ);
+	if (!d->shadow)
 		return -errno;
-	d->shadow = p;
+	d->shadow_width = m->cd_shadow_width;
+	d->shadow_regs = m->cd_shadow_regs;
+	d->shadow_config_off = m->cd_shadow_config_off;
 	return 0;
+}
+
+static int sync_offsets_ok(const struct ipc_cfg_vcpu_dev *m)
+{
+	if (m->cd_nsync > IPC_MAX_SYNC_WRITES)
+		return 0;
+	for (uint32_t i = 0; i < m->cd_nsync; i++) {
+		if (m->cd_sync_off[i] >= m->cd_len)
+			return 0;
+	}
+	return 1;
 }
 
 static int on_cfg_vcpu_dev(void *arg, const void *msg)
@@ -131,17 +122,17 @@ static int on_cfg_vcpu_dev(void *arg, const void *msg)
 	struct dev_chan *d;
 	int err;
 
-	if (c->vm.ndevs >= IPC_MAX_DEVICES || !ipc_str_ok(m->cd_name, sizeof(m->cd_name)) ||
+	if (c->vm.ndevs >= LAYOUT_MAX_DEVICES || !ipc_str_ok(m->cd_name, sizeof(m->cd_name)) ||
 	    !dev_window_ok(m) || dev_overlaps(&c->vm, m) || m->cd_gsi >= LAYOUT_IOAPIC_PINS ||
-	    !fd_open(m->cd_chan_fd) || (m->cd_irq_fd != IPC_FD_NONE && !fd_open(m->cd_irq_fd)) ||
-	    m->cd_nqueues > IPC_MAX_QUEUES)
+	    !runtime_fd_ok(m->cd_chan_fd) || !runtime_fd_ok_or_none(m->cd_irq_fd) ||
+	    m->cd_nqueues > IPC_MAX_QUEUES || !sync_offsets_ok(m))
 		return -EPROTO;
 	if (m->cd_nqueues && (m->cd_notify_off > m->cd_len || m->cd_len - m->cd_notify_off < 4))
 		return -EPROTO;
 	if (m->cd_flags & ~(uint32_t)IPC_VCPU_DEV_F_SHADOW)
 		return -EPROTO;
 	for (uint32_t q = 0; q < m->cd_nqueues; q++) {
-		if (!fd_open(m->cd_queue_fd[q]))
+		if (!runtime_fd_ok(m->cd_queue_fd[q]))
 			return -EPROTO;
 	}
 	d = &c->vm.devs[c->vm.ndevs];
@@ -160,90 +151,56 @@ static int on_cfg_vcpu_dev(void *arg, const void *msg)
 	d->notify_off = m->cd_notify_off;
 	for (uint32_t q = 0; q < m->cd_nqueues; q++)
 		d->queue_fd[q] = m->cd_queue_fd[q];
-	pthread_mutex_init(&d->lock, NULL);
-	return 0;
+	if (fcntl(d->fd, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	d->nsync = m->cd_nsync;
+	memcpy(d->sync_off, m->cd_sync_off, sizeof(d->sync_off));
+	err = chan_init(d);
+	if (err < 0)
+		return err;
+	return runtime_bind(&c->rt, "CHAN_FD", d->fd) < 0 ? -EPROTO : 0;
 }
 
 /* Every fd this process holds is below this: vCPU fds, devices' fds, memfds. */
 static unsigned int vcpu_nofile(const struct vm *vm)
 {
-	return 64 + vm->cfg.cv_nvcpus + 8 * IPC_MAX_DEVICES;
-}
-
-static int on_cfg_jail(void *arg, const void *msg)
-{
-	struct ctx *c = arg;
-	struct jail_config jc;
-
-	if (c->jail.h.ih_type || jail_from_ipc(msg, &jc, 64) < 0)
-		return -EPROTO;
-	memcpy(&c->jail, msg, sizeof(c->jail));
-	return 0;
-}
-
-static int jail_failed(struct ctx *c, int e, const char *err)
-{
-	log_warnx("%s", err);
-	ipc_send_error(IPC_FD_CONTROL, -e, "%s", err);
-	c->reported = 1;
-	return e;
-}
-
-/* The seccomp filter (every thread, through TSYNC): embedded, or from --seccomp-policy-dir. */
-static int vcpu_seccomp(struct ctx *c, char *err, size_t errlen)
-{
-	struct policy_binding b[4 + IPC_MAX_DEVICES];
-	size_t n = 0;
-
-	b[n++] = (struct policy_binding){ "CONTROL_FD", IPC_FD_CONTROL };
-	b[n++] = (struct policy_binding){ "EXIT_FD", (uint64_t)c->vm.exit_evfd };
-	b[n++] = (struct policy_binding){ "PID", (uint64_t)getpid() };
-	for (unsigned int i = 0; i < c->vm.ndevs; i++)
-		b[n++] = (struct policy_binding){ "CHAN_FD", (uint64_t)c->vm.devs[i].fd };
-	return policy_load_from("vcpu", c->jail.cj_policy_fd, c->jail.cj_include_fd, b, n,
-				(enum policy_mode)c->jail.cj_seccomp, err, errlen);
+	return 64 + vm->cfg.cv_nvcpus + 8 * LAYOUT_MAX_DEVICES;
 }
 
 /*
  * Every VM-level ioctl is done before the jail closes; the vCPU threads are
  * made between its file-system part (which needs a single thread) and its
- * credentials part (after which no task can be created).
+ * credentials part (after which no task can be created). The memory slots
+ * come as late as they can: after KVM_CREATE_IRQCHIP the first one waits in
+ * KVM for an SRCU grace period (5-7 ms here), less the longer it comes after
+ * (docs/performance.md, "Start-up: where the time goes").
  */
 static int build_and_lock_down(struct ctx *c)
 {
-	struct jail_config jc;
-	char err[IPC_TEXT_MAX];
+	unsigned int nofile = vcpu_nofile(&c->vm);
 	int e;
 
-	if (jail_from_ipc(&c->jail, &jc, vcpu_nofile(&c->vm)) < 0)
-		return -EPROTO;
-	jc.keep_nproc = 1; /* see jail.h: KVM_RUN needs to start a worker task */
 	e = vm_create(&c->vm);
 	if (e == 0)
 		e = cpu_create_all(&c->vm);
-	if (e < 0)
-		return e;
-	e = jail_enter_fs(&jc, err, sizeof(err));
-	if (e < 0)
-		return jail_failed(c, e, err);
-	e = cpu_create_threads(&c->vm);
-	if (e < 0)
-		return e;
-	c->state = ST_READY; /* threads exist: they must be stopped on the way out */
-	e = jail_enter_creds(&jc, err, sizeof(err));
 	if (e == 0)
-		e = vcpu_seccomp(c, err, sizeof(err));
+		e = runtime_jail_fs(&c->rt, nofile);
+	if (e == 0)
+		e = vm_create_slots(&c->vm);
+	if (e == 0)
+		e = cpu_create_threads(&c->vm);
 	if (e < 0)
-		return jail_failed(c, e, err);
-	return 0;
-}
-
-static int send_simple(enum ipc_type type)
-{
-	struct ipc_empty m;
-
-	ipc_init(&m, type, sizeof(m));
-	return ipc_send(IPC_FD_CONTROL, &m);
+		return e;
+	c->rt.state = ST_READY; /* threads exist: they must be stopped on the way out */
+	/* keep_nproc: see jail.h; KVM_RUN needs to start a worker task */
+	e = runtime_jail_creds(&c->rt, nofile, 1);
+	if (e == 0)
+		e = runtime_bind(&c->rt, "EXIT_FD", c->vm.exit_evfd);
+	if (e == 0)
+		e = runtime_bind(&c->rt, "PID", getpid());
+	if (e == 0)
+		e = runtime_seccomp(&c->rt);
+	return e;
 }
 
 static int on_cfg_done(void *arg, const void *msg)
@@ -252,16 +209,13 @@ static int on_cfg_done(void *arg, const void *msg)
 	int err;
 
 	(void)msg;
-	if (!c->have_cfg || c->vm.mem.nregions == 0 || !c->jail.h.ih_type)
+	if (!c->have_cfg || !runtime_configured(&c->rt))
 		return -EPROTO;
+	c->vm.mem = c->rt.mem;
 	err = build_and_lock_down(c);
-	if (err < 0)
-		return err;
-	err = send_simple(IPC_READY);
-	if (err < 0)
-		return err;
-	c->state = ST_READY;
-	return 0;
+	if (err == 0)
+		err = runtime_send(IPC_READY);
+	return err;
 }
 
 static int on_start(void *arg, const void *msg)
@@ -270,55 +224,75 @@ static int on_start(void *arg, const void *msg)
 
 	(void)msg;
 	cpu_go(&c->vm);
-	c->state = ST_RUN;
+	c->rt.state = ST_RUN;
 	return 0;
 }
 
-static int on_stop(void *arg, const void *msg)
+/* A restarted device's channel (--on-device-failure restart). */
+static int on_dev_swap(void *arg, const void *msg)
 {
 	struct ctx *c = arg;
+	const struct ipc_vcpu_dev_swap *m = msg;
+	int fd = runtime_take_fd(&c->rt);
 
-	(void)msg;
-	c->done = 1;
-	return 0;
+	if (fd < 0 || !ipc_str_ok(m->ds_name, sizeof(m->ds_name)))
+		goto err_close;
+	for (unsigned int i = 0; i < c->vm.ndevs; i++) {
+		if (strcmp(c->vm.devs[i].name, m->ds_name) == 0)
+			return chan_swap(&c->vm, &c->vm.devs[i], fd);
+	}
+err_close:
+	if (fd >= 0)
+		close(fd);
+	return -EPROTO;
 }
 
 static const struct ipc_handler control_table[] = {
-	{ IPC_CFG_MEM, sizeof(struct ipc_cfg_mem), ST_BOOT, on_cfg_mem },
 	{ IPC_CFG_VCPU, sizeof(struct ipc_cfg_vcpu), ST_BOOT, on_cfg_vcpu },
 	{ IPC_CFG_VCPU_DEV, sizeof(struct ipc_cfg_vcpu_dev), ST_BOOT, on_cfg_vcpu_dev },
-	{ IPC_CFG_JAIL, sizeof(struct ipc_cfg_jail), ST_BOOT, on_cfg_jail },
 	{ IPC_CFG_DONE, sizeof(struct ipc_empty), ST_BOOT, on_cfg_done },
 	{ IPC_START, sizeof(struct ipc_empty), ST_READY, on_start },
-	{ IPC_STOP, sizeof(struct ipc_empty), ST_BOOT | ST_READY | ST_RUN, on_stop },
+	{ IPC_VCPU_DEV_SWAP, sizeof(struct ipc_vcpu_dev_swap), ST_RUN, on_dev_swap },
 };
 
-static void report_error(int err, const char *what)
+/* The devices that failed since the last look, each told once. */
+static int report_failures(struct ctx *c)
 {
-	ipc_send_error(IPC_FD_CONTROL, err, "%s: %s", what, strerror(err));
-}
+	int err = 0;
 
-/* One control message; returns -errno when the channel or the message is bad. */
-static int control_read(struct ctx *c)
-{
-	char buf[IPC_MAX_MSG];
-	ssize_t n = ipc_recv(IPC_FD_CONTROL, buf);
+	for (unsigned int i = 0; i < c->vm.ndevs && err == 0; i++) {
+		struct dev_chan *d = &c->vm.devs[i];
+		struct ipc_dev_failed m;
 
-	if (n == 0) {
-		c->done = 1; /* the supervisor is gone */
-		return 0;
+		pthread_mutex_lock(&c->vm.exit_lock);
+		if (!d->failed || d->failure_sent) {
+			pthread_mutex_unlock(&c->vm.exit_lock);
+			continue;
+		}
+		d->failure_sent = 1;
+		ipc_init(&m, IPC_DEV_FAILED, sizeof(m));
+		memcpy(m.df_name, d->name, sizeof(m.df_name));
+		m.df_what = d->failed;
+		m.df_write = (uint32_t)d->fail_write;
+		m.df_offset = d->fail_offset;
+		m.df_gen = d->fail_gen;
+		pthread_mutex_unlock(&c->vm.exit_lock);
+		err = ipc_send(IPC_FD_CONTROL, &m);
 	}
-	if (n < 0)
-		return (int)n;
-	return ipc_dispatch(control_table, nitems(control_table), buf, (size_t)n, c->state, c);
+	return err;
 }
 
-static int report_exit(struct ctx *c)
+/* Woken by a vCPU thread: a device failed, or the guest's end is decided. */
+static int report_events(struct ctx *c)
 {
 	uint64_t v;
+	int err;
 
 	(void)!read(c->vm.exit_evfd, &v, sizeof(v));
-	c->done = 1;
+	err = report_failures(c);
+	if (err < 0 || !__atomic_load_n(&c->vm.exiting, __ATOMIC_ACQUIRE))
+		return err;
+	c->rt.done = 1;
 	return ipc_send(IPC_FD_CONTROL, &c->vm.exit_msg);
 }
 
@@ -336,7 +310,7 @@ static int main_loop(struct ctx *c)
 	ev.data.fd = c->vm.exit_evfd;
 	if (!err && epoll_ctl(ep, EPOLL_CTL_ADD, c->vm.exit_evfd, &ev) < 0)
 		err = -errno;
-	while (!err && !c->done) {
+	while (!err && !c->rt.done) {
 		struct epoll_event evs[2];
 		int n = epoll_wait(ep, evs, 2, -1);
 
@@ -346,11 +320,11 @@ static int main_loop(struct ctx *c)
 			err = -errno;
 			break;
 		}
-		for (int i = 0; i < n && !err && !c->done; i++) {
+		for (int i = 0; i < n && !err && !c->rt.done; i++) {
 			if (evs[i].data.fd == c->vm.exit_evfd)
-				err = report_exit(c);
+				err = report_events(c);
 			else
-				err = control_read(c);
+				err = runtime_control(&c->rt, control_table, nitems(control_table), c);
 		}
 	}
 	close(ep);
@@ -363,8 +337,7 @@ int main(int argc, char **argv)
 	int err;
 
 	(void)argc;
-	log_init(argv[0] && argv[0][0] ? argv[0] : "bulkhead-vcpu");
-	c.state = ST_BOOT;
+	runtime_init(&c.rt, argv[0] && argv[0][0] ? argv[0] : "bulkhead-vcpu", "vcpu", 1);
 	c.vm.kvm_fd = -1;
 	c.vm.vm_fd = -1;
 	for (unsigned int i = 0; i < LAYOUT_MAX_MEM_REGIONS; i++)
@@ -374,14 +347,12 @@ int main(int argc, char **argv)
 	if (c.vm.exit_evfd < 0)
 		fatal("eventfd");
 	err = main_loop(&c);
-	if (c.state != ST_BOOT)
+	if (c.rt.state != ST_BOOT)
 		cpu_stop_all(&c.vm);
 	if (err < 0) {
 		errno = -err;
 		log_warn("stopping");
-		if (!c.reported)
-			report_error(-err,
-				     err == -EPROTO ? "protocol error on the control channel" : "vcpu");
+		runtime_fail(&c.rt, err, err == -EPROTO ? "protocol error on the control channel" : "vcpu");
 	}
 	vm_destroy(&c.vm);
 	return err < 0 ? 1 : 0;

@@ -19,24 +19,8 @@
 #include "mem/mem.h"
 
 #define VCPU_MAX 254
-#define VCPU_REPLY_TIMEOUT_MS 5000
-/* Reply polling is switched off with the devices' polling (devproc.h, DEVPROC_POLL). */
-#define VCPU_REPLY_SPIN 0
-/* Bounds of the adaptive time a read polls for its reply before sleeping (exits.c). */
-#define VCPU_REPLY_SPIN_MIN_NS 4000
-#define VCPU_REPLY_SPIN_MAX_NS 50000
-#define VCPU_REPLY_SPIN_GROW_NS 100000 /* a reply within this (sleep included) grows it */
+#define VCPU_REPLAY_MAX 256 /* posted writes kept per device, for a restarted one */
 #define VCPU_MAX_EAGAIN 1000 /* consecutive EAGAINs from KVM_RUN before giving up */
-#define VCPU_BATCH_MAX_AGE_NS 1000000 /* a posted write waits in a batch at most this long */
-/*
- * Batching posted UART writes is off. With it on, the nested Linux tier saw
- * a guest triple fault in about 1 of 20 boots with 2 vCPUs (bz-smp2, net-tcp;
- * never with 1 vCPU, never without batching in the runs made), and the cause
- * is not found: the suspect is the flush timer's SIGUSR1 kicking vCPUs out of
- * KVM_RUN at arbitrary points under the emulated nested SVM. See
- * docs/performance.md (item 2) before turning it on.
- */
-#define VCPU_BATCH_WRITES 0
 
 /* A device process whose register window this process forwards. */
 struct dev_chan {
@@ -49,13 +33,29 @@ struct dev_chan {
 	uint32_t nqueues, notify_off;
 	int queue_fd[IPC_MAX_QUEUES];
 	uint32_t seq;
-	uint64_t spin_ns; /* poll this long for a reply before sleeping (adaptive; exits.c) */
-	/* The device's register shadow (read-only; its contents are hostile), or NULL. */
+	/* Writes to these offsets wait until the device applied them (IO_WRITE_SYNC). */
+	uint32_t nsync;
+	uint32_t sync_off[IPC_MAX_SYNC_WRITES];
+	/* The device's register shadow (read-only; its contents are hostile), or NULL,
+	 * and its layout as the device kind declared it (ipc.h, CFG_VCPU_DEV). */
 	const struct ipc_shadow *shadow;
+	uint32_t shadow_width, shadow_regs, shadow_config_off;
 	uint32_t posted; /* register writes sent on the channel (wraps, as sh_applied). Under lock. */
-	/* Posted writes not sent yet (devices without queues only; exits.c). Under lock. */
-	struct ipc_io_batch batch;
-	/* Held across each request and its reply, so vCPU threads never interleave. */
+	/* What it failed to do (enum ipc_dev_failure), or 0; for the supervisor. Under vm->exit_lock. */
+	uint32_t failed;
+	uint64_t fail_offset;
+	int fail_write;
+	uint32_t fail_gen;
+	int failure_sent; /* the main thread reported it */
+	/* --on-device-failure restart: the device failed and its next incarnation is
+	 * awaited (down, under lock; swapped is signalled when it arrives), gen counts
+	 * incarnations, and the posted writes are kept for replay into the next one. */
+	int down;
+	uint32_t gen;
+	pthread_cond_t swapped;
+	struct ipc_io ring[VCPU_REPLAY_MAX];
+	/* Held across each request and its reply, so vCPU threads never interleave; taken
+	 * with a deadline (chan.c). */
 	pthread_mutex_t lock;
 };
 
@@ -69,18 +69,12 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	int started;
-	/* The channel whose batch may hold this thread's posted writes (exits.c). */
-	struct dev_chan *batch_dev;
-	/* Sends SIGUSR1 to this thread when a batch has waited VCPU_BATCH_MAX_AGE_NS. */
-	timer_t flush_timer;
-	int has_flush_timer; /* without one, writes are sent at once */
-	int flush_timer_armed;
 };
 
 struct vm {
 	struct ipc_cfg_vcpu cfg;
 	struct guest_mem mem;
-	struct dev_chan devs[IPC_MAX_DEVICES];
+	struct dev_chan devs[LAYOUT_MAX_DEVICES];
 	unsigned int ndevs;
 	int kvm_fd, vm_fd;
 	struct vcpu vcpus[VCPU_MAX];
@@ -90,7 +84,7 @@ struct vm {
 	pthread_mutex_t exit_lock;
 	int exiting;
 	struct ipc_vm_exit exit_msg;
-	int exit_evfd; /* written when exiting becomes 1 */
+	int exit_evfd; /* written when exiting becomes 1, or a device failed */
 	volatile sig_atomic_t stop; /* threads leave their loop */
 	pthread_mutex_t go_lock;
 	pthread_cond_t go_cond;
@@ -98,8 +92,33 @@ struct vm {
 	unsigned int nparked; /* threads waiting for START */
 };
 
-/* vm_create: create the VM: irqchip, PIT, memory slots, irqfds, ioeventfds. */
+/* What a vCPU's CPUID table is built from (cpuid.c). */
+struct cpuid_host {
+	const struct kvm_cpuid_entry2 *supported; /* KVM_GET_SUPPORTED_CPUID */
+	uint32_t nsupported;
+	uint32_t brand[12]; /* the host's leaves 0x80000002-4 (EAX EBX ECX EDX each), or zeros */
+	int tsc_deadline; /* KVM_CAP_TSC_DEADLINE_TIMER */
+};
+
+/*
+ * cpuid_build: the CPUID table of vCPU id of n (one socket of n cores, one
+ * thread each) from h into out, which has room for max entries; the number
+ * of entries, or -E2BIG or -EINVAL.
+ */
+int cpuid_build(const struct cpuid_host *h, unsigned int id, unsigned int n,
+		struct kvm_cpuid_entry2 *out, uint32_t max) __attribute__((warn_unused_result));
+/* cpuid_find: the entry of leaf fn (sub-leaf index where it matters) in t[0..n), or NULL. */
+const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid_entry2 *t, uint32_t n,
+					  uint32_t fn, uint32_t index);
+/* cpuid_xcr0: the XCR0 a vCPU with table t starts with (every component 0xD.0 exposes), or 0. */
+uint64_t cpuid_xcr0(const struct kvm_cpuid_entry2 *t, uint32_t n);
+/* cpuid_order: the bits an id of 0..n-1 takes (ceil(log2(n))). */
+unsigned int cpuid_order(unsigned int n);
+
+/* vm_create: create the VM: irqchip, PIT (then the vCPUs, then vm_create_slots). */
 int vm_create(struct vm *vm) __attribute__((warn_unused_result));
+/* vm_create_slots: the VM's memory slots, irqfds and ioeventfds. */
+int vm_create_slots(struct vm *vm) __attribute__((warn_unused_result));
 /* vm_destroy: close what vm_create opened. */
 void vm_destroy(struct vm *vm);
 /* cpu_create_all: create every vCPU, set CPUID, MSRs, LAPIC and the boot vCPU's registers. */
@@ -115,11 +134,25 @@ void cpu_dump(struct vcpu *v);
 /* vm_request_exit: record why the VM ends (first caller wins) and wake main. */
 void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value, const char *fmt,
 		     ...) __attribute__((format(printf, 4, 5)));
+/*
+ * chan_access: forward a register access of v's guest to device d (window offset
+ * off, size bytes, *val the value written or read), within IPC_DEADLINE_MS; 0,
+ * or 1 when the vCPU must stop (a stop, or d failed: reported to the supervisor).
+ */
+int chan_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t off, unsigned int size,
+		uint64_t *val);
+/* chan_init: set up d's lock and condition variable. 0 or -errno. */
+int chan_init(struct dev_chan *d) __attribute__((warn_unused_result));
+/*
+ * chan_swap: fd is the channel of d's next incarnation (main thread): it takes
+ * the place of the old one (same fd number, as the policy names it), the
+ * posted writes the old one may not have applied are sent again, and the
+ * vCPUs waiting for it go on. 0 or -errno.
+ */
+int chan_swap(struct vm *vm, struct dev_chan *d, int fd) __attribute__((warn_unused_result));
+/* vm_wake_main: make the main thread look at vm->exiting and the devices' failures. */
+void vm_wake_main(struct vm *vm);
 /* exits_handle: handle one KVM exit of v; 0 to go on, 1 when the vCPU must stop. */
 int exits_handle(struct vcpu *v);
-/* exits_thread_init: set up v's vCPU thread (before the seccomp filter); 0 or -errno. */
-int exits_thread_init(struct vcpu *v) __attribute__((warn_unused_result));
-/* exits_flush: send the posted writes v batched; 0 to go on, 1 when the vCPU must stop. */
-int exits_flush(struct vcpu *v);
 
 #endif

@@ -136,8 +136,13 @@ int vm_create(struct vm *vm)
 	err = vm_enable_emulation_failure_exit(vm);
 	if (err == 0)
 		err = vm_set_platform(vm);
-	if (err == 0)
-		err = vm_set_memory(vm);
+	return err;
+}
+
+int vm_create_slots(struct vm *vm)
+{
+	int err = vm_set_memory(vm);
+
 	for (unsigned int i = 0; err == 0 && i < vm->ndevs; i++)
 		err = vm_set_device_fds(vm, &vm->devs[i]);
 	return err;
@@ -158,10 +163,16 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 }
 
+void vm_wake_main(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	(void)!write(vm->exit_evfd, &one, sizeof(one));
+}
+
 void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value, const char *fmt,
 		     ...)
 {
-	uint64_t one = 1;
 	va_list ap;
 
 	pthread_mutex_lock(&vm->exit_lock);
@@ -173,7 +184,7 @@ void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value,
 		va_start(ap, fmt);
 		vsnprintf(vm->exit_msg.ve_text, sizeof(vm->exit_msg.ve_text), fmt, ap);
 		va_end(ap);
-		(void)!write(vm->exit_evfd, &one, sizeof(one));
+		vm_wake_main(vm);
 	}
 	pthread_mutex_unlock(&vm->exit_lock);
 }

@@ -304,7 +304,7 @@ static void blk_queue_notify(struct virtio_dev *vd, unsigned int q)
 const struct virtio_dev_ops blk_virtio_ops = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
-	.nqueues = 1,
+	.nqueues = IPC_BLK_QUEUES,
 	.features = blk_features,
 	.queue_notify = blk_queue_notify,
 	.config_len = sizeof(struct blk_config),

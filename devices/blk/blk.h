@@ -13,7 +13,7 @@
 #include "devices/virtio/virtio.h"
 #include "ipc/ipc.h"
 
-#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_BLOCK IPC_BLK_VIRTIO_ID
 
 #define VIRTIO_BLK_T_IN 0
 #define VIRTIO_BLK_T_OUT 1

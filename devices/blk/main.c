@@ -15,13 +15,14 @@
 
 static struct blk blk;
 static struct ipc_cfg_blk blk_cfg;
+static const struct ipc_fd_field blk_fds[] = IPC_CFG_BLK_FDS;
 
-static int on_cfg_blk(void *arg, const void *msg)
+static int blk_cfg_check(struct devproc *dp, const void *msg)
 {
 	const struct ipc_cfg_blk *m = msg;
 
-	(void)arg;
-	if (blk_cfg.h.ih_type || m->cb_size == 0 || m->cb_size % 512 ||
+	(void)dp;
+	if (m->cb_size == 0 || m->cb_size % 512 ||
 	    (m->cb_flags & ~(uint32_t)(IPC_BLK_F_READONLY | IPC_BLK_F_DIRECT)) ||
 	    !ipc_str_ok(m->cb_serial, sizeof(m->cb_serial)) ||
 	    strlen(m->cb_serial) > IPC_BLK_SERIAL_MAX)
@@ -35,40 +36,23 @@ static int blk_init(struct devproc *dp)
 	struct blk *b = dp->priv;
 	int err;
 
-	if (!blk_cfg.h.ih_type || dp->cfg.cd_nqueues != 1 || dp->cfg.cd_in_fd == IPC_FD_NONE)
-		return -EPROTO;
-	err = blk_setup(b, dp->cfg.cd_in_fd, blk_cfg.cb_size, blk_cfg.cb_flags, blk_cfg.cb_serial,
-			&dp->mem);
+	err = blk_setup(b, blk_cfg.cb_disk_fd, blk_cfg.cb_size, blk_cfg.cb_flags, blk_cfg.cb_serial,
+			&dp->rt.mem);
 	if (err < 0)
 		return err;
 	virtio_dp_attach(&b->vd, dp);
 	return 0;
 }
 
-static int blk_flush(struct devproc *dp)
-{
-	(void)dp;
-	return 0;
-}
-
-static const struct ipc_handler blk_cfg_table[] = {
-	{ IPC_CFG_BLK, sizeof(struct ipc_cfg_blk), DEVPROC_ST_BOOT, on_cfg_blk },
-};
-
 static const struct devproc_ops blk_ops = {
 	.name = "bulkhead-blk",
 	.policy = "blk",
 	.kind = IPC_DEV_BLK,
-	.space = IPC_SPACE_MMIO,
-	.window_len = LAYOUT_VIRTIO_MMIO_SIZE,
-	.uses_guest_memory = 1,
-	.cfg_table = blk_cfg_table,
-	.ncfg_table = nitems(blk_cfg_table),
+	.nqueues = IPC_BLK_QUEUES,
+	.window = &virtio_dp_window,
+	.msg = DEVPROC_MSG(IPC_CFG_BLK, struct ipc_cfg_blk, blk_fds),
+	.cfg = blk_cfg_check,
 	.init = blk_init,
-	.io_read = virtio_dp_read,
-	.io_write = virtio_dp_write,
-	.queue_notify = virtio_dp_notify,
-	.flush = blk_flush,
 };
 
 int main(int argc, char **argv)

@@ -11,74 +11,127 @@
 
 #include <stdint.h>
 
+#include "common/log.h"
 #include "ipc/ipc.h"
 #include "mem/mem.h"
+#include "runtime/runtime.h"
 
 struct devproc;
+
+/*
+ * A device's register window and what reaches it from the guest: the same
+ * for every device of one transport (devices/virtio: virtio_dp_window).
+ */
+struct devproc_window {
+	uint32_t space; /* enum ipc_space */
+	uint64_t len; /* bytes or ports */
+	int uses_guest_memory; /* map the CFG_MEM regions */
+	/* io_read/io_write: one register access, offset < len, size 1/2/4/8. */
+	uint64_t (*io_read)(struct devproc *dp, uint64_t offset, unsigned int size);
+	void (*io_write)(struct devproc *dp, uint64_t offset, unsigned int size, uint64_t val);
+	/* queue_notify: the guest kicked queue q. Optional. */
+	int (*queue_notify)(struct devproc *dp, unsigned int q);
+	/*
+	 * For --on-device-failure restart (ipc.h, struct ipc_state): save writes
+	 * what a replacing process needs into the state page's data (at most max
+	 * bytes, in place) and returns its length; restore takes over from a copy
+	 * of what a process that died left (NULL: the page is not to be trusted,
+	 * the device must say it needs a reset). Both or neither.
+	 */
+	size_t (*save)(struct devproc *dp, void *data, size_t max);
+	int (*restore)(struct devproc *dp, const void *data, size_t len);
+};
+
+/*
+ * A kind's configuration message (ipc.h): type, exact size and fd fields. The
+ * runtime checks the fds and binds them to the placeholders they name.
+ */
+struct devproc_msg {
+	uint16_t type;
+	uint32_t size;
+	const struct ipc_fd_field *fds;
+	size_t nfds;
+};
+#define DEVPROC_MSG(t, s, f) { .type = (t), .size = sizeof(s), .fds = (f), .nfds = nitems(f) }
 
 struct devproc_ops {
 	const char *name; /* "bulkhead-serial", ... for logs */
 	const char *policy; /* its seccomp policy: "serial", "blk", "net" */
 	uint32_t kind; /* enum ipc_dev_kind */
-	uint32_t space; /* enum ipc_space of the register window */
-	uint64_t window_len; /* bytes or ports */
-	int uses_guest_memory; /* map the CFG_MEM regions */
-	/* cfg_table: device-specific bootstrap messages (handlers get the devproc). Optional. */
-	const struct ipc_handler *cfg_table;
-	size_t ncfg_table;
-	/* init: the configuration is in dp->cfg; set up the model. Optional. */
+	unsigned int nqueues; /* ioeventfds it must be given (ipc.h: IPC_<KIND>_QUEUES) */
+	const struct devproc_window *window;
+	unsigned int nofile; /* RLIMIT_NOFILE in the jail; 0: DEVPROC_NOFILE */
+	struct devproc_msg msg;
+	/* cfg: check the message's other fields and keep what the device needs */
+	int (*cfg)(struct devproc *dp, const void *msg);
+	/* init: the configuration is in; set up the model. Optional. */
 	int (*init)(struct devproc *dp);
-	/* io_read/io_write: one register access, offset < window_len, size 1/2/4/8. */
-	uint64_t (*io_read)(struct devproc *dp, uint64_t offset, unsigned int size);
-	void (*io_write)(struct devproc *dp, uint64_t offset, unsigned int size, uint64_t val);
-	/* input: dp->cfg.cd_in_fd is readable (only while devproc_watch_input is on). Optional. */
+	/* input: the input fd is readable (only while devproc_watch_input is on). Optional. */
 	int (*input)(struct devproc *dp);
-	/* queue_notify: the guest kicked queue q. Optional. */
-	int (*queue_notify)(struct devproc *dp, unsigned int q);
 	/* flush: called after each batch of events and before exit. Optional. */
 	int (*flush)(struct devproc *dp);
+	/* event: an fd the device watches (devproc_watch_fd) has events (EPOLLIN, EPOLLOUT,
+	 * EPOLLHUP...) under the device's tag. Optional. */
+	int (*event)(struct devproc *dp, uint32_t tag, uint32_t events);
+	/*
+	 * connected: the supervisor answered devproc_connect(seq): err 0 and fd, a
+	 * connected non-blocking socket the device now owns, or a negative errno
+	 * and fd -1. Set only by a kind whose row has a broker (kinds.h: connect);
+	 * then, and only then, the control channel takes CONNECT_REPLY with its fd.
+	 */
+	int (*connected)(struct devproc *dp, uint32_t seq, int err, int fd);
 };
 
 struct devproc {
 	const struct devproc_ops *ops;
+	struct runtime rt; /* bootstrap, jail, guest memory (rt.mem) */
 	struct ipc_cfg_device cfg;
-	struct guest_mem mem;
+	int have_kind_cfg;
+	struct ipc_handler table[4]; /* CFG_DEVICE, the kind's message, CFG_DONE, CONNECT_REPLY */
+	size_t ntable;
 	void *priv; /* the device's own state */
-	uint32_t state;
 	int ep;
+	int input_fd; /* what input() reads (devproc_set_input), or -1 */
 	int input_watched;
 	int chan_closed; /* the vcpu process has gone */
-	struct ipc_cfg_jail jail; /* CFG_JAIL, required before CFG_DONE */
-	int reported; /* an ERROR with the reason went to the supervisor already */
-	int done;
 	/* IPC_DEV_F_SHADOW: the register shadow the device keeps current, else NULL. */
 	struct ipc_shadow *shadow;
+	/* IPC_DEV_F_STATE: the state page the device keeps current, else NULL; with
+	 * IPC_DEV_F_RESTORE, a copy of what the process it replaces left there. */
+	struct ipc_state *state;
+	struct ipc_state *restore_from;
+	int restore_ok; /* restore_from holds a whole snapshot of this kind */
 	uint32_t applied; /* register writes applied, published as shadow->sh_applied */
-	uint64_t poll_ns; /* how long to poll for events before blocking (adaptive) */
-	uint64_t polls, poll_hits; /* for the verbose log at exit */
-	uint64_t reads; /* register reads forwarded to this process, for the same log */
+	uint64_t reads; /* register reads forwarded to this process, for the verbose log */
 };
 
 /* devproc_main: run a device process with ops and the device state priv; returns main's status. */
 int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **argv);
 #define DEVPROC_NOFILE 64 /* RLIMIT_NOFILE in the jail: every fd we hold is below 32 */
 
-/*
- * Polling before blocking is switched off: with it on, the nested Linux tier
- * hung in about 1 of 3 full runs (L1 busy on both CPUs, the case not ending
- * even on SIGTERM), cause not found; see docs/performance.md, item 1.
- */
-#define DEVPROC_POLL 0
-/* Bounds of the adaptive poll window before the loop blocks in epoll_wait. */
-#define DEVPROC_POLL_MIN_NS 4000ull
-#define DEVPROC_POLL_MAX_NS 50000ull
+/* DEVPROC_ST_RUN: serving, after READY. */
+#define DEVPROC_ST_RUN 0x2u
 
-/* DEVPROC_ST_BOOT: the state in which bootstrap messages are permitted (for cfg_table rows). */
-#define DEVPROC_ST_BOOT 1u
-
+/* devproc_state_data: the data area of the state page (for write-through), or NULL. */
+void *devproc_state_data(struct devproc *dp);
 /* devproc_irq: pulse the device's interrupt (write its irqfd). */
 void devproc_irq(struct devproc *dp);
-/* devproc_watch_input: start (on=1) or stop (on=0) polling cd_in_fd; stop before the model is full. */
+/* devproc_set_input: the fd input() reads (from the kind's message), in cfg(). */
+void devproc_set_input(struct devproc *dp, int fd);
+/* devproc_watch_input: start (on=1) or stop (on=0) polling the input fd; stop before the model is full. */
 int devproc_watch_input(struct devproc *dp, int on) __attribute__((warn_unused_result));
+/* devproc_connect: ask the supervisor for the host connection the kind maps port to;
+ * ops->connected gets the answer to seq. 0 or -errno. */
+int devproc_connect(struct devproc *dp, uint32_t seq, uint32_t port)
+	__attribute__((warn_unused_result));
+/*
+ * devproc_watch_fd: op (EPOLL_CTL_ADD, _MOD, _DEL) on the device's own fd (a
+ * host connection) in the process's epoll set: its events are reported to
+ * ops->event with tag. An fd the device closes leaves the set with it; an
+ * event of it may still be in the batch being handled, so tags should tell a
+ * reused fd from the old one. 0 or -errno.
+ */
+int devproc_watch_fd(struct devproc *dp, int op, int fd, uint32_t events, uint32_t tag)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -17,6 +17,7 @@
 
 static struct net net;
 static struct ipc_cfg_net net_cfg;
+static const struct ipc_fd_field net_fds[] = IPC_CFG_NET_FDS;
 
 static int tap_set_offload(int fd, unsigned int flags)
 {
@@ -28,15 +29,15 @@ static int net_watch(struct net *n, int on)
 	return devproc_watch_input(n->owner, on);
 }
 
-static int on_cfg_net(void *arg, const void *msg)
+static int net_cfg_check(struct devproc *dp, const void *msg)
 {
 	const struct ipc_cfg_net *m = msg;
 
-	(void)arg;
 	/* A MAC must be unicast (bit 0 of the first byte clear). */
-	if (net_cfg.h.ih_type || (m->cn_mac[0] & 1))
+	if (m->cn_mac[0] & 1)
 		return -EPROTO;
 	net_cfg = *m;
+	devproc_set_input(dp, m->cn_tap_fd);
 	return 0;
 }
 
@@ -45,12 +46,10 @@ static int net_init(struct devproc *dp)
 	struct net *n = dp->priv;
 	int fl;
 
-	if (!net_cfg.h.ih_type || dp->cfg.cd_nqueues != 2 || dp->cfg.cd_in_fd == IPC_FD_NONE)
-		return -EPROTO;
-	fl = fcntl(dp->cfg.cd_in_fd, F_GETFL);
-	if (fl < 0 || fcntl(dp->cfg.cd_in_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+	fl = fcntl(net_cfg.cn_tap_fd, F_GETFL);
+	if (fl < 0 || fcntl(net_cfg.cn_tap_fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
-	net_setup(n, dp->cfg.cd_in_fd, net_cfg.cn_mac, &dp->mem);
+	net_setup(n, net_cfg.cn_tap_fd, net_cfg.cn_mac, &dp->rt.mem);
 	n->set_offload = tap_set_offload;
 	n->watch_tap = net_watch;
 	n->owner = dp;
@@ -68,24 +67,16 @@ static int net_flush(struct devproc *dp)
 	return net_update_watch(dp->priv);
 }
 
-static const struct ipc_handler net_cfg_table[] = {
-	{ IPC_CFG_NET, sizeof(struct ipc_cfg_net), DEVPROC_ST_BOOT, on_cfg_net },
-};
-
 static const struct devproc_ops net_ops = {
 	.name = "bulkhead-net",
 	.policy = "net",
 	.kind = IPC_DEV_NET,
-	.space = IPC_SPACE_MMIO,
-	.window_len = LAYOUT_VIRTIO_MMIO_SIZE,
-	.uses_guest_memory = 1,
-	.cfg_table = net_cfg_table,
-	.ncfg_table = nitems(net_cfg_table),
+	.nqueues = IPC_NET_QUEUES,
+	.window = &virtio_dp_window,
+	.msg = DEVPROC_MSG(IPC_CFG_NET, struct ipc_cfg_net, net_fds),
+	.cfg = net_cfg_check,
 	.init = net_init,
-	.io_read = virtio_dp_read,
-	.io_write = virtio_dp_write,
 	.input = net_input,
-	.queue_notify = virtio_dp_notify,
 	.flush = net_flush,
 };
 

@@ -234,7 +234,14 @@ static int net_rx_place(struct net *n)
 			virtio_needs_reset(&n->vd, NET_RXQ, e == VIRTQ_EMPTY ? VIRTQ_E_AVAIL_IDX : e);
 			return -1;
 		}
-		virtq_write_chain(&n->chain, 0, n->frame + off, n->rx_lens[i]);
+		/* The used length is what this pass wrote: a buffer the guest shrank since
+		 * the first pass cannot hold its share of a frame already counted in
+		 * num_buffers, and reporting the first pass's length would hand the
+		 * guest bytes the device never wrote. */
+		if (virtq_write_chain(&n->chain, 0, n->frame + off, n->rx_lens[i]) != n->rx_lens[i]) {
+			virtio_fail(&n->vd, NET_RXQ, "rx buffer shrank while a frame was placed");
+			return -1;
+		}
 		virtq_push(q, n->chain.head, n->rx_lens[i]);
 		off += n->rx_lens[i];
 	}
@@ -328,7 +335,7 @@ static void net_queue_notify(struct virtio_dev *vd, unsigned int q)
 const struct virtio_dev_ops net_virtio_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
-	.nqueues = 2,
+	.nqueues = IPC_NET_QUEUES,
 	.features = net_features,
 	.features_ok = net_features_ok,
 	.queue_notify = net_queue_notify,

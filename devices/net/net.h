@@ -15,7 +15,7 @@
 
 #include "devices/virtio/virtio.h"
 
-#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_NET IPC_NET_VIRTIO_ID
 #define NET_RXQ 0
 #define NET_TXQ 1
 

@@ -2,7 +2,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * bulkhead-serial: a 16550A on COM1. Register accesses come from the vcpu
- * process; output goes to cd_out_fd in batches; input from cd_in_fd is read
+ * process; output goes to the console (cs_out_fd) in batches; input (cs_in_fd) is read
  * only while the receive FIFO has room, so no byte is ever dropped.
  */
 #include <errno.h>
@@ -23,16 +23,18 @@ struct serial {
 	size_t out_len;
 	int out_broken; /* output failed once: drop further output, keep serving the guest */
 	int in_eof;
+	int out_fd; /* console output, or IPC_FD_NONE */
 };
 
 static struct serial serial;
+static const struct ipc_fd_field serial_fds[] = IPC_CFG_SERIAL_FDS;
 
 static void serial_write_out(struct serial *s)
 {
 	size_t off = 0;
 
 	while (off < s->out_len && !s->out_broken) {
-		ssize_t n = write(s->dp->cfg.cd_out_fd, s->out + off, s->out_len - off);
+		ssize_t n = write(s->out_fd, s->out + off, s->out_len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -50,7 +52,7 @@ static void serial_tx(void *ctx, uint8_t c)
 {
 	struct serial *s = ctx;
 
-	if (s->dp->cfg.cd_out_fd == IPC_FD_NONE || s->out_broken)
+	if (s->out_fd == IPC_FD_NONE || s->out_broken)
 		return;
 	if (s->out_len == sizeof(s->out))
 		serial_write_out(s);
@@ -70,6 +72,16 @@ static const struct uart_ops serial_uart_ops = {
 	.tx = serial_tx,
 	.irq = serial_irq,
 };
+
+static int serial_cfg(struct devproc *dp, const void *msg)
+{
+	const struct ipc_cfg_serial *m = msg;
+	struct serial *s = dp->priv;
+
+	s->out_fd = m->cs_out_fd;
+	devproc_set_input(dp, m->cs_in_fd);
+	return 0;
+}
 
 static int serial_init(struct devproc *dp)
 {
@@ -105,7 +117,7 @@ static int serial_input(struct devproc *dp)
 
 	if (room == 0)
 		return devproc_watch_input(dp, 0);
-	n = read(dp->cfg.cd_in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+	n = read(dp->input_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0) {
@@ -129,16 +141,47 @@ static int serial_flush(struct devproc *dp)
 	return devproc_watch_input(dp, uart_rx_room(&s->uart) > 0);
 }
 
+static size_t serial_save(struct devproc *dp, void *data, size_t max)
+{
+	struct serial *s = dp->priv;
+	struct uart_state st;
+
+	if (max < sizeof(st))
+		return 0;
+	uart_save(&s->uart, &st);
+	memcpy(data, &st, sizeof(st));
+	return sizeof(st);
+}
+
+/* Without a whole state the UART stays as reset: the console goes on either way. */
+static int serial_restore(struct devproc *dp, const void *data, size_t len)
+{
+	struct serial *s = dp->priv;
+	struct uart_state st;
+
+	if (!data || len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, data, sizeof(st));
+	return uart_restore(&s->uart, &st);
+}
+
+static const struct devproc_window serial_window = {
+	.space = IPC_SPACE_PIO,
+	.len = LAYOUT_COM1_PORTS,
+	.io_read = serial_io_read,
+	.io_write = serial_io_write,
+	.save = serial_save,
+	.restore = serial_restore,
+};
+
 static const struct devproc_ops serial_ops = {
 	.name = "bulkhead-serial",
 	.policy = "serial",
 	.kind = IPC_DEV_SERIAL,
-	.space = IPC_SPACE_PIO,
-	.window_len = LAYOUT_COM1_PORTS,
-	.uses_guest_memory = 0,
+	.window = &serial_window,
+	.msg = DEVPROC_MSG(IPC_CFG_SERIAL, struct ipc_cfg_serial, serial_fds),
+	.cfg = serial_cfg,
 	.init = serial_init,
-	.io_read = serial_io_read,
-	.io_write = serial_io_write,
 	.input = serial_input,
 	.flush = serial_flush,
 };

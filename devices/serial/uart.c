@@ -15,6 +15,7 @@
  */
 #include "uart.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* Register offsets. */
@@ -313,4 +314,38 @@ size_t uart_rx(struct uart *u, const uint8_t *buf, size_t len)
 	if (n > 0)
 		update_irq(u);
 	return n;
+}
+
+void uart_save(const struct uart *u, struct uart_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->ier = u->ier;
+	st->fcr = u->fcr;
+	st->lcr = u->lcr;
+	st->mcr = u->mcr;
+	st->scr = u->scr;
+	st->dll = u->dll;
+	st->dlm = u->dlm;
+	st->thre_pending = (uint8_t)u->iir_pending_thre;
+	st->rx_count = u->rx_count;
+	for (unsigned int i = 0; i < u->rx_count && i < UART_FIFO_SIZE; i++)
+		st->rx[i] = u->rx[(u->rx_head + i) % UART_FIFO_SIZE];
+}
+
+int uart_restore(struct uart *u, const struct uart_state *st)
+{
+	if (st->rx_count > UART_FIFO_SIZE || st->thre_pending > 1)
+		return -EINVAL;
+	uart_write(u, UART_LCR, st->lcr | LCR_DLAB);
+	uart_write(u, UART_THR, st->dll);
+	uart_write(u, UART_IER, st->dlm);
+	uart_write(u, UART_LCR, st->lcr);
+	uart_write(u, UART_FCR, st->fcr);
+	uart_write(u, UART_MCR, st->mcr);
+	uart_write(u, UART_SCR, st->scr);
+	uart_write(u, UART_IER, st->ier);
+	uart_rx(u, st->rx, st->rx_count);
+	u->iir_pending_thre = st->thre_pending;
+	update_irq(u);
+	return 0;
 }

@@ -30,6 +30,13 @@ struct uart {
 	int irq_level;
 };
 
+/* What a UART that replaces another needs (--on-device-failure restart). */
+struct uart_state {
+	uint8_t ier, fcr, lcr, mcr, scr, dll, dlm, thre_pending;
+	uint8_t rx[UART_FIFO_SIZE]; /* the receive FIFO, oldest first */
+	uint32_t rx_count;
+};
+
 /* uart_init: reset state; ops->tx and ops->irq must be set. */
 void uart_init(struct uart *u, const struct uart_ops *ops, void *ctx);
 /* uart_read: value of register off (0..7; others read 0xff), with read side effects. */
@@ -40,5 +47,13 @@ void uart_write(struct uart *u, unsigned int off, uint8_t val);
 unsigned int uart_rx_room(const struct uart *u);
 /* uart_rx: queue up to len input bytes; returns how many it took. */
 size_t uart_rx(struct uart *u, const uint8_t *buf, size_t len);
+/* uart_save: what u holds, for a UART that replaces it. */
+void uart_save(const struct uart *u, struct uart_state *st);
+/*
+ * uart_restore: set u (just initialised) as st says, each register through
+ * the same write the guest makes; 0, or -EINVAL (st makes no sense: u stays
+ * as it was reset).
+ */
+int uart_restore(struct uart *u, const struct uart_state *st);
 
 #endif

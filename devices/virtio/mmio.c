@@ -5,6 +5,7 @@
  * the device status state machine. Register accesses other than 32-bit
  * aligned ones are ignored (reads return 0), as the spec allows.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -25,7 +26,7 @@ enum {
 	REG_QUEUE_READY = 0x044,
 	REG_QUEUE_NOTIFY = VIRTIO_MMIO_QUEUE_NOTIFY,
 	REG_INTERRUPT_STATUS = 0x060,
-	REG_INTERRUPT_ACK = 0x064,
+	REG_INTERRUPT_ACK = VIRTIO_MMIO_INTERRUPT_ACK_OFF,
 	REG_STATUS = 0x070,
 	REG_QUEUE_DESC_LOW = 0x080,
 	REG_QUEUE_DESC_HIGH = 0x084,
@@ -42,7 +43,6 @@ enum {
 };
 
 _Static_assert(REG_CONFIG_GENERATION / 4 < IPC_SHADOW_REGS, "shadowed registers fit");
-_Static_assert(VIRTIO_MMIO_CONFIG == IPC_SHADOW_CONFIG_OFF, "config space where the shadow has it");
 
 /*
  * The registers a read of which has no side effect and depends on no
@@ -180,8 +180,12 @@ void virtio_kick(struct virtio_dev *vd, unsigned int q)
 
 static void device_reset(struct virtio_dev *vd)
 {
-	for (unsigned int q = 0; q < vd->ops->nqueues; q++)
+	for (unsigned int q = 0; q < vd->ops->nqueues; q++) {
 		virtq_reset(&vd->queues[q]);
+		if (vd->state)
+			virtq_persist(&vd->queues[q], &vd->state->live_avail[q],
+				      &vd->state->live_used[q]);
+	}
 	vd->status = 0;
 	vd->isr = 0;
 	vd->dev_features_sel = vd->drv_features_sel = 0;
@@ -213,7 +217,9 @@ static void status_write(struct virtio_dev *vd, uint32_t val)
 	if ((old & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET) & ~now)
 		return;
 	if ((now & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
-		if (!features_acceptable(vd)) {
+		/* 3.1.1: features are agreed before DRIVER_OK. A driver that set
+		 * DRIVER_OK first gets no FEATURES_OK, so no queue of it ever runs. */
+		if ((old & VIRTIO_STATUS_DRIVER_OK) || !features_acceptable(vd)) {
 			now &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
 		} else {
 			for (unsigned int q = 0; q < vd->ops->nqueues; q++) {
@@ -247,6 +253,9 @@ static void queue_ready_write(struct virtio_dev *vd, struct virtq *q, uint32_t v
 	}
 	if (q->ready)
 		return;
+	/* The other queues' rings are off limits to this one's writes, and the reverse. */
+	q->siblings = vd->queues;
+	q->nsiblings = vd->ops->nqueues;
 	e = virtq_start(q, vd->mem);
 	if (e != VIRTQ_OK) {
 		virtio_needs_reset(vd, vd->queue_sel, e);
@@ -406,4 +415,115 @@ void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, u
 {
 	mmio_write(vd, off, size, val);
 	shadow_publish_all(vd);
+}
+
+void virtio_state_attach(struct virtio_dev *vd, struct virtio_state *st)
+{
+	vd->state = st;
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		virtq_persist(&vd->queues[q], &st->live_avail[q], &st->live_used[q]);
+	virtio_save(vd);
+}
+
+void virtio_save(struct virtio_dev *vd)
+{
+	struct virtio_state *st = vd->state;
+
+	if (!st)
+		return;
+	st->status = vd->status;
+	st->isr = vd->isr;
+	st->config_generation = vd->config_generation;
+	st->queue_sel = vd->queue_sel;
+	st->dev_features_sel = vd->dev_features_sel;
+	st->drv_features_sel = vd->drv_features_sel;
+	st->driver_features = vd->driver_features;
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		const struct virtq *vq = &vd->queues[q];
+
+		st->q[q] = (struct virtio_state_queue){ .desc = vq->desc_gpa, .avail = vq->avail_gpa,
+							.used = vq->used_gpa, .size = vq->size,
+							.ready = (uint16_t)vq->ready };
+	}
+}
+
+static void write32(struct virtio_dev *vd, uint64_t off, uint32_t val)
+{
+	mmio_write(vd, off, 4, val);
+}
+
+static void write64(struct virtio_dev *vd, uint64_t off, uint64_t val)
+{
+	write32(vd, off, (uint32_t)val);
+	write32(vd, off + 4, (uint32_t)(val >> 32));
+}
+
+/* The queues as the driver set them; each ready one goes on from its used index. */
+static int restore_queues(struct virtio_dev *vd, const struct virtio_state *st)
+{
+	for (unsigned int q = 0; q < vd->ops->nqueues; q++) {
+		const struct virtio_state_queue *sq = &st->q[q];
+
+		write32(vd, REG_QUEUE_SEL, q);
+		write32(vd, REG_QUEUE_NUM, sq->size);
+		write64(vd, REG_QUEUE_DESC_LOW, sq->desc);
+		write64(vd, REG_QUEUE_DRIVER_LOW, sq->avail);
+		write64(vd, REG_QUEUE_DEVICE_LOW, sq->used);
+		if (!sq->ready)
+			continue;
+		write32(vd, REG_QUEUE_READY, 1);
+		if (!vd->queues[q].ready || virtq_resume(&vd->queues[q], st->live_used[q]) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* The status bits, features and queues, in the order a driver sets them. */
+static int restore_transport(struct virtio_dev *vd, const struct virtio_state *st)
+{
+	uint32_t want = st->status & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET;
+	uint32_t early = want & (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+
+	if (want == 0)
+		return 0;
+	write32(vd, REG_STATUS, early);
+	write32(vd, REG_DRIVER_FEATURES_SEL, 0);
+	write32(vd, REG_DRIVER_FEATURES, (uint32_t)st->driver_features);
+	write32(vd, REG_DRIVER_FEATURES_SEL, 1);
+	write32(vd, REG_DRIVER_FEATURES, (uint32_t)(st->driver_features >> 32));
+	if (want & VIRTIO_STATUS_FEATURES_OK) {
+		write32(vd, REG_STATUS, early | VIRTIO_STATUS_FEATURES_OK);
+		if (!(vd->status & VIRTIO_STATUS_FEATURES_OK))
+			return -EINVAL;
+	}
+	if (restore_queues(vd, st) < 0)
+		return -EINVAL;
+	write32(vd, REG_QUEUE_SEL, st->queue_sel);
+	write32(vd, REG_DEVICE_FEATURES_SEL, st->dev_features_sel);
+	write32(vd, REG_DRIVER_FEATURES_SEL, st->drv_features_sel);
+	vd->isr = st->isr & (VIRTIO_INT_USED | VIRTIO_INT_CONFIG);
+	vd->config_generation = st->config_generation;
+	/* Last: DRIVER_OK serves what the driver made available, the requests in flight too. */
+	write32(vd, REG_STATUS, want);
+	return vd->status == want ? 0 : -EINVAL;
+}
+
+int virtio_restore(struct virtio_dev *vd, const struct virtio_state *st)
+{
+	int err = st ? restore_transport(vd, st) : -EINVAL;
+
+	if (err == 0 && st->status & VIRTIO_STATUS_NEEDS_RESET)
+		err = -EINVAL;
+	if (err < 0) {
+		virtio_fail(vd, 0, "the state of the process it replaces is not consistent");
+		shadow_publish_all(vd);
+		virtio_save(vd);
+		return err;
+	}
+	/* A completion just before the old process died may not have been signalled. */
+	if (vd->status & VIRTIO_STATUS_DRIVER_OK)
+		raise_irq(vd, VIRTIO_INT_USED);
+	shadow_publish_all(vd);
+	virtio_save(vd);
+	return 0;
 }

@@ -42,8 +42,8 @@
 #define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
 #define VIRTIO_MMIO_VERSION 2
 #define VIRTIO_MMIO_VENDOR 0x484b4c42 /* "BLKH" */
-#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
-#define VIRTIO_MMIO_CONFIG 0x100
+#define VIRTIO_MMIO_QUEUE_NOTIFY VIRTIO_MMIO_QUEUE_NOTIFY_OFF
+#define VIRTIO_MMIO_CONFIG VIRTIO_MMIO_CONFIG_OFF
 
 /* Why a chain was refused (for logs and tests). */
 enum virtq_error {
@@ -72,6 +72,14 @@ struct virtq {
 	int indirect; /* VIRTIO_F_INDIRECT_DESC negotiated */
 	/* host pointers to the rings, set by virtq_start */
 	void *desc, *avail, *used;
+	/* With a state page (restart): last_avail and used_idx, written through at
+	 * every pop and push, before the guest sees the push (virtq_persist). */
+	uint16_t *live_avail, *live_used;
+	/* The device's queues (this one among them), set by the transport before
+	 * virtq_start: no used ring and no device-writable buffer of this queue may
+	 * cover a ring the device reads of a started sibling. NULL: none. */
+	const struct virtq *siblings;
+	unsigned int nsiblings;
 };
 
 /* A descriptor chain, validated: readable segments first, then writable ones. */
@@ -83,10 +91,21 @@ struct virtq_chain {
 	uint64_t gpa[VIRTQ_MAX_SEGS]; /* guest-physical address of each segment */
 };
 
-/* virtq_start: check the rings lie in guest memory and map them; VIRTQ_OK or VIRTQ_E_RING. */
+/* virtq_start: check the rings lie in guest memory, are aligned and do not overlap a ring
+ * of q or of a started sibling where the device writes, and map them; VIRTQ_OK or
+ * VIRTQ_E_RING. The used index starts at 0 (2.7.8). */
 enum virtq_error virtq_start(struct virtq *q, const struct guest_mem *mem);
-/* virtq_reset: forget everything (queue back to its power-on state). */
+/* virtq_reset: forget everything (queue back to its power-on state), virtq_persist too. */
 void virtq_reset(struct virtq *q);
+/* virtq_persist: write last_avail and used_idx through to *avail and *used from now on. */
+void virtq_persist(struct virtq *q, uint16_t *avail, uint16_t *used);
+/*
+ * virtq_resume: after virtq_start, go on from used_idx as a process that died
+ * left it: every chain it took but did not complete is taken again, and the
+ * used index is published once more. 0, or -EINVAL if used_idx is not within
+ * a queue's length of what the driver made available.
+ */
+int virtq_resume(struct virtq *q, uint16_t used_idx);
 /* virtq_pop: take the next available chain into c; VIRTQ_OK, VIRTQ_EMPTY, or an error
  * after which the queue is broken (the device goes to NEEDS_RESET). */
 enum virtq_error virtq_pop(struct virtq *q, const struct guest_mem *mem, struct virtq_chain *c);
@@ -116,6 +135,31 @@ size_t virtq_read_chain(const struct virtq_chain *c, uint64_t off, void *dst, si
 size_t virtq_write_chain(const struct virtq_chain *c, uint64_t off, const void *src, size_t len);
 
 struct virtio_dev;
+
+#define VIRTIO_MAX_QUEUES 4
+
+/*
+ * What a virtio device keeps in its state page (ipc.h, struct ipc_state) so
+ * that a new process can take over: the transport registers as the driver
+ * set them, snapshotted after every register write and batch of work, and
+ * each queue's indices, written through as they move. All of it is hostile
+ * input to the process that restores it (virtio_restore).
+ */
+struct virtio_state_queue {
+	uint64_t desc, avail, used;
+	uint16_t size, ready;
+	uint32_t pad;
+};
+
+struct virtio_state {
+	uint32_t status, isr, config_generation, queue_sel;
+	uint32_t dev_features_sel, drv_features_sel;
+	uint64_t driver_features;
+	struct virtio_state_queue q[VIRTIO_MAX_QUEUES];
+	/* written through, outside the snapshot */
+	uint16_t live_avail[VIRTIO_MAX_QUEUES];
+	uint16_t live_used[VIRTIO_MAX_QUEUES];
+};
 
 /* A virtio device model: a small const ops table. Optional members may be NULL. */
 struct virtio_dev_ops {
@@ -151,8 +195,9 @@ struct virtio_dev {
 	uint32_t queue_sel;
 	uint32_t isr; /* InterruptStatus */
 	uint32_t config_generation;
-	struct virtq queues[4];
+	struct virtq queues[VIRTIO_MAX_QUEUES];
 	struct ipc_shadow *shadow; /* the register shadow kept current, or NULL */
+	struct virtio_state *state; /* the restart state kept current, or NULL */
 };
 
 /* virtio_init: set up vd for ops with guest memory mem. */
@@ -160,6 +205,20 @@ void virtio_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const 
 		 void *priv);
 /* virtio_shadow_attach: keep the register shadow sh current from now on (ipc.h). */
 void virtio_shadow_attach(struct virtio_dev *vd, struct ipc_shadow *sh);
+/* virtio_state_attach: keep st (in the state page) current from now on. */
+void virtio_state_attach(struct virtio_dev *vd, struct virtio_state *st);
+/* virtio_save: snapshot the transport registers into the attached state. */
+void virtio_save(struct virtio_dev *vd);
+/*
+ * virtio_restore: take over from the state a process that died left (st, a
+ * copy; NULL if the page could not be trusted). Every register is set as the
+ * driver set it, through the same checks as the driver's own writes, and the
+ * queues go on from their used index, taking again what was in flight. An
+ * inconsistent state leaves the device in DEVICE_NEEDS_RESET with a config
+ * interrupt. A device that was running raises its interrupt once. 0, or
+ * -EINVAL when it did not restore.
+ */
+int virtio_restore(struct virtio_dev *vd, const struct virtio_state *st);
 /* virtio_mmio_read/write: one access to the 4 KiB register window. */
 uint64_t virtio_mmio_read(struct virtio_dev *vd, uint64_t off, unsigned int size);
 void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val);
@@ -178,14 +237,14 @@ int virtio_has_feature(const struct virtio_dev *vd, unsigned int bit);
 
 /*
  * Glue to the device-process runtime (devices/devproc): a virtio device
- * process sets dp->priv to its struct virtio_dev and uses these as its
- * devproc_ops io_read, io_write and queue_notify.
+ * process sets dp->priv to its struct virtio_dev and uses virtio_dp_window
+ * as its devproc_ops window (a 4 KiB virtio-mmio window, guest memory,
+ * register accesses and kicks into the model).
  */
 struct devproc;
+struct devproc_window;
 /* virtio_dp_attach: vd raises its interrupt through dp's irqfd. */
 void virtio_dp_attach(struct virtio_dev *vd, struct devproc *dp);
-uint64_t virtio_dp_read(struct devproc *dp, uint64_t off, unsigned int size);
-void virtio_dp_write(struct devproc *dp, uint64_t off, unsigned int size, uint64_t val);
-int virtio_dp_notify(struct devproc *dp, unsigned int q);
+extern const struct devproc_window virtio_dp_window;
 
 #endif

@@ -5,6 +5,7 @@
  * ring byte at any moment, so each field is read once (a descriptor is
  * copied before it is checked) and every address goes through mem_ptr.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "virtio.h"
@@ -61,9 +62,87 @@ static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen && a + alen > a && b + blen > b;
 }
 
+static void live_store(uint16_t *p, uint16_t v)
+{
+	if (p)
+		__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
 void virtq_reset(struct virtq *q)
 {
 	memset(q, 0, sizeof(*q));
+}
+
+void virtq_persist(struct virtq *q, uint16_t *avail, uint16_t *used)
+{
+	q->live_avail = avail;
+	q->live_used = used;
+	live_store(avail, q->last_avail);
+	live_store(used, q->used_idx);
+}
+
+int virtq_resume(struct virtq *q, uint16_t used_idx)
+{
+	uint16_t avail_idx;
+
+	if (!q->used)
+		return -EINVAL;
+	avail_idx = __atomic_load_n(avail_field(q, 1), __ATOMIC_ACQUIRE);
+	if ((uint16_t)(avail_idx - used_idx) > q->size)
+		return -EINVAL;
+	q->last_avail = q->used_idx = used_idx;
+	live_store(q->live_avail, used_idx);
+	live_store(q->live_used, used_idx);
+	__atomic_store_n(used_field(q, 1), used_idx, __ATOMIC_RELEASE);
+	q->signalled_valid = 0;
+	return 0;
+}
+
+static uint64_t desc_bytes(const struct virtq *q)
+{
+	return VIRTQ_DESC_SIZE * (uint64_t)q->size;
+}
+
+static uint64_t avail_bytes(const struct virtq *q)
+{
+	return 6 + 2 * (uint64_t)q->size;
+}
+
+static uint64_t used_bytes(const struct virtq *q)
+{
+	return 6 + 8 * (uint64_t)q->size;
+}
+
+/* The rings the device reads (descriptor table, avail ring) of q share a byte with
+ * [addr, addr + len). */
+static int over_read_rings(const struct virtq *q, uint64_t addr, uint64_t len)
+{
+	return ranges_overlap(addr, len, q->desc_gpa, desc_bytes(q)) ||
+	       ranges_overlap(addr, len, q->avail_gpa, avail_bytes(q));
+}
+
+/* Queues a and b (two of them) overlap where the device writes: a used ring over any
+ * ring of the other queue. */
+static int used_over_rings(const struct virtq *a, const struct virtq *b)
+{
+	return over_read_rings(b, a->used_gpa, used_bytes(a)) ||
+	       over_read_rings(a, b->used_gpa, used_bytes(b)) ||
+	       ranges_overlap(a->used_gpa, used_bytes(a), b->used_gpa, used_bytes(b));
+}
+
+/* Whether device-written bytes at [addr, addr + len) would land on a ring the device
+ * reads, of q or of a started sibling. */
+static int over_any_read_ring(const struct virtq *q, uint64_t addr, uint64_t len)
+{
+	if (over_read_rings(q, addr, len))
+		return 1;
+	for (unsigned int i = 0; i < q->nsiblings; i++) {
+		const struct virtq *s = &q->siblings[i];
+
+		if (s != q && s->desc && over_read_rings(s, addr, len))
+			return 1;
+	}
+	return 0;
 }
 
 enum virtq_error virtq_start(struct virtq *q, const struct guest_mem *mem)
@@ -74,12 +153,17 @@ enum virtq_error virtq_start(struct virtq *q, const struct guest_mem *mem)
 		return VIRTQ_E_RING;
 	if (q->desc_gpa % 16 || q->avail_gpa % 2 || q->used_gpa % 4)
 		return VIRTQ_E_RING;
-	/* The used ring is the device's to write: over the descriptor table or the
-	 * avail ring, each push would hand the device new work of its own making,
-	 * and a kick would never end. */
-	if (ranges_overlap(q->used_gpa, 6 + 8 * n, q->desc_gpa, VIRTQ_DESC_SIZE * n) ||
-	    ranges_overlap(q->used_gpa, 6 + 8 * n, q->avail_gpa, 6 + 2 * n))
+	/* A used ring is the device's to write: over a descriptor table or an avail
+	 * ring, of this queue or another, each push would hand the device new work of
+	 * its own making, and a kick would never end. */
+	if (over_read_rings(q, q->used_gpa, used_bytes(q)))
 		return VIRTQ_E_RING;
+	for (unsigned int i = 0; i < q->nsiblings; i++) {
+		const struct virtq *s = &q->siblings[i];
+
+		if (s != q && s->desc && used_over_rings(q, s))
+			return VIRTQ_E_RING;
+	}
 	q->desc = mem_ptr(mem, q->desc_gpa, VIRTQ_DESC_SIZE * n);
 	q->avail = mem_ptr(mem, q->avail_gpa, 6 + 2 * n);
 	q->used = mem_ptr(mem, q->used_gpa, 6 + 8 * n);
@@ -88,8 +172,10 @@ enum virtq_error virtq_start(struct virtq *q, const struct guest_mem *mem)
 		return VIRTQ_E_RING;
 	}
 	q->last_avail = 0;
-	q->used_idx = load16(used_field(q, 1));
+	q->used_idx = 0; /* 2.7.8: "This starts at 0", whatever the driver left in memory */
 	q->signalled_valid = 0;
+	live_store(q->live_avail, q->last_avail);
+	live_store(q->live_used, q->used_idx);
 	return VIRTQ_OK;
 }
 
@@ -117,9 +203,9 @@ static enum virtq_error chain_add(const struct virtq *q, struct virtq_chain *c,
 		if (c->write_len + d->len > VIRTQ_MAX_CHAIN_BYTES - c->read_len)
 			return VIRTQ_E_LEN;
 		/* Device-written data over the rings the device reads would let it
-		 * make its own work (a blk IN that rewrites avail->idx). */
-		if (ranges_overlap(d->addr, d->len, q->desc_gpa, VIRTQ_DESC_SIZE * (uint64_t)q->size) ||
-		    ranges_overlap(d->addr, d->len, q->avail_gpa, 6 + 2 * (uint64_t)q->size))
+		 * make its own work (a blk IN that rewrites avail->idx, an rx frame
+		 * that writes tx descriptors). */
+		if (over_any_read_ring(q, d->addr, d->len))
 			return VIRTQ_E_ADDR;
 		c->nwrite++;
 		c->write_len += d->len;
@@ -212,12 +298,14 @@ enum virtq_error virtq_pop(struct virtq *q, const struct guest_mem *mem, struct 
 	if (e != VIRTQ_OK)
 		return e;
 	q->last_avail++;
+	live_store(q->live_avail, q->last_avail);
 	return VIRTQ_OK;
 }
 
 void virtq_unpop(struct virtq *q, uint16_t n)
 {
 	q->last_avail -= n;
+	live_store(q->live_avail, q->last_avail);
 }
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
@@ -230,6 +318,8 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, written, __ATOMIC_RELAXED);
 	q->used_idx++;
+	/* Kept before the guest sees it: a process that takes over does not push it twice. */
+	live_store(q->live_used, q->used_idx);
 	/* Release: the element is visible before the index that publishes it. */
 	__atomic_store_n(used_field(q, 1), q->used_idx, __ATOMIC_RELEASE);
 }

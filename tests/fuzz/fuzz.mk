@@ -17,7 +17,9 @@
 # FUZZ_KEEP=1 goes on from the corpus the last `make fuzz` grew.
 # The fuzz_proc_* targets start the real $(O)/bulkhead-{blk,net,serial}
 # jailed, so they need root (as the supervisor would); without it they are
-# skipped with a message.
+# skipped with a message. fuzz_proc_vcpu runs the test builds of bulkhead and
+# its vcpu and serial processes ($(O)/testhooks: make testhooks) with
+# evil-device as blk0, and needs /dev/kvm.
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
@@ -43,29 +45,31 @@ FUZZ_srcs_fuzz_blk := $(FUZZ_SRC)/fuzz_blk.c $(FUZZ_SRC)/fzv.c devices/blk/blk.c
 FUZZ_srcs_fuzz_net := $(FUZZ_SRC)/fuzz_net.c $(FUZZ_SRC)/fzv.c devices/net/net.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_mmio := $(FUZZ_SRC)/fuzz_mmio.c $(FUZZ_SRC)/fzv.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_uart := $(FUZZ_SRC)/fuzz_uart.c devices/serial/uart.c
-# fuzz_ipc_dev.c #includes devices/devproc/devproc.c and the device mains for their static tables
-# and fuzz_ipc_vcpu.c includes vcpu/main.c
+# fuzz_ipc_dev.c #includes runtime/runtime.c, devices/devproc/devproc.c and the device mains for
+# their static tables, and fuzz_ipc_vcpu.c includes vcpu/main.c
 FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_SRC)/fuzz_ipc_vcpu.c \
-	ipc/ipc.c jail/jail.c devices/blk/blk.c devices/net/net.c devices/serial/uart.c \
+	ipc/ipc.c jail/jail.c common/clock.c devices/blk/blk.c devices/net/net.c devices/serial/uart.c \
 	devices/virtio/devglue.c $(FUZZ_VIRTIO) $(filter-out vcpu/main.c,$(wildcard vcpu/*.c)) \
 	$(filter-out seccomp/policy-check.c,$(wildcard seccomp/*.c))
 # the protocol layer of devices/9p (no virtio, no device main)
 FUZZ_srcs_fuzz_9p := $(FUZZ_SRC)/fuzz_9p.c $(filter-out devices/9p/main.c devices/9p/virtio9p.c,$(wildcard devices/9p/*.c))
-FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c supervisor/config.c
+FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c supervisor/config.c $(wildcard kinds/*.c) ipc/ipc.c
 FUZZ_srcs_fuzz_loader := $(FUZZ_SRC)/fuzz_loader.c $(wildcard loader/*.c) mem/mem.c
 FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzv.c ipc/ipc.c mem/mem.c
 FUZZ_srcs_fuzz_proc_blk := $(FUZZ_SRC)/fuzz_proc_blk.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_net := $(FUZZ_SRC)/fuzz_proc_net.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_serial := $(FUZZ_SRC)/fuzz_proc_serial.c $(FUZZ_PROC)
+# A compromised device (evil-device, as bulkhead-blk) against the real vcpu process.
+FUZZ_srcs_fuzz_proc_vcpu := $(FUZZ_SRC)/fuzz_proc_vcpu.c
 
 FUZZ_libs_fuzz_ipc := $(CAPNG_LIBS) $(or $(POLICY_LIBS),-lseccomp) -lpthread
 FUZZ_libs_fuzz_loader := $(ELF_LIBS)
 
 FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_loader fuzz_9p
-FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial
+FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial fuzz_proc_vcpu
 FUZZ_ALL := $(FUZZ_INPROC) $(FUZZ_PROCS)
 FUZZ_TARGETS ?= $(FUZZ_ALL)
-FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_ALL)) $(FUZZ_DIR)/procfuzz-stdin
+FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_ALL)) $(FUZZ_DIR)/procfuzz-stdin $(FUZZ_DIR)/evil-device
 FUZZ_DEVICE_BINS := $(O)/bulkhead-blk $(O)/bulkhead-net $(O)/bulkhead-serial
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
@@ -88,6 +92,12 @@ $(FUZZ_DIR)/plain/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (fuzz driver, asan+ubsan)"
 	$(Q)$(FUZZ_CC) $(FUZZ_BASE_CFLAGS) $(FUZZ_SAN) -c -o $@ $<
+
+# fuzz_proc_vcpu's device: plain, it is the attacker.
+$(FUZZ_DIR)/evil-device: $(FUZZ_SRC)/evildev.c ipc/ipc.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) -Wno-missing-prototypes -o $@ $^
 
 # One input on stdin (or a file argument) per run, for AFL++ and for replaying crashes.
 $(FUZZ_DIR)/procfuzz-stdin: $(call fuzz_plain_objs,$(FUZZ_SRC)/procfuzz-stdin.c $(FUZZ_PROC) $(FUZZ_SRC)/fz_common.c)

@@ -15,7 +15,9 @@
  * Checked: config_parse_args and config_check return one of their
  * documented results; on CONFIG_ERROR the message is one printable line
  * inside the buffer, and non-empty; on CONFIG_OK every string field is
- * terminated and every checked value lies in its documented range.
+ * terminated, every checked value lies in its documented range, every
+ * device belongs to a kind of the table within its kind's and the total
+ * cap, and a checked device's options, printed, parse back the same.
  */
 #include <stdio.h>
 #include <stdint.h>
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "fz.h"
+#include "kinds/kinds.h"
 #include "supervisor/config.h"
 
 #define MAX_ARGS 64
@@ -50,29 +53,80 @@ static void check_err(const char *err, size_t len, const char *what)
 			 "%s: control byte 0x%02x in the message \"%s\"", what, (unsigned char)err[i], err);
 }
 
+static int kind_known(const struct dev_kind *k)
+{
+	for (size_t i = 0; i < kinds_count; i++) {
+		if (kinds_table[i] == k)
+			return 1;
+	}
+	return 0;
+}
+
+static void check_devices(const struct vm_config *c)
+{
+	FZ_CHECK(c->ndevs <= LAYOUT_MAX_DEVICES, "%u devices", c->ndevs);
+	for (size_t k = 0; k < kinds_count; k++) {
+		unsigned int n = config_dev_count(c, kinds_table[k]);
+
+		FZ_CHECK(n <= kinds_table[k]->max, "%u --%s", n, kinds_table[k]->option);
+		FZ_CHECK(!kinds_table[k]->always || n == 1, "%u --%s", n, kinds_table[k]->option);
+	}
+	for (unsigned int i = 0; i < c->ndevs && i < LAYOUT_MAX_DEVICES; i++) {
+		const struct dev_kind *k = c->devs[i].kind;
+
+		FZ_CHECK(kind_known(k), "device %u: not a kind of the table", i);
+		for (size_t j = 0; j < k->nkeys; j++) {
+			const struct key_def *key = &k->keys[j];
+
+			if (key->kind == KEY_STRING)
+				FZ_CHECK(terminated((const char *)c->devs[i].opts + key->off, key->size),
+					 "--%s %s=: unterminated", k->option, key->name);
+		}
+	}
+}
+
+/* A device's options, printed, parse back into the same options. */
+static void check_round_trip(const struct dev_config *d)
+{
+	static char text[CONFIG_DEV_OPTS_MAX + 64], again[CONFIG_DEV_OPTS_MAX + 64];
+	static struct vm_config c2;
+	char opt[64], err[256];
+	char *argv[4] = { "bulkhead", opt, text, NULL };
+
+	for (size_t j = 0; j < d->kind->nkeys; j++) {
+		const struct key_def *key = &d->kind->keys[j];
+
+		if (key->kind == KEY_STRING && strchr((const char *)d->opts + key->off, '"'))
+			return; /* a value with quotes of its own is not printed to be parsed */
+	}
+	config_dev_describe(d, text, sizeof(text));
+	if (!text[0])
+		return;
+	snprintf(opt, sizeof(opt), "--%s", d->kind->option);
+	config_init(&c2);
+	FZ_CHECK(config_parse_args(&c2, 3, argv, err, sizeof(err)) == CONFIG_OK,
+		 "--%s %s does not parse back: %s", d->kind->option, text, err);
+	for (unsigned int i = c2.ndevs; i-- > 0;) {
+		if (c2.devs[i].kind == d->kind) {
+			config_dev_describe(&c2.devs[i], again, sizeof(again));
+			FZ_CHECK(strcmp(text, again) == 0, "--%s %s parses back as %s", d->kind->option, text,
+				 again);
+			return;
+		}
+	}
+	fz_fail("--%s %s: no device after parsing it back", d->kind->option, text);
+}
+
 static void check_parsed(const struct vm_config *c)
 {
 	FZ_CHECK(terminated(c->kernel_path, sizeof(c->kernel_path)) && terminated(c->cmdline, sizeof(c->cmdline)) &&
 			 terminated(c->initrd_path, sizeof(c->initrd_path)) &&
-			 terminated(c->serial_path, sizeof(c->serial_path)) &&
 			 terminated(c->policy_dir, sizeof(c->policy_dir)) && terminated(c->name, sizeof(c->name)),
 		 "an unterminated string field");
-	FZ_CHECK(c->ndisks <= CONFIG_MAX_DISKS && c->nnets <= CONFIG_MAX_NETS, "%u disks, %u nets", c->ndisks,
-		 c->nnets);
 	FZ_CHECK(c->jail_mode >= 0 && c->jail_mode <= 2 && c->seccomp_mode >= 0 && c->seccomp_mode <= 2 &&
 			 (c->acpi == 0 || c->acpi == 1) && c->verbose >= 0,
 		 "jail %d seccomp %d acpi %d verbose %d", c->jail_mode, c->seccomp_mode, c->acpi, c->verbose);
-	FZ_CHECK(c->serial == SERIAL_STDIO || c->serial == SERIAL_FILE || c->serial == SERIAL_NONE, "serial %d",
-		 (int)c->serial);
-	for (unsigned int i = 0; i < c->ndisks && i < CONFIG_MAX_DISKS; i++)
-		FZ_CHECK(terminated(c->disks[i].path, sizeof(c->disks[i].path)) &&
-				 terminated(c->disks[i].serial, sizeof(c->disks[i].serial)),
-			 "disk %u: unterminated field", i);
-	for (unsigned int i = 0; i < c->nnets && i < CONFIG_MAX_NETS; i++)
-		FZ_CHECK(terminated(c->nets[i].tap, sizeof(c->nets[i].tap)) &&
-				 terminated(c->nets[i].fd, sizeof(c->nets[i].fd)) &&
-				 terminated(c->nets[i].mac, sizeof(c->nets[i].mac)),
-			 "net %u: unterminated field", i);
+	check_devices(c);
 }
 
 static void check_checked(const struct vm_config *c, const struct config_limits *lim)
@@ -80,24 +134,8 @@ static void check_checked(const struct vm_config *c, const struct config_limits 
 	FZ_CHECK(c->kernel_path[0], "config_check passed without a kernel");
 	FZ_CHECK(c->mem_mib >= 1 && c->mem_mib <= lim->host_mem_mib, "mem_mib %llu", (unsigned long long)c->mem_mib);
 	FZ_CHECK(c->nvcpus >= 1 && c->nvcpus <= lim->max_vcpus, "nvcpus %u", c->nvcpus);
-	FZ_CHECK(c->serial != SERIAL_FILE || c->serial_path[0], "serial file without a path");
-	FZ_CHECK(c->ndisks + c->nnets <= CONFIG_MAX_DISKS, "%u disks + %u nets", c->ndisks, c->nnets);
-	for (unsigned int i = 0; i < c->ndisks; i++) {
-		FZ_CHECK(c->disks[i].path[0], "disk %u without a path", i);
-		for (const char *s = c->disks[i].serial; *s; s++)
-			FZ_CHECK((unsigned char)*s >= 0x20 && (unsigned char)*s <= 0x7e, "disk %u serial byte 0x%02x",
-				 i, (unsigned char)*s);
-	}
-	for (unsigned int i = 0; i < c->nnets; i++) {
-		const struct net_config *n = &c->nets[i];
-
-		FZ_CHECK(!n->tap[0] != !n->fd[0], "net %u: tap and fd both or neither", i);
-		FZ_CHECK(n->fd[0] ? n->tap_fd >= 3 && n->tap_fd <= 1023 : n->tap_fd == -1, "net %u: tap_fd %d", i,
-			 n->tap_fd);
-		FZ_CHECK(!n->has_mac || (!(n->mac_bytes[0] & 1) && (n->mac_bytes[0] | n->mac_bytes[1] | n->mac_bytes[2] |
-								     n->mac_bytes[3] | n->mac_bytes[4] | n->mac_bytes[5])),
-			 "net %u: multicast or zero MAC accepted", i);
-	}
+	for (unsigned int i = 0; i < c->ndevs; i++)
+		check_round_trip(&c->devs[i]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -4,7 +4,7 @@
  * fuzz_ipc: the IPC message decoder (ipc/ipc.c) behind every receiver's
  * dispatch table: a device process's control socket (devproc's table and
  * the blk/net configuration tables, real handlers) and its vcpu channel
- * (IO_READ/IO_WRITE/IO_WRITE_BATCH into the real device models), the vcpu process's
+ * (IO_READ/IO_WRITE/IO_WRITE_SYNC into the real device models), the vcpu process's
  * control socket (real handlers), the supervisor's table for messages from
  * children (a copy: it is a static inside run.c's on_child_msg), ipc_recv
  * on a real SOCK_SEQPACKET pair (oversized datagrams, attached fds), and
@@ -19,8 +19,8 @@
  *
  * Checked: whatever a table accepts is well-formed for it (version, exact
  * size, permitted state); accepted configuration is within range; every
- * IO_READ the device accepts gets exactly one IO_REPLY with its sequence
- * number; io_read/io_write only see accesses inside the window; ipc_recv
+ * IO_READ and IO_WRITE_SYNC the device accepts gets exactly one IO_REPLY
+ * with its sequence number; io_read/io_write only see accesses inside the window; ipc_recv
  * never leaks an fd and reports oversize and fd-carrying datagrams;
  * ipc_str_ok agrees with its definition.
  */
@@ -219,7 +219,7 @@ static void drain_replies(uint32_t seq, int want)
 			 "reply type %u size %u seq %u for seq %u", r.h.ih_type, r.h.ih_size, r.ir_seq, seq);
 		got++;
 	}
-	FZ_CHECK(got == want, "%d replies to an accepted IO_READ", got);
+	FZ_CHECK(got == want, "%d replies to an accepted IO_READ or IO_WRITE_SYNC (%d wanted)", got, want);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -253,7 +253,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			err = fzipc_dev_channel(buf, len);
 			if (len == sizeof(io)) {
 				memcpy(&io, buf, sizeof(io));
-				drain_replies(io.io_seq, err == 0 && io.h.ih_type == IPC_IO_READ);
+				drain_replies(io.io_seq, err == 0 && (io.h.ih_type == IPC_IO_READ ||
+								      io.h.ih_type == IPC_IO_WRITE_SYNC));
 			} else {
 				drain_replies(0, 0);
 			}

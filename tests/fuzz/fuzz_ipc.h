@@ -2,8 +2,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fuzz_ipc's receivers. fuzz_ipc_dev.c and fuzz_ipc_vcpu.c #include the
- * real receivers' sources (devices/devproc/devproc.c and the device mains,
- * vcpu/main.c) to reach their static dispatch tables and handlers; each
+ * real receivers' sources (runtime/runtime.c, devices/devproc/devproc.c and
+ * the device mains, vcpu/main.c) to reach their static dispatch tables and handlers; each
  * serves one receiver here.
  */
 #ifndef BULKHEAD_TESTS_FUZZ_FUZZ_IPC_H
@@ -34,6 +34,10 @@ int fzipc_dev_channel(const void *buf, size_t len);
 /* fzipc_vcpu_reset, fzipc_vcpu_control: the vcpu process's control socket. */
 void fzipc_vcpu_reset(void);
 int fzipc_vcpu_control(const void *buf, size_t len);
+struct runtime;
+/* fzipc_runtime_dispatch: one control message as runtime_control dispatches it. */
+int fzipc_runtime_dispatch(struct runtime *rt, const struct ipc_handler *table, size_t n, void *ctx,
+			   const void *buf, size_t len);
 /* fzipc_reply_fd: the harness's end of the device channel (replies arrive here). */
 int fzipc_reply_fd(void);
 

@@ -23,9 +23,9 @@ static int fz_on_cfg_done(void *arg, const void *msg)
 	struct ctx *c = arg;
 
 	(void)msg;
-	if (!c->have_cfg || c->vm.mem.nregions == 0 || !c->jail.h.ih_type)
+	if (!c->have_cfg || !runtime_configured(&c->rt))
 		return -EPROTO;
-	c->state = ST_READY;
+	c->rt.state = ST_READY;
 	return 0;
 }
 
@@ -34,7 +34,7 @@ static int fz_on_start(void *arg, const void *msg)
 	struct ctx *c = arg;
 
 	(void)msg;
-	c->state = ST_RUN;
+	c->rt.state = ST_RUN;
 	return 0;
 }
 
@@ -55,7 +55,7 @@ void fzipc_vcpu_reset(void)
 	for (unsigned int i = 0; i < vc.vm.ndevs; i++)
 		pthread_mutex_destroy(&vc.vm.devs[i].lock);
 	memset(&vc, 0, sizeof(vc));
-	vc.state = ST_BOOT;
+	runtime_init(&vc.rt, "fuzz_ipc", "vcpu", 1);
 	vc.vm.kvm_fd = -1;
 	vc.vm.vm_fd = -1;
 	for (unsigned int i = 0; i < LAYOUT_MAX_MEM_REGIONS; i++)
@@ -64,10 +64,10 @@ void fzipc_vcpu_reset(void)
 
 int fzipc_vcpu_control(const void *buf, size_t len)
 {
-	int err = ipc_dispatch(fz_table, nitems(fz_table), buf, len, vc.state, &vc);
+	int err = fzipc_runtime_dispatch(&vc.rt, fz_table, nitems(fz_table), &vc, buf, len);
 
 	if (err == 0) {
-		FZ_CHECK(vc.vm.ndevs <= IPC_MAX_DEVICES, "%u devices", vc.vm.ndevs);
+		FZ_CHECK(vc.vm.ndevs <= LAYOUT_MAX_DEVICES, "%u devices", vc.vm.ndevs);
 		for (unsigned int i = 0; i < vc.vm.ndevs; i++) {
 			const struct dev_chan *d = &vc.vm.devs[i];
 
@@ -88,7 +88,7 @@ int fzipc_vcpu_control(const void *buf, size_t len)
 			}
 		}
 	}
-	if (err < 0 || vc.done)
+	if (err < 0 || vc.rt.done)
 		fzipc_vcpu_reset();
 	return err;
 }

@@ -370,13 +370,13 @@ static void seeds_net(void)
 	fzw_u8(&w, 1);
 	fzw_u64(&w, 0);
 	save("fuzz_proc_net", "odd-io", &w);
-	/* the process-level harness only: register writes in IO_WRITE_BATCHes */
+	/* the process-level harness only: register writes as IO_WRITE_SYNC */
 	reset(&w);
-	op_backend(&w, PF_SUB_BATCH);
+	op_backend(&w, PF_SUB_SYNC);
 	fzw_setup(&w, 0, 0, 2, q);
 	net_tx(&w, 0, &plain, 60);
 	fzw_kick(&w, 1);
-	save("fuzz_proc_net", "batched", &w);
+	save("fuzz_proc_net", "sync-writes", &w);
 	reset(&w);
 	{
 		struct ipc_empty e;
@@ -650,12 +650,12 @@ static void seeds_uart(void)
 		uart_r(&w, proc, 6);
 		save(t, "linux-8250", &w);
 		if (proc) {
-			/* the same, its register writes batched as bulkhead-vcpu sends them */
+			/* the same, its register writes synchronous */
 			struct fzw b = { 0 };
 
-			fzw_u8(&b, PF_SUB_BATCH);
+			fzw_u8(&b, PF_SUB_SYNC);
 			fzw_bytes(&b, w.p, w.n);
-			save(t, "linux-8250-batched", &b);
+			save(t, "linux-8250-sync", &b);
 			free(b.p);
 		}
 
@@ -720,8 +720,6 @@ static void dev_bootstrap(struct fzw *w, uint32_t kind)
 	d.cd_kind = kind;
 	d.cd_chan_fd = FZIPC_FD_CHAN;
 	d.cd_irq_fd = FZIPC_FD_IRQ;
-	d.cd_in_fd = kind == IPC_DEV_BLK ? FZIPC_FD_IMAGE : FZIPC_FD_TAP;
-	d.cd_out_fd = kind == IPC_DEV_SERIAL ? FZIPC_FD_IRQ : IPC_FD_NONE;
 	d.cd_base = kind == IPC_DEV_SERIAL ? LAYOUT_COM1_PORT : LAYOUT_VIRTIO_MMIO_BASE;
 	d.cd_nqueues = kind == IPC_DEV_BLK ? 1 : kind == IPC_DEV_NET ? 2 : 0;
 	for (unsigned int q = 0; q < d.cd_nqueues; q++)
@@ -731,6 +729,7 @@ static void dev_bootstrap(struct fzw *w, uint32_t kind)
 		struct ipc_cfg_blk b;
 
 		ipc_init(&b, IPC_CFG_BLK, sizeof(b));
+		b.cb_disk_fd = FZIPC_FD_IMAGE;
 		b.cb_size = FZIPC_IMAGE_SIZE;
 		snprintf(b.cb_serial, sizeof(b.cb_serial), "disk0");
 		msg(w, 0, &b, sizeof(b));
@@ -738,9 +737,17 @@ static void dev_bootstrap(struct fzw *w, uint32_t kind)
 		struct ipc_cfg_net n;
 
 		ipc_init(&n, IPC_CFG_NET, sizeof(n));
+		n.cn_tap_fd = FZIPC_FD_TAP;
 		n.cn_mac[0] = 0x52;
 		n.cn_mac[5] = 1;
 		msg(w, 0, &n, sizeof(n));
+	} else {
+		struct ipc_cfg_serial sm;
+
+		ipc_init(&sm, IPC_CFG_SERIAL, sizeof(sm));
+		sm.cs_in_fd = FZIPC_FD_TAP;
+		sm.cs_out_fd = FZIPC_FD_IRQ;
+		msg(w, 0, &sm, sizeof(sm));
 	}
 	ipc_init(&j, IPC_CFG_JAIL, sizeof(j));
 	j.cj_uid = j.cj_gid = 62222;
@@ -797,17 +804,14 @@ static void seeds_ipc(void)
 	io(&w, 0, IPC_SPACE_PIO, 5, 1, 0, 1);
 	io(&w, 0, IPC_SPACE_PIO, 7, 2, 0, 2);
 	{
-		static const char text[] = "batched\n";
-		struct ipc_io_batch b;
+		struct ipc_io m;
 
-		ipc_init(&b, IPC_IO_WRITE_BATCH, sizeof(b));
-		b.ib_space = IPC_SPACE_PIO;
-		b.ib_count = sizeof(text) - 1;
-		for (unsigned int i = 0; i < b.ib_count; i++) {
-			b.ib_writes[i].iw_size = 1;
-			b.ib_writes[i].iw_data = (uint8_t)text[i];
-		}
-		msg(&w, 1, &b, sizeof(b));
+		ipc_init(&m, IPC_IO_WRITE_SYNC, sizeof(m));
+		m.io_seq = 3;
+		m.io_space = IPC_SPACE_PIO;
+		m.io_size = 1;
+		m.io_data = 'y';
+		msg(&w, 1, &m, sizeof(m));
 	}
 	ipc_init(&e, IPC_STOP, sizeof(e));
 	msg(&w, 0, &e, sizeof(e));
@@ -825,6 +829,7 @@ static void seeds_ipc(void)
 	v.cv_entry = 0x100000;
 	v.cv_kvm_fd = FZIPC_FD_KVM;
 	snprintf(v.cv_name, sizeof(v.cv_name), "vm");
+	v.cv_deadline_ms = IPC_DEADLINE_MS;
 	msg(&w, 2, &v, sizeof(v));
 	ipc_init(&d, IPC_CFG_VCPU_DEV, sizeof(d));
 	snprintf(d.cd_name, sizeof(d.cd_name), "serial");

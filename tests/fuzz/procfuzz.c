@@ -35,10 +35,10 @@
  *   0xfd           u8 space, u8 size, u16 offset, u8 write, u64 value: an IO
  *                  message with any space, size and offset (a protocol error
  *                  unless it is valid)
- *   0xfc           batching on/off for the rest of the input: valid register
- *                  writes then travel in IO_WRITE_BATCH messages of up to
- *                  IPC_IO_BATCH_MAX, sent before any other message or kick
- *                  (as bulkhead-vcpu batches the UART's)
+ *   0xfc           synchronous writes on/off for the rest of the input: valid
+ *                  register writes then travel as IO_WRITE_SYNC, each answered
+ *                  by an IO_REPLY once applied (as bulkhead-vcpu sends the
+ *                  writes a device kind declares synchronous)
  * (the malformed ones take exact byte values, so mutations reach them
  * rarely: each one costs a restart of the child). For serial, ops (byte %
  * 13, procfuzz.h): register writes (u8 offset, u8 value), reads (u8
@@ -136,8 +136,7 @@ static struct {
 	uint32_t seq;
 	struct fzv drv;
 	int raw; /* this input sent a malformed or unexpected message */
-	int batching; /* PF_SUB_BATCH: valid writes go in IO_WRITE_BATCHes, as bulkhead-vcpu sends them */
-	struct ipc_io_batch batch;
+	int sync_writes; /* PF_SUB_SYNC: valid writes go as IO_WRITE_SYNC and wait for their reply */
 	int stopping; /* the harness is stopping the child on purpose */
 	int reply_ms, lenient, jail_mode, seccomp_mode, pass_env;
 	const char *log_path;
@@ -381,32 +380,6 @@ static int io_valid(uint32_t space, uint64_t off, unsigned int size)
 	       size <= P.window - off;
 }
 
-/* Send the writes batched so far (before anything else reaches the child). */
-static void pf_batch_flush(void)
-{
-	if (P.batch.ib_count == 0)
-		return;
-	if (P.alive && pf_send(P.chan, &P.batch) == 0)
-		P.posted += P.batch.ib_count;
-	P.batch.ib_count = 0;
-}
-
-static void pf_batch_add(uint64_t off, unsigned int size, uint64_t val)
-{
-	struct ipc_io_write *w;
-
-	if (P.batch.ib_count == 0) {
-		ipc_init(&P.batch, IPC_IO_WRITE_BATCH, sizeof(P.batch));
-		P.batch.ib_space = (uint8_t)P.space;
-	}
-	w = &P.batch.ib_writes[P.batch.ib_count++];
-	w->iw_offset = off;
-	w->iw_size = (uint8_t)size;
-	w->iw_data = val;
-	if (P.batch.ib_count == IPC_IO_BATCH_MAX)
-		pf_batch_flush();
-}
-
 /*
  * After a reply, the device has applied every write sent before the read
  * (the channel is ordered), so the shadow must count them all; and the
@@ -432,15 +405,12 @@ static uint64_t pf_io(int write, uint32_t space, uint64_t off, unsigned int size
 {
 	struct ipc_io io;
 
+	int sync = write && P.sync_writes && io_valid(space, off, size);
+
 	if (!P.alive)
 		return ~0ull;
-	if (write && P.batching && io_valid(space, off, size)) {
-		pf_batch_add(off, size, val);
-		return 0;
-	}
-	pf_batch_flush();
-	ipc_init(&io, write ? IPC_IO_WRITE : IPC_IO_READ, sizeof(io));
-	if (!write)
+	ipc_init(&io, sync ? IPC_IO_WRITE_SYNC : write ? IPC_IO_WRITE : IPC_IO_READ, sizeof(io));
+	if (!write || sync)
 		io.io_seq = ++P.seq;
 	io.io_space = (uint8_t)space;
 	io.io_size = (uint8_t)size;
@@ -448,6 +418,13 @@ static uint64_t pf_io(int write, uint32_t space, uint64_t off, unsigned int size
 	io.io_data = write ? val : 0;
 	if (pf_send(P.chan, &io) < 0)
 		return ~0ull;
+	if (sync) {
+		P.posted++;
+		val = pf_reply(io.io_seq, off, 8);
+		FZ_CHECK(!P.alive || val == 0, "bulkhead-%s answered IO_WRITE_SYNC with 0x%llx", dev_name(),
+			 (unsigned long long)val);
+		return 0;
+	}
 	if (write) {
 		P.posted++;
 		return 0;
@@ -507,16 +484,14 @@ static void pf_raw(struct fz *in, int control)
 	fz_take(in, buf, len);
 	if (!P.alive || len == 0)
 		return;
-	pf_batch_flush();
 	P.raw = 1;
 	(void)pf_send_raw(control ? P.ctl : P.chan, buf, len);
 }
 
-/* PF_SUB_BATCH: batching on or off for the rest of the input. */
-static void pf_toggle_batching(void)
+/* PF_SUB_SYNC: synchronous register writes on or off for the rest of the input. */
+static void pf_toggle_sync(void)
 {
-	pf_batch_flush();
-	P.batching = !P.batching;
+	P.sync_writes = !P.sync_writes;
 }
 
 /* ---- fzv backend (blk, net) ---- */
@@ -538,7 +513,6 @@ static void be_kick(void *ctx, unsigned int q)
 	uint64_t one = 1;
 
 	(void)ctx;
-	pf_batch_flush(); /* the writes before a kick come first, as the channel drains first */
 	if (P.alive && q < P.nq && write(P.qfd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
 		fz_fail("kick: %s", strerror(errno));
 }
@@ -643,8 +617,8 @@ static void be_backend(void *ctx, struct fz *in, uint8_t sub)
 		pf_odd_io(in);
 		return;
 	}
-	if (sub == PF_SUB_BATCH) {
-		pf_toggle_batching();
+	if (sub == PF_SUB_SYNC) {
+		pf_toggle_sync();
 		return;
 	}
 	switch (sub % 4) {
@@ -801,8 +775,6 @@ static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int o
 	d.cd_flags = getenv("BH_PROCFUZZ_VERBOSE") ? IPC_DEV_F_VERBOSE : 0;
 	d.cd_chan_fd = chan_fd;
 	d.cd_irq_fd = irq_fd;
-	d.cd_in_fd = in_fd;
-	d.cd_out_fd = out_fd;
 	d.cd_base = P.dev == PROCFUZZ_SERIAL ? LAYOUT_COM1_PORT : LAYOUT_VIRTIO_MMIO_BASE;
 	d.cd_nqueues = P.nq;
 	for (unsigned int q = 0; q < IPC_MAX_QUEUES; q++)
@@ -816,6 +788,7 @@ static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int o
 		struct ipc_cfg_blk b;
 
 		ipc_init(&b, IPC_CFG_BLK, sizeof(b));
+		b.cb_disk_fd = in_fd;
 		b.cb_size = PF_IMAGE_SIZE;
 		b.cb_flags = 0;
 		snprintf(b.cb_serial, sizeof(b.cb_serial), "procfuzz-disk");
@@ -826,8 +799,17 @@ static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int o
 		static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 		ipc_init(&nm, IPC_CFG_NET, sizeof(nm));
+		nm.cn_tap_fd = in_fd;
 		memcpy(nm.cn_mac, mac, sizeof(mac));
 		if (pf_send(P.ctl, &nm) < 0)
+			return;
+	} else {
+		struct ipc_cfg_serial sm;
+
+		ipc_init(&sm, IPC_CFG_SERIAL, sizeof(sm));
+		sm.cs_in_fd = in_fd;
+		sm.cs_out_fd = out_fd;
+		if (pf_send(P.ctl, &sm) < 0)
 			return;
 	}
 	ipc_init(&j, IPC_CFG_JAIL, sizeof(j));
@@ -1139,8 +1121,8 @@ static void serial_run(struct fz *in)
 
 		if (byte == PF_SUB_ODD_IO) {
 			pf_odd_io(in);
-		} else if (byte == PF_SUB_BATCH) {
-			pf_toggle_batching();
+		} else if (byte == PF_SUB_SYNC) {
+			pf_toggle_sync();
 		} else if (byte == PF_SUB_RAW || byte == PF_SUB_RAW_CTL) {
 			pf_raw(in, byte == PF_SUB_RAW_CTL);
 		} else if (op < PF_SER_READ) {
@@ -1234,8 +1216,7 @@ static void pf_run(const uint8_t *data, size_t size)
 	if (P.dev == PROCFUZZ_NET)
 		net_drain(); /* anything left from the last input, under its features */
 	P.raw = 0;
-	P.batching = 0;
-	P.batch.ib_count = 0;
+	P.sync_writes = 0;
 	P.features_seen = 0;
 	fz_init(&in, data, size);
 	if (P.dev == PROCFUZZ_SERIAL) {
@@ -1250,7 +1231,6 @@ static void pf_run(const uint8_t *data, size_t size)
 	}
 	fzv_begin(&P.drv);
 	fzv_run(&P.drv, &in);
-	pf_batch_flush();
 	if (!P.alive)
 		return;
 	if (fzv_check(&P.drv, why, sizeof(why)) < 0)

@@ -28,7 +28,7 @@ enum procfuzz_dev {
 #define PF_SUB_NET_FRAME 0 /* sub % 4 */
 #define PF_SUB_NET_SMALL 2
 #define PF_SUB_NET_BIG 3
-#define PF_SUB_BATCH 0xfc /* exact values */
+#define PF_SUB_SYNC 0xfc /* exact values */
 #define PF_SUB_ODD_IO 0xfd
 #define PF_SUB_RAW 0xfe
 #define PF_SUB_RAW_CTL 0xff

@@ -365,13 +365,20 @@ void blk_rw(void)
 	struct blk *b = open_disk();
 	uint64_t start, n, seed = param_u64("bulkhead.seed", 1), sum;
 
+	uint64_t passes = param_u64("bulkhead.passes", 1);
+	/* bulkhead.seconds=N: more passes until N seconds have gone by */
+	uint64_t until = rdtsc() + us_to_tsc(param_u64("bulkhead.seconds", 0) * 1000000);
+
 	range_param(b, &start, &n);
 	if (blk_has(b, VIRTIO_BLK_F_RO))
 		fail("%s is read-only", disk_name(b));
-	sum = write_pattern(b, start, n, seed);
-	cprintf(TAG "blk-rw: wrote %lu sectors at %lu seed %lu checksum 0x%016lx\n", n, start, seed, sum);
-	read_pattern(b, start, n, seed, NULL);
-	cprintf(TAG "blk-rw: read back %lu sectors: match\n", n);
+	for (uint64_t p = 0; p < passes || rdtsc() < until; p++, seed++) {
+		sum = write_pattern(b, start, n, seed);
+		cprintf(TAG "blk-rw: wrote %lu sectors at %lu seed %lu checksum 0x%016lx\n", n, start, seed,
+			sum);
+		read_pattern(b, start, n, seed, NULL);
+		cprintf(TAG "blk-rw: read back %lu sectors: match\n", n);
+	}
 	pass();
 }
 

@@ -53,6 +53,7 @@ check marker-exit 1 "boot marker" -- marker-exit
 INPUT='hello\nquit\n' check echo 1 "echo: hello" -- echo
 check reboot 0 "i8042 reset" -- reboot
 check reboot-acpi 0 "ACPI reset register" ACPI=on I8042=off -- reboot
+check reboot-acpi-only 0 "still running after the wrong value" ACPI=on I8042=off -- reboot-acpi
 check triple-fault 0 "triple-fault" -- triple-fault
 check smp-2 1 "cpus online: 2" SMP=2 -- smp
 check smp-1 1 "cpus online: 1" SMP=1 -- smp
@@ -120,8 +121,11 @@ host blk-two-vdb $pat verify "$img/d1.img" 0 $((4096 * 512)) 12
 EXTRA="$D0" check blk-two-one-disk 3 "needs two disks" -- blk-two
 # QEMU does not refuse every hostile ring that bulkhead must (it accepts
 # misaligned or oversized indirect tables, odd queue sizes, early notifies and
-# DMA to unbacked addresses), so only check that the suite ends.
+# DMA to unbacked addresses), so only check that the suites end (the pytest
+# test_hostile_qemu.py holds QEMU to its recorded answers).
 EXTRA="$D0" check blk-hostile "1|3" "blk-hostile: [0-9]* passed, [0-9]* failed" -- blk-hostile
+EXTRA="$D0" check mmio-hostile "1|3" "mmio-hostile: [0-9]* passed, [0-9]* failed" -- mmio-hostile bulkhead.start=100
+EXTRA="$D0" check vring-hostile "1|3" "vring-hostile: [0-9]* passed, [0-9]* failed" -- vring-hostile bulkhead.start=100
 EXTRA="$D0" check blk-bench 1 "randread-qd32 IOPS" -- blk-bench bulkhead.mib=32 bulkhead.ios=2000
 EXTRA="$D0" check blk-bench-small 3 "needs 512 MiB" -- blk-bench
 check blk-none 3 "no virtio-blk disk 0" -- blk-rw

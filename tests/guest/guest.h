@@ -229,6 +229,13 @@ void udelay(uint64_t us);
 unsigned int smp_start(void);
 /* smp_online_ids: APIC ids the APs reported, in start order (count = smp_start() - 1). */
 extern volatile uint32_t smp_ap_apic_id[MAX_CPUS];
+/* smp_start_worker: smp_start, keeping CPU 1 to run smp_run's jobs (asleep between them);
+ * how many CPUs are online (1 if CPU 1 did not come up). */
+unsigned int smp_start_worker(void);
+/* smp_run: start fn(arg) on the worker and return at once; 0, or -1 if there is no worker
+ * or its last job has not finished. smp_done: the last job finished. */
+int smp_run(void (*fn)(void *), void *arg);
+int smp_done(void);
 
 /* ---- verdicts and scenarios (main.c, scenarios.c) ---- */
 

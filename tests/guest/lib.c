@@ -84,6 +84,16 @@ int strncmp(const char *a, const char *b, size_t n)
 	return 0;
 }
 
+int mem_filled(const void *p, size_t n, uint8_t v)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != v)
+			return 0;
+	return 1;
+}
+
 size_t strlcpy(char *dst, const char *src, size_t n)
 {
 	size_t len = strlen(src);
@@ -236,6 +246,18 @@ int snprintf(char *buf, size_t n, const char *fmt, ...)
 	r = vsnprintf(buf, n, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+void snappendf(char *buf, size_t n, const char *fmt, ...)
+{
+	size_t len = strnlen(buf, n);
+	va_list ap;
+
+	if (len + 1 >= n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, n - len, fmt, ap);
+	va_end(ap);
 }
 
 int parse_u64(const char *s, size_t len, int suffix, uint64_t *out)

@@ -29,6 +29,8 @@ size_t strlen(const char *s);
 size_t strnlen(const char *s, size_t max);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
+/* mem_filled: every byte of p[0..n) is v. */
+int mem_filled(const void *p, size_t n, uint8_t v);
 /* strlcpy: copy src into dst of size n, NUL-terminated; returns strlen(src). */
 size_t strlcpy(char *dst, const char *src, size_t n);
 
@@ -40,6 +42,8 @@ int vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 /* snprintf: as vsnprintf. */
 int snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* snappendf: format at the end of the NUL-terminated string in buf[0..n), truncating. */
+void snappendf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * parse_u64: parse s[0..len) as a decimal or 0x-hex number with an optional

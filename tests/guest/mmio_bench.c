@@ -180,3 +180,61 @@ void mmio_bench(void)
 	pio_reads(n);
 	pass();
 }
+
+/*
+ * mmio-loop: with bulkhead.mmio-op=write, write QueueSel of the first device
+ * forever (posted writes); with =read, read its QueueNumMax forever (never
+ * answered from a shadow: it depends on the selector); with =mixed, each
+ * round writes QueueSel, reads QueueNumMax, MagicValue (a shadowed register)
+ * and a config byte, and writes InterruptACK (a synchronous write). For the
+ * frozen- and compromised-device tests: the VMM must end the VM when the
+ * device stops serving them (or replace the device). With bulkhead.seconds=N
+ * it PASSes after N seconds.
+ */
+static int op_is(const char *op, size_t len, const char *name)
+{
+	return len == strlen(name) && memcmp(op, name, len) == 0;
+}
+
+void mmio_loop(void)
+{
+	size_t len = 0;
+	const char *op = param_get("bulkhead.mmio-op", &len);
+	int write = op && op_is(op, len, "write"), mixed = op && op_is(op, len, "mixed");
+	volatile uint32_t *sel, *nummax, *magic, *ack;
+	volatile uint8_t *config;
+	uint32_t i = 0, sink = 0;
+	uint64_t base, seconds = param_u64("bulkhead.seconds", 0);
+	uint64_t until = rdtsc() + us_to_tsc(seconds * 1000000);
+
+	if (!op || (!write && !mixed && !op_is(op, len, "read")))
+		fail("bulkhead.mmio-op must be write, read or mixed");
+	/* The first window as announced, without probing it: whatever the device
+	 * answers, the loop goes on. */
+	if (!boot.ndev || !phys_mapped(boot.dev[0].base, 0x200))
+		fail("no virtio-mmio window on the command line; attach a disk");
+	base = boot.dev[0].base;
+	sel = phys(base + 0x30);
+	nummax = phys(base + 0x34);
+	magic = phys(base);
+	ack = phys(base + 0x64);
+	config = phys(base + 0x100);
+	cprintf(GUEST_TAG "mmio-loop: %s at 0x%lx\n", mixed ? "mixing" : write ? "writing" : "reading",
+		base);
+	for (;; i++) {
+		/* bulkhead.seconds=N: PASS after N seconds (0: never) */
+		if (seconds && (i & 255) == 0 && rdtsc() >= until) {
+			cprintf(GUEST_TAG "mmio-loop: %u rounds\n", i);
+			pass();
+		}
+		if (write || mixed)
+			*sel = i & 1;
+		if (!write)
+			sink += *nummax;
+		if (mixed) {
+			sink += *magic + config[i % 8];
+			*ack = 1;
+		}
+	}
+	(void)sink;
+}

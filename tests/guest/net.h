@@ -154,6 +154,7 @@ struct net_opts {
 	uint32_t rxbuf; /* bytes per rx buffer, header included (bulkhead.rxbuf) */
 	unsigned int rxsegs; /* descriptors per rx buffer: 1, or 2 = header apart (bulkhead.rxsegs, 1) */
 	unsigned int timeout_ms; /* waits longer than this fail (bulkhead.timeout-ms, 5000) */
+	int lossy; /* an echo not back within timeout_ms is counted lost, not a failure (bulkhead.lossy) */
 };
 
 struct nic {
@@ -257,12 +258,13 @@ struct net_echo_result {
 	uint64_t bytes; /* each way */
 	uint32_t rtt_min_ns, rtt_med_ns, rtt_max_ns; /* round trips, from the TSC */
 	uint64_t us; /* the whole run */
+	uint32_t lost; /* with opts.lossy: echoes that did not come back */
 };
 
 /* net_echo_run: frames seq0 .. seq0 + frames - 1 through the host peer on each of
  * nics[0..count) at once, one in flight per NIC, of size bytes (0: netp_frame_size(seq)) in
- * 1-3 descriptors; every echo must come back byte for byte (the MACs swapped). 0, or -1
- * with why. */
+ * 1-3 descriptors; every echo must come back byte for byte (the MACs swapped), or with
+ * opts.lossy, not at all (counted). 0, or -1 with why. */
 int net_echo_run(struct nic *const *list, unsigned int count, uint32_t frames, uint32_t size, uint32_t seed,
 		 uint32_t seq0, struct net_echo_result *res, char *why, size_t whylen);
 /* fmt_us_ns: "X.Y" microseconds for ns nanoseconds. */

@@ -6,8 +6,9 @@
  * need the host peer on the TAP (netpeer.py). Parameters: bulkhead.nic=N
  * (0 = eth0), bulkhead.frames=N (64), bulkhead.seed=S (1),
  * bulkhead.host-seed=S (0x5eed), bulkhead.size=N (0: 60..1514 by seq),
- * bulkhead.seconds=N (2), bulkhead.window=N (128; 0 = a blind flood), and the driver
- * options of net_opts_from_cmdline().
+ * bulkhead.seconds=N (net-bench: 2; net-echo: 0, one round of bulkhead.frames),
+ * bulkhead.window=N (128; 0 = a blind flood), and the driver options of
+ * net_opts_from_cmdline().
  */
 #include "net.h"
 
@@ -206,7 +207,12 @@ int net_echo_run(struct nic *const *list, unsigned int count, uint32_t frames, u
 				if (++e->done == frames)
 					left--;
 			}
-			if (e->waiting && rdtsc() > e->deadline) {
+			if (e->waiting && rdtsc() > e->deadline && n->opts.lossy) {
+				res[i].lost++;
+				e->waiting = 0;
+				if (++e->done == frames)
+					left--;
+			} else if (e->waiting && rdtsc() > e->deadline) {
 				snprintf(why, whylen, "%s: echo %u (%u bytes) not back within %u ms (Status 0x%x)",
 					 net_name(n), e->seq, e->len, n->opts.timeout_ms, vdev_status(&n->dev));
 				return -1;
@@ -264,6 +270,8 @@ static void print_echo(const struct nic *n, const struct net_echo_result *r, uin
 		n->kicks, n->notifies);
 	cprintf(TAG "%s: rtt-us %s (min %s, max %s, median of %u on %s)\n", name, med, lo, hi, r->frames,
 		net_name(n));
+	if (n->opts.lossy)
+		cprintf(TAG "%s: %s: %u of %u echoes lost\n", name, net_name(n), r->lost, r->frames);
 }
 
 /* ---- net-info ---- */
@@ -356,8 +364,25 @@ void net_echo(void)
 	uint32_t frames = frames_param(), size = size_param(), seed = (uint32_t)param_u64("bulkhead.seed", 1);
 	struct net_echo_result r;
 
+	uint64_t until = rdtsc() + us_to_tsc(param_u64("bulkhead.seconds", 0) * 1000000);
+	struct net_echo_result round;
+	uint32_t seq0 = 0;
+	static char why[256];
+
 	hello(n);
 	echo_or_fail(&n, 1, frames, size, seed, &r);
+	/* bulkhead.seconds=N: more rounds of frames until N seconds have gone by; the
+	 * figures printed add up every round but the round trips, which are the last's */
+	while (rdtsc() < until) {
+		seq0 += frames;
+		if (net_echo_run(&n, 1, frames, size, seed, seq0, &round, why, sizeof(why)))
+			fail("%s", why);
+		round.frames += r.frames;
+		round.bytes += r.bytes;
+		round.us += r.us;
+		round.lost += r.lost;
+		r = round;
+	}
 	print_echo(n, &r, size, "net-echo");
 	if (param_u64("bulkhead.expect-multi", 0) && !n->multi_buf_frames)
 		fail("no frame spanned more than one rx buffer");

@@ -4,7 +4,7 @@
  * The scenarios `bulkhead.test=NAME` selects. Each ends the VM: with pass() or
  * fail() through the debug-exit port, or by the exit it tests.
  */
-#include "blk.h"
+#include "hostile.h"
 #include "net.h"
 
 #define I8042_CMD 0x64
@@ -114,6 +114,15 @@ static void echo(void)
 	}
 }
 
+/* acpi_reset_write: v to the FADT's reset register (I/O or memory). */
+static void acpi_reset_write(uint8_t v)
+{
+	if (plat.reset_reg.space == 1)
+		outb((uint16_t)plat.reset_reg.addr, v);
+	else
+		*(volatile uint8_t *)phys(plat.reset_reg.addr) = v;
+}
+
 static void reboot(void)
 {
 	platform_discover();
@@ -123,13 +132,33 @@ static void reboot(void)
 	if (plat.has_reset_reg && plat.reset_reg.space <= 1) {
 		cprintf(GUEST_TAG "reboot: still running; writing 0x%x to the ACPI reset register (%s 0x%lx)\n",
 			plat.reset_value, plat.reset_reg.space ? "port" : "memory", plat.reset_reg.addr);
-		if (plat.reset_reg.space == 1)
-			outb((uint16_t)plat.reset_reg.addr, plat.reset_value);
-		else if (phys_mapped(plat.reset_reg.addr, 1))
-			*(volatile uint8_t *)phys(plat.reset_reg.addr) = plat.reset_value;
+		if (plat.reset_reg.space == 1 || phys_mapped(plat.reset_reg.addr, 1))
+			acpi_reset_write(plat.reset_value);
 		udelay(200000);
 	}
 	fail("the VM did not reset");
+}
+
+/* reboot-acpi: only the ACPI reset register: a wrong value first, which must not reset. */
+static void reboot_acpi(void)
+{
+	uint8_t wrong;
+
+	platform_discover();
+	if (!plat.has_reset_reg)
+		fail("no ACPI reset register (FADT RESET_REG_SUP) found");
+	if (plat.reset_reg.space > 1 || (plat.reset_reg.space == 0 && !phys_mapped(plat.reset_reg.addr, 1)))
+		fail("the ACPI reset register is in address space %u at 0x%lx", plat.reset_reg.space,
+		     plat.reset_reg.addr);
+	wrong = (uint8_t)(plat.reset_value ^ 0x5a);
+	cprintf(GUEST_TAG "reboot-acpi: writing 0x%x (not the FADT's 0x%x) to the ACPI reset register (%s 0x%lx)\n",
+		wrong, plat.reset_value, plat.reset_reg.space ? "port" : "memory", plat.reset_reg.addr);
+	acpi_reset_write(wrong);
+	udelay(50000);
+	cprintf(GUEST_TAG "reboot-acpi: still running after the wrong value; writing 0x%x\n", plat.reset_value);
+	acpi_reset_write(plat.reset_value);
+	udelay(200000);
+	fail("the VM did not reset through the ACPI reset register");
 }
 
 static void do_triple_fault(void)
@@ -261,6 +290,7 @@ const struct scenario scenarios[] = {
 	{ "marker-exit", marker_exit, "boot marker, then PASS at once" },
 	{ "echo", echo, "echo serial input lines (RX interrupt); PASS on 'quit'" },
 	{ "reboot", reboot, "reset through the i8042 (then the ACPI reset register)" },
+	{ "reboot-acpi", reboot_acpi, "reset through the ACPI reset register only (a wrong value first)" },
 	{ "triple-fault", do_triple_fault, "empty IDT + exception = triple fault" },
 	{ "smp", smp, "start every AP; PASS if all come online" },
 	{ "fault", fault, "page fault in ring 3: the report says FAIL" },
@@ -269,6 +299,7 @@ const struct scenario scenarios[] = {
 	{ "serial-flood", serial_flood, "write bulkhead.bytes=N (65536) bytes; print the time" },
 	{ "svc-bench", svc_bench, "time a service call, port writes and UART writes" },
 	{ "mmio-bench", mmio_bench, "time forwarded MMIO and port reads of a device (attach a disk)" },
+	{ "mmio-loop", mmio_loop, "bulkhead.mmio-op=write|read: a device register, forever" },
 	{ "blk-info", blk_info, "print each virtio-blk disk's features and config; PASS" },
 	{ "blk-rw", blk_rw, "write the pattern (mixed requests), read it back and compare" },
 	{ "blk-verify", blk_verify, "check that sectors hold the pattern of bulkhead.seed" },
@@ -278,6 +309,8 @@ const struct scenario scenarios[] = {
 	{ "blk-ro", blk_ro, "read-only disk: reads work, a write gets IOERR" },
 	{ "blk-two", blk_two, "two disks, two seeds, at once" },
 	{ "blk-hostile", blk_hostile, "hostile rings: the device must refuse, then work after a reset" },
+	{ "mmio-hostile", mmio_hostile, "the virtio-mmio register protocol broken (a disk, 2 cpus)" },
+	{ "vring-hostile", vring_hostile, "the split virtqueue broken (a disk, 2 cpus)" },
 	{ "blk-bench", blk_bench, "sequential MB/s and random-read IOPS" },
 	{ "net-info", net_info, "print each virtio-net device's MAC, link and features; PASS" },
 	{ "net-tx", net_tx, "send bulkhead.frames=N (64) pattern frames; the host peer checks them" },

@@ -10,12 +10,43 @@
 
 #define ICR_INIT 0x00004500 /* INIT, level assert */
 #define ICR_SIPI 0x00004600 /* start-up, vector = page number */
+#define ICR_FIXED 0x00004000 /* fixed delivery, level assert: | vector */
 #define AP_TIMEOUT_US 2000000
+#define VEC_WAKE 0x50 /* the worker's wake-up IPI (no device GSI reaches it) */
 
 volatile uint32_t smp_ap_apic_id[MAX_CPUS];
 static volatile uint32_t aps_online;
 static volatile uint32_t ap_started[MAX_CPUS];
 static uint8_t ap_ustacks[MAX_CPUS][AP_USTACK_SIZE] __attribute__((aligned(16)));
+
+/* The worker: CPU 1 runs smp_run's jobs when smp_start_worker started it. */
+static volatile int worker_wanted;
+static struct {
+	void (*fn)(void *);
+	void *arg;
+	uint32_t posted, done; /* job counts */
+	uint32_t apic_id;
+} worker;
+
+/* worker_loop: sleep in WAIT_IRQ until a job is posted (the IPI wakes it), run it. */
+static NORETURN void worker_loop(void)
+{
+	uint32_t seen = 0;
+
+	lapic_init();
+	for (;;) {
+		uint64_t irqs = irq_seq;
+		uint32_t posted = __atomic_load_n(&worker.posted, __ATOMIC_ACQUIRE);
+
+		if (posted == seen) {
+			irq_wait(irqs);
+			continue;
+		}
+		seen = posted;
+		worker.fn(worker.arg);
+		__atomic_store_n(&worker.done, posted, __ATOMIC_RELEASE);
+	}
+}
 
 void guest_ap_main(unsigned int cpu)
 {
@@ -25,7 +56,35 @@ void guest_ap_main(unsigned int cpu)
 		smp_ap_apic_id[slot] = lapic_id();
 	if (cpu < MAX_CPUS)
 		__atomic_store_n(&ap_started[cpu], 1, __ATOMIC_SEQ_CST);
+	if (cpu == 1 && worker_wanted) {
+		worker.apic_id = lapic_id();
+		worker_loop();
+	}
 	cpu_stop();
+}
+
+unsigned int smp_start_worker(void)
+{
+	unsigned int n;
+
+	worker_wanted = 1;
+	n = smp_start();
+	return n > 1 && READ_ONCE(ap_started[1]) ? n : 1;
+}
+
+int smp_run(void (*fn)(void *), void *arg)
+{
+	if (!worker_wanted || !READ_ONCE(ap_started[1]) || !smp_done())
+		return -1;
+	worker.fn = fn;
+	worker.arg = arg;
+	__atomic_store_n(&worker.posted, worker.posted + 1, __ATOMIC_RELEASE);
+	return lapic_ipi(worker.apic_id, ICR_FIXED | VEC_WAKE);
+}
+
+int smp_done(void)
+{
+	return __atomic_load_n(&worker.done, __ATOMIC_ACQUIRE) == worker.posted;
 }
 
 static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)

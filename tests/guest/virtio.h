@@ -174,6 +174,11 @@ int vdev_negotiate(struct vdev *d, uint64_t want, const char **why);
  * to QueueNumMax), indirect tables of max_indirect entries (0: none); 0 or -1 with *why. */
 int vq_setup(struct vdev *d, unsigned int idx, unsigned int size, unsigned int max_indirect,
 	     const char **why);
+/* vdev_queue_place: queue idx of size n at desc, avail and used, then QueueReady 1; what
+ * QueueReady reads back (vq_setup's register writes, for callers that lay rings out
+ * themselves). */
+uint32_t vdev_queue_place(const struct vdev *d, unsigned int idx, uint32_t n, uint64_t desc, uint64_t avail,
+			  uint64_t used);
 /* vdev_driver_ok: set DRIVER_OK (and, in irq_mode, route the GSI and enable interrupts). */
 void vdev_driver_ok(struct vdev *d);
 /* vdev_irq_setup: route d's GSI to VEC_IRQ_BASE + gsi on this CPU, start the watchdog
@@ -219,5 +224,7 @@ static inline struct vq_used_elem *vq_used_elem(const struct vq *q, uint16_t i)
 
 /* mmio_bench: the mmio-bench scenario (mmio_bench.c). */
 void mmio_bench(void);
+/* mmio_loop: the mmio-loop scenario (mmio_bench.c): device register accesses forever. */
+NORETURN void mmio_loop(void);
 
 #endif

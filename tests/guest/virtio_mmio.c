@@ -189,21 +189,28 @@ int vq_setup(struct vdev *d, unsigned int idx, unsigned int size, unsigned int m
 		q->avail[0] = VQ_AVAIL_F_NO_INTERRUPT;
 		q->avail[2 + n] = 0x8000;
 	}
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_NUM, n);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(uintptr_t)q->desc);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)((uint64_t)(uintptr_t)q->desc >> 32));
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)(uintptr_t)q->avail);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)((uint64_t)(uintptr_t)q->avail >> 32));
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)(uintptr_t)q->used);
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)((uint64_t)(uintptr_t)q->used >> 32));
-	vdev_write32(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	if (vdev_read32(d, VIRTIO_MMIO_QUEUE_READY) != 1) {
+	if (vdev_queue_place(d, idx, n, (uintptr_t)q->desc, (uintptr_t)q->avail, (uintptr_t)q->used) != 1) {
 		*why = "QueueReady reads 0 after setting it";
 		return -1;
 	}
 	if (d->nvq < idx + 1)
 		d->nvq = idx + 1;
 	return 0;
+}
+
+uint32_t vdev_queue_place(const struct vdev *d, unsigned int idx, uint32_t n, uint64_t desc, uint64_t avail,
+			  uint64_t used)
+{
+	vdev_write32(d, VIRTIO_MMIO_QUEUE_SEL, idx);
+	vdev_write32(d, VIRTIO_MMIO_QUEUE_NUM, n);
+	vdev_write32(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
+	vdev_write32(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
+	vdev_write32(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)avail);
+	vdev_write32(d, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(avail >> 32));
+	vdev_write32(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)used);
+	vdev_write32(d, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(used >> 32));
+	vdev_write32(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	return vdev_read32(d, VIRTIO_MMIO_QUEUE_READY);
 }
 
 void vdev_irq_setup(struct vdev *d)

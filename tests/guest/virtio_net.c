@@ -153,6 +153,7 @@ void net_opts_from_cmdline(struct net_opts *o)
 	o->rxbuf = (uint32_t)param_u64("bulkhead.rxbuf", 0);
 	o->rxsegs = param_u64("bulkhead.rxsegs", 1) == 2 ? 2 : 1;
 	o->timeout_ms = (unsigned int)param_u64("bulkhead.timeout-ms", 5000);
+	o->lossy = param_u64("bulkhead.lossy", 0) != 0;
 }
 
 static struct {

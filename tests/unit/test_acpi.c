@@ -644,7 +644,7 @@ static void test_zero_devices(void **state)
 static void test_max_config(void **state)
 {
 	struct guest *g = *state;
-	struct acpi_mmio_device devs[ACPI_MAX_DEVICES];
+	struct acpi_mmio_device devs[LAYOUT_MAX_DEVICES];
 	struct acpi_config cfg = { .nvcpus = 254, .devices = devs, .ndevices = nitems(devs), .serial = 1 };
 	struct tables tb;
 	char *dsl;
@@ -695,7 +695,7 @@ static void test_hostile(void **state)
 		{ "inside", 1, 2, { { 0xd0000000, 0x10000, 5 }, { 0xd0004000, 0x1000, 6 } } },
 		{ "second bad", 1, 2, { { 0xd0000000, 0x1000, 5 }, { 0xd0001000, 0x1000, 2 } } },
 	};
-	struct acpi_mmio_device many[ACPI_MAX_DEVICES + 1];
+	struct acpi_mmio_device many[LAYOUT_MAX_DEVICES + 1];
 
 	for (size_t i = 0; i < nitems(cases); i++) {
 		struct acpi_config cfg = {
@@ -723,11 +723,11 @@ static void test_hostile(void **state)
 		uint64_t rsdp = 0;
 
 		poison(g);
-		assert_int_equal(acpi_build(&g->mem, &cfg, &rsdp), -EINVAL); /* 33 devices */
+		assert_int_equal(acpi_build(&g->mem, &cfg, &rsdp), -EINVAL); /* one too many */
 		assert_int_equal(acpi_build(&g->mem, &nodev, &rsdp), -EINVAL);
 		assert_int_equal(acpi_build(&g->mem, NULL, &rsdp), -EINVAL);
 		assert_poison_outside(g, 0, 0);
-		cfg.ndevices = ACPI_MAX_DEVICES; /* 32 is fine */
+		cfg.ndevices = LAYOUT_MAX_DEVICES; /* the cap itself is fine */
 		assert_int_equal(acpi_build(&g->mem, &cfg, &rsdp), 0);
 	}
 }

@@ -926,6 +926,35 @@ static void test_rw_roundtrip(void **state)
 	}
 }
 
+/*
+ * FLUSH must reach the image, not just answer OK: fdatasync is wrapped
+ * (UNIT_LDFLAGS_blk in the Makefile: --wrap=fdatasync), counting the calls and
+ * the descriptor they name, and failing them on demand.
+ */
+static unsigned int g_fdatasync_calls;
+static int g_fdatasync_fd = -1;
+static int g_fdatasync_errno; /* nonzero: the next calls fail with it */
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+int __wrap_fdatasync(int fd)
+{
+	g_fdatasync_calls++;
+	g_fdatasync_fd = fd;
+	if (g_fdatasync_errno) {
+		errno = g_fdatasync_errno;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+
+static void fdatasync_watch(int fail_errno)
+{
+	g_fdatasync_calls = 0;
+	g_fdatasync_fd = -1;
+	g_fdatasync_errno = fail_errno;
+}
+
 static void test_flush(void **state)
 {
 	struct tb *t = *state;
@@ -933,13 +962,25 @@ static void test_flush(void **state)
 	uint16_t head;
 
 	drv_setup(t, 16, 0, 1);
+	fdatasync_watch(0);
+	/* a write alone syncs nothing; the flush after it does, on the image */
+	breq_simple(t, &q, VIRTIO_BLK_T_OUT, 3, 0, 4096);
+	pattern(wbuf, 4096, 11);
+	breq_put(t, &q, wbuf);
+	assert_int_equal(drv_run(t, &q, 0), 1);
+	assert_int_equal(breq_status(t, &q), VIRTIO_BLK_S_OK);
+	memcpy(t->shadow + 3 * SECTOR, wbuf, 4096);
+	assert_int_equal(g_fdatasync_calls, 0);
 	breq_simple(t, &q, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
 	assert_int_equal(drv_run(t, &q, 0), 1);
 	assert_int_equal(breq_status(t, &q), VIRTIO_BLK_S_OK);
+	assert_int_equal(g_fdatasync_calls, 1);
+	assert_int_equal(g_fdatasync_fd, t->imgfd);
 	/* the sector of a flush is ignored */
 	breq_simple(t, &q, VIRTIO_BLK_T_FLUSH, UINT64_MAX, 0, 0);
 	assert_int_equal(drv_run(t, &q, 0), 1);
 	assert_int_equal(breq_status(t, &q), VIRTIO_BLK_S_OK);
+	assert_int_equal(g_fdatasync_calls, 2);
 	/* a kick forwarded through QueueNotify is the same kick */
 	breq_simple(t, &q, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
 	head = drv_submit(t, &q.r, 0);
@@ -947,8 +988,81 @@ static void test_flush(void **state)
 	t->next_desc = 0;
 	assert_int_equal(drv_take_used(t, head), 1);
 	assert_int_equal(breq_status(t, &q), VIRTIO_BLK_S_OK);
-	assert_int_equal(t->irqs, 3);
+	assert_int_equal(g_fdatasync_calls, 3);
+	assert_int_equal(t->irqs, 4);
 	check_image(t);
+}
+
+/* A flush whose fdatasync fails is an IOERR (5.2.6: the status for a device error), and
+ * the device goes on: the next flush that syncs is OK. */
+static void test_flush_fails(void **state)
+{
+	static const int errnos[] = { EIO, ENOSPC, EDQUOT, EROFS, EINVAL };
+	struct tb *t = *state;
+	struct breq q;
+
+	drv_setup(t, 16, 0, 1);
+	for (size_t i = 0; i < nitems(errnos); i++) {
+		fdatasync_watch(errnos[i]);
+		breq_simple(t, &q, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+		assert_int_equal(drv_run(t, &q, 0), 1);
+		assert_int_equal(g_fdatasync_calls, 1);
+		if (breq_status(t, &q) != VIRTIO_BLK_S_IOERR)
+			fail_msg("fdatasync failed with %s, FLUSH answered %u", strerror(errnos[i]),
+				 breq_status(t, &q));
+	}
+	fdatasync_watch(0);
+	breq_simple(t, &q, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
+	assert_int_equal(drv_run(t, &q, 0), 1);
+	assert_int_equal(breq_status(t, &q), VIRTIO_BLK_S_OK);
+	assert_int_equal(g_fdatasync_calls, 1);
+	assert_false(rd(t, R_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	check_image(t);
+}
+
+/* max_discard_sectors and max_write_zeroes_sectors hold inside the disk: a 2 GiB + 8 KiB
+ * sparse image, so that one segment of the limit fits and one of limit + 8 does too (only
+ * the limit refuses it). Ranges are unmapped: punching holes in a memfd costs nothing. */
+static void test_discard_sector_limits(void **state)
+{
+	struct tb *t = *state;
+	uint64_t big;
+	uint32_t max_d, max_wz;
+	struct breq q;
+
+	max_d = (uint32_t)cfg(t, offsetof(struct blk_config, max_discard_sectors), 4);
+	max_wz = (uint32_t)cfg(t, offsetof(struct blk_config, max_write_zeroes_sectors), 4);
+	big = ((uint64_t)(max_d > max_wz ? max_d : max_wz) + 16) * SECTOR;
+	assert_int_equal(ftruncate(t->imgfd, (off_t)big), 0);
+	assert_int_equal(blk_setup(&t->b, t->imgfd, big, 0, SERIAL, &t->mem), 0);
+	t->b.vd.owner = t;
+	t->b.vd.irq = count_irq;
+	drv_setup(t, 16, VIRTIO_BIT(BLK_F_DISCARD) | VIRTIO_BIT(BLK_F_WRITE_ZEROES), 1);
+	{
+		const struct {
+			const char *name;
+			uint32_t type, num, flags;
+			uint8_t want;
+		} cases[] = {
+			{ "DISCARD of max_discard_sectors", VIRTIO_BLK_T_DISCARD, max_d, 0, VIRTIO_BLK_S_OK },
+			{ "DISCARD of max_discard_sectors + 8", VIRTIO_BLK_T_DISCARD, max_d + 8, 0,
+			  VIRTIO_BLK_S_IOERR },
+			{ "WRITE_ZEROES (unmap) of max_write_zeroes_sectors", VIRTIO_BLK_T_WRITE_ZEROES, max_wz,
+			  DZ_F_UNMAP, VIRTIO_BLK_S_OK },
+			{ "WRITE_ZEROES (unmap) of max_write_zeroes_sectors + 8", VIRTIO_BLK_T_WRITE_ZEROES,
+			  max_wz + 8, DZ_F_UNMAP, VIRTIO_BLK_S_IOERR },
+		};
+
+		for (size_t i = 0; i < nitems(cases); i++) {
+			struct dz_seg seg = { .sector = 8, .num = cases[i].num, .flags = cases[i].flags };
+
+			assert_true((seg.sector + seg.num) * SECTOR <= big);
+			breq_dz(t, &q, cases[i].type, &seg, 1, 0, 0);
+			assert_int_equal(drv_run(t, &q, 0), 1);
+			if (breq_status(t, &q) != cases[i].want)
+				fail_msg("%s: status %u, want %u", cases[i].name, breq_status(t, &q), cases[i].want);
+		}
+	}
 }
 
 static void test_get_id(void **state)
@@ -1889,6 +2003,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_negotiation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rw_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discard_sector_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard_write_zeroes, setup, teardown),

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "../../common/log.h"
+#include "../../kinds/kinds.h"
 #include "../../supervisor/config.h"
 
 #define MAX_ARGS 16
@@ -46,6 +47,18 @@ static enum config_result parse(struct vm_config *c, char *const *argv, char *er
 	av[n + 1] = NULL;
 	config_init(c);
 	return config_parse_args(c, n + 1, av, err, errlen);
+}
+
+/* The options of the index-th device of the kind whose option is option, as text. */
+static const char *dev_describe(const struct vm_config *c, const char *option, unsigned int index)
+{
+	static char buf[CONFIG_DEV_OPTS_MAX + 64];
+
+	for (unsigned int i = 0; i < c->ndevs; i++) {
+		if (strcmp(c->devs[i].kind->option, option) == 0 && index-- == 0)
+			return config_dev_describe(&c->devs[i], buf, sizeof(buf));
+	}
+	return "(none)";
 }
 
 /* An error message must be one non-empty printable line. */
@@ -111,8 +124,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c.initrd_path, "");
 	assert_int_equal(c.mem_mib, CONFIG_DEFAULT_MEM_MIB);
 	assert_int_equal(c.nvcpus, CONFIG_DEFAULT_VCPUS);
-	assert_int_equal(c.serial, SERIAL_STDIO);
-	assert_string_equal(c.serial_path, "");
+	assert_string_equal(dev_describe(&c, "serial", 0), "stdio");
+	assert_int_equal(c.ndevs, 1);
 	assert_string_equal(c.name, "vm");
 	assert_int_equal(c.verbose, 0);
 
@@ -127,31 +140,28 @@ static void test_defaults(void **state)
 struct valid_case {
 	char *argv[MAX_ARGS];
 	/* expectations; NULL or 0 means "not checked" */
-	const char *kernel, *cmdline, *initrd, *serial_path, *name;
+	const char *kernel, *cmdline, *initrd, *serial, *name;
 	uint64_t mem_mib;
 	unsigned int nvcpus;
-	int serial; /* enum serial_mode + 1, or 0 */
 	int verbose; /* expected + 1, or 0 */
 };
-
-#define SER(m) ((m) + 1)
 
 static const struct valid_case valid_cases[] = {
 	{ .argv = { "--kernel", "path=vmlinuz" }, .kernel = "vmlinuz", .cmdline = "",
 	  .initrd = "", .mem_mib = CONFIG_DEFAULT_MEM_MIB, .nvcpus = CONFIG_DEFAULT_VCPUS,
-	  .serial = SER(SERIAL_STDIO), .name = "vm", .verbose = 1 },
+	  .serial = "stdio", .name = "vm", .verbose = 1 },
 	/* the full example from the usage line */
 	{ .argv = { "--kernel", "path=vmlinuz,cmdline=console=ttyS0 reboot=k panic=-1",
 		    "--initrd", "path=initramfs.cpio.gz", "--memory", "size_mib=256", "--vcpus",
 		    "num=2", "--serial", "stdio" },
 	  .kernel = "vmlinuz", .cmdline = "console=ttyS0 reboot=k panic=-1",
 	  .initrd = "initramfs.cpio.gz", .mem_mib = 256, .nvcpus = 2,
-	  .serial = SER(SERIAL_STDIO) },
+	  .serial = "stdio" },
 	/* --opt=value */
 	{ .argv = { "--kernel=path=k,cmdline=a=b", "--memory=size_mib=512", "--vcpus=num=4",
 		    "--name=test-1", "--serial=none" },
 	  .kernel = "k", .cmdline = "a=b", .mem_mib = 512, .nvcpus = 4, .name = "test-1",
-	  .serial = SER(SERIAL_NONE) },
+	  .serial = "none" },
 	/* quoted values (the shell passed the quotes through) */
 	{ .argv = { "--kernel", "path=\"my,kernel\",cmdline=\"a,b c\"" }, .kernel = "my,kernel",
 	  .cmdline = "a,b c" },
@@ -172,13 +182,12 @@ static const struct valid_case valid_cases[] = {
 	{ .argv = { "--kernel", "path=k,cmdline=" }, .kernel = "k", .cmdline = "" },
 	/* serial */
 	{ .argv = { "--kernel", "path=k", "--serial", "file=/tmp/out.log" },
-	  .serial = SER(SERIAL_FILE), .serial_path = "/tmp/out.log" },
-	{ .argv = { "--kernel", "path=k", "--serial", "file=a,b" }, .serial = SER(SERIAL_FILE),
-	  .serial_path = "a,b" },
+	  .serial = "file=/tmp/out.log" },
+	{ .argv = { "--kernel", "path=k", "--serial", "file=a,b" }, .serial = "file=\"a,b\"" },
 	{ .argv = { "--kernel", "path=k", "--serial", "file=x", "--serial", "stdio" },
-	  .serial = SER(SERIAL_STDIO), .serial_path = "" },
+	  .serial = "stdio" },
 	{ .argv = { "--kernel", "path=k", "--serial", "none", "--serial", "file=\"y z\"" },
-	  .serial = SER(SERIAL_FILE), .serial_path = "y z" },
+	  .serial = "file=y z" },
 	/* repeats: the last wins, and a repeated group replaces the whole group */
 	{ .argv = { "--kernel", "path=a,cmdline=x", "--kernel", "path=b" }, .kernel = "b",
 	  .cmdline = "" },
@@ -225,8 +234,6 @@ static void test_valid(void **state)
 			assert_string_equal(c.cmdline, t->cmdline);
 		if (t->initrd)
 			assert_string_equal(c.initrd_path, t->initrd);
-		if (t->serial_path)
-			assert_string_equal(c.serial_path, t->serial_path);
 		if (t->name)
 			assert_string_equal(c.name, t->name);
 		if (t->mem_mib)
@@ -234,7 +241,7 @@ static void test_valid(void **state)
 		if (t->nvcpus)
 			assert_int_equal(c.nvcpus, t->nvcpus);
 		if (t->serial)
-			assert_int_equal(c.serial, t->serial - 1);
+			assert_string_equal(dev_describe(&c, "serial", 0), t->serial);
 		if (t->verbose)
 			assert_int_equal(c.verbose, t->verbose - 1);
 	}
@@ -270,7 +277,7 @@ static const struct invalid_case invalid_cases[] = {
 	{ { "--kernel", "foo=bar" }, { "--kernel: unknown key 'foo' (known: path, cmdline)" } },
 	{ { "--kernel", "foo=x,path=k" }, { "--kernel: unknown key 'foo'" } },
 	{ { "--kernel", "path=k,cmdline=\"a\",foo=b" }, { "--kernel: unknown key 'foo'" } },
-	{ { "--memory", "size_mib=1,bogus=2" }, { "--memory: unknown key 'bogus' (known: size_mib)" } },
+	{ { "--memory", "size_mib=1,bogus=2" }, { "--memory: unknown key 'bogus' (known: size_mib, hugepages)" } },
 	{ { "--vcpus", "cpus=2" }, { "--vcpus: unknown key 'cpus' (known: num)" } },
 	{ { "--initrd", "file=x" }, { "--initrd: unknown key 'file' (known: path)" } },
 	{ { "--kernel", "path=a,path=b" }, { "--kernel: duplicate key 'path'" } },
@@ -424,19 +431,6 @@ static void test_check_direct(void **state)
 	c.nvcpus = 1;
 
 	/* fields set by hand, not through the parser */
-	c.serial = SERIAL_FILE;
-	assert_int_equal(config_check(&c, &lim, err, sizeof(err)), CONFIG_ERROR);
-	assert_string_equal(err, "--serial: file=: must not be empty");
-	strcpy(c.serial_path, "out");
-	assert_int_equal(config_check(&c, &lim, err, sizeof(err)), CONFIG_OK);
-	memset(c.serial_path, 'a', sizeof(c.serial_path));
-	assert_int_equal(config_check(&c, &lim, err, sizeof(err)), CONFIG_ERROR);
-	assert_contains(err, "--serial: file=: too long");
-	c.serial = (enum serial_mode)7;
-	assert_int_equal(config_check(&c, &lim, err, sizeof(err)), CONFIG_ERROR);
-	assert_contains(err, "--serial:");
-	c.serial = SERIAL_NONE;
-
 	strcpy(c.name, "a b");
 	assert_int_equal(config_check(&c, &lim, err, sizeof(err)), CONFIG_ERROR);
 	assert_contains(err, "--name: ");
@@ -577,9 +571,14 @@ static void test_usage(void **state)
 		"--version", "default: 256", "default: 1", "default: stdio", "default: vm",
 		"0xf4",	     "2v+1",	"128+N",
 	};
-	const char *u = config_usage();
+	char *u = NULL;
+	size_t ulen = 0;
+	FILE *f = open_memstream(&u, &ulen);
 
 	(void)state;
+	assert_non_null(f);
+	config_usage(f);
+	fclose(f);
 	assert_non_null(u);
 	for (size_t i = 0; i < nitems(want); i++)
 		assert_contains(u, want[i]);
@@ -591,6 +590,104 @@ static void test_usage(void **state)
 		assert_non_null(nl);
 		assert_true(nl - s <= 80);
 	}
+	free(u);
+}
+
+/* Device options: rows of the device-kind table, parsed and checked by their kinds. */
+static void test_devices(void **state)
+{
+	static const struct {
+		char *argv[MAX_ARGS];
+		const char *option;
+		unsigned int index;
+		const char *want; /* its options as text */
+	} ok[] = {
+		{ { "--disk", "path=a.img" }, "disk", 0, "path=a.img,readonly=off,direct=off" },
+		{ { "--disk", "path=a,b.img,readonly=on,serial=s1" }, "disk", 0,
+		  "path=\"a,b.img\",readonly=on,serial=s1,direct=off" },
+		{ { "--disk", "path=a", "--disk", "path=b,direct=on" }, "disk", 1,
+		  "path=b,readonly=off,direct=on" },
+		{ { "--net", "tap=tap0" }, "net", 0, "tap=tap0" },
+		{ { "--net", "fd=7,mac=52:54:00:12:34:56" }, "net", 0,
+		  "fd=7,mac=52:54:00:12:34:56" },
+		{ { "--net", "tap=a", "--disk", "path=x", "--net", "tap=b" }, "net", 1, "tap=b" },
+	};
+	static const struct invalid_case bad[] = {
+		{ { "--disk", "readonly=on" }, { "--disk: path= is required" } },
+		{ { "--disk", "speed=1,path=a" }, { "--disk: unknown key 'speed' (known: path, readonly, serial, direct)" } },
+		{ { "--disk", "path=a,serial=123456789012345678901" }, { "--disk: serial=", "too long" } },
+		{ { "--disk", "path=a,serial=\"a\tb\"" }, { "--disk: serial=: only printable ASCII" } },
+		{ { "--net", "mac=52:54:00:12:34:56" }, { "--net: give exactly one of tap=NAME and fd=N" } },
+		{ { "--net", "tap=a,fd=3" }, { "--net: give exactly one of tap=NAME and fd=N" } },
+		{ { "--net", "tap=a/b" }, { "--net: tap=a/b: not an interface name" } },
+		{ { "--net", "fd=2" }, { "--net: fd=2: must be an open fd number from 3 to 1023" } },
+		{ { "--net", "tap=a,mac=01:00:00:00:00:01" }, { "--net: mac=01:00:00:00:00:01: a multicast address" } },
+		{ { "--net", "tap=a,mac=00:00:00:00:00:00" }, { "--net: mac=00:00:00:00:00:00: the all-zero address" } },
+		{ { "--net", "tap=a,mac=52:54:00:12:34" }, { "--net: mac=52:54:00:12:34: not a MAC address" } },
+		/* a kind's own message is one printable line too (found by fuzz_config) */
+		{ { "--net", "tap=a,mac=\n\x01" }, { "--net: mac=??: not a MAC address" } },
+	};
+	char *many[2 * LAYOUT_MAX_DEVICES + 4] = { "bulkhead" };
+	struct vm_config c;
+	char err[ERRLEN];
+
+	(void)state;
+	for (size_t i = 0; i < nitems(ok); i++) {
+		if (parse(&c, ok[i].argv, err, sizeof(err)) != CONFIG_OK ||
+		    config_check(&c, &test_limits, err, sizeof(err)) != CONFIG_ERROR)
+			fail_msg("case %zu: %s", i, err); /* no kernel: only that is wrong */
+		assert_string_equal(err, "--kernel: path= is required");
+		assert_string_equal(dev_describe(&c, ok[i].option, ok[i].index), ok[i].want);
+	}
+	for (size_t i = 0; i < nitems(bad); i++) {
+		char *argv[MAX_ARGS + 2] = { "--kernel", "path=k" };
+
+		memcpy(&argv[2], bad[i].argv, sizeof(bad[i].argv));
+		if (parse(&c, argv, err, sizeof(err)) == CONFIG_OK &&
+		    config_check(&c, &test_limits, err, sizeof(err)) == CONFIG_OK)
+			fail_msg("bad case %zu accepted", i);
+		assert_one_line(err);
+		for (size_t w = 0; w < MAX_WANT && bad[i].want[w]; w++)
+			if (!strstr(err, bad[i].want[w]))
+				fail_msg("bad case %zu: '%s' lacks '%s'", i, err, bad[i].want[w]);
+	}
+	/* one cap on devices in all: COM1 and the rest */
+	for (int i = 0; i < LAYOUT_MAX_DEVICES - 1; i++) {
+		many[1 + 2 * i] = "--disk";
+		many[2 + 2 * i] = "path=x";
+	}
+	config_init(&c);
+	assert_int_equal(config_parse_args(&c, 2 * LAYOUT_MAX_DEVICES - 1, many, err, sizeof(err)),
+			 CONFIG_OK);
+	assert_int_equal(c.ndevs, LAYOUT_MAX_DEVICES);
+	many[2 * LAYOUT_MAX_DEVICES - 1] = "--net";
+	many[2 * LAYOUT_MAX_DEVICES] = "tap=a";
+	config_init(&c);
+	assert_int_equal(config_parse_args(&c, 2 * LAYOUT_MAX_DEVICES + 1, many, err, sizeof(err)),
+			 CONFIG_ERROR);
+	assert_string_equal(err, "--net: at most 20 devices in all");
+}
+
+/* The man page's device options come from the same rows as --help. */
+static void test_man_devices(void **state)
+{
+	char *m = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&m, &len);
+
+	(void)state;
+	assert_non_null(f);
+	config_man_devices(f);
+	fclose(f);
+	for (size_t i = 0; i < kinds_count; i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), ".BI \\-\\-%s \"", kinds_table[i]->option);
+		assert_contains(m, want);
+	}
+	assert_contains(m, "path=FILE[,readonly=on|off]");
+	assert_null(strstr(m, "\n.\n")); /* no stray roff request */
+	free(m);
 }
 
 /* Config files. */
@@ -657,8 +754,7 @@ static void test_config_file_valid(void **state)
 	assert_string_equal(c.initrd_path, "initrd.img");
 	assert_int_equal(c.mem_mib, 512);
 	assert_int_equal(c.nvcpus, 3);
-	assert_int_equal(c.serial, SERIAL_FILE);
-	assert_string_equal(c.serial_path, "/var/log/vm console.log");
+	assert_string_equal(dev_describe(&c, "serial", 0), "file=/var/log/vm console.log");
 	assert_string_equal(c.name, "web1");
 	assert_int_equal(c.verbose, 3);
 	assert_int_equal(config_check(&c, &test_limits, err, sizeof(err)), CONFIG_OK);
@@ -717,7 +813,7 @@ static const struct file_case file_cases[] = {
 	{ "kernel =  \n", { ":1: --kernel: empty value" } },
 	{ "verbose=1\n", { ":1: --verbose: takes no value" } },
 	{ "verbose yes\n", { ":1: --verbose: takes no value" } },
-	{ "memory size_mib=1,foo=1\n", { ":1: --memory: unknown key 'foo' (known: size_mib)" } },
+	{ "memory size_mib=1,foo=1\n", { ":1: --memory: unknown key 'foo' (known: size_mib, hugepages)" } },
 	{ "kernel foo=1\n", { ":1: --kernel: unknown key 'foo' (known: path, cmdline)" } },
 	{ "vcpus num=abc\n", { ":1: --vcpus: num=abc: not a number" } },
 	{ "kernel path=k,cmdline=\"a\n", { ":1: --kernel: cmdline=\"a: unterminated quote" } },
@@ -835,6 +931,8 @@ int main(void)
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_err_buffer),
 		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_devices),
+		cmocka_unit_test(test_man_devices),
 		cmocka_unit_test(test_config_file_valid),
 		cmocka_unit_test(test_config_file_invalid),
 		cmocka_unit_test(test_config_file_limits),

@@ -4,7 +4,7 @@
  * ipc/ipc.c through a real socketpair(AF_UNIX, SOCK_SEQPACKET): round trips of
  * every message struct, a hostile-header table against ipc_check and
  * ipc_dispatch, ipc_recv's oversize / fd-carrying / EOF cases, and the field
- * validators (strings, fds, IO_WRITE_BATCH contents).
+ * validators (strings, fds).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,7 +154,9 @@ static void test_round_trip(void **state)
 	struct ipc_vm_exit ve;
 	struct ipc_io io;
 	struct ipc_io_reply ir;
-	struct ipc_io_batch batch;
+	struct ipc_cfg_serial cs;
+	struct ipc_cfg_blk cb;
+	struct ipc_cfg_net cn;
 	static const enum ipc_type empties[] = { IPC_CFG_DONE, IPC_START, IPC_STOP, IPC_READY };
 
 	ipc_init(&cm, IPC_CFG_MEM, sizeof(cm));
@@ -175,6 +177,7 @@ static void test_round_trip(void **state)
 	cv.cv_launch_ns = UINT64_MAX;
 	cv.cv_kvm_fd = 7;
 	cv.cv_flags = IPC_VCPU_F_VERBOSE;
+	cv.cv_deadline_ms = IPC_DEADLINE_MS;
 	strcpy(cv.cv_name, "vm");
 	round_trip(p, &cv, sizeof(cv));
 
@@ -198,13 +201,26 @@ static void test_round_trip(void **state)
 	dev.cd_flags = IPC_DEV_F_VERBOSE;
 	dev.cd_chan_fd = 4;
 	dev.cd_irq_fd = 5;
-	dev.cd_in_fd = IPC_FD_NONE;
-	dev.cd_out_fd = 6;
 	dev.cd_base = 0x3f8;
 	dev.cd_nqueues = 0;
 	for (int i = 0; i < IPC_MAX_QUEUES; i++)
 		dev.cd_queue_fd[i] = IPC_FD_NONE;
 	round_trip(p, &dev, sizeof(dev));
+
+	ipc_init(&cs, IPC_CFG_SERIAL, sizeof(cs));
+	cs.cs_in_fd = IPC_FD_NONE;
+	cs.cs_out_fd = 6;
+	round_trip(p, &cs, sizeof(cs));
+	ipc_init(&cb, IPC_CFG_BLK, sizeof(cb));
+	cb.cb_disk_fd = 7;
+	cb.cb_flags = IPC_BLK_F_READONLY;
+	cb.cb_size = 1ull << 40;
+	strcpy(cb.cb_serial, "01234567890123456789");
+	round_trip(p, &cb, sizeof(cb));
+	ipc_init(&cn, IPC_CFG_NET, sizeof(cn));
+	cn.cn_tap_fd = 8;
+	memcpy(cn.cn_mac, "\x52\x54\x00\x12\x34\x56", 6);
+	round_trip(p, &cn, sizeof(cn));
 
 	for (size_t i = 0; i < nitems(empties); i++) {
 		ipc_init(&empty, empties[i], sizeof(empty));
@@ -240,15 +256,13 @@ static void test_round_trip(void **state)
 	ir.ir_data = 0xa5;
 	round_trip(p, &ir, sizeof(ir));
 
-	ipc_init(&batch, IPC_IO_WRITE_BATCH, sizeof(batch));
-	batch.ib_space = IPC_SPACE_PIO;
-	batch.ib_count = IPC_IO_BATCH_MAX;
-	for (unsigned int i = 0; i < IPC_IO_BATCH_MAX; i++) {
-		batch.ib_writes[i].iw_offset = i % 8;
-		batch.ib_writes[i].iw_size = 1;
-		batch.ib_writes[i].iw_data = 'a' + i;
-	}
-	round_trip(p, &batch, sizeof(batch));
+	ipc_init(&io, IPC_IO_WRITE_SYNC, sizeof(io));
+	io.io_seq = 3;
+	io.io_space = IPC_SPACE_MMIO;
+	io.io_size = 4;
+	io.io_offset = 0x64;
+	io.io_data = 1;
+	round_trip(p, &io, sizeof(io));
 
 	/* the biggest message the ABI allows */
 	union {
@@ -326,7 +340,7 @@ static const struct ipc_handler child_table[] = {
 	{ IPC_STOP, sizeof(struct ipc_empty), ST_BOOT | ST_RUN, h_record },
 	{ IPC_IO_READ, sizeof(struct ipc_io), ST_RUN, h_record },
 	{ IPC_IO_WRITE, sizeof(struct ipc_io), ST_RUN, h_fail },
-	{ IPC_IO_WRITE_BATCH, sizeof(struct ipc_io_batch), ST_RUN, h_record },
+	{ IPC_IO_WRITE_SYNC, sizeof(struct ipc_io), ST_RUN, h_record },
 };
 
 struct raw_case {
@@ -347,8 +361,8 @@ static const struct raw_case raw_cases[] = {
 	{ "good stop in boot", 8, IPC_VERSION, IPC_STOP, 8, ST_BOOT, 100 + IPC_STOP },
 	{ "good io_read", SZ(ipc_io), IPC_VERSION, IPC_IO_READ, SZ(ipc_io), ST_RUN,
 	  100 + IPC_IO_READ },
-	{ "good io_write_batch", SZ(ipc_io_batch), IPC_VERSION, IPC_IO_WRITE_BATCH,
-	  SZ(ipc_io_batch), ST_RUN, 100 + IPC_IO_WRITE_BATCH },
+	{ "good io_write_sync", SZ(ipc_io), IPC_VERSION, IPC_IO_WRITE_SYNC, SZ(ipc_io), ST_RUN,
+	  100 + IPC_IO_WRITE_SYNC },
 	{ "handler error passes through", SZ(ipc_io), IPC_VERSION, IPC_IO_WRITE, SZ(ipc_io),
 	  ST_RUN, -EINVAL },
 	{ "several state bits", 8, IPC_VERSION, IPC_CFG_DONE, 8, ST_BOOT | ST_STOPPING,
@@ -377,11 +391,9 @@ static const struct raw_case raw_cases[] = {
 	  ST_RUN, -EPROTO },
 	{ "io_read one byte long", SZ(ipc_io) + 1, IPC_VERSION, IPC_IO_READ, SZ(ipc_io) + 1,
 	  ST_RUN, -EPROTO },
-	{ "io_write_batch one byte short", SZ(ipc_io_batch) - 1, IPC_VERSION, IPC_IO_WRITE_BATCH,
-	  SZ(ipc_io_batch) - 1, ST_RUN, -EPROTO },
-	{ "io_write_batch the size of one io", SZ(ipc_io), IPC_VERSION, IPC_IO_WRITE_BATCH,
-	  SZ(ipc_io), ST_RUN, -EPROTO },
-	{ "io_write_batch at max size", IPC_MAX_MSG, IPC_VERSION, IPC_IO_WRITE_BATCH, IPC_MAX_MSG,
+	{ "io_write_sync one byte short", SZ(ipc_io) - 1, IPC_VERSION, IPC_IO_WRITE_SYNC,
+	  SZ(ipc_io) - 1, ST_RUN, -EPROTO },
+	{ "io_write_sync at max size", IPC_MAX_MSG, IPC_VERSION, IPC_IO_WRITE_SYNC, IPC_MAX_MSG,
 	  ST_RUN, -EPROTO },
 	{ "cfg_mem as header only", 8, IPC_VERSION, IPC_CFG_MEM, 8, ST_BOOT, -EPROTO },
 	{ "cfg_device at max size", IPC_MAX_MSG, IPC_VERSION, IPC_CFG_DEVICE, IPC_MAX_MSG,
@@ -391,8 +403,8 @@ static const struct raw_case raw_cases[] = {
 	  ST_RUN, -EPROTO },
 	{ "io_read during boot", SZ(ipc_io), IPC_VERSION, IPC_IO_READ, SZ(ipc_io), ST_BOOT,
 	  -EPROTO },
-	{ "io_write_batch during boot", SZ(ipc_io_batch), IPC_VERSION, IPC_IO_WRITE_BATCH,
-	  SZ(ipc_io_batch), ST_BOOT, -EPROTO },
+	{ "io_write_sync during boot", SZ(ipc_io), IPC_VERSION, IPC_IO_WRITE_SYNC, SZ(ipc_io),
+	  ST_BOOT, -EPROTO },
 	{ "stop while stopping", 8, IPC_VERSION, IPC_STOP, 8, ST_STOPPING, -EPROTO },
 	{ "no state", 8, IPC_VERSION, IPC_STOP, 8, 0, -EPROTO },
 	/* shorter than the header */
@@ -690,132 +702,14 @@ static void test_fd_ok(void **state)
 	assert_int_equal(ipc_fd_ok(IPC_FD_CONTROL), 1);
 }
 
-/* A batch of n one-byte writes to offsets 0, 1, ... of a PIO window. */
-static void batch_fill(struct ipc_io_batch *b, unsigned int n)
-{
-	ipc_init(b, IPC_IO_WRITE_BATCH, sizeof(*b));
-	b->ib_space = IPC_SPACE_PIO;
-	b->ib_count = (uint8_t)n;
-	for (unsigned int i = 0; i < n && i < IPC_IO_BATCH_MAX; i++) {
-		b->ib_writes[i].iw_offset = i % 8;
-		b->ib_writes[i].iw_size = 1;
-		b->ib_writes[i].iw_data = 0x41 + i;
-	}
-}
-
-enum batch_edit {
-	BE_NONE,
-	BE_COUNT, /* ib_count = value */
-	BE_SPACE, /* ib_space = value */
-	BE_OFFSET, /* write `at`: iw_offset = value */
-	BE_SIZE, /* write `at`: iw_size = value */
-	BE_DATA, /* write `at`: iw_data = value */
-	BE_PAD, /* write `at`: iw_pad[3] = value */
-};
-
-static void test_io_batch_ok(void **state)
-{
-	static const struct {
-		const char *what;
-		unsigned int n; /* writes filled */
-		enum batch_edit edit;
-		unsigned int at;
-		uint64_t value;
-		int want;
-	} cases[] = {
-		{ "one write", 1, BE_NONE, 0, 0, 1 },
-		{ "full", IPC_IO_BATCH_MAX, BE_NONE, 0, 0, 1 },
-		{ "count 0", 1, BE_COUNT, 0, 0, 0 },
-		{ "count past the array", IPC_IO_BATCH_MAX, BE_COUNT, 0, IPC_IO_BATCH_MAX + 1, 0 },
-		{ "count 255", IPC_IO_BATCH_MAX, BE_COUNT, 0, 255, 0 },
-		{ "count above the writes filled", 3, BE_COUNT, 0, 4, 0 }, /* write 3 has size 0 */
-		{ "count below the writes filled", 3, BE_COUNT, 0, 2, 0 }, /* write 2 is not zero */
-		{ "other space", 2, BE_SPACE, 0, IPC_SPACE_MMIO, 0 },
-		{ "space 0", 2, BE_SPACE, 0, 0, 0 },
-		{ "size 0", 2, BE_SIZE, 1, 0, 0 },
-		{ "size 3", 2, BE_SIZE, 1, 3, 0 },
-		{ "size 16", 2, BE_SIZE, 1, 16, 0 },
-		{ "size 2", 2, BE_SIZE, 1, 2, 1 },
-		{ "size 8 at offset 0", 1, BE_SIZE, 0, 8, 1 },
-		{ "last port", 2, BE_OFFSET, 1, 7, 1 },
-		{ "offset = window length", 2, BE_OFFSET, 1, 8, 0 },
-		{ "offset far out", 2, BE_OFFSET, 1, 0x10000, 0 },
-		{ "offset that wraps", 2, BE_OFFSET, 1, UINT64_MAX, 0 },
-		{ "size 2 over the end", 8, BE_SIZE, 7, 2, 0 },
-		{ "size 8 from offset 1", 2, BE_SIZE, 1, 8, 0 },
-		{ "data of an unused write", 4, BE_DATA, 4, 1, 0 },
-		{ "size of an unused write", 4, BE_SIZE, 15, 1, 0 },
-		{ "offset of an unused write", 4, BE_OFFSET, IPC_IO_BATCH_MAX - 1, 1, 0 },
-		{ "pad of an unused write", 4, BE_PAD, 5, 1, 0 },
-		{ "pad of a used write", 4, BE_PAD, 0, 1, 1 },
-		{ "any data", 1, BE_DATA, 0, UINT64_MAX, 1 },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < nitems(cases); i++) {
-		struct ipc_io_batch b;
-		struct ipc_io_write *w;
-
-		batch_fill(&b, cases[i].n);
-		w = &b.ib_writes[cases[i].at];
-		switch (cases[i].edit) {
-		case BE_COUNT:
-			b.ib_count = (uint8_t)cases[i].value;
-			break;
-		case BE_SPACE:
-			b.ib_space = (uint8_t)cases[i].value;
-			break;
-		case BE_OFFSET:
-			w->iw_offset = cases[i].value;
-			break;
-		case BE_SIZE:
-			w->iw_size = (uint8_t)cases[i].value;
-			break;
-		case BE_DATA:
-			w->iw_data = cases[i].value;
-			break;
-		case BE_PAD:
-			w->iw_pad[3] = (uint8_t)cases[i].value;
-			break;
-		case BE_NONE:
-			break;
-		}
-		if (ipc_io_batch_ok(&b, IPC_SPACE_PIO, 8) != cases[i].want)
-			fail_msg("%s: want %d", cases[i].what, cases[i].want);
-	}
-}
-
-static void test_io_batch_window_edges(void **state)
-{
-	struct ipc_io_batch b;
-
-	(void)state;
-	/* an MMIO window: the last 8 bytes, and one past */
-	batch_fill(&b, 1);
-	b.ib_space = IPC_SPACE_MMIO;
-	b.ib_writes[0].iw_size = 8;
-	b.ib_writes[0].iw_offset = 0xff8;
-	assert_int_equal(ipc_io_batch_ok(&b, IPC_SPACE_MMIO, 0x1000), 1);
-	b.ib_writes[0].iw_offset = 0xff9;
-	assert_int_equal(ipc_io_batch_ok(&b, IPC_SPACE_MMIO, 0x1000), 0);
-	/* a window too small for the size, and an empty one */
-	b.ib_writes[0].iw_offset = 0;
-	assert_int_equal(ipc_io_batch_ok(&b, IPC_SPACE_MMIO, 4), 0);
-	assert_int_equal(ipc_io_batch_ok(&b, IPC_SPACE_MMIO, 0), 0);
-	/* a bad write anywhere refuses the whole batch */
-	batch_fill(&b, IPC_IO_BATCH_MAX);
-	assert_int_equal(ipc_io_batch_ok(&b, IPC_SPACE_PIO, 8), 1);
-	b.ib_writes[IPC_IO_BATCH_MAX - 1].iw_offset = 8;
-	assert_int_equal(ipc_io_batch_ok(&b, IPC_SPACE_PIO, 8), 0);
-}
-
 static void test_type_name(void **state)
 {
 	(void)state;
 	assert_string_equal(ipc_type_name(IPC_CFG_MEM), "CFG_MEM");
 	assert_string_equal(ipc_type_name(IPC_IO_REPLY), "IO_REPLY");
 	assert_string_equal(ipc_type_name(IPC_STOP), "STOP");
-	assert_string_equal(ipc_type_name(IPC_IO_WRITE_BATCH), "IO_WRITE_BATCH");
+	assert_string_equal(ipc_type_name(IPC_IO_WRITE_SYNC), "IO_WRITE_SYNC");
+	assert_string_equal(ipc_type_name(IPC_CFG_SERIAL), "CFG_SERIAL");
 	for (unsigned int t = 1; t < IPC_TYPE_MAX; t++)
 		assert_string_not_equal(ipc_type_name(t), "unknown");
 	assert_string_equal(ipc_type_name(0), "unknown");
@@ -840,8 +734,6 @@ int main(void)
 						teardown_pair),
 		cmocka_unit_test(test_str_ok),
 		cmocka_unit_test(test_fd_ok),
-		cmocka_unit_test(test_io_batch_ok),
-		cmocka_unit_test(test_io_batch_window_edges),
 		cmocka_unit_test(test_type_name),
 	};
 

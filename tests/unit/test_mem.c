@@ -448,6 +448,173 @@ static void test_ptr_boundaries(void **state)
 	mem_close(&m);
 }
 
+static void test_use_hugetlb_sizes(void **state)
+{
+	static const struct {
+		uint64_t size;
+		int ret;
+	} cases[] = {
+		{ MiB(2), 0 },
+		{ MiB(256), 0 },
+		{ LOW, 0 }, /* 3 GiB is a multiple of 2 MiB */
+		{ LOW + MiB(2), 0 }, /* both regions are */
+		{ GiB(8), 0 },
+		{ KiB(4), -EINVAL },
+		{ MiB(1), -EINVAL },
+		{ MiB(3), -EINVAL },
+		{ MiB(2) + KiB(4), -EINVAL },
+		{ LOW + MiB(1), -EINVAL }, /* region 1 is 1 MiB */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		struct guest_mem m;
+
+		assert_int_equal(mem_layout(&m, cases[i].size), 0);
+		assert_int_equal(m.hugetlb, 0);
+		if (mem_use_hugetlb(&m) != cases[i].ret)
+			fail_msg("size %#llx: want %d", (unsigned long long)cases[i].size, cases[i].ret);
+		assert_int_equal(m.hugetlb, cases[i].ret == 0);
+	}
+}
+
+static void test_thp_parse(void **state)
+{
+	static const struct {
+		const char *text;
+		enum mem_thp thp;
+	} cases[] = {
+		{ "always within_size advise [never] deny force\n", MEM_THP_NEVER },
+		{ "always within_size [advise] never deny force\n", MEM_THP_ADVISE },
+		{ "always [within_size] advise never deny force\n", MEM_THP_WITHIN_SIZE },
+		{ "[always] within_size advise never deny force\n", MEM_THP_ALWAYS },
+		{ "always within_size advise never [deny] force\n", MEM_THP_DENY },
+		{ "always within_size advise never deny [force]\n", MEM_THP_FORCE },
+		{ "[always] within_size advise [never] deny force", MEM_THP_ALWAYS }, /* the first */
+		{ "always within_size advise never deny force\n", MEM_THP_NONE },
+		{ "", MEM_THP_NONE },
+		{ "[", MEM_THP_NONE },
+		{ "[advise", MEM_THP_NONE },
+		{ "[]", MEM_THP_NONE },
+		{ "[adv]", MEM_THP_NONE },
+		{ "[advisee]", MEM_THP_NONE },
+		{ "[inherit]", MEM_THP_NONE },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		if (mem_thp_parse(cases[i].text) != cases[i].thp)
+			fail_msg("%s: %d, want %d", cases[i].text, mem_thp_parse(cases[i].text),
+				 cases[i].thp);
+	}
+}
+
+static void test_describe(void **state)
+{
+	static const struct {
+		int hugetlb;
+		enum mem_thp thp;
+		const char *want;
+	} cases[] = {
+		{ 1, MEM_THP_NEVER, "guest RAM: 256 MiB on 2 MiB huge pages (hugetlbfs)" },
+		{ 1, MEM_THP_ALWAYS, "guest RAM: 256 MiB on 2 MiB huge pages (hugetlbfs)" },
+		{ 0, MEM_THP_ADVISE, "guest RAM: 256 MiB, transparent huge pages advised (MADV_HUGEPAGE; shmem_enabled is advise)" },
+		{ 0, MEM_THP_WITHIN_SIZE, "guest RAM: 256 MiB, transparent huge pages advised (MADV_HUGEPAGE; shmem_enabled is within_size)" },
+		{ 0, MEM_THP_ALWAYS, "guest RAM: 256 MiB, transparent huge pages (shmem_enabled is always)" },
+		{ 0, MEM_THP_FORCE, "guest RAM: 256 MiB, transparent huge pages (shmem_enabled is force)" },
+		{ 0, MEM_THP_NEVER, "guest RAM: 256 MiB on 4 KiB pages (shmem_enabled is never: --memory hugepages=on, or shmem_enabled advise, gives 2 MiB pages)" },
+		{ 0, MEM_THP_DENY, "guest RAM: 256 MiB on 4 KiB pages (shmem_enabled is deny: --memory hugepages=on, or shmem_enabled advise, gives 2 MiB pages)" },
+		{ 0, MEM_THP_NONE, "guest RAM: 256 MiB on 4 KiB pages (the host kernel has no transparent huge pages for shmem)" },
+	};
+	char buf[256];
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		struct guest_mem m;
+
+		assert_int_equal(mem_layout(&m, MiB(256)), 0);
+		m.hugetlb = cases[i].hugetlb;
+		mem_describe(&m, cases[i].thp, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
+static void test_hugetlb_advice(void **state)
+{
+	static const struct {
+		uint64_t size;
+		struct mem_hugetlb_pool pool;
+		const char *want;
+	} cases[] = {
+		{ MiB(64), { 0, 0, 0 },
+		  "64 MiB of guest RAM need 32 free 2 MiB huge pages and the host has 0 (vm.nr_hugepages=0); reserve more with 'sysctl vm.nr_hugepages=32'" },
+		{ MiB(128), { 40, 40, 0 },
+		  "128 MiB of guest RAM need 64 free 2 MiB huge pages and the host has 40 (vm.nr_hugepages=40); reserve more with 'sysctl vm.nr_hugepages=64'" },
+		/* reserved by another VM: free but promised */
+		{ MiB(64), { 100, 40, 30 },
+		  "64 MiB of guest RAM need 32 free 2 MiB huge pages and the host has 10 (vm.nr_hugepages=100); reserve more with 'sysctl vm.nr_hugepages=122'" },
+		/* a pool that reads inconsistently (resv > free) counts as none free */
+		{ MiB(2), { 1, 0, 5 },
+		  "2 MiB of guest RAM need 1 free 2 MiB huge pages and the host has 0 (vm.nr_hugepages=1); reserve more with 'sysctl vm.nr_hugepages=2'" },
+		{ LOW + MiB(2), { 0, 0, 0 },
+		  "3074 MiB of guest RAM need 1537 free 2 MiB huge pages and the host has 0 (vm.nr_hugepages=0); reserve more with 'sysctl vm.nr_hugepages=1537'" },
+	};
+	char buf[320];
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		struct guest_mem m;
+
+		assert_int_equal(mem_layout(&m, cases[i].size), 0);
+		assert_int_equal(mem_use_hugetlb(&m), 0);
+		mem_hugetlb_advice(&m, &cases[i].pool, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].want);
+	}
+	/* a short buffer is cut, still terminated */
+	mem_hugetlb_advice(&(struct guest_mem){ .nregions = 0 }, &cases[0].pool, buf, 8);
+	assert_int_equal(strlen(buf), 7);
+}
+
+/* hugetlbfs memfds (sealable since Linux 4.16): the same seals and the same check. */
+static void test_hugetlb_seals(void **state)
+{
+	struct mem_hugetlb_pool pool;
+	struct guest_mem m;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	if (mem_hugetlb_pool_read(&pool) < 0)
+		skip(); /* a kernel without hugetlbfs: hugepages=on then fails with a config error */
+	assert_int_equal(mem_layout(&m, MiB(4)), 0);
+	assert_int_equal(mem_use_hugetlb(&m), 0);
+	/* creating and sizing reserves nothing: it works with an empty pool */
+	assert_int_equal(mem_create(&m, "huge"), 0);
+	fd = m.regions[0].fd;
+	assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	assert_int_equal(fcntl(fd, F_GET_SEALS) & SEALS, SEALS);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, MiB(4));
+	assert_int_equal(mem_check_fd(fd, MiB(4)), 0);
+	assert_int_equal(mem_check_fd(fd, MiB(2)), -EINVAL);
+	assert_int_equal(ftruncate(fd, MiB(2)), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ftruncate(fd, MiB(8)), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+	assert_int_equal(errno, EPERM);
+	/* mapping reserves every page: an empty pool fails here, never later with SIGBUS */
+	if ((pool.free > pool.resv ? pool.free - pool.resv : 0) < 2) {
+		assert_int_equal(mem_map(&m), -ENOMEM);
+		assert_null(m.regions[0].hva);
+	} else {
+		assert_int_equal(mem_map(&m), 0);
+		assert_int_equal((uintptr_t)m.regions[0].hva % MEM_HUGE_PAGE_SIZE, 0);
+		assert_int_equal(mem_write(&m, MiB(4) - 3, "end", 3), 0);
+	}
+	mem_close(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +625,11 @@ int main(void)
 		cmocka_unit_test(test_map_rw),
 		cmocka_unit_test(test_map_failure),
 		cmocka_unit_test(test_ptr_boundaries),
+		cmocka_unit_test(test_use_hugetlb_sizes),
+		cmocka_unit_test(test_thp_parse),
+		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_hugetlb_advice),
+		cmocka_unit_test(test_hugetlb_seals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,9 +11,10 @@
  * accounting with and without VIRTIO_NET_F_MRG_RXBUF; TAP flow control;
  * DEVICE_NEEDS_RESET on ring violations and recovery; batching and the
  * frame count over many frames; and two races with a guest vCPU: a header
- * rewritten between check and TAP write (writev interposed, deterministic)
- * and a ring refilled by a thread while a 64 KiB frame is placed (in a child,
- * struct net against a guard page).
+ * rewritten between check and TAP write (writev interposed, deterministic),
+ * an rx buffer shrunk between the two passes of a mergeable frame
+ * (virtq_unpop wrapped, deterministic) and a ring refilled by a thread while
+ * a 64 KiB frame is placed (in a child, struct net against a guard page).
  *
  * Tests that fail because of a known bug in net.c say "REGRESSION" in their
  * failure message and name the function to fix.
@@ -1356,6 +1357,65 @@ static void test_rx_mrg_short(void **state)
 }
 
 /*
+ * A guest vCPU shrinks a posted rx buffer while net_rx_place is between its
+ * two passes: the first pass decided num_buffers and each buffer's share of
+ * the frame on the buffer's posted length. The used length the device reports
+ * must be what it wrote; a buffer too short by then cannot take its share, so
+ * the device gives up on the ring (NEEDS_RESET). The rewrite lands exactly
+ * between the passes through net.o's call to virtq_unpop, which the Makefile
+ * links to __wrap_virtq_unpop below (UNIT_LDFLAGS_net: --wrap=virtq_unpop).
+ */
+static void (*g_before_unpop)(void);
+
+void __real_virtq_unpop(struct virtq *q, uint16_t n);
+void __wrap_virtq_unpop(struct virtq *q, uint16_t n);
+void __wrap_virtq_unpop(struct virtq *q, uint16_t n)
+{
+	void (*hook)(void) = g_before_unpop;
+
+	g_before_unpop = NULL; /* once */
+	if (hook)
+		hook();
+	__real_virtq_unpop(q, n);
+}
+
+#define SHRUNK_LEN 100
+
+static void shrink_second_rx_buffer(void)
+{
+	struct tdesc *d = gp(F.rx.desc + 16, 16);
+
+	d->len = SHRUNK_LEN;
+}
+
+static void test_rx_mrg_shrunk_between_passes(void **state)
+{
+	uint32_t id, len;
+	unsigned int taken = 0;
+
+	(void)state;
+	drv_start(NB(MRG_RXBUF), 16, 16);
+	rx_post_n(4, RXBUF);
+	virtio_kick(&F.n->vd, NET_RXQ);
+	g_before_unpop = shrink_second_rx_buffer;
+	tap_send(3000, 7); /* 3012 bytes: a whole buffer and most of a second */
+	tap_readable();
+	assert_null(g_before_unpop); /* the rewrite happened between the passes */
+	while (used_take(&F.rx, &id, &len)) {
+		const struct tdesc *d = gp(F.rx.desc + 16 * (uint64_t)id, 16);
+
+		if (len > d->len)
+			fail_msg("REGRESSION: net_rx_place reported %u bytes in buffer %u, which holds %u "
+				 "(the first pass's length, not what the second pass wrote)", len, id, d->len);
+		taken++;
+	}
+	assert_int_equal(taken, 1); /* the first buffer only */
+	assert_true(drv_status() & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(mmio_rd(R_INT_STATUS) & VIRTIO_INT_CONFIG, VIRTIO_INT_CONFIG);
+	assert_int_equal(F.n->stats.rx_frames, 0);
+}
+
+/*
  * A frame waits for more mergeable buffers while the TAP holds more frames.
  * net.h: "wait for the TAP only while the guest has rx buffers and nothing is
  * pending". If the TAP stays watched, the level-triggered event loop wakes
@@ -1837,6 +1897,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_no_buffers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mrg, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mrg_short, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rx_mrg_shrunk_between_passes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mrg_pending_unwatched, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mrg_event_idx, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rx_small_buffer, fx_setup, fx_teardown),

@@ -737,6 +737,89 @@ static void test_queue_bad(void **state)
 	}
 }
 
+/* Queue 0's rings against queue 1's, set up through the registers: a used ring over
+ * the other queue's rings is refused at QueueReady, whichever queue comes second. */
+static void test_queue_overlap_across(void **state)
+{
+	static const struct {
+		const char *name;
+		uint64_t desc, avail, used; /* queue 1's layout; queue 0 at DESC(0) .. USED(0) */
+		int refused;
+	} cases[] = {
+		{ "used over queue 0's avail ring", DESC(1), AVAIL(1), AVAIL(0), 1 },
+		{ "used over queue 0's descriptor table", DESC(1), AVAIL(1), DESC(0) + 0x40, 1 },
+		{ "used over queue 0's used ring", DESC(1), AVAIL(1), USED(0), 1 },
+		{ "descriptor table under queue 0's used ring", USED(0), AVAIL(1), USED(1), 1 },
+		{ "avail ring under queue 0's used ring", DESC(1), USED(0) + 2, USED(1), 1 },
+		{ "descriptor tables shared", DESC(0), AVAIL(1), USED(1), 0 },
+	};
+	struct virtio_dev vd;
+	struct fake f;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		for (unsigned int second = 0; second < 2; second++) {
+			unsigned int first = 1 - second;
+
+			dev_new(&vd, &f, &fake_ops);
+			assert_true(negotiate(&vd, ALL_FEATURES));
+			/* queue 1 keeps the case's layout; queue 0 its own; "second" is set up last */
+			for (unsigned int k = 0; k < 2; k++) {
+				unsigned int q = k ? second : first;
+
+				if (q == 0)
+					queue_layout(&vd, 0, QSIZE, DESC(0), AVAIL(0), USED(0));
+				else
+					queue_layout(&vd, 1, QSIZE, cases[i].desc, cases[i].avail, cases[i].used);
+				wr(&vd, QUEUE_READY, 1);
+			}
+			wr(&vd, QUEUE_SEL, first);
+			assert_int_equal(rd(&vd, QUEUE_READY), 1);
+			wr(&vd, QUEUE_SEL, second);
+			if (rd(&vd, QUEUE_READY) != !cases[i].refused ||
+			    !(rd(&vd, STATUS) & NEEDS_RESET) != !cases[i].refused)
+				fail_msg("%s (queue %u set up second): QueueReady %u, Status %#x", cases[i].name,
+					 second, rd(&vd, QUEUE_READY), rd(&vd, STATUS));
+			if (cases[i].refused)
+				assert_int_equal(rd(&vd, INTERRUPT_STATUS), VIRTIO_INT_CONFIG);
+		}
+	}
+}
+
+/* An rx buffer (device-writable, queue 1) over queue 0's avail ring: NEEDS_RESET, and
+ * the ring is as the driver left it. */
+static void test_buffer_over_other_queue(void **state)
+{
+	struct virtio_dev vd;
+	struct fake f;
+	uint8_t before[6 + 2 * QSIZE];
+
+	(void)state;
+	dev_new(&vd, &f, &fake_ops);
+	bring_up(&vd, ALL_FEATURES);
+	desc_set(DESC(1), 0, AVAIL(0), 16, F_WRITE, 0);
+	*avail16(1, 2) = 0;
+	*avail16(1, 1) = 1;
+	memcpy(before, hva(AVAIL(0)), sizeof(before));
+	wr(&vd, QUEUE_NOTIFY, 1);
+	assert_int_equal(f.npushed[1], 0);
+	assert_int_equal(f.last_err, VIRTQ_E_ADDR);
+	assert_true(rd(&vd, STATUS) & NEEDS_RESET);
+	assert_memory_equal(hva(AVAIL(0)), before, sizeof(before));
+	/* a queue the driver stopped (QueueReady 0) has no rings left to protect */
+	dev_new(&vd, &f, &fake_ops);
+	bring_up(&vd, ALL_FEATURES);
+	wr(&vd, QUEUE_SEL, 0);
+	wr(&vd, QUEUE_READY, 0);
+	assert_null(vd.queues[0].desc);
+	desc_set(DESC(1), 0, AVAIL(0), 16, F_WRITE, 0);
+	*avail16(1, 2) = 0;
+	*avail16(1, 1) = 1;
+	wr(&vd, QUEUE_NOTIFY, 1);
+	assert_int_equal(f.npushed[1], 1);
+	assert_false(rd(&vd, STATUS) & NEEDS_RESET);
+}
+
 static void test_layout_locked_while_ready(void **state)
 {
 	struct virtio_dev vd;
@@ -862,6 +945,16 @@ static void test_kick_gating(void **state)
 	assert_int_equal(f.ndriver_ok, 0);
 	assert_int_equal(f.nnotify[0], 0);
 	virtio_kick(&vd, 0);
+	assert_int_equal(f.nnotify[0], 0);
+	/* FEATURES_OK after DRIVER_OK (3.1.1: features come first), with features it would
+	 * otherwise take: refused, never live */
+	write_features(&vd, ALL_FEATURES);
+	wr(&vd, STATUS, ACK | DRV | DRV_OK | FEAT_OK);
+	assert_int_equal(rd(&vd, STATUS), ACK | DRV | DRV_OK);
+	assert_int_equal(f.ndriver_ok, 0);
+	assert_false(virtio_queue_live(&vd, 0));
+	virtio_kick(&vd, 0);
+	wr(&vd, QUEUE_NOTIFY, 0);
 	assert_int_equal(f.nnotify[0], 0);
 	/* FEATURES_OK and DRIVER_OK at once with features refused: not live */
 	dev_new(&vd, &f, &fake_ops);
@@ -1794,6 +1887,8 @@ int main(void)
 		cmocka_unit_test(test_access_width),
 		cmocka_unit_test(test_queue_setup),
 		cmocka_unit_test(test_queue_bad),
+		cmocka_unit_test(test_queue_overlap_across),
+		cmocka_unit_test(test_buffer_over_other_queue),
 		cmocka_unit_test(test_layout_locked_while_ready),
 		cmocka_unit_test(test_queue_sel_beyond),
 		cmocka_unit_test(test_kick_before_driver_ok),

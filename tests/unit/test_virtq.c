@@ -804,6 +804,127 @@ static void test_start(void **state)
 	}
 }
 
+/*
+ * Two queues of one device (virtio-net's rx and tx): a used ring, the
+ * device's to write, must not lie over a ring of the other queue (its
+ * descriptor table, avail ring or used ring), in either order of setup; the
+ * driver-written rings may share memory. Queue 1's rings are at Q1_*.
+ */
+#define Q1_DESC 0x50000ULL
+#define Q1_AVAIL 0x51000ULL
+#define Q1_USED 0x52000ULL
+
+static void siblings_prepare(struct virtq qs[2])
+{
+	ring_prepare(&qs[0], 16, 1, 0);
+	virtq_reset(&qs[1]);
+	qs[1].size = 16;
+	qs[1].desc_gpa = Q1_DESC;
+	qs[1].avail_gpa = Q1_AVAIL;
+	qs[1].used_gpa = Q1_USED;
+	qs[1].indirect = 1;
+	for (unsigned int i = 0; i < 2; i++) {
+		qs[i].siblings = qs;
+		qs[i].nsiblings = 2;
+	}
+}
+
+static void test_start_siblings(void **state)
+{
+	static const struct {
+		const char *name;
+		uint64_t desc, avail, used; /* queue 1's layout */
+		enum virtq_error want;
+	} cases[] = {
+		{ "apart", Q1_DESC, Q1_AVAIL, Q1_USED, VIRTQ_OK },
+		{ "used over the other's avail ring", Q1_DESC, Q1_AVAIL, AVAIL_GPA, VIRTQ_E_RING },
+		{ "used over the other's avail idx only", Q1_DESC, Q1_AVAIL, AVAIL_GPA - 4, VIRTQ_E_RING },
+		{ "used over the other's last descriptor", Q1_DESC, Q1_AVAIL, DESC_GPA + 15 * 16,
+		  VIRTQ_E_RING },
+		{ "used over the other's used ring", Q1_DESC, Q1_AVAIL, USED_GPA + 0x40, VIRTQ_E_RING },
+		{ "used just past the other's descriptor table", Q1_DESC, Q1_AVAIL, DESC_GPA + 16 * 16,
+		  VIRTQ_OK },
+		{ "descriptor table under the other's used ring", USED_GPA, Q1_AVAIL, Q1_USED, VIRTQ_E_RING },
+		{ "avail ring under the other's used ring", Q1_DESC, USED_GPA + 8, Q1_USED, VIRTQ_E_RING },
+		/* both only read by the device: sharing is the driver's business */
+		{ "descriptor tables shared", DESC_GPA, Q1_AVAIL, Q1_USED, VIRTQ_OK },
+		{ "avail rings shared", Q1_DESC, AVAIL_GPA, Q1_USED, VIRTQ_OK },
+	};
+	struct virtq qs[2];
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		for (unsigned int first = 0; first < 2; first++) {
+			enum virtq_error e;
+
+			siblings_prepare(qs);
+			qs[1].desc_gpa = cases[i].desc;
+			qs[1].avail_gpa = cases[i].avail;
+			qs[1].used_gpa = cases[i].used;
+			assert_int_equal(virtq_start(&qs[first], gm), VIRTQ_OK);
+			e = virtq_start(&qs[1 - first], gm);
+			if (e != cases[i].want)
+				fail_msg("%s (queue %u started first): %s, want %s", cases[i].name, first,
+					 virtq_error_name(e), virtq_error_name(cases[i].want));
+		}
+		/* a sibling that is not started is no obstacle */
+		siblings_prepare(qs);
+		qs[1].desc_gpa = cases[i].desc;
+		qs[1].avail_gpa = cases[i].avail;
+		qs[1].used_gpa = cases[i].used;
+		assert_int_equal(virtq_start(&qs[1], gm), VIRTQ_OK);
+	}
+}
+
+/* A device-writable buffer in one queue over a ring the device reads of the other:
+ * refused (an rx frame written over tx descriptors would become tx work). */
+static void test_writable_over_sibling_rings(void **state)
+{
+	static const struct {
+		const char *name;
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags;
+		enum virtq_error want;
+	} cases[] = {
+		{ "writable over the other's avail idx", AVAIL_GPA + 2, 2, F_WRITE, VIRTQ_E_ADDR },
+		{ "writable over the other's last descriptor", DESC_GPA + 15 * 16 + 8, 64, F_WRITE,
+		  VIRTQ_E_ADDR },
+		{ "writable ending on the other's first descriptor byte", DESC_GPA - 63, 64, F_WRITE,
+		  VIRTQ_E_ADDR },
+		{ "writable ending just before the other's descriptors", DESC_GPA - 64, 64, F_WRITE, VIRTQ_OK },
+		{ "writable over the other's used ring", USED_GPA, 64, F_WRITE, VIRTQ_OK },
+		{ "readable over the other's avail ring", AVAIL_GPA, 64, 0, VIRTQ_OK },
+	};
+	static struct virtq_chain c;
+	struct virtq qs[2];
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		enum virtq_error e;
+
+		siblings_prepare(qs);
+		assert_int_equal(virtq_start(&qs[0], gm), VIRTQ_OK);
+		assert_int_equal(virtq_start(&qs[1], gm), VIRTQ_OK);
+		memcpy(gp(Q1_DESC, 16), &(struct tdesc){ .addr = cases[i].addr, .len = cases[i].len,
+							  .flags = cases[i].flags }, 16);
+		*(uint16_t *)gp(Q1_AVAIL + 4, 2) = 0;
+		*(uint16_t *)gp(Q1_AVAIL + 2, 2) = 1;
+		e = virtq_pop(&qs[1], gm, &c);
+		if (e != cases[i].want)
+			fail_msg("%s: %s, want %s", cases[i].name, virtq_error_name(e),
+				 virtq_error_name(cases[i].want));
+		/* the same buffer while queue 0 is stopped: nothing of it to protect */
+		siblings_prepare(qs);
+		assert_int_equal(virtq_start(&qs[1], gm), VIRTQ_OK);
+		memcpy(gp(Q1_DESC, 16), &(struct tdesc){ .addr = cases[i].addr, .len = cases[i].len,
+							  .flags = cases[i].flags }, 16);
+		*(uint16_t *)gp(Q1_AVAIL + 4, 2) = 0;
+		*(uint16_t *)gp(Q1_AVAIL + 2, 2) = 1;
+		assert_int_equal(virtq_pop(&qs[1], gm, &c), VIRTQ_OK);
+	}
+}
+
 static void test_reset_queue(void **state)
 {
 	static struct virtq_chain c;
@@ -878,10 +999,17 @@ static void test_used_ring(void **state)
 
 	(void)state;
 	ring_prepare(&q, 16, 0, 0);
-	*used16(1) = 0xfffe; /* the device continues from the ring's idx */
+	*used16(1) = 0x1234; /* 2.7.8: used idx starts at 0, whatever memory holds */
 	*used16(0) = 0;
 	assert_int_equal(virtq_start(&q, gm), VIRTQ_OK);
-	assert_int_equal(q.used_idx, 0xfffe);
+	assert_int_equal(q.used_idx, 0);
+	virtq_push(&q, 5, 1);
+	assert_int_equal(*used16(1), 1);
+	assert_int_equal(used_elem(16, 0)->id, 5);
+	/* across the wrap: the device's own count, from 0xfffe */
+	ring_prepare(&q, 16, 0, 0);
+	assert_int_equal(virtq_start(&q, gm), VIRTQ_OK);
+	q.used_idx = 0xfffe;
 	for (unsigned int i = 0; i < nitems(pushes); i++) {
 		uint16_t idx = (uint16_t)(0xfffe + i);
 		struct tused *u = used_elem(16, idx);
@@ -975,8 +1103,8 @@ static void test_need_interrupt_event_idx(void **state)
 			for (uint32_t ev = 0; ev <= 0xffff; ev++) {
 				uint16_t old = (uint16_t)(starts[s] + 1);
 
-				*used16(1) = starts[s];
 				assert_int_equal(virtq_start(&q, gm), VIRTQ_OK);
+				q.used_idx = starts[s]; /* as after that many completions */
 				virtq_push(&q, 0, 0);
 				assert_true(virtq_need_interrupt(&q));
 				*avail16(2 + 16) = (uint16_t)ev;
@@ -1747,6 +1875,8 @@ int main(void)
 		cmocka_unit_test(test_indirect_aliasing_desc_table),
 		cmocka_unit_test(test_chain_bytes_bound),
 		cmocka_unit_test(test_start),
+		cmocka_unit_test(test_start_siblings),
+		cmocka_unit_test(test_writable_over_sibling_rings),
 		cmocka_unit_test(test_reset_queue),
 		cmocka_unit_test(test_empty_and_sequence),
 		cmocka_unit_test(test_used_ring),

@@ -260,6 +260,26 @@ sc_acpi() {
 	return 0
 }
 
+# The CPU as the VMM's CPUID table shows it: an XSAVE layout that agrees with
+# itself (no fpu/xstate warning at boot), a brand string, the TSC-deadline timer.
+sc_cpu() {
+	dmesg | grep -i -e fpu -e xsave -e xstate | sed "s/^/$P: cpu: dmesg: /"
+	model=$(grep -m 1 '^model name' /proc/cpuinfo | sed 's/^model name[^:]*: *//')
+	flags=" $(grep -m 1 '^flags' /proc/cpuinfo | sed 's/^flags[^:]*://') "
+	say "cpu: model name: ${model:-none}"
+	say "cpu: flags:$flags"
+	bad=""
+	w=$(dmesg | grep -i -m 1 -e 'XSAVE consistency' -e 'fpu/xstate')
+	[ -z "$w" ] || bad="$bad; xstate warning: $w"
+	[ -n "$model" ] || bad="$bad; no model name"
+	case $flags in *" tsc_deadline_timer "*) ;; *) bad="$bad; no tsc_deadline_timer" ;; esac
+	if [ -n "$bad" ]; then
+		REASON=${bad#; }
+		return 1
+	fi
+	return 0
+}
+
 sc_poweroff() {
 	say "poweroff: poweroff -f (the VMM should exit with status 0)"
 	drain
@@ -594,7 +614,7 @@ sc_shell() {
 run_scenario() {
 	REASON=""
 	case $NAME in
-	info | smp | acpi | poweroff | reboot | shell | blk-dd | blk-ro | ext2 | net-ping | net-tcp)
+	info | smp | acpi | cpu | poweroff | reboot | shell | blk-dd | blk-ro | ext2 | net-ping | net-tcp)
 		"sc_$(echo "$NAME" | tr - _)"
 		;;
 	"")

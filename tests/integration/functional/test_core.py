@@ -69,6 +69,25 @@ def test_reboot_ends_vm_with_status_0(vm_factory, guest):
     assert "i8042" in vm.stderr, vm.explain()
 
 
+def test_acpi_reset_register_ends_vm_with_status_0(vm_factory, guest):
+    """The reset register the FADT names, with the value it names, resets the VM (status 0);
+    the same register with another value does not."""
+    vm = vm_factory(guest_args("reboot-acpi"))
+    assert vm.wait() == 0, vm.explain()
+    assert re.search(r"reboot-acpi: writing 0x[0-9a-f]+ \(not the FADT's 0x1\) to the ACPI reset "
+                     r"register \(port 0x[0-9a-f]+\)", vm.stdout), vm.explain()
+    assert "reboot-acpi: still running after the wrong value; writing 0x1" in vm.stdout, vm.explain()
+    assert re.search(r"^bulkhead: guest reset through the ACPI reset register \(vcpu0\); exit status 0$",
+                     vm.stderr, re.M), vm.explain()
+    assert "i8042" not in vm.stderr + vm.stdout, vm.explain()
+
+
+def test_acpi_reset_register_absent_without_acpi(vm_factory, guest):
+    vm = vm_factory(guest_args("reboot-acpi") + ["--acpi", "off"])
+    assert vm.wait() == GUEST_FAIL, vm.explain()
+    assert "FAIL reboot-acpi: no ACPI reset register" in vm.stdout, vm.explain()
+
+
 def test_triple_fault_ends_vm_with_status_0(vm_factory, guest):
     vm = vm_factory(guest_args("triple-fault"))
     assert vm.wait() == 0, vm.explain()
@@ -105,9 +124,20 @@ def test_config_file(vm_factory, guest, tmp_path):
 
 
 def test_large_guest_two_regions(vm_factory, guest):
-    """4 GiB of RAM: below and above the 32-bit MMIO hole (sparse memfds)."""
+    """4 GiB of RAM: 3 GiB below the 32-bit MMIO hole and the last GiB above 4 GiB (sparse
+    memfds), as the guest finds them in its PVH memory map."""
     vm = vm_factory(guest_args("hello", mem=4096))
     assert vm.wait() == GUEST_PASS, vm.explain()
+    ram = [(int(a, 16), int(b, 16)) for a, b in
+           re.findall(r"^bulkhead-test-guest:   \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\) type 1$", vm.stdout, re.M)]
+    assert ram, vm.explain()
+    below = [(a, b) for a, b in ram if b <= 0xc0000000]
+    above = [(a, b) for a, b in ram if a >= 1 << 32]
+    assert above == [(1 << 32, (1 << 32) + (1 << 30))], "RAM above 4 GiB: %s\n%s" % (above, vm.explain())
+    assert below and below[-1][1] == 0xc0000000, vm.explain()
+    assert below + above == ram, "RAM in the MMIO hole: %s\n%s" % (ram, vm.explain())
+    # and the sizes add up: 4 GiB less the legacy hole below 1 MiB
+    assert sum(b - a for a, b in ram) == (4 << 30) - (0x100000 - 0x9fc00), vm.explain()
 
 
 def _processes_of_vm_children(vm):
@@ -162,10 +192,11 @@ def test_children_hold_only_their_fds(vm_factory, guest):
     fd_dir = "/proc/%d/fd" % pids["serial"]
     given = sorted(int(f) for f in os.listdir(fd_dir)
                    if os.readlink(os.path.join(fd_dir, f)) != "anon_inode:[eventpoll]")
-    # stderr, control, vcpu channel, irqfd, console in, console out (and its own epoll fd)
-    assert given == [2, 3, 4, 5, 6, 7], given
+    # stderr, control, vcpu channel, irqfd, register shadow, console in, console out (and its
+    # own epoll fd)
+    assert given == [2, 3, 4, 5, 6, 7, 8], given
     maps = open("/proc/%d/maps" % pids["serial"]).read()
-    assert "memfd:" not in maps, "the serial process must not map guest memory"
+    assert "memfd:%s-ram" % vm.name not in maps, "the serial process must not map guest memory"
     vcpu_maps = open("/proc/%d/maps" % pids["vcpu"]).read()
     assert "memfd:%s-ram0" % vm.name in vcpu_maps
     vm.proc.stdin.write(b"quit\n")

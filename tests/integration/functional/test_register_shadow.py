@@ -43,7 +43,7 @@ def guest_lines(vm, scenario):
 
 def forwarded_reads(vm, dev):
     """The count bulkhead-<dev> logs at exit (-v)."""
-    m = re.search(r"^bulkhead/[^/]+/%s: devproc_loop: .*; (\d+) register reads$" % dev, vm.stderr,
+    m = re.search(r"^bulkhead/[^/]+/%s: devproc_loop: (\d+) register reads forwarded$" % dev, vm.stderr,
                   re.M)
     assert m, vm.explain()
     return int(m.group(1))

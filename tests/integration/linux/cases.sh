@@ -54,6 +54,11 @@ case_pvh_info_file() {
 		--serial "file=$OUT/pvh-info-file.console"
 }
 
+case_bz_cpu() {
+	run_case bz-cpu --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=cpu" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2
+}
+
 case_bz_poweroff() {
 	run_case bz-poweroff --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=poweroff" \
 		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1
@@ -195,7 +200,7 @@ case_net_tcp() {
 }
 
 PATTERN=${PATTERN:-$(dirname "$0")/pattern.sh}
-[ $# -gt 0 ] || set -- bz_smp2 pvh_info_file bz_poweroff pvh_reboot blk_dd blk_ro ext2 net_ping net_tcp
+[ $# -gt 0 ] || set -- bz_smp2 pvh_info_file bz_cpu bz_poweroff pvh_reboot blk_dd blk_ro ext2 net_ping net_tcp
 for c in "$@"; do
 	"case_$c"
 done

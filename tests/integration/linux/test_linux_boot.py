@@ -38,3 +38,18 @@ def test_reboot_ends_vm_with_status_0(linux_run):
     case = "pvh-reboot"
     assert linux_run.status(case) == 0, linux_run.explain(case)
     assert "reset" in linux_run.lines(case, "err"), linux_run.explain(case)
+
+
+def test_cpuid_table_is_consistent(linux_run):
+    """Debian's kernel finds the XSAVE sizes of leaf 0xD consistent with the
+    components it enables (no fpu/xstate warning), a brand string and the
+    TSC-deadline timer in the CPUID table bulkhead gives it."""
+    case = "bz-cpu"
+    out = linux_run.lines(case, "out")
+    assert linux_run.status(case) == 1, linux_run.explain(case)
+    assert "bulkhead-linux: PASS cpu" in out, linux_run.explain(case)
+    assert not re.search(r"XSAVE consistency|fpu/xstate", out), linux_run.explain(case)
+    m = re.search(r"bulkhead-linux: cpu: model name: (.*)", out)
+    assert m and m.group(1).strip() not in ("", "none"), linux_run.explain(case)
+    assert re.search(r"bulkhead-linux: cpu: flags:.* tsc_deadline_timer ", out), \
+        linux_run.explain(case)

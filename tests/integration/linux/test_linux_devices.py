@@ -70,7 +70,7 @@ def test_jail_holds_while_linux_runs(linux_run):
         for name, child, sup in ns:
             assert child != sup, (role, name, child)
         fds = re.search(r"^=== JAILFD %s %s(.*)$" % (case, role), text, re.M).group(1).split()
-        expect = {"serial": 6, "blk0": 8, "net0": 9}.get(role)  # with the register shadow
+        expect = {"serial": 7, "blk0": 8, "net0": 9}.get(role)  # with the register shadow
         if expect:  # stderr, control and the fds it was given, plus its epoll
             assert set(range(2, 2 + expect)) <= set(int(f) for f in fds), (role, fds)
             assert len(fds) <= expect + 1, (role, fds)

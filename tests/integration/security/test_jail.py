@@ -9,8 +9,10 @@ jail in a user namespace."""
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -27,6 +29,14 @@ def status_fields(pid):
             k, _, v = line.partition(":")
             out[k] = v.split()
     return out
+
+
+def root_mount_options(pid):
+    """The mount options of the process's / (field 6 of its mountinfo line)."""
+    with open("/proc/%d/mountinfo" % pid) as f:
+        roots = [l.split() for l in f if l.split()[4] == "/"]
+    assert len(roots) == 1, roots
+    return set(roots[0][5].split(","))
 
 
 def given_fds(pid):
@@ -68,24 +78,26 @@ def test_children_are_jailed(running_vm):
         for ns in ("pid", "mnt", "net", "ipc", "uts"):
             assert os.readlink("/proc/%d/ns/%s" % (pid, ns)) != \
                 os.readlink("/proc/%d/ns/%s" % (sup, ns)), (name, ns)
-        # No file system: its root is the empty tmpfs.
+        # No file system: its root is the empty tmpfs, read-only and inert.
         assert os.listdir("/proc/%d/root" % pid) == [], name
+        opts = root_mount_options(pid)
+        assert {"ro", "nosuid", "nodev", "noexec"} <= opts, (name, opts)
 
 
 def test_children_hold_only_their_fds(running_vm):
     _, pids = running_vm
     # stderr, control, then the numbers its configuration names (supervisor/vm.c):
-    assert given_fds(pids["serial"]) == [2, 3, 4, 5, 6, 7]  # chan, irq, console in, out
+    assert given_fds(pids["serial"]) == [2, 3, 4, 5, 6, 7, 8]  # chan, irq, shadow, console in, out
     # ram, chan, irq, image, queue, register shadow
     assert given_fds(pids["blk0"]) == [2, 3, 4, 5, 6, 7, 8, 9]
     # ram, chan, irq, tap, 2 queues, register shadow
     assert given_fds(pids["net0"]) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
-    # vcpu: kvm, ram, 3 devices x (chan, irq) + 3 ioeventfds + 2 register shadows (2..16);
+    # vcpu: kvm, ram, 3 devices x (chan, irq, register shadow) + 3 ioeventfds (2..17);
     # beyond those only what it made itself: the VM, its vCPU and its exit eventfd.
     pid = pids["vcpu"]
     vcpu = given_fds(pid)
-    assert set(range(2, 17)) <= set(vcpu), vcpu
-    own = sorted(os.readlink("/proc/%d/fd/%d" % (pid, fd)) for fd in vcpu if fd not in range(2, 17))
+    assert set(range(2, 18)) <= set(vcpu), vcpu
+    own = sorted(os.readlink("/proc/%d/fd/%d" % (pid, fd)) for fd in vcpu if fd not in range(2, 18))
     assert own == ["anon_inode:[eventfd]", "anon_inode:kvm-vcpu:0", "anon_inode:kvm-vm"], own
 
 
@@ -129,6 +141,7 @@ def hooked_env(process, call):
     ("blk0", "socket", "blk-rw"),
     ("serial", "ptrace", "hello"),
     ("net0", "mount", "net-tx"),
+    ("vcpu", "mount", "hello"),
 ])
 def test_forced_violation_kills_that_process_only(tmp_path, netns, process, call, scenario):
     """A device process that makes a call outside its policy (the test build's
@@ -151,13 +164,29 @@ def test_forced_violation_kills_that_process_only(tmp_path, netns, process, call
     assert not vm_processes(vm.name)
 
 
-def test_forced_violation_under_log_mode_goes_on(tmp_path):
+@pytest.mark.parametrize("process,call", [("blk0", "socket"), ("vcpu", "mount"),
+                                          ("supervisor", "socket")])
+def test_forced_violation_under_log_mode_goes_on(tmp_path, process, call):
     img = tmp_path / "v.img"
     img.write_bytes(bytes(8 << 20))
     vm = Vm(guest_args("blk-rw") + ["--disk", "path=%s" % img, "--seccomp", "log"],
-            exe=HOOKED, env=hooked_env("blk0", "socket"))
+            exe=HOOKED, env=hooked_env(process, call))
     assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "test hook: calling %s" % call in vm.stderr, vm.explain()
+
+
+def test_forced_violation_kills_the_supervisor():
+    """The supervisor's own filter kills it (SIGSYS); its children die with it."""
+    vm = Vm(guest_args("echo"), exe=HOOKED, env=hooked_env("supervisor", "socket"),
+            stdin=subprocess.PIPE)
+    status = vm.wait()
+    assert status == -signal.SIGSYS, vm.explain()
     assert "test hook: calling socket" in vm.stderr, vm.explain()
+    for _ in range(100):
+        if not vm_processes(vm.name):
+            break
+        time.sleep(0.02)
+    assert not vm_processes(vm.name), vm_processes(vm.name)
 
 
 def test_release_binaries_have_no_hook():
@@ -208,6 +237,24 @@ def test_jail_refuses_uid_0():
     p = subprocess.run([BULKHEAD, "--kernel", "path=%s" % GUEST, "--jail", "uid=0"],
                        capture_output=True, timeout=30)
     assert p.returncode == 2 and b"--jail" in p.stderr
+
+
+@pytest.mark.parametrize("seccomp,want", [("kill", "2"), ("off", "0")])
+def test_jail_off_keeps_the_filters(seccomp, want):
+    """--jail off narrows no process, but every one, the supervisor too, keeps its seccomp
+    filter unless --seccomp off; the warning says which."""
+    vm = Vm(guest_args("echo") + ["--jail", "off", "--seccomp", seccomp], stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    pids = vm.wait_children(["vcpu", "serial"])
+    sup = int(status_fields(pids["vcpu"])["PPid"][0])
+    for name, pid in list(pids.items()) + [("supervisor", sup)]:
+        assert status_fields(pid)["Seccomp"] == [want], (name, seccomp)
+    vm.proc.stdin.write(b"quit\n")
+    vm.proc.stdin.close()
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    keeps = "every process keeps its seccomp filter"
+    removes = "--seccomp off removes every seccomp filter too"
+    assert (keeps if seccomp == "kill" else removes) in vm.stderr, vm.explain()
 
 
 def test_unprivileged_user_gets_the_same_jail(tmp_path):
@@ -271,12 +318,16 @@ def test_log_mode_logs_nothing_for_real_workloads(request, tmp_path, scenario, a
         extra += ["--net", "tap=tap0"]
         wrap = netns.exec_argv
         cmdline = "bulkhead.peer=0"
-    vm = Vm(guest_args(scenario, cmdline, vcpus=2 if args == "vcpus" else 1) + extra,
+    vm = Vm(["-v"] + guest_args(scenario, cmdline, vcpus=2 if args == "vcpus" else 1) + extra,
             stdin=subprocess.PIPE if args == "stdin" else subprocess.DEVNULL, wrap=wrap)
     if args == "stdin":
         vm.read_until(b"bulkhead-test-guest: ready")
         vm.proc.stdin.write(b"hello\nquit\n")
         vm.proc.stdin.close()
     assert vm.wait() == GUEST_PASS, vm.explain()
-    after = audit_records()
-    assert len(after) == before, "logged: %s" % after[before:]
+    # This VM's processes only: other runs on the machine may log calls of their own.
+    pids = set(re.findall(r"started \S+, pid (\d+)$", vm.stderr, re.M)) | {str(vm.proc.pid)}
+    assert len(pids) >= 3, vm.explain()
+    ours = [l for l in audit_records()[before:] if re.search(r" pid=(\d+) ", l) and
+            re.search(r" pid=(\d+) ", l).group(1) in pids]
+    assert not ours, "logged: %s" % ours
