@@ -53,6 +53,7 @@ DEVICE_RUNTIME := devices/devproc runtime jail mem ipc testhooks common
 MODULES_serial := devices/serial
 MODULES_blk := devices/blk devices/virtio
 MODULES_net := devices/net devices/virtio
+MODULES_9p := devices/9p devices/virtio
 PROBE_MODULES := probe kinds supervisor/config.c jail ipc common
 
 -include seccomp-policies/policies.mk
