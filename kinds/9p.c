@@ -97,9 +97,7 @@ const struct dev_kind kind_9p = {
 	.fds = fs_fds,
 	.nfds = nitems(fs_fds),
 	.restartable = 0,
-	.no_restart_reason =
-		"the guest's fids (up to 65536: open files, directories being read, files it "
-		"unlinked but holds open, and their POSIX locks) live only in the process; a "
-		"4 KiB state page cannot hold them and a new process cannot reopen what was "
-		"unlinked, so the guest's mount would fail anyway",
+	/* docs/architecture.md, "bulkhead-9p", has the whole argument */
+	.no_restart_reason = "the guest's fids (open files, files unlinked but open, their locks) "
+			     "live only in its process and cannot be rebuilt",
 };
