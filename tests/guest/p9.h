@@ -33,6 +33,7 @@ enum {
 	P9_TLOPEN = 12,
 	P9_TLCREATE = 14,
 	P9_TSYMLINK = 16,
+	P9_TMKNOD = 18,
 	P9_TREADLINK = 22,
 	P9_TGETATTR = 24,
 	P9_TSETATTR = 26,
@@ -40,6 +41,7 @@ enum {
 	P9_TREADDIR = 40,
 	P9_TFSYNC = 50,
 	P9_TLOCK = 52,
+	P9_TGETLOCK = 54,
 	P9_TLINK = 70,
 	P9_TMKDIR = 72,
 	P9_TRENAMEAT = 74,
@@ -51,6 +53,7 @@ enum {
 	P9_TREAD = 116,
 	P9_TWRITE = 118,
 	P9_TCLUNK = 120,
+	P9_TREMOVE = 122,
 };
 
 /* Linux's open flags and errnos, as 9P2000.L carries them. */
@@ -78,7 +81,16 @@ enum {
 #define L_AT_REMOVEDIR 0x200
 #define P9_GETATTR_BASIC 0x7ffull
 #define P9_SETATTR_MODE 0x1
+#define P9_SETATTR_UID 0x2
+#define P9_SETATTR_GID 0x4
 #define P9_SETATTR_SIZE 0x8
+#define P9_SETATTR_ATIME 0x10
+#define P9_SETATTR_MTIME 0x20
+#define P9_SETATTR_ATIME_SET 0x80
+#define P9_SETATTR_MTIME_SET 0x100
+#define P9_LOCK_WRLCK 1
+#define P9_LOCK_UNLCK 2
+#define P9_LOCK_SUCCESS 0
 #define P9_QTDIR 0x80
 #define P9_QTSYMLINK 0x02
 
@@ -92,6 +104,11 @@ struct p9_attr {
 	struct p9_qid qid;
 	uint32_t mode, uid, gid;
 	uint64_t nlink, size;
+};
+
+struct p9_setattr {
+	uint32_t valid, mode, uid, gid;
+	uint64_t size, atime_sec, atime_nsec, mtime_sec, mtime_nsec;
 };
 
 struct p9c {
@@ -163,14 +180,22 @@ int p9c_read(struct p9c *c, uint32_t fid, uint64_t off, uint32_t count, void *ds
 int p9c_write(struct p9c *c, uint32_t fid, uint64_t off, const void *src, uint32_t count);
 int p9c_clunk(struct p9c *c, uint32_t fid);
 int p9c_getattr(struct p9c *c, uint32_t fid, struct p9_attr *a);
-int p9c_setattr(struct p9c *c, uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size);
+int p9c_setattr(struct p9c *c, uint32_t fid, const struct p9_setattr *a);
+/* p9c_setattr_mode_size: Tsetattr of the mode, the size, or both (valid). */
+int p9c_setattr_mode_size(struct p9c *c, uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size);
+int p9c_link(struct p9c *c, uint32_t dfid, uint32_t fid, const char *name);
+int p9c_mknod(struct p9c *c, uint32_t dfid, const char *name, uint32_t mode);
+int p9c_remove(struct p9c *c, uint32_t fid);
+/* p9c_lock: Tlock of type over the whole file; Rlock's status. p9c_getlock: Rgetlock's type. */
+int p9c_lock(struct p9c *c, uint32_t fid, uint8_t type);
+int p9c_getlock(struct p9c *c, uint32_t fid, uint8_t type);
 int p9c_mkdir(struct p9c *c, uint32_t dfid, const char *name, uint32_t mode, struct p9_qid *qid);
 int p9c_symlink(struct p9c *c, uint32_t dfid, const char *name, const char *target);
 /* p9c_readlink: the target into buf[n] (NUL-terminated); its length. */
 int p9c_readlink(struct p9c *c, uint32_t fid, char *buf, size_t n);
 int p9c_unlinkat(struct p9c *c, uint32_t dfid, const char *name, uint32_t flags);
 int p9c_renameat(struct p9c *c, uint32_t odfid, const char *oname, uint32_t ndfid, const char *nname);
-int p9c_fsync(struct p9c *c, uint32_t fid);
+int p9c_fsync(struct p9c *c, uint32_t fid, int datasync);
 int p9c_statfs(struct p9c *c, uint32_t fid, uint32_t *bsize, uint64_t *blocks);
 int p9c_flush(struct p9c *c, uint16_t oldtag);
 /* p9c_dir_find: whether the opened directory fid lists name (1), not (0), or an error. */

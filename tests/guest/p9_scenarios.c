@@ -7,7 +7,9 @@
  *   p9-info     the mount tag, a session, the root's attributes; PASS
  *   p9-rw       read data.bin (the pattern of bulkhead.seed), write
  *               from-guest.bin (seed + 1), make a directory, a file in it, a
- *               symlink, rename, unlink, truncate and chmod; the host checks
+ *               symlink, a hard link, a FIFO; rename, unlink, remove,
+ *               truncate, chmod, chown to itself, set times, lock; the host
+ *               checks
  *   p9-ro       a read-only share: reads work, every change is EROFS
  *   p9-hostile  traversal, bad names, bad fids, walks of 16 and 17, msize
  *               abuse, malformed frames, a chain without room for a reply,
@@ -137,6 +139,7 @@ void p9_rw(void)
 	uint64_t bytes = param_u64("bulkhead.p9-bytes", BYTES_DEFAULT) & ~7ull;
 	uint8_t *buf = phys_alloc(c->msize, 4096);
 	uint64_t rfnv, wfnv, got, blocks;
+	struct p9_setattr set;
 	struct p9_attr a;
 	uint32_t bsize;
 	char link[64];
@@ -158,7 +161,8 @@ void p9_rw(void)
 	must(c, p9c_lcreate(c, 2, "from-guest.bin", L_O_RDWR | L_O_CREAT | L_O_EXCL, 0640, NULL),
 	     "Tlcreate from-guest.bin");
 	wfnv = write_pattern(c, 2, seed + 1, bytes, buf);
-	must(c, p9c_fsync(c, 2), "Tfsync");
+	must(c, p9c_fsync(c, 2, 0), "Tfsync");
+	must(c, p9c_fsync(c, 2, 1), "Tfsync datasync");
 	must(c, p9c_getattr(c, 2, &a), "Tgetattr from-guest.bin");
 	if (a.size != bytes)
 		fail("from-guest.bin: %lu bytes after writing %lu", a.size, bytes);
@@ -181,21 +185,41 @@ void p9_rw(void)
 	make_file(c, ROOT, 7, "gone.txt", 0644, NULL);
 	must(c, p9c_unlinkat(c, ROOT, "gone.txt", 0), "Tunlinkat");
 	must(c, p9c_walk_path(c, ROOT, 8, "renamed.txt"), "Twalk renamed.txt");
-	must(c, p9c_setattr(c, 8, P9_SETATTR_SIZE | P9_SETATTR_MODE, 0100600, 3), "Tsetattr");
+	must(c, p9c_setattr_mode_size(c, 8, P9_SETATTR_SIZE | P9_SETATTR_MODE, 0100600, 3), "Tsetattr");
 	must(c, p9c_getattr(c, 8, &a), "Tgetattr renamed.txt");
 	if (a.size != 3 || (a.mode & 07777) != 0600)
 		fail("renamed.txt: size %lu mode 0x%x after Tsetattr", a.size, a.mode);
+	set = (struct p9_setattr){ .valid = P9_SETATTR_UID | P9_SETATTR_GID | P9_SETATTR_ATIME |
+					    P9_SETATTR_MTIME | P9_SETATTR_ATIME_SET | P9_SETATTR_MTIME_SET,
+				   .uid = a.uid, .gid = a.gid, .atime_sec = 1000000000, .mtime_sec = 1234567890 };
+	must(c, p9c_setattr(c, 8, &set), "Tsetattr owner and times");
+	must(c, p9c_link(c, ROOT, 8, "hard-link"), "Tlink");
 	must(c, p9c_clunk(c, 8), "Tclunk");
+
+	/* A lock, a FIFO, a Tremove. */
+	must(c, p9c_walk_path(c, ROOT, 10, "hard-link"), "Twalk hard-link");
+	must(c, p9c_lopen(c, 10, L_O_RDWR, NULL), "Tlopen hard-link");
+	if (p9c_lock(c, 10, P9_LOCK_WRLCK) != P9_LOCK_SUCCESS || p9c_getlock(c, 10, P9_LOCK_WRLCK) != P9_LOCK_UNLCK ||
+	    p9c_lock(c, 10, P9_LOCK_UNLCK) != P9_LOCK_SUCCESS)
+		fail("Tlock, Tgetlock: %s", c->why);
+	must(c, p9c_clunk(c, 10), "Tclunk");
+	must(c, p9c_mknod(c, ROOT, "fifo", 0010644), "Tmknod fifo");
+	make_file(c, ROOT, 11, "removed.txt", 0644, NULL);
+	must(c, p9c_walk_path(c, ROOT, 11, "removed.txt"), "Twalk removed.txt");
+	must(c, p9c_remove(c, 11), "Tremove");
+	if (p9c_clunk(c, 11) != -L_EBADF)
+		fail("Tremove left its fid");
 
 	/* The root lists what was made and not what was removed. */
 	must(c, p9c_walk_path(c, ROOT, 9, ""), "Twalk (clone)");
 	must(c, p9c_lopen(c, 9, L_O_RDONLY | L_O_DIRECTORY, NULL), "Tlopen the root");
 	if (p9c_dir_find(c, 9, "renamed.txt") != 1 || p9c_dir_find(c, 9, "newdir") != 1 ||
-	    p9c_dir_find(c, 9, "tmp.txt") != 0 || p9c_dir_find(c, 9, "gone.txt") != 0)
+	    p9c_dir_find(c, 9, "hard-link") != 1 || p9c_dir_find(c, 9, "tmp.txt") != 0 ||
+	    p9c_dir_find(c, 9, "gone.txt") != 0 || p9c_dir_find(c, 9, "removed.txt") != 0)
 		fail("Treaddir of the root does not list what it should (%s)", c->why);
 	must(c, p9c_clunk(c, 9), "Tclunk");
 	must(c, p9c_statfs(c, ROOT, &bsize, &blocks), "Tstatfs");
-	cprintf(GUEST_TAG "p9-rw: directories, links, rename, unlink, setattr done; statfs bsize %u\n",
+	cprintf(GUEST_TAG "p9-rw: directories, links, a FIFO, rename, unlink, remove, setattr, locks done; statfs bsize %u\n",
 		bsize);
 	pass();
 }
@@ -230,8 +254,8 @@ void p9_ro(void)
 	bad += erofs(c, p9c_symlink(c, ROOT, "link", "hello.txt"), "Tsymlink");
 	bad += erofs(c, p9c_unlinkat(c, ROOT, "hello.txt", 0), "Tunlinkat");
 	bad += erofs(c, p9c_renameat(c, ROOT, "hello.txt", ROOT, "moved.txt"), "Trenameat");
-	bad += erofs(c, p9c_setattr(c, 2, P9_SETATTR_MODE, 0100777, 0), "Tsetattr mode");
-	bad += erofs(c, p9c_setattr(c, 2, P9_SETATTR_SIZE, 0, 0), "Tsetattr size");
+	bad += erofs(c, p9c_setattr_mode_size(c, 2, P9_SETATTR_MODE, 0100777, 0), "Tsetattr mode");
+	bad += erofs(c, p9c_setattr_mode_size(c, 2, P9_SETATTR_SIZE, 0, 0), "Tsetattr size");
 	bad += erofs(c, p9c_write(c, 1, 0, "x", 1), "Twrite");
 	if (bad)
 		fail("%d change(s) to a read-only share were not EROFS", bad);

@@ -416,27 +416,90 @@ int p9c_write(struct p9c *c, uint32_t fid, uint64_t off, const void *src, uint32
 	return body_done(c, n > count ? P9C_BAD : (int)n);
 }
 
-/* A request of one fid and no reply body (Tclunk, Tfsync's datasync 0 aside). */
-static int fid_op(struct p9c *c, uint8_t type, uint32_t fid)
+/* The reply has no body (Rclunk, Rfsync, Rsetattr, ...). */
+static int no_body(struct p9c *c)
 {
-	int r;
+	int r = p9c_rpc(c);
 
-	p9c_begin(c, type);
-	p9c_u32(c, fid);
-	if (type == P9_TFSYNC)
-		p9c_u32(c, 0);
-	r = p9c_rpc(c);
 	return r ? r : body_done(c, 0);
 }
 
 int p9c_clunk(struct p9c *c, uint32_t fid)
 {
-	return fid_op(c, P9_TCLUNK, fid);
+	p9c_begin(c, P9_TCLUNK);
+	p9c_u32(c, fid);
+	return no_body(c);
 }
 
-int p9c_fsync(struct p9c *c, uint32_t fid)
+int p9c_remove(struct p9c *c, uint32_t fid)
 {
-	return fid_op(c, P9_TFSYNC, fid);
+	p9c_begin(c, P9_TREMOVE);
+	p9c_u32(c, fid);
+	return no_body(c);
+}
+
+int p9c_fsync(struct p9c *c, uint32_t fid, int datasync)
+{
+	p9c_begin(c, P9_TFSYNC);
+	p9c_u32(c, fid);
+	p9c_u32(c, datasync ? 1 : 0);
+	return no_body(c);
+}
+
+int p9c_link(struct p9c *c, uint32_t dfid, uint32_t fid, const char *name)
+{
+	p9c_begin(c, P9_TLINK);
+	p9c_u32(c, dfid);
+	p9c_u32(c, fid);
+	p9c_cstr(c, name);
+	return no_body(c);
+}
+
+/* Tlock and Tgetlock: the whole file, for process 1 of client "guest". */
+static void lock_fields(struct p9c *c, uint32_t fid, uint8_t type, int with_flags)
+{
+	p9c_u32(c, fid);
+	p9c_u8(c, type);
+	if (with_flags)
+		p9c_u32(c, 0);
+	p9c_u64(c, 0);
+	p9c_u64(c, 0);
+	p9c_u32(c, 1);
+	p9c_cstr(c, "guest");
+}
+
+int p9c_lock(struct p9c *c, uint32_t fid, uint8_t type)
+{
+	uint8_t status;
+	int r;
+
+	p9c_begin(c, P9_TLOCK);
+	lock_fields(c, fid, type, 1);
+	r = p9c_rpc(c);
+	if (r)
+		return r;
+	status = p9c_g8(c);
+	return body_done(c, status);
+}
+
+int p9c_getlock(struct p9c *c, uint32_t fid, uint8_t type)
+{
+	uint8_t got;
+	uint16_t len;
+	int r;
+
+	p9c_begin(c, P9_TGETLOCK);
+	lock_fields(c, fid, type, 0);
+	r = p9c_rpc(c);
+	if (r)
+		return r;
+	got = p9c_g8(c);
+	p9c_g64(c);
+	p9c_g64(c);
+	p9c_g32(c);
+	len = p9c_g16(c);
+	c->rpos += len;
+	return body_done(c, got);
 }
 
 int p9c_getattr(struct p9c *c, uint32_t fid, struct p9_attr *a)
@@ -462,21 +525,45 @@ int p9c_getattr(struct p9c *c, uint32_t fid, struct p9_attr *a)
 	return body_done(c, 0);
 }
 
-int p9c_setattr(struct p9c *c, uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size)
+int p9c_setattr(struct p9c *c, uint32_t fid, const struct p9_setattr *a)
+{
+	p9c_begin(c, P9_TSETATTR);
+	p9c_u32(c, fid);
+	p9c_u32(c, a->valid);
+	p9c_u32(c, a->mode);
+	p9c_u32(c, a->uid);
+	p9c_u32(c, a->gid);
+	p9c_u64(c, a->size);
+	p9c_u64(c, a->atime_sec);
+	p9c_u64(c, a->atime_nsec);
+	p9c_u64(c, a->mtime_sec);
+	p9c_u64(c, a->mtime_nsec);
+	return no_body(c);
+}
+
+int p9c_setattr_mode_size(struct p9c *c, uint32_t fid, uint32_t valid, uint32_t mode, uint64_t size)
+{
+	struct p9_setattr a = { .valid = valid, .mode = mode, .size = size };
+
+	return p9c_setattr(c, fid, &a);
+}
+
+int p9c_mknod(struct p9c *c, uint32_t dfid, const char *name, uint32_t mode)
 {
 	int r;
 
-	p9c_begin(c, P9_TSETATTR);
-	p9c_u32(c, fid);
-	p9c_u32(c, valid);
+	p9c_begin(c, P9_TMKNOD);
+	p9c_u32(c, dfid);
+	p9c_cstr(c, name);
 	p9c_u32(c, mode);
 	p9c_u32(c, 0);
 	p9c_u32(c, 0);
-	p9c_u64(c, size);
-	for (int i = 0; i < 4; i++)
-		p9c_u64(c, 0);
+	p9c_u32(c, 0);
 	r = p9c_rpc(c);
-	return r ? r : body_done(c, 0);
+	if (r)
+		return r;
+	p9c_gqid(c, NULL);
+	return body_done(c, 0);
 }
 
 int p9c_mkdir(struct p9c *c, uint32_t dfid, const char *name, uint32_t mode, struct p9_qid *qid)
@@ -531,27 +618,21 @@ int p9c_readlink(struct p9c *c, uint32_t fid, char *buf, size_t n)
 
 int p9c_unlinkat(struct p9c *c, uint32_t dfid, const char *name, uint32_t flags)
 {
-	int r;
-
 	p9c_begin(c, P9_TUNLINKAT);
 	p9c_u32(c, dfid);
 	p9c_cstr(c, name);
 	p9c_u32(c, flags);
-	r = p9c_rpc(c);
-	return r ? r : body_done(c, 0);
+	return no_body(c);
 }
 
 int p9c_renameat(struct p9c *c, uint32_t odfid, const char *oname, uint32_t ndfid, const char *nname)
 {
-	int r;
-
 	p9c_begin(c, P9_TRENAMEAT);
 	p9c_u32(c, odfid);
 	p9c_cstr(c, oname);
 	p9c_u32(c, ndfid);
 	p9c_cstr(c, nname);
-	r = p9c_rpc(c);
-	return r ? r : body_done(c, 0);
+	return no_body(c);
 }
 
 int p9c_statfs(struct p9c *c, uint32_t fid, uint32_t *bsize, uint64_t *blocks)
@@ -574,12 +655,9 @@ int p9c_statfs(struct p9c *c, uint32_t fid, uint32_t *bsize, uint64_t *blocks)
 
 int p9c_flush(struct p9c *c, uint16_t oldtag)
 {
-	int r;
-
 	p9c_begin(c, P9_TFLUSH);
 	p9c_u16(c, oldtag);
-	r = p9c_rpc(c);
-	return r ? r : body_done(c, 0);
+	return no_body(c);
 }
 
 /* One Treaddir's entries: qid[13] offset[8] type[1] name[s]. 1 if name is among them. */

@@ -9,6 +9,7 @@ import hashlib
 import os
 import pwd
 import signal
+import stat
 import subprocess
 import sys
 
@@ -89,6 +90,8 @@ def test_read_and_write_back(vm_factory, tmp_path):
     assert status == GUEST_PASS, vm.explain()
     want_read = "fnv 0x%016x" % pattern.checksum(pattern.generate(0, 1 << 20, 7))
     assert "read data.bin: 1048576 bytes, " + want_read in vm.stdout, vm.explain()
+    st = os.lstat(share / "renamed.txt")  # before the host reads it and moves its atime
+    assert int(st.st_mtime) == 1234567890 and int(st.st_atime) == 1000000000, st
     got = share / "from-guest.bin"
     assert got.read_bytes() == pattern.generate(0, 1 << 20, 8)
     ids = creator_ids()
@@ -106,6 +109,10 @@ def test_read_and_write_back(vm_factory, tmp_path):
     assert (share / "renamed.txt").read_bytes() == b"ren"
     assert os.readlink(share / "link-to-hello") == "hello.txt"
     assert not (share / "tmp.txt").exists() and not (share / "gone.txt").exists()
+    assert not (share / "removed.txt").exists()
+    st = os.lstat(share / "renamed.txt")
+    assert st.st_nlink == 2 and os.lstat(share / "hard-link").st_ino == st.st_ino
+    assert stat.S_ISFIFO(os.lstat(share / "fifo").st_mode)
     assert (tmp_path / "outside.txt").read_bytes() == outside
 
 
