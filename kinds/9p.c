@@ -96,6 +96,7 @@ const struct dev_kind kind_9p = {
 	.msg_size = sizeof(struct ipc_cfg_9p),
 	.fds = fs_fds,
 	.nfds = nitems(fs_fds),
+	.share_fd = "ROOT_FD",
 	.restartable = 0,
 	/* docs/architecture.md, "bulkhead-9p", has the whole argument */
 	.no_restart_reason = "the guest's fids (open files, files unlinked but open, their locks) "
