@@ -1,10 +1,10 @@
 /* Copyright (c) 2026 The bulkhead authors. */
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * fuzz_9p: the 9P2000.L server (devices/9p) in this process, over a
- * scratch directory ($TMPDIR, else /dev/shm, else /tmp) rebuilt before
- * every input, fed raw T-messages in scattered buffers with replies into
- * buffers of fuzzed sizes.
+ * fuzz_9p: the 9P2000.L server (devices/9p) in this process, over the
+ * scratch share of p9share.h rebuilt before every input, fed raw
+ * T-messages in scattered buffers with replies into buffers of fuzzed
+ * sizes.
  *
  * Input: u8 flags (bit 0 read-only share; bit 1 no automatic session,
  * else a Tversion with the msize of bits 2-3 and a Tattach of fid 0 come
@@ -25,7 +25,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,16 +35,14 @@
 
 #include "devices/9p/p9.h"
 #include "fz.h"
+#include "p9share.h"
 
 #define MAX_MSGS 64
 #define MAX_PIECES 8
 #define FD_BUDGET 48
-#define SECRET "SECRET 9p fuzz"
 #define ROOM_MAX (P9_MSIZE_MAX + 64)
 
-static char base[256], share[300], secret[300];
 static int rootfd = -1, baseline_fd = -1;
-static struct stat secret_st;
 static struct p9_server rw, ro;
 static uint8_t req[70000], rsp[ROOM_MAX + 16];
 
@@ -58,103 +55,9 @@ static void must(int ok, const char *what)
 		fz_fail("fuzz_9p setup: %s: %s", what, strerror(errno));
 }
 
-static void host_file(const char *rel, const char *text)
-{
-	char p[600];
-	int fd;
-
-	snprintf(p, sizeof(p), "%s/%s", share, rel);
-	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	must(fd >= 0, p);
-	must(write(fd, text, strlen(text)) == (ssize_t)strlen(text), p);
-	close(fd);
-}
-
-static void host_link(const char *target, const char *rel)
-{
-	char p[600];
-
-	snprintf(p, sizeof(p), "%s/%s", share, rel);
-	must(symlink(target, p) == 0, p);
-}
-
-static void host_dir(const char *rel)
-{
-	char p[600];
-
-	snprintf(p, sizeof(p), "%s/%s", share, rel);
-	must(mkdir(p, 0755) == 0, p);
-}
-
-static void build_tree(void)
-{
-	host_file("hello", "hello, world\n");
-	host_dir("sub");
-	host_dir("sub/deep");
-	host_file("sub/inner", "inner\n");
-	host_file("sub/deep/x", "x");
-	host_link("/", "toroot");
-	host_link(secret, "abs");
-	host_link("..", "up");
-	host_link("/proc/self/root", "magic");
-	host_link("../..", "sub/escape");
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	if (ftw->level == 0)
-		return 0; /* the share itself stays: the server holds it */
-	if (flag == FTW_DP || flag == FTW_DNR)
-		chmod(path, 0700); /* a directory the input made unsearchable (chmod follows symlinks) */
-	return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-static void wipe_share(void)
-{
-	/* Twice: a chmod above lets the second pass into directories the first could not read. */
-	if (nftw(share, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		must(nftw(share, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0, "wipe the share");
-	must(chmod(share, 0755) == 0, "chmod share");
-	build_tree();
-}
-
-static int rm_all(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP || flag == FTW_DNR)
-		chmod(path, 0700);
-	remove(path);
-	return 0;
-}
-
-/* At exit: the scratch tree goes (after a crash it stays, beside the artifact, for a look). */
-static void remove_base(void)
-{
-	nftw(base, rm_all, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void init_once(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	int fd;
-
-	/* tmpfs where there is one: faster, and it takes files up to 2^63 bytes */
-	if (!tmp || !*tmp)
-		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(base, sizeof(base), "%s/bulkhead-fuzz-9p-XXXXXX", tmp);
-	must(mkdtemp(base) != NULL, "mkdtemp");
-	snprintf(share, sizeof(share), "%s/share", base);
-	snprintf(secret, sizeof(secret), "%s/secret", base);
-	must(mkdir(share, 0755) == 0, "mkdir share");
-	fd = open(secret, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	must(fd >= 0 && write(fd, SECRET, strlen(SECRET)) == (ssize_t)strlen(SECRET), "secret");
-	close(fd);
-	must(stat(secret, &secret_st) == 0, "stat secret");
-	build_tree();
-	atexit(remove_base);
-	rootfd = open(share, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	rootfd = open(p9share_init(), O_PATH | O_DIRECTORY | O_CLOEXEC);
 	must(rootfd >= 0, "open share");
 	must(p9_server_init(&rw, rootfd, 0, FD_BUDGET) == 0, "p9_server_init");
 	must(p9_server_init(&ro, rootfd, P9_F_READONLY, FD_BUDGET) == 0, "p9_server_init read-only");
@@ -240,30 +143,6 @@ static void auto_session(struct p9_server *s, uint32_t msize)
 	send_built(s, a, sizeof(a));
 }
 
-static void check_outside(void)
-{
-	char buf[64];
-	ssize_t n;
-	int fd = open(secret, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char p[600];
-
-	FZ_CHECK(fd >= 0, "the file beside the share is gone: %s", strerror(errno));
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	FZ_CHECK(n == (ssize_t)strlen(SECRET) && memcmp(buf, SECRET, (size_t)n) == 0,
-		 "the file beside the share changed");
-	FZ_CHECK(stat(secret, &st) == 0 && st.st_mode == secret_st.st_mode && st.st_nlink == 1 &&
-			 st.st_uid == secret_st.st_uid && st.st_mtim.tv_nsec == secret_st.st_mtim.tv_nsec,
-		 "the file beside the share changed mode or links");
-	/* Nothing new beside the share: the names a traversal would make. */
-	for (const char *const *name = (const char *const[]){ "x", "new", "d", "evil", "fifo", "l", NULL }; *name;
-	     name++) {
-		snprintf(p, sizeof(p), "%s/%s", base, *name);
-		FZ_CHECK(lstat(p, &st) < 0, "%s appeared beside the share", p);
-	}
-}
-
 static void check_reset(struct p9_server *s)
 {
 	int fd;
@@ -299,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_init(&in, data, size);
 	flags = fz_u8(&in);
 	s = (flags & 1) ? &ro : &rw;
-	wipe_share();
+	p9share_wipe();
 	/* The lowest free fd now, measured for each input: the sanitizers' runtime may keep an fd
 	 * of its own (a pipe) between inputs. */
 	baseline_fd = dup(rootfd);
@@ -322,6 +201,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		send_one(s, len, pieces, room);
 	}
 	check_reset(s);
-	check_outside();
+	p9share_check_outside();
 	return 0;
 }

@@ -1001,12 +1001,38 @@ static void p9_begin(struct p9m *m, uint8_t type)
 	p9_16(m, ++m->tag);
 }
 
+/* fuzz_proc_9p's seed being written beside fuzz_9p's, or NULL. */
+static struct fzw *p9_proc;
+
+/* The same message for fuzz_proc_9p: a chain of it (its size field set) and a reply room of
+ * fuzz_9p's table (at most 4 KiB), kicked and waited for. */
+static void p9_emit_proc(const struct p9m *m, uint8_t ctl)
+{
+	static const uint16_t rooms[16] = { 4096, 0, 6, 10, 11, 12, 16, 20, 24, 40, 160, 300, 4096, 4096, 4096, 4096 };
+	uint8_t msg[255];
+	size_t n = m->n < sizeof(msg) ? m->n : sizeof(msg);
+	uint32_t size = (uint32_t)m->n;
+	struct fzw_seg segs[2] = {
+		{ .len = (uint16_t)m->n, .fill = msg, .nfill = (uint8_t)n },
+		{ .len = rooms[ctl >> 4], .flags = FZV_SEG_WRITE },
+	};
+
+	memcpy(msg, m->b, n);
+	if (!(ctl & 1) && n >= 4)
+		memcpy(msg, &size, 4);
+	fzw_chain(p9_proc, 0, 0, segs, 2);
+	fzw_kick(p9_proc, 0);
+	fzw_u8(p9_proc, FZV_OP_SYNC);
+}
+
 /* Append the message built in m with ctl (reply room, buffer split) to the seed. */
 static void p9_emit(struct fzw *w, const struct p9m *m, uint8_t ctl)
 {
 	fzw_u8(w, ctl);
 	fzw_u16(w, (uint16_t)m->n);
 	fzw_bytes(w, m->b, m->n);
+	if (p9_proc)
+		p9_emit_proc(m, ctl);
 }
 
 static void p9_fid(struct fzw *w, struct p9m *m, uint8_t type, uint32_t fid)
@@ -1071,15 +1097,45 @@ static void p9_named(struct fzw *w, struct p9m *m, uint8_t type, uint32_t dfid, 
 	p9_emit(w, m, 0);
 }
 
+/* fuzz_proc_9p's session before the body, as fuzz_9p's automatic one (flags bit 1 clear). */
+static void p9_proc_session(uint8_t flags)
+{
+	static const uint16_t q[1] = { 64 };
+	static const uint32_t msizes[4] = { 65536, 4096, 8192, 512 * 1024 };
+	struct p9m m = { .tag = 0xfffe };
+
+	fzw_setup(p9_proc, 0, 0, 1, q);
+	if (flags & 2)
+		return;
+	p9_begin(&m, S9_TVERSION);
+	p9_32(&m, msizes[(flags >> 2) & 3]);
+	p9_str(&m, "9P2000.L");
+	p9_emit_proc(&m, 0);
+	p9_begin(&m, S9_TATTACH);
+	p9_32(&m, 0);
+	p9_32(&m, 0xffffffff);
+	p9_str(&m, "");
+	p9_str(&m, "");
+	p9_32(&m, 0);
+	p9_emit_proc(&m, 0);
+}
+
+/* A fuzz_9p seed, and the same messages as a fuzz_proc_9p seed (whose share is read-write). */
 static void save_9p(const char *name, uint8_t flags, void (*body)(struct fzw *w, struct p9m *m))
 {
-	struct fzw w = { 0 };
+	struct fzw w = { 0 }, proc = { 0 };
 	struct p9m m = { .tag = 0 };
 
 	fzw_u8(&w, flags);
+	p9_proc = &proc;
+	p9_proc_session(flags);
 	body(&w, &m);
+	p9_proc = NULL;
 	save("fuzz_9p", name, &w);
+	if (!(flags & 1))
+		save("fuzz_proc_9p", name, &proc);
 	free(w.p);
+	free(proc.p);
 }
 
 static void p9s_read(struct fzw *w, struct p9m *m)
