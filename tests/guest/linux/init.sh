@@ -677,6 +677,33 @@ sc_9p_mount() {
 	say "9p-mount: the share reads and writes as it should"
 }
 
+# 9p-bench (bench/linux_9p.sh): read the share's read.bin (MIB MiB), write
+# write.bin (MIB MiB of zeros, fsync'd), and ls -ln files/ (a walk and a
+# getattr per file, the 9p client holds no attributes); one line with the
+# rates and the listing's time. The timer is /proc/uptime (10 ms).
+sc_9p_bench() {
+	S=/mnt/share
+	is_uint "$MIB" || { REASON="bad bulkhead.mib=$MIB"; return 1; }
+	p9_mount $S || return 1
+	n=$((MIB * 1048576))
+	t=$(uptime_s)
+	got=$(dd if=$S/read.bin of=/dev/null bs=1M 2>&1 | grep -c records)
+	rs=$(since "$t")
+	t=$(uptime_s)
+	dd if=/dev/zero of=$S/write.bin bs=1M count="$MIB" conv=fsync 2>/dev/null || { REASON="writing write.bin failed"; return 1; }
+	ws=$(since "$t")
+	t=$(uptime_s)
+	files=$(ls -ln $S/files | grep -c '^-')
+	ls_s=$(since "$t")
+	wn=$(wc -c <$S/write.bin)
+	umount $S
+	if [ "$got" != 2 ] || [ "$wn" != "$n" ]; then
+		REASON="dd read gave no record counts ($got) or write.bin has $wn bytes, not $n"
+		return 1
+	fi
+	say "9p-bench read-mbs $(rate "$n" "$rs") write-mbs $(rate "$n" "$ws") stat-ms $(awk -v s="$ls_s" 'BEGIN { printf "%d", s * 1000 }') files $files"
+}
+
 # 9p-root: the share P9_TAG holds a busybox root directory: mount it and
 # switch_root into it; its /sbin/init-9p (written by the host, cases.sh)
 # reports the verdict from there. Debian's kernel has 9p as modules, so the
@@ -708,7 +735,7 @@ run_scenario() {
 	REASON=""
 	case $NAME in
 	info | smp | acpi | cpu | poweroff | reboot | shell | blk-dd | blk-ro | ext2 | net-ping | net-tcp | \
-		9p-mount | 9p-root)
+		9p-mount | 9p-root | 9p-bench)
 		"sc_$(echo "$NAME" | tr - _)"
 		;;
 	"")

@@ -13,7 +13,7 @@ import subprocess
 from conftest import BUILD, ROOT
 
 RUN = os.path.join(ROOT, "bench", "run.py")
-FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale")
+FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "9p")
 # mmio-bench's rows: forwarded and unforwarded register reads (figure 5).
 MMIO_KEYS = ("mmio.read", "mmio.unclaimed", "mmio.pio", "mmio.pio_local")
 VMMS = ("bulkhead", "qemu")
