@@ -1007,7 +1007,7 @@ def linux_9p_lines(cfg, work):
 
 
 def fig_9p(res, cfg, work):
-    fig = "10 shared directory (Linux guest, 9p)"
+    fig = "7 shared directory (Linux guest, 9p)"
     note = "msize %d, cache=none, nested tier" % P9_MSIZE
     m_read = res.metric("p9.read", fig, "read a %d MiB file (dd bs=1M)" % cfg["p9_mib"], "MB/s",
                         "higher", note=note, short="9p: read")
