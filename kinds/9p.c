@@ -74,13 +74,15 @@ const struct dev_kind kind_9p = {
 	.option = "fs",
 	.synopsis = "path=DIR,tag=TAG[,readonly=on|off]",
 	.help = "A host directory shared over virtio-9p (9P2000.L), repeatable; the guest mounts "
-		"it with \"mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt\", or boots from "
-		"it with \"root=TAG rootfstype=9p rootflags=trans=virtio,version=9p2000.L\". TAG is "
-		"1 to 31 printable ASCII bytes. Its bulkhead-9p process is jailed into a bind "
-		"mount of DIR (read-only with readonly=on) and serves nothing outside it. The "
-		"guest sees the files' host owners; what it creates belongs to the jail's uid and "
-		"gid (--jail uid=,gid=), or, when bulkhead runs unprivileged, to the user who "
-		"started it. Default: read-write.",
+		"it with \"mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt\", or, with 9P "
+		"built into its kernel, boots from it with \"root=TAG rootfstype=9p "
+		"rootflags=trans=virtio,version=9p2000.L\". TAG is 1 to 31 printable ASCII bytes. "
+		"Its bulkhead-9p process is jailed into a bind mount of DIR (read-only with "
+		"readonly=on) and serves nothing outside it. The guest sees the files' host owners; "
+		"what it creates belongs to the jail's uid and gid (--jail uid=,gid=), or, when "
+		"bulkhead runs unprivileged, to the user who started it. Not restarted by "
+		"--on-device-failure restart: the guest's open files live only in its process. "
+		"Default: read-write.",
 	.keys = fs_keys,
 	.nkeys = nitems(fs_keys),
 	.check = fs_check,
