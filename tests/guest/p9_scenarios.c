@@ -465,36 +465,38 @@ static int hx_msize(struct hx *h)
 	return renegotiate(h);
 }
 
-static int hx_oversize(struct hx *h)
+/* Tread of count bytes of fid 106 with a reply room of room: the data must fit the room. */
+static int read_cut(struct hx *h, uint32_t count, uint32_t room, const char *what)
 {
 	struct p9c *c = h->c;
 	uint32_t n;
 	int r;
 
+	p9c_begin(c, P9_TREAD);
+	p9c_u32(c, 106);
+	p9c_u64(c, 0);
+	p9c_u32(c, count);
+	r = p9c_send_raw(c, p9c_end(c), room, (uint16_t)(c->next_tag - 1));
+	n = p9c_g32(c);
+	if (r || n > room - 11 || c->rlen != 11 + n) {
+		snprintf(h->note, sizeof(h->note), "%s: %d, %u bytes in %u", what, r, n, c->rlen);
+		return -1;
+	}
+	return 0;
+}
+
+static int hx_oversize(struct hx *h)
+{
+	struct p9c *c = h->c;
+	int r;
+
 	if (p9c_walk_path(c, ROOT, 106, "big.bin") || p9c_lopen(c, 106, L_O_RDONLY, NULL))
 		return expect_err(h, -1, 0, "open big.bin");
-	/* count of 4 GiB: at most what msize lets an Rread carry. */
-	p9c_begin(c, P9_TREAD);
-	p9c_u32(c, 106);
-	p9c_u64(c, 0);
-	p9c_u32(c, 0xffffffffu);
-	r = p9c_rpc(c);
-	n = p9c_g32(c);
-	if (r || n > c->msize - 11 || c->rlen != 11 + n) {
-		snprintf(h->note, sizeof(h->note), "Tread of 4 GiB: %d, %u bytes in %u", r, n, c->rlen);
+	/* count of 4 GiB: at most what msize lets an Rread carry; a reply room of 100 bytes:
+	 * the data is cut to fit */
+	if (read_cut(h, 0xffffffffu, c->msize, "Tread of 4 GiB") ||
+	    read_cut(h, 65536, 100, "Tread into 100 bytes"))
 		return -1;
-	}
-	/* a reply room of 100 bytes: the data is cut to fit */
-	p9c_begin(c, P9_TREAD);
-	p9c_u32(c, 106);
-	p9c_u64(c, 0);
-	p9c_u32(c, 65536);
-	r = p9c_send_raw(c, p9c_end(c), 100, (uint16_t)(c->next_tag - 1));
-	n = p9c_g32(c);
-	if (r || n > 89 || c->rlen != 11 + n) {
-		snprintf(h->note, sizeof(h->note), "Tread into 100 bytes: %d, %u bytes in %u", r, n, c->rlen);
-		return -1;
-	}
 	/* Twrite that says more data than it carries */
 	p9c_begin(c, P9_TWRITE);
 	p9c_u32(c, 106);
