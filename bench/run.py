@@ -25,6 +25,9 @@ minimum, the maximum and the bulkhead/QEMU ratio of the medians:
   isolation  svc-bench's costs, serial-flood bytes/s (guest and host view)
   scale      N VMs (marker-exit, 64 MiB) launched at once, until all reached the
              marker and until all exited
+  restart    bulkhead only (no other VMM restarts a device process): blk-gaps with
+             --on-device-failure restart while bulkhead-blk is SIGKILLed again and
+             again; the guest's longest gaps between completed reads, one per kill
   9p         Debian's kernel on a shared directory (bench/linux_9p.sh, in the nested
              tier's L1 where the host's KVM cannot run Linux): read a 64 MiB file,
              write one, ls -ln 2000 files, bulkhead --fs against QEMU microvm's
@@ -79,15 +82,17 @@ DOC_END = "<!-- bench:results:end -->"
 FULL = {"runs": 5, "warmup": True, "vcpus": (1, 2), "disk_mib": 512, "blk_args": "",
         "net_args": "bulkhead.seconds=2 bulkhead.frames=200", "svc_iterations": 2000,
         "flood_bytes": 65536, "mmio_iterations": 2000, "scale": (1, 4, 16), "mem_samples": 5,
+        "restart_vms": 4, "restart_kills": 5,
         "p9_mib": 64, "p9_files": 2000}
 SMOKE = {"runs": 1, "warmup": False, "vcpus": (1, 2), "disk_mib": 16,
          "blk_args": "bulkhead.mib=8 bulkhead.ios=200",
          "net_args": "bulkhead.seconds=1 bulkhead.frames=8",
          "svc_iterations": 20, "flood_bytes": 8192, "mmio_iterations": 20, "scale": (1, 2),
-         "mem_samples": 2, "p9_mib": 4, "p9_files": 200}
-FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "9p")
+         "mem_samples": 2, "restart_vms": 1, "restart_kills": 2, "p9_mib": 4,
+         "p9_files": 200}
+FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p")
 FIG_OF_PREFIX = {"start": "start", "mem": "memory", "disk": "disk", "net": "net", "mmio": "mmio",
-                 "iso": "isolation", "scale": "scale", "p9": "9p"}
+                 "iso": "isolation", "scale": "scale", "restart": "restart", "p9": "9p"}
 
 
 class BenchError(Exception):
@@ -346,7 +351,7 @@ def busy_others(seconds=1.0):
 _vm_count = [0]
 
 
-def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap):
+def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=()):
     if vmm == "floor":
         return [FLOOR] + cmdline.split()
     append = ("bulkhead.test=%s %s" % (scenario, cmdline)).strip()
@@ -358,7 +363,7 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap):
             argv += ["--disk", "path=%s" % disk]
         if tap:
             argv += ["--net", "tap=%s,mac=%s" % (tap, GUEST_MAC)]
-        return argv
+        return argv + list(extra)
     # As tests/guest/run-qemu.sh and run-qemu-net.sh run it.
     argv = [QEMU, "-M", "microvm,acpi=off,pit=off,pic=off,rtc=off", "-enable-kvm",
             "-cpu", "host,-arch-capabilities", "-m", str(mem), "-smp", str(vcpus),
@@ -379,13 +384,13 @@ class Vm:
     """One VMM process tree running the test guest, its console read with timestamps."""
 
     def __init__(self, vmm, scenario, cmdline="", vcpus=1, mem=MEM_MIB, disk=None, tap=None,
-                 netns=None, cgroup=True, stdin=False):
+                 netns=None, cgroup=True, stdin=False, extra=()):
         _vm_count[0] += 1
         self.vmm = vmm
         self.scenario = scenario
         self.name = "bb%d-%d" % (os.getpid() % 100000, _vm_count[0])
         self.mem = mem
-        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap)
+        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap, extra)
         if netns:
             argv = ["ip", "netns", "exec", netns] + argv  # ip execs: the pid stays the VMM's
         self.argv = argv
@@ -1007,7 +1012,7 @@ def linux_9p_lines(cfg, work):
 
 
 def fig_9p(res, cfg, work):
-    fig = "7 shared directory (Linux guest, 9p)"
+    fig = "8 shared directory (Linux guest, 9p)"
     note = "msize %d, cache=none, nested tier" % P9_MSIZE
     m_read = res.metric("p9.read", fig, "read a %d MiB file (dd bs=1M)" % cfg["p9_mib"], "MB/s",
                         "higher", note=note, short="9p: read")
@@ -1028,8 +1033,54 @@ def fig_9p(res, cfg, work):
         m_stat.add(w[1], float(f["stat_ms"]))
 
 
+def kill_role(vm, role, killed, timeout=5):
+    """SIGKILL vm's process titled bulkhead/NAME/role once it is one not yet killed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in vm.pids():
+            if pid not in killed and proc_title(pid) == "bulkhead/%s/%s" % (vm.name, role):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        time.sleep(0.005)
+    raise BenchError("%s: no new %s process within %d s\n%s" % (vm.name, role, timeout,
+                                                              vm.stderr()))
+
+
+def fig_restart(res, cfg, work):
+    fig = "7 restart (blk-gaps)"
+    m = res.metric("restart.gap", fig, "SIGKILL of bulkhead-blk to the next completed read", "ms",
+                   "lower", vmms=("bulkhead",), note="the guest's longest gaps between reads, one "
+                   "per kill; no other VMM restarts a device", short="restart: kill to next read")
+    img = os.path.join(work, "gaps.img")
+    with open(img, "wb") as f:
+        f.truncate(16 << 20)
+    kills = cfg["restart_kills"]
+    for _ in range(cfg["restart_vms"]):  # at most 5 restarts per VM: the cap is 5 in 60 s
+        vm = Vm("bulkhead", "blk-gaps", disk=img, extra=("--on-device-failure", "restart"),
+                cmdline="bulkhead.gaps=%d bulkhead.seconds=%d" % (kills, 1 + kills // 2 + 1)).start()
+        killed = []
+        try:
+            pump([vm], lambda: vm.t_marker is not None, 30, "blk-gaps")
+            for _ in range(kills):
+                time.sleep(0.4)  # the guest prints nothing until the end
+                kill_role(vm, "blk0", killed)
+            finish([vm], 60, "blk-gaps")
+            gaps = grab(vm, r"blk-gaps: \d+ reads of 4 KiB; longest gaps \(us\):([\d ]+)",
+                        "blk-gaps")
+            restarts = re.findall(r"blk0 \(pid \d+\) was killed by signal 9", vm.stderr())
+            if len(restarts) != kills:
+                raise BenchError("blk-gaps: %d restarts for %d kills\n%s" % (
+                    len(restarts), kills, vm.stderr()))
+        finally:
+            vm.close()
+        for us in gaps.group(1).split():
+            m.add("bulkhead", int(us) / 1000)
+
+
 FIG_FN = {"start": fig_start, "memory": fig_memory, "disk": fig_disk, "net": fig_net,
-          "mmio": fig_mmio, "isolation": fig_isolation, "scale": fig_scale, "9p": fig_9p}
+          "mmio": fig_mmio, "isolation": fig_isolation, "scale": fig_scale, "restart": fig_restart,
+          "9p": fig_9p}
 
 
 # ---- the machine -----------------------------------------------------------------------------

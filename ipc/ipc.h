@@ -133,6 +133,7 @@ _Static_assert(sizeof(struct ipc_cfg_vcpu) == 96, "ipc_cfg_vcpu size");
 #define IPC_VCPU_F_VERBOSE 0x1
 #define IPC_VCPU_F_NO_PIT 0x2 /* --pit off */
 #define IPC_VCPU_F_RESTART 0x4 /* --on-device-failure restart: a failed device comes back */
+#define IPC_VCPU_F_NO_DEBUG_EXIT 0x8 /* --debug-exit off: writes to port 0xf4 are ignored */
 
 /* IN vcpu: a device whose registers the vcpu process forwards. */
 struct ipc_cfg_vcpu_dev {

@@ -23,11 +23,23 @@
  * exist on every system bulkhead runs on, in this order of preference. */
 static const char *const root_mountpoints[] = { "/proc", "/tmp", "/dev", "/mnt" };
 
+/* A failed step and the option that would skip it: one line. */
+static int fail_with(char *err, size_t errlen, const char *step, int e, const char *relax)
+{
+	snprintf(err, errlen, "jail step '%s' failed: %s (%s)", step, strerror(e), relax);
+	return -e;
+}
+
+/* Steps 1 and 2, the namespaces and the empty root. */
 static int step_fail(char *err, size_t errlen, const char *step, int e)
 {
-	snprintf(err, errlen, "jail step '%s' failed: %s (--jail no-namespaces or --jail off relaxes the jail)",
-		 step, strerror(e));
-	return -e;
+	return fail_with(err, errlen, step, e, "--jail no-namespaces runs without namespaces");
+}
+
+/* Steps 3 to 5, which every jail takes. */
+static int creds_fail(char *err, size_t errlen, const char *step, int e)
+{
+	return fail_with(err, errlen, step, e, "only --jail off skips it");
 }
 
 static const char *pick_mountpoint(void)
@@ -176,11 +188,11 @@ static int limits(const struct jail_config *jc, char *err, size_t errlen)
 	int e;
 
 	if ((e = set_limit(RLIMIT_NOFILE, jc->nofile)) < 0)
-		return step_fail(err, errlen, "rlimit NOFILE", -e);
+		return creds_fail(err, errlen, "rlimit NOFILE", -e);
 	if ((e = set_limit(RLIMIT_CORE, 0)) < 0)
-		return step_fail(err, errlen, "rlimit CORE", -e);
+		return creds_fail(err, errlen, "rlimit CORE", -e);
 	if (!jc->keep_nproc && (e = set_limit(RLIMIT_NPROC, 0)) < 0)
-		return step_fail(err, errlen, "rlimit NPROC", -e);
+		return creds_fail(err, errlen, "rlimit NPROC", -e);
 	return 0;
 }
 
@@ -223,29 +235,53 @@ int jail_narrow_supervisor(char *err, size_t errlen)
 		capng_clear(CAPNG_SELECT_BOTH);
 		if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_KILL) < 0 ||
 		    capng_apply(CAPNG_SELECT_BOTH) < 0)
-			return step_fail(err, errlen, "keep only CAP_KILL", EPERM);
+			return creds_fail(err, errlen, "keep only CAP_KILL", EPERM);
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return step_fail(err, errlen, "no_new_privs", errno);
+		return creds_fail(err, errlen, "no_new_privs", errno);
 	return 0;
+}
+
+/*
+ * --jail no-namespaces run by a user without CAP_SETUID: the supervisor gave
+ * the children its own ids, which they keep (with its supplementary groups,
+ * which only CAP_SETGID could drop).
+ */
+static int keeps_own_ids(const struct jail_config *jc)
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+
+	if (jc->mode != JAIL_NO_NAMESPACES || getresuid(&r, &e, &s) < 0 || getresgid(&rg, &eg, &sg) < 0)
+		return 0;
+	capng_get_caps_process();
+	return r == jc->uid && e == jc->uid && s == jc->uid && rg == jc->gid && eg == jc->gid &&
+	       sg == jc->gid && !capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID);
 }
 
 /* Every capability goes, from the effective, permitted, inheritable and bounding sets;
  * then the ids change (libcap-ng keeps CAP_SETUID just long enough to do it). */
 static int drop_privileges(const struct jail_config *jc, char *err, size_t errlen)
 {
+	if (keeps_own_ids(jc)) {
+		/* Without CAP_SETPCAP the bounding set stays; no_new_privs makes it moot. */
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_apply(CAPNG_SELECT_CAPS) < 0)
+			return creds_fail(err, errlen, "drop every capability", EPERM);
+		return 0;
+	}
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (jc->userns) {
 		/* Inside our own user namespace we are its root only by mapping; the
 		 * outer identity is the unprivileged user who started bulkhead. */
 		if (capng_apply(CAPNG_SELECT_BOTH) < 0)
-			return step_fail(err, errlen, "drop every capability", EPERM);
+			return creds_fail(err, errlen, "drop every capability", EPERM);
 		return 0;
 	}
 	if (jc->uid == 0 || jc->gid == 0)
-		return step_fail(err, errlen, "refuse uid or gid 0", EINVAL);
+		return creds_fail(err, errlen, "refuse uid or gid 0", EINVAL);
 	if (capng_change_id((int)jc->uid, (int)jc->gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) < 0)
-		return step_fail(err, errlen, "drop every capability and change to the jail's uid and gid",
+		return creds_fail(err, errlen, "drop every capability and change to the jail's uid and gid",
 				 errno ? errno : EPERM);
 	return 0;
 }
@@ -261,9 +297,9 @@ int jail_enter_creds(const struct jail_config *jc, char *err, size_t errlen)
 	if ((e = drop_privileges(jc, err, errlen)) < 0)
 		return e;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return step_fail(err, errlen, "PR_SET_NO_NEW_PRIVS", errno);
+		return creds_fail(err, errlen, "PR_SET_NO_NEW_PRIVS", errno);
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return step_fail(err, errlen, "PR_SET_DUMPABLE 0", errno);
+		return creds_fail(err, errlen, "PR_SET_DUMPABLE 0", errno);
 	return 0;
 }
 

@@ -53,7 +53,11 @@ FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_S
 	$(filter-out seccomp/policy-check.c,$(wildcard seccomp/*.c))
 # the protocol layer of devices/9p (no virtio, no device main)
 FUZZ_srcs_fuzz_9p := $(FUZZ_SRC)/fuzz_9p.c $(FUZZ_SRC)/p9share.c $(filter-out devices/9p/main.c devices/9p/virtio9p.c,$(wildcard devices/9p/*.c))
-FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c supervisor/config.c $(wildcard kinds/*.c) ipc/ipc.c
+FUZZ_CONFIG := supervisor/config.c supervisor/fcjson.c $(wildcard kinds/*.c) ipc/ipc.c
+FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c $(FUZZ_CONFIG)
+FUZZ_srcs_fuzz_fcjson := $(FUZZ_SRC)/fuzz_fcjson.c $(FUZZ_CONFIG)
+FUZZ_srcs_fuzz_qemu := $(FUZZ_SRC)/fuzz_qemu.c frontends/qemu/parse.c frontends/qemu/translate.c \
+	$(FUZZ_CONFIG)
 FUZZ_srcs_fuzz_loader := $(FUZZ_SRC)/fuzz_loader.c $(wildcard loader/*.c) mem/mem.c
 FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzv.c $(FUZZ_SRC)/p9share.c ipc/ipc.c mem/mem.c
 FUZZ_srcs_fuzz_proc_blk := $(FUZZ_SRC)/fuzz_proc_blk.c $(FUZZ_PROC)
@@ -65,8 +69,12 @@ FUZZ_srcs_fuzz_proc_vcpu := $(FUZZ_SRC)/fuzz_proc_vcpu.c
 
 FUZZ_libs_fuzz_ipc := $(CAPNG_LIBS) $(or $(POLICY_LIBS),-lseccomp) -lpthread
 FUZZ_libs_fuzz_loader := $(ELF_LIBS)
+FUZZ_libs_fuzz_config := $(JANSSON_LIBS)
+FUZZ_libs_fuzz_fcjson := $(JANSSON_LIBS)
+FUZZ_libs_fuzz_qemu := $(JANSSON_LIBS)
 
-FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_loader fuzz_9p
+FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_fcjson \
+	fuzz_qemu fuzz_loader fuzz_9p
 FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial fuzz_proc_9p fuzz_proc_vcpu
 FUZZ_ALL := $(FUZZ_INPROC) $(FUZZ_PROCS)
 FUZZ_TARGETS ?= $(FUZZ_ALL)

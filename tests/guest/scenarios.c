@@ -10,6 +10,7 @@
 
 #define I8042_CMD 0x64
 #define I8042_RESET 0xfe
+#define DEBUG_EXIT_PORT 0xf4 /* as boot.S */
 #define UART_IER_RDA 0x01
 #define UART_IER_THRE 0x02
 #define UART_IIR_ID(x) ((x) & 0x0f)
@@ -137,6 +138,17 @@ static void reboot(void)
 			acpi_reset_write(plat.reset_value);
 		udelay(200000);
 	}
+	fail("the VM did not reset");
+}
+
+/* Port 0xf4 is a debug-exit port only where the VMM has one (QEMU: isa-debug-exit). */
+static void debug_exit_ignored(void)
+{
+	cprintf(GUEST_TAG "debug-exit-ignored: writing 1 to port 0x%x\n", DEBUG_EXIT_PORT);
+	outb(DEBUG_EXIT_PORT, 1);
+	cprintf(GUEST_TAG "debug-exit-ignored: still running; resetting\n");
+	outb(I8042_CMD, I8042_RESET);
+	udelay(200000);
 	fail("the VM did not reset");
 }
 
@@ -291,6 +303,7 @@ const struct scenario scenarios[] = {
 	{ "marker-exit", marker_exit, "boot marker, then PASS at once" },
 	{ "echo", echo, "echo serial input lines (RX interrupt); PASS on 'quit'" },
 	{ "reboot", reboot, "reset through the i8042 (then the ACPI reset register)" },
+	{ "debug-exit-ignored", debug_exit_ignored, "write 1 to port 0xf4; if still running, reset" },
 	{ "reboot-acpi", reboot_acpi, "reset through the ACPI reset register only (a wrong value first)" },
 	{ "triple-fault", do_triple_fault, "empty IDT + exception = triple fault" },
 	{ "smp", smp, "start every AP; PASS if all come online" },
@@ -313,6 +326,7 @@ const struct scenario scenarios[] = {
 	{ "mmio-hostile", mmio_hostile, "the virtio-mmio register protocol broken (a disk, 2 cpus)" },
 	{ "vring-hostile", vring_hostile, "the split virtqueue broken (a disk, 2 cpus)" },
 	{ "blk-bench", blk_bench, "sequential MB/s and random-read IOPS" },
+	{ "blk-gaps", blk_gaps, "4 KiB reads one at a time; the longest gaps between completions" },
 	{ "net-info", net_info, "print each virtio-net device's MAC, link and features; PASS" },
 	{ "net-tx", net_tx, "send bulkhead.frames=N (64) pattern frames; the host peer checks them" },
 	{ "net-echo", net_echo, "echo frames through the host peer, check each, median rtt" },

@@ -46,6 +46,7 @@ NETIF=eth0		# net-*: the interface
 IP=10.0.2.15/24		# net-*: its address
 PEER=10.0.2.2		# net-*: the host's end
 NET_TIMEOUT=120		# net-tcp: seconds to wait for each transfer
+PASSES=8		# blk-loop: write-and-check passes
 P9_TAG=share		# 9p-*: the mount tag of the share
 P9_MSIZE=131072		# 9p-mount: the msize asked for
 for w in $(cat /proc/cmdline); do
@@ -62,6 +63,7 @@ for w in $(cat /proc/cmdline); do
 	bulkhead.ip=*) IP=${w#*=} ;;
 	bulkhead.peer=*) PEER=${w#*=} ;;
 	bulkhead.net-timeout=*) NET_TIMEOUT=${w#*=} ;;
+	bulkhead.passes=*) PASSES=${w#*=} ;;
 	bulkhead.p9-tag=*) P9_TAG=${w#*=} ;;
 	bulkhead.p9-msize=*) P9_MSIZE=${w#*=} ;;
 	esac
@@ -110,7 +112,10 @@ end_vm() {
 }
 
 verdict() {	# STATUS (0 PASS, else FAIL) [REASON]
-	if [ "$1" = 0 ]; then
+	if [ "$1" = 0 ] && [ "$PASS_BY" = poweroff ]; then
+		say "PASS $NAME (powering off)"
+		end_vm
+	elif [ "$1" = 0 ]; then
 		say "PASS $NAME"
 		b='\000'
 	else
@@ -346,6 +351,46 @@ sc_blk_dd() {
 	fi
 	rm -f /tmp/blk.pat /tmp/blk.rd
 	say "blk-dd: read back matches"
+}
+
+# blk-loop: PASSES passes, each writing the pattern of SEED or SEED+1 (in
+# turn, MIB MiB) onto DISK, syncing, dropping the page cache and reading it
+# back with O_DIRECT; every read must match what that pass wrote. The host
+# kills bulkhead-blk between passes (cases.sh); a PASS powers the VM off.
+sc_blk_loop() {
+	if ! is_uint "$MIB" || ! is_uint "$SEED" || ! is_uint "$PASSES"; then
+		REASON="bad bulkhead.mib=$MIB, bulkhead.seed=$SEED or bulkhead.passes=$PASSES"
+		return 1
+	fi
+	n=$((MIB * 1048576))
+	blk_dev "$DISK" || return 1
+	gen_pattern "$SEED" "$n" /tmp/loop.0 || return 1
+	gen_pattern $((SEED + 1)) "$n" /tmp/loop.1 || return 1
+	h0=$(sha_of /tmp/loop.0)
+	h1=$(sha_of /tmp/loop.1)
+	i=1
+	while [ $i -le "$PASSES" ]; do
+		f=/tmp/loop.$((i % 2))
+		h=$h0
+		[ $((i % 2)) = 1 ] && h=$h1
+		if ! dd if="$f" of="$DEV" bs=1M conv=fsync 2>/tmp/blk.err; then
+			REASON="pass $i: dd to $DEV failed: $(dd_err /tmp/blk.err)"
+			return 1
+		fi
+		echo 3 >/proc/sys/vm/drop_caches
+		if ! dd if="$DEV" of=/tmp/loop.rd bs=1M count="$MIB" iflag=direct 2>/tmp/blk.err; then
+			REASON="pass $i: dd from $DEV failed: $(dd_err /tmp/blk.err)"
+			return 1
+		fi
+		r=$(sha_of /tmp/loop.rd)
+		if [ "$r" != "$h" ]; then
+			REASON="pass $i: read back sha256 $r, wrote $h"
+			return 1
+		fi
+		say "blk-loop: pass $i of $PASSES ok: sha256 $r"
+		i=$((i + 1))
+	done
+	PASS_BY=poweroff
 }
 
 # blk-ro: RO_DISK is read-only: the kernel says so and refuses a write.
@@ -734,7 +779,7 @@ sc_shell() {
 run_scenario() {
 	REASON=""
 	case $NAME in
-	info | smp | acpi | cpu | poweroff | reboot | shell | blk-dd | blk-ro | ext2 | net-ping | net-tcp | \
+	info | smp | acpi | cpu | poweroff | reboot | shell | blk-dd | blk-loop | blk-ro | ext2 | net-ping | net-tcp | \
 		9p-mount | 9p-root | 9p-bench)
 		"sc_$(echo "$NAME" | tr - _)"
 		;;

@@ -5,9 +5,12 @@ and policy, is blocked; the control attempt proves each child reported."""
 import os
 import subprocess
 
+import pytest
+
 from conftest import BUILD, as_test_user
 
 
+@pytest.mark.needs_namespaces
 def test_probe_allows_nothing():
     """As root, and in the unprivileged pass as that user (each attempt's
     child then sits in a user namespace, as bulkhead's children do)."""
