@@ -87,7 +87,8 @@ enum ipc_type {
 	IPC_VCPU_DEV_SWAP = 22, /* IN vcpu: a restarted device's new channel (one fd) */
 	IPC_SPAWN = 23, /* supervisor -> spawner: start this device's next incarnation */
 	IPC_SPAWNED = 24, /* spawner -> supervisor: its pidfd, control and vcpu channel ends */
-	IPC_TYPE_MAX = 25,
+	IPC_CFG_9P = 25, /* IN 9p: the shared directory, its mount tag, read-only or not */
+	IPC_TYPE_MAX = 26,
 };
 
 enum ipc_space {
@@ -168,6 +169,7 @@ enum ipc_dev_kind {
 	IPC_DEV_SERIAL = 1,
 	IPC_DEV_BLK = 2,
 	IPC_DEV_NET = 3,
+	IPC_DEV_9P = 4,
 };
 
 /* IN device process, first; its kind's own message (CFG_SERIAL, ...) follows. */
@@ -282,7 +284,8 @@ _Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
 /* The log names of the kinds' configuration messages (ipc_type_name): a new
  * kind adds its message's name here, so that ipc.c knows no kind. */
 #define IPC_KIND_TYPE_NAMES \
-	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET",
+	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET", \
+	[IPC_CFG_9P] = "CFG_9P",
 
 #define IPC_CFG_SERIAL_FDS \
 	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
@@ -318,6 +321,25 @@ struct ipc_cfg_net {
 };
 _Static_assert(sizeof(struct ipc_cfg_net) == 20, "ipc_cfg_net size");
 #define IPC_CFG_NET_FDS { { "TAP_FD", offsetof(struct ipc_cfg_net, cn_tap_fd), 0 } }
+
+/*
+ * 9p: virtio-9p, a 9P2000.L server for one shared directory. The supervisor
+ * opens the directory (O_PATH); the 9p process makes a bind mount of it its
+ * root (jail.h: root_fd) and serves every request beneath it. IN 9p.
+ */
+#define IPC_9P_VIRTIO_ID 9
+#define IPC_9P_QUEUES 1
+#define IPC_9P_TAG_MAX 31 /* mount tag bytes: graphic ASCII, as QEMU allows */
+#define IPC_9P_F_READONLY 0x1 /* readonly=on: a read-only bind mount, and EROFS for changes */
+
+struct ipc_cfg_9p {
+	struct ipc_hdr h;
+	int32_t c9_root_fd; /* the shared directory, O_PATH | O_DIRECTORY */
+	uint32_t c9_flags; /* IPC_9P_F_* */
+	char c9_tag[IPC_9P_TAG_MAX + 1]; /* NUL-terminated, 1 to IPC_9P_TAG_MAX graphic bytes */
+};
+_Static_assert(sizeof(struct ipc_cfg_9p) == 48, "ipc_cfg_9p size");
+#define IPC_CFG_9P_FDS { { "ROOT_FD", offsetof(struct ipc_cfg_9p, c9_root_fd), 0 } }
 
 enum ipc_jail_mode {
 	IPC_JAIL_FULL = 0,

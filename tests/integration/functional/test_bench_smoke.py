@@ -15,7 +15,7 @@ import pytest
 from conftest import BUILD, ROOT
 
 RUN = os.path.join(ROOT, "bench", "run.py")
-FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart")
+FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p")
 # Figures no other VMM has an answer for: bulkhead's rows only.
 BULKHEAD_ONLY = ("restart",)
 # mmio-bench's rows: forwarded and unforwarded register reads (figure 5).
