@@ -54,6 +54,7 @@ DEVICE_RUNTIME := devices/devproc runtime jail mem ipc testhooks common
 MODULES_serial := devices/serial
 MODULES_blk := devices/blk devices/virtio
 MODULES_net := devices/net devices/virtio
+MODULES_9p := devices/9p devices/virtio
 PROBE_MODULES := probe kinds supervisor/config.c supervisor/fcjson.c jail ipc common
 QEMU_MODULES := frontends/qemu common
 
@@ -131,6 +132,8 @@ UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_virtio_mmio := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_net := devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
+P9_SRCS := $(filter-out devices/9p/main.c,$(wildcard devices/9p/*.c))
+UNIT_9p := $(P9_SRCS) devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).

@@ -28,6 +28,10 @@ minimum, the maximum and the bulkhead/QEMU ratio of the medians:
   restart    bulkhead only (no other VMM restarts a device process): blk-gaps with
              --on-device-failure restart while bulkhead-blk is SIGKILLed again and
              again; the guest's longest gaps between completed reads, one per kill
+  9p         Debian's kernel on a shared directory (bench/linux_9p.sh, in the nested
+             tier's L1 where the host's KVM cannot run Linux): read a 64 MiB file,
+             write one, ls -ln 2000 files, bulkhead --fs against QEMU microvm's
+             virtio-9p-device (-fsdev local,security_model=none), same mount options
   linux      Debian's kernel (the Linux kit: tests/guest/linux/build-kit.sh), 2 vCPUs, 256 MiB, booted
              to its /init and powered off, with `quiet` and without (every boot
              message through the UART), where KVM runs Linux: on the host, or in
@@ -88,16 +92,19 @@ DOC_END = "<!-- bench:results:end -->"
 FULL = {"runs": 5, "warmup": True, "vcpus": (1, 2), "disk_mib": 512, "blk_args": "",
         "net_args": "bulkhead.seconds=2 bulkhead.frames=200", "svc_iterations": 2000,
         "flood_bytes": 65536, "mmio_iterations": 2000, "scale": (1, 4, 16), "mem_samples": 5,
-        "restart_vms": 4, "restart_kills": 5}
+        "restart_vms": 4, "restart_kills": 5,
+        "p9_mib": 64, "p9_files": 2000}
 SMOKE = {"runs": 1, "warmup": False, "vcpus": (1, 2), "disk_mib": 16,
          "blk_args": "bulkhead.mib=8 bulkhead.ios=200",
          "net_args": "bulkhead.seconds=1 bulkhead.frames=8",
          "svc_iterations": 20, "flood_bytes": 8192, "mmio_iterations": 20, "scale": (1, 2),
-         "mem_samples": 2, "restart_vms": 1, "restart_kills": 2}
-FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "linux")
+         "mem_samples": 2, "restart_vms": 1, "restart_kills": 2, "p9_mib": 4,
+         "p9_files": 200}
+FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p", "linux")
 SMOKE_FIGURES = FIGURES[:-1]  # the linux figure boots a nested L1: minutes, not a smoke test
 FIG_OF_PREFIX = {"start": "start", "mem": "memory", "disk": "disk", "net": "net", "mmio": "mmio",
-                 "iso": "isolation", "scale": "scale", "restart": "restart", "linux": "linux"}
+                 "iso": "isolation", "scale": "scale", "restart": "restart", "p9": "9p",
+                 "linux": "linux"}
 
 
 class BenchError(Exception):
@@ -982,6 +989,62 @@ def fig_scale(res, cfg, work):
         alternate(cfg, one)
 
 
+P9_MSIZE = 512000  # Linux 6.1's largest for trans=virtio: (128 - 3) pages
+
+
+def linux_9p_lines(cfg, work):
+    """bench/linux_9p.sh's P9BENCH lines: on this host where its KVM runs Linux, else in the
+    nested harness's L1 (with QEMU in it). Both run the build tree's binaries, as the Linux
+    tier does, and the Linux kit (tests/guest/linux/build-kit.sh)."""
+    kit = os.path.join(BUILD, "linux-kit")
+    p = subprocess.run([os.path.join(ROOT, "tests", "guest", "linux", "build-kit.sh"), kit],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode:
+        raise BenchError("build-kit.sh: %s" % p.stderr[-2000:])
+    script = os.path.join(ROOT, "bench", "linux_9p.sh")
+    args = [str(cfg["runs"]), str(cfg["p9_mib"]), str(cfg["p9_files"]), str(P9_MSIZE),
+            "1" if cfg["warmup"] else "0"]
+    limit = 300 + 240 * (cfg["runs"] + 1) * max(1, cfg["p9_mib"] // 16)
+    probe = subprocess.run([os.path.join(ROOT, "tests", "nested", "probe.sh")], capture_output=True,
+                           text=True, timeout=60)
+    if probe.returncode == 0:
+        env = dict(os.environ, B=os.path.join(BUILD, "bulkhead"), KIT=kit, QEMU=QEMU,
+                   SHARE=os.path.join(work, "p9share"))
+        argv = ["sh", script] + args
+    else:
+        env = dict(os.environ, WITH_QEMU="1", O=BUILD, NESTED_LOG=os.path.join(work, "nested-9p.log"))
+        argv = [os.path.join(ROOT, "tests", "nested", "run.sh"), "--timeout", str(limit), "--file",
+                "%s:/tmp/linux_9p.sh" % script, "--", "sh", "/tmp/linux_9p.sh"] + args
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=limit + 120, env=env)
+    lines = [line.split() for line in p.stdout.splitlines() if line.startswith("P9BENCH ")]
+    if p.returncode or not lines:
+        raise BenchError("linux_9p.sh: status %d (%s)\n%s\n%s" % (
+            p.returncode, probe.stdout.strip(), p.stdout[-3000:], p.stderr[-1000:]))
+    return lines, p.stdout
+
+
+def fig_9p(res, cfg, work):
+    fig = "8 shared directory (Linux guest, 9p)"
+    note = "msize %d, cache=none, nested tier" % P9_MSIZE
+    m_read = res.metric("p9.read", fig, "read a %d MiB file (dd bs=1M)" % cfg["p9_mib"], "MB/s",
+                        "higher", note=note, short="9p: read")
+    m_write = res.metric("p9.write", fig, "write a %d MiB file (dd bs=1M conv=fsync)" % cfg["p9_mib"],
+                         "MB/s", "higher", note=note, short="9p: write")
+    m_stat = res.metric("p9.stat", fig, "ls -ln of %d files (a walk and a getattr each)" %
+                        cfg["p9_files"], "ms", "lower", note=note, short="9p: stat")
+    lines, text = linux_9p_lines(cfg, work)
+    for w in lines:
+        # P9BENCH VMM RUN status S read_mbs R write_mbs W stat_ms T files N
+        f = dict(zip(w[3::2], w[4::2]))
+        if f.get("status") != "1" or "none" in f.values() or int(f["files"]) != cfg["p9_files"]:
+            raise BenchError("9p: %s run %s failed: %s\n%s" % (w[1], w[2], " ".join(w), text[-3000:]))
+        if w[2] == "0":
+            continue  # the warm-up
+        m_read.add(w[1], float(f["read_mbs"]))
+        m_write.add(w[1], float(f["write_mbs"]))
+        m_stat.add(w[1], float(f["stat_ms"]))
+
+
 def kill_role(vm, role, killed, timeout=5):
     """SIGKILL vm's process titled bulkhead/NAME/role once it is one not yet killed."""
     deadline = time.monotonic() + timeout
@@ -1027,7 +1090,7 @@ def fig_restart(res, cfg, work):
             m.add("bulkhead", int(us) / 1000)
 
 
-LINUX = "8 Linux boot"
+LINUX = "9 Linux boot"
 LINUX_VARIANTS = (("quiet", "Debian's kernel, `quiet`"),
                   ("verbose", "Debian's kernel, every boot message on the UART console"))
 
@@ -1107,7 +1170,7 @@ def fig_linux(res, cfg, work):
 
 FIG_FN = {"start": fig_start, "memory": fig_memory, "disk": fig_disk, "net": fig_net,
           "mmio": fig_mmio, "isolation": fig_isolation, "scale": fig_scale, "restart": fig_restart,
-          "linux": fig_linux}
+          "9p": fig_9p, "linux": fig_linux}
 
 
 # ---- the machine -----------------------------------------------------------------------------
@@ -1173,7 +1236,7 @@ def cleanup_stale():
             sh("ip", "netns", "del", "bhb-" + m.group(1), check=False)
 
 
-HELPERS = ("bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net")
+HELPERS = ("bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net", "bulkhead-9p")
 
 
 def freeze_binaries(work, info):

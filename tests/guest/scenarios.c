@@ -6,6 +6,7 @@
  */
 #include "hostile.h"
 #include "net.h"
+#include "p9.h"
 
 #define I8042_CMD 0x64
 #define I8042_RESET 0xfe
@@ -333,6 +334,10 @@ const struct scenario scenarios[] = {
 	{ "net-bench", net_bench, "tx and rx frames/s and MB/s, echo rtt (with the host peer)" },
 	{ "net-hostile", net_hostile, "hostile frames and rings: refused, then working after a reset" },
 	{ "net-two", net_two, "echo on two NICs at once" },
+	{ "p9-info", p9_info, "the first virtio-9p device: tag, a session, the root; PASS" },
+	{ "p9-rw", p9_rw, "read data.bin (pattern of bulkhead.seed), write files back, dirs, links" },
+	{ "p9-ro", p9_ro, "a read-only share: reads work, every change is EROFS" },
+	{ "p9-hostile", p9_hostile, "traversal, bad names and fids, msize, frames: refused, then serving" },
 	{ "list", list, "print this table" },
 };
 const size_t nscenarios = nitems(scenarios);

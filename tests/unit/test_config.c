@@ -627,6 +627,9 @@ static void test_devices(void **state)
 		{ { "--net", "fd=7,mac=52:54:00:12:34:56" }, "net", 0,
 		  "fd=7,mac=52:54:00:12:34:56" },
 		{ { "--net", "tap=a", "--disk", "path=x", "--net", "tap=b" }, "net", 1, "tap=b" },
+		{ { "--fs", "path=/srv/share,tag=share" }, "fs", 0, "path=/srv/share,tag=share,readonly=off" },
+		{ { "--fs", "path=/,tag=root,readonly=on" }, "fs", 0, "path=/,tag=root,readonly=on" },
+		{ { "--fs", "path=a,b,tag=x", "--fs", "tag=y,path=c" }, "fs", 1, "path=c,tag=y,readonly=off" },
 	};
 	static const struct invalid_case bad[] = {
 		{ { "--disk", "readonly=on" }, { "--disk: path= is required" } },
@@ -641,6 +644,13 @@ static void test_devices(void **state)
 		{ { "--net", "tap=a,mac=01:00:00:00:00:01" }, { "--net: mac=01:00:00:00:00:01: a multicast address" } },
 		{ { "--net", "tap=a,mac=00:00:00:00:00:00" }, { "--net: mac=00:00:00:00:00:00: the all-zero address" } },
 		{ { "--net", "tap=a,mac=52:54:00:12:34" }, { "--net: mac=52:54:00:12:34: not a MAC address" } },
+		{ { "--fs", "path=/srv" }, { "--fs: tag= is required" } },
+		{ { "--fs", "tag=t" }, { "--fs: path= is required" } },
+		{ { "--fs", "path=/srv,tag=" }, { "--fs: tag=" } },
+		{ { "--fs", "path=/srv,tag=a b" }, { "--fs: tag=: only printable ASCII without blanks" } },
+		{ { "--fs", "path=/srv,tag=0123456789012345678901234567890123" }, { "--fs: tag=", "too long" } },
+		{ { "--fs", "path=/srv,tag=t,readonly=yes" }, { "--fs: readonly=" } },
+		{ { "--fs", "path=/srv,tag=t,cache=none" }, { "--fs: unknown key 'cache' (known: path, tag, readonly)" } },
 		/* a kind's own message is one printable line too (found by fuzz_config) */
 		{ { "--net", "tap=a,mac=\n\x01" }, { "--net: mac=??: not a MAC address" } },
 	};

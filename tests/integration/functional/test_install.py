@@ -14,9 +14,9 @@ from conftest import BUILD, GUEST_PASS, ROOT, guest_args
 NOT_INSTALLED = {"bulkhead-probe"}
 # Installed beside bulkhead, in bin: the front ends a user runs.
 FRONT_ENDS = ["bulkhead-qemu"]
-# The child each helper runs as, in a VM with one disk and one NIC.
+# The child each helper runs as, in a VM with one disk, one NIC and one share.
 CHILD = {"bulkhead-vcpu": "vcpu", "bulkhead-serial": "serial", "bulkhead-blk": "blk0",
-         "bulkhead-net": "net0"}
+         "bulkhead-net": "net0", "bulkhead-9p": "9p0"}
 
 
 def built_helpers():
@@ -55,7 +55,10 @@ def test_install_layout_and_run(tmp_path, vm_factory, netns):
     with open(img, "wb") as f:
         f.truncate(1 << 20)
     netns.add_tap("tap0")
-    vm = vm_factory(guest_args("echo", mem=32) + ["--disk", "path=%s" % img, "--net", "tap=tap0"],
+    share = tmp_path / "share"
+    share.mkdir()
+    vm = vm_factory(guest_args("echo", mem=32) + ["--disk", "path=%s" % img, "--net", "tap=tap0",
+                                                  "--fs", "path=%s,tag=share" % share],
                     exe=str(prefix / "bin" / "bulkhead"), wrap=netns.exec_argv,
                     stdin=subprocess.PIPE)
     vm.read_until(b"bulkhead-test-guest: ready")

@@ -268,9 +268,68 @@ case_net_tcp() {
 	echo "=== HOST net-tcp sent-sha256 $(sha "$OUT/tcp-to-guest.bin" 8388608) got-sha256 $(sha "$OUT/tcp-from-guest.bin" 8388608) got-bytes $(wc -c < "$OUT/tcp-from-guest.bin")"
 }
 
+# 9p-mount: a share holding the pattern of seed 3 (8 MiB) and a line of
+# text; the guest checks them, writes the pattern of seed 4 back and makes a
+# few things, which we then find here, owned by the jail's id.
+case_p9_mount() {
+	share=$OUT/p9share
+	rm -rf "$share"
+	mkdir -p "$share"
+	chmod 777 "$share"
+	sh "$PATTERN" 3 8388608 > "$share/data.bin"
+	echo "hello from the host" > "$share/hello.txt"
+	run_case 9p-mount --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=9p-mount bulkhead.mib=8 bulkhead.seed=3" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2 \
+		--fs "path=$share,tag=share"
+	back=$share/from-guest.bin
+	echo "=== HOST 9p-mount data-sha256 $(sha "$share/data.bin" 8388608)" \
+		"back-sha256 $(sha "$back" 8388608) back-bytes $(wc -c < "$back")" \
+		"back-owner $(stat -c %u:%g "$back") back-mode $(stat -c %a "$back")" \
+		"dir-owner $(stat -c %u:%g "$share/newdir") moved $(cat "$share/newdir/moved.txt")" \
+		"link $(readlink "$share/link") hard-links $(stat -c %h "$share/hard")" \
+		"gone $(test -e "$share/gone.txt" && echo present || echo absent)"
+}
+
+# 9p-root: a busybox root directory shared as tag rootfs; the kit's /init
+# mounts it and switches root to it, and its own init (written here) says
+# what / is, writes a file, and sets the verdict.
+case_p9_root() {
+	root=$OUT/p9root
+	rm -rf "$root"
+	mkdir -p "$root/bin" "$root/sbin" "$root/dev" "$root/proc" "$root/sys" "$root/etc" "$root/var"
+	cp "${BUSYBOX:-/bin/busybox}" "$root/bin/busybox"
+	for a in sh cat dd echo grep printf sed stty tail uname poweroff; do
+		ln -s busybox "$root/bin/$a"
+	done
+	chmod 777 "$root/var"
+	echo "bulkhead 9p root" > "$root/etc/release"
+	cat > "$root/sbin/init-9p" <<'INIT'
+#!/bin/sh
+export PATH=/bin
+say() { echo "bulkhead-linux: $*"; }
+root=$(grep ' / ' /proc/mounts | tail -n 1)
+say "9p-root: / is: $root"
+say "9p-root: $(cat /etc/release) on $(uname -r), init pid $$"
+echo "written from the 9p root" > /var/written
+case $root in
+*" 9p "*) v='\000'; say "PASS 9p-root" ;;
+*) v='\001'; say "FAIL 9p-root: / is not a 9p mount" ;;
+esac
+stty -F /dev/console "$(stty -F /dev/console -g)" 2>/dev/null
+printf "$v" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc 2>/dev/null
+poweroff -f
+INIT
+	chmod 755 "$root/sbin/init-9p"
+	run_case 9p-root --kernel "path=$KIT/vmlinux,cmdline=$BASE bulkhead.linux=9p-root bulkhead.p9-tag=rootfs" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1 \
+		--fs "path=$root,tag=rootfs"
+	echo "=== HOST 9p-root written $(tr ' ' _ < "$root/var/written" 2>/dev/null || echo none)"
+}
+
 PATTERN=${PATTERN:-$(dirname "$0")/pattern.sh}
 [ $# -gt 0 ] || set -- bz_smp2 bz_verbose pvh_info_file bz_cpu bz_poweroff pvh_reboot blk_dd blk_restart blk_ro ext2 \
-	net_ping net_tcp qemu_kunit
+	net_ping net_tcp qemu_kunit \
+	p9_mount p9_root
 for c in "$@"; do
 	"case_$c"
 done

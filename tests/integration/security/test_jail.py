@@ -115,7 +115,8 @@ def test_policy_dir_violation_kills_that_process_only_and_is_named(tmp_path):
 
 
 HOOKED = os.path.join(BUILD, "testhooks", "bulkhead")
-RELEASE_BINS = ["bulkhead", "bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net"]
+RELEASE_BINS = ["bulkhead", "bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net",
+                "bulkhead-9p"]
 
 
 def hooked_env(process, call):
