@@ -31,8 +31,9 @@ static uint64_t p9_config_read(struct virtio_dev *vd, uint32_t off, unsigned int
 	return v;
 }
 
-static int p9_request(struct p9_dev *d, unsigned int q)
+static int p9_request(struct virtio_dev *vd, unsigned int q)
 {
+	struct p9_dev *d = vd->priv;
 	const struct virtq_chain *c = &d->chain;
 	size_t len = p9_handle(&d->srv, c->iov, c->nread, c->iov + c->nread, c->nwrite);
 
@@ -47,27 +48,8 @@ static int p9_request(struct p9_dev *d, unsigned int q)
 static void p9_queue_notify(struct virtio_dev *vd, unsigned int q)
 {
 	struct p9_dev *d = vd->priv;
-	struct virtq *vq = &vd->queues[q];
-	int pushed = 0;
 
-	for (;;) {
-		enum virtq_error e = virtq_pop(vq, vd->mem, &d->chain);
-
-		if (e == VIRTQ_EMPTY) {
-			if (!virtq_arm_notify(vq))
-				break;
-			continue;
-		}
-		if (e != VIRTQ_OK) {
-			virtio_needs_reset(vd, q, e);
-			break;
-		}
-		if (p9_request(d, q) < 0)
-			break;
-		pushed = 1;
-	}
-	if (pushed)
-		virtio_used(vd, q);
+	virtio_serve_queue(vd, q, &d->chain, p9_request);
 }
 
 /* A reset ends the session: the driver starts again with Tversion. */

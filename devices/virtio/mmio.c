@@ -169,6 +169,32 @@ void virtio_used(struct virtio_dev *vd, unsigned int q)
 		raise_irq(vd, VIRTIO_INT_USED);
 }
 
+void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c,
+			int (*serve)(struct virtio_dev *vd, unsigned int q))
+{
+	struct virtq *vq = &vd->queues[q];
+	int pushed = 0;
+
+	for (;;) {
+		enum virtq_error e = virtq_pop(vq, vd->mem, c);
+
+		if (e == VIRTQ_EMPTY) {
+			if (!virtq_arm_notify(vq))
+				break;
+			continue;
+		}
+		if (e != VIRTQ_OK) {
+			virtio_needs_reset(vd, q, e);
+			break;
+		}
+		if (serve(vd, q) < 0)
+			break;
+		pushed = 1;
+	}
+	if (pushed)
+		virtio_used(vd, q);
+}
+
 void virtio_kick(struct virtio_dev *vd, unsigned int q)
 {
 	if (!virtio_queue_live(vd, q)) {

@@ -226,6 +226,14 @@ uint64_t virtio_mmio_read(struct virtio_dev *vd, uint64_t off, unsigned int size
 void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val);
 /* virtio_kick: queue q was notified (ioeventfd); ignored unless DRIVER_OK and ready. */
 void virtio_kick(struct virtio_dev *vd, unsigned int q);
+/*
+ * virtio_serve_queue: take every chain available on queue q into *c and hand it
+ * to serve (which pushes it, or returns -1 after it failed the device), until
+ * the ring is empty with notifications re-armed; then signal the used buffers.
+ * A broken ring puts the device in NEEDS_RESET.
+ */
+void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c,
+			int (*serve)(struct virtio_dev *vd, unsigned int q));
 /* virtio_used: raise a used-buffer interrupt for queue q if the driver wants one. */
 void virtio_used(struct virtio_dev *vd, unsigned int q);
 /* virtio_needs_reset: the driver broke a ring: set NEEDS_RESET and raise a config interrupt. */
