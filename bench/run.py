@@ -1092,7 +1092,8 @@ def fig_restart(res, cfg, work):
 
 LINUX = "9 Linux boot"
 LINUX_VARIANTS = (("quiet", "Debian's kernel, `quiet`"),
-                  ("verbose", "Debian's kernel, every boot message on the UART console"))
+                  ("verbose", "Debian's kernel, every boot message on the UART console"),
+                  ("pvh", "Debian's vmlinux through its PVH entry, `quiet`: no decompression"))
 
 
 def linux_tier():
@@ -1109,8 +1110,9 @@ def linux_boots(cfg, work, rounds, tier):
         env = dict(os.environ, B=BULKHEAD, KIT=KIT, CLOCK=BOOT_CLOCK, QEMU=QEMU)
         argv = ["sh", LINUX_BOOT] + args
     else:
+        # KIT_ALL: linux_boot.sh names /kit/bzImage and /kit/vmlinux itself
         env = dict(os.environ, WITH_QEMU="1", NESTED_LOG=os.path.join(work, "nested.log"),
-                   KIT=KIT)
+                   KIT=KIT, KIT_ALL="1")
         argv = [NESTED_RUN, "--timeout", str(timeout), "--quiet",
                 "--file", "%s:/bench/boot-clock" % BOOT_CLOCK,
                 "--file", "%s:/bench/linux_boot.sh" % LINUX_BOOT]
