@@ -89,7 +89,8 @@ enum ipc_type {
 	IPC_SPAWN = 23, /* supervisor -> spawner: start this device's next incarnation */
 	IPC_SPAWNED = 24, /* spawner -> supervisor: its pidfd, control and vcpu channel ends */
 	IPC_CFG_9P = 25, /* IN 9p: the shared directory, its mount tag, read-only or not */
-	IPC_TYPE_MAX = 26,
+	IPC_CFG_RNG = 26, /* IN rng: rate limit */
+	IPC_TYPE_MAX = 27,
 };
 
 enum ipc_space {
@@ -171,6 +172,7 @@ enum ipc_dev_kind {
 	IPC_DEV_BLK = 2,
 	IPC_DEV_NET = 3,
 	IPC_DEV_9P = 4,
+	IPC_DEV_RNG = 5,
 };
 
 /* IN device process, first; its kind's own message (CFG_SERIAL, ...) follows. */
@@ -296,7 +298,8 @@ _Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
  * kind adds its message's name here, so that ipc.c knows no kind. */
 #define IPC_KIND_TYPE_NAMES \
 	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET", \
-	[IPC_CFG_9P] = "CFG_9P",
+	[IPC_CFG_9P] = "CFG_9P", \
+	[IPC_CFG_RNG] = "CFG_RNG",
 
 #define IPC_CFG_SERIAL_FDS \
 	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
@@ -351,6 +354,20 @@ struct ipc_cfg_9p {
 };
 _Static_assert(sizeof(struct ipc_cfg_9p) == 48, "ipc_cfg_9p size");
 #define IPC_CFG_9P_FDS { { "ROOT_FD", offsetof(struct ipc_cfg_9p, c9_root_fd), 0 } }
+
+/* rng: virtio-rng, random bytes from getrandom(2); with a rate, a timerfd. IN rng. */
+#define IPC_RNG_VIRTIO_ID 4
+#define IPC_RNG_QUEUES 1
+#define IPC_RNG_RATE_MAX (1ull << 40) /* bytes per second */
+
+struct ipc_cfg_rng {
+	struct ipc_hdr h;
+	uint64_t rg_rate; /* bytes per second (token bucket), 0: unlimited; <= IPC_RNG_RATE_MAX */
+	int32_t rg_timer_fd; /* with a rate: a timerfd (CLOCK_MONOTONIC, non-blocking); else none */
+	uint32_t rg_pad;
+};
+_Static_assert(sizeof(struct ipc_cfg_rng) == 24, "ipc_cfg_rng size");
+#define IPC_CFG_RNG_FDS { { "TIMER_FD", offsetof(struct ipc_cfg_rng, rg_timer_fd), 1 } }
 
 enum ipc_jail_mode {
 	IPC_JAIL_FULL = 0,
