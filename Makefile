@@ -56,6 +56,7 @@ MODULES_blk := devices/blk devices/virtio
 MODULES_net := devices/net devices/virtio
 MODULES_9p := devices/9p devices/virtio
 MODULES_rng := devices/rng devices/virtio
+MODULES_vsock := devices/vsock devices/virtio
 PROBE_MODULES := probe kinds supervisor/config.c supervisor/fcjson.c jail ipc common
 QEMU_MODULES := frontends/qemu common
 

@@ -90,7 +90,8 @@ enum ipc_type {
 	IPC_SPAWNED = 24, /* spawner -> supervisor: its pidfd, control and vcpu channel ends */
 	IPC_CFG_9P = 25, /* IN 9p: the shared directory, its mount tag, read-only or not */
 	IPC_CFG_RNG = 26, /* IN rng: rate limit */
-	IPC_TYPE_MAX = 27,
+	IPC_CFG_VSOCK = 27, /* IN vsock: the guest's CID, the listening socket */
+	IPC_TYPE_MAX = 28,
 };
 
 enum ipc_space {
@@ -173,6 +174,7 @@ enum ipc_dev_kind {
 	IPC_DEV_NET = 3,
 	IPC_DEV_9P = 4,
 	IPC_DEV_RNG = 5,
+	IPC_DEV_VSOCK = 6,
 };
 
 /* IN device process, first; its kind's own message (CFG_SERIAL, ...) follows. */
@@ -299,7 +301,7 @@ _Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
 #define IPC_KIND_TYPE_NAMES \
 	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET", \
 	[IPC_CFG_9P] = "CFG_9P", \
-	[IPC_CFG_RNG] = "CFG_RNG",
+	[IPC_CFG_RNG] = "CFG_RNG", [IPC_CFG_VSOCK] = "CFG_VSOCK",
 
 #define IPC_CFG_SERIAL_FDS \
 	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
@@ -368,6 +370,26 @@ struct ipc_cfg_rng {
 };
 _Static_assert(sizeof(struct ipc_cfg_rng) == 24, "ipc_cfg_rng size");
 #define IPC_CFG_RNG_FDS { { "TIMER_FD", offsetof(struct ipc_cfg_rng, rg_timer_fd), 1 } }
+
+/*
+ * vsock: virtio-vsock with Firecracker's hybrid host side. The listening UNIX
+ * socket at the configured path (made by the supervisor) for host programs;
+ * connections the guest makes to the host go through the broker (CONNECT).
+ * IN vsock.
+ */
+#define IPC_VSOCK_VIRTIO_ID 19
+#define IPC_VSOCK_QUEUES 3 /* rx, tx, event */
+#define IPC_VSOCK_CID_MIN 3 /* 0-2 are reserved, 2 is the host */
+#define IPC_VSOCK_CID_MAX 0xfffffffeull /* the upper 32 bits are reserved; ~0u is "any" */
+
+struct ipc_cfg_vsock {
+	struct ipc_hdr h;
+	uint64_t vs_cid; /* the guest's CID, IPC_VSOCK_CID_MIN..IPC_VSOCK_CID_MAX */
+	int32_t vs_listen_fd; /* AF_UNIX SOCK_STREAM, listening */
+	uint32_t vs_pad;
+};
+_Static_assert(sizeof(struct ipc_cfg_vsock) == 24, "ipc_cfg_vsock size");
+#define IPC_CFG_VSOCK_FDS { { "LISTEN_FD", offsetof(struct ipc_cfg_vsock, vs_listen_fd), 0 } }
 
 enum ipc_jail_mode {
 	IPC_JAIL_FULL = 0,

@@ -9,7 +9,7 @@
 #include "common/log.h"
 
 /* Each kind's row, in its own file; the order is the order of their windows. */
-extern const struct dev_kind kind_serial, kind_blk, kind_net, kind_9p, kind_rng;
+extern const struct dev_kind kind_serial, kind_blk, kind_net, kind_9p, kind_rng, kind_vsock;
 
 const struct dev_kind *const kinds_table[] = {
 	&kind_serial,
@@ -17,6 +17,7 @@ const struct dev_kind *const kinds_table[] = {
 	&kind_net,
 	&kind_9p,
 	&kind_rng,
+	&kind_vsock,
 };
 const size_t kinds_count = nitems(kinds_table);
 
