@@ -136,6 +136,8 @@ UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem c
 UNIT_net := devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 P9_SRCS := $(filter-out devices/9p/main.c,$(wildcard devices/9p/*.c))
 UNIT_9p := $(P9_SRCS) devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_rng := devices/rng/rng.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_vsock := devices/vsock/vsock.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).
