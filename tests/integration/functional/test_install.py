@@ -14,9 +14,10 @@ from conftest import BUILD, GUEST_PASS, ROOT, guest_args
 NOT_INSTALLED = {"bulkhead-probe"}
 # Installed beside bulkhead, in bin: the front ends a user runs.
 FRONT_ENDS = ["bulkhead-qemu"]
-# The child each helper runs as, in a VM with one disk, one NIC and one share.
+# The child each helper runs as, in a VM with one disk, one NIC, one share, --rng and --vsock.
 CHILD = {"bulkhead-vcpu": "vcpu", "bulkhead-serial": "serial", "bulkhead-blk": "blk0",
-         "bulkhead-net": "net0", "bulkhead-9p": "9p0"}
+         "bulkhead-net": "net0", "bulkhead-9p": "9p0", "bulkhead-rng": "rng",
+         "bulkhead-vsock": "vsock"}
 
 
 def built_helpers():
@@ -58,7 +59,8 @@ def test_install_layout_and_run(tmp_path, vm_factory, netns):
     share = tmp_path / "share"
     share.mkdir()
     vm = vm_factory(guest_args("echo", mem=32) + ["--disk", "path=%s" % img, "--net", "tap=tap0",
-                                                  "--fs", "path=%s,tag=share" % share],
+                                                  "--fs", "path=%s,tag=share" % share, "--rng",
+                                                  "--vsock", "cid=3,uds=%s" % (tmp_path / "v.sock")],
                     exe=str(prefix / "bin" / "bulkhead"), wrap=netns.exec_argv,
                     stdin=subprocess.PIPE)
     vm.read_until(b"bulkhead-test-guest: ready")
