@@ -161,11 +161,12 @@ static void conn_peer_credit(struct vconn *c, const struct vsock_hdr *h)
 	c->peer_fwd_cnt = h->fwd_cnt;
 }
 
-/* The host side may have data for the guest, which may take it now. */
+/* The host side may have data for the guest, which may take it now: its rx queue is
+ * live (not before DRIVER_OK, not in NEEDS_RESET) and has buffers, and it gave credit. */
 static int can_send(const struct vsock *v, const struct vconn *c)
 {
 	return c->state == VC_ESTABLISHED && !c->host_eof && !(c->guest_shut & VSOCK_SHUTDOWN_RCV) &&
-	       peer_credit(c) > 0 && !v->rx_starved;
+	       peer_credit(c) > 0 && !v->rx_starved && virtio_queue_live(&v->vd, VSOCK_RXQ);
 }
 
 /* ---- the RST queue: answers to packets of no connection ---- */

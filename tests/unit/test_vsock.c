@@ -1089,6 +1089,27 @@ static void test_rx_buffer_below_header(void **state)
 	assert_true(vdrv_needs_reset(&D));
 }
 
+/*
+ * Found by fuzz_vsock (tests/fuzz/corpus/fuzz_vsock/regress-spin-on-needs-reset): with the
+ * rx queue broken (NEEDS_RESET), a host socket with data stayed polled for EPOLLIN that
+ * nothing could act on, and the level-triggered loop spun. The rx queue must be live.
+ */
+static void test_no_spin_in_needs_reset(void **state)
+{
+	struct gconn g;
+	int fd;
+
+	(void)state;
+	start(QSIZE);
+	fd = guest_connect(&g, 6000, 9600);
+	(void)vdrv_post(&D, VSOCK_RXQ, &(struct vdrv_buf){ 1ull << 40, 4096, 1 }, 1);
+	virtio_kick(&V->vd, VSOCK_RXQ);
+	assert_int_equal(send(fd, "data for a broken ring", 22, 0), 22);
+	pump(); /* fails as a spin if the socket stays polled */
+	assert_true(vdrv_needs_reset(&D));
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1113,6 +1134,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_rst_queue_stalls_tx, fx_teardown),
 		cmocka_unit_test_teardown(test_reset_event, fx_teardown),
 		cmocka_unit_test_teardown(test_rx_buffer_below_header, fx_teardown),
+		cmocka_unit_test_teardown(test_no_spin_in_needs_reset, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
