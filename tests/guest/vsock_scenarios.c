@@ -385,6 +385,8 @@ static void bench_rx(uint32_t port, uint64_t bytes)
 	static uint8_t buf[16 * VS_PKT];
 	uint64_t got = 0, t0 = 0, end = rdtsc() + us_to_tsc(timeout_us()), us;
 	struct vs_conn *c = NULL;
+	uint32_t crc = 0, len, sent = 0;
+	char line[48];
 
 	while (!c || c->state == VS_OPEN) {
 		vs_poll();
@@ -396,6 +398,7 @@ static void bench_rx(uint32_t port, uint64_t bytes)
 
 			if (n && !t0)
 				t0 = rdtsc();
+			crc = crc32(crc, buf, n);
 			got += n;
 			if (c->peer_shut & VS_SHUT_SEND && !c->r_len)
 				break;
@@ -407,6 +410,12 @@ static void bench_rx(uint32_t port, uint64_t bytes)
 	if (got != bytes)
 		fail("vsock: bench rx: %lu bytes, %lu expected", got, bytes);
 	cprintf(TAG "bench: rx MB/s %lu (%lu bytes in %lu us)\n", us ? got / us : 0, got, us);
+	/* the sender's check: the count and CRC-32 of what arrived */
+	len = (uint32_t)snprintf(line, sizeof(line), "%lu 0x%08x\n", got, crc);
+	while (sent < len && c->state == VS_OPEN && rdtsc() < end) {
+		sent += vs_write(c, line + sent, len - sent);
+		vs_poll();
+	}
 	vs_shutdown(c, VS_SHUT_RCV | VS_SHUT_SEND);
 }
 
@@ -417,7 +426,8 @@ void vsock_bench(void)
 	struct xfer x;
 
 	vs_open();
-	vs.listen_port = port + 2; /* the host's sender may come at any time */
+	vs.listen_port = port + 2; /* the host's sender may come at any time from now */
+	cprintf(GUEST_TAG "ready\n");
 	bench_connect(port, (unsigned int)param_u64("bulkhead.iterations", 100));
 	xfer_start(&x, open_or_fail(port + 1), 1, bytes);
 	xfer_all(&x, 1);
