@@ -63,24 +63,6 @@ static int arm(struct rng *r, uint64_t ns)
 	return 0;
 }
 
-static uint64_t be_read(void *ctx, uint64_t off, unsigned int size)
-{
-	(void)ctx;
-	return virtio_mmio_read(&rng.vd, off, size);
-}
-
-static void be_write(void *ctx, uint64_t off, unsigned int size, uint64_t val)
-{
-	(void)ctx;
-	virtio_mmio_write(&rng.vd, off, size, val);
-}
-
-static void be_kick(void *ctx, unsigned int q)
-{
-	(void)ctx;
-	virtio_kick(&rng.vd, q);
-}
-
 static void be_backend(void *ctx, struct fz *in, uint8_t sub)
 {
 	(void)ctx;
@@ -109,10 +91,11 @@ static void be_after(void *ctx)
 }
 
 static const struct fzv_backend backend = {
+	.ctx = &rng.vd,
 	.nqueues = 1,
-	.io_read = be_read,
-	.io_write = be_write,
-	.kick = be_kick,
+	.io_read = fzv_dev_read,
+	.io_write = fzv_dev_write,
+	.kick = fzv_dev_kick,
 	.backend = be_backend,
 	.after_op = be_after,
 };

@@ -27,7 +27,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +41,7 @@
 #include "fz.h"
 #include "fzv.h"
 #include "fzv_dev.h"
+#include "tests/unit/vsock_loop.h"
 
 #define CID 3
 #define MAX_HOST 96
@@ -59,37 +59,12 @@ static struct {
 	uint32_t seq, port;
 } req[MAX_REQ];
 static unsigned int nreq;
-static struct watch {
-	int fd;
-	uint32_t tag, events;
-} W[2 * VSOCK_MAX_CONNS];
-static unsigned int nw;
+static struct vloop L; /* the device process's epoll loop (tests/unit/vsock_loop.h) */
 static int baseline_sockets;
 
 static void on_irq(struct virtio_dev *vd)
 {
 	(void)vd;
-}
-
-static int rec_watch(struct vsock *v, int op, int fd, uint32_t events, uint32_t tag)
-{
-	(void)v;
-	for (unsigned int i = 0; i < nw; i++) {
-		if (W[i].fd != fd)
-			continue;
-		if (op == EPOLL_CTL_ADD)
-			return -EEXIST;
-		if (op == EPOLL_CTL_DEL)
-			W[i] = W[--nw];
-		else
-			W[i].events = events, W[i].tag = tag;
-		return 0;
-	}
-	if (op != EPOLL_CTL_ADD)
-		return -ENOENT;
-	FZ_CHECK(nw < sizeof(W) / sizeof(W[0]), "more than %u fds watched", nw);
-	W[nw++] = (struct watch){ fd, tag, events };
-	return 0;
 }
 
 static int rec_connect(struct vsock *v, uint32_t seq, uint32_t port)
@@ -101,50 +76,15 @@ static int rec_connect(struct vsock *v, uint32_t seq, uint32_t port)
 	return 0;
 }
 
-/* An fd the device closed left the real epoll set with it. */
-static int watch_stale(const struct watch *w)
-{
-	const struct vconn *c;
-
-	if (w->tag == VSOCK_LISTEN_TAG)
-		return 0;
-	c = &V->conns[w->tag & 0x7f];
-	return c->state == VC_FREE || c->fd != w->fd || (c->gen << 7 | (w->tag & 0x7f)) != w->tag;
-}
-
-/* The device process's loop: flush, then deliver what is ready; until nothing is. */
+/* The device process's loop after every op: flush, then deliver what is ready. */
 static void loop(void)
 {
-	for (int round = 0; round < 256; round++) {
-		struct pollfd p[sizeof(W) / sizeof(W[0])];
-		struct watch copy[sizeof(W) / sizeof(W[0])];
-		unsigned int n = 0;
-		int ready = 0;
+	int err = vloop_run(&L, 256);
 
-		vsock_flush(V);
-		for (unsigned int i = 0; i < nw;) {
-			if (watch_stale(&W[i])) {
-				W[i] = W[--nw];
-				continue;
-			}
-			copy[n] = W[i];
-			p[n++] = (struct pollfd){ .fd = W[i].fd, .events = (short)W[i].events };
-			i++;
-		}
-		while (poll(p, n, 0) < 0) {
-			if (errno != EINTR) /* libFuzzer's timer */
-				fz_fail("poll: %s", strerror(errno));
-		}
-		for (unsigned int i = 0; i < n; i++) {
-			if (p[i].revents) {
-				ready = 1;
-				vsock_event(V, copy[i].tag, (uint32_t)p[i].revents);
-			}
-		}
-		if (!ready)
-			return;
-	}
-	fz_fail("the device loop never settles: an fd stays ready (a spin)");
+	if (err == -ELOOP)
+		fz_fail("the device loop never settles: an fd stays ready (a spin)");
+	if (err < 0)
+		fz_fail("poll: %s", strerror(-err));
 }
 
 static void keep_host(int fd)
@@ -350,10 +290,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!V)
 		setup_once();
 	vsock_setup(V, CID, listen_fd, &gm);
-	V->watch = rec_watch;
+	vloop_init(&L, V);
 	V->connect = rec_connect;
 	V->vd.irq = on_irq;
-	nw = nreq = nhost = 0;
+	nreq = nhost = 0;
 	if (vsock_start(V) < 0)
 		fz_fail("vsock_start");
 	if (!baseline_sockets)

@@ -150,20 +150,30 @@ static int source(int fd, uint64_t bytes, uint64_t seed, const char *what)
 	return strcmp(answer, want) == 0 ? 0 : 1;
 }
 
-static int vsock_listen(unsigned int port)
+/* Bind s to a, listen, take one connection and close s; the connection. */
+static int accept_one(int s, const struct sockaddr *a, socklen_t len, const char *what)
 {
-	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
-	int s = socket(AF_VSOCK, SOCK_STREAM, 0), c;
+	int c;
 
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 1) < 0)
-		die("AF_VSOCK listen");
-	printf("vsock-tool: listening on port %u\n", port);
-	fflush(stdout);
+	if (s < 0 || bind(s, a, len) < 0 || listen(s, 1) < 0)
+		die(what);
+	if (a->sa_family == AF_VSOCK) {
+		printf("vsock-tool: listening on port %u\n", ((const struct sockaddr_vm *)a)->svm_port);
+		fflush(stdout);
+	}
 	c = accept(s, NULL, NULL);
 	if (c < 0)
 		die("accept");
 	close(s);
 	return c;
+}
+
+static int vsock_listen(unsigned int port)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port };
+
+	return accept_one(socket(AF_VSOCK, SOCK_STREAM, 0), (struct sockaddr *)&a, sizeof(a),
+			  "AF_VSOCK listen");
 }
 
 static int vsock_dial(unsigned int port)
@@ -190,17 +200,10 @@ static void unix_addr(struct sockaddr_un *a, const char *path)
 static int host_listen(const char *path)
 {
 	struct sockaddr_un a;
-	int s = socket(AF_UNIX, SOCK_STREAM, 0), c;
 
 	unix_addr(&a, path);
 	unlink(path);
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 1) < 0)
-		die(path);
-	c = accept(s, NULL, NULL);
-	if (c < 0)
-		die("accept");
-	close(s);
-	return c;
+	return accept_one(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&a, sizeof(a), path);
 }
 
 /* Through PATH to the guest's port: "CONNECT port\n", then "OK <port>\n". */
