@@ -740,8 +740,16 @@ static void host_accept(struct vsock *v)
 		struct vconn *c;
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("vsock: accept");
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return;
+			/* EMFILE, ENFILE, ENOBUFS: the listening socket stays readable, so stop
+			 * polling it (a level-triggered spin otherwise) until a connection ends. */
+			log_warn("vsock: accept; host connections wait");
+			if (v->watch(v, EPOLL_CTL_DEL, v->listen_fd, 0, VSOCK_LISTEN_TAG) == 0) {
+				v->listen_paused = 1;
+				v->listen_retry = 0;
+				v->listen_paused_at = vsock_conns(v);
+			}
 			return;
 		}
 		c = conn_alloc(v, VC_HOST_LINE);
@@ -850,6 +858,9 @@ static void conn_update_watch(struct vsock *v, struct vconn *c)
 
 void vsock_flush(struct vsock *v)
 {
+	if (v->listen_paused && (v->listen_retry || vsock_conns(v) < v->listen_paused_at) &&
+	    v->watch(v, EPOLL_CTL_ADD, v->listen_fd, EPOLLIN, VSOCK_LISTEN_TAG) == 0)
+		v->listen_paused = 0;
 	for (int round = 0; round < 2; round++) {
 		if (v->tx_stalled && v->rst_len < VSOCK_RST_QUEUE)
 			tx_pump(v);
@@ -866,6 +877,7 @@ static void vsock_queue_notify(struct virtio_dev *vd, unsigned int q)
 {
 	struct vsock *v = vd->priv;
 
+	v->listen_retry = 1;
 	if (q == VSOCK_RXQ) {
 		v->rx_starved = 0;
 		rx_pump(v);
@@ -923,6 +935,8 @@ void vsock_setup(struct vsock *v, uint64_t cid, int listen_fd, const struct gues
 	v->next_host_port = VSOCK_HOST_PORT_BASE;
 	v->rst_head = v->rst_len = 0;
 	v->tx_stalled = v->rx_starved = v->reset_event = v->was_live = 0;
+	v->listen_paused = v->listen_retry = 0;
+	v->listen_paused_at = 0;
 	v->rr = 0;
 	memset(&v->stats, 0, sizeof(v->stats));
 	virtio_init(&v->vd, &vsock_virtio_ops, mem, v);

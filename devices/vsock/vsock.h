@@ -156,6 +156,10 @@ struct vsock {
 	int rx_starved; /* the rx queue had no buffer: wait for its kick */
 	int reset_event; /* a TRANSPORT_RESET event waits for an event buffer */
 	int was_live; /* DRIVER_OK was set since the last reset */
+	/* accept failed for want of fds: the listening socket is not polled until a connection
+	 * ends (fewer than listen_paused_at) or the guest kicks (listen_retry) */
+	int listen_paused, listen_retry;
+	unsigned int listen_paused_at;
 	unsigned int rr; /* the connection the rx pump looks at first */
 	struct virtq_chain chain;
 	struct iovec iov[VIRTQ_MAX_SEGS];

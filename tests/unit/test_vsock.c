@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -1046,6 +1047,40 @@ static void test_no_spin_in_needs_reset(void **state)
 	close(fd);
 }
 
+/*
+ * accept failing for want of fds (EMFILE) leaves the listening socket readable: the
+ * device stops polling it rather than spin, and tries again when the guest kicks.
+ */
+static void test_accept_out_of_fds(void **state)
+{
+	struct rlimit old, low;
+	struct vsock_hdr h;
+	char buf[32];
+	int fd, probe;
+
+	(void)state;
+	start(QSIZE);
+	fd = host_dial();
+	assert_int_equal(send(fd, "CONNECT 88\n", 11, 0), 11);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	probe = dup(0); /* the lowest free fd: allow no more than what is open now */
+	assert_true(probe >= 0);
+	close(probe);
+	low = old;
+	low.rlim_cur = (rlim_t)probe;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	pump(); /* fails as a spin if the listening socket stays polled */
+	assert_true(V->listen_paused);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	virtio_kick(&V->vd, VSOCK_RXQ);
+	pump();
+	assert_false(V->listen_paused);
+	assert_true(rx_take(&h, buf, sizeof(buf)));
+	assert_int_equal(h.op, VSOCK_OP_REQUEST);
+	assert_int_equal(h.dst_port, 88);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1071,6 +1106,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_reset_event, fx_teardown),
 		cmocka_unit_test_teardown(test_rx_buffer_below_header, fx_teardown),
 		cmocka_unit_test_teardown(test_no_spin_in_needs_reset, fx_teardown),
+		cmocka_unit_test_teardown(test_accept_out_of_fds, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
