@@ -5,12 +5,14 @@ constant and do not compress, the hostile chains refused or completed empty
 with the device working again after a reset, the token bucket of rate=, and
 a bulkhead-rng process that holds nothing but its memory, channels and
 eventfds (it reads getrandom(2), not a file)."""
+import os
 import re
+import signal
 import time
 
 import pytest
 
-from conftest import (GUEST_PASS, assert_holds_no_path, assert_usage_error, guest_args,
+from conftest import (BUILD, GUEST_PASS, assert_holds_no_path, assert_usage_error, guest_args,
                       vm_processes)
 
 
@@ -86,3 +88,29 @@ def test_rng_repeated_and_in_config(vm_factory, guest, tmp_path):
     vm = vm_factory(guest_args("rng-read", "bulkhead.bytes=65536") + ["--config", str(cfg)])
     assert_pass(vm, vm.wait(60), "rng-read")
     assert not vm_processes(vm.name)
+
+
+def test_rng_restarts(vm_factory, guest):
+    """--on-device-failure restart: bulkhead-rng is killed 5 times while the guest reads
+    (its queue in flight each time); each replacement goes on from the used index the
+    dead one left and the guest gets every byte it asked for."""
+    env = dict(os.environ, BULKHEAD_TEST_RESTART_WINDOW_MS="1000")
+    vm = vm_factory(guest_args("rng-read", "bulkhead.bytes=6291456 bulkhead.chunk=4096")
+                    + ["--pit", "off", "--rng", "rate=524288", "--on-device-failure", "restart"],
+                    exe=os.path.join(BUILD, "testhooks", "bulkhead"), env=env)
+    killed = []
+    time.sleep(0.3)
+    while len(killed) < 5 and vm.proc.poll() is None:
+        pid = vm_processes(vm.name).get("rng")
+        if pid and pid not in killed:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            time.sleep(0.5)
+        else:
+            time.sleep(0.01)
+    status = vm.wait(120)
+    assert status == GUEST_PASS, vm.explain()
+    assert "bulkhead-test-guest: PASS rng-read" in vm.stdout, vm.explain()
+    assert len(killed) == 5, vm.explain()
+    assert len(re.findall(r"^bulkhead: rng \(pid \d+\) .*; restarting it", vm.stderr, re.M)) == 5, \
+        vm.explain()

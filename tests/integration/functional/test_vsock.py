@@ -10,6 +10,7 @@ connection goes on; the hostile-packet suite; the checks on PATH; and a
 bulkhead-vsock process that holds no path."""
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -18,8 +19,8 @@ import zlib
 
 import pytest
 
-from conftest import (BULKHEAD, EXIT_USAGE, GUEST_PASS, ROOT, assert_holds_no_path,
-                      assert_usage_error, guest_args)
+from conftest import (BULKHEAD, EXIT_USAGE, EXIT_VM_FAILED, GUEST_PASS, ROOT,
+                      assert_holds_no_path, assert_usage_error, guest_args, vm_processes)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "guest"))
 import vsockpeer  # noqa: E402
@@ -240,3 +241,15 @@ def test_config_cid(vm_factory, guest, uds):
         assert_pass(vm, vm.wait(60), "vsock-dial")
     finally:
         ls.stop()
+
+
+def test_no_restart(vm_factory, guest, uds):
+    """Its connections die with it: even with --on-device-failure restart, a bulkhead-vsock
+    that dies ends the VM (status 4), naming it."""
+    vm = vm_factory(guest_args("vsock-serve") + ["--vsock", "cid=3,uds=%s" % uds,
+                                                 "--on-device-failure", "restart"])
+    vm.read_until(b"ready")
+    os.kill(vm_processes(vm.name)["vsock"], signal.SIGKILL)
+    assert vm.wait(30) == EXIT_VM_FAILED, vm.explain()
+    assert "vsock" in vm.stderr.strip().splitlines()[-1], vm.explain()
+    assert "restarting it" not in vm.stderr, vm.explain()
