@@ -59,8 +59,9 @@ def run(cmd, cwd, log, timeout):
     with open(log, "a") as out:
         out.write("\n$ %s\n" % " ".join(cmd))
         out.flush()
+        # COLUMNS: pytest's summary line keeps the reason a test failed.
         p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+                             start_new_session=True, env=dict(os.environ, COLUMNS="400"))
         try:
             return p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
