@@ -28,6 +28,9 @@ util-linux
 clang
 libclang-rt-14-dev
 gnuplot-nox
+libhttp-parser-dev
+libjansson-dev
+curl
 "
 
 missing=""
