@@ -286,6 +286,11 @@ struct ipc_counters {
 	uint64_t ct_pad;
 };
 _Static_assert(sizeof(struct ipc_counters) == 64, "ipc_counters size");
+/* ipc_count: add n to counter *c (one writer; read by another process at any time). */
+static inline void ipc_count(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
 _Static_assert(sizeof(struct ipc_shadow) <= IPC_COUNTERS_OFF &&
 		       IPC_COUNTERS_OFF + sizeof(struct ipc_counters) <= IPC_SHADOW_SIZE,
 	       "the counters lie in the shadow page, past the registers");

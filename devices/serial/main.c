@@ -45,6 +45,7 @@ static void serial_write_out(struct serial *s)
 		}
 		off += (size_t)n;
 	}
+	devproc_count(s->dp, 0, off, 0);
 	s->out_len = 0;
 }
 
@@ -126,6 +127,7 @@ static int serial_input(struct devproc *dp)
 		return devproc_watch_input(dp, 0);
 	}
 	uart_rx(&s->uart, buf, (size_t)n);
+	devproc_count(dp, 0, (uint64_t)n, 0);
 	return 0;
 }
 
