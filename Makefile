@@ -53,6 +53,12 @@ DEVICE_RUNTIME := devices/devproc runtime jail mem ipc testhooks common
 MODULES_serial := devices/serial
 MODULES_blk := devices/blk devices/virtio
 MODULES_net := devices/net devices/virtio
+# The API socket's process has no register window: the runtime without devices/devproc,
+# and Debian's HTTP parser and JSON library (docs/architecture.md, "The API socket").
+MODULES_api := api
+RUNTIME_api := runtime jail mem ipc testhooks common
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+LIBS_api := -lhttp_parser $(JANSSON_LIBS)
 PROBE_MODULES := probe kinds supervisor/config.c jail ipc common
 
 -include seccomp-policies/policies.mk
@@ -71,9 +77,9 @@ $(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_vcp
 	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread $(CAPNG_LIBS) $(POLICY_LIBS)
 
 define device_rule
-$(O)/bulkhead-$(1): $(call objs,$(MODULES_$(1)) $(DEVICE_RUNTIME)) $(POLICY_OBJS) $(POLICY_OBJ_$(1))
+$(O)/bulkhead-$(1): $(call objs,$(MODULES_$(1)) $(or $(RUNTIME_$(1)),$(DEVICE_RUNTIME))) $(POLICY_OBJS) $(POLICY_OBJ_$(1))
 	@echo "  LD      $$@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $$@ $$^ $(CAPNG_LIBS) $(POLICY_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $$@ $$^ $(LIBS_$(1)) $(CAPNG_LIBS) $(POLICY_LIBS)
 endef
 $(foreach k,$(DEVICE_KINDS),$(eval $(call device_rule,$(k))))
 
