@@ -148,10 +148,11 @@ static int build_acpi(struct sup *s, uint64_t *rsdp)
 		.nvcpus = s->cfg.nvcpus,
 		.devices = devs,
 		.serial = 1,
+		.power_button = s->power_fd >= 0,
 	};
 
 	for (unsigned int i = 0; i < s->ndevs; i++) {
-		if (!s->devs[i].kind->transport->announce)
+		if (!kinds_announced(s->devs[i].kind))
 			continue;
 		devs[cfg.ndevices].base = s->devs[i].base;
 		devs[cfg.ndevices].size = (uint32_t)s->devs[i].len;
@@ -205,7 +206,7 @@ static void load_kernel(struct sup *s)
 			      ? open_config_file("--initrd", "path", s->cfg.initrd_path, O_RDONLY)
 			      : -1;
 	for (unsigned int i = 0; i < s->ndevs; i++) {
-		if (!s->devs[i].kind->transport->announce)
+		if (!kinds_announced(s->devs[i].kind))
 			continue;
 		devs[a.ndevices].base = s->devs[i].base;
 		devs[a.ndevices++].gsi = s->devs[i].gsi;
@@ -299,7 +300,7 @@ int main(int argc, char **argv)
 {
 	static struct sup s;
 	char err[PATH_MAX + 256];
-	int status;
+	int status, err_no;
 
 	s.launch_ns = now_ns();
 	s.status = -1;
@@ -313,6 +314,10 @@ int main(int argc, char **argv)
 	if (vm_open_devices(&s, err, sizeof(err)) < 0)
 		usage_error(err);
 	jail_plan(&s);
+	if ((err_no = control_init(&s)) < 0) {
+		errno = -err_no;
+		fatal("--api-socket: the API page");
+	}
 	load_kernel(&s);
 	if (block_signals(&s) < 0)
 		fatal("signals");

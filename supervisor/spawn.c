@@ -129,6 +129,9 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 		args.flags |= CLONE_NEWPID;
 	if (spawn_flags & SPAWN_NEWUSER)
 		args.flags |= CLONE_NEWUSER;
+	/* Back only once the child has exec'd (or died): its /proc files are then its own. */
+	if (spawn_flags & SPAWN_WAIT_EXEC)
+		args.flags |= CLONE_VFORK;
 	/* clone3 takes no exit signal with CLONE_PARENT: the supervisor waits with __WALL. */
 	if (spawn_flags & SPAWN_SIBLING) {
 		args.flags |= CLONE_PARENT;
