@@ -64,7 +64,7 @@ PROBE_MODULES := probe kinds supervisor/config.c jail ipc common
 -include seccomp-policies/policies.mk
 
 DEVICE_BINS := $(foreach k,$(DEVICE_KINDS),$(O)/bulkhead-$(k))
-BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(DEVICE_BINS)
+BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(DEVICE_BINS) $(O)/bulkhead-ctl
 
 all: $(BINS) $(O)/bulkhead-probe $(O)/tools/man-devices guest
 
@@ -82,6 +82,12 @@ $(O)/bulkhead-$(1): $(call objs,$(MODULES_$(1)) $(or $(RUNTIME_$(1)),$(DEVICE_RU
 	$(Q)$(CC) $(BH_LDFLAGS) -o $$@ $$^ $(LIBS_$(1)) $(CAPNG_LIBS) $(POLICY_LIBS)
 endef
 $(foreach k,$(DEVICE_KINDS),$(eval $(call device_rule,$(k))))
+
+# `bulkhead ctl SOCKET COMMAND`: the API socket's client, exec'd by bulkhead so that the
+# supervisor's binary links no HTTP parser.
+$(O)/bulkhead-ctl: $(call objs,ctl common)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lhttp_parser
 
 # The probe reads the policies from the source tree (or --policy-dir), the same
 # texts the processes embed; it is a tool for evaluating the jail, not installed.
@@ -191,7 +197,7 @@ demo: deps
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(O)/bulkhead $(DESTDIR)$(BINDIR)/bulkhead
-	install -m 755 $(O)/bulkhead-vcpu $(DEVICE_BINS) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 755 $(O)/bulkhead-vcpu $(DEVICE_BINS) $(O)/bulkhead-ctl $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 docs/bulkhead.1 $(DESTDIR)$(MANDIR)/man1/bulkhead.1
 
 clean:

@@ -296,12 +296,28 @@ static int block_signals(struct sup *s)
 	return s->sigfd < 0 ? -errno : 0;
 }
 
+/* bulkhead ctl SOCKET COMMAND: the API socket's client, a helper of its own (ctl/). */
+static _Noreturn void run_ctl(int argc, char **argv)
+{
+	char exe[PATH_MAX];
+	int err = helper_path("ctl", exe, sizeof(exe));
+
+	(void)argc;
+	argv[1] = "bulkhead ctl";
+	if (err == 0)
+		execv(exe, argv + 1);
+	fprintf(stderr, "bulkhead: ctl: bulkhead-ctl: %s\n", strerror(err < 0 ? -err : errno));
+	exit(EXIT_USAGE);
+}
+
 int main(int argc, char **argv)
 {
 	static struct sup s;
 	char err[PATH_MAX + 256];
 	int status, err_no;
 
+	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
+		run_ctl(argc, argv);
 	s.launch_ns = now_ns();
 	s.status = -1;
 	s.deadline_ms = testhook_deadline_ms(IPC_DEADLINE_MS);
