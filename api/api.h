@@ -24,7 +24,9 @@
 #include "ipc/ipc.h"
 
 /* Bounds (docs/architecture.md, "The API socket"). */
-#define API_MAX_CONNS 16 /* connections served at once; more get 503 at once */
+#define API_MAX_CONNS 16 /* connections served at once */
+#define API_MAX_REFUSED 16 /* beyond them, connections answered 503 at once (more: closed) */
+#define API_REFUSED_MS 1000 /* how long such a one may take to finish sending */
 #define API_HEADER_MAX 8192 /* bytes of request line and headers: more is 431 */
 #define API_URL_MAX 256 /* bytes of the request target: more is 414 */
 #define API_BODY_MAX 4096 /* bytes of body: more is 413 */

@@ -4,8 +4,9 @@
  * One request: read with http-parser (Debian's libhttp-parser, the C parser
  * Node.js used before llhttp; it allocates nothing and makes no system call),
  * bounded while it is read (target 414, headers 431, body 413), then routed:
- * an unknown path is 404, a known one with another method 405, a body on a
- * path that takes none, or one that is not an empty JSON object, 400. The
+ * an HTTP version other than 1.0 and 1.1 is 505, an unknown path 404, a known
+ * one with another method 405, a body on a path that takes none, or one that
+ * is not an empty JSON object, 400. The
  * response is framed here; render.c makes its body.
  */
 #include <errno.h>
@@ -174,6 +175,10 @@ void api_route(const struct api_req *r, struct api_action *a)
 	memset(a, 0, sizeof(*a));
 	if (r->status || !r->complete) {
 		refuse(a, r->status ? r->status : 400, status_why(r->status));
+		return;
+	}
+	if (r->parser.http_major != 1 || r->parser.http_minor > 1) {
+		refuse(a, 505, "HTTP/1.0 and HTTP/1.1 only");
 		return;
 	}
 	http_parser_url_init(&u);

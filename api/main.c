@@ -36,7 +36,7 @@
 #define DRAIN_MAX (64 * 1024) /* bytes of an unread request read and dropped after an error */
 #define NS_PER_MS 1000000ull
 
-/* 503 for a connection beyond API_MAX_CONNS, sent at once without reading it. */
+/* 503 for a connection beyond API_MAX_CONNS, sent before its request is read. */
 static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
 				    "Content-Length: 33\r\nConnection: close\r\n\r\n"
 				    "{\"error\":\"too many connections\"}";
@@ -71,7 +71,7 @@ static struct api {
 	const struct ipc_api_page *page; /* the supervisor's, read-only */
 	struct ipc_api_page copy; /* what a response is made from */
 	int ep;
-	struct conn conns[API_MAX_CONNS];
+	struct conn conns[API_MAX_CONNS + API_MAX_REFUSED];
 	uint64_t next_order;
 	/* the request in flight to the supervisor */
 	int busy;
@@ -96,7 +96,8 @@ static void conn_close(struct conn *c)
 	if (A.busy && A.waiter == (int)(c - A.conns))
 		A.waiter = -1;
 	close(c->fd); /* leaves the epoll set with it */
-	free(c->out);
+	if (c->out != busy_response)
+		free(c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
@@ -223,20 +224,32 @@ static void conn_event(struct conn *c, uint32_t events)
 	}
 }
 
-static struct conn *conn_free_slot(void)
+/* A free slot, and how many connections are being served (not just refused). */
+static struct conn *conn_free_slot(unsigned int *served)
 {
+	struct conn *free_slot = NULL;
+
+	*served = 0;
 	for (size_t i = 0; i < nitems(A.conns); i++) {
-		if (A.conns[i].state == CONN_FREE)
-			return &A.conns[i];
+		if (A.conns[i].state == CONN_FREE && !free_slot)
+			free_slot = &A.conns[i];
+		else if (A.conns[i].state != CONN_FREE && A.conns[i].out != busy_response)
+			(*served)++;
 	}
-	return NULL;
+	return free_slot;
 }
 
-/* Every waiting connection; one beyond the limit is told 503 and closed at once. */
+/*
+ * Every waiting connection. One beyond API_MAX_CONNS is answered 503 at once
+ * and then drained for a moment (closing it before it has sent its request
+ * would make its send fail before it reads the answer); beyond that too, it
+ * is closed.
+ */
 static void accept_all(void)
 {
 	for (;;) {
 		int fd = accept4(A.cfg.ca_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		unsigned int served;
 		struct conn *c;
 
 		if (fd < 0 && errno == EINTR)
@@ -246,22 +259,29 @@ static void accept_all(void)
 				log_warn("accept4");
 			return;
 		}
-		c = conn_free_slot();
+		c = conn_free_slot(&served);
 		if (!c) {
-			(void)!write(fd, busy_response, sizeof(busy_response) - 1);
 			close(fd);
 			continue;
 		}
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
-		c->state = CONN_READ;
-		c->deadline = now_ns() + API_TIMEOUT_MS * NS_PER_MS;
 		api_req_init(&c->req);
-		if (watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, TAG_CONN + (uint64_t)(c - A.conns)) < 0) {
+		if (watch(EPOLL_CTL_ADD, fd, served >= API_MAX_CONNS ? EPOLLOUT : EPOLLIN | EPOLLRDHUP,
+			  TAG_CONN + (uint64_t)(c - A.conns)) < 0) {
 			close(fd);
-			c->state = CONN_FREE;
 			continue;
 		}
+		if (served >= API_MAX_CONNS) {
+			c->state = CONN_WRITE;
+			c->deadline = now_ns() + API_REFUSED_MS * NS_PER_MS;
+			c->out = (char *)(uintptr_t)busy_response;
+			c->out_len = sizeof(busy_response) - 1;
+			conn_write(c);
+			continue;
+		}
+		c->state = CONN_READ;
+		c->deadline = now_ns() + API_TIMEOUT_MS * NS_PER_MS;
 		conn_read(c);
 	}
 }
