@@ -156,7 +156,7 @@ const struct dev_kind kind_api = {
 		"(Prometheus); PUT /api/v1/vm.pause, vm.resume, vm.shutdown and vm.power-button. "
 		"bulkhead makes the socket with mode 0600; an existing PATH is replaced only if "
 		"it is a socket nobody listens on. Served by a jailed bulkhead-api process; "
-		"`bulkhead ctl PATH info` is a client. Default: no socket.",
+		"bulkhead ctl PATH COMMAND is a client. Default: no socket.",
 	.keys = api_keys,
 	.nkeys = nitems(api_keys),
 	.word = api_word,
