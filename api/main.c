@@ -156,7 +156,8 @@ static void conn_respond(struct conn *c, int err)
 		conn_close(c);
 		return;
 	}
-	log_debug("%s %s: %.*s", http_method_str((enum http_method)c->req.parser.method),
+	log_debug("%s %s: %.*s",
+		  c->req.complete ? http_method_str((enum http_method)c->req.parser.method) : "(unread)",
 		  c->req.url, (int)(strchr(out, '\r') ? strchr(out, '\r') - out : 0), out);
 	c->out = out;
 	c->out_len = len;
