@@ -110,14 +110,15 @@ static void check_json(const char *body, size_t len, int status)
 static void check_response(const struct api_action *a, int err, const char *out, size_t len)
 {
 	const char *end = memmem(out, len, "\r\n\r\n", 4);
-	char value[128], type[128];
+	char value[128], type[128], line[64];
 	size_t head, clen;
 	int status, n = 0;
 
 	FZ_CHECK(end, "no end of the header section");
 	head = (size_t)(end - out) + 4;
-	FZ_CHECK(sscanf(out, "HTTP/1.1 %3d %n", &status, &n) == 1 && n > 0 && status_known(status),
-		 "bad status line: %.40s", out);
+	snprintf(line, sizeof(line), "%.*s", (int)(head < sizeof(line) ? head : sizeof(line) - 1), out);
+	FZ_CHECK(sscanf(line, "HTTP/1.1 %3d %n", &status, &n) == 1 && n > 0 && status_known(status),
+		 "bad status line: %s", line);
 	FZ_CHECK(header(out, head, "Content-Length", value, sizeof(value)), "no Content-Length");
 	clen = strtoul(value, NULL, 10);
 	FZ_CHECK(clen == len - head, "Content-Length %zu, body %zu", clen, len - head);
