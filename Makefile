@@ -135,11 +135,14 @@ UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_virtio_mmio := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_net := devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_procstat := supervisor/procstat.c common
+UNIT_api := api/http.c api/render.c common
 UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).
 UNIT_LDFLAGS_net := -Wl,--wrap=virtq_unpop
 UNIT_LDFLAGS_blk := -Wl,--wrap=fdatasync
+UNIT_LDFLAGS_api := -lhttp_parser $(JANSSON_LIBS)
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
 define unit_rule
