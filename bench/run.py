@@ -341,7 +341,7 @@ def busy_others(seconds=1.0):
 _vm_count = [0]
 
 
-def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap):
+def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, api=None):
     if vmm == "floor":
         return [FLOOR] + cmdline.split()
     append = ("bulkhead.test=%s %s" % (scenario, cmdline)).strip()
@@ -353,6 +353,8 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap):
             argv += ["--disk", "path=%s" % disk]
         if tap:
             argv += ["--net", "tap=%s,mac=%s" % (tap, GUEST_MAC)]
+        if api:
+            argv += ["--api-socket", api]
         return argv
     # As tests/guest/run-qemu.sh and run-qemu-net.sh run it.
     argv = [QEMU, "-M", "microvm,acpi=off,pit=off,pic=off,rtc=off", "-enable-kvm",
@@ -374,13 +376,13 @@ class Vm:
     """One VMM process tree running the test guest, its console read with timestamps."""
 
     def __init__(self, vmm, scenario, cmdline="", vcpus=1, mem=MEM_MIB, disk=None, tap=None,
-                 netns=None, cgroup=True, stdin=False):
+                 netns=None, cgroup=True, stdin=False, api=None):
         _vm_count[0] += 1
         self.vmm = vmm
         self.scenario = scenario
         self.name = "bb%d-%d" % (os.getpid() % 100000, _vm_count[0])
         self.mem = mem
-        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap)
+        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap, api)
         if netns:
             argv = ["ip", "netns", "exec", netns] + argv  # ip execs: the pid stays the VMM's
         self.argv = argv
@@ -712,6 +714,18 @@ def fig_start(res, cfg, work):
                                      short="floor+irqchip: to exit")
             m_over = res.metric("start.floor.ratio", fig, "bulkhead's launch to exit over the floor's "
                                 "(medians)", "x", None, vmms=("bulkhead",), short="over the floor")
+            # The same VM with an idle API socket (nobody connects): bulkhead-api is one more
+            # jailed process to start, and the supervisor makes the socket and the API page.
+            m_api_marker = res.metric("start.api.marker", fig, "with an idle API socket "
+                                      "(--api-socket), launch to boot marker, in the bulkhead "
+                                      "column", "ms", None, vmms=("bulkhead",),
+                                      short="idle API socket: to marker")
+            m_api_exit = res.metric("start.api.exit", fig, "with an idle API socket, launch to "
+                                    "exit, in the bulkhead column", "ms", None, vmms=("bulkhead",),
+                                    short="idle API socket: to exit")
+            m_api_over = res.metric("start.api.ratio", fig, "launch to exit with an idle API socket "
+                                    "over without (medians)", "x", None, vmms=("bulkhead",),
+                                    short="API socket over none")
 
         def one(vmm, keep, vcpus=vcpus):
             vm = run_one(vmm, "marker-exit", vcpus=vcpus)
@@ -723,12 +737,18 @@ def fig_start(res, cfg, work):
             if vcpus == 1 and vmm == VMMS[-1]:  # the floor after each pair, alternating too
                 floor = run_floor()
                 floor_irq = run_floor(irqchip=True)
+                # the socket a run leaves is stale for the next, which replaces it
+                api = run_one("bulkhead", "marker-exit", api=os.path.join(work, "bench-api.sock"))
                 if keep:
                     m_floor.add("bulkhead", (floor.t_exit - floor.t0) * 1000)
                     m_floor_irq.add("bulkhead", (floor_irq.t_exit - floor_irq.t0) * 1000)
+                    m_api_marker.add("bulkhead", (api.t_marker - api.t0) * 1000)
+                    m_api_exit.add("bulkhead", (api.t_exit - api.t0) * 1000)
         alternate(cfg, one)
         if vcpus == 1 and m_floor.values["bulkhead"]:
             m_over.values["bulkhead"] = [m_exit.med("bulkhead") / m_floor.med("bulkhead")]
+        if vcpus == 1 and m_api_exit.values["bulkhead"]:
+            m_api_over.values["bulkhead"] = [m_api_exit.med("bulkhead") / m_exit.med("bulkhead")]
 
 
 def fig_memory(res, cfg, work):
@@ -1034,7 +1054,7 @@ def cleanup_stale():
             sh("ip", "netns", "del", "bhb-" + m.group(1), check=False)
 
 
-HELPERS = ("bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net")
+HELPERS = ("bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net", "bulkhead-api")
 
 
 def freeze_binaries(work, info):

@@ -109,12 +109,15 @@ static int sup_lockdown(struct sup *s)
 	return e;
 }
 
+/* Every child the VM needs is ready: an expendable one (the API's) may still be getting so. */
 static void sup_start_vcpu(struct sup *s)
 {
 	struct ipc_empty m;
 
 	for (unsigned int i = 0; i < s->nchildren; i++) {
-		if (!s->children[i].ready)
+		const struct child *c = &s->children[i];
+
+		if (!c->ready && !(c->dev >= 0 && s->devs[c->dev].kind->expendable))
 			return;
 	}
 	ipc_init(&m, IPC_START, sizeof(m));

@@ -219,8 +219,10 @@ static int policy_dir_fds(struct sup *s, const char *helper, struct child *c, st
 	return 0;
 }
 
-/* Spawn the helper; the control socket's child end lives only in the child. */
-static int child_spawn(struct sup *s, struct child *c, const char *helper, struct fd_map *m)
+/* Spawn the helper; the control socket's child end lives only in the child. wait_exec:
+ * return once it has exec'd (its /proc files are then its own). */
+static int child_spawn(struct sup *s, struct child *c, const char *helper, struct fd_map *m,
+		       int wait_exec)
 {
 	char exe[PATH_MAX];
 	int sv[2];
@@ -241,7 +243,8 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 	/* A replacement (from the spawner) is the supervisor's child, and its /proc files
 	 * are opened once it has exec'd. */
 	err = spawn_child(c, exe, sv[1], m,
-			  s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING | SPAWN_WAIT_EXEC : 0));
+			  s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING | SPAWN_WAIT_EXEC : 0) |
+				  (wait_exec ? SPAWN_WAIT_EXEC : 0));
 	close(sv[1]);
 	if (err < 0) {
 		close(sv[0]);
@@ -356,7 +359,10 @@ static int start_device(struct sup *s, struct child *c, unsigned int i, int chan
 	if (d->kind->transport)
 		device_msg(s, d, &s->links[i], chan, restore, &map, &m);
 	kind_msg(d, &map, &placed);
-	err = child_spawn(s, c, d->kind->helper, &map);
+	/* An expendable process's /proc files are opened now: the VM does not wait for its READY. */
+	err = child_spawn(s, c, d->kind->helper, &map, d->kind->expendable && s->api_page);
+	if (err == 0 && d->kind->expendable)
+		control_proc_open(s, c);
 	if (err == 0 && d->kind->uses_guest_memory)
 		err = send_mem_config(s, c, mem_fds);
 	if (err == 0 && d->kind->transport)
@@ -451,7 +457,7 @@ static int start_vcpu(struct sup *s, const int *chans)
 	irq.ci_gsi = LAYOUT_GED_GSI;
 	if (s->power_fd >= 0)
 		irq.ci_fd = fdmap_add(&map, s->power_fd);
-	err = child_spawn(s, c, "vcpu", &map);
+	err = child_spawn(s, c, "vcpu", &map, 0);
 	if (err == 0)
 		err = send_vcpu_config(s, c, mem_fds, kvm_fd);
 	for (unsigned int i = 0; err == 0 && i < ndevs; i++)
@@ -463,30 +469,47 @@ static int start_vcpu(struct sup *s, const int *chans)
 	return err;
 }
 
+/* Device i's first process (with its channel's other end in *vcpu_end, if its kind has one). */
+static int start_first(struct sup *s, unsigned int i, int *vcpu_end)
+{
+	int chan[2] = { -1, -1 };
+	struct child *c;
+	int err;
+
+	err = link_create(s, &s->links[i], &s->devs[i]);
+	if (err == 0 && s->devs[i].kind->transport)
+		err = chan_create(chan);
+	c = err == 0 ? child_new(s, s->devs[i].name) : NULL;
+	if (err == 0 && !c)
+		err = -ENOSPC;
+	if (err == 0)
+		err = start_device(s, c, i, chan[1], 0);
+	close_fd(&chan[1]);
+	*vcpu_end = chan[0];
+	return err;
+}
+
+/*
+ * The devices with a register window, then the vcpu process, then the
+ * processes without one (the API's): those the guest needs first, and the
+ * rest, which the VM does not wait for, start while it boots.
+ */
 int vm_start_children(struct sup *s)
 {
 	int vcpu_end[LAYOUT_MAX_DEVICES];
 	int err = 0;
 
 	for (unsigned int i = 0; i < s->ndevs; i++) {
-		int chan[2] = { -1, -1 };
-		struct child *c;
-
 		vcpu_end[i] = -1;
-		if (err == 0)
-			err = link_create(s, &s->links[i], &s->devs[i]);
 		if (err == 0 && s->devs[i].kind->transport)
-			err = chan_create(chan);
-		c = err == 0 ? child_new(s, s->devs[i].name) : NULL;
-		if (err == 0 && !c)
-			err = -ENOSPC;
-		if (err == 0)
-			err = start_device(s, c, i, chan[1], 0);
-		close_fd(&chan[1]);
-		vcpu_end[i] = chan[0];
+			err = start_first(s, i, &vcpu_end[i]);
 	}
 	if (err == 0)
 		err = start_vcpu(s, vcpu_end);
+	for (unsigned int i = 0; i < s->ndevs; i++) {
+		if (err == 0 && !s->devs[i].kind->transport)
+			err = start_first(s, i, &vcpu_end[i]);
+	}
 	/* The children hold their channels now; the supervisor keeps none of them. */
 	for (unsigned int i = 0; i < s->ndevs; i++)
 		close_fd(&vcpu_end[i]);
