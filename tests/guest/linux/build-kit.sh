@@ -34,7 +34,7 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 # "softdep pre: crypto-crc32c": crc32c_generic comes first). Hard
 # dependencies are added and ordered by `modinfo -F depends`.
 MODULES="virtio_ring virtio virtio_mmio virtio_blk failover net_failover
-virtio_net crc16 crc32c_generic mbcache jbd2 ext4"
+virtio_net crc16 crc32c_generic mbcache jbd2 ext4 button evdev"
 
 say() { printf 'build-kit: %s\n' "$*"; }
 die() { printf 'build-kit: error: %s\n' "$*" >&2; exit 1; }
