@@ -83,17 +83,25 @@ static void dsdt_mmio(struct aml *a, const struct acpi_config *cfg, unsigned int
 	aml_end(a, dev);
 }
 
+/* Device (name) { Name (_HID, EisaId (eisaid)) Name (_UID, 0) ...: close with aml_end. */
+static size_t dsdt_pnp_device(struct aml *a, const char *name, const char *eisaid)
+{
+	size_t dev = aml_device(a, name);
+
+	aml_name(a, "_HID");
+	aml_eisaid(a, eisaid);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	return dev;
+}
+
 static void dsdt_com1(struct aml *a)
 {
 	uint8_t res[DSDT_RES_MAX];
 	struct aml r;
 	size_t dev;
 
-	dev = aml_device(a, "COM1");
-	aml_name(a, "_HID");
-	aml_eisaid(a, "PNP0501");
-	aml_name(a, "_UID");
-	aml_integer(a, 0);
+	dev = dsdt_pnp_device(a, "COM1", "PNP0501");
 	aml_init(&r, res, sizeof(res));
 	aml_io(&r, LAYOUT_COM1_PORT, LAYOUT_COM1_PORT, 0, LAYOUT_COM1_PORTS);
 	aml_irqnoflags(&r, LAYOUT_SERIAL_GSI);
@@ -113,11 +121,7 @@ static void dsdt_power_button(struct aml *a)
 	struct aml r;
 	size_t dev, method;
 
-	dev = aml_device(a, "PWRB");
-	aml_name(a, "_HID");
-	aml_eisaid(a, "PNP0C0C");
-	aml_name(a, "_UID");
-	aml_integer(a, 0);
+	dev = dsdt_pnp_device(a, "PWRB", "PNP0C0C");
 	aml_end(a, dev);
 
 	dev = aml_device(a, "GED0");

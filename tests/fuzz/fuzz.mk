@@ -54,12 +54,13 @@ FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_S
 FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c supervisor/config.c $(wildcard kinds/*.c) ipc/ipc.c
 FUZZ_srcs_fuzz_loader := $(FUZZ_SRC)/fuzz_loader.c $(wildcard loader/*.c) mem/mem.c
 FUZZ_srcs_fuzz_api := $(FUZZ_SRC)/fuzz_api.c api/http.c api/render.c
-FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzv.c ipc/ipc.c mem/mem.c
+FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzproc.c $(FUZZ_SRC)/fzv.c ipc/ipc.c mem/mem.c
 FUZZ_srcs_fuzz_proc_blk := $(FUZZ_SRC)/fuzz_proc_blk.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_net := $(FUZZ_SRC)/fuzz_proc_net.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_serial := $(FUZZ_SRC)/fuzz_proc_serial.c $(FUZZ_PROC)
 # bulkhead-api, played by clients of its socket and a supervisor (its own harness).
-FUZZ_srcs_fuzz_proc_api := $(FUZZ_SRC)/fuzz_proc_api.c $(FUZZ_SRC)/fzapi.c ipc/ipc.c mem/mem.c
+FUZZ_srcs_fuzz_proc_api := $(FUZZ_SRC)/fuzz_proc_api.c $(FUZZ_SRC)/fzapi.c $(FUZZ_SRC)/fzproc.c \
+	ipc/ipc.c mem/mem.c
 # A compromised device (evil-device, as bulkhead-blk) against the real vcpu process.
 FUZZ_srcs_fuzz_proc_vcpu := $(FUZZ_SRC)/fuzz_proc_vcpu.c
 

@@ -51,6 +51,7 @@
 
 #include "fz.h"
 #include "fzapi.h"
+#include "fzproc.h"
 #include "ipc/ipc.h"
 #include "mem/mem.h"
 
@@ -165,35 +166,6 @@ static void read_all(void)
 		client_read(&P.c[i]);
 }
 
-static void child_exec(int ctl, int log_fd)
-{
-	char *argv[] = { "bulkhead/fuzz/api", NULL }, *envp[] = { NULL };
-	const int src[] = { ctl, P.listen_fd, P.page_fd }, dst[] = { IPC_FD_CONTROL, 4, 5 };
-	int tmp[3];
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (log_fd >= 0)
-		dup2(log_fd, STDERR_FILENO);
-	for (int i = 0; i < 3; i++) {
-		tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64);
-		if (tmp[i] < 0)
-			_exit(127);
-	}
-	for (int i = 0; i < 3; i++) {
-		if (dup2(tmp[i], dst[i]) < 0)
-			_exit(127);
-	}
-	for (int fd = 0; fd < 64; fd++) {
-		if (fd != STDERR_FILENO && fd != IPC_FD_CONTROL && fd != 4 && fd != 5)
-			close(fd);
-	}
-	if (syscall(SYS_close_range, 64u, ~0u, 0) < 0)
-		_exit(127);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	execve(P.exe, argv, envp);
-	_exit(127);
-}
 
 /* A send fails only when the child is going, which only a malformed message of ours explains. */
 static void send_msg(const void *m)
@@ -226,31 +198,21 @@ static void wait_ready(void)
 
 static void spawn(void)
 {
-	struct clone_args args;
 	struct ipc_cfg_api a;
 	struct ipc_cfg_jail j;
 	struct ipc_empty done;
-	int ctl[2], log_fd;
-	long pid;
+	int ctl[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
 		fz_fail("socketpair: %s", strerror(errno));
-	log_fd = open(P.log_path ? P.log_path : "/dev/null", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		      0644);
-	memset(&args, 0, sizeof(args));
-	args.flags = CLONE_PIDFD | (P.jail_mode == IPC_JAIL_FULL ? CLONE_NEWPID : 0);
-	args.pidfd = (uintptr_t)&P.pidfd;
-	args.exit_signal = SIGCHLD;
-	pid = syscall(SYS_clone3, &args, sizeof(args));
-	if (pid < 0)
-		fz_fail("clone3: %s (the full jail needs root; see BH_PROCFUZZ_JAIL)", strerror(errno));
-	if (pid == 0)
-		child_exec(ctl[1], log_fd);
-	if (log_fd >= 0)
-		close(log_fd);
+	{
+		const int src[] = { ctl[1], P.listen_fd, P.page_fd }, dst[] = { IPC_FD_CONTROL, 4, 5 };
+
+		P.pid = fzproc_spawn(P.exe, "bulkhead/fuzz/api", (char *[]){ NULL }, src, dst, 3,
+				     P.log_path, P.jail_mode == IPC_JAIL_FULL, &P.pidfd);
+	}
 	close(ctl[1]);
 	P.ctl = ctl[0];
-	P.pid = (pid_t)pid;
 	P.alive = 1;
 	ipc_init(&a, IPC_CFG_API, sizeof(a));
 	a.ca_listen_fd = 4;
@@ -290,15 +252,7 @@ static void judge(void)
 
 static int child_ended(void)
 {
-	struct pollfd p = { .fd = P.pidfd, .events = POLLIN };
-
-	if (!P.alive)
-		return 1;
-	if (poll(&p, 1, 0) == 1) {
-		judge();
-		return 1;
-	}
-	return 0;
+	return fzproc_gone(P.alive, P.pidfd, judge);
 }
 
 /* Answer every request waiting, as the supervisor would (the page first, for a snapshot). */
