@@ -244,9 +244,10 @@ static struct conn *conn_free_slot(unsigned int *served)
  * Every waiting connection. One beyond API_MAX_CONNS is answered 503 at once
  * and then drained for a moment (closing it before it has sent its request
  * would make its send fail before it reads the answer); beyond that too, it
- * is closed.
+ * is closed. An accept4 error other than "none waiting" (which bounds on fds
+ * make impossible) ends the process rather than spin on the socket.
  */
-static void accept_all(void)
+static int accept_all(void)
 {
 	for (;;) {
 		int fd = accept4(A.cfg.ca_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -255,11 +256,10 @@ static void accept_all(void)
 
 		if (fd < 0 && errno == EINTR)
 			continue;
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != ECONNABORTED)
-				log_warn("accept4");
-			return;
-		}
+		if (fd < 0 && errno == ECONNABORTED)
+			continue;
+		if (fd < 0)
+			return errno == EAGAIN ? 0 : -errno;
 		c = conn_free_slot(&served);
 		if (!c) {
 			close(fd);
@@ -431,7 +431,8 @@ static int on_cfg_done(void *arg, const void *msg)
 	if (!A.page)
 		return -errno;
 	err = watch(EPOLL_CTL_ADD, A.cfg.ca_listen_fd, EPOLLIN, TAG_LISTEN);
-	nofile = (unsigned int)conn_fd_min() + API_MAX_CONNS + 2;
+	/* every slot's connection, and one more: accepted only to be closed when all are taken */
+	nofile = (unsigned int)conn_fd_min() + nitems(A.conns) + 2;
 	if (err == 0)
 		err = runtime_bind(&A.rt, "EPOLL_FD", A.ep);
 	if (err == 0)
@@ -460,8 +461,8 @@ static int handle(const struct epoll_event *ev)
 	if (A.rt.state != ST_RUN)
 		return 0;
 	if (tag == TAG_LISTEN)
-		accept_all();
-	else if (tag >= TAG_CONN && tag < TAG_CONN + nitems(A.conns))
+		return accept_all();
+	if (tag >= TAG_CONN && tag < TAG_CONN + nitems(A.conns))
 		conn_event(&A.conns[tag - TAG_CONN], ev->events);
 	return 0;
 }

@@ -84,7 +84,7 @@ static size_t broker_bindings(const struct sup *s, struct policy_binding *b)
  */
 static int sup_lockdown(struct sup *s)
 {
-	struct policy_binding b[8 + 3 * SUP_MAX_CHILDREN];
+	struct policy_binding b[16 + 3 * SUP_MAX_CHILDREN];
 	char err[256];
 	size_t n = 0;
 	int e;
