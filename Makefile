@@ -19,7 +19,7 @@ WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
 	-Wmissing-prototypes -Wimplicit-fallthrough -Wvla -Werror
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 BH_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP -I. \
-	-DBH_VERSION='"$(VERSION)"' -DBH_LIBEXECDIR='"$(LIBEXECDIR)"'
+	-DBH_VERSION='"$(VERSION)"' -DBH_LIBEXECDIR='"$(LIBEXECDIR)"' -DBH_BINDIR='"$(BINDIR)"'
 BH_LDFLAGS := -pie -Wl,-z,relro,-z,now
 # make testhooks builds the binaries again under $(O)/testhooks with the
 # tests' fault-injection hook (testhooks/testhooks.h); never installed.
@@ -28,11 +28,12 @@ BH_CFLAGS += -DBH_TEST_HOOKS
 endif
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-PKGS := libelf libseccomp
+PKGS := libelf libseccomp jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ELF_LIBS := $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
 CAPNG_LIBS := $(shell pkg-config --libs libcap-ng 2>/dev/null || echo -lcap-ng)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 
 ifeq ($(V),1)
 Q :=
@@ -57,20 +58,21 @@ MODULES_net := devices/net devices/virtio
 # and Debian's HTTP parser and JSON library (docs/architecture.md, "The API socket").
 MODULES_api := api
 RUNTIME_api := runtime jail mem ipc testhooks common
-JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 LIBS_api := -lhttp_parser $(JANSSON_LIBS)
-PROBE_MODULES := probe kinds supervisor/config.c jail ipc common
+MODULES_9p := devices/9p devices/virtio
+PROBE_MODULES := probe kinds supervisor/config.c supervisor/fcjson.c jail ipc common
+QEMU_MODULES := frontends/qemu common
 
 -include seccomp-policies/policies.mk
 
 DEVICE_BINS := $(foreach k,$(DEVICE_KINDS),$(O)/bulkhead-$(k))
 BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(DEVICE_BINS) $(O)/bulkhead-ctl
 
-all: $(BINS) $(O)/bulkhead-probe $(O)/tools/man-devices guest
+all: $(BINS) $(O)/bulkhead-qemu $(O)/bulkhead-probe $(O)/tools/man-devices guest
 
 $(O)/bulkhead: $(call objs,$(BULKHEAD_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_supervisor)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(ELF_LIBS) $(CAPNG_LIBS) $(POLICY_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(ELF_LIBS) $(CAPNG_LIBS) $(POLICY_LIBS) $(JANSSON_LIBS)
 
 $(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_vcpu)
 	@echo "  LD      $@"
@@ -89,11 +91,16 @@ $(O)/bulkhead-ctl: $(call objs,ctl common)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lhttp_parser
 
+# qemu-system-x86_64's command line translated into bulkhead's (frontends/qemu/qemu.h).
+$(O)/bulkhead-qemu: $(call objs,$(QEMU_MODULES))
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
+
 # The probe reads the policies from the source tree (or --policy-dir), the same
 # texts the processes embed; it is a tool for evaluating the jail, not installed.
 $(O)/bulkhead-probe: $(call objs,$(PROBE_MODULES)) $(POLICY_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread $(CAPNG_LIBS) $(POLICY_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread $(CAPNG_LIBS) $(POLICY_LIBS) $(JANSSON_LIBS)
 
 $(O)/obj/probe/%.o: probe/%.c
 	@mkdir -p $(dir $@)
@@ -102,11 +109,11 @@ $(O)/obj/probe/%.o: probe/%.c
 
 # The man page's device options come from the device-kind table: `make man`
 # writes them between the markers of docs/bulkhead.1.
-MAN_MODULES := tools/man-devices.c supervisor/config.c kinds ipc common
+MAN_MODULES := tools/man-devices.c supervisor/config.c supervisor/fcjson.c kinds ipc common
 $(O)/tools/man-devices: $(call objs,$(MAN_MODULES))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ $(JANSSON_LIBS)
 
 man: $(O)/tools/man-devices
 	$(Q)$< > $(O)/man-devices.roff
@@ -123,7 +130,8 @@ $(O)/obj/%.o: %.c
 
 # Unit tests: tests/unit/test_NAME.c links the modules in UNIT_NAME. Each is built
 # twice, plain and with ASan+UBSan, and `make check` runs both.
-UNIT_config := supervisor/config.c kinds ipc common
+UNIT_config := supervisor/config.c supervisor/fcjson.c kinds ipc common
+UNIT_fcjson := supervisor/config.c supervisor/fcjson.c kinds ipc common
 UNIT_ipc := ipc common
 UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common
@@ -137,6 +145,8 @@ UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem c
 UNIT_net := devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_procstat := supervisor/procstat.c common
 UNIT_api := api/http.c api/render.c common
+P9_SRCS := $(filter-out devices/9p/main.c,$(wildcard devices/9p/*.c))
+UNIT_9p := $(P9_SRCS) devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).
@@ -149,11 +159,11 @@ define unit_rule
 $(O)/tests/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/obj/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@"
-	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(UNIT_LDFLAGS_$(1)) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) -pie
+	$(Q)$$(CC) $$(CFLAGS) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(UNIT_LDFLAGS_$(1)) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) $$(JANSSON_LIBS) -pie
 $(O)/tests/san/test_$(1): tests/unit/test_$(1).c $(patsubst %.c,$(O)/san/%.o,$(call unit_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@ (asan+ubsan)"
-	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(UNIT_LDFLAGS_$(1)) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS)
+	$(Q)$$(CC) $$(CFLAGS) $$(SAN) $$(BH_CFLAGS) $$(PKG_CFLAGS) -Wno-missing-prototypes -o $$@ $$(filter %.c %.o,$$^) $$(UNIT_LDFLAGS_$(1)) $$(CMOCKA_LIBS) $$(ELF_LIBS) $$(POLICY_LIBS) $$(JANSSON_LIBS)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 
@@ -163,6 +173,14 @@ $(O)/san/%.o: %.c
 	$(Q)$(CC) $(CFLAGS) $(SAN) $(BH_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 UNIT_BINS := $(foreach t,$(UNIT_TESTS),$(O)/tests/test_$(t) $(O)/tests/san/test_$(t))
+
+# A command run under a Docker-like seccomp filter and capability set, for the
+# container tests (tests/integration/security/test_containers.py).
+TEST_TOOLS := $(O)/tests/dockerlike
+$(O)/tests/dockerlike: tests/container/dockerlike.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(CAPNG_LIBS) $(POLICY_LIBS) -pie
 
 -include tests/guest/guest.mk
 -include tests/fuzz/fuzz.mk
@@ -179,7 +197,7 @@ bins: $(BINS)
 testhooks:
 	$(Q)$(MAKE) --no-print-directory O=$(O)/testhooks BH_TEST_HOOKS=1 bins
 
-integration: all testhooks $(KVM_FLOOR)
+integration: all testhooks $(KVM_FLOOR) $(TEST_TOOLS)
 	$(Q)/usr/bin/python3 -m pytest -q tests/integration
 	$(Q)tests/integration/run-unprivileged.sh
 
@@ -197,11 +215,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
 
-install: $(BINS)
+install: $(BINS) $(O)/bulkhead-qemu
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 755 $(O)/bulkhead $(DESTDIR)$(BINDIR)/bulkhead
+	install -m 755 $(O)/bulkhead $(O)/bulkhead-qemu $(DESTDIR)$(BINDIR)/
 	install -m 755 $(O)/bulkhead-vcpu $(DEVICE_BINS) $(O)/bulkhead-ctl $(DESTDIR)$(LIBEXECDIR)/
-	install -m 644 docs/bulkhead.1 $(DESTDIR)$(MANDIR)/man1/bulkhead.1
+	install -m 644 docs/bulkhead.1 docs/bulkhead-qemu.1 $(DESTDIR)$(MANDIR)/man1/
 
 clean:
 	rm -rf $(O)

@@ -25,6 +25,13 @@ minimum, the maximum and the bulkhead/QEMU ratio of the medians:
   isolation  svc-bench's costs, serial-flood bytes/s (guest and host view)
   scale      N VMs (marker-exit, 64 MiB) launched at once, until all reached the
              marker and until all exited
+  restart    bulkhead only (no other VMM restarts a device process): blk-gaps with
+             --on-device-failure restart while bulkhead-blk is SIGKILLed again and
+             again; the guest's longest gaps between completed reads, one per kill
+  9p         Debian's kernel on a shared directory (bench/linux_9p.sh, in the nested
+             tier's L1 where the host's KVM cannot run Linux): read a 64 MiB file,
+             write one, ls -ln 2000 files, bulkhead --fs against QEMU microvm's
+             virtio-9p-device (-fsdev local,security_model=none), same mount options
 
 Writes RESULTS/<date>-<time>.md (the table), .json (every sample) and .png
 (gnuplot: the ratios), and, unless --smoke or --no-docs, the latest table into
@@ -74,15 +81,18 @@ DOC_END = "<!-- bench:results:end -->"
 # What a full run and a smoke run do (--smoke: one run of each figure, tiny sizes).
 FULL = {"runs": 5, "warmup": True, "vcpus": (1, 2), "disk_mib": 512, "blk_args": "",
         "net_args": "bulkhead.seconds=2 bulkhead.frames=200", "svc_iterations": 2000,
-        "flood_bytes": 65536, "mmio_iterations": 2000, "scale": (1, 4, 16), "mem_samples": 5}
+        "flood_bytes": 65536, "mmio_iterations": 2000, "scale": (1, 4, 16), "mem_samples": 5,
+        "restart_vms": 4, "restart_kills": 5,
+        "p9_mib": 64, "p9_files": 2000}
 SMOKE = {"runs": 1, "warmup": False, "vcpus": (1, 2), "disk_mib": 16,
          "blk_args": "bulkhead.mib=8 bulkhead.ios=200",
          "net_args": "bulkhead.seconds=1 bulkhead.frames=8",
          "svc_iterations": 20, "flood_bytes": 8192, "mmio_iterations": 20, "scale": (1, 2),
-         "mem_samples": 2}
-FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale")
+         "mem_samples": 2, "restart_vms": 1, "restart_kills": 2, "p9_mib": 4,
+         "p9_files": 200}
+FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p")
 FIG_OF_PREFIX = {"start": "start", "mem": "memory", "disk": "disk", "net": "net", "mmio": "mmio",
-                 "iso": "isolation", "scale": "scale"}
+                 "iso": "isolation", "scale": "scale", "restart": "restart", "p9": "9p"}
 
 
 class BenchError(Exception):
@@ -341,7 +351,7 @@ def busy_others(seconds=1.0):
 _vm_count = [0]
 
 
-def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, api=None):
+def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=()):
     if vmm == "floor":
         return [FLOOR] + cmdline.split()
     append = ("bulkhead.test=%s %s" % (scenario, cmdline)).strip()
@@ -353,9 +363,7 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, api=None):
             argv += ["--disk", "path=%s" % disk]
         if tap:
             argv += ["--net", "tap=%s,mac=%s" % (tap, GUEST_MAC)]
-        if api:
-            argv += ["--api-socket", api]
-        return argv
+        return argv + list(extra)
     # As tests/guest/run-qemu.sh and run-qemu-net.sh run it.
     argv = [QEMU, "-M", "microvm,acpi=off,pit=off,pic=off,rtc=off", "-enable-kvm",
             "-cpu", "host,-arch-capabilities", "-m", str(mem), "-smp", str(vcpus),
@@ -376,13 +384,13 @@ class Vm:
     """One VMM process tree running the test guest, its console read with timestamps."""
 
     def __init__(self, vmm, scenario, cmdline="", vcpus=1, mem=MEM_MIB, disk=None, tap=None,
-                 netns=None, cgroup=True, stdin=False, api=None):
+                 netns=None, cgroup=True, stdin=False, extra=()):
         _vm_count[0] += 1
         self.vmm = vmm
         self.scenario = scenario
         self.name = "bb%d-%d" % (os.getpid() % 100000, _vm_count[0])
         self.mem = mem
-        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap, api)
+        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap, extra)
         if netns:
             argv = ["ip", "netns", "exec", netns] + argv  # ip execs: the pid stays the VMM's
         self.argv = argv
@@ -738,7 +746,8 @@ def fig_start(res, cfg, work):
                 floor = run_floor()
                 floor_irq = run_floor(irqchip=True)
                 # the socket a run leaves is stale for the next, which replaces it
-                api = run_one("bulkhead", "marker-exit", api=os.path.join(work, "bench-api.sock"))
+                api = run_one("bulkhead", "marker-exit",
+                              extra=["--api-socket", os.path.join(work, "bench-api.sock")])
                 if keep:
                     m_floor.add("bulkhead", (floor.t_exit - floor.t0) * 1000)
                     m_floor_irq.add("bulkhead", (floor_irq.t_exit - floor_irq.t0) * 1000)
@@ -987,8 +996,110 @@ def fig_scale(res, cfg, work):
         alternate(cfg, one)
 
 
+P9_MSIZE = 512000  # Linux 6.1's largest for trans=virtio: (128 - 3) pages
+
+
+def linux_9p_lines(cfg, work):
+    """bench/linux_9p.sh's P9BENCH lines: on this host where its KVM runs Linux, else in the
+    nested harness's L1 (with QEMU in it). Both run the build tree's binaries, as the Linux
+    tier does, and the Linux kit (tests/guest/linux/build-kit.sh)."""
+    kit = os.path.join(BUILD, "linux-kit")
+    p = subprocess.run([os.path.join(ROOT, "tests", "guest", "linux", "build-kit.sh"), kit],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode:
+        raise BenchError("build-kit.sh: %s" % p.stderr[-2000:])
+    script = os.path.join(ROOT, "bench", "linux_9p.sh")
+    args = [str(cfg["runs"]), str(cfg["p9_mib"]), str(cfg["p9_files"]), str(P9_MSIZE),
+            "1" if cfg["warmup"] else "0"]
+    limit = 300 + 240 * (cfg["runs"] + 1) * max(1, cfg["p9_mib"] // 16)
+    probe = subprocess.run([os.path.join(ROOT, "tests", "nested", "probe.sh")], capture_output=True,
+                           text=True, timeout=60)
+    if probe.returncode == 0:
+        env = dict(os.environ, B=os.path.join(BUILD, "bulkhead"), KIT=kit, QEMU=QEMU,
+                   SHARE=os.path.join(work, "p9share"))
+        argv = ["sh", script] + args
+    else:
+        env = dict(os.environ, WITH_QEMU="1", O=BUILD, NESTED_LOG=os.path.join(work, "nested-9p.log"))
+        argv = [os.path.join(ROOT, "tests", "nested", "run.sh"), "--timeout", str(limit), "--file",
+                "%s:/tmp/linux_9p.sh" % script, "--", "sh", "/tmp/linux_9p.sh"] + args
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=limit + 120, env=env)
+    lines = [line.split() for line in p.stdout.splitlines() if line.startswith("P9BENCH ")]
+    if p.returncode or not lines:
+        raise BenchError("linux_9p.sh: status %d (%s)\n%s\n%s" % (
+            p.returncode, probe.stdout.strip(), p.stdout[-3000:], p.stderr[-1000:]))
+    return lines, p.stdout
+
+
+def fig_9p(res, cfg, work):
+    fig = "8 shared directory (Linux guest, 9p)"
+    note = "msize %d, cache=none, nested tier" % P9_MSIZE
+    m_read = res.metric("p9.read", fig, "read a %d MiB file (dd bs=1M)" % cfg["p9_mib"], "MB/s",
+                        "higher", note=note, short="9p: read")
+    m_write = res.metric("p9.write", fig, "write a %d MiB file (dd bs=1M conv=fsync)" % cfg["p9_mib"],
+                         "MB/s", "higher", note=note, short="9p: write")
+    m_stat = res.metric("p9.stat", fig, "ls -ln of %d files (a walk and a getattr each)" %
+                        cfg["p9_files"], "ms", "lower", note=note, short="9p: stat")
+    lines, text = linux_9p_lines(cfg, work)
+    for w in lines:
+        # P9BENCH VMM RUN status S read_mbs R write_mbs W stat_ms T files N
+        f = dict(zip(w[3::2], w[4::2]))
+        if f.get("status") != "1" or "none" in f.values() or int(f["files"]) != cfg["p9_files"]:
+            raise BenchError("9p: %s run %s failed: %s\n%s" % (w[1], w[2], " ".join(w), text[-3000:]))
+        if w[2] == "0":
+            continue  # the warm-up
+        m_read.add(w[1], float(f["read_mbs"]))
+        m_write.add(w[1], float(f["write_mbs"]))
+        m_stat.add(w[1], float(f["stat_ms"]))
+
+
+def kill_role(vm, role, killed, timeout=5):
+    """SIGKILL vm's process titled bulkhead/NAME/role once it is one not yet killed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid in vm.pids():
+            if pid not in killed and proc_title(pid) == "bulkhead/%s/%s" % (vm.name, role):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        time.sleep(0.005)
+    raise BenchError("%s: no new %s process within %d s\n%s" % (vm.name, role, timeout,
+                                                              vm.stderr()))
+
+
+def fig_restart(res, cfg, work):
+    fig = "7 restart (blk-gaps)"
+    m = res.metric("restart.gap", fig, "SIGKILL of bulkhead-blk to the next completed read", "ms",
+                   "lower", vmms=("bulkhead",), note="the guest's longest gaps between reads, one "
+                   "per kill; no other VMM restarts a device", short="restart: kill to next read")
+    img = os.path.join(work, "gaps.img")
+    with open(img, "wb") as f:
+        f.truncate(16 << 20)
+    kills = cfg["restart_kills"]
+    for _ in range(cfg["restart_vms"]):  # at most 5 restarts per VM: the cap is 5 in 60 s
+        vm = Vm("bulkhead", "blk-gaps", disk=img, extra=("--on-device-failure", "restart"),
+                cmdline="bulkhead.gaps=%d bulkhead.seconds=%d" % (kills, 1 + kills // 2 + 1)).start()
+        killed = []
+        try:
+            pump([vm], lambda: vm.t_marker is not None, 30, "blk-gaps")
+            for _ in range(kills):
+                time.sleep(0.4)  # the guest prints nothing until the end
+                kill_role(vm, "blk0", killed)
+            finish([vm], 60, "blk-gaps")
+            gaps = grab(vm, r"blk-gaps: \d+ reads of 4 KiB; longest gaps \(us\):([\d ]+)",
+                        "blk-gaps")
+            restarts = re.findall(r"blk0 \(pid \d+\) was killed by signal 9", vm.stderr())
+            if len(restarts) != kills:
+                raise BenchError("blk-gaps: %d restarts for %d kills\n%s" % (
+                    len(restarts), kills, vm.stderr()))
+        finally:
+            vm.close()
+        for us in gaps.group(1).split():
+            m.add("bulkhead", int(us) / 1000)
+
+
 FIG_FN = {"start": fig_start, "memory": fig_memory, "disk": fig_disk, "net": fig_net,
-          "mmio": fig_mmio, "isolation": fig_isolation, "scale": fig_scale}
+          "mmio": fig_mmio, "isolation": fig_isolation, "scale": fig_scale, "restart": fig_restart,
+          "9p": fig_9p}
 
 
 # ---- the machine -----------------------------------------------------------------------------
@@ -1054,7 +1165,8 @@ def cleanup_stale():
             sh("ip", "netns", "del", "bhb-" + m.group(1), check=False)
 
 
-HELPERS = ("bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net", "bulkhead-api")
+HELPERS = ("bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net", "bulkhead-9p",
+           "bulkhead-api")
 
 
 def freeze_binaries(work, info):

@@ -88,13 +88,14 @@ enum ipc_type {
 	IPC_VCPU_DEV_SWAP = 22, /* IN vcpu: a restarted device's new channel (one fd) */
 	IPC_SPAWN = 23, /* supervisor -> spawner: start this device's next incarnation */
 	IPC_SPAWNED = 24, /* spawner -> supervisor: its pidfd, control and vcpu channel ends */
-	IPC_API_REQUEST = 25, /* OUT api: a command, or a snapshot of the VM into the API page */
-	IPC_API_REPLY = 26, /* IN api: its answer */
-	IPC_VCPU_PAUSE = 27, /* IN vcpu: stop every vCPU (or let them run again) */
-	IPC_VCPU_PAUSED = 28, /* OUT vcpu: every vCPU is stopped (or running again) */
-	IPC_CFG_VCPU_IRQ = 29, /* IN vcpu: an interrupt line the supervisor pulses (power button) */
-	IPC_CFG_API = 30, /* IN api: the listening socket and the API page */
-	IPC_TYPE_MAX = 31,
+	IPC_CFG_9P = 25, /* IN 9p: the shared directory, its mount tag, read-only or not */
+	IPC_API_REQUEST = 26, /* OUT api: a command, or a snapshot of the VM into the API page */
+	IPC_API_REPLY = 27, /* IN api: its answer */
+	IPC_VCPU_PAUSE = 28, /* IN vcpu: stop every vCPU (or let them run again) */
+	IPC_VCPU_PAUSED = 29, /* OUT vcpu: every vCPU is stopped (or running again) */
+	IPC_CFG_VCPU_IRQ = 30, /* IN vcpu: an interrupt line the supervisor pulses (power button) */
+	IPC_CFG_API = 31, /* IN api: the listening socket and the API page */
+	IPC_TYPE_MAX = 32,
 };
 
 enum ipc_space {
@@ -139,6 +140,7 @@ _Static_assert(sizeof(struct ipc_cfg_vcpu) == 96, "ipc_cfg_vcpu size");
 #define IPC_VCPU_F_VERBOSE 0x1
 #define IPC_VCPU_F_NO_PIT 0x2 /* --pit off */
 #define IPC_VCPU_F_RESTART 0x4 /* --on-device-failure restart: a failed device comes back */
+#define IPC_VCPU_F_NO_DEBUG_EXIT 0x8 /* --debug-exit off: writes to port 0xf4 are ignored */
 
 /* IN vcpu: a device whose registers the vcpu process forwards. */
 struct ipc_cfg_vcpu_dev {
@@ -174,6 +176,7 @@ enum ipc_dev_kind {
 	IPC_DEV_SERIAL = 1,
 	IPC_DEV_BLK = 2,
 	IPC_DEV_NET = 3,
+	IPC_DEV_9P = 4,
 	IPC_DEV_API = 7, /* the control socket's process: no register window, no queues */
 };
 
@@ -201,20 +204,29 @@ _Static_assert(sizeof(struct ipc_cfg_device) == 80, "ipc_cfg_device size");
 /*
  * A device's state page (--on-device-failure restart): one sealed memfd page
  * per device, made by the supervisor at start and handed to every
- * incarnation, which keeps in it what must outlive the process (for virtio:
- * the transport registers and each queue's indices). A new incarnation
- * restores from it as from hostile input: the process that wrote it may have
- * been compromised. st_seq is odd while a snapshot is being written; a page
- * found with an odd st_seq, another kind or a bad length is not restored.
+ * incarnation, which keeps in it what must outlive the process. A new
+ * incarnation restores from it as from hostile input: the process that wrote
+ * it may have been compromised.
+ *
+ * Two snapshot slots: a new snapshot is written into the slot st_cur does not
+ * name, then st_cur is switched to it, so that a process killed at any
+ * instant leaves one whole snapshot (a page whose slot has another kind or a
+ * bad length is not restored). st_live is written through, field by field,
+ * outside the snapshots (for virtio: each queue's indices, at every request).
  */
 #define IPC_STATE_SIZE 4096
 #define IPC_STATE_MAGIC 0x74736862u /* "bhst" */
+#define IPC_STATE_LIVE 64
+#define IPC_STATE_SNAP 2000
 struct ipc_state {
 	uint32_t st_magic; /* IPC_STATE_MAGIC once a snapshot was written */
-	uint32_t st_seq; /* bumped before and after each snapshot */
+	uint32_t st_cur; /* 0 or 1: the slot of the latest whole snapshot */
 	uint32_t st_kind; /* enum ipc_dev_kind of the writer */
-	uint32_t st_len; /* bytes of st_data the snapshot holds */
-	uint8_t st_data[IPC_STATE_SIZE - 16];
+	uint32_t st_len[2]; /* bytes each slot's snapshot holds */
+	uint32_t st_pad;
+	uint8_t st_live[IPC_STATE_LIVE];
+	uint8_t st_snap[2][IPC_STATE_SNAP];
+	uint8_t st_unused[IPC_STATE_SIZE - 24 - IPC_STATE_LIVE - 2 * IPC_STATE_SNAP];
 };
 _Static_assert(sizeof(struct ipc_state) == IPC_STATE_SIZE, "ipc_state size");
 
@@ -276,8 +288,8 @@ _Static_assert(sizeof(struct ipc_shadow) <= IPC_SHADOW_SIZE, "ipc_shadow fits it
  */
 #define IPC_COUNTERS_OFF 2048
 struct ipc_counters {
-	uint64_t ct_requests; /* requests completed (blk), frames sent and received (net) */
-	uint64_t ct_bytes; /* bytes those moved (serial: console bytes out and in) */
+	uint64_t ct_requests; /* requests completed (blk, 9p), frames sent and received (net) */
+	uint64_t ct_bytes; /* bytes those moved (9p: T- and R-messages; serial: console out and in) */
 	uint64_t ct_errors; /* requests failed, frames dropped */
 	uint64_t ct_notifications; /* queue kicks taken from its ioeventfds */
 	uint64_t ct_interrupts; /* interrupts raised (irqfd writes) */
@@ -314,7 +326,7 @@ _Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
  * kind adds its message's name here, so that ipc.c knows no kind. */
 #define IPC_KIND_TYPE_NAMES \
 	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET", \
-	[IPC_CFG_API] = "CFG_API",
+	[IPC_CFG_9P] = "CFG_9P", [IPC_CFG_API] = "CFG_API",
 
 #define IPC_CFG_SERIAL_FDS \
 	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
@@ -350,6 +362,25 @@ struct ipc_cfg_net {
 };
 _Static_assert(sizeof(struct ipc_cfg_net) == 20, "ipc_cfg_net size");
 #define IPC_CFG_NET_FDS { { "TAP_FD", offsetof(struct ipc_cfg_net, cn_tap_fd), 0 } }
+
+/*
+ * 9p: virtio-9p, a 9P2000.L server for one shared directory. The supervisor
+ * opens the directory (O_PATH); the 9p process makes a bind mount of it its
+ * root (jail.h: root_fd) and serves every request beneath it. IN 9p.
+ */
+#define IPC_9P_VIRTIO_ID 9
+#define IPC_9P_QUEUES 1
+#define IPC_9P_TAG_MAX 31 /* mount tag bytes: graphic ASCII, as QEMU allows */
+#define IPC_9P_F_READONLY 0x1 /* readonly=on: a read-only bind mount, and EROFS for changes */
+
+struct ipc_cfg_9p {
+	struct ipc_hdr h;
+	int32_t c9_root_fd; /* the shared directory, O_PATH | O_DIRECTORY */
+	uint32_t c9_flags; /* IPC_9P_F_* */
+	char c9_tag[IPC_9P_TAG_MAX + 1]; /* NUL-terminated, 1 to IPC_9P_TAG_MAX graphic bytes */
+};
+_Static_assert(sizeof(struct ipc_cfg_9p) == 48, "ipc_cfg_9p size");
+#define IPC_CFG_9P_FDS { { "ROOT_FD", offsetof(struct ipc_cfg_9p, c9_root_fd), 0 } }
 
 enum ipc_jail_mode {
 	IPC_JAIL_FULL = 0,

@@ -6,7 +6,8 @@
  *  1. (at spawn, by the supervisor: a new PID namespace, and for an
  *     unprivileged supervisor a new user namespace with it)
  *  2. new mount, network, IPC and UTS namespaces; pivot_root into an empty
- *     read-only tmpfs: no /proc, no /dev
+ *     read-only tmpfs: no /proc, no /dev (or, for the 9p file server, into
+ *     a bind mount of the shared directory: see share below)
  *  3. rlimits: no new processes, no core files, bounded open files
  *  4. drop every capability (libcap-ng), then setgroups, setresgid, setresuid
  *     to the unprivileged id
@@ -44,6 +45,17 @@ struct jail_config {
 	 * seccomp policy allows no process or thread creation instead.
 	 */
 	int keep_nproc;
+	/*
+	 * share: the new root is not an empty tmpfs but a bind mount of the
+	 * directory share_fd (the 9p server's shared directory), nosuid, nodev,
+	 * noexec, and read-only with share_readonly; afterwards share_fd refers
+	 * to that mount's root. The bind is not recursive: mounts below the
+	 * directory stay out of it, and where they cannot (an unprivileged user's
+	 * namespace locks them in) the step fails. Not used for other processes.
+	 */
+	int share;
+	int share_fd;
+	int share_readonly;
 };
 
 /*

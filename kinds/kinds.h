@@ -92,6 +92,9 @@ struct dev_kind {
 	uint32_t msg_size;
 	const struct ipc_fd_field *fds;
 	size_t nfds;
+	/* the fd field (its placeholder) whose directory the process's jail root is a bind
+	 * mount of (jail.h: share), or NULL for an empty root; the probe builds that jail */
+	const char *share_fd;
 
 	/* --on-device-failure restart: whether a process of this kind may be replaced
 	 * while the guest runs, and if not, why. */

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -52,6 +54,9 @@ struct kind {
 	/* Not jailed: the supervisor's own narrowing (jail_narrow_supervisor), in
 	 * the host's namespaces, as bulkhead runs once its children do. */
 	int supervisor;
+	/* The placeholder of the fd whose directory its jail root is a bind mount of (the
+	 * 9p server's share: a scratch directory here), or NULL. */
+	const char *share;
 };
 
 /* The vcpu process, one column per row of the device-kind table, and the supervisor. */
@@ -76,7 +81,7 @@ static void kinds_init(void)
 		const struct dev_kind *d = kinds_table[i];
 
 		k = &kinds[nkinds++];
-		*k = (struct kind){ .name = d->helper, .report = "IRQ_FD" };
+		*k = (struct kind){ .name = d->helper, .report = "IRQ_FD", .share = d->share_fd };
 		/* A process without a register window (the API's) has none of these, and
 		 * reports through its kind's first fd (a connection's, to its policy). */
 		if (d->transport) {
@@ -95,15 +100,27 @@ static void kinds_init(void)
 	add_fd(k, "KMSG_FD");
 }
 
+/* The fd number of placeholder name in a child of kind k, or -1. */
+static int fd_of(const struct kind *k, const char *name)
+{
+	for (size_t i = 0; name && i < k->nfds; i++) {
+		if (strcmp(k->fds[i], name) == 0)
+			return PROBE_FIRST_FD + (int)i;
+	}
+	return -1;
+}
+
 /* The fd a kind reports through. */
 static int report_fd(const struct kind *k)
 {
-	for (size_t i = 0; k->report && i < k->nfds; i++) {
-		if (strcmp(k->fds[i], k->report) == 0)
-			return PROBE_FIRST_FD + (int)i;
-	}
-	return STDERR_FILENO;
+	int fd = fd_of(k, k->report);
+
+	return fd >= 0 ? fd : STDERR_FILENO;
 }
+
+/* The 9p column's share: an empty scratch directory, and its fd. */
+static char share_dir[] = "/tmp/bulkhead-probe-share.XXXXXX";
+static int share_fd = -1;
 
 static pid_t supervisor;
 /* What the supervisor column attacks instead of itself: a process of the same
@@ -127,6 +144,30 @@ static int open_read(void)
 static int open_write(void)
 {
 	return ret(open("/tmp/bulkhead-probe-was-here", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+}
+
+static int openat2_path(const char *path, int flags)
+{
+	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
+				.mode = (flags & O_CREAT) ? 0600 : 0 };
+
+	return ret(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how)));
+}
+
+/* The file server's own call, without the RESOLVE flags the server always gives it. */
+static int openat2_host(void)
+{
+	return openat2_path("/etc/passwd", O_RDONLY);
+}
+
+static int openat2_up(void)
+{
+	return openat2_path("../../../etc/passwd", O_RDONLY);
+}
+
+static int openat2_create(void)
+{
+	return openat2_path("/tmp/bulkhead-probe-was-here", O_WRONLY | O_CREAT);
 }
 
 static int list_root(void)
@@ -281,6 +322,9 @@ static const struct attempt attempts[] = {
 	{ "open a host file to read", open_read },
 	{ "open a host file to write", open_write },
 	{ "list /", list_root },
+	{ "openat2 /etc/passwd (no RESOLVE flags)", openat2_host },
+	{ "openat2 ../../../etc/passwd", openat2_up },
+	{ "openat2 O_CREAT /tmp/...", openat2_create },
 	{ "execve a shell", exec_shell },
 	{ "socket(AF_INET) + connect", inet_connect },
 	{ "socket(AF_UNIX) to a host path", unix_connect },
@@ -357,6 +401,10 @@ static void child(size_t k, const struct attempt *a, const struct policy_set *ps
 	int r;
 
 	jc.keep_nproc = kinds[k].keep_nproc;
+	if (kinds[k].share) {
+		jc.share = 1;
+		jc.share_fd = fd_of(&kinds[k], kinds[k].share);
+	}
 	if (kinds[k].supervisor)
 		supervisor = decoy;
 	if ((kinds[k].supervisor ? jail_narrow_supervisor(err, sizeof(err))
@@ -398,6 +446,8 @@ static void run_one(size_t k, const struct attempt *a, const struct policy_set *
 		/* The fds a device holds (numbers its policy binds), here just eventfds. */
 		for (int i = 0; i <= PROBE_NFDS; i++)
 			dup2(pfd[1], PROBE_FIRST_FD + i);
+		if (kinds[k].share)
+			dup2(share_fd, fd_of(&kinds[k], kinds[k].share));
 		if (kinds[k].supervisor)
 			dup2(pfd[1], STDERR_FILENO);
 		child(k, a, ps, jc, pfd[1]);
@@ -479,6 +529,10 @@ int main(int argc, char **argv)
 	jc.userns = geteuid() != 0;
 	if (load_policies(dir, &ps) < 0)
 		fatalx("cannot read the policies in %s (--policy-dir DIR)", dir);
+	/* As a read-write share is: the jail's id may write in it. */
+	if (!mkdtemp(share_dir) || chmod(share_dir, 0777) < 0 ||
+	    (share_fd = open(share_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		fatal("a scratch directory for the 9p column's share");
 	supervisor = getpid();
 	decoy = fork();
 	if (decoy < 0)
@@ -493,5 +547,7 @@ int main(int argc, char **argv)
 	printf("\n%d attempt(s) allowed\n", allowed);
 	kill(decoy, SIGKILL);
 	waitpid(decoy, NULL, 0);
+	if (rmdir(share_dir) < 0)
+		log_warn("rmdir %s (an attempt left something in it)", share_dir);
 	return allowed ? 1 : 0;
 }

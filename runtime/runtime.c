@@ -18,6 +18,7 @@ void runtime_init(struct runtime *rt, const char *name, const char *policy, int 
 	rt->policy = policy;
 	rt->state = RUNTIME_ST_BOOT;
 	rt->wants_mem = wants_mem;
+	rt->share_fd = -1;
 	for (unsigned int i = 0; i < LAYOUT_MAX_MEM_REGIONS; i++)
 		rt->mem.regions[i].fd = -1;
 	rt->bind[rt->nbind++] = (struct policy_binding){ "CONTROL_FD", IPC_FD_CONTROL };
@@ -196,6 +197,9 @@ static int jail_config(const struct runtime *rt, unsigned int nofile, int keep_n
 	if (jail_from_ipc(&rt->jail, jc, nofile) < 0)
 		return -EPROTO;
 	jc->keep_nproc = keep_nproc;
+	jc->share = rt->share_fd >= 0;
+	jc->share_fd = rt->share_fd;
+	jc->share_readonly = rt->share_readonly;
 	return 0;
 }
 

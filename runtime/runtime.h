@@ -36,6 +36,10 @@ struct runtime {
 	size_t nrx_fds;
 	int reported; /* an ERROR with the reason went to the supervisor already */
 	int done; /* STOP, or the supervisor is gone: leave the main loop */
+	/* the 9p server: its jail's root is a bind mount of this directory fd (jail.h: share),
+	 * read-only with share_readonly; -1 for an empty root */
+	int share_fd;
+	int share_readonly;
 };
 
 /* runtime_init: log as name, accept guest memory if wants_mem, bind @CONTROL_FD. */

@@ -13,6 +13,7 @@ libelf-dev
 libseccomp-dev
 libcap-ng-dev
 libcmocka-dev
+libjansson-dev
 python3-pytest
 qemu-system-x86
 busybox-static

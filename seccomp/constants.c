@@ -66,6 +66,9 @@ static const struct policy_const consts[] = {
 	C(O_RDONLY), C(O_WRONLY), C(O_RDWR), C(O_NONBLOCK), C(O_CLOEXEC), C(O_DIRECT), C(O_APPEND),
 	C(AT_FDCWD),
 
+	/* the *at calls and lseek (the 9p server) */
+	C(AT_EMPTY_PATH), C(AT_SYMLINK_NOFOLLOW), C(AT_REMOVEDIR), C(SEEK_SET),
+
 	/* fallocate */
 	C(FALLOC_FL_KEEP_SIZE), C(FALLOC_FL_PUNCH_HOLE), C(FALLOC_FL_ZERO_RANGE),
 	C(FALLOC_FL_COLLAPSE_RANGE), C(FALLOC_FL_INSERT_RANGE),

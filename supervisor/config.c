@@ -232,6 +232,18 @@ static int seccomp_word(void *base, const char *val)
 	return 0;
 }
 
+/* A bare on|off into *field; -1 if val is neither. */
+static int on_off_word(int *field, const char *val)
+{
+	if (strcmp(val, "on") == 0)
+		*field = 1;
+	else if (strcmp(val, "off") == 0)
+		*field = 0;
+	else
+		return -1;
+	return 0;
+}
+
 static void acpi_reset(struct vm_config *c)
 {
 	c->acpi = 1;
@@ -239,15 +251,7 @@ static void acpi_reset(struct vm_config *c)
 
 static int acpi_word(void *base, const char *val)
 {
-	struct vm_config *c = base;
-
-	if (strcmp(val, "on") == 0)
-		c->acpi = 1;
-	else if (strcmp(val, "off") == 0)
-		c->acpi = 0;
-	else
-		return -1;
-	return 0;
+	return on_off_word(&((struct vm_config *)base)->acpi, val);
 }
 
 static void restart_reset(struct vm_config *c)
@@ -275,15 +279,17 @@ static void pit_reset(struct vm_config *c)
 
 static int pit_word(void *base, const char *val)
 {
-	struct vm_config *c = base;
+	return on_off_word(&((struct vm_config *)base)->pit, val);
+}
 
-	if (strcmp(val, "on") == 0)
-		c->pit = 1;
-	else if (strcmp(val, "off") == 0)
-		c->pit = 0;
-	else
-		return -1;
-	return 0;
+static void debug_exit_reset(struct vm_config *c)
+{
+	c->debug_exit = 1;
+}
+
+static int debug_exit_word(void *base, const char *val)
+{
+	return on_off_word(&((struct vm_config *)base)->debug_exit, val);
 }
 
 #define VM_STRING(n, field, fl) \
@@ -334,6 +340,8 @@ static const struct option_def options[] = {
 	  .reset = acpi_reset },
 	{ .name = "pit", .kind = OPT_GROUP, .word = pit_word, .words = "on, off",
 	  .reset = pit_reset },
+	{ .name = "debug-exit", .kind = OPT_GROUP, .word = debug_exit_word, .words = "on, off",
+	  .reset = debug_exit_reset },
 	{ .name = "on-device-failure", .kind = OPT_GROUP, .word = restart_word,
 	  .words = "stop, restart", .reset = restart_reset },
 	{ .name = "jail", .kind = OPT_GROUP, .keys = jail_keys, .nkeys = nitems(jail_keys),
@@ -711,7 +719,7 @@ static enum config_result opt_config(struct parse *p, const struct option_def *o
 {
 	enum config_result r = CONFIG_OK;
 	char *line;
-	unsigned int lineno = 0;
+	unsigned int lineno = 0, col = 0;
 	FILE *f;
 	int ch = 0;
 
@@ -726,6 +734,21 @@ static enum config_result opt_config(struct parse *p, const struct option_def *o
 		fclose(f);
 		return perr(p, "--config: %s: %s", val, strerror(ENOMEM));
 	}
+	/* Firecracker's JSON starts with '{' (fcjson.c), read from here (f may be a pipe). */
+	while ((ch = getc(f)) != EOF && is_space(ch)) {
+		lineno += ch == '\n';
+		col = ch == '\n' ? 0 : col + 1;
+	}
+	if (ch == '{') {
+		ungetc(ch, f);
+		r = fcjson_apply_stream(p->c, val, f, lineno, col, p->err, p->errlen);
+		free(line);
+		fclose(f);
+		return r;
+	}
+	if (ch != EOF)
+		ungetc(ch, f);
+	ch = 0;
 	p->in_file = 1;
 	while (ch != EOF) {
 		size_t n = 0;
@@ -786,6 +809,24 @@ static enum config_result apply(struct parse *p, const struct option_def *o, con
 
 /* Exported. */
 
+int config_apply_option(struct vm_config *c, const char *name, const char *value, char *err,
+			size_t errlen)
+{
+	struct parse p = { .c = c, .err = err, .errlen = errlen, .in_file = 1 };
+	struct option_def dev;
+	const struct option_def *o = find_long(name, strlen(name), &dev);
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!o)
+		return -ENOENT;
+	if (o->kind == OPT_FLAG && value)
+		return perr(&p, "--%s: takes no value", o->name), -EINVAL;
+	if (o->kind != OPT_FLAG && !value && !takes_bare(o))
+		return perr(&p, "--%s: missing value", o->name), -EINVAL;
+	return apply(&p, o, value) == CONFIG_OK ? 0 : -EINVAL;
+}
+
 void config_init(struct vm_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -793,6 +834,7 @@ void config_init(struct vm_config *c)
 	c->nvcpus = CONFIG_DEFAULT_VCPUS;
 	c->acpi = 1;
 	c->pit = 1;
+	c->debug_exit = 1;
 	c->jail_uid = c->jail_gid = CONFIG_JAIL_DEFAULT_ID;
 	snprintf(c->name, sizeof(c->name), "%s", "vm");
 	for (size_t i = 0; i < kinds_count; i++) {
@@ -934,13 +976,29 @@ static void print_wrapped(FILE *out, const char *text, int indent)
 		fputc('\n', out);
 }
 
+/* "  --option SYNOPSIS", broken before a '[' where it would pass 79 columns. */
+static void print_synopsis(FILE *out, const struct dev_kind *k)
+{
+	const int width = 79;
+	int indent = fprintf(out, "  --%s ", k->option), col = indent;
+	const char *s = k->synopsis;
+
+	while (*s) {
+		int w = (int)strcspn(s + 1, "[") + 1;
+
+		if (col > indent && col + w > width)
+			col = fprintf(out, "\n%*s", indent, "") - 1;
+		col += fprintf(out, "%.*s", w, s);
+		s += w;
+	}
+	fputc('\n', out);
+}
+
 static void usage_devices(FILE *out)
 {
 	for (size_t i = 0; i < kinds_count; i++) {
-		const struct dev_kind *k = kinds_table[i];
-
-		fprintf(out, "  --%s %s\n", k->option, k->synopsis);
-		print_wrapped(out, k->help, 19);
+		print_synopsis(out, kinds_table[i]);
+		print_wrapped(out, kinds_table[i]->help, 19);
 	}
 }
 
@@ -972,6 +1030,10 @@ void config_usage(FILE *out)
 	      "                   the MP table and the command line (default: on)\n"
 	      "  --pit on|off     the in-kernel i8254 timer (default: on); Linux on KVM and\n"
 	      "                   the test guest need none, and the VM ends faster without it\n"
+	      "  --debug-exit on|off\n"
+	      "                   a guest's write to I/O port 0xf4 ends the VM with status\n"
+	      "                   2v+1 (default: on); off ignores it, as QEMU without\n"
+	      "                   isa-debug-exit\n"
 	      "  --on-device-failure stop|restart\n"
 	      "                   a device process that dies ends the VM (default: stop), or\n"
 	      "                   is replaced by a fresh one while the guest runs (restart;\n"
@@ -1041,6 +1103,17 @@ static size_t describe_key(const struct key_def *k, const char *base, char *buf,
 					*(const int *)(const void *)field ? "on" : "off");
 	}
 	return 0;
+}
+
+const char *config_dev_str(const struct dev_config *d, const char *key)
+{
+	for (size_t i = 0; i < d->kind->nkeys; i++) {
+		const struct key_def *k = &d->kind->keys[i];
+
+		if (k->kind == KEY_STRING && strcmp(k->name, key) == 0)
+			return (const char *)d->opts + k->off;
+	}
+	return NULL;
 }
 
 const char *config_dev_describe(const struct dev_config *d, char *buf, size_t len)

@@ -69,6 +69,7 @@ struct vm_config {
 	unsigned int nvcpus; /* default CONFIG_DEFAULT_VCPUS */
 	int acpi; /* --acpi on|off, default on */
 	int pit; /* --pit on|off: the in-kernel i8254, default on */
+	int debug_exit; /* --debug-exit on|off: port 0xf4 ends the VM, default on */
 	int restart; /* --on-device-failure stop|restart: default stop (0) */
 	int jail_mode; /* --jail: 0 full (default), 1 no-namespaces, 2 off */
 	unsigned int jail_uid, jail_gid; /* --jail uid=,gid=: default CONFIG_JAIL_DEFAULT_ID */
@@ -108,6 +109,23 @@ enum config_result config_parse_args(struct vm_config *c, int argc, char **argv,
 /* config_check: required options present and values within lim; CONFIG_OK or CONFIG_ERROR. */
 enum config_result config_check(struct vm_config *c, const struct config_limits *lim,
 				char *err, size_t errlen);
+/*
+ * config_apply_option: apply one option as "--NAME VALUE" on the command line
+ * would (VALUE NULL for a flag), for translators of other formats (fcjson.c).
+ * 0, -ENOENT when there is no option NAME, or -EINVAL with one line in err.
+ */
+int config_apply_option(struct vm_config *c, const char *name, const char *value, char *err,
+			size_t errlen) __attribute__((warn_unused_result));
+/*
+ * fcjson_apply_stream: Firecracker's VM configuration file (fcjson.c), the rest
+ * of f from its '{', which came after `lines` newlines and then `cols` bytes;
+ * applied through config_apply_option; fcjson_apply_buf the same from memory.
+ * name names it in messages. CONFIG_OK, or CONFIG_ERROR with one line in err.
+ */
+enum config_result fcjson_apply_stream(struct vm_config *c, const char *name, FILE *f,
+				       unsigned int lines, unsigned int cols, char *err, size_t errlen);
+enum config_result fcjson_apply_buf(struct vm_config *c, const char *name, const char *buf,
+				    size_t len, char *err, size_t errlen);
 /* config_usage: print the --help text to out. */
 void config_usage(FILE *out);
 /* config_man_devices: print the device options as man page (roff) paragraphs to out. */
@@ -119,6 +137,8 @@ unsigned int config_dev_count(const struct vm_config *c, const struct dev_kind *
  * parses, strings quoted where they hold a comma) into buf; buf.
  */
 const char *config_dev_describe(const struct dev_config *d, char *buf, size_t len);
+/* config_dev_str: the value of d's string key named key, or NULL when its kind has none. */
+const char *config_dev_str(const struct dev_config *d, const char *key);
 /* config_parse_u64: a decimal or 0x hex number in s[0..len) up to max; 0, -EINVAL or -ERANGE. */
 int config_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 	__attribute__((warn_unused_result));

@@ -20,7 +20,6 @@
 #include <termios.h>
 #include <unistd.h>
 #include <linux/kvm.h>
-#include <cap-ng.h>
 
 #include "common/clock.h"
 #include "common/layout.h"
@@ -246,35 +245,14 @@ static int uses_stdio(const struct sup *s)
 	return 0;
 }
 
-static int may_change_ids(void)
-{
-	capng_get_caps_process();
-	return capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
-	       capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
-}
-
-/* The jail as configured, said out loud whenever it is weaker than the default. */
+/* The strongest jail the environment allows for --jail (jailplan.c); seccomp said out loud. */
 static void jail_plan(struct sup *s)
 {
 	static const char *const seccomp_names[] = { "kill", "log", "off" };
+	char err[512];
 
-	if (s->cfg.jail_mode == 0) {
-		s->spawn_flags = SPAWN_NEWPID;
-		if (geteuid() != 0)
-			s->spawn_flags |= SPAWN_NEWUSER;
-	}
-	if (s->cfg.jail_mode == 1 && !may_change_ids())
-		usage_error("--jail no-namespaces: changing to the jail's uid and gid needs CAP_SETUID "
-			    "and CAP_SETGID without a user namespace; use --jail on (the default) or off");
-	if (s->cfg.jail_mode == 1)
-		log_info("warning: --jail no-namespaces: children share the host's mount, network, "
-			 "IPC, UTS and PID namespaces and file system");
-	if (s->cfg.jail_mode == 2)
-		log_info("warning: --jail off: children run unjailed with bulkhead's own privileges "
-			 "(no namespaces, id change, capability drop or rlimits) and the supervisor "
-			 "keeps its own; %s",
-			 s->cfg.seccomp_mode == 2 ? "--seccomp off removes every seccomp filter too"
-						  : "every process keeps its seccomp filter");
+	if (jailplan_choose(s, err, sizeof(err)) < 0)
+		usage_error(err);
 	if (s->cfg.seccomp_mode != 0)
 		log_info("warning: --seccomp %s: system calls are %s", seccomp_names[s->cfg.seccomp_mode],
 			 s->cfg.seccomp_mode == 1 ? "only logged, not stopped" : "not filtered");

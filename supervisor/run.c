@@ -634,6 +634,7 @@ static void record_failure(struct sup *s, struct child *c, const char *how)
 
 static void child_reap(struct sup *s, struct child *c)
 {
+	const struct dev_kind *kind;
 	siginfo_t si = { 0 };
 	char how[192];
 
@@ -672,7 +673,10 @@ static void child_reap(struct sup *s, struct child *c)
 	}
 	if (s->phase == PHASE_STOPPING && s->status >= 0)
 		log_debug("%s (pid %d) %s", c->name, (int)c->pid, how);
-	sup_decide(s, EXIT_VM_FAILED, "%s (pid %d) %s", c->name, (int)c->pid, how);
+	kind = c->dev >= 0 ? s->devs[c->dev].kind : NULL;
+	sup_decide(s, EXIT_VM_FAILED, "%s (pid %d) %s%s%s", c->name, (int)c->pid, how,
+		   s->cfg.restart && kind && !kind->restartable ? "; not restartable: " : "",
+		   s->cfg.restart && kind && !kind->restartable ? kind->no_restart_reason : "");
 	sup_stop_all(s);
 }
 

@@ -162,6 +162,13 @@ int vm_start_spawner(struct sup *s) __attribute__((warn_unused_result));
 int vm_ask_respawn(struct sup *s, unsigned int i) __attribute__((warn_unused_result));
 /* vm_close_links: close the devices' eventfds, shadows and state pages. */
 void vm_close_links(struct sup *s);
+/*
+ * jailplan_choose: for s->cfg's --jail mode, the strongest jail this environment
+ * allows (s->spawn_flags, and the children's ids for no-namespaces without
+ * CAP_SETUID), said with -v and, when weaker than the full jail, on stderr.
+ * 0, or -errno with one line naming --jail and the way out in err.
+ */
+int jailplan_choose(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * The API socket's supervisor side (control.c). The api process parses HTTP

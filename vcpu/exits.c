@@ -82,6 +82,8 @@ static int debug_exit_write(struct vcpu *v, uint64_t off, unsigned int size, uin
 {
 	(void)off;
 	(void)size;
+	if (v->vm->cfg.cv_flags & IPC_VCPU_F_NO_DEBUG_EXIT)
+		return 0; /* --debug-exit off: an unclaimed port, as in QEMU without isa-debug-exit */
 	end_vm(v, IPC_EXIT_DEBUG, (uint32_t)(val & 0xff),
 	       "guest wrote %u to the debug-exit port (vcpu%u)", (unsigned int)(val & 0xff), v->id);
 	return 1;

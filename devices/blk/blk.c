@@ -253,8 +253,9 @@ static uint8_t blk_execute(struct blk *b, const struct blk_req_hdr *h, uint32_t 
 }
 
 /* One request: header readable, status the last writable byte (5.2.6). */
-static int blk_request(struct blk *b, unsigned int q)
+static int blk_request(struct virtio_dev *vd, unsigned int q)
 {
+	struct blk *b = vd->priv;
 	const struct virtq_chain *c = &b->chain;
 	struct blk_req_hdr h;
 	uint32_t written = 0;
@@ -281,27 +282,8 @@ static int blk_request(struct blk *b, unsigned int q)
 static void blk_queue_notify(struct virtio_dev *vd, unsigned int q)
 {
 	struct blk *b = vd->priv;
-	struct virtq *vq = &vd->queues[q];
-	int pushed = 0;
 
-	for (;;) {
-		enum virtq_error e = virtq_pop(vq, vd->mem, &b->chain);
-
-		if (e == VIRTQ_EMPTY) {
-			if (!virtq_arm_notify(vq))
-				break;
-			continue;
-		}
-		if (e != VIRTQ_OK) {
-			virtio_needs_reset(vd, q, e);
-			break;
-		}
-		if (blk_request(b, q) < 0)
-			break;
-		pushed = 1;
-	}
-	if (pushed)
-		virtio_used(vd, q);
+	virtio_serve_queue(vd, q, &b->chain, blk_request);
 }
 
 const struct virtio_dev_ops blk_virtio_ops = {

@@ -180,13 +180,12 @@ static int shadow_map(struct devproc *dp)
 static int state_take_over(struct devproc *dp)
 {
 	static struct ipc_state copy;
-	const struct ipc_state *st = dp->state;
-	uint32_t seq = __atomic_load_n(&st->st_seq, __ATOMIC_ACQUIRE);
+	uint32_t cur = __atomic_load_n(&dp->state->st_cur, __ATOMIC_ACQUIRE);
 
-	memcpy(&copy, st, sizeof(copy));
+	memcpy(&copy, dp->state, sizeof(copy));
 	dp->restore_from = &copy;
-	dp->restore_ok = copy.st_magic == IPC_STATE_MAGIC && seq % 2 == 0 && copy.st_seq == seq &&
-			 copy.st_kind == dp->ops->kind && copy.st_len <= sizeof(copy.st_data);
+	dp->restore_ok = copy.st_magic == IPC_STATE_MAGIC && cur < 2 && copy.st_cur == cur &&
+			 copy.st_kind == dp->ops->kind && copy.st_len[cur] <= IPC_STATE_SNAP;
 	return 0;
 }
 
@@ -200,40 +199,55 @@ static int state_map(struct devproc *dp)
 	return (dp->cfg.cd_flags & IPC_DEV_F_RESTORE) ? state_take_over(dp) : 0;
 }
 
-void *devproc_state_data(struct devproc *dp)
+/*
+ * Until a replacement has restored, the page is its predecessor's: if this
+ * process dies first, the next one must find it as it was. So nothing is
+ * written through before state_restore, and the restore itself runs detached.
+ */
+void *devproc_state_live(struct devproc *dp)
 {
-	return dp->state ? dp->state->st_data : NULL;
+	return dp->state && !dp->restore_from ? dp->state->st_live : NULL;
 }
 
-/* A snapshot: st_seq is odd while it is being written. */
+/* A new snapshot, if it differs from the current one, into the other slot, then switch. */
 static void state_save(struct devproc *dp)
 {
+	static _Alignas(8) uint8_t snap[IPC_STATE_SNAP];
 	struct ipc_state *st = dp->state;
+	uint32_t cur, next;
 	size_t len;
 
 	if (!st)
 		return;
-	__atomic_store_n(&st->st_seq, st->st_seq + 1, __ATOMIC_RELEASE);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	len = dp->ops->window->save(dp, st->st_data, sizeof(st->st_data));
+	len = dp->ops->window->save(dp, snap, sizeof(snap));
+	cur = st->st_cur & 1;
+	if (st->st_magic == IPC_STATE_MAGIC && st->st_len[cur] == len &&
+	    memcmp(st->st_snap[cur], snap, len) == 0)
+		return;
+	next = cur ^ 1;
+	memcpy(st->st_snap[next], snap, len);
+	st->st_len[next] = (uint32_t)len;
 	st->st_kind = dp->ops->kind;
-	st->st_len = (uint32_t)len;
 	st->st_magic = IPC_STATE_MAGIC;
-	__atomic_store_n(&st->st_seq, st->st_seq + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&st->st_cur, next, __ATOMIC_RELEASE);
 }
 
 /* After the jail closed: the guest's input is read from here on. */
 static int state_restore(struct devproc *dp)
 {
 	const struct ipc_state *from = dp->restore_from;
+	uint32_t cur = from ? from->st_cur : 0;
 
-	if (!from)
+	if (!from) {
+		state_save(dp); /* a first snapshot, before the guest can touch the device */
 		return 0;
-	dp->restore_from = NULL;
+	}
 	log_info("restoring from the state of the process it replaces%s",
 		 dp->restore_ok ? "" : " (not a whole snapshot: the device will need a reset)");
-	(void)dp->ops->window->restore(dp, dp->restore_ok ? from->st_data : NULL,
-				       dp->restore_ok ? from->st_len : 0);
+	(void)dp->ops->window->restore(dp, dp->restore_ok ? from->st_snap[cur] : NULL,
+				       dp->restore_ok ? from->st_len[cur] : 0, from->st_live);
+	dp->restore_from = NULL;
+	/* The window's save attaches the live area, and the page is ours from here on. */
 	state_save(dp);
 	return 0;
 }

@@ -33,13 +33,14 @@ struct devproc_window {
 	int (*queue_notify)(struct devproc *dp, unsigned int q);
 	/*
 	 * For --on-device-failure restart (ipc.h, struct ipc_state): save writes
-	 * what a replacing process needs into the state page's data (at most max
-	 * bytes, in place) and returns its length; restore takes over from a copy
-	 * of what a process that died left (NULL: the page is not to be trusted,
-	 * the device must say it needs a reset). Both or neither.
+	 * a snapshot of what a replacing process needs into data (at most max
+	 * bytes) and returns its length; restore takes over from a copy of the
+	 * snapshot and of the live area a process that died left (data NULL: the
+	 * page is not to be trusted, the device must say it needs a reset). Both
+	 * or neither.
 	 */
 	size_t (*save)(struct devproc *dp, void *data, size_t max);
-	int (*restore)(struct devproc *dp, const void *data, size_t len);
+	int (*restore)(struct devproc *dp, const void *data, size_t len, const void *live);
 };
 
 /*
@@ -102,7 +103,7 @@ struct devproc {
 	 * IPC_DEV_F_RESTORE, a copy of what the process it replaces left there. */
 	struct ipc_state *state;
 	struct ipc_state *restore_from;
-	int restore_ok; /* restore_from holds a whole snapshot of this kind */
+	int restore_ok; /* restore_from's current slot holds a whole snapshot of this kind */
 	uint32_t applied; /* register writes applied, published as shadow->sh_applied */
 	uint64_t reads; /* register reads forwarded to this process, for the verbose log */
 };
@@ -114,8 +115,9 @@ int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **arg
 /* DEVPROC_ST_RUN: serving, after READY. */
 #define DEVPROC_ST_RUN 0x2u
 
-/* devproc_state_data: the data area of the state page (for write-through), or NULL. */
-void *devproc_state_data(struct devproc *dp);
+/* devproc_state_live: the state page's live area (IPC_STATE_LIVE bytes, written through),
+ * or NULL: without a state page, and in a replacement until it has restored. */
+void *devproc_state_live(struct devproc *dp);
 /* devproc_count: add to the device's counters (ipc.h, struct ipc_counters), if it keeps any. */
 void devproc_count(struct devproc *dp, uint64_t requests, uint64_t bytes, uint64_t errors);
 /* devproc_irq: pulse the device's interrupt (write its irqfd). */

@@ -156,11 +156,12 @@ static size_t serial_save(struct devproc *dp, void *data, size_t max)
 }
 
 /* Without a whole state the UART stays as reset: the console goes on either way. */
-static int serial_restore(struct devproc *dp, const void *data, size_t len)
+static int serial_restore(struct devproc *dp, const void *data, size_t len, const void *live)
 {
 	struct serial *s = dp->priv;
 	struct uart_state st;
 
+	(void)live;
 	if (!data || len != sizeof(st))
 		return -EINVAL;
 	memcpy(&st, data, sizeof(st));

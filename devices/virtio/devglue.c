@@ -11,8 +11,8 @@ static void dp_irq(struct virtio_dev *vd)
 	devproc_irq(vd->owner);
 }
 
-_Static_assert(sizeof(struct virtio_state) <= sizeof(((struct ipc_state *)0)->st_data),
-	       "the virtio state fits its page");
+_Static_assert(sizeof(struct virtio_state) <= IPC_STATE_SNAP, "the virtio snapshot fits its slot");
+_Static_assert(sizeof(struct virtio_live) <= IPC_STATE_LIVE, "the virtio indices fit the live area");
 
 void virtio_dp_attach(struct virtio_dev *vd, struct devproc *dp)
 {
@@ -21,8 +21,8 @@ void virtio_dp_attach(struct virtio_dev *vd, struct devproc *dp)
 	vd->counters = dp->counters;
 	if (dp->shadow)
 		virtio_shadow_attach(vd, dp->shadow);
-	if (devproc_state_data(dp))
-		virtio_state_attach(vd, devproc_state_data(dp));
+	if (devproc_state_live(dp))
+		virtio_live_attach(vd, devproc_state_live(dp));
 }
 
 static uint64_t virtio_dp_read(struct devproc *dp, uint64_t off, unsigned int size)
@@ -43,20 +43,29 @@ static int virtio_dp_notify(struct devproc *dp, unsigned int q)
 
 static size_t virtio_dp_save(struct devproc *dp, void *data, size_t max)
 {
-	(void)data;
-	(void)max;
-	virtio_save(dp->priv);
-	return sizeof(struct virtio_state);
-}
-
-static int virtio_dp_restore(struct devproc *dp, const void *data, size_t len)
-{
+	struct virtio_dev *vd = dp->priv;
 	struct virtio_state st;
 
+	if (max < sizeof(st))
+		return 0;
+	/* A replacement runs detached until it has restored (devproc_state_live). */
+	if (!vd->live && devproc_state_live(dp))
+		virtio_live_attach(vd, devproc_state_live(dp));
+	virtio_save(vd, &st);
+	memcpy(data, &st, sizeof(st));
+	return sizeof(st);
+}
+
+static int virtio_dp_restore(struct devproc *dp, const void *data, size_t len, const void *live)
+{
+	struct virtio_state st;
+	struct virtio_live lv;
+
 	if (!data || len != sizeof(st))
-		return virtio_restore(dp->priv, NULL);
+		return virtio_restore(dp->priv, NULL, NULL);
 	memcpy(&st, data, sizeof(st));
-	return virtio_restore(dp->priv, &st);
+	memcpy(&lv, live, sizeof(lv));
+	return virtio_restore(dp->priv, &st, &lv);
 }
 
 const struct devproc_window virtio_dp_window = {

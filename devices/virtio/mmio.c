@@ -169,6 +169,32 @@ void virtio_used(struct virtio_dev *vd, unsigned int q)
 		raise_irq(vd, VIRTIO_INT_USED);
 }
 
+void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c,
+			int (*serve)(struct virtio_dev *vd, unsigned int q))
+{
+	struct virtq *vq = &vd->queues[q];
+	int pushed = 0;
+
+	for (;;) {
+		enum virtq_error e = virtq_pop(vq, vd->mem, c);
+
+		if (e == VIRTQ_EMPTY) {
+			if (!virtq_arm_notify(vq))
+				break;
+			continue;
+		}
+		if (e != VIRTQ_OK) {
+			virtio_needs_reset(vd, q, e);
+			break;
+		}
+		if (serve(vd, q) < 0)
+			break;
+		pushed = 1;
+	}
+	if (pushed)
+		virtio_used(vd, q);
+}
+
 void virtio_kick(struct virtio_dev *vd, unsigned int q)
 {
 	if (!virtio_queue_live(vd, q)) {
@@ -182,9 +208,8 @@ static void device_reset(struct virtio_dev *vd)
 {
 	for (unsigned int q = 0; q < vd->ops->nqueues; q++) {
 		virtq_reset(&vd->queues[q]);
-		if (vd->state)
-			virtq_persist(&vd->queues[q], &vd->state->live_avail[q],
-				      &vd->state->live_used[q]);
+		if (vd->live)
+			virtq_persist(&vd->queues[q], &vd->live->avail[q], &vd->live->used[q]);
 	}
 	vd->status = 0;
 	vd->isr = 0;
@@ -417,20 +442,16 @@ void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, u
 	shadow_publish_all(vd);
 }
 
-void virtio_state_attach(struct virtio_dev *vd, struct virtio_state *st)
+void virtio_live_attach(struct virtio_dev *vd, struct virtio_live *live)
 {
-	vd->state = st;
+	vd->live = live;
 	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
-		virtq_persist(&vd->queues[q], &st->live_avail[q], &st->live_used[q]);
-	virtio_save(vd);
+		virtq_persist(&vd->queues[q], &live->avail[q], &live->used[q]);
 }
 
-void virtio_save(struct virtio_dev *vd)
+void virtio_save(const struct virtio_dev *vd, struct virtio_state *st)
 {
-	struct virtio_state *st = vd->state;
-
-	if (!st)
-		return;
+	memset(st, 0, sizeof(*st));
 	st->status = vd->status;
 	st->isr = vd->isr;
 	st->config_generation = vd->config_generation;
@@ -459,7 +480,8 @@ static void write64(struct virtio_dev *vd, uint64_t off, uint64_t val)
 }
 
 /* The queues as the driver set them; each ready one goes on from its used index. */
-static int restore_queues(struct virtio_dev *vd, const struct virtio_state *st)
+static int restore_queues(struct virtio_dev *vd, const struct virtio_state *st,
+			  const struct virtio_live *live)
 {
 	for (unsigned int q = 0; q < vd->ops->nqueues; q++) {
 		const struct virtio_state_queue *sq = &st->q[q];
@@ -472,14 +494,15 @@ static int restore_queues(struct virtio_dev *vd, const struct virtio_state *st)
 		if (!sq->ready)
 			continue;
 		write32(vd, REG_QUEUE_READY, 1);
-		if (!vd->queues[q].ready || virtq_resume(&vd->queues[q], st->live_used[q]) < 0)
+		if (!vd->queues[q].ready || virtq_resume(&vd->queues[q], live->used[q]) < 0)
 			return -EINVAL;
 	}
 	return 0;
 }
 
 /* The status bits, features and queues, in the order a driver sets them. */
-static int restore_transport(struct virtio_dev *vd, const struct virtio_state *st)
+static int restore_transport(struct virtio_dev *vd, const struct virtio_state *st,
+			     const struct virtio_live *live)
 {
 	uint32_t want = st->status & ~(uint32_t)VIRTIO_STATUS_NEEDS_RESET;
 	uint32_t early = want & (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
@@ -496,7 +519,7 @@ static int restore_transport(struct virtio_dev *vd, const struct virtio_state *s
 		if (!(vd->status & VIRTIO_STATUS_FEATURES_OK))
 			return -EINVAL;
 	}
-	if (restore_queues(vd, st) < 0)
+	if (restore_queues(vd, st, live) < 0)
 		return -EINVAL;
 	write32(vd, REG_QUEUE_SEL, st->queue_sel);
 	write32(vd, REG_DEVICE_FEATURES_SEL, st->dev_features_sel);
@@ -508,22 +531,20 @@ static int restore_transport(struct virtio_dev *vd, const struct virtio_state *s
 	return vd->status == want ? 0 : -EINVAL;
 }
 
-int virtio_restore(struct virtio_dev *vd, const struct virtio_state *st)
+int virtio_restore(struct virtio_dev *vd, const struct virtio_state *st, const struct virtio_live *live)
 {
-	int err = st ? restore_transport(vd, st) : -EINVAL;
+	int err = st && live ? restore_transport(vd, st, live) : -EINVAL;
 
 	if (err == 0 && st->status & VIRTIO_STATUS_NEEDS_RESET)
 		err = -EINVAL;
 	if (err < 0) {
 		virtio_fail(vd, 0, "the state of the process it replaces is not consistent");
 		shadow_publish_all(vd);
-		virtio_save(vd);
 		return err;
 	}
 	/* A completion just before the old process died may not have been signalled. */
 	if (vd->status & VIRTIO_STATUS_DRIVER_OK)
 		raise_irq(vd, VIRTIO_INT_USED);
 	shadow_publish_all(vd);
-	virtio_save(vd);
 	return 0;
 }

@@ -142,8 +142,8 @@ struct virtio_dev;
  * What a virtio device keeps in its state page (ipc.h, struct ipc_state) so
  * that a new process can take over: the transport registers as the driver
  * set them, snapshotted after every register write and batch of work, and
- * each queue's indices, written through as they move. All of it is hostile
- * input to the process that restores it (virtio_restore).
+ * each queue's indices in the live area, written through as they move. All
+ * of it is hostile input to the process that restores it (virtio_restore).
  */
 struct virtio_state_queue {
 	uint64_t desc, avail, used;
@@ -156,9 +156,11 @@ struct virtio_state {
 	uint32_t dev_features_sel, drv_features_sel;
 	uint64_t driver_features;
 	struct virtio_state_queue q[VIRTIO_MAX_QUEUES];
-	/* written through, outside the snapshot */
-	uint16_t live_avail[VIRTIO_MAX_QUEUES];
-	uint16_t live_used[VIRTIO_MAX_QUEUES];
+};
+
+struct virtio_live {
+	uint16_t avail[VIRTIO_MAX_QUEUES]; /* each queue's last_avail */
+	uint16_t used[VIRTIO_MAX_QUEUES]; /* each queue's used index */
 };
 
 /* A virtio device model: a small const ops table. Optional members may be NULL. */
@@ -198,7 +200,7 @@ struct virtio_dev {
 	struct virtq queues[VIRTIO_MAX_QUEUES];
 	struct ipc_shadow *shadow; /* the register shadow kept current, or NULL */
 	struct ipc_counters *counters; /* the process's counters (in the shadow page), or NULL */
-	struct virtio_state *state; /* the restart state kept current, or NULL */
+	struct virtio_live *live; /* the restart state's live area kept current, or NULL */
 };
 
 /* virtio_init: set up vd for ops with guest memory mem. */
@@ -206,25 +208,33 @@ void virtio_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const 
 		 void *priv);
 /* virtio_shadow_attach: keep the register shadow sh current from now on (ipc.h). */
 void virtio_shadow_attach(struct virtio_dev *vd, struct ipc_shadow *sh);
-/* virtio_state_attach: keep st (in the state page) current from now on. */
-void virtio_state_attach(struct virtio_dev *vd, struct virtio_state *st);
-/* virtio_save: snapshot the transport registers into the attached state. */
-void virtio_save(struct virtio_dev *vd);
+/* virtio_live_attach: keep each queue's indices in live (the state page) from now on. */
+void virtio_live_attach(struct virtio_dev *vd, struct virtio_live *live);
+/* virtio_save: a snapshot of the transport registers into st. */
+void virtio_save(const struct virtio_dev *vd, struct virtio_state *st);
 /*
- * virtio_restore: take over from the state a process that died left (st, a
- * copy; NULL if the page could not be trusted). Every register is set as the
+ * virtio_restore: take over from the state a process that died left (st and
+ * live, copies; st NULL if the page could not be trusted). Every register is set as the
  * driver set it, through the same checks as the driver's own writes, and the
  * queues go on from their used index, taking again what was in flight. An
  * inconsistent state leaves the device in DEVICE_NEEDS_RESET with a config
  * interrupt. A device that was running raises its interrupt once. 0, or
  * -EINVAL when it did not restore.
  */
-int virtio_restore(struct virtio_dev *vd, const struct virtio_state *st);
+int virtio_restore(struct virtio_dev *vd, const struct virtio_state *st, const struct virtio_live *live);
 /* virtio_mmio_read/write: one access to the 4 KiB register window. */
 uint64_t virtio_mmio_read(struct virtio_dev *vd, uint64_t off, unsigned int size);
 void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val);
 /* virtio_kick: queue q was notified (ioeventfd); ignored unless DRIVER_OK and ready. */
 void virtio_kick(struct virtio_dev *vd, unsigned int q);
+/*
+ * virtio_serve_queue: take every chain available on queue q into *c and hand it
+ * to serve (which pushes it, or returns -1 after it failed the device), until
+ * the ring is empty with notifications re-armed; then signal the used buffers.
+ * A broken ring puts the device in NEEDS_RESET.
+ */
+void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c,
+			int (*serve)(struct virtio_dev *vd, unsigned int q));
 /* virtio_used: raise a used-buffer interrupt for queue q if the driver wants one. */
 void virtio_used(struct virtio_dev *vd, unsigned int q);
 /* virtio_needs_reset: the driver broke a ring: set NEEDS_RESET and raise a config interrupt. */

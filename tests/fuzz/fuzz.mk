@@ -15,7 +15,7 @@
 #
 # FUZZ_TARGETS=... picks targets; FUZZ_JOBS=2 runs that many at once;
 # FUZZ_KEEP=1 goes on from the corpus the last `make fuzz` grew.
-# The fuzz_proc_* targets start the real $(O)/bulkhead-{blk,net,serial,api}
+# The fuzz_proc_* targets start the real $(O)/bulkhead-{blk,net,serial,9p,api}
 # jailed, so they need root (as the supervisor would); without it they are
 # skipped with a message. fuzz_proc_vcpu runs the test builds of bulkhead and
 # its vcpu and serial processes ($(O)/testhooks: make testhooks) with
@@ -51,10 +51,16 @@ FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_S
 	ipc/ipc.c jail/jail.c common/clock.c devices/blk/blk.c devices/net/net.c devices/serial/uart.c \
 	devices/virtio/devglue.c $(FUZZ_VIRTIO) $(filter-out vcpu/main.c,$(wildcard vcpu/*.c)) \
 	$(filter-out seccomp/policy-check.c,$(wildcard seccomp/*.c))
-FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c supervisor/config.c $(wildcard kinds/*.c) ipc/ipc.c
+# the protocol layer of devices/9p (no virtio, no device main)
+FUZZ_srcs_fuzz_9p := $(FUZZ_SRC)/fuzz_9p.c $(FUZZ_SRC)/p9share.c $(filter-out devices/9p/main.c devices/9p/virtio9p.c,$(wildcard devices/9p/*.c))
+FUZZ_CONFIG := supervisor/config.c supervisor/fcjson.c $(wildcard kinds/*.c) ipc/ipc.c
+FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c $(FUZZ_CONFIG)
+FUZZ_srcs_fuzz_fcjson := $(FUZZ_SRC)/fuzz_fcjson.c $(FUZZ_CONFIG)
+FUZZ_srcs_fuzz_qemu := $(FUZZ_SRC)/fuzz_qemu.c frontends/qemu/parse.c frontends/qemu/translate.c \
+	$(FUZZ_CONFIG)
 FUZZ_srcs_fuzz_loader := $(FUZZ_SRC)/fuzz_loader.c $(wildcard loader/*.c) mem/mem.c
 FUZZ_srcs_fuzz_api := $(FUZZ_SRC)/fuzz_api.c api/http.c api/render.c
-FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzproc.c $(FUZZ_SRC)/fzv.c ipc/ipc.c mem/mem.c
+FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzproc.c $(FUZZ_SRC)/fzv.c $(FUZZ_SRC)/p9share.c ipc/ipc.c mem/mem.c
 FUZZ_srcs_fuzz_proc_blk := $(FUZZ_SRC)/fuzz_proc_blk.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_net := $(FUZZ_SRC)/fuzz_proc_net.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_serial := $(FUZZ_SRC)/fuzz_proc_serial.c $(FUZZ_PROC)
@@ -62,19 +68,24 @@ FUZZ_srcs_fuzz_proc_serial := $(FUZZ_SRC)/fuzz_proc_serial.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_api := $(FUZZ_SRC)/fuzz_proc_api.c $(FUZZ_SRC)/fzapi.c $(FUZZ_SRC)/fzproc.c \
 	ipc/ipc.c mem/mem.c
 # A compromised device (evil-device, as bulkhead-blk) against the real vcpu process.
+FUZZ_srcs_fuzz_proc_9p := $(FUZZ_SRC)/fuzz_proc_9p.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_vcpu := $(FUZZ_SRC)/fuzz_proc_vcpu.c
 
 FUZZ_libs_fuzz_ipc := $(CAPNG_LIBS) $(or $(POLICY_LIBS),-lseccomp) -lpthread
 FUZZ_libs_fuzz_loader := $(ELF_LIBS)
+FUZZ_libs_fuzz_config := $(JANSSON_LIBS)
+FUZZ_libs_fuzz_fcjson := $(JANSSON_LIBS)
+FUZZ_libs_fuzz_qemu := $(JANSSON_LIBS)
 FUZZ_libs_fuzz_api := -lhttp_parser $(JANSSON_LIBS)
 
-FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_loader \
-	fuzz_api
-FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial fuzz_proc_vcpu fuzz_proc_api
+FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_fcjson \
+	fuzz_qemu fuzz_loader fuzz_9p fuzz_api
+FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial fuzz_proc_9p fuzz_proc_vcpu fuzz_proc_api
 FUZZ_ALL := $(FUZZ_INPROC) $(FUZZ_PROCS)
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_ALL)) $(FUZZ_DIR)/procfuzz-stdin $(FUZZ_DIR)/evil-device
-FUZZ_DEVICE_BINS := $(O)/bulkhead-blk $(O)/bulkhead-net $(O)/bulkhead-serial $(O)/bulkhead-api
+FUZZ_DEVICE_BINS := $(O)/bulkhead-blk $(O)/bulkhead-net $(O)/bulkhead-serial $(O)/bulkhead-9p \
+	$(O)/bulkhead-api
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 # Objects of the AFL++-style driver and the seed generator: sanitizers, no libFuzzer.

@@ -7,7 +7,8 @@
  * requests of every type (tests/unit/test_blk.c, test_net.c), valid ring
  * layouts (test_virtq.c), driver init sequences (test_uart.c), a full
  * bootstrap of each process (test_ipc.c, supervisor/vm.c), option lines
- * (test_config.c), bzImage and ELF/PVH images (test_loader.c). Each KERNEL
+ * (test_config.c), bzImage and ELF/PVH images (test_loader.c), 9P2000.L
+ * sessions (test_9p.c). Each KERNEL
  * file (e.g. the test guest, a real bzImage) becomes one more fuzz_loader
  * seed, truncated to 256 KiB. Called by make-seeds.sh.
  */
@@ -1018,6 +1019,423 @@ static void seeds_config(void)
 	cfg_seed("bad-config-line", 1, ARGS("--config=@CONFIG"), "kernel path=k\nconfig other\n\x01\n");
 }
 
+/* ---- 9p (fuzz_9p: u8 flags, then per message u8 ctl, u16 length, the bytes) ---- */
+
+/* 9P2000.L message types and flags, as the protocol numbers them. */
+enum {
+	S9_TSTATFS = 8, S9_TLOPEN = 12, S9_TLCREATE = 14, S9_TSYMLINK = 16, S9_TMKNOD = 18,
+	S9_TRENAME = 20, S9_TREADLINK = 22, S9_TGETATTR = 24, S9_TSETATTR = 26, S9_TXATTRWALK = 30,
+	S9_TXATTRCREATE = 32, S9_TREADDIR = 40, S9_TFSYNC = 50, S9_TLOCK = 52, S9_TGETLOCK = 54,
+	S9_TLINK = 70, S9_TMKDIR = 72, S9_TRENAMEAT = 74, S9_TUNLINKAT = 76, S9_TVERSION = 100,
+	S9_TATTACH = 104, S9_TFLUSH = 108, S9_TWALK = 110, S9_TREAD = 116, S9_TWRITE = 118,
+	S9_TCLUNK = 120, S9_TREMOVE = 122,
+};
+
+struct p9m {
+	uint8_t b[4096];
+	size_t n;
+	uint16_t tag;
+};
+
+static void p9_put(struct p9m *m, const void *p, size_t n)
+{
+	if (m->n + n > sizeof(m->b)) {
+		fprintf(stderr, "make-seeds: 9p message too long\n");
+		exit(1);
+	}
+	memcpy(m->b + m->n, p, n);
+	m->n += n;
+}
+
+static void p9_8(struct p9m *m, uint8_t v)
+{
+	p9_put(m, &v, 1);
+}
+
+static void p9_16(struct p9m *m, uint16_t v)
+{
+	p9_put(m, &v, 2);
+}
+
+static void p9_32(struct p9m *m, uint32_t v)
+{
+	p9_put(m, &v, 4);
+}
+
+static void p9_64(struct p9m *m, uint64_t v)
+{
+	p9_put(m, &v, 8);
+}
+
+static void p9_str(struct p9m *m, const char *s)
+{
+	p9_16(m, (uint16_t)strlen(s));
+	p9_put(m, s, strlen(s));
+}
+
+static void p9_begin(struct p9m *m, uint8_t type)
+{
+	m->n = 0;
+	p9_32(m, 0); /* fuzz_9p sets the size field */
+	p9_8(m, type);
+	p9_16(m, ++m->tag);
+}
+
+/* fuzz_proc_9p's seed being written beside fuzz_9p's, or NULL. */
+static struct fzw *p9_proc;
+
+/* The same message for fuzz_proc_9p: a chain of it (its size field set) and a reply room of
+ * fuzz_9p's table (at most 4 KiB), kicked and waited for. */
+static void p9_emit_proc(const struct p9m *m, uint8_t ctl)
+{
+	static const uint16_t rooms[16] = { 4096, 0, 6, 10, 11, 12, 16, 20, 24, 40, 160, 300, 4096, 4096, 4096, 4096 };
+	uint8_t msg[255];
+	size_t n = m->n < sizeof(msg) ? m->n : sizeof(msg);
+	uint32_t size = (uint32_t)m->n;
+	struct fzw_seg segs[2] = {
+		{ .len = (uint16_t)m->n, .fill = msg, .nfill = (uint8_t)n },
+		{ .len = rooms[ctl >> 4], .flags = FZV_SEG_WRITE },
+	};
+
+	memcpy(msg, m->b, n);
+	if (!(ctl & 1) && n >= 4)
+		memcpy(msg, &size, 4);
+	fzw_chain(p9_proc, 0, 0, segs, 2);
+	fzw_kick(p9_proc, 0);
+	fzw_u8(p9_proc, FZV_OP_SYNC);
+}
+
+/* Append the message built in m with ctl (reply room, buffer split) to the seed. */
+static void p9_emit(struct fzw *w, const struct p9m *m, uint8_t ctl)
+{
+	fzw_u8(w, ctl);
+	fzw_u16(w, (uint16_t)m->n);
+	fzw_bytes(w, m->b, m->n);
+	if (p9_proc)
+		p9_emit_proc(m, ctl);
+}
+
+static void p9_fid(struct fzw *w, struct p9m *m, uint8_t type, uint32_t fid)
+{
+	p9_begin(m, type);
+	p9_32(m, fid);
+	p9_emit(w, m, 0);
+}
+
+static void p9_walk(struct fzw *w, struct p9m *m, uint32_t fid, uint32_t newfid, const char *const *names,
+		    unsigned int n)
+{
+	p9_begin(m, S9_TWALK);
+	p9_32(m, fid);
+	p9_32(m, newfid);
+	p9_16(m, (uint16_t)n);
+	for (unsigned int i = 0; i < n; i++)
+		p9_str(m, names[i]);
+	p9_emit(w, m, 0);
+}
+
+#define WALK(w, m, fid, newfid, ...) \
+	p9_walk(w, m, fid, newfid, (const char *const[]){ __VA_ARGS__ }, \
+		sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
+
+static void p9_rw(struct fzw *w, struct p9m *m, uint8_t type, uint32_t fid, uint64_t off, const char *data,
+		  uint32_t count, uint8_t ctl)
+{
+	p9_begin(m, type);
+	p9_32(m, fid);
+	p9_64(m, off);
+	if (type == S9_TWRITE) {
+		p9_32(m, (uint32_t)strlen(data));
+		p9_put(m, data, strlen(data));
+	} else {
+		p9_32(m, count);
+	}
+	p9_emit(w, m, ctl);
+}
+
+static void p9_lopen(struct fzw *w, struct p9m *m, uint32_t fid, uint32_t flags)
+{
+	p9_begin(m, S9_TLOPEN);
+	p9_32(m, fid);
+	p9_32(m, flags);
+	p9_emit(w, m, 0);
+}
+
+static void p9_named(struct fzw *w, struct p9m *m, uint8_t type, uint32_t dfid, const char *name, uint32_t a,
+		     uint32_t b)
+{
+	p9_begin(m, type);
+	p9_32(m, dfid);
+	p9_str(m, name);
+	p9_32(m, a);
+	if (type == S9_TMKNOD) {
+		p9_32(m, 0);
+		p9_32(m, 0);
+	}
+	if (type != S9_TUNLINKAT)
+		p9_32(m, b);
+	p9_emit(w, m, 0);
+}
+
+/* fuzz_proc_9p's session before the body, as fuzz_9p's automatic one (flags bit 1 clear). */
+static void p9_proc_session(uint8_t flags)
+{
+	static const uint16_t q[1] = { 64 };
+	static const uint32_t msizes[4] = { 65536, 4096, 8192, 512 * 1024 };
+	struct p9m m = { .tag = 0xfffe };
+
+	fzw_setup(p9_proc, 0, 0, 1, q);
+	if (flags & 2)
+		return;
+	p9_begin(&m, S9_TVERSION);
+	p9_32(&m, msizes[(flags >> 2) & 3]);
+	p9_str(&m, "9P2000.L");
+	p9_emit_proc(&m, 0);
+	p9_begin(&m, S9_TATTACH);
+	p9_32(&m, 0);
+	p9_32(&m, 0xffffffff);
+	p9_str(&m, "");
+	p9_str(&m, "");
+	p9_32(&m, 0);
+	p9_emit_proc(&m, 0);
+}
+
+/* A fuzz_9p seed, and the same messages as a fuzz_proc_9p seed (whose share is read-write). */
+static void save_9p(const char *name, uint8_t flags, void (*body)(struct fzw *w, struct p9m *m))
+{
+	struct fzw w = { 0 }, proc = { 0 };
+	struct p9m m = { .tag = 0 };
+
+	fzw_u8(&w, flags);
+	p9_proc = &proc;
+	p9_proc_session(flags);
+	body(&w, &m);
+	p9_proc = NULL;
+	save("fuzz_9p", name, &w);
+	if (!(flags & 1))
+		save("fuzz_proc_9p", name, &proc);
+	free(w.p);
+	free(proc.p);
+}
+
+static void p9s_read(struct fzw *w, struct p9m *m)
+{
+	WALK(w, m, 0, 1, "hello");
+	p9_lopen(w, m, 1, 0);
+	p9_rw(w, m, S9_TREAD, 1, 0, NULL, 100, 0);
+	p9_rw(w, m, S9_TREAD, 1, 5, NULL, 4, 3 << 1); /* in four buffers */
+	p9_begin(m, S9_TGETATTR);
+	p9_32(m, 1);
+	p9_64(m, 0x3fff);
+	p9_emit(w, m, 0);
+	p9_fid(w, m, S9_TCLUNK, 1);
+}
+
+static void p9s_create(struct fzw *w, struct p9m *m)
+{
+	p9_walk(w, m, 0, 2, NULL, 0);
+	p9_begin(m, S9_TLCREATE);
+	p9_32(m, 2);
+	p9_str(m, "new");
+	p9_32(m, 2);
+	p9_32(m, 0644);
+	p9_32(m, 0);
+	p9_emit(w, m, 0);
+	p9_rw(w, m, S9_TWRITE, 2, 0, "some data for the file", 0, 0);
+	p9_rw(w, m, S9_TREAD, 2, 0, NULL, 64, 0);
+	p9_begin(m, S9_TFSYNC);
+	p9_32(m, 2);
+	p9_32(m, 1);
+	p9_emit(w, m, 0);
+	p9_begin(m, S9_TSETATTR);
+	p9_32(m, 2);
+	p9_32(m, 0x1 | 0x8 | 0x10 | 0x20 | 0x80);
+	p9_32(m, 0600);
+	p9_32(m, 0);
+	p9_32(m, 0);
+	p9_64(m, 4);
+	p9_64(m, 1000);
+	p9_64(m, 0);
+	p9_64(m, 2000);
+	p9_64(m, 0);
+	p9_emit(w, m, 0);
+	p9_fid(w, m, S9_TCLUNK, 2);
+}
+
+static void p9s_dirs(struct fzw *w, struct p9m *m)
+{
+	p9_named(w, m, S9_TMKDIR, 0, "d", 0755, 0);
+	p9_begin(m, S9_TSYMLINK);
+	p9_32(m, 0);
+	p9_str(m, "l");
+	p9_str(m, "hello");
+	p9_32(m, 0);
+	p9_emit(w, m, 0);
+	p9_named(w, m, S9_TMKNOD, 0, "fifo", 0010644, 0);
+	WALK(w, m, 0, 3, "d");
+	WALK(w, m, 0, 4, "hello");
+	p9_begin(m, S9_TLINK);
+	p9_32(m, 3);
+	p9_32(m, 4);
+	p9_str(m, "hard");
+	p9_emit(w, m, 0);
+	p9_lopen(w, m, 3, 0);
+	p9_begin(m, S9_TREADDIR);
+	p9_32(m, 3);
+	p9_64(m, 0);
+	p9_32(m, 4096);
+	p9_emit(w, m, 0);
+	p9_begin(m, S9_TRENAMEAT);
+	p9_32(m, 0);
+	p9_str(m, "d");
+	p9_32(m, 0);
+	p9_str(m, "e");
+	p9_emit(w, m, 0);
+	p9_named(w, m, S9_TUNLINKAT, 0, "l", 0, 0);
+	p9_named(w, m, S9_TUNLINKAT, 0, "e", 0x200, 0);
+	p9_begin(m, S9_TRENAME);
+	p9_32(m, 4);
+	p9_32(m, 0);
+	p9_str(m, "moved");
+	p9_emit(w, m, 0);
+	p9_fid(w, m, S9_TREMOVE, 4);
+	WALK(w, m, 0, 5, "sub");
+	p9_lopen(w, m, 5, 0);
+	p9_begin(m, S9_TREADDIR);
+	p9_32(m, 5);
+	p9_64(m, 0);
+	p9_32(m, 100);
+	p9_emit(w, m, 0);
+}
+
+static void p9s_traversal(struct fzw *w, struct p9m *m)
+{
+	WALK(w, m, 0, 1, "..", "..");
+	WALK(w, m, 0, 2, "toroot", "etc");
+	WALK(w, m, 0, 3, "abs");
+	p9_fid(w, m, S9_TREADLINK, 3);
+	p9_lopen(w, m, 3, 0);
+	WALK(w, m, 0, 4, "sub", "escape", "..");
+	WALK(w, m, 0, 5, "magic", "etc");
+	WALK(w, m, 0, 6, "sub", "..", "sub", "..", "sub", "..", "sub", "..", "sub", "..", "sub", "..", "sub",
+	     "..", "sub", "..");
+	WALK(w, m, 0, 7, "sub", "..", "sub", "..", "sub", "..", "sub", "..", "sub", "..", "sub", "..", "sub",
+	     "..", "sub", "..", "sub");
+	WALK(w, m, 0, 8, "sub/inner");
+	WALK(w, m, 0, 0, "sub", "deep");
+	WALK(w, m, 0, 9, "..", "x");
+}
+
+static void p9s_attrs(struct fzw *w, struct p9m *m)
+{
+	p9_begin(m, S9_TGETATTR);
+	p9_32(m, 0);
+	p9_64(m, 0x7ff);
+	p9_emit(w, m, 0);
+	p9_fid(w, m, S9_TSTATFS, 0);
+	p9_begin(m, S9_TXATTRWALK);
+	p9_32(m, 0);
+	p9_32(m, 7);
+	p9_str(m, "");
+	p9_emit(w, m, 0);
+	p9_rw(w, m, S9_TREAD, 7, 0, NULL, 64, 0);
+	p9_begin(m, S9_TXATTRWALK);
+	p9_32(m, 0);
+	p9_32(m, 8);
+	p9_str(m, "security.selinux");
+	p9_emit(w, m, 0);
+	p9_begin(m, S9_TXATTRCREATE);
+	p9_32(m, 0);
+	p9_str(m, "user.x");
+	p9_64(m, 4);
+	p9_32(m, 0);
+	p9_emit(w, m, 0);
+	p9_begin(m, S9_TFLUSH);
+	p9_16(m, 3);
+	p9_emit(w, m, 0);
+}
+
+static void p9s_locks(struct fzw *w, struct p9m *m)
+{
+	WALK(w, m, 0, 1, "hello");
+	WALK(w, m, 0, 2, "hello");
+	p9_lopen(w, m, 1, 2);
+	p9_lopen(w, m, 2, 2);
+	for (int i = 0; i < 3; i++) {
+		p9_begin(m, S9_TLOCK);
+		p9_32(m, (uint32_t)(1 + i % 2));
+		p9_8(m, i == 2 ? 0 : 1);
+		p9_32(m, 1);
+		p9_64(m, 0);
+		p9_64(m, 10);
+		p9_32(m, 77);
+		p9_str(m, "guest");
+		p9_emit(w, m, 0);
+	}
+	p9_begin(m, S9_TGETLOCK);
+	p9_32(m, 2);
+	p9_8(m, 1);
+	p9_64(m, 0);
+	p9_64(m, 0);
+	p9_32(m, 77);
+	p9_str(m, "guest");
+	p9_emit(w, m, 0);
+}
+
+/* Replies in rooms too small for them, and frames that lie. */
+static void p9s_hostile(struct fzw *w, struct p9m *m)
+{
+	WALK(w, m, 0, 1, "hello");
+	p9_lopen(w, m, 1, 0);
+	p9_rw(w, m, S9_TREAD, 1, 0, NULL, 0xffffffffu, 5 << 4); /* room 12 */
+	p9_begin(m, S9_TGETATTR);
+	p9_32(m, 0);
+	p9_64(m, 0);
+	p9_emit(w, m, 9 << 4); /* room 40 */
+	p9_fid(w, m, S9_TCLUNK, 1);
+	p9_emit(w, m, 1 << 4); /* room 0 */
+	p9_begin(m, S9_TCLUNK);
+	p9_32(m, 1);
+	m->b[0] = 200; /* a size beyond the message */
+	p9_emit(w, m, 1);
+	p9_fid(w, m, S9_TCLUNK, 99);
+	p9_fid(w, m, 0x2a, 0);
+}
+
+static void p9s_session(struct fzw *w, struct p9m *m)
+{
+	p9_begin(m, S9_TVERSION);
+	p9_32(m, 0xffffffffu);
+	p9_str(m, "9P2000.L");
+	p9_emit(w, m, 0);
+	p9_begin(m, S9_TATTACH);
+	p9_32(m, 0);
+	p9_32(m, 0xffffffffu);
+	p9_str(m, "root");
+	p9_str(m, "");
+	p9_32(m, 0);
+	p9_emit(w, m, 0);
+	p9_begin(m, S9_TVERSION);
+	p9_32(m, 4096);
+	p9_str(m, "9P2000.u");
+	p9_emit(w, m, 0);
+	p9_fid(w, m, S9_TCLUNK, 0);
+}
+
+static void seeds_9p(void)
+{
+	save_9p("read", 0, p9s_read);
+	save_9p("create-write", 0, p9s_create);
+	save_9p("create-write-readonly", 1, p9s_create);
+	save_9p("dirs", 0, p9s_dirs);
+	save_9p("dirs-readonly", 1, p9s_dirs);
+	save_9p("traversal", 0, p9s_traversal);
+	save_9p("attrs", 4, p9s_attrs);
+	save_9p("locks", 0, p9s_locks);
+	save_9p("hostile", 8, p9s_hostile);
+	save_9p("session", 2, p9s_session);
+}
+
 /* ---- loader ---- */
 
 static void loader_head(struct fzw *w, uint8_t flags, uint32_t isize)
@@ -1206,6 +1624,7 @@ int main(int argc, char **argv)
 	seeds_uart();
 	seeds_ipc();
 	seeds_config();
+	seeds_9p();
 	seeds_api();
 	seeds_bzimage();
 	seeds_elf();

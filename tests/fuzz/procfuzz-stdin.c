@@ -4,7 +4,7 @@
  * procfuzz-stdin: the process-level harness (procfuzz.c) as a plain
  * program, one input per run, for AFL++ and for replaying a crash:
  *
- *   procfuzz-stdin blk|net|serial [FILE]
+ *   procfuzz-stdin blk|net|serial|9p [FILE]
  *
  * reads the input from FILE (AFL++: @@) or stdin, starts the device
  * process, runs the input, stops the child and exits 0; a finding aborts
@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	int fd = STDIN_FILENO;
 
 	if (dev < 0 || argc > 3) {
-		fprintf(stderr, "usage: %s blk|net|serial [FILE]   (input on stdin without FILE)\n", argv[0]);
+		fprintf(stderr, "usage: %s blk|net|serial|9p [FILE]   (input on stdin without FILE)\n", argv[0]);
 		return 2;
 	}
 	procfuzz_init((enum procfuzz_dev)dev);

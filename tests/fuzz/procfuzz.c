@@ -8,23 +8,26 @@
  * build/bulkhead-blk) with clone3(CLONE_NEWPID) + execve and an empty
  * environment, with the fds at the numbers supervisor/vm.c gives them:
  *
- *   blk, net:  3 control, 4 guest memfd (sealed), 5 channel, 6 irqfd,
- *              7 backend (blk: an image memfd; net: one end of a SOCK_DGRAM
- *              socketpair standing in for the TAP), 8.. one ioeventfd per queue,
+ *   blk, net,  3 control, 4 guest memfd (sealed), 5 channel, 6 irqfd,
+ *   9p:        7 backend (blk: an image memfd; net: one end of a SOCK_DGRAM
+ *              socketpair standing in for the TAP; 9p: the share's directory,
+ *              p9share.h, which the child's jail bind-mounts as its root),
+ *              8.. one ioeventfd per queue,
  *              then the register shadow (a sealed memfd page the harness maps
  *              read-only: every reply must find all writes sent before it
  *              counted there, and the identity registers as the reply says)
  *   serial:    3 control, 4 channel, 5 irqfd, 6 console input (a pipe),
  *              7 console output (a pipe)
  *
- * and sends CFG_MEM, CFG_DEVICE, CFG_BLK or CFG_NET, CFG_JAIL (the full jail
+ * and sends CFG_MEM, CFG_DEVICE, CFG_BLK, CFG_NET or CFG_9P, CFG_JAIL (the full jail
  * by default: namespaces, empty root, uid/gid 62222; as root, like the
  * supervisor) and CFG_DONE, then waits for READY. The child is reused for
  * input after input (a Status 0 reset, or for the UART a register reset,
  * starts each) and restarted when it ends.
  *
- * Inputs: for blk and net, the fzv op language of fzv.h (the corpus of
- * fuzz_blk and fuzz_net works here too), with these FZV_OP_BACKEND sub-ops
+ * Inputs: for blk, net and 9p, the fzv op language of fzv.h (the corpus of
+ * fuzz_blk and fuzz_net works here too; 9p's seeds carry the T-messages of
+ * fuzz_9p's in descriptor chains), with these FZV_OP_BACKEND sub-ops
  * (procfuzz.h names them):
  *   sub % 4 == 0   net: u16 length, u8 fill count, bytes: a frame on the TAP
  *   sub % 4 == 2   net: u8 count: that many minimum-size frames
@@ -60,7 +63,8 @@
  *     device-writable buffers the input gave it (fzv_check);
  *   - blk: the image changed size; net: a frame reached the TAP with a
  *     header the negotiated features do not allow; serial: console output
- *     differs from what the guest wrote to THR.
+ *     differs from what the guest wrote to THR; 9p: the file beside the
+ *     share changed, or something appeared beside the share.
  *
  * Environment: BH_PROCFUZZ_BINDIR (directory of the bulkhead-* binaries),
  * BH_PROCFUZZ_JAIL (on | no-namespaces | off; off needs no root),
@@ -104,6 +108,7 @@
 #include "fzv.h"
 #include "ipc/ipc.h"
 #include "mem/mem.h"
+#include "p9share.h"
 #include "procfuzz.h"
 
 #ifndef FUZZ_BINDIR
@@ -124,7 +129,7 @@ static struct {
 	uint32_t space;
 	uint64_t window;
 	struct guest_mem mem;
-	int img_fd;
+	int img_fd; /* blk: the image memfd; 9p: the share's directory (O_PATH) */
 	int tap_dev, tap_host; /* net: the device's end (also kept here, to see it drained) and ours */
 	int in_r, in_w, out_r, out_w; /* serial console pipes */
 	int ctl, chan, irq, qfd[IPC_MAX_QUEUES];
@@ -169,19 +174,29 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/* Each device: its executable's suffix, the child's name, its kind and queues. */
+static const struct pf_kind {
+	const char *name, *child;
+	uint32_t kind;
+	unsigned int nq;
+} pf_kinds[] = {
+	[PROCFUZZ_BLK] = { "blk", "blk0", IPC_DEV_BLK, IPC_BLK_QUEUES },
+	[PROCFUZZ_NET] = { "net", "net0", IPC_DEV_NET, IPC_NET_QUEUES },
+	[PROCFUZZ_SERIAL] = { "serial", "serial", IPC_DEV_SERIAL, 0 },
+	[PROCFUZZ_9P] = { "9p", "9p0", IPC_DEV_9P, IPC_9P_QUEUES },
+};
+
 static const char *dev_name(void)
 {
-	return P.dev == PROCFUZZ_BLK ? "blk" : P.dev == PROCFUZZ_NET ? "net" : "serial";
+	return pf_kinds[P.dev].name;
 }
 
 int procfuzz_dev_from_name(const char *name)
 {
-	if (strcmp(name, "blk") == 0)
-		return PROCFUZZ_BLK;
-	if (strcmp(name, "net") == 0)
-		return PROCFUZZ_NET;
-	if (strcmp(name, "serial") == 0)
-		return PROCFUZZ_SERIAL;
+	for (size_t i = 0; i < sizeof(pf_kinds) / sizeof(pf_kinds[0]); i++) {
+		if (strcmp(name, pf_kinds[i].name) == 0)
+			return (int)i;
+	}
 	return -1;
 }
 
@@ -654,6 +669,8 @@ static void be_after(void *ctx)
 	(void)ctx;
 	if (P.dev == PROCFUZZ_NET)
 		net_drain();
+	if (P.dev == PROCFUZZ_9P)
+		p9share_check_outside();
 }
 
 static const struct fzv_backend pf_backend = {
@@ -723,8 +740,8 @@ static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int o
 			return;
 	}
 	ipc_init(&d, IPC_CFG_DEVICE, sizeof(d));
-	snprintf(d.cd_name, sizeof(d.cd_name), "%s", P.dev == PROCFUZZ_BLK ? "blk0" : P.dev == PROCFUZZ_NET ? "net0" : "serial");
-	d.cd_kind = P.dev == PROCFUZZ_BLK ? IPC_DEV_BLK : P.dev == PROCFUZZ_NET ? IPC_DEV_NET : IPC_DEV_SERIAL;
+	snprintf(d.cd_name, sizeof(d.cd_name), "%s", pf_kinds[P.dev].child);
+	d.cd_kind = pf_kinds[P.dev].kind;
 	d.cd_flags = getenv("BH_PROCFUZZ_VERBOSE") ? IPC_DEV_F_VERBOSE : 0;
 	d.cd_chan_fd = chan_fd;
 	d.cd_irq_fd = irq_fd;
@@ -746,6 +763,14 @@ static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int o
 		b.cb_flags = 0;
 		snprintf(b.cb_serial, sizeof(b.cb_serial), "procfuzz-disk");
 		if (pf_send(P.ctl, &b) < 0)
+			return;
+	} else if (P.dev == PROCFUZZ_9P) {
+		struct ipc_cfg_9p pm;
+
+		ipc_init(&pm, IPC_CFG_9P, sizeof(pm));
+		pm.c9_root_fd = in_fd;
+		snprintf(pm.c9_tag, sizeof(pm.c9_tag), "fuzz");
+		if (pf_send(P.ctl, &pm) < 0)
 			return;
 	} else if (P.dev == PROCFUZZ_NET) {
 		struct ipc_cfg_net nm;
@@ -864,7 +889,7 @@ static void pf_spawn(void)
 	char title[64];
 
 	pf_cleanup_fds();
-	snprintf(title, sizeof(title), "bulkhead/fuzz/%s", P.dev == PROCFUZZ_BLK ? "blk0" : P.dev == PROCFUZZ_NET ? "net0" : "serial");
+	snprintf(title, sizeof(title), "bulkhead/fuzz/%s", pf_kinds[P.dev].child);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0)
 		fz_fail("socketpair: %s", strerror(errno));
@@ -884,9 +909,9 @@ static void pf_spawn(void)
 	irq_fd = next++;
 	src[n] = P.irq;
 	dst[n++] = irq_fd;
-	if (P.dev == PROCFUZZ_BLK) {
+	if (P.dev == PROCFUZZ_BLK || P.dev == PROCFUZZ_9P) {
 		in_fd = next++;
-		src[n] = P.img_fd;
+		src[n] = P.img_fd; /* the image, or the share's directory */
 		dst[n++] = in_fd;
 	} else if (P.dev == PROCFUZZ_NET) {
 		int tap[2];
@@ -1001,7 +1026,7 @@ void procfuzz_init(enum procfuzz_dev dev)
 		fz_fail("BH_PROCFUZZ_SECCOMP=%s: kill, log or off", sc);
 	if (P.jail_mode != IPC_JAIL_OFF && geteuid() != 0)
 		fz_fail("the jail needs root, as the supervisor does (or set BH_PROCFUZZ_JAIL=off)");
-	P.nq = dev == PROCFUZZ_BLK ? 1 : dev == PROCFUZZ_NET ? 2 : 0;
+	P.nq = pf_kinds[dev].nq;
 	P.space = dev == PROCFUZZ_SERIAL ? IPC_SPACE_PIO : IPC_SPACE_MMIO;
 	P.window = dev == PROCFUZZ_SERIAL ? LAYOUT_COM1_PORTS : LAYOUT_VIRTIO_MMIO_SIZE;
 	if (dev != PROCFUZZ_SERIAL) {
@@ -1014,6 +1039,11 @@ void procfuzz_init(enum procfuzz_dev dev)
 		P.img_fd = memfd_create("procfuzz-image", MFD_CLOEXEC);
 		if (P.img_fd < 0 || ftruncate(P.img_fd, PF_IMAGE_SIZE) < 0)
 			fz_fail("image memfd: %s", strerror(errno));
+	}
+	if (dev == PROCFUZZ_9P) {
+		P.img_fd = open(p9share_init(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (P.img_fd < 0)
+			fz_fail("the share: %s", strerror(errno));
 	}
 }
 
@@ -1154,6 +1184,8 @@ static void pf_run(const uint8_t *data, size_t size)
 		pf_spawn();
 	if (P.dev == PROCFUZZ_NET)
 		net_drain(); /* anything left from the last input, under its features */
+	if (P.dev == PROCFUZZ_9P)
+		p9share_wipe(); /* the Status 0 of fzv_begin ends the last input's session */
 	P.raw = 0;
 	P.sync_writes = 0;
 	P.features_seen = 0;

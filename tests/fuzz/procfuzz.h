@@ -18,6 +18,7 @@ enum procfuzz_dev {
 	PROCFUZZ_BLK,
 	PROCFUZZ_NET,
 	PROCFUZZ_SERIAL,
+	PROCFUZZ_9P,
 };
 
 /*
@@ -41,7 +42,7 @@ enum procfuzz_dev {
 #define PF_SER_WIDE 12 /* u8 offset, u8 size code, u8 write, u64 value */
 #define PF_SER_NOPS 13
 
-/* procfuzz_dev_from_name: "blk", "net", "serial"; -1 if none. */
+/* procfuzz_dev_from_name: "blk", "net", "serial", "9p"; -1 if none. */
 int procfuzz_dev_from_name(const char *name);
 /* procfuzz_init: choose the device (once per process); the child starts with the first input. */
 void procfuzz_init(enum procfuzz_dev dev);

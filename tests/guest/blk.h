@@ -221,6 +221,7 @@ const char *blk_run_error(void);
 
 void blk_info(void);
 void blk_rw(void);
+void blk_gaps(void);
 void blk_verify(void);
 void blk_flush(void);
 void blk_id(void);

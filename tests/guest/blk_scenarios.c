@@ -658,6 +658,69 @@ void blk_two(void)
 	pass();
 }
 
+/* ---- blk-gaps ---- */
+
+#define GAPS_MAX 64
+
+/* Keep the count longest of the gaps seen in top[], longest first. */
+static void keep_longest(uint64_t *top, unsigned int count, uint64_t gap)
+{
+	unsigned int i = count;
+
+	if (gap <= top[count - 1])
+		return;
+	while (i > 0 && top[i - 1] < gap) {
+		if (i < count)
+			top[i] = top[i - 1];
+		i--;
+	}
+	top[i] = gap;
+}
+
+/*
+ * One 4 KiB read at a time for bulkhead.seconds (2), and the bulkhead.gaps (5)
+ * longest times from one completion to the next: with the device process killed
+ * that many times during the run (--on-device-failure restart), each is the time
+ * from a kill to the next completed request, plus at most one request's own time.
+ */
+void blk_gaps(void)
+{
+	struct blk *b = open_disk();
+	struct blk_slot *s = blk_slot_get(b);
+	uint64_t count = param_u64("bulkhead.gaps", 5), seconds = param_u64("bulkhead.seconds", 2);
+	uint64_t top[GAPS_MAX] = { 0 }, until, last, now, n = 0;
+	const char *why = "";
+	char line[GAPS_MAX * 12];
+	size_t len = 0;
+	int st;
+
+	if (!count || count > GAPS_MAX)
+		fail("bulkhead.gaps=%lu is not in 1..%u", count, GAPS_MAX);
+	if (b->capacity < 8)
+		fail("%s has %lu sectors, fewer than 8", disk_name(b), b->capacity);
+	until = rdtsc() + us_to_tsc(seconds * 1000000);
+	last = rdtsc();
+	while (last < until) {
+		s->type = VIRTIO_BLK_T_IN;
+		s->sector = (n * 8) % (b->capacity - 7);
+		s->nseg = 1;
+		s->len = 4096;
+		s->seg[0] = s->buf;
+		s->seg_len[0] = 4096;
+		st = blk_sync(b, s, &why);
+		if (st != VIRTIO_BLK_S_OK)
+			fail("read %lu: %s", n, st < 0 ? why : status_name(st));
+		now = rdtsc();
+		keep_longest(top, (unsigned int)count, now - last);
+		last = now;
+		n++;
+	}
+	for (unsigned int i = 0; i < count && len < sizeof(line); i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, " %lu", tsc_to_us(top[i]));
+	cprintf(TAG "blk-gaps: %lu reads of 4 KiB; longest gaps (us):%s\n", n, line);
+	pass();
+}
+
 /* ---- blk-bench ---- */
 
 struct rand_ctx {

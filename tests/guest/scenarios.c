@@ -6,9 +6,11 @@
  */
 #include "hostile.h"
 #include "net.h"
+#include "p9.h"
 
 #define I8042_CMD 0x64
 #define I8042_RESET 0xfe
+#define DEBUG_EXIT_PORT 0xf4 /* as boot.S */
 #define UART_IER_RDA 0x01
 #define UART_IER_THRE 0x02
 #define UART_IIR_ID(x) ((x) & 0x0f)
@@ -136,6 +138,17 @@ static void reboot(void)
 			acpi_reset_write(plat.reset_value);
 		udelay(200000);
 	}
+	fail("the VM did not reset");
+}
+
+/* Port 0xf4 is a debug-exit port only where the VMM has one (QEMU: isa-debug-exit). */
+static void debug_exit_ignored(void)
+{
+	cprintf(GUEST_TAG "debug-exit-ignored: writing 1 to port 0x%x\n", DEBUG_EXIT_PORT);
+	outb(DEBUG_EXIT_PORT, 1);
+	cprintf(GUEST_TAG "debug-exit-ignored: still running; resetting\n");
+	outb(I8042_CMD, I8042_RESET);
+	udelay(200000);
 	fail("the VM did not reset");
 }
 
@@ -290,6 +303,7 @@ const struct scenario scenarios[] = {
 	{ "marker-exit", marker_exit, "boot marker, then PASS at once" },
 	{ "echo", echo, "echo serial input lines (RX interrupt); PASS on 'quit'" },
 	{ "reboot", reboot, "reset through the i8042 (then the ACPI reset register)" },
+	{ "debug-exit-ignored", debug_exit_ignored, "write 1 to port 0xf4; if still running, reset" },
 	{ "reboot-acpi", reboot_acpi, "reset through the ACPI reset register only (a wrong value first)" },
 	{ "triple-fault", do_triple_fault, "empty IDT + exception = triple fault" },
 	{ "smp", smp, "start every AP; PASS if all come online" },
@@ -314,6 +328,7 @@ const struct scenario scenarios[] = {
 	{ "mmio-hostile", mmio_hostile, "the virtio-mmio register protocol broken (a disk, 2 cpus)" },
 	{ "vring-hostile", vring_hostile, "the split virtqueue broken (a disk, 2 cpus)" },
 	{ "blk-bench", blk_bench, "sequential MB/s and random-read IOPS" },
+	{ "blk-gaps", blk_gaps, "4 KiB reads one at a time; the longest gaps between completions" },
 	{ "net-info", net_info, "print each virtio-net device's MAC, link and features; PASS" },
 	{ "net-tx", net_tx, "send bulkhead.frames=N (64) pattern frames; the host peer checks them" },
 	{ "net-echo", net_echo, "echo frames through the host peer, check each, median rtt" },
@@ -321,6 +336,10 @@ const struct scenario scenarios[] = {
 	{ "net-bench", net_bench, "tx and rx frames/s and MB/s, echo rtt (with the host peer)" },
 	{ "net-hostile", net_hostile, "hostile frames and rings: refused, then working after a reset" },
 	{ "net-two", net_two, "echo on two NICs at once" },
+	{ "p9-info", p9_info, "the first virtio-9p device: tag, a session, the root; PASS" },
+	{ "p9-rw", p9_rw, "read data.bin (pattern of bulkhead.seed), write files back, dirs, links" },
+	{ "p9-ro", p9_ro, "a read-only share: reads work, every change is EROFS" },
+	{ "p9-hostile", p9_hostile, "traversal, bad names and fids, msize, frames: refused, then serving" },
 	{ "list", list, "print this table" },
 };
 const size_t nscenarios = nitems(scenarios);

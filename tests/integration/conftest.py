@@ -46,6 +46,31 @@ def vm_processes(name):
     return pids
 
 
+def proc_status(pid):
+    """/proc/PID/status as {field: [words]} (readable without ptrace access)."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.split()
+    return out
+
+
+def jailed_children(pids):
+    """(supervisor pid, [(name, pid, status)]) of a VM's children, each checked for what
+    every jail gives: seccomp filter mode, no_new_privs, no effective or permitted capability."""
+    sup = int(proc_status(pids["vcpu"])["PPid"][0])
+    out = []
+    for name, pid in pids.items():
+        st = proc_status(pid)
+        assert st["Seccomp"] == ["2"], (name, st["Seccomp"])
+        assert st["NoNewPrivs"] == ["1"], name
+        assert st["CapEff"] == ["0000000000000000"], name
+        assert st["CapPrm"] == ["0000000000000000"], name
+        out.append((name, pid, st))
+    return sup, out
+
+
 def as_test_user(argv):
     if not TEST_USER:
         return argv
@@ -53,9 +78,102 @@ def as_test_user(argv):
             "--inh-caps=-all", "--"] + argv
 
 
+def _jail_refusal():
+    """The one line bulkhead refuses --jail on with where no namespace can be made (a
+    default Docker container: tests/container/dockerlike.c, README "CI and containers"),
+    or None. bulkhead decides before it opens the kernel, so a missing kernel tells."""
+    try:
+        p = subprocess.run(as_test_user([BULKHEAD, "--kernel", "path=/nonexistent/bulkhead-probe"]),
+                           capture_output=True, text=True, timeout=30)
+    except OSError:
+        return None
+    line = p.stderr.strip()
+    return line if p.returncode == EXIT_USAGE and "--jail on: " in line else None
+
+
+# Where namespaces are forbidden, every VM runs with --jail no-namespaces (the
+# jail the environment allows) unless its test chose a jail; tests of what
+# only namespaces give are skipped, each saying so in one line.
+JAIL_REFUSED = _jail_refusal()
+NO_NAMESPACES = "needs namespaces, which this environment forbids (bulkhead: %s)" % (
+    JAIL_REFUSED.split("--jail on: ", 1)[-1].split(" (", 1)[0] if JAIL_REFUSED else "")
+
+
+def _have_cap(bit):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> bit & 1)
+    return False
+
+
+def _host_pid_namespace():
+    """Kernel threads (KVM's kvm-pit/N) are seen only from the host's PID namespace."""
+    try:
+        with open("/proc/2/comm") as f:
+            return f.read().strip() == "kthreadd"
+    except OSError:
+        return False
+
+
+CAP_SYS_ADMIN = 21
+CAP_SYS_PTRACE = 19
+# What a default container forbids, per marker: the skip reason, or None where it is allowed.
+ENV_LIMITS = {
+    "needs_namespaces": NO_NAMESPACES if JAIL_REFUSED else None,
+    "needs_ptrace": None if _have_cap(CAP_SYS_PTRACE) else
+    "needs CAP_SYS_PTRACE to read a jailed child's /proc/PID/fd, which this environment forbids",
+    "needs_host_pids": None if _host_pid_namespace() else
+    "needs the host's PID namespace to see KVM's kernel threads, which this environment hides",
+    "needs_sys_admin": None if _have_cap(CAP_SYS_ADMIN) else
+    "needs CAP_SYS_ADMIN (mount), which this environment forbids",
+}
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "root_only: needs bulkhead itself to run as root "
                             "(not run by the unprivileged pass)")
+    config.addinivalue_line("markers", "needs_namespaces: needs the full jail's namespaces")
+    config.addinivalue_line("markers", "needs_ptrace: reads the fds of jailed (non-dumpable) "
+                            "children")
+    config.addinivalue_line("markers", "needs_host_pids: looks for kernel threads in /proc")
+    config.addinivalue_line("markers", "needs_sys_admin: mounts something")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that needs what this environment forbids is skipped, saying what in one line."""
+    for item in items:
+        for marker, reason in ENV_LIMITS.items():
+            if reason and marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+                break
+
+
+def error_lines(stderr):
+    """stderr's lines but the warning --jail no-namespaces gives where it is the jail allowed."""
+    return [line for line in stderr.strip().splitlines()
+            if not (JAIL_REFUSED and line.startswith("bulkhead: warning: --jail no-namespaces"))]
+
+
+def with_jail(args):
+    """bulkhead's args with the jail the environment allows (for a test that runs it without Vm)."""
+    return jail_args(BULKHEAD, args, None)[0]
+
+
+def bulkhead_cmd(args):
+    return [BULKHEAD] + with_jail(args)
+
+
+def jail_args(exe, args, env):
+    """--jail no-namespaces where --jail on is refused, unless the test chose a jail."""
+    if not JAIL_REFUSED or any(a == "--jail" or a.startswith("--jail=") for a in args):
+        return list(args), env
+    if os.path.basename(exe) == "bulkhead-qemu":
+        env = dict(os.environ if env is None else env)
+        env["BULKHEAD_QEMU_OPTIONS"] = (env.get("BULKHEAD_QEMU_OPTIONS", "") +
+                                        " --jail no-namespaces").strip()
+        return list(args), env
+    return ["--jail", "no-namespaces"] + list(args), env
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +198,7 @@ class Vm:
 
     def __init__(self, args, stdin=subprocess.DEVNULL, wrap=None, exe=BULKHEAD, env=None):
         self.name = "t%d-%d" % (os.getpid() % 100000, next(_names))
+        args, env = jail_args(exe, args, env)
         self.argv = as_test_user([exe, "--name", self.name] + list(args))
         if wrap:
             self.argv = wrap(self.argv)
@@ -188,8 +307,11 @@ def guest_args(scenario, extra_cmdline="", vcpus=1, mem=64, serial="stdio"):
 
 @pytest.fixture
 def netns():
-    from netns import NetNs
-    ns = NetNs()
+    from netns import NetNs, NetNsUnavailable
+    try:
+        ns = NetNs()
+    except NetNsUnavailable as e:
+        pytest.skip("needs network namespaces, which this environment forbids (%s)" % e)
     yield ns
     ns.close()
 

@@ -31,10 +31,17 @@ def sh(*argv, ns=None, check=True):
     return subprocess.run(argv, check=check, capture_output=True, text=True)
 
 
+class NetNsUnavailable(Exception):
+    """ip netns add failed: the environment forbids network namespaces (a container)."""
+
+
 class NetNs:
     def __init__(self):
         self.name = "bh-" + uuid.uuid4().hex[:10]
-        sh("ip", "netns", "add", self.name)
+        p = sh("ip", "netns", "add", self.name, check=False)
+        if p.returncode != 0:
+            sh("ip", "netns", "del", self.name, check=False)
+            raise NetNsUnavailable("ip netns add: %s" % (p.stderr.strip().splitlines() or ["?"])[-1])
         sh("ip", "link", "set", "lo", "up", ns=self.name)
 
     def add_tap(self, tap, addr=None, user=None):

@@ -32,10 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$top/build/guest" "$top/build/testhooks"
-cp "$build"/bulkhead "$build"/bulkhead-{vcpu,serial,blk,net,probe} "$top/build/"
+cp "$build"/bulkhead "$build"/bulkhead-* "$top/build/"
 cp "$build"/guest/bulkhead-test-guest "$top/build/guest/"
-cp "$build"/testhooks/bulkhead "$build"/testhooks/bulkhead-{vcpu,serial,blk,net} \
-	"$top/build/testhooks/"
+cp "$build"/testhooks/bulkhead "$build"/testhooks/bulkhead-* "$top/build/testhooks/"
 chmod -R a+rX "$top"
 chgrp kvm /dev/kvm
 chmod g+rw /dev/kvm
@@ -47,5 +46,6 @@ BULKHEAD_BUILD=$top/build BULKHEAD_TEST_USER=$user \
 	tests/integration/functional/test_blk_config.py \
 	tests/integration/functional/test_net_guest.py \
 	tests/integration/functional/test_net_config.py \
+	tests/integration/functional/test_9p.py \
 	tests/integration/security/test_jail.py \
 	tests/integration/security/test_probe.py

@@ -94,21 +94,35 @@ static void test_acpi_option(void **state)
 	assert_int_equal(c.acpi, 0);
 }
 
-static void test_pit_option(void **state)
+/* The bare on|off options that default to on: --pit, and --debug-exit (off: port 0xf4 is no
+ * debug-exit port, as QEMU without isa-debug-exit). */
+static void test_on_off_options(void **state)
 {
+	static const struct {
+		char *name;
+		size_t off;
+	} opts[] = {
+		{ "--pit", offsetof(struct vm_config, pit) },
+		{ "--debug-exit", offsetof(struct vm_config, debug_exit) },
+	};
 	struct vm_config c;
-	char err[ERRLEN];
-	char *off[] = { "bulkhead", "--kernel", "path=k", "--pit", "off" };
-	char *bad[] = { "bulkhead", "--kernel", "path=k", "--pit", "maybe" };
+	char err[ERRLEN], want[64];
 
 	(void)state;
-	config_init(&c);
-	assert_int_equal(c.pit, 1);
-	assert_int_equal(config_parse_args(&c, 5, off, err, sizeof(err)), CONFIG_OK);
-	assert_int_equal(c.pit, 0);
-	config_init(&c);
-	assert_int_not_equal(config_parse_args(&c, 5, bad, err, sizeof(err)), CONFIG_OK);
-	assert_contains(err, "--pit");
+	for (size_t i = 0; i < nitems(opts); i++) {
+		char *off[] = { "bulkhead", "--kernel", "path=k", opts[i].name, "off" };
+		char *bad[] = { "bulkhead", "--kernel", "path=k", opts[i].name, "maybe" };
+		const int *field = (const int *)(const void *)((const char *)&c + opts[i].off);
+
+		config_init(&c);
+		assert_int_equal(*field, 1);
+		assert_int_equal(config_parse_args(&c, 5, off, err, sizeof(err)), CONFIG_OK);
+		assert_int_equal(*field, 0);
+		config_init(&c);
+		assert_int_equal(config_parse_args(&c, 5, bad, err, sizeof(err)), CONFIG_ERROR);
+		snprintf(want, sizeof(want), "%s: 'maybe': expected on, off", opts[i].name);
+		assert_string_equal(err, want);
+	}
 }
 
 static void test_defaults(void **state)
@@ -569,7 +583,7 @@ static void test_usage(void **state)
 		"--vcpus",   "num=",	"--serial",   "stdio",	   "none",     "file=",
 		"--name",    "--config", "--verbose", "-v",	   "--help",   "-h",
 		"--version", "default: 256", "default: 1", "default: stdio", "default: vm",
-		"0xf4",	     "2v+1",	"128+N",
+		"0xf4",	     "2v+1",	"128+N",  "--debug-exit", "snapshot=on|off",
 	};
 	char *u = NULL;
 	size_t ulen = 0;
@@ -602,21 +616,27 @@ static void test_devices(void **state)
 		unsigned int index;
 		const char *want; /* its options as text */
 	} ok[] = {
-		{ { "--disk", "path=a.img" }, "disk", 0, "path=a.img,readonly=off,direct=off" },
+		{ { "--disk", "path=a.img" }, "disk", 0, "path=a.img,readonly=off,direct=off,snapshot=off" },
 		{ { "--disk", "path=a,b.img,readonly=on,serial=s1" }, "disk", 0,
-		  "path=\"a,b.img\",readonly=on,serial=s1,direct=off" },
+		  "path=\"a,b.img\",readonly=on,serial=s1,direct=off,snapshot=off" },
 		{ { "--disk", "path=a", "--disk", "path=b,direct=on" }, "disk", 1,
-		  "path=b,readonly=off,direct=on" },
+		  "path=b,readonly=off,direct=on,snapshot=off" },
+		{ { "--disk", "path=a,snapshot=on" }, "disk", 0,
+		  "path=a,readonly=off,direct=off,snapshot=on" },
 		{ { "--net", "tap=tap0" }, "net", 0, "tap=tap0" },
 		{ { "--net", "fd=7,mac=52:54:00:12:34:56" }, "net", 0,
 		  "fd=7,mac=52:54:00:12:34:56" },
 		{ { "--net", "tap=a", "--disk", "path=x", "--net", "tap=b" }, "net", 1, "tap=b" },
+		{ { "--fs", "path=/srv/share,tag=share" }, "fs", 0, "path=/srv/share,tag=share,readonly=off" },
+		{ { "--fs", "path=/,tag=root,readonly=on" }, "fs", 0, "path=/,tag=root,readonly=on" },
+		{ { "--fs", "path=a,b,tag=x", "--fs", "tag=y,path=c" }, "fs", 1, "path=c,tag=y,readonly=off" },
 	};
 	static const struct invalid_case bad[] = {
 		{ { "--disk", "readonly=on" }, { "--disk: path= is required" } },
-		{ { "--disk", "speed=1,path=a" }, { "--disk: unknown key 'speed' (known: path, readonly, serial, direct)" } },
+		{ { "--disk", "speed=1,path=a" }, { "--disk: unknown key 'speed' (known: path, readonly, serial, direct, snapshot)" } },
 		{ { "--disk", "path=a,serial=123456789012345678901" }, { "--disk: serial=", "too long" } },
 		{ { "--disk", "path=a,serial=\"a\tb\"" }, { "--disk: serial=: only printable ASCII" } },
+		{ { "--disk", "path=a,snapshot=yes" }, { "--disk: snapshot=yes: must be on or off" } },
 		{ { "--net", "mac=52:54:00:12:34:56" }, { "--net: give exactly one of tap=NAME and fd=N" } },
 		{ { "--net", "tap=a,fd=3" }, { "--net: give exactly one of tap=NAME and fd=N" } },
 		{ { "--net", "tap=a/b" }, { "--net: tap=a/b: not an interface name" } },
@@ -624,6 +644,13 @@ static void test_devices(void **state)
 		{ { "--net", "tap=a,mac=01:00:00:00:00:01" }, { "--net: mac=01:00:00:00:00:01: a multicast address" } },
 		{ { "--net", "tap=a,mac=00:00:00:00:00:00" }, { "--net: mac=00:00:00:00:00:00: the all-zero address" } },
 		{ { "--net", "tap=a,mac=52:54:00:12:34" }, { "--net: mac=52:54:00:12:34: not a MAC address" } },
+		{ { "--fs", "path=/srv" }, { "--fs: tag= is required" } },
+		{ { "--fs", "tag=t" }, { "--fs: path= is required" } },
+		{ { "--fs", "path=/srv,tag=" }, { "--fs: tag=" } },
+		{ { "--fs", "path=/srv,tag=a b" }, { "--fs: tag=: only printable ASCII without blanks" } },
+		{ { "--fs", "path=/srv,tag=0123456789012345678901234567890123" }, { "--fs: tag=", "too long" } },
+		{ { "--fs", "path=/srv,tag=t,readonly=yes" }, { "--fs: readonly=" } },
+		{ { "--fs", "path=/srv,tag=t,cache=none" }, { "--fs: unknown key 'cache' (known: path, tag, readonly)" } },
 		/* a kind's own message is one printable line too (found by fuzz_config) */
 		{ { "--net", "tap=a,mac=\n\x01" }, { "--net: mac=??: not a MAC address" } },
 	};
@@ -922,7 +949,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_acpi_option),
-		cmocka_unit_test(test_pit_option),
+		cmocka_unit_test(test_on_off_options),
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_check_invalid),

@@ -7,7 +7,7 @@
 #
 #   OUTDIR/bzImage            copy of /boot/vmlinuz-<ver>
 #   OUTDIR/vmlinux            the ELF vmlinux inside it (boots through PVH)
-#   OUTDIR/initramfs.cpio.gz  busybox, virtio + ext4 modules, /init (init.sh),
+#   OUTDIR/initramfs.cpio.gz  busybox, virtio + ext4 + 9p modules, /init (init.sh),
 #                             /bin/bulkhead-pattern (pattern.sh)
 #   OUTDIR/kver               the kernel version the kit was built from
 #
@@ -34,7 +34,7 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 # "softdep pre: crypto-crc32c": crc32c_generic comes first). Hard
 # dependencies are added and ordered by `modinfo -F depends`.
 MODULES="virtio_ring virtio virtio_mmio virtio_blk failover net_failover
-virtio_net crc16 crc32c_generic mbcache jbd2 ext4 button evdev"
+virtio_net crc16 crc32c_generic mbcache jbd2 ext4 9pnet_virtio 9p button evdev"
 
 say() { printf 'build-kit: %s\n' "$*"; }
 die() { printf 'build-kit: error: %s\n' "$*" >&2; exit 1; }

@@ -46,6 +46,9 @@ NETIF=eth0		# net-*: the interface
 IP=10.0.2.15/24		# net-*: its address
 PEER=10.0.2.2		# net-*: the host's end
 NET_TIMEOUT=120		# net-tcp: seconds to wait for each transfer
+PASSES=8		# blk-loop: write-and-check passes
+P9_TAG=share		# 9p-*: the mount tag of the share
+P9_MSIZE=131072		# 9p-mount: the msize asked for
 for w in $(cat /proc/cmdline); do
 	case $w in
 	bulkhead.linux=*) NAME=${w#*=} ;;
@@ -60,6 +63,9 @@ for w in $(cat /proc/cmdline); do
 	bulkhead.ip=*) IP=${w#*=} ;;
 	bulkhead.peer=*) PEER=${w#*=} ;;
 	bulkhead.net-timeout=*) NET_TIMEOUT=${w#*=} ;;
+	bulkhead.passes=*) PASSES=${w#*=} ;;
+	bulkhead.p9-tag=*) P9_TAG=${w#*=} ;;
+	bulkhead.p9-msize=*) P9_MSIZE=${w#*=} ;;
 	esac
 done
 set +f
@@ -106,7 +112,10 @@ end_vm() {
 }
 
 verdict() {	# STATUS (0 PASS, else FAIL) [REASON]
-	if [ "$1" = 0 ]; then
+	if [ "$1" = 0 ] && [ "$PASS_BY" = poweroff ]; then
+		say "PASS $NAME (powering off)"
+		end_vm
+	elif [ "$1" = 0 ]; then
 		say "PASS $NAME"
 		b='\000'
 	else
@@ -365,6 +374,46 @@ sc_blk_dd() {
 	fi
 	rm -f /tmp/blk.pat /tmp/blk.rd
 	say "blk-dd: read back matches"
+}
+
+# blk-loop: PASSES passes, each writing the pattern of SEED or SEED+1 (in
+# turn, MIB MiB) onto DISK, syncing, dropping the page cache and reading it
+# back with O_DIRECT; every read must match what that pass wrote. The host
+# kills bulkhead-blk between passes (cases.sh); a PASS powers the VM off.
+sc_blk_loop() {
+	if ! is_uint "$MIB" || ! is_uint "$SEED" || ! is_uint "$PASSES"; then
+		REASON="bad bulkhead.mib=$MIB, bulkhead.seed=$SEED or bulkhead.passes=$PASSES"
+		return 1
+	fi
+	n=$((MIB * 1048576))
+	blk_dev "$DISK" || return 1
+	gen_pattern "$SEED" "$n" /tmp/loop.0 || return 1
+	gen_pattern $((SEED + 1)) "$n" /tmp/loop.1 || return 1
+	h0=$(sha_of /tmp/loop.0)
+	h1=$(sha_of /tmp/loop.1)
+	i=1
+	while [ $i -le "$PASSES" ]; do
+		f=/tmp/loop.$((i % 2))
+		h=$h0
+		[ $((i % 2)) = 1 ] && h=$h1
+		if ! dd if="$f" of="$DEV" bs=1M conv=fsync 2>/tmp/blk.err; then
+			REASON="pass $i: dd to $DEV failed: $(dd_err /tmp/blk.err)"
+			return 1
+		fi
+		echo 3 >/proc/sys/vm/drop_caches
+		if ! dd if="$DEV" of=/tmp/loop.rd bs=1M count="$MIB" iflag=direct 2>/tmp/blk.err; then
+			REASON="pass $i: dd from $DEV failed: $(dd_err /tmp/blk.err)"
+			return 1
+		fi
+		r=$(sha_of /tmp/loop.rd)
+		if [ "$r" != "$h" ]; then
+			REASON="pass $i: read back sha256 $r, wrote $h"
+			return 1
+		fi
+		say "blk-loop: pass $i of $PASSES ok: sha256 $r"
+		i=$((i + 1))
+	done
+	PASS_BY=poweroff
 }
 
 # blk-ro: RO_DISK is read-only: the kernel says so and refuses a write.
@@ -627,6 +676,122 @@ sc_net_tcp() {
 	fi
 }
 
+# ---- 9p
+
+# Mount the share P9_TAG at $1 (trans=virtio, 9P2000.L, msize P9_MSIZE).
+p9_mount() {
+	mkdir -p "$1"
+	if ! err=$(mount -t 9p -o "trans=virtio,version=9p2000.L,msize=$P9_MSIZE" "$P9_TAG" "$1" 2>&1); then
+		REASON="mount -t 9p $P9_TAG $1: $err; dmesg: $(dmesg | tail -n 2 | tr '\n' ' ')"
+		return 1
+	fi
+	say "${NAME}: mounted: $(grep " $1 " /proc/mounts)"
+}
+
+# 9p-mount: the share's data.bin must be the pattern of SEED (MIB MiB) and
+# hello.txt the host's line; the pattern of SEED+1 goes back as
+# from-guest.bin (mode 0640), then a directory, a file in it, a rename, a
+# symlink, a hard link and a removal; after a remount the file reads back the
+# same. The host checks what it finds after the VM ends.
+sc_9p_mount() {
+	if ! is_uint "$MIB" || ! is_uint "$SEED" || ! is_uint "$P9_MSIZE"; then
+		REASON="bad bulkhead.mib=$MIB, bulkhead.seed=$SEED or bulkhead.p9-msize=$P9_MSIZE"
+		return 1
+	fi
+	n=$((MIB * 1048576))
+	S=/mnt/share
+	p9_mount $S || return 1
+	gen_pattern "$SEED" "$n" /tmp/p9.want || return 1
+	want=$(sha_of /tmp/p9.want)
+	rm -f /tmp/p9.want
+	t=$(uptime_s)
+	got=$(sha_of $S/data.bin)
+	s=$(since "$t")
+	say "9p-mount data sha256 $got bytes $(wc -c <$S/data.bin)"
+	say "9p-mount: read data.bin in ${s}s ($(rate "$n" "$s") MB/s)"
+	hello=$(cat $S/hello.txt)
+	gen_pattern $((SEED + 1)) "$n" /tmp/p9.back || return 1
+	back=$(sha_of /tmp/p9.back)
+	t=$(uptime_s)
+	if ! cp /tmp/p9.back $S/from-guest.bin || ! sync; then
+		REASON="writing from-guest.bin failed"
+		return 1
+	fi
+	s=$(since "$t")
+	rm -f /tmp/p9.back
+	say "9p-mount back sha256 $back bytes $n"
+	say "9p-mount: wrote from-guest.bin in ${s}s ($(rate "$n" "$s") MB/s)"
+	bad=""
+	chmod 0640 $S/from-guest.bin || bad="$bad; chmod"
+	mkdir $S/newdir && echo inner >$S/newdir/inner.txt || bad="$bad; mkdir and a file in it"
+	mv $S/newdir/inner.txt $S/newdir/moved.txt || bad="$bad; rename"
+	ln -s hello.txt $S/link || bad="$bad; symlink"
+	ln $S/newdir/moved.txt $S/hard || bad="$bad; hard link"
+	echo gone >$S/gone.txt && rm $S/gone.txt || bad="$bad; unlink"
+	[ "$(readlink $S/link)" = hello.txt ] || bad="$bad; readlink says '$(readlink $S/link)'"
+	ls -ln $S | sed "s/^/$P: 9p-mount: ls: /"
+	umount $S || bad="$bad; umount"
+	p9_mount $S || return 1
+	again=$(sha_of $S/from-guest.bin)
+	[ "$(cat $S/hard)" = inner ] || bad="$bad; the hard link reads '$(cat $S/hard)'"
+	umount $S
+	[ "$got" = "$want" ] || bad="$bad; data.bin is not the pattern of seed $SEED (sha256 $want)"
+	[ "$hello" = "hello from the host" ] || bad="$bad; hello.txt says '$hello'"
+	[ "$again" = "$back" ] || bad="$bad; from-guest.bin read back after a remount as $again"
+	if [ -n "$bad" ]; then
+		REASON=${bad#; }
+		return 1
+	fi
+	say "9p-mount: the share reads and writes as it should"
+}
+
+# 9p-bench (bench/linux_9p.sh): read the share's read.bin (MIB MiB), write
+# write.bin (MIB MiB of zeros, fsync'd), and ls -ln files/ (a walk and a
+# getattr per file, the 9p client holds no attributes); one line with the
+# rates and the listing's time. The timer is /proc/uptime (10 ms).
+sc_9p_bench() {
+	S=/mnt/share
+	is_uint "$MIB" || { REASON="bad bulkhead.mib=$MIB"; return 1; }
+	p9_mount $S || return 1
+	n=$((MIB * 1048576))
+	t=$(uptime_s)
+	got=$(dd if=$S/read.bin of=/dev/null bs=1M 2>&1 | grep -c records)
+	rs=$(since "$t")
+	t=$(uptime_s)
+	dd if=/dev/zero of=$S/write.bin bs=1M count="$MIB" conv=fsync 2>/dev/null || { REASON="writing write.bin failed"; return 1; }
+	ws=$(since "$t")
+	t=$(uptime_s)
+	files=$(ls -ln $S/files | grep -c '^-')
+	ls_s=$(since "$t")
+	wn=$(wc -c <$S/write.bin)
+	umount $S
+	if [ "$got" != 2 ] || [ "$wn" != "$n" ]; then
+		REASON="dd read gave no record counts ($got) or write.bin has $wn bytes, not $n"
+		return 1
+	fi
+	say "9p-bench read-mbs $(rate "$n" "$rs") write-mbs $(rate "$n" "$ws") stat-ms $(awk -v s="$ls_s" 'BEGIN { printf "%d", s * 1000 }') files $files"
+}
+
+# 9p-root: the share P9_TAG holds a busybox root directory: mount it and
+# switch_root into it; its /sbin/init-9p (written by the host, cases.sh)
+# reports the verdict from there. Debian's kernel has 9p as modules, so the
+# root is mounted here, after they load (a kernel with 9P built in mounts it
+# itself with root=TAG rootfstype=9p rootflags=trans=virtio,version=9p2000.L).
+sc_9p_root() {
+	R=/newroot
+	p9_mount $R || return 1
+	if [ ! -x $R/sbin/init-9p ]; then
+		REASON="the share $P9_TAG has no /sbin/init-9p"
+		return 1
+	fi
+	for m in dev proc sys; do
+		mount --move /$m $R/$m || say "9p-root: mount --move /$m failed"
+	done
+	say "9p-root: switch_root to the 9p root"
+	drain
+	exec switch_root $R /sbin/init-9p
+}
+
 sc_shell() {
 	say "shell: exit the shell to power off"
 	setsid cttyhack sh || sh
@@ -637,7 +802,8 @@ sc_shell() {
 run_scenario() {
 	REASON=""
 	case $NAME in
-	info | smp | acpi | cpu | poweroff | power-button | reboot | shell | blk-dd | blk-ro | ext2 | net-ping | net-tcp)
+	info | smp | acpi | cpu | poweroff | power-button | reboot | shell | blk-dd | blk-loop | blk-ro | ext2 | net-ping | net-tcp | \
+		9p-mount | 9p-root | 9p-bench)
 		"sc_$(echo "$NAME" | tr - _)"
 		;;
 	"")

@@ -190,6 +190,7 @@ def test_blk_rw(vm_factory, guest, tmp_path, variant):
     check_written(vm, "blk-rw", img, start, sectors, seed, size)
 
 
+@pytest.mark.needs_ptrace
 def test_blk_rw_direct(vm_factory, guest):
     """direct=on: the device process holds the image with O_DIRECT, and mixed, unaligned guest
     buffers still reach the image intact (bounced where O_DIRECT refuses them)."""

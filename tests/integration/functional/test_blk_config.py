@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import BULKHEAD, EXIT_USAGE, EXIT_VM_FAILED, GUEST, guest_args
+from conftest import BULKHEAD, EXIT_USAGE, EXIT_VM_FAILED, GUEST, bulkhead_cmd, guest_args
 
 
 def run_rejected(args):
@@ -52,6 +52,7 @@ def test_bad_disk_options(tmp_path, opt):
     run_rejected(["--disk", opt % {"img": img}])
 
 
+@pytest.mark.needs_sys_admin
 def test_readonly_file_needs_readonly_on(tmp_path):
     """A file the supervisor cannot open for writing (here: on a read-only
     mount, which refuses even root) needs readonly=on."""
@@ -68,8 +69,8 @@ def test_readonly_file_needs_readonly_on(tmp_path):
     try:
         msg = run_rejected(["--disk", "path=%s" % (ro / "ro.img")])
         assert "readonly=on" in msg, msg
-        p = subprocess.run([BULKHEAD] + guest_args("hello") +
-                           ["--disk", "path=%s,readonly=on" % (ro / "ro.img")],
+        p = subprocess.run(bulkhead_cmd(guest_args("hello") +
+                                        ["--disk", "path=%s,readonly=on" % (ro / "ro.img")]),
                            capture_output=True, timeout=30)
         assert p.returncode == 1, p.stderr
     finally:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import (BULKHEAD, EXIT_USAGE, EXIT_VM_FAILED, GUEST, GUEST_FAIL, GUEST_PASS,
-                      guest_args, vm_processes)
+                      bulkhead_cmd, error_lines, guest_args, vm_processes)
 
 
 def test_hello_console_and_verdict(vm_factory, guest):
@@ -185,6 +185,7 @@ def test_supervisor_killed_leaves_nothing(vm_factory, guest):
     assert not vm_processes(vm.name)
 
 
+@pytest.mark.needs_ptrace
 def test_children_hold_only_their_fds(vm_factory, guest):
     vm = vm_factory(guest_args("echo"), stdin=subprocess.PIPE)
     vm.read_until(b"bulkhead-test-guest: ready")
@@ -225,10 +226,10 @@ BAD_CONFIGS = [
 
 @pytest.mark.parametrize("args,option", BAD_CONFIGS)
 def test_bad_config_rejected(args, option):
-    p = subprocess.run([BULKHEAD] + args, capture_output=True, timeout=30)
+    p = subprocess.run(bulkhead_cmd(args), capture_output=True, timeout=30)
     err = p.stderr.decode()
     assert p.returncode == EXIT_USAGE, err
-    lines = err.strip().splitlines()
+    lines = error_lines(err)
     assert len(lines) == 1, err
     assert option in lines[0], err
 
@@ -240,7 +241,7 @@ def test_unreadable_kernel_rejected(tmp_path):
     if os.geteuid() == 0:
         # root reads anything: use a directory instead, which cannot be read as a file
         k = tmp_path
-    p = subprocess.run([BULKHEAD, "--kernel", "path=%s" % k], capture_output=True, timeout=30)
+    p = subprocess.run(bulkhead_cmd(["--kernel", "path=%s" % k]), capture_output=True, timeout=30)
     assert p.returncode == EXIT_USAGE, p.stderr
     assert "--kernel" in p.stderr.decode()
 
@@ -283,6 +284,7 @@ def pit_threads():
     return out
 
 
+@pytest.mark.needs_host_pids
 @pytest.mark.parametrize("pit", ["on", "off"])
 def test_pit_thread_exists_only_with_pit_on(vm_factory, guest, pit):
     before = pit_threads()

@@ -1,7 +1,8 @@
 # Copyright (c) 2026 The bulkhead authors.
 # SPDX-License-Identifier: BSD-3-Clause
-"""make install honours PREFIX and DESTDIR, puts every helper bulkhead runs in
-$(PREFIX)/libexec/bulkhead, and the installed bulkhead runs them from there."""
+"""make install honours PREFIX and DESTDIR, puts bulkhead and bulkhead-qemu in
+$(PREFIX)/bin and every helper bulkhead runs in $(PREFIX)/libexec/bulkhead, and
+the installed bulkhead runs them from there."""
 import filecmp
 import os
 import stat
@@ -11,9 +12,11 @@ from conftest import BUILD, GUEST_PASS, ROOT, guest_args
 
 # Built but never installed: the probe evaluates the jail from the source tree (README).
 NOT_INSTALLED = {"bulkhead-probe"}
-# The child each helper runs as, in a VM with one disk and one NIC.
+# Installed beside bulkhead, in bin: the front ends a user runs.
+FRONT_ENDS = ["bulkhead-qemu"]
+# The child each helper runs as, in a VM with one disk, one NIC and one share.
 CHILD = {"bulkhead-vcpu": "vcpu", "bulkhead-serial": "serial", "bulkhead-blk": "blk0",
-         "bulkhead-net": "net0", "bulkhead-api": "api"}
+         "bulkhead-net": "net0", "bulkhead-9p": "9p0", "bulkhead-api": "api"}
 # Helpers that run as no child of a VM: bulkhead ctl execs this one.
 NOT_A_CHILD = {"bulkhead-ctl"}
 
@@ -23,8 +26,8 @@ def built_helpers():
     out = []
     for name in os.listdir(BUILD):
         path = os.path.join(BUILD, name)
-        if (name.startswith("bulkhead-") and name not in NOT_INSTALLED and os.path.isfile(path)
-                and os.access(path, os.X_OK)):
+        if (name.startswith("bulkhead-") and name not in NOT_INSTALLED and name not in FRONT_ENDS
+                and os.path.isfile(path) and os.access(path, os.X_OK)):
             out.append(name)
     return sorted(out)
 
@@ -40,22 +43,26 @@ def test_install_layout_and_run(tmp_path, vm_factory, netns):
     prefix = dest / "opt" / "bh"
     libexec = prefix / "libexec" / "bulkhead"
     assert (prefix / "bin" / "bulkhead").is_file()
-    assert sorted(os.listdir(prefix / "bin")) == ["bulkhead"]
+    assert sorted(os.listdir(prefix / "bin")) == ["bulkhead"] + FRONT_ENDS
     assert sorted(os.listdir(libexec)) == helpers, "libexec holds %s" % os.listdir(libexec)
     for helper in helpers:
         path = libexec / helper
         assert path.is_file() and os.access(path, os.X_OK), path
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o755, path
         assert filecmp.cmp(path, os.path.join(BUILD, helper), shallow=False), path
-    assert (prefix / "share" / "man" / "man1" / "bulkhead.1").is_file()
+    for page in ["bulkhead"] + FRONT_ENDS:
+        assert (prefix / "share" / "man" / "man1" / (page + ".1")).is_file(), page
 
     # The installed bulkhead runs the installed helpers, every one of them.
     img = tmp_path / "disk.img"
     with open(img, "wb") as f:
         f.truncate(1 << 20)
     netns.add_tap("tap0")
+    share = tmp_path / "share"
+    share.mkdir()
     sock = str(tmp_path / "api.sock")
     vm = vm_factory(guest_args("echo", mem=32) + ["--disk", "path=%s" % img, "--net", "tap=tap0",
+                                                  "--fs", "path=%s,tag=share" % share,
                                                   "--api-socket", sock],
                     exe=str(prefix / "bin" / "bulkhead"), wrap=netns.exec_argv,
                     stdin=subprocess.PIPE)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BULKHEAD, GUEST_PASS, guest_args, vm_processes
+from conftest import GUEST_PASS, bulkhead_cmd, guest_args, vm_processes
 
 
 def read_until(fd, marker, timeout=20):
@@ -43,7 +43,7 @@ def tty():
 
 
 def start_on_tty(slave, name, scenario="echo"):
-    return subprocess.Popen([BULKHEAD, "--name", name] + guest_args(scenario), stdin=slave,
+    return subprocess.Popen(bulkhead_cmd(["--name", name] + guest_args(scenario)), stdin=slave,
                             stdout=slave, stderr=subprocess.PIPE)
 
 

@@ -28,11 +28,17 @@ emit() { # name prefix file
 run_case() { # name bulkhead-args...
 	name=$1
 	shift
+	run_command "$name" "$B" --name "$name" "$@"
+}
+
+run_command() { # name command args...
+	name=$1
+	shift
 	echo "=== CASE $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
 	# A hung case must not hold the rest (and CI) until the harness's own
 	# limit: SIGTERM after CASE_SECONDS; bulkhead then exits with 143.
-	timeout -s TERM "${CASE_SECONDS:-240}" "$B" --name "$name" "$@" > "$OUT/$name.out" \
+	timeout -s TERM "${CASE_SECONDS:-240}" "$@" > "$OUT/$name.out" \
 		2> "$OUT/$name.err" < /dev/null
 	status=$?
 	end=$(cut -d' ' -f1 /proc/uptime)
@@ -90,6 +96,18 @@ case_pvh_reboot() {
 		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2
 }
 
+# The kernel's KUnit runner's x86_64 command line (tools/testing/kunit/
+# kunit_kernel.py and qemu_configs/x86_64.py, with its trailing empty
+# argument), run by bulkhead-qemu as qemu-system-x86_64. Debian's kernel has
+# no built-in KUnit to act on kunit_shutdown=reboot, so the kit's initramfs
+# makes the reset; -m 256 instead of 1024, which L1's 960 MB cannot give.
+case_qemu_kunit() {
+	run_command qemu-kunit "$(dirname "$B")/bulkhead-qemu" -nodefaults -m 256 -kernel "$KIT/bzImage" \
+		-initrd "$KIT/initramfs.cpio.gz" \
+		-append "kunit.enable=1 console=ttyS0 kunit_shutdown=reboot $BASE bulkhead.linux=reboot" \
+		-no-reboot -nographic -accel kvm -accel hvf -accel tcg -serial stdio ''
+}
+
 img() { # path MiB
 	rm -f "$1"
 	dd if=/dev/zero of="$1" bs=1048576 count=0 seek="$2" 2>/dev/null
@@ -105,6 +123,50 @@ case_blk_dd() {
 		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1 \
 		--disk "path=$OUT/dd.img"
 	echo "=== HOST blk-dd image-sha256 $(sha "$OUT/dd.img" 8388608)"
+}
+
+# The pid of the process titled bulkhead/VM/ROLE, or nothing.
+# (One grep over every cmdline: a shell loop over /proc takes seconds in L1.)
+role_pid() { # vm role
+	f=$(grep -l -F -x -z "bulkhead/$1/$2" /proc/[0-9]*/cmdline 2>/dev/null | head -n 1)
+	f=${f%/cmdline}
+	[ -n "$f" ] && echo "${f#/proc/}"
+}
+
+# Kill bulkhead/VM/blk0 COUNT times, once after each EVERY more passes the
+# guest reports (so that every kill meets a disk in use, however fast the
+# guest runs):  === KILL vm blk0 PID after N passes
+blk_killer() { # vm count every
+	k=0
+	want=$3
+	i=0
+	while [ $k -lt "$2" ] && [ $i -lt 3000 ] && [ ! -e "$OUT/$1.ended" ]; do
+		done_=$(grep -c "blk-loop: pass .* ok" "$OUT/$1.out" 2>/dev/null)
+		if [ "${done_:-0}" -ge $want ]; then
+			pid=$(role_pid "$1" blk0)
+			if [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; then
+				echo "=== KILL $1 blk0 $pid after $done_ passes"
+				k=$((k + 1))
+				want=$((want + $3))
+			fi
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# blk-loop with --on-device-failure restart: bulkhead-blk is killed 3 times,
+# after passes 2, 4 and 6 of 12, while Debian's kernel writes and checks the disk; the guest powers off.
+case_blk_restart() {
+	img "$OUT/restart.img" 8
+	rm -f "$OUT/blk-restart.out" "$OUT/blk-restart.ended"
+	blk_killer blk-restart 3 2 > "$OUT/blk-restart.kills" &
+	run_case blk-restart --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=blk-loop bulkhead.mib=4 bulkhead.passes=12 bulkhead.seed=3" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2 \
+		--disk "path=$OUT/restart.img" --on-device-failure restart
+	touch "$OUT/blk-restart.ended"
+	wait
+	cat "$OUT/blk-restart.kills"
 }
 
 case_blk_ro() {
@@ -220,8 +282,68 @@ case_net_tcp() {
 	echo "=== HOST net-tcp sent-sha256 $(sha "$OUT/tcp-to-guest.bin" 8388608) got-sha256 $(sha "$OUT/tcp-from-guest.bin" 8388608) got-bytes $(wc -c < "$OUT/tcp-from-guest.bin")"
 }
 
+# 9p-mount: a share holding the pattern of seed 3 (8 MiB) and a line of
+# text; the guest checks them, writes the pattern of seed 4 back and makes a
+# few things, which we then find here, owned by the jail's id.
+case_p9_mount() {
+	share=$OUT/p9share
+	rm -rf "$share"
+	mkdir -p "$share"
+	chmod 777 "$share"
+	sh "$PATTERN" 3 8388608 > "$share/data.bin"
+	echo "hello from the host" > "$share/hello.txt"
+	run_case 9p-mount --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=9p-mount bulkhead.mib=8 bulkhead.seed=3" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2 \
+		--fs "path=$share,tag=share"
+	back=$share/from-guest.bin
+	echo "=== HOST 9p-mount data-sha256 $(sha "$share/data.bin" 8388608)" \
+		"back-sha256 $(sha "$back" 8388608) back-bytes $(wc -c < "$back")" \
+		"back-owner $(stat -c %u:%g "$back") back-mode $(stat -c %a "$back")" \
+		"dir-owner $(stat -c %u:%g "$share/newdir") moved $(cat "$share/newdir/moved.txt")" \
+		"link $(readlink "$share/link") hard-links $(stat -c %h "$share/hard")" \
+		"gone $(test -e "$share/gone.txt" && echo present || echo absent)"
+}
+
+# 9p-root: a busybox root directory shared as tag rootfs; the kit's /init
+# mounts it and switches root to it, and its own init (written here) says
+# what / is, writes a file, and sets the verdict.
+case_p9_root() {
+	root=$OUT/p9root
+	rm -rf "$root"
+	mkdir -p "$root/bin" "$root/sbin" "$root/dev" "$root/proc" "$root/sys" "$root/etc" "$root/var"
+	cp "${BUSYBOX:-/bin/busybox}" "$root/bin/busybox"
+	for a in sh cat dd echo grep printf sed stty tail uname poweroff; do
+		ln -s busybox "$root/bin/$a"
+	done
+	chmod 777 "$root/var"
+	echo "bulkhead 9p root" > "$root/etc/release"
+	cat > "$root/sbin/init-9p" <<'INIT'
+#!/bin/sh
+export PATH=/bin
+say() { echo "bulkhead-linux: $*"; }
+root=$(grep ' / ' /proc/mounts | tail -n 1)
+say "9p-root: / is: $root"
+say "9p-root: $(cat /etc/release) on $(uname -r), init pid $$"
+echo "written from the 9p root" > /var/written
+case $root in
+*" 9p "*) v='\000'; say "PASS 9p-root" ;;
+*) v='\001'; say "FAIL 9p-root: / is not a 9p mount" ;;
+esac
+stty -F /dev/console "$(stty -F /dev/console -g)" 2>/dev/null
+printf "$v" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc 2>/dev/null
+poweroff -f
+INIT
+	chmod 755 "$root/sbin/init-9p"
+	run_case 9p-root --kernel "path=$KIT/vmlinux,cmdline=$BASE bulkhead.linux=9p-root bulkhead.p9-tag=rootfs" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1 \
+		--fs "path=$root,tag=rootfs"
+	echo "=== HOST 9p-root written $(tr ' ' _ < "$root/var/written" 2>/dev/null || echo none)"
+}
+
 PATTERN=${PATTERN:-$(dirname "$0")/pattern.sh}
-[ $# -gt 0 ] || set -- bz_smp2 pvh_info_file bz_cpu bz_poweroff power_button pvh_reboot blk_dd blk_ro ext2 net_ping net_tcp
+[ $# -gt 0 ] || set -- bz_smp2 pvh_info_file bz_cpu bz_poweroff power_button pvh_reboot blk_dd blk_restart blk_ro ext2 \
+	net_ping net_tcp qemu_kunit \
+	p9_mount p9_root
 for c in "$@"; do
 	"case_$c"
 done

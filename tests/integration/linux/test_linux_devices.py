@@ -1,7 +1,7 @@
 # Copyright (c) 2026 The bulkhead authors.
 # SPDX-License-Identifier: BSD-3-Clause
 """Debian's kernel on bulkhead's virtio devices, found through the ACPI
-DSDT: disks (dd, a read-only disk, ext2) and the network (ping, 8 MiB each
+DSDT: disks (dd, a restarted disk device, a read-only disk, ext2) and the network (ping, 8 MiB each
 way over TCP), with the data checked on both sides."""
 import os
 import re
@@ -26,6 +26,24 @@ def test_blk_dd_reaches_the_image(linux_run):
     want = pattern_sha256(1, 8 << 20)
     assert m.group(1) == want and int(m.group(2)) == 8 << 20, linux_run.explain(case)
     assert linux_run.host(case)["image-sha256"] == want, linux_run.explain(case)
+
+
+def test_blk_restarts_under_linux(linux_run):
+    """--on-device-failure restart: bulkhead-blk killed 3 times while the kernel
+    writes, syncs and reads back its disk 12 times; every pass matches and the
+    guest powers off (status 0)."""
+    case = "blk-restart"
+    assert linux_run.status(case) == 0, linux_run.explain(case)
+    out = linux_run.lines(case, "out")
+    passes = re.findall(r"blk-loop: pass (\d+) of 12 ok", out)
+    assert passes == [str(i) for i in range(1, 13)], linux_run.explain(case)
+    assert "PASS blk-loop (powering off)" in out, linux_run.explain(case)
+    kills = re.findall(r"^=== KILL %s blk0 (\d+) after" % case, linux_run.text, re.M)
+    assert len(kills) == 3, linux_run.explain(case)
+    err = linux_run.lines(case, "err")
+    for n, pid in enumerate(kills, 1):
+        assert re.search(r"blk0 \(pid %s\) was killed by signal 9 \(SIGKILL\); restarting it "
+                         r"\(restart %d;" % (pid, n), err), linux_run.explain(case)
 
 
 def test_blk_readonly_disk_refuses_writes(linux_run):

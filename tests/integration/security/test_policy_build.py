@@ -18,7 +18,7 @@ from conftest import ROOT
 
 POLICIES = os.path.join(ROOT, "seccomp-policies", "x86_64")
 POLICIES_MK = os.path.join("seccomp-policies", "policies.mk")
-PROCESSES = ("supervisor", "vcpu", "serial", "blk", "net")
+PROCESSES = ("supervisor", "vcpu", "serial", "blk", "net", "9p")
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +132,8 @@ def test_typo_fails_with_file_and_line(build, policies, name, spoiling, message)
     ("execve\n", "'execve' is never allowed in a bulkhead policy"),
     ("socket: arg0 == AF_UNIX\n", "'socket' is allowed only in supervisor.policy with arg0 == @PLACEHOLDER"),
     ("openat\n", "'openat' is never allowed in a bulkhead policy"),
+    ("openat2\n", "'openat2' is never allowed in a bulkhead policy"),
+    ("unlinkat\n", "'unlinkat' is never allowed in a bulkhead policy"),
     ("ptrace\n", "'ptrace' is never allowed in a bulkhead policy"),
     ("mprotect\n", "a memory protection rule must refuse PROT_EXEC"),
     ("read: arg0 == @UNBOUND_LATER extra\n", "expected '&&', '||' or end of line, found 'extra'"),
@@ -141,6 +143,23 @@ def test_forbidden_rules_fail(build, policies, text, message):
     p = run_checker(build, policies)
     assert p.returncode == 1, p.stderr
     assert "%s:%d: %s" % (policies / "net.policy", line, message) in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("text,ok", [
+    ("openat\n", False), ("open\n", False), ("open_by_handle_at\n", False), ("execve\n", False),
+    ("socket: arg0 == AF_UNIX\n", False), ("renameat2\n", False), ("openat2\n", True),
+    ("mkdirat\n", True),
+])
+def test_file_server_exception(build, policies, text, ok):
+    """9p.policy alone may name openat2 and the *at calls the server needs
+    (seccomp/policy-check.c); open, openat and the rest stay forbidden there."""
+    line = append(policies, "9p.policy", text)
+    p = run_checker(build, policies)
+    if ok:
+        assert p.returncode == 0, p.stderr
+    else:
+        assert p.returncode == 1, p.stderr
+        assert "%s:%d: " % (policies / "9p.policy", line) in p.stderr, p.stderr
 
 
 def test_empty_or_missing_policy_fails(build, policies):
@@ -154,7 +173,8 @@ def test_empty_or_missing_policy_fails(build, policies):
     assert "serial.policy" in p.stderr, p.stderr
 
 
-BINARIES = ("bulkhead", "bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net")
+BINARIES = ("bulkhead", "bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net",
+            "bulkhead-9p")
 
 
 def test_top_level_make_checks_policies(tmp_path, policies):

@@ -5,9 +5,12 @@ and policy, is blocked; the control attempt proves each child reported."""
 import os
 import subprocess
 
+import pytest
+
 from conftest import BUILD, as_test_user
 
 
+@pytest.mark.needs_namespaces
 def test_probe_allows_nothing():
     """As root, and in the unprivileged pass as that user (each attempt's
     child then sits in a user namespace, as bulkhead's children do)."""
@@ -17,7 +20,7 @@ def test_probe_allows_nothing():
     first = p.stdout.split("the jail alone")[0]
     rows = [line for line in first.splitlines() if line.startswith("| ") and "---" not in line]
     header, control, attempts = rows[0], rows[1], rows[2:]
-    kinds = ["vcpu", "serial", "blk", "net", "api", "supervisor"]
+    kinds = ["vcpu", "serial", "blk", "net", "9p", "api", "supervisor"]
     assert [c.strip() for c in header.split("|")[2:-1]] == kinds, header
     assert [c.strip() for c in control.split("|")[2:-1]] == ["ALLOWED"] * len(kinds), control
     assert len(attempts) >= 18, first

@@ -1,0 +1,186 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Which jail the children get, decided once before any is spawned: the
+ * strongest the environment allows for the --jail mode asked for, said with
+ * -v, and said on stderr whenever it is weaker than the full jail.
+ *
+ * --jail on: the full jail, its namespaces made with CAP_SYS_ADMIN where the
+ * supervisor has it, else inside a user namespace. Whether the namespaces can
+ * be made is not guessed from capabilities and sysctls: a throwaway child
+ * takes the jail's namespace steps (jail_enter_fs) and says which failed.
+ * Where none can be made (Docker's default seccomp profile answers clone and
+ * unshare with namespace flags, and mount, with EPERM; AppArmor's docker-default
+ * profile denies mount; Ubuntu's restriction of unprivileged user namespaces
+ * leaves them without capabilities), --jail on refuses with one line naming
+ * --jail no-namespaces and the container settings that allow the full jail.
+ *
+ * --jail no-namespaces: no namespaces; the children change to the jail's uid
+ * and gid where the supervisor may (CAP_SETUID and CAP_SETGID), else keep the
+ * invoking user's (never root's); every other step of the jail stays.
+ */
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "jail/jail.h"
+#include "supervisor.h"
+
+/* The way out, after the failed step (which names --jail no-namespaces). */
+#define JAILPLAN_FIX "for the full jail, let the container make namespaces (docker run " \
+	"--security-opt seccomp=unconfined --security-opt apparmor=unconfined, or --privileged)"
+#define JAILPLAN_RELAX "(--jail no-namespaces runs without namespaces)"
+
+static int have_cap(unsigned int cap)
+{
+	return capng_have_capability(CAPNG_EFFECTIVE, cap);
+}
+
+/* In the probe's child: the namespace steps of the jail; what failed goes up the pipe. */
+static _Noreturn void probe_child(int out, unsigned int spawn_flags, uid_t uid, gid_t gid)
+{
+	struct jail_config jc = { .mode = JAIL_FULL };
+	char msg[256] = "";
+	int e = 0;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (spawn_flags & SPAWN_NEWUSER) {
+		e = jail_map_ids(uid, gid);
+		if (e < 0)
+			snprintf(msg, sizeof(msg), "jail step 'map ids in the new user namespace' failed: "
+				 "%s " JAILPLAN_RELAX, strerror(-e));
+	}
+	if (e == 0)
+		e = jail_enter_fs(&jc, msg, sizeof(msg));
+	(void)!write(out, msg, strlen(msg));
+	_exit(e < 0 ? 1 : 0);
+}
+
+/*
+ * A throwaway child made as spawn_child makes one (clone with spawn_flags'
+ * namespaces) takes the jail's namespace steps. 0 when they all worked, else
+ * -errno with the failed step in err.
+ */
+static int probe_namespaces(unsigned int spawn_flags, char *err, size_t errlen)
+{
+	unsigned long flags = SIGCHLD | CLONE_NEWPID | ((spawn_flags & SPAWN_NEWUSER) ? CLONE_NEWUSER : 0);
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	int pipefd[2], status;
+	ssize_t n;
+	long pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	/* Plain clone: Docker's profile judges its flags; clone3 it only answers ENOSYS. */
+	pid = syscall(SYS_clone, flags, 0UL, NULL, NULL, 0UL);
+	if (pid == 0)
+		probe_child(pipefd[1], spawn_flags, uid, gid);
+	close(pipefd[1]);
+	if (pid < 0) {
+		int e = errno;
+
+		close(pipefd[0]);
+		snprintf(err, errlen, "jail step 'clone with new %sPID namespaces' failed: %s " JAILPLAN_RELAX,
+			 (spawn_flags & SPAWN_NEWUSER) ? "user and " : "", strerror(e));
+		return -e;
+	}
+	do
+		n = read(pipefd[0], err, errlen - 1);
+	while (n < 0 && errno == EINTR);
+	err[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	while (waitpid((pid_t)pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (!err[0])
+		snprintf(err, errlen, "the namespace probe %s %d",
+			 WIFEXITED(status) ? "exited with status" : "was killed by signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	return -EPERM;
+}
+
+static int plan_full(struct sup *s, char *err, size_t errlen)
+{
+	int privileged = have_cap(CAP_SYS_ADMIN) && have_cap(CAP_SETUID) && have_cap(CAP_SETGID);
+	char why[256];
+
+	if (privileged && probe_namespaces(SPAWN_NEWPID, why, sizeof(why)) == 0) {
+		s->spawn_flags = SPAWN_NEWPID;
+		log_debug("jail: full (namespaces made with CAP_SYS_ADMIN), children run as uid %u gid %u",
+			  s->cfg.jail_uid, s->cfg.jail_gid);
+		return 0;
+	}
+	if (probe_namespaces(SPAWN_NEWPID | SPAWN_NEWUSER, why, sizeof(why)) == 0) {
+		s->spawn_flags = SPAWN_NEWPID | SPAWN_NEWUSER;
+		if (geteuid() == 0)
+			log_info("warning: --jail on: the jail is built in a user namespace (no CAP_SYS_ADMIN), "
+				 "whose root is uid 0 outside it: weaker than the full jail's uid %u; "
+				 "run bulkhead as a non-root user in the kvm group, or with CAP_SYS_ADMIN",
+				 s->cfg.jail_uid);
+		else
+			log_debug("jail: full, inside a user namespace (no CAP_SYS_ADMIN), children run as "
+				  "uid %u outside it", (unsigned int)getuid());
+		return 0;
+	}
+	snprintf(err, errlen, "--jail on: %s; %s", why, JAILPLAN_FIX);
+	return -EPERM;
+}
+
+static int plan_no_namespaces(struct sup *s, char *err, size_t errlen)
+{
+	const char *ids = "";
+	char who[192];
+
+	s->spawn_flags = 0;
+	if (!(have_cap(CAP_SETUID) && have_cap(CAP_SETGID))) {
+		if (geteuid() == 0 || getuid() == 0 || getegid() == 0 || getgid() == 0) {
+			snprintf(err, errlen, "--jail no-namespaces: bulkhead runs as root without CAP_SETUID "
+				 "and CAP_SETGID, so its children could not leave uid 0; run it as a non-root "
+				 "user who may open /dev/kvm, or grant CAP_SETUID and CAP_SETGID");
+			return -EPERM;
+		}
+		/* jail_enter_creds sees its own ids and only drops capabilities. */
+		s->cfg.jail_uid = (unsigned int)getuid();
+		s->cfg.jail_gid = (unsigned int)getgid();
+		snprintf(who, sizeof(who), " as the invoking user (uid %u gid %u, with its groups: no CAP_SETUID "
+			 "to change to the jail's id)", s->cfg.jail_uid, s->cfg.jail_gid);
+		ids = who;
+	}
+	log_info("warning: --jail no-namespaces: children share the host's mount, network, IPC, UTS and "
+		 "PID namespaces and file system%s", ids);
+	log_debug("jail: no namespaces; children run as uid %u gid %u, without capabilities, with "
+		  "no_new_privs, rlimits and their seccomp policies", s->cfg.jail_uid, s->cfg.jail_gid);
+	return 0;
+}
+
+int jailplan_choose(struct sup *s, char *err, size_t errlen)
+{
+	capng_get_caps_process();
+	switch (s->cfg.jail_mode) {
+	case 0:
+		return plan_full(s, err, errlen);
+	case 1:
+		return plan_no_namespaces(s, err, errlen);
+	default:
+		s->spawn_flags = 0;
+		log_info("warning: --jail off: children run unjailed with bulkhead's own privileges "
+			 "(no namespaces, id change, capability drop or rlimits) and the supervisor "
+			 "keeps its own; %s",
+			 s->cfg.seccomp_mode == 2 ? "--seccomp off removes every seccomp filter too"
+						  : "every process keeps its seccomp filter");
+		return 0;
+	}
+}

@@ -1,0 +1,150 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * fuzz_qemu: bulkhead-qemu's parser and translator (frontends/qemu/parse.c,
+ * translate.c): QEMU's command line, its key=value lists with ",," escapes,
+ * into bulkhead's argv.
+ *
+ * Input: NUL-separated words, argv[1..] (at most 64).
+ *
+ * Checked: both return 0 or -1; on -1 the message is one printable,
+ * non-empty line inside the buffer; on success bulkhead's argv is
+ * NULL-terminated, within QEMU_OUT_ARGS, every word inside the text buffer,
+ * and it starts with the executable and --kernel; and bulkhead's own parser
+ * (supervisor/config.c and the device-kind table, through
+ * config_apply_option) reads back every path, command line, serial and TAP
+ * the translator quoted exactly as QEMU's command line gave it, whenever it
+ * accepts the option (it may refuse a value, as bulkhead would: too long, a
+ * bad MAC), so a key the translator does not know cannot cut a value.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontends/qemu/qemu.h"
+#include "fz.h"
+#include "supervisor/config.h"
+
+#define MAX_ARGS 64
+
+static struct qemu_cmd q;
+static struct qemu_out out;
+static struct vm_config cfg;
+
+static void check_err(const char *err, size_t len, const char *what)
+{
+	size_t n = strnlen(err, len);
+
+	FZ_CHECK(n < len && n > 0, "%s: error message empty or not terminated", what);
+	for (size_t i = 0; i < n; i++)
+		FZ_CHECK((unsigned char)err[i] >= 0x20 && err[i] != 0x7f, "%s: control byte 0x%02x in \"%s\"",
+			 what, (unsigned char)err[i], err);
+}
+
+/* The value of --option in a fresh configuration, or NULL where bulkhead refuses it. */
+static const struct vm_config *parse_one(const char *option, const char *value)
+{
+	char err[256];
+
+	config_init(&cfg);
+	return config_apply_option(&cfg, option, value, err, sizeof(err)) == 0 ? &cfg : NULL;
+}
+
+/* The string key of the device the last option made. */
+static const char *last_dev(const struct vm_config *c, const char *key)
+{
+	const char *v = config_dev_str(&c->devs[c->ndevs - 1], key);
+
+	FZ_CHECK(v, "no key %s", key);
+	return v;
+}
+
+static void same(const char *what, const char *want, const char *got)
+{
+	FZ_CHECK(strcmp(want ? want : "", got) == 0, "%s: gave \"%s\", bulkhead reads \"%s\"", what,
+		 want ? want : "", got);
+}
+
+static void check_parse_back(void)
+{
+	unsigned int disk = 0, nic = 0;
+	const struct vm_config *c;
+
+	for (unsigned int i = 1; i + 1 < out.argc; i++) {
+		const char *opt = out.argv[i], *val = out.argv[i + 1];
+
+		if (strcmp(opt, "--kernel") == 0 && (c = parse_one("kernel", val))) {
+			same("-kernel", q.kernel, c->kernel_path);
+			same("-append", q.append, c->cmdline);
+		} else if (strcmp(opt, "--initrd") == 0 && (c = parse_one("initrd", val))) {
+			same("-initrd", q.initrd, c->initrd_path);
+		} else if (strcmp(opt, "--serial") == 0 && strncmp(val, "file=", 5) == 0 &&
+			   (c = parse_one("serial", val))) {
+			same("-serial file:", q.serial_file, last_dev(c, "file"));
+		} else if (strcmp(opt, "--disk") == 0) {
+			FZ_CHECK(disk < q.ndisks, "more --disk than disks");
+			if ((c = parse_one("disk", val))) {
+				same("-drive file=", q.drives[q.disks[disk].drive].file, last_dev(c, "path"));
+				same("serial=", q.disks[disk].serial, last_dev(c, "serial"));
+			}
+			disk++;
+		} else if (strcmp(opt, "--net") == 0) {
+			const struct qemu_netdev *n;
+
+			FZ_CHECK(nic < q.nnics, "more --net than NICs");
+			n = &q.netdevs[q.nics[nic].netdev];
+			if ((c = parse_one("net", val))) {
+				same("ifname=", n->ifname ? n->ifname : "", last_dev(c, "tap"));
+				same("fd=", n->ifname ? "" : n->fd, last_dev(c, "fd"));
+				same("mac=", q.nics[nic].mac, last_dev(c, "mac"));
+			}
+			nic++;
+		}
+	}
+	FZ_CHECK(disk == q.ndisks && nic == q.nnics, "%u of %u disks, %u of %u NICs", disk, q.ndisks, nic,
+		 q.nnics);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *argv[MAX_ARGS + 2], *text = malloc(size + 1);
+	char err[256];
+	int argc = 1, r;
+
+	if (!text)
+		fz_fail("malloc");
+	memcpy(text, data, size);
+	text[size] = '\0';
+	argv[0] = (char *)"bulkhead-qemu";
+	for (size_t i = 0; i <= size && argc <= MAX_ARGS; i += strlen(text + i) + 1)
+		argv[argc++] = text + i;
+	argv[argc] = NULL;
+	memset(&q, 0, sizeof(q));
+	memset(err, 0x7e, sizeof(err));
+	r = qemu_parse(&q, argc, argv, err, sizeof(err));
+	FZ_CHECK(r == 0 || r == -1, "qemu_parse returned %d", r);
+	if (r < 0) {
+		check_err(err, sizeof(err), "qemu_parse");
+		goto out;
+	}
+	memset(err, 0x7e, sizeof(err));
+	r = qemu_translate(&q, "/bulkhead", &out, err, sizeof(err));
+	FZ_CHECK(r == 0 || r == -1, "qemu_translate returned %d", r);
+	if (r < 0) {
+		check_err(err, sizeof(err), "qemu_translate");
+		goto out;
+	}
+	FZ_CHECK(out.argc >= 3 && out.argc <= QEMU_OUT_ARGS && !out.argv[out.argc], "argc %u", out.argc);
+	FZ_CHECK(strcmp(out.argv[0], "/bulkhead") == 0 && strcmp(out.argv[1], "--name") != 0 ?
+			 strcmp(out.argv[1], "--kernel") == 0 : 1,
+		 "argv[1] is %s", out.argv[1]);
+	for (unsigned int i = 0; i < out.argc; i++)
+		FZ_CHECK(out.argv[i] >= out.text && out.argv[i] + strlen(out.argv[i]) < out.text + sizeof(out.text),
+			 "argv[%u] outside the text", i);
+	check_parse_back();
+out:
+	free(text);
+	return 0;
+}
