@@ -32,6 +32,11 @@ minimum, the maximum and the bulkhead/QEMU ratio of the medians:
              tier's L1 where the host's KVM cannot run Linux): read a 64 MiB file,
              write one, ls -ln 2000 files, bulkhead --fs against QEMU microvm's
              virtio-9p-device (-fsdev local,security_model=none), same mount options
+  linux      Debian's kernel (the Linux kit: tests/guest/linux/build-kit.sh), 2 vCPUs, 256 MiB, booted
+             to its /init and powered off, with `quiet` and without (every boot
+             message through the UART), where KVM runs Linux: on the host, or in
+             the nested tier's L1 (tests/nested/run.sh); bench/linux_boot.sh there.
+             Not in --smoke (minutes of the nested tier's emulation)
 
 Writes RESULTS/<date>-<time>.md (the table), .json (every sample) and .png
 (gnuplot: the ratios), and, unless --smoke or --no-docs, the latest table into
@@ -61,6 +66,11 @@ BUILD = os.environ.get("BULKHEAD_BUILD", os.path.join(ROOT, "build"))
 BULKHEAD = os.path.join(BUILD, "bulkhead")
 GUEST = os.environ.get("GUEST", os.path.join(BUILD, "guest", "bulkhead-test-guest"))
 FLOOR = os.path.join(BUILD, "bench", "kvm-floor")  # bench/kvm_floor.c, the start figure's floor
+BOOT_CLOCK = os.path.join(BUILD, "bench", "boot-clock")  # bench/boot_clock.c, the linux figure's clock
+KIT = os.environ.get("KIT", os.path.join(BUILD, "linux-kit"))
+LINUX_BOOT = os.path.join(ROOT, "bench", "linux_boot.sh")
+NESTED_RUN = os.path.join(ROOT, "tests", "nested", "run.sh")
+NESTED_PROBE = os.path.join(ROOT, "tests", "nested", "probe.sh")
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 NETPEER = os.path.join(ROOT, "tests", "guest", "netpeer.py")
 PYTHON = "/usr/bin/python3"
@@ -90,9 +100,11 @@ SMOKE = {"runs": 1, "warmup": False, "vcpus": (1, 2), "disk_mib": 16,
          "svc_iterations": 20, "flood_bytes": 8192, "mmio_iterations": 20, "scale": (1, 2),
          "mem_samples": 2, "restart_vms": 1, "restart_kills": 2, "p9_mib": 4,
          "p9_files": 200}
-FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p")
+FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p", "linux")
+SMOKE_FIGURES = FIGURES[:-1]  # the linux figure boots a nested L1: minutes, not a smoke test
 FIG_OF_PREFIX = {"start": "start", "mem": "memory", "disk": "disk", "net": "net", "mmio": "mmio",
-                 "iso": "isolation", "scale": "scale", "restart": "restart", "p9": "9p"}
+                 "iso": "isolation", "scale": "scale", "restart": "restart", "p9": "9p",
+                 "linux": "linux"}
 
 
 class BenchError(Exception):
@@ -1097,9 +1109,87 @@ def fig_restart(res, cfg, work):
             m.add("bulkhead", int(us) / 1000)
 
 
+LINUX = "9 Linux boot"
+LINUX_VARIANTS = (("quiet", "Debian's kernel, `quiet`"),
+                  ("verbose", "Debian's kernel, every boot message on the UART console"))
+
+
+def linux_tier():
+    """'direct' where the host's KVM runs Linux, else 'nested' (tests/nested/probe.sh)."""
+    return "direct" if subprocess.run([NESTED_PROBE], capture_output=True).returncode == 0 else "nested"
+
+
+def linux_boots(cfg, work, rounds, tier):
+    """bench/linux_boot.sh's LINUXBOOT lines: on the host, or inside a nested L1."""
+    args = [str(rounds)] + [v for v, _ in LINUX_VARIANTS]
+    timeout = 300 + rounds * len(LINUX_VARIANTS) * len(VMMS) * 120
+    bindir = os.path.dirname(BULKHEAD)
+    if tier == "direct":
+        env = dict(os.environ, B=BULKHEAD, KIT=KIT, CLOCK=BOOT_CLOCK, QEMU=QEMU)
+        argv = ["sh", LINUX_BOOT] + args
+    else:
+        env = dict(os.environ, WITH_QEMU="1", NESTED_LOG=os.path.join(work, "nested.log"),
+                   KIT=KIT)
+        argv = [NESTED_RUN, "--timeout", str(timeout), "--quiet",
+                "--file", "%s:/bench/boot-clock" % BOOT_CLOCK,
+                "--file", "%s:/bench/linux_boot.sh" % LINUX_BOOT]
+        for name in ("bulkhead",) + HELPERS:
+            argv += ["--file", "%s:/bench/bin/%s" % (os.path.join(bindir, name), name)]
+        argv += ["--", "env", "B=/bench/bin/bulkhead", "CLOCK=/bench/boot-clock", "sh",
+                 "/bench/linux_boot.sh"] + args
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout + 60)
+    except subprocess.TimeoutExpired:
+        raise BenchError("linux: no answer within %d s" % (timeout + 60))
+    log_text = ""
+    if tier == "nested":
+        try:
+            with open(env["NESTED_LOG"], errors="replace") as f:
+                log_text = f.read()
+        except OSError:
+            pass
+    out = p.stdout + "\n" + log_text
+    boots = re.findall(r"LINUXBOOT (\w+) (\w+) (\d+) line_ms ([-\d.]+) exit_ms ([\d.]+) "
+                       r"status (\d+) bytes (\d+)", out)
+    if p.returncode or len(boots) != rounds * len(LINUX_VARIANTS) * len(VMMS):
+        raise BenchError("linux: status %d, %d boots of %d\n%s\n%s" % (
+            p.returncode, len(boots), rounds * len(LINUX_VARIANTS) * len(VMMS),
+            out[-3000:], p.stderr[-2000:]))
+    return boots
+
+
+def fig_linux(res, cfg, work):
+    for path, what in ((KIT, "the Linux kit (tests/guest/linux/build-kit.sh)"),
+                       (BOOT_CLOCK, "boot-clock (make bench)")):
+        if not os.path.exists(path):
+            raise BenchError("linux: no %s at %s" % (what, path))
+    tier = linux_tier()
+    where = "nested in QEMU TCG" if tier == "nested" else "on the host"
+    ms = {}
+    for v, what in LINUX_VARIANTS:
+        ms[v, "init"] = res.metric("linux.%s.init" % v, "%s, %s" % (LINUX, v),
+                                   "launch to /init (%s; 2 vCPUs, 256 MiB; %s)" % (what, where),
+                                   "ms", "lower", short="Linux %s: to /init" % v)
+        ms[v, "exit"] = res.metric("linux.%s.exit" % v, "%s, %s" % (LINUX, v),
+                                   "launch to exit (the same boot, then poweroff)", "ms", "lower",
+                                   short="Linux %s: to exit" % v)
+    warm = 1 if cfg["warmup"] else 0
+    for vmm, variant, run, line_ms, exit_ms, status, nbytes in linux_boots(
+            cfg, work, cfg["runs"] + warm, tier):
+        if vmm not in VMMS or (variant, "init") not in ms:
+            raise BenchError("linux: a boot of %s %s?" % (vmm, variant))
+        if status != "0" or float(line_ms) < 0:
+            raise BenchError("linux: %s %s run %s: status %s, /init %s ms, %s bytes of console"
+                             % (vmm, variant, run, status, line_ms, nbytes))
+        if int(run) <= warm:
+            continue
+        ms[variant, "init"].add(vmm, float(line_ms))
+        ms[variant, "exit"].add(vmm, float(exit_ms))
+
+
 FIG_FN = {"start": fig_start, "memory": fig_memory, "disk": fig_disk, "net": fig_net,
           "mmio": fig_mmio, "isolation": fig_isolation, "scale": fig_scale, "restart": fig_restart,
-          "9p": fig_9p}
+          "9p": fig_9p, "linux": fig_linux}
 
 
 # ---- the machine -----------------------------------------------------------------------------
@@ -1173,7 +1263,7 @@ def freeze_binaries(work, info):
     """Run copies of bulkhead, its helpers (it finds them beside itself) and the test guest,
     so that a rebuild of the tree during the run (other engineers' make check) cannot mix
     two versions into one table."""
-    global BULKHEAD, GUEST, FLOOR
+    global BULKHEAD, GUEST, FLOOR, BOOT_CLOCK
     bindir = os.path.join(work, "bin")
     os.makedirs(bindir)
     src = os.path.dirname(BULKHEAD)
@@ -1182,6 +1272,9 @@ def freeze_binaries(work, info):
     shutil.copy2(GUEST, bindir)
     shutil.copy2(FLOOR, bindir)
     FLOOR = os.path.join(bindir, os.path.basename(FLOOR))
+    if os.path.exists(BOOT_CLOCK):
+        shutil.copy2(BOOT_CLOCK, bindir)
+        BOOT_CLOCK = os.path.join(bindir, os.path.basename(BOOT_CLOCK))
     info["binaries"] = "built %s" % datetime.datetime.fromtimestamp(
         os.path.getmtime(BULKHEAD)).strftime("%Y-%m-%d %H:%M")
     BULKHEAD = os.path.join(bindir, "bulkhead")
@@ -1269,26 +1362,34 @@ def write_markdown(path, res, info, cfg, stamp, png):
         f.write("\n".join(out))
 
 
+def advantage(m):
+    """How far bulkhead is ahead on m, whatever its direction: QEMU/bulkhead where lower is
+    better, bulkhead/QEMU where higher is; above 1 is bulkhead ahead. None without a ratio."""
+    r = m.ratio()
+    if r is None or r <= 0 or m.better not in ("lower", "higher"):
+        return None
+    return 1 / r if m.better == "lower" else r
+
+
 def write_png(path, res, stamp):
-    rows = [(m, m.ratio()) for m in res.metrics.values() if m.ratio() is not None and m.better]
+    rows = [(m, advantage(m)) for m in res.metrics.values() if advantage(m) is not None]
     if not rows or not shutil.which("gnuplot"):
         return None
     data = []
-    for i, (m, r) in enumerate(rows):
-        b = m.bulkhead_better()
-        color = 0x2CA02C if b else (0xD62728 if b is False else 0x999999)
+    for i, (m, a) in enumerate(rows):
+        color = 0x2CA02C if a > 1 else (0xD62728 if a < 1 else 0x999999)
         label = m.short.replace('"', "'")
-        data.append('%d "%s" %g %d' % (i, label, r, color))
-    lo = min(r for _, r in rows)
-    hi = max(r for _, r in rows)
+        data.append('%d "%s" %g %d' % (i, label, a, color))
+    lo = min(a for _, a in rows)
+    hi = max(a for _, a in rows)
     script = """
 set terminal pngcairo size 1500,900 font "sans,9"
 set output "%s"
-set title "bulkhead / QEMU microvm, ratio of medians, %s\\ngreen: bulkhead ahead, red: QEMU ahead"
+set title "bulkhead ahead of QEMU microvm by: QEMU/bulkhead for times and sizes, bulkhead/QEMU for rates (medians), %s\\nup: bulkhead ahead (green), down: QEMU ahead (red)"
 set logscale y 2
 set yrange [%g:%g]
-set ylabel "bulkhead / QEMU (log scale)"
-set xtics rotate by -60 left nomirror
+set ylabel "bulkhead ahead by (x, log scale)"
+set xtics rotate by -60 left nomirror noenhanced
 set grid ytics
 set bmargin 14
 set rmargin 6
@@ -1298,8 +1399,9 @@ set arrow from -1, 1 to %d, 1 nohead lw 1.5 lc rgb "black"
 $d << EOD
 %s
 EOD
-plot $d using 1:3:($1-0.4):($1+0.4):(1):3:4:xtic(2) with boxxyerror fill solid 0.8 lc rgb variable, \\
-     $d using 1:3:(sprintf("%%.2f", $3)) with labels offset 0,0.7 font "sans,8"
+plot $d using 1:(1):($1-0.4):($1+0.4):(($3 < 1) ? $3 : 1):(($3 < 1) ? 1 : $3):4:xtic(2) with boxxyerror fill solid 0.8 lc rgb variable, \\
+     $d using 1:(($3 < 1) ? NaN : $3):(sprintf("%%.2f", $3)) with labels offset 0,0.7 font "sans,8", \\
+     $d using 1:(($3 < 1) ? $3 : NaN):(sprintf("%%.2f", $3)) with labels offset 0,-0.7 font "sans,8"
 """ % (path, stamp, min(lo, 1) / 1.5, max(hi, 1) * 1.5, len(rows), len(rows), "\n".join(data))
     p = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
     if p.returncode or not os.path.exists(path):
@@ -1329,7 +1431,8 @@ def main(argv):
     ap = argparse.ArgumentParser(description="bulkhead against QEMU microvm")
     ap.add_argument("--smoke", action="store_true", help="one run of each figure, tiny sizes")
     ap.add_argument("--runs", type=int, help="runs of each VMM per figure (BENCH_RUNS, 5)")
-    ap.add_argument("--only", help="comma-separated figures: " + ",".join(FIGURES))
+    ap.add_argument("--only", help="comma-separated figures: " + ",".join(FIGURES) +
+                    " (default: all; with --smoke all but linux)")
     ap.add_argument("--out", default=RESULTS, help="where the results go (bench/results)")
     ap.add_argument("--no-docs", action="store_true", help="leave docs/performance.md alone")
     ap.add_argument("--quiet-wait", type=float, default=float(os.environ.get("BENCH_QUIET_WAIT", 0)),
@@ -1341,13 +1444,15 @@ def main(argv):
     runs = a.runs or (None if a.smoke else int(os.environ.get("BENCH_RUNS", 0)) or None)
     if runs:
         cfg["runs"] = runs
-    figures = a.only.split(",") if a.only else list(FIGURES)
+    figures = a.only.split(",") if a.only else list(SMOKE_FIGURES if a.smoke else FIGURES)
     for f in figures:
         if f not in FIG_FN:
             ap.error("unknown figure %r (%s)" % (f, ",".join(FIGURES)))
     need = [(os.path.join(os.path.dirname(BULKHEAD), n), "bulkhead (make)")
             for n in ("bulkhead",) + HELPERS] + [(GUEST, "the test guest (make guest)"),
                                                  (FLOOR, "the bare KVM program (make bench)")]
+    if "linux" in figures:
+        need += [(BOOT_CLOCK, "boot-clock (make bench)"), (KIT, "the Linux kit (tests/guest/linux/build-kit.sh)")]
     for path, what in need:
         if not os.path.exists(path):
             sys.exit("bench: no %s at %s" % (what, path))

@@ -37,6 +37,35 @@ int ipc_send(int fd, const void *msg)
 	return 0;
 }
 
+int ipc_send_many(int fd, const void *msgs, size_t size, unsigned int n)
+{
+	struct mmsghdr mm[IPC_SEND_MANY_MAX];
+	struct iovec iov[IPC_SEND_MANY_MAX];
+	const char *p = msgs;
+	int sent;
+
+	if (n == 0 || n > IPC_SEND_MANY_MAX || size < sizeof(struct ipc_hdr) || size > IPC_MAX_MSG)
+		return -EINVAL;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct ipc_hdr *h = (const void *)(p + i * size);
+
+		if (h->ih_size != size)
+			return -EINVAL;
+		iov[i] = (struct iovec){ .iov_base = (void *)(uintptr_t)h, .iov_len = size };
+		mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+	}
+	do
+		sent = sendmmsg(fd, mm, n, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
+		return -errno;
+	for (int i = 0; i < sent; i++) {
+		if (mm[i].msg_len != size)
+			return -EIO;
+	}
+	return sent;
+}
+
 int ipc_send_fds(int fd, const void *msg, const int *pass, size_t n)
 {
 	const struct ipc_hdr *h = msg;

@@ -52,6 +52,7 @@
 #define IPC_FD_NONE (-1)
 #define IPC_MAX_FDS 5 /* fds one message may carry (the few types that carry any) */
 #define IPC_DEADLINE_MS 5000 /* a less privileged peer answers or drains within this */
+#define IPC_SEND_MANY_MAX 32 /* messages one ipc_send_many sends at most */
 
 /* Fixed fd numbers every child starts with. */
 #define IPC_FD_CONTROL 3 /* SOCK_SEQPACKET to the supervisor */
@@ -253,14 +254,17 @@ _Static_assert(sizeof(struct ipc_spawn) == 24, "ipc_spawn size");
 
 /*
  * The register shadow: one sealed memfd page per device whose kind keeps one
- * (the virtio devices), written by the device process (MAP_SHARED read-write) and read by the vcpu process (PROT_READ),
- * which answers a register read from it instead of forwarding it while
- * sh_applied equals the number of register writes it has posted on the channel.
- * The device stores values before sh_applied (release) and publishes a register
- * its own work changes before it acts on it (InterruptStatus before the irqfd).
- * Which offsets it answers is the device kind's declaration (CFG_VCPU_DEV's
- * cd_shadow_*), passed on by the supervisor; the vcpu process knows no device model.
- * Hostile input to the vcpu process: every index is bounded by the constants here.
+ * (the virtio devices, the UART), written by the device process (MAP_SHARED
+ * read-write) and read by the vcpu process (PROT_READ), which answers a
+ * register read from it instead of forwarding it while every write it posted
+ * on the channel has been applied (sh_applied), or every one but writes the
+ * device called harmless (sh_keeps) when they were posted. The device stores
+ * values before sh_applied (release) and publishes a register its own work
+ * changes before it acts on it (InterruptStatus before the irqfd). Which
+ * offsets it answers is the device kind's declaration (CFG_VCPU_DEV's
+ * cd_shadow_*), passed on by the supervisor; the vcpu process knows no device
+ * model. Hostile input to the vcpu process: every index is bounded by the
+ * constants here.
  */
 #define IPC_SHADOW_SIZE 4096 /* the memfd's exact size */
 #define IPC_SHADOW_REGS 64 /* registers at window offsets 0, w, 2w, ... (w: their width) */
@@ -268,11 +272,18 @@ _Static_assert(sizeof(struct ipc_spawn) == 24, "ipc_spawn size");
 
 struct ipc_shadow {
 	uint32_t sh_applied; /* register writes applied from the channel (wraps) */
-	uint32_t sh_pad;
+	/* bit i (i < 32): a write of any value to register i, applied in the device's
+	 * present state, changes no register valid here, nor sh_regs_valid, nor this
+	 * mask; the mask changes only while the device handles an access from the
+	 * channel. The vcpu process may then answer reads from here while such
+	 * writes are still on their way (the UART's THR: a console's next LSR poll). */
+	uint32_t sh_keeps;
 	uint64_t sh_regs_valid; /* bit i: reads of register i (cd_shadow_width bytes) read sh_regs[i] */
 	uint32_t sh_regs[IPC_SHADOW_REGS];
 	uint32_t sh_config_len; /* bytes of sh_config readable at any width (<= CONFIG_MAX) */
-	uint32_t sh_pad2;
+	/* bit i (i < 32): as sh_keeps, for a write of the value register i reads now
+	 * (valid here) only: a write that changes nothing (IER 0 over IER 0). */
+	uint32_t sh_keeps_same;
 	uint8_t sh_config[IPC_SHADOW_CONFIG_MAX];
 };
 _Static_assert(sizeof(struct ipc_shadow) == 536, "ipc_shadow size");
@@ -677,6 +688,13 @@ struct ipc_handler {
 void ipc_init(void *msg, enum ipc_type type, size_t size);
 /* ipc_send: send one whole message on fd; 0 or -errno (-EPIPE when the peer is gone). */
 int ipc_send(int fd, const void *msg) __attribute__((warn_unused_result));
+/*
+ * ipc_send_many: send n messages of size bytes each, laid out one after the
+ * other at msgs, in order, with one system call (sendmmsg); how many went
+ * (1..n), or -errno (-EAGAIN: none, the channel is full).
+ */
+int ipc_send_many(int fd, const void *msgs, size_t size, unsigned int n)
+	__attribute__((warn_unused_result));
 /* ipc_recv: receive one message into buf (IPC_MAX_MSG bytes); bytes, 0 on EOF, -errno;
  * -EMSGSIZE if it was longer than IPC_MAX_MSG; -EPROTO if it carried fds. */
 ssize_t ipc_recv(int fd, void *buf) __attribute__((warn_unused_result));

@@ -37,8 +37,9 @@ const struct dev_transport kinds_virtio_mmio = {
 	.announce = 1,
 };
 
-/* COM1: eight ports at 0x3f8, GSI 4. Its shadow page counts applied writes
- * (a restarted UART needs it) and answers no register. */
+/* COM1: eight ports at 0x3f8, GSI 4. Its shadow answers the reads of the UART's
+ * registers that change nothing (bulkhead-serial says which, as its state goes),
+ * also while THR writes that change none of them are on their way. */
 const struct dev_transport kinds_com1 = {
 	.name = "COM1",
 	.space = IPC_SPACE_PIO,
@@ -46,6 +47,7 @@ const struct dev_transport kinds_com1 = {
 	.len = LAYOUT_COM1_PORTS,
 	.gsi = LAYOUT_SERIAL_GSI,
 	.shadow_width = 1,
+	.shadow_regs = LAYOUT_COM1_PORTS,
 	.shadow = 1,
 };
 

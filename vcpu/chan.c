@@ -10,6 +10,18 @@
  * its channel, is reported to the supervisor (DEV_FAILED, through the main
  * thread), which decides what happens to the VM; the vCPU that found it
  * stops. Waits are cut into slices so that a stop is never held up.
+ *
+ * A posted write the device's shadow keeps (one that changes nothing the
+ * shadow answers: the UART's THR as a console writes it), to a device without
+ * queues, is held, and the held writes go out together, in order, with one
+ * sendmmsg: when one more finds VCPU_HOLD_MAX held, before anything else goes
+ * to that device, at the next exit of any vCPU once the first was held
+ * VCPU_HOLD_NS ago, from the main thread once that long has passed (a guest
+ * that halts after a write), and before the guest's end is reported. So the
+ * device wakes once per line of console output instead of once per byte, and
+ * never waits for more than VCPU_HOLD_NS; the guest cannot tell (the shadow
+ * answers its reads as if they had been applied). Held writes count as
+ * posted once sent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +35,8 @@
 #include "vcpu.h"
 
 #define SLICE_MS 100 /* the longest a wait goes without looking at vm->stop */
+
+_Static_assert(VCPU_HOLD_MAX <= IPC_SEND_MANY_MAX, "held writes go in one sendmmsg");
 
 static int stopping(const struct vm *vm)
 {
@@ -43,6 +57,18 @@ static int slice_ms(uint64_t deadline)
 static uint64_t width_mask(unsigned int size)
 {
 	return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+/*
+ * Every write posted since the last one the shadow did not keep is applied
+ * (sh_applied between d->settled and d->posted; a device that counts past
+ * what it was sent is not believed).
+ */
+static int shadow_settled(const struct dev_chan *d)
+{
+	uint32_t applied = __atomic_load_n(&d->shadow->sh_applied, __ATOMIC_ACQUIRE);
+
+	return applied - d->settled <= d->posted - d->settled;
 }
 
 static int shadow_reg_read(const struct dev_chan *d, uint64_t off, unsigned int size,
@@ -79,7 +105,8 @@ static int shadow_config_read(const struct ipc_shadow *sh, uint64_t cfg, unsigne
 
 /*
  * Answer a register read from d's shadow, if it has one and the device has
- * applied every write posted on the channel (else a value there may predate
+ * applied every write posted on the channel but those its shadow said, when
+ * they were posted, change nothing it holds (else a value there may predate
  * one of them): 1 with *val set, 0 to forward the read. The shadow is the
  * device's to write, so nothing in it is trusted beyond what the device could
  * answer anyway: fixed fields, indexes bounded here. d->lock held.
@@ -88,11 +115,37 @@ static int shadow_read(const struct dev_chan *d, uint64_t off, unsigned int size
 {
 	const struct ipc_shadow *sh = d->shadow;
 
-	if (!sh || __atomic_load_n(&sh->sh_applied, __ATOMIC_ACQUIRE) != d->posted)
+	if (!sh || !shadow_settled(d))
 		return 0;
 	if (d->shadow_config_off && off >= d->shadow_config_off)
 		return shadow_config_read(sh, off - d->shadow_config_off, size, val);
 	return shadow_reg_read(d, off, size, val);
+}
+
+/*
+ * Whether a write of val about to be posted leaves the shadow as it is
+ * (sh_keeps, or sh_keeps_same when val is what the register reads now):
+ * asked only while the shadow is settled, so that the masks and values are
+ * those of the state the write will be applied in. d->lock held.
+ */
+static int shadow_keeps(const struct dev_chan *d, uint64_t off, unsigned int size, uint64_t val)
+{
+	const struct ipc_shadow *sh = d->shadow;
+	uint64_t i, valid;
+
+	if (!sh || size != d->shadow_width || off % size || !shadow_settled(d))
+		return 0;
+	i = off / size;
+	if (i >= d->shadow_regs || i >= 32)
+		return 0;
+	if ((__atomic_load_n(&sh->sh_keeps, __ATOMIC_ACQUIRE) >> i) & 1)
+		return 1;
+	if (!((__atomic_load_n(&sh->sh_keeps_same, __ATOMIC_ACQUIRE) >> i) & 1))
+		return 0;
+	valid = __atomic_load_n(&sh->sh_regs_valid, __ATOMIC_ACQUIRE);
+	return (valid >> i) & 1 &&
+	       (__atomic_load_n(&sh->sh_regs[i], __ATOMIC_ACQUIRE) & width_mask(size)) ==
+		       (val & width_mask(size));
 }
 
 /*
@@ -218,8 +271,63 @@ static void ring_keep(struct dev_chan *d, const struct ipc_io *req)
 	d->ring[d->posted % VCPU_REPLAY_MAX] = *req;
 }
 
+/*
+ * Send what d holds, in order, waiting for room until deadline: 0, or -errno
+ * with why set (what could not go stays held, for a restarted device). d->lock held.
+ */
+static int chan_release_locked(struct vm *vm, struct dev_chan *d, uint64_t deadline,
+			       enum ipc_dev_failure *why)
+{
+	uint32_t done = 0;
+	int err = 0;
+
+	while (done < d->nheld) {
+		int n;
+
+		for (uint32_t i = done; i < d->nheld; i++)
+			d->ring[(d->posted + i - done) % VCPU_REPLAY_MAX] = d->held[i];
+		n = ipc_send_many(d->fd, &d->held[done], sizeof(d->held[0]), d->nheld - done);
+		if (n > 0) {
+			d->posted += (uint32_t)n; /* kept writes: settled stays */
+			done += (uint32_t)n;
+			continue;
+		}
+		if (n != -EAGAIN) {
+			*why = IPC_DEV_FAIL_CLOSED;
+			err = n;
+			break;
+		}
+		err = chan_wait(vm, d, POLLOUT, deadline);
+		if (err < 0) {
+			*why = IPC_DEV_FAIL_DRAIN;
+			break;
+		}
+	}
+	if (done == 0)
+		return err;
+	memmove(d->held, d->held + done, (d->nheld - done) * sizeof(d->held[0]));
+	d->nheld -= done;
+	if (d->nheld == 0) {
+		__atomic_store_n(&d->held_since, 0, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&vm->nholding, 1, __ATOMIC_SEQ_CST);
+	}
+	return err;
+}
+
+/* Hold a posted write the shadow keeps; the first one held makes sure the main thread looks. */
+static void chan_hold(struct vm *vm, struct dev_chan *d, const struct ipc_io *req)
+{
+	d->held[d->nheld++] = *req;
+	if (d->nheld > 1)
+		return;
+	__atomic_store_n(&d->held_since, now_ns(), __ATOMIC_RELAXED);
+	__atomic_add_fetch(&vm->nholding, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_exchange_n(&vm->main_watching, 1, __ATOMIC_SEQ_CST))
+		vm_wake_main(vm);
+}
+
 /* One access on the channel, unless the shadow answers it. d->lock held. */
-static int chan_io_locked(const struct vm *vm, struct dev_chan *d, struct ipc_io *req,
+static int chan_io_locked(struct vm *vm, struct dev_chan *d, struct ipc_io *req,
 			  uint64_t deadline, uint64_t *val, enum ipc_dev_failure *why)
 {
 	uint64_t ignored;
@@ -227,14 +335,30 @@ static int chan_io_locked(const struct vm *vm, struct dev_chan *d, struct ipc_io
 
 	if (req->h.ih_type == IPC_IO_READ && shadow_read(d, req->io_offset, req->io_size, val))
 		return 0;
+	/* Only for a device without queues: a kick goes by ioeventfd, past the channel,
+	 * and must never overtake a write the guest made before it. */
+	if (req->h.ih_type == IPC_IO_WRITE && d->nqueues == 0 &&
+	    shadow_keeps(d, req->io_offset, req->io_size, req->io_data)) {
+		/* Full: the held ones go first. The write is held once this succeeds, and
+		 * only then (a failed access is tried again on a restarted device). */
+		err = d->nheld < VCPU_HOLD_MAX ? 0 : chan_release_locked(vm, d, deadline, why);
+		if (err == 0)
+			chan_hold(vm, d, req);
+		return err;
+	}
+	/* Anything else goes after what is held. */
+	err = chan_release_locked(vm, d, deadline, why);
+	if (err < 0)
+		return err;
 	if (req->h.ih_type != IPC_IO_WRITE)
 		req->io_seq = ++d->seq;
 	if (req->h.ih_type != IPC_IO_READ)
 		ring_keep(d, req);
 	err = chan_send(vm, d, req, deadline, why);
-	/* The device counts a write in sh_applied once it applied it. */
+	/* The device counts a write in sh_applied once it applied it; the shadow is
+	 * settled again once it has applied this one. */
 	if (err == 0 && req->h.ih_type != IPC_IO_READ)
-		d->posted++;
+		d->settled = ++d->posted;
 	if (err == 0 && req->h.ih_type != IPC_IO_WRITE)
 		err = chan_reply(vm, d, req, deadline, req->h.ih_type == IPC_IO_READ ? val : &ignored,
 				 why);
@@ -334,6 +458,51 @@ int chan_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t off, 
 		if (!restarting(v->vm))
 			return 1;
 	}
+}
+
+/* Send what d holds if it was held age_ns ago or longer; a failure is d's, reported. */
+static void chan_release_one(struct vm *vm, struct dev_chan *d, uint64_t age_ns)
+{
+	uint64_t since = __atomic_load_n(&d->held_since, __ATOMIC_RELAXED);
+	uint64_t deadline = deadline_from_now(vm);
+	enum ipc_dev_failure why;
+	int err;
+
+	if (!since || now_ns() - since < age_ns || chan_lock(vm, d, deadline) < 0)
+		return;
+	err = d->down ? 0 : chan_release_locked(vm, d, deadline, &why);
+	if (err < 0 && err != -ECANCELED) {
+		uint32_t gen = d->gen;
+		struct ipc_io first = d->held[0];
+
+		if (restarting(vm))
+			d->down = 1;
+		pthread_mutex_unlock(&d->lock);
+		log_debug("%s: held writes: %s", d->name, strerror(-err));
+		chan_report(vm, d, gen, why, &first);
+		return;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void chan_release_held(struct vm *vm, uint64_t age_ns)
+{
+	if (!__atomic_load_n(&vm->nholding, __ATOMIC_SEQ_CST))
+		return;
+	for (unsigned int i = 0; i < vm->ndevs; i++)
+		chan_release_one(vm, &vm->devs[i], age_ns);
+}
+
+int chan_hold_timeout_ms(struct vm *vm)
+{
+	if (!__atomic_load_n(&vm->nholding, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&vm->main_watching, 0, __ATOMIC_SEQ_CST);
+		/* a vCPU that starts holding now sees main_watching 0 and wakes us */
+		if (!__atomic_load_n(&vm->nholding, __ATOMIC_SEQ_CST))
+			return -1;
+		__atomic_store_n(&vm->main_watching, 1, __ATOMIC_SEQ_CST);
+	}
+	return (int)((VCPU_HOLD_NS + 999999) / 1000000);
 }
 
 int chan_init(struct dev_chan *d)

@@ -341,6 +341,9 @@ static int report_events(struct ctx *c)
 	}
 	if (err < 0 || !__atomic_load_n(&c->vm.exiting, __ATOMIC_ACQUIRE))
 		return err;
+	/* What the guest wrote before its end reaches the devices before the supervisor
+	 * hears of it and stops them. */
+	chan_release_held(&c->vm, 0);
 	c->rt.done = 1;
 	return ipc_send(IPC_FD_CONTROL, &c->vm.exit_msg);
 }
@@ -361,7 +364,7 @@ static int main_loop(struct ctx *c)
 		err = -errno;
 	while (!err && !c->rt.done) {
 		struct epoll_event evs[2];
-		int n = epoll_wait(ep, evs, 2, -1);
+		int n = epoll_wait(ep, evs, 2, chan_hold_timeout_ms(&c->vm));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -369,6 +372,8 @@ static int main_loop(struct ctx *c)
 			err = -errno;
 			break;
 		}
+		/* writes held while the vCPUs exit no more (a guest halted after them) */
+		chan_release_held(&c->vm, VCPU_HOLD_NS);
 		for (int i = 0; i < n && !err && !c->rt.done; i++) {
 			if (evs[i].data.fd == c->vm.exit_evfd)
 				err = report_events(c);

@@ -21,6 +21,8 @@
 #define VCPU_MAX 254
 #define VCPU_REPLAY_MAX 256 /* posted writes kept per device, for a restarted one */
 #define VCPU_MAX_EAGAIN 1000 /* consecutive EAGAINs from KVM_RUN before giving up */
+#define VCPU_HOLD_MAX 24 /* posted writes held per device before they go (chan.c) */
+#define VCPU_HOLD_NS 4000000ull /* the longest a held write waits (chan.c) */
 
 /* A device process whose register window this process forwards. */
 struct dev_chan {
@@ -41,6 +43,15 @@ struct dev_chan {
 	const struct ipc_shadow *shadow;
 	uint32_t shadow_width, shadow_regs, shadow_config_off;
 	uint32_t posted; /* register writes sent on the channel (wraps, as sh_applied). Under lock. */
+	/* posted as it was after the last write the shadow's sh_keeps did not cover: the
+	 * shadow answers once sh_applied has reached it. Under lock. */
+	uint32_t settled;
+	/* Posted writes the shadow keeps, held to go out together (chan.c): nheld of
+	 * them, the first held at held_since (now_ns(); 0 when none, read without the
+	 * lock). Under lock. */
+	struct ipc_io held[VCPU_HOLD_MAX];
+	uint32_t nheld;
+	uint64_t held_since;
 	/* What it failed to do (enum ipc_dev_failure), or 0; for the supervisor. Under vm->exit_lock. */
 	uint32_t failed;
 	uint64_t fail_offset;
@@ -98,6 +109,10 @@ struct vm {
 	/* CFG_VCPU_IRQ: an eventfd the supervisor writes, registered as irqfd, or -1. */
 	int irq_fd;
 	uint32_t irq_gsi;
+	/* Channels holding posted writes, and whether the main thread looks at them
+	 * every VCPU_HOLD_NS (chan.c: chan_hold_timeout_ms). Atomic. */
+	unsigned int nholding;
+	int main_watching;
 };
 
 /* What a vCPU's CPUID table is built from (cpuid.c). */
@@ -153,6 +168,17 @@ void vm_request_exit(struct vm *vm, enum ipc_exit_reason reason, uint32_t value,
  */
 int chan_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t off, unsigned int size,
 		uint64_t *val);
+/*
+ * chan_release_held: send the writes every channel holds since age_ns or
+ * longer (0: all of them), each channel under its lock; a device that fails
+ * is reported as chan_access reports it. Called at every exit of a vCPU that
+ * sees writes held, by the main thread on its timeout, and before the guest's
+ * end is reported.
+ */
+void chan_release_held(struct vm *vm, uint64_t age_ns);
+/* chan_hold_timeout_ms: the main thread's epoll timeout: VCPU_HOLD_NS while a
+ * channel holds writes, else -1 (a vCPU that holds one wakes it). */
+int chan_hold_timeout_ms(struct vm *vm);
 /* chan_init: set up d's lock and condition variable. 0 or -errno. */
 int chan_init(struct dev_chan *d) __attribute__((warn_unused_result));
 /*

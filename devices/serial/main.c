@@ -4,6 +4,13 @@
  * bulkhead-serial: a 16550A on COM1. Register accesses come from the vcpu
  * process; output goes to the console (cs_out_fd) in batches; input (cs_in_fd) is read
  * only while the receive FIFO has room, so no byte is ever dropped.
+ *
+ * The register shadow (ipc.h) holds what reads without side effects return
+ * (uart_view), so the vcpu process answers them itself, and which writes change
+ * none of it (THR, as a console writes it), so that it goes on answering while
+ * those are on their way. It is republished after everything that changes the
+ * UART: an applied write, a forwarded read (before its reply), input (before
+ * the interrupt).
  */
 #include <errno.h>
 #include <string.h>
@@ -24,6 +31,9 @@ struct serial {
 	int out_broken; /* output failed once: drop further output, keep serving the guest */
 	int in_eof;
 	int out_fd; /* console output, or IPC_FD_NONE */
+	struct uart_view shown; /* what the shadow holds; valid are shown.quiet */
+	int shown_any; /* the shadow holds anything of this process's */
+	int held; /* restoring: the shadow keeps what the process replaced left there */
 };
 
 static struct serial serial;
@@ -60,13 +70,51 @@ static void serial_tx(void *ctx, uint8_t c)
 	s->out[s->out_len++] = c;
 }
 
+/*
+ * Publish what the UART now answers. Registers whose value changes, or that
+ * stop being quiet, are withdrawn first and offered again only after every
+ * new value is in: a reader that saw one new value never sees an old one
+ * after it (it reads new values or asks this process, which is past them).
+ */
+static void serial_publish(struct serial *s)
+{
+	struct ipc_shadow *sh = s->dp->shadow;
+	struct uart_view v;
+	uint8_t changed = 0;
+
+	if (!sh || s->held)
+		return;
+	uart_view(&s->uart, &v);
+	for (unsigned int i = 0; i < UART_NREGS; i++) {
+		if (!s->shown_any || v.regs[i] != s->shown.regs[i])
+			changed |= (uint8_t)(1u << i);
+	}
+	if (s->shown_any && !changed && v.quiet == s->shown.quiet && v.keeps == s->shown.keeps &&
+	    v.keeps_same == s->shown.keeps_same)
+		return;
+	__atomic_store_n(&sh->sh_regs_valid, (uint64_t)(s->shown.quiet & v.quiet & ~changed),
+			 __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < UART_NREGS; i++) {
+		if (changed & (1u << i))
+			__atomic_store_n(&sh->sh_regs[i], v.regs[i], __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&sh->sh_keeps, v.keeps, __ATOMIC_RELEASE);
+	__atomic_store_n(&sh->sh_keeps_same, v.keeps_same, __ATOMIC_RELEASE);
+	__atomic_store_n(&sh->sh_regs_valid, (uint64_t)v.quiet, __ATOMIC_RELEASE);
+	s->shown = v;
+	s->shown_any = 1;
+}
+
 static void serial_irq(void *ctx, int level)
 {
 	struct serial *s = ctx;
 
-	/* The IOAPIC pin is edge-triggered: a rising edge is one interrupt. */
-	if (level)
+	/* The IOAPIC pin is edge-triggered: a rising edge is one interrupt. Its
+	 * handler reads IIR and LSR: the shadow tells of its cause first. */
+	if (level) {
+		serial_publish(s);
 		devproc_irq(s->dp);
+	}
 }
 
 static const struct uart_ops serial_uart_ops = {
@@ -90,15 +138,21 @@ static int serial_init(struct devproc *dp)
 
 	s->dp = dp;
 	uart_init(&s->uart, &serial_uart_ops, s);
+	/* A replacement publishes once it has restored what the shadow already tells. */
+	s->held = (dp->cfg.cd_flags & IPC_DEV_F_RESTORE) != 0;
+	serial_publish(s);
 	return devproc_watch_input(dp, 1);
 }
 
 static uint64_t serial_io_read(struct devproc *dp, uint64_t offset, unsigned int size)
 {
 	struct serial *s = dp->priv;
+	uint8_t v;
 
 	(void)size;
-	return uart_read(&s->uart, (unsigned int)offset);
+	v = uart_read(&s->uart, (unsigned int)offset);
+	serial_publish(s);
+	return v;
 }
 
 static void serial_io_write(struct devproc *dp, uint64_t offset, unsigned int size, uint64_t val)
@@ -107,6 +161,7 @@ static void serial_io_write(struct devproc *dp, uint64_t offset, unsigned int si
 
 	(void)size;
 	uart_write(&s->uart, (unsigned int)offset, (uint8_t)val);
+	serial_publish(s);
 }
 
 static int serial_input(struct devproc *dp)
@@ -128,6 +183,7 @@ static int serial_input(struct devproc *dp)
 	}
 	uart_rx(&s->uart, buf, (size_t)n);
 	devproc_count(dp, 0, (uint64_t)n, 0);
+	serial_publish(s);
 	return 0;
 }
 
@@ -160,12 +216,16 @@ static int serial_restore(struct devproc *dp, const void *data, size_t len, cons
 {
 	struct serial *s = dp->priv;
 	struct uart_state st;
+	int err = -EINVAL;
 
 	(void)live;
-	if (!data || len != sizeof(st))
-		return -EINVAL;
-	memcpy(&st, data, sizeof(st));
-	return uart_restore(&s->uart, &st);
+	if (data && len == sizeof(st)) {
+		memcpy(&st, data, sizeof(st));
+		err = uart_restore(&s->uart, &st);
+	}
+	s->held = 0;
+	serial_publish(s);
+	return err;
 }
 
 static const struct devproc_window serial_window = {

@@ -165,14 +165,69 @@ void uart_init(struct uart *u, const struct uart_ops *ops, void *ctx)
 	u->dll = UART_DEFAULT_DLL;
 }
 
-static uint8_t read_lsr(struct uart *u)
+static uint8_t lsr_value(const struct uart *u)
 {
 	uint8_t v = LSR_THRE | LSR_TEMT | (u->lsr & LSR_STICKY);
 
 	if (u->rx_count > 0)
 		v |= LSR_DR;
+	return v;
+}
+
+static uint8_t read_lsr(struct uart *u)
+{
+	uint8_t v = lsr_value(u);
+
 	u->lsr &= (uint8_t)~LSR_STICKY;
 	return v;
+}
+
+static uint8_t iir_value(const struct uart *u)
+{
+	return (uint8_t)(iir_id(u) | ((u->fcr & FCR_ENABLE) ? IIR_FIFO : 0));
+}
+
+/*
+ * A THR write sends its byte (or loops it back), sets the pending THRE
+ * interrupt and, with DLAB, sets DLL instead: it leaves every other register
+ * as it is when none of that shows.
+ */
+static int thr_write_keeps(const struct uart *u)
+{
+	if (u->lcr & LCR_DLAB || u->mcr & MCR_LOOP)
+		return 0;
+	return !(u->ier & IER_THRI) || u->iir_pending_thre;
+}
+
+void uart_view(const struct uart *u, struct uart_view *v)
+{
+	int dlab = (u->lcr & LCR_DLAB) != 0;
+
+	memset(v, 0, sizeof(*v));
+	v->regs[UART_RBR] = dlab ? u->dll : 0;
+	v->regs[UART_IER] = dlab ? u->dlm : u->ier;
+	v->regs[UART_IIR] = iir_value(u);
+	v->regs[UART_LCR] = u->lcr;
+	v->regs[UART_MCR] = u->mcr;
+	v->regs[UART_LSR] = lsr_value(u);
+	v->regs[UART_MSR] = u->msr;
+	v->regs[UART_SCR] = u->scr;
+	v->quiet = 1u << UART_IER | 1u << UART_LCR | 1u << UART_MCR | 1u << UART_SCR;
+	if (dlab || u->rx_count == 0)
+		v->quiet |= 1u << UART_RBR;
+	if (iir_id(u) != IIR_THRI)
+		v->quiet |= 1u << UART_IIR;
+	if (!(u->lsr & LSR_STICKY))
+		v->quiet |= 1u << UART_LSR;
+	if (!(u->msr & MSR_DELTAS))
+		v->quiet |= 1u << UART_MSR;
+	v->keeps = 1u << UART_LSR | 1u << UART_MSR;
+	if (thr_write_keeps(u))
+		v->keeps |= 1u << UART_THR;
+	/* what these read is what a write stores, and storing it again changes nothing */
+	v->keeps_same = 1u << UART_IER | 1u << UART_LCR | 1u << UART_MCR | 1u << UART_SCR;
+	if (dlab)
+		v->keeps_same |= 1u << UART_DLL;
 }
 
 uint8_t uart_read(struct uart *u, unsigned int off)
@@ -195,14 +250,12 @@ uint8_t uart_read(struct uart *u, unsigned int off)
 			return u->dlm;
 		return u->ier;
 	case UART_IIR:
-		v = iir_id(u);
-		if (v == IIR_THRI) {
+		v = iir_value(u);
+		if (iir_id(u) == IIR_THRI) {
 			/* reading IIR clears THRE when it is the reported source */
 			u->iir_pending_thre = 0;
 			update_irq(u);
 		}
-		if (u->fcr & FCR_ENABLE)
-			v |= IIR_FIFO;
 		return v;
 	case UART_LCR:
 		return u->lcr;

@@ -37,6 +37,23 @@ struct uart_state {
 	uint32_t rx_count;
 };
 
+/*
+ * What the vcpu process may answer without asking the UART (a register
+ * shadow, ipc.h): the value a read of each register returns, which reads
+ * change nothing (quiet: not RBR with data, not IIR while it reports THRE,
+ * not LSR with an error bit, not MSR with a delta bit), and which writes, of
+ * any value, change neither a quiet register nor which are quiet (keeps: THR
+ * outside loopback and DLAB unless it raises a THRE interrupt; LSR and MSR,
+ * which ignore writes), and which writes do so when they write the value the
+ * register reads (keeps_same: IER or DLM, LCR, MCR, SCR, DLL).
+ */
+struct uart_view {
+	uint8_t regs[UART_NREGS];
+	uint8_t quiet; /* bit i: reading register i has no side effect; regs[i] is what it returns */
+	uint8_t keeps; /* bit i: a write to register i leaves every quiet register and the masks */
+	uint8_t keeps_same; /* bit i: so does a write of regs[i] (the value it reads) to register i */
+};
+
 /* uart_init: reset state; ops->tx and ops->irq must be set. */
 void uart_init(struct uart *u, const struct uart_ops *ops, void *ctx);
 /* uart_read: value of register off (0..7; others read 0xff), with read side effects. */
@@ -47,6 +64,8 @@ void uart_write(struct uart *u, unsigned int off, uint8_t val);
 unsigned int uart_rx_room(const struct uart *u);
 /* uart_rx: queue up to len input bytes; returns how many it took. */
 size_t uart_rx(struct uart *u, const uint8_t *buf, size_t len);
+/* uart_view: what reads of u would return and which have no side effect, without reading. */
+void uart_view(const struct uart *u, struct uart_view *v);
 /* uart_save: what u holds, for a UART that replaces it. */
 void uart_save(const struct uart *u, struct uart_state *st);
 /*

@@ -413,6 +413,55 @@ static const struct raw_case raw_cases[] = {
 	{ "7 bytes", 7, IPC_VERSION, IPC_STOP, 7, ST_RUN, -EPROTO },
 };
 
+/* ipc_send_many: in order, one message each, as many as fit; bad sizes send nothing. */
+static void test_send_many(void **state)
+{
+	struct pair *p = *state;
+	struct ipc_io io[IPC_SEND_MANY_MAX + 1];
+	_Alignas(8) char buf[IPC_MAX_MSG];
+	int fl, sent = 0, n;
+
+	for (unsigned int i = 0; i < nitems(io); i++) {
+		ipc_init(&io[i], IPC_IO_WRITE, sizeof(io[i]));
+		io[i].io_space = IPC_SPACE_PIO;
+		io[i].io_size = 1;
+		io[i].io_data = i;
+	}
+	assert_int_equal(ipc_send_many(p->a, io, sizeof(io[0]), 0), -EINVAL);
+	assert_int_equal(ipc_send_many(p->a, io, sizeof(io[0]), IPC_SEND_MANY_MAX + 1), -EINVAL);
+	assert_int_equal(ipc_send_many(p->a, io, sizeof(io[0]) - 1, 2), -EINVAL);
+	io[1].h.ih_size--;
+	assert_int_equal(ipc_send_many(p->a, io, sizeof(io[0]), 2), -EINVAL);
+	io[1].h.ih_size++;
+	assert_int_equal(recv(p->b, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+
+	assert_int_equal(ipc_send_many(p->a, io, sizeof(io[0]), 3), 3);
+	for (unsigned int i = 0; i < 3; i++) {
+		const struct ipc_io *got = (const void *)buf;
+
+		assert_int_equal(ipc_recv(p->b, buf), sizeof(io[0]));
+		assert_int_equal(got->io_data, i);
+	}
+	/* a full channel: some go, then none (-EAGAIN) */
+	fl = fcntl(p->a, F_GETFL);
+	assert_int_equal(fcntl(p->a, F_SETFL, fl | O_NONBLOCK), 0);
+	while ((n = ipc_send_many(p->a, io, sizeof(io[0]), IPC_SEND_MANY_MAX)) > 0)
+		sent += n;
+	assert_int_equal(n, -EAGAIN);
+	assert_true(sent > 0);
+	for (int i = 0; i < sent; i++) {
+		const struct ipc_io *got = (const void *)buf;
+
+		assert_int_equal(ipc_recv(p->b, buf), sizeof(io[0]));
+		assert_int_equal(got->io_data, (uint64_t)(i % IPC_SEND_MANY_MAX));
+	}
+	/* the peer gone */
+	close(p->b);
+	p->b = -1;
+	assert_int_equal(ipc_send_many(p->a, io, sizeof(io[0]), 2), -EPIPE);
+}
+
 static void test_dispatch_table(void **state)
 {
 	struct pair *p = *state;
@@ -724,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_init),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_send_errors, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_send_many, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_dispatch_table, setup_pair, teardown_pair),
 		cmocka_unit_test(test_check_short_buffers),
 		cmocka_unit_test_setup_teardown(test_recv_sizes, setup_pair, teardown_pair),

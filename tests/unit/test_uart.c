@@ -574,6 +574,170 @@ static void check_invariants(struct uart *u, const struct sink *s)
 	}
 }
 
+/* ---- the register shadow's view (uart_view) ---- */
+
+/*
+ * What uart_view says holds: every quiet register reads its value and
+ * changes nothing (state, interrupt line, output), and a write of any value
+ * to a register it keeps changes no quiet register, nor which are quiet,
+ * nor which writes are kept. Checked on copies; u is left as it was.
+ */
+static void check_view(const struct uart *u, uint8_t val)
+{
+	struct uart_view v, after;
+	struct sink s2;
+
+	uart_view(u, &v);
+	for (unsigned int i = 0; i < UART_NREGS; i++) {
+		struct uart c = *u;
+
+		if (!(v.quiet & (1u << i)))
+			continue;
+		memset(&s2, 0, sizeof(s2));
+		s2.level = u->irq_level;
+		c.ctx = &s2;
+		assert_int_equal(uart_read(&c, i), v.regs[i]);
+		c.ctx = u->ctx;
+		if (memcmp(&c, u, sizeof(c)) != 0)
+			fail_msg("a read of quiet register %u changed the UART", i);
+		assert_int_equal(s2.nirq + s2.ntx, 0);
+	}
+	for (unsigned int k = 0; k < 2 * UART_NREGS; k++) {
+		unsigned int i = k % UART_NREGS, same = k >= UART_NREGS;
+		struct uart c = *u;
+
+		if (!((same ? v.keeps_same : v.keeps) & (1u << i)))
+			continue;
+		assert_true(!same || (v.quiet & (1u << i))); /* the value to write must be known */
+		memset(&s2, 0, sizeof(s2));
+		s2.level = u->irq_level;
+		c.ctx = &s2;
+		uart_write(&c, i, same ? v.regs[i] : val);
+		uart_view(&c, &after);
+		assert_int_equal(after.quiet, v.quiet);
+		assert_int_equal(after.keeps, v.keeps);
+		assert_int_equal(after.keeps_same, v.keeps_same);
+		for (unsigned int r = 0; r < UART_NREGS; r++) {
+			if ((v.quiet & (1u << r)) && after.regs[r] != v.regs[r])
+				fail_msg("a kept write%s to %u changed quiet register %u: %#x -> %#x",
+					 same ? " of the same value" : "", i, r, v.regs[r], after.regs[r]);
+		}
+	}
+}
+
+static uint8_t quiet_of(const struct uart *u)
+{
+	struct uart_view v;
+
+	uart_view(u, &v);
+	return v.quiet;
+}
+
+static uint8_t keeps_of(const struct uart *u)
+{
+	struct uart_view v;
+
+	uart_view(u, &v);
+	return v.keeps;
+}
+
+/* A console that polls LSR before every byte, as Linux's 8250 console does. */
+static void test_view_console(void **state)
+{
+	struct uart u;
+	struct sink s;
+	struct uart_view v;
+
+	(void)state;
+	setup(&u, &s);
+	uart_write(&u, LCR, 0x03);
+	uart_write(&u, MCR, OUT2 | 0x03);
+	uart_write(&u, FCR, 0x07);
+	uart_write(&u, SCR, 0xa5);
+	uart_view(&u, &v);
+	/* every register reads quietly: nothing received, no error, no delta, no THRE interrupt */
+	assert_int_equal(v.quiet, 0xff);
+	assert_int_equal(v.regs[LSR], 0x60);
+	assert_int_equal(v.regs[IIR], 0xc1);
+	assert_int_equal(v.regs[SCR], 0xa5);
+	assert_int_equal(v.regs[RBR], 0);
+	/* THR writes keep everything, so LSR is answered while they are on their way */
+	for (const char *p = "console line\n"; *p; p++) {
+		assert_true(keeps_of(&u) & (1u << THR));
+		check_view(&u, (uint8_t)*p);
+		uart_write(&u, THR, (uint8_t)*p);
+		uart_view(&u, &v);
+		assert_int_equal(v.regs[LSR], 0x60);
+	}
+	assert_int_equal(s.ntx, strlen("console line\n"));
+	/* IER writes of another value never do: they change IER itself; the
+	 * console's IER 0 over IER 0 (its clear and restore before the port is
+	 * opened) does */
+	assert_false(keeps_of(&u) & (1u << IER));
+	uart_view(&u, &v);
+	assert_int_equal(v.regs[IER], 0);
+	assert_true(v.keeps_same & (1u << IER));
+	check_view(&u, 0);
+	/* LSR and MSR ignore writes */
+	assert_int_equal(keeps_of(&u) & ((1u << LSR) | (1u << MSR)), (1u << LSR) | (1u << MSR));
+}
+
+/* The reads that change something are never quiet, and the writes that show are never kept. */
+static void test_view_side_effects(void **state)
+{
+	struct uart u;
+	struct sink s;
+
+	(void)state;
+	setup(&u, &s);
+	uart_write(&u, MCR, OUT2);
+	/* received data: RBR pops it */
+	rx_str(&u, "ab");
+	assert_false(quiet_of(&u) & (1u << RBR));
+	check_view(&u, 0);
+	assert_int_equal(uart_read(&u, RBR), 'a');
+	assert_int_equal(uart_read(&u, RBR), 'b');
+	assert_true(quiet_of(&u) & (1u << RBR));
+	/* with DLAB, offset 0 is DLL and reads quietly even with data waiting */
+	rx_str(&u, "c");
+	uart_write(&u, LCR, DLAB);
+	assert_true(quiet_of(&u) & (1u << RBR));
+	assert_false(keeps_of(&u) & (1u << THR)); /* a DLL write changes offset 0 */
+	check_view(&u, 0x55);
+	uart_write(&u, LCR, 0);
+	assert_int_equal(uart_read(&u, RBR), 'c');
+	/* THRE interrupt enabled: the write that raises it is not kept, IIR reporting it is not quiet */
+	uart_write(&u, IER, 0x02);
+	assert_false(quiet_of(&u) & (1u << IIR));
+	assert_true(keeps_of(&u) & (1u << THR)); /* already pending: one more changes nothing */
+	check_view(&u, 'x');
+	assert_int_equal(uart_read(&u, IIR) & 0x0f, 0x02);
+	assert_true(quiet_of(&u) & (1u << IIR));
+	assert_false(keeps_of(&u) & (1u << THR));
+	check_view(&u, 'y');
+	uart_write(&u, THR, 'y');
+	assert_false(quiet_of(&u) & (1u << IIR));
+	uart_write(&u, IER, 0);
+	/* an overrun error: LSR clears it */
+	uart_write(&u, MCR, OUT2 | LOOP);
+	assert_false(keeps_of(&u) & (1u << THR)); /* loopback: the byte is received */
+	for (unsigned int i = 0; i <= UART_FIFO_SIZE; i++) {
+		check_view(&u, (uint8_t)i);
+		uart_write(&u, THR, (uint8_t)i);
+	}
+	assert_false(quiet_of(&u) & (1u << LSR));
+	check_view(&u, 0);
+	assert_int_equal(uart_read(&u, LSR) & 0x02, 0x02);
+	assert_true(quiet_of(&u) & (1u << LSR));
+	/* a modem-status delta (loopback lines follow MCR): MSR clears it */
+	uart_write(&u, MCR, OUT2 | LOOP | 0x01);
+	assert_false(quiet_of(&u) & (1u << MSR));
+	check_view(&u, 0);
+	(void)uart_read(&u, MSR);
+	assert_true(quiet_of(&u) & (1u << MSR));
+	check_view(&u, 0);
+}
+
 static void test_random_sequences(void **state)
 {
 	/* seeds: each a sequence; some biased to stress one area */
@@ -628,6 +792,7 @@ static void test_random_sequences(void **state)
 				break;
 			}
 			check_invariants(&u, &s);
+			check_view(&u, (uint8_t)(r >> 48));
 		}
 		total_irq += s.nirq;
 		total_tx += s.ntx;
@@ -661,6 +826,8 @@ int main(void)
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_linux_autoconfig),
 		cmocka_unit_test(test_offsets_out_of_range),
+		cmocka_unit_test(test_view_console),
+		cmocka_unit_test(test_view_side_effects),
 		cmocka_unit_test(test_random_sequences),
 	};
 

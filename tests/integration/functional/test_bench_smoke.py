@@ -15,6 +15,7 @@ import pytest
 from conftest import BUILD, ROOT
 
 RUN = os.path.join(ROOT, "bench", "run.py")
+# Every figure but linux (a nested L1 boot: minutes; bench/run.py --only linux runs it).
 FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p")
 # Figures no other VMM has an answer for: bulkhead's rows only.
 BULKHEAD_ONLY = ("restart",)

@@ -54,6 +54,13 @@ case_bz_smp2() {
 		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2
 }
 
+# Without quiet: every boot message through the UART (its register shadow and
+# held writes), from both vCPUs, then init's own output through the tty.
+case_bz_verbose() {
+	run_case bz-verbose --kernel "path=$KIT/bzImage,cmdline=${BASE% quiet} bulkhead.linux=smp bulkhead.cpus=2" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2
+}
+
 case_pvh_info_file() {
 	run_case pvh-info-file --kernel "path=$KIT/vmlinux,cmdline=$BASE bulkhead.linux=info" \
 		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1 \
@@ -341,7 +348,7 @@ INIT
 }
 
 PATTERN=${PATTERN:-$(dirname "$0")/pattern.sh}
-[ $# -gt 0 ] || set -- bz_smp2 pvh_info_file bz_cpu bz_poweroff power_button pvh_reboot blk_dd blk_restart blk_ro ext2 \
+[ $# -gt 0 ] || set -- bz_smp2 bz_verbose pvh_info_file bz_cpu bz_poweroff power_button pvh_reboot blk_dd blk_restart blk_ro ext2 \
 	net_ping net_tcp qemu_kunit \
 	p9_mount p9_root
 for c in "$@"; do

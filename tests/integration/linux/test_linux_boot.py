@@ -16,6 +16,25 @@ def test_bzimage_two_cpus_both_run(linux_run):
     assert "bulkhead-linux: init started" in out, linux_run.explain(case)
 
 
+def test_verbose_console_arrives_whole(linux_run):
+    """Without quiet, the kernel's whole boot log goes through the UART, polled
+    before every byte (answered from the register shadow) and written byte by
+    byte (held and sent together): every line arrives whole, none cut into
+    another, and init's own output (the tty, interrupt driven) follows."""
+    case = "bz-verbose"
+    assert linux_run.status(case) == 1, linux_run.explain(case)
+    out = linux_run.lines(case, "out")
+    # Until init runs only the kernel writes (after it, its lines and init's may mix).
+    kernel = out.split("Run /init as init process")[0]
+    stamped = re.findall(r"^\[ *\d+\.\d{6}\] ", kernel, re.M)
+    assert len(stamped) > 200, linux_run.explain(case)
+    assert not re.search(r".\[ *\d+\.\d{6}\] ", kernel), linux_run.explain(case)
+    for line in ("printk: console [ttyS0] enabled", "smp: Brought up 1 node, 2 CPUs",
+                 "Run /init as init process", "bulkhead-linux: init started",
+                 "bulkhead-linux: PASS smp"):
+        assert line in out, line + "\n" + linux_run.explain(case)
+
+
 def test_pvh_vmlinux_console_to_file_and_acpi(linux_run):
     case = "pvh-info-file"
     assert linux_run.status(case) == 1, linux_run.explain(case)

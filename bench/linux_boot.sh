@@ -1,0 +1,108 @@
+#!/bin/sh
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# linux_boot.sh RUNS [VARIANT...]: Debian's kernel (the L2 kit, bzImage,
+# 256 MiB, 2 vCPUs, the poweroff scenario) booted by bulkhead and by QEMU
+# microvm (acpi=on, rtc=on: without a CMOS RTC the kernel probes for one for
+# seconds), alternating, RUNS times each, for each VARIANT: quiet (the
+# kernel command line has `quiet`) and verbose (it has not: every boot
+# message goes through the UART). Runs where the VMM can run Linux: inside
+# the nested tier's L1 (bench/run.py's linux figure starts it there), as
+# root, with boot-clock (bench/boot_clock.c) beside this script or as $CLOCK.
+# One line per boot:
+#   LINUXBOOT VMM VARIANT RUN line_ms L exit_ms E status S bytes B first_ms F
+# L is launch to the line "bulkhead-linux: init started" on the console pipe
+# (the kit's /init prints it first thing), E launch to exit (after the
+# guest's poweroff), B bytes of console, F launch to its first byte. With KEEP=DIR, the console of every
+# boot is kept there as VMM-VARIANT-RUN.log.
+#
+# VMMS (bulkhead qemu) are the VMMs a round boots, each round starting one
+# further along the list, so that none is always the first after another
+# VM's memory was freed; before each boot L1's memory is compacted (huge
+# pages for whoever comes next). Any name N other than bulkhead and qemu is
+# one more bulkhead, $B_N (its helpers beside it): a tree before a change,
+# for a before/after comparison in the same L1.
+#
+# Guest RAM: QEMU's is anonymous memory, which gets transparent huge pages
+# where transparent_hugepage/enabled is always (as in L1); bulkhead's is a
+# memfd, which gets them where shmem_enabled allows: this script sets it to
+# SHMEM (advise; "never" measures 4 KiB pages) and puts it back at the end.
+RUNS=${1:-3}
+shift
+VARIANTS=${*:-quiet verbose}
+B=${B:-/bulkhead/bulkhead}
+QEMU=${QEMU:-qemu-system-x86_64}
+KIT=${KIT:-/kit}
+CLOCK=${CLOCK:-$(dirname "$0")/boot-clock}
+SHMEM_SET=${SHMEM:-advise}
+BASE="console=ttyS0 reboot=k panic=-1 bulkhead.linux=poweroff"
+TEXT="bulkhead-linux: init started"
+SHMEM_FILE=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+
+shmem_was=$(sed 's/.*\[\(.*\)\].*/\1/' "$SHMEM_FILE")
+trap 'echo "$shmem_was" > "$SHMEM_FILE"' EXIT
+echo "$SHMEM_SET" > "$SHMEM_FILE" || exit 1
+
+cmdline() { # variant
+	case $1 in
+	quiet) echo "$BASE quiet" ;;
+	verbose) echo "$BASE" ;;
+	*) echo "linux_boot.sh: unknown variant $1" >&2; exit 2 ;;
+	esac
+}
+
+boot() { # vmm variant run
+	cl=$(cmdline "$2") || exit 2
+	echo 1 > /proc/sys/vm/compact_memory
+	keep=
+	[ -n "${KEEP:-}" ] && keep="-o $KEEP/$1-$2-$3.log"
+	case $1 in
+	qemu)
+		# shellcheck disable=SC2086
+		r=$(timeout 300 "$CLOCK" $keep "$TEXT" "$QEMU" -M microvm,acpi=on,rtc=on -enable-kvm \
+			-cpu host -m 256 -smp 2 -nodefaults -no-user-config -display none -no-reboot \
+			-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=1 \
+			-kernel "$KIT/bzImage" -initrd "$KIT/initramfs.cpio.gz" -append "$cl" \
+			< /dev/null 2> /tmp/linux_boot.err)
+		;;
+	*)
+		exe=$B
+		[ "$1" = bulkhead ] || eval "exe=\$B_$1"
+		# shellcheck disable=SC2086
+		r=$(timeout 300 "$CLOCK" $keep "$TEXT" "$exe" --kernel "path=$KIT/bzImage,cmdline=$cl" \
+			--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2 \
+			--serial stdio < /dev/null 2> /tmp/linux_boot.err)
+		;;
+	esac
+	echo "LINUXBOOT $1 $2 $3 ${r#BOOTCLOCK }"
+	case $r in
+	*"status 0 "*) ;;
+	*) tail -n 5 /tmp/linux_boot.err ;;
+	esac
+}
+
+# the list of VMMs rotated left by $1 places
+rotated() {
+	# shellcheck disable=SC2086 # the list is words
+	set -- "$1" ${VMMS:-bulkhead qemu}
+	k=$(($1 % ($# - 1)))
+	shift
+	while [ "$k" -gt 0 ]; do
+		first=$1
+		shift
+		set -- "$@" "$first"
+		k=$((k - 1))
+	done
+	echo "$@"
+}
+
+i=1
+while [ "$i" -le "$RUNS" ]; do
+	for v in $VARIANTS; do
+		for vmm in $(rotated $((i - 1))); do
+			boot "$vmm" "$v" "$i"
+		done
+	done
+	i=$((i + 1))
+done
