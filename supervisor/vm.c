@@ -371,6 +371,11 @@ static int start_device(struct sup *s, struct child *c, unsigned int i, int chan
 		err = ipc_send(c->ctl, &placed.msg);
 	if (err == 0)
 		err = send_done(s, c);
+	/* A replacement the spawner waited for (SPAWN_WAIT_EXEC) can be killed before it has
+	 * read its configuration: a failure of the device, which its pidfd reports to the
+	 * supervisor and the restart cap counts, not one of the spawner's. */
+	if (err == -EPIPE && s->in_spawner && c->pidfd >= 0)
+		err = 0;
 	return err;
 }
 
