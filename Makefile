@@ -60,6 +60,8 @@ MODULES_api := api
 RUNTIME_api := runtime jail mem ipc testhooks common
 LIBS_api := -lhttp_parser $(JANSSON_LIBS)
 MODULES_9p := devices/9p devices/virtio
+MODULES_rng := devices/rng devices/virtio
+MODULES_vsock := devices/vsock devices/virtio
 PROBE_MODULES := probe kinds supervisor/config.c supervisor/fcjson.c jail ipc common
 QEMU_MODULES := frontends/qemu common
 
@@ -147,6 +149,8 @@ UNIT_procstat := supervisor/procstat.c common
 UNIT_api := api/http.c api/render.c common
 P9_SRCS := $(filter-out devices/9p/main.c,$(wildcard devices/9p/*.c))
 UNIT_9p := $(P9_SRCS) devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_rng := devices/rng/rng.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_vsock := devices/vsock/vsock.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).

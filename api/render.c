@@ -291,7 +291,7 @@ static json_t *ping_json(const struct ipc_api_page *pg)
 
 /* The counters a device keeps, by the names vm.counters and /metrics give them. */
 #define COUNTER_FIELDS(X) \
-	X(requests, ct_requests, "requests completed (blk) or frames sent and received (net)") \
+	X(requests, ct_requests, "requests completed, or frames (net) and packets (vsock) sent and received") \
 	X(bytes, ct_bytes, "bytes those moved (serial: console bytes out and in)") \
 	X(errors, ct_errors, "requests failed or frames dropped") \
 	X(notifications, ct_notifications, "queue notifications (kicks) from the guest") \

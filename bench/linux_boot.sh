@@ -6,8 +6,9 @@
 # 256 MiB, 2 vCPUs, the poweroff scenario) booted by bulkhead and by QEMU
 # microvm (acpi=on, rtc=on: without a CMOS RTC the kernel probes for one for
 # seconds), alternating, RUNS times each, for each VARIANT: quiet (the
-# kernel command line has `quiet`) and verbose (it has not: every boot
-# message goes through the UART). Runs where the VMM can run Linux: inside
+# kernel command line has `quiet`), verbose (it has not: every boot
+# message goes through the UART) and pvh (quiet, the uncompressed vmlinux
+# through its PVH entry instead of the bzImage, as Firecracker boots Linux). Runs where the VMM can run Linux: inside
 # the nested tier's L1 (bench/run.py's linux figure starts it there), as
 # root, with boot-clock (bench/boot_clock.c) beside this script or as $CLOCK.
 # One line per boot:
@@ -30,7 +31,7 @@
 # SHMEM (advise; "never" measures 4 KiB pages) and puts it back at the end.
 RUNS=${1:-3}
 shift
-VARIANTS=${*:-quiet verbose}
+VARIANTS=${*:-quiet verbose pvh}
 B=${B:-/bulkhead/bulkhead}
 QEMU=${QEMU:-qemu-system-x86_64}
 KIT=${KIT:-/kit}
@@ -46,14 +47,24 @@ echo "$SHMEM_SET" > "$SHMEM_FILE" || exit 1
 
 cmdline() { # variant
 	case $1 in
-	quiet) echo "$BASE quiet" ;;
+	quiet | pvh) echo "$BASE quiet" ;;
 	verbose) echo "$BASE" ;;
 	*) echo "linux_boot.sh: unknown variant $1" >&2; exit 2 ;;
 	esac
 }
 
+# pvh: the uncompressed ELF vmlinux through its PVH entry, as Firecracker boots
+# Linux: neither VMM's guest decompresses itself.
+kernel() { # variant
+	case $1 in
+	pvh) echo "$KIT/vmlinux" ;;
+	*) echo "$KIT/bzImage" ;;
+	esac
+}
+
 boot() { # vmm variant run
 	cl=$(cmdline "$2") || exit 2
+	k=$(kernel "$2")
 	echo 1 > /proc/sys/vm/compact_memory
 	keep=
 	[ -n "${KEEP:-}" ] && keep="-o $KEEP/$1-$2-$3.log"
@@ -63,14 +74,14 @@ boot() { # vmm variant run
 		r=$(timeout 300 "$CLOCK" $keep "$TEXT" "$QEMU" -M microvm,acpi=on,rtc=on -enable-kvm \
 			-cpu host -m 256 -smp 2 -nodefaults -no-user-config -display none -no-reboot \
 			-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=1 \
-			-kernel "$KIT/bzImage" -initrd "$KIT/initramfs.cpio.gz" -append "$cl" \
+			-kernel "$k" -initrd "$KIT/initramfs.cpio.gz" -append "$cl" \
 			< /dev/null 2> /tmp/linux_boot.err)
 		;;
 	*)
 		exe=$B
 		[ "$1" = bulkhead ] || eval "exe=\$B_$1"
 		# shellcheck disable=SC2086
-		r=$(timeout 300 "$CLOCK" $keep "$TEXT" "$exe" --kernel "path=$KIT/bzImage,cmdline=$cl" \
+		r=$(timeout 300 "$CLOCK" $keep "$TEXT" "$exe" --kernel "path=$k,cmdline=$cl" \
 			--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2 \
 			--serial stdio < /dev/null 2> /tmp/linux_boot.err)
 		;;

@@ -37,6 +37,12 @@ minimum, the maximum and the bulkhead/QEMU ratio of the medians:
              message through the UART), where KVM runs Linux: on the host, or in
              the nested tier's L1 (tests/nested/run.sh); bench/linux_boot.sh there.
              Not in --smoke (minutes of the nested tier's emulation)
+  rng        rng-read: bytes/s of random bytes to the guest in requests of 4 KiB and
+             of 64 KiB (after an untimed pass over the same buffers), bulkhead --rng
+             against QEMU's virtio-rng-device
+  vsock      vsock-bench with tests/guest/vsockpeer.py's host programs: connection
+             set-up time, throughput guest to host and host to guest. bulkhead alone
+             where QEMU's vhost-vsock-device cannot run (it needs /dev/vhost-vsock)
 
 Writes RESULTS/<date>-<time>.md (the table), .json (every sample) and .png
 (gnuplot: the ratios), and, unless --smoke or --no-docs, the latest table into
@@ -60,6 +66,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("BULKHEAD_BUILD", os.path.join(ROOT, "build"))
@@ -73,6 +80,8 @@ NESTED_RUN = os.path.join(ROOT, "tests", "nested", "run.sh")
 NESTED_PROBE = os.path.join(ROOT, "tests", "nested", "probe.sh")
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 NETPEER = os.path.join(ROOT, "tests", "guest", "netpeer.py")
+sys.path.insert(0, os.path.join(ROOT, "tests", "guest"))
+import vsockpeer  # noqa: E402
 PYTHON = "/usr/bin/python3"
 DOC = os.path.join(ROOT, "docs", "performance.md")
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -93,18 +102,20 @@ FULL = {"runs": 5, "warmup": True, "vcpus": (1, 2), "disk_mib": 512, "blk_args":
         "net_args": "bulkhead.seconds=2 bulkhead.frames=200", "svc_iterations": 2000,
         "flood_bytes": 65536, "mmio_iterations": 2000, "scale": (1, 4, 16), "mem_samples": 5,
         "restart_vms": 4, "restart_kills": 5,
-        "p9_mib": 64, "p9_files": 2000}
+        "p9_mib": 64, "p9_files": 2000, "rng_bytes": 4 << 20, "vsock_mib": 64, "vsock_connects": 100}
 SMOKE = {"runs": 1, "warmup": False, "vcpus": (1, 2), "disk_mib": 16,
          "blk_args": "bulkhead.mib=8 bulkhead.ios=200",
          "net_args": "bulkhead.seconds=1 bulkhead.frames=8",
          "svc_iterations": 20, "flood_bytes": 8192, "mmio_iterations": 20, "scale": (1, 2),
          "mem_samples": 2, "restart_vms": 1, "restart_kills": 2, "p9_mib": 4,
-         "p9_files": 200}
-FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p", "linux")
-SMOKE_FIGURES = FIGURES[:-1]  # the linux figure boots a nested L1: minutes, not a smoke test
+         "p9_files": 200, "rng_bytes": 1 << 20, "vsock_mib": 4, "vsock_connects": 10}
+FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p", "linux",
+           "rng", "vsock")
+# the linux figure boots a nested L1: minutes, not a smoke test
+SMOKE_FIGURES = tuple(f for f in FIGURES if f != "linux")
 FIG_OF_PREFIX = {"start": "start", "mem": "memory", "disk": "disk", "net": "net", "mmio": "mmio",
                  "iso": "isolation", "scale": "scale", "restart": "restart", "p9": "9p",
-                 "linux": "linux"}
+                 "linux": "linux", "rng": "rng", "vsock": "vsock"}
 
 
 class BenchError(Exception):
@@ -363,7 +374,7 @@ def busy_others(seconds=1.0):
 _vm_count = [0]
 
 
-def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=()):
+def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=(), rng=False, vsock=None):
     if vmm == "floor":
         return [FLOOR] + cmdline.split()
     append = ("bulkhead.test=%s %s" % (scenario, cmdline)).strip()
@@ -375,7 +386,13 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=()):
             argv += ["--disk", "path=%s" % disk]
         if tap:
             argv += ["--net", "tap=%s,mac=%s" % (tap, GUEST_MAC)]
+        if rng:
+            argv += ["--rng"]
+        if vsock:
+            argv += ["--vsock", "cid=3,uds=%s" % vsock]
         return argv + list(extra)
+    if vsock:
+        raise BenchError("QEMU's vsock needs /dev/vhost-vsock: bulkhead alone")
     # As tests/guest/run-qemu.sh and run-qemu-net.sh run it.
     argv = [QEMU, "-M", "microvm,acpi=off,pit=off,pic=off,rtc=off", "-enable-kvm",
             "-cpu", "host,-arch-capabilities", "-m", str(mem), "-smp", str(vcpus),
@@ -389,6 +406,8 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=()):
     if tap:
         argv += ["-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=off" % tap,
                  "-device", "virtio-net-device,netdev=n0,mac=%s" % GUEST_MAC]
+    if rng:
+        argv += ["-device", "virtio-rng-device"]
     return argv
 
 
@@ -396,13 +415,13 @@ class Vm:
     """One VMM process tree running the test guest, its console read with timestamps."""
 
     def __init__(self, vmm, scenario, cmdline="", vcpus=1, mem=MEM_MIB, disk=None, tap=None,
-                 netns=None, cgroup=True, stdin=False, extra=()):
+                 netns=None, cgroup=True, stdin=False, extra=(), rng=False, vsock=None):
         _vm_count[0] += 1
         self.vmm = vmm
         self.scenario = scenario
         self.name = "bb%d-%d" % (os.getpid() % 100000, _vm_count[0])
         self.mem = mem
-        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap, extra)
+        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap, extra, rng, vsock)
         if netns:
             argv = ["ip", "netns", "exec", netns] + argv  # ip execs: the pid stays the VMM's
         self.argv = argv
@@ -1111,7 +1130,8 @@ def fig_restart(res, cfg, work):
 
 LINUX = "9 Linux boot"
 LINUX_VARIANTS = (("quiet", "Debian's kernel, `quiet`"),
-                  ("verbose", "Debian's kernel, every boot message on the UART console"))
+                  ("verbose", "Debian's kernel, every boot message on the UART console"),
+                  ("pvh", "Debian's vmlinux through its PVH entry, `quiet`: no decompression"))
 
 
 def linux_tier():
@@ -1128,8 +1148,9 @@ def linux_boots(cfg, work, rounds, tier):
         env = dict(os.environ, B=BULKHEAD, KIT=KIT, CLOCK=BOOT_CLOCK, QEMU=QEMU)
         argv = ["sh", LINUX_BOOT] + args
     else:
+        # KIT_ALL: linux_boot.sh names /kit/bzImage and /kit/vmlinux itself
         env = dict(os.environ, WITH_QEMU="1", NESTED_LOG=os.path.join(work, "nested.log"),
-                   KIT=KIT)
+                   KIT=KIT, KIT_ALL="1")
         argv = [NESTED_RUN, "--timeout", str(timeout), "--quiet",
                 "--file", "%s:/bench/boot-clock" % BOOT_CLOCK,
                 "--file", "%s:/bench/linux_boot.sh" % LINUX_BOOT]
@@ -1187,9 +1208,67 @@ def fig_linux(res, cfg, work):
         ms[variant, "exit"].add(vmm, float(exit_ms))
 
 
+def fig_rng(res, cfg, work):
+    fig = "10 entropy (rng-read)"
+    ms = [(res.metric("rng.req%d" % kib, fig, "random bytes to the guest, %d KiB requests "
+                      "(virtio-rng-device for QEMU)" % kib, "MB/s", "higher",
+                      short="rng: %d KiB requests" % kib), kib)
+          for kib in (4, 64)]
+
+    def one(vmm, keep):
+        for m, kib in ms:
+            vm = run_one(vmm, "rng-read", cmdline="bulkhead.bytes=%d bulkhead.chunk=%d bulkhead.warm=1"
+                         % (cfg["rng_bytes"], kib << 10), rng=True, timeout=120)
+            if keep:
+                m.add(vmm, int(grab(vm, r"rng-read: \d+ bytes in \d+ requests, \d+ us, bytes/s (\d+)",
+                                    "rng-read").group(1)) / 1e6)
+    alternate(cfg, one)
+
+
+def fig_vsock(res, cfg, work):
+    """bulkhead alone: QEMU's vhost-vsock-device needs the host's /dev/vhost-vsock."""
+    fig = "11 host sockets (vsock-bench)"
+    note = "bulkhead alone: QEMU's vhost-vsock needs /dev/vhost-vsock%s" % (
+        "" if os.path.exists("/dev/vhost-vsock") else ", which this host lacks")
+    only = ("bulkhead",)
+    m_conn = res.metric("vsock.connect", fig, "guest connect to a host listener, REQUEST to RESPONSE "
+                        "(median of %d)" % cfg["vsock_connects"], "us", None, vmms=only, note=note,
+                        short="vsock: connect")
+    m_tx = res.metric("vsock.tx", fig, "guest to host, %d MiB" % cfg["vsock_mib"], "MB/s", None,
+                      vmms=only, note=note, short="vsock: tx")
+    m_rx = res.metric("vsock.rx", fig, "host to guest, %d MiB" % cfg["vsock_mib"], "MB/s", None,
+                      vmms=only, note=note, short="vsock: rx")
+    uds = os.path.join(work, "v.sock")
+    data = os.urandom(cfg["vsock_mib"] << 20)
+
+    def one(keep):
+        ls = [vsockpeer.Listener("%s_5000" % uds, "close"), vsockpeer.Listener("%s_5001" % uds, "sink")]
+        vm = Vm("bulkhead", "vsock-bench", cmdline="bulkhead.mib=%d bulkhead.iterations=%d"
+                % (cfg["vsock_mib"], cfg["vsock_connects"]), vsock=uds).start()
+        try:
+            # a host connection made before the guest's driver is up ends at its reset
+            pump([vm], lambda: READY in vm.out, 60, "bulkhead vsock-bench ready")
+            line, _ = vsockpeer.send_to_guest(uds, 5002, data, timeout=300)
+            finish([vm], 300, "bulkhead vsock-bench")
+        finally:
+            vm.close()
+            for listener in ls:
+                listener.stop()
+        if line != b"%d 0x%08x" % (len(data), zlib.crc32(data)):
+            raise BenchError("vsock-bench: the guest answered %r" % line)
+        if keep:
+            m_conn.add("bulkhead", int(grab(vm, r"connect-ns median (\d+)", "vsock-bench").group(1)) / 1000)
+            m_tx.add("bulkhead", float(grab(vm, r"bench: tx MB/s (\d+)", "vsock-bench").group(1)))
+            m_rx.add("bulkhead", float(grab(vm, r"bench: rx MB/s (\d+)", "vsock-bench").group(1)))
+    if cfg["warmup"]:
+        one(False)
+    for _ in range(cfg["runs"]):
+        one(True)
+
+
 FIG_FN = {"start": fig_start, "memory": fig_memory, "disk": fig_disk, "net": fig_net,
           "mmio": fig_mmio, "isolation": fig_isolation, "scale": fig_scale, "restart": fig_restart,
-          "9p": fig_9p, "linux": fig_linux}
+          "9p": fig_9p, "linux": fig_linux, "rng": fig_rng, "vsock": fig_vsock}
 
 
 # ---- the machine -----------------------------------------------------------------------------
@@ -1256,7 +1335,7 @@ def cleanup_stale():
 
 
 HELPERS = ("bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net", "bulkhead-9p",
-           "bulkhead-api")
+           "bulkhead-rng", "bulkhead-vsock", "bulkhead-api")
 
 
 def freeze_binaries(work, info):

@@ -90,13 +90,15 @@ enum ipc_type {
 	IPC_SPAWN = 23, /* supervisor -> spawner: start this device's next incarnation */
 	IPC_SPAWNED = 24, /* spawner -> supervisor: its pidfd, control and vcpu channel ends */
 	IPC_CFG_9P = 25, /* IN 9p: the shared directory, its mount tag, read-only or not */
-	IPC_API_REQUEST = 26, /* OUT api: a command, or a snapshot of the VM into the API page */
-	IPC_API_REPLY = 27, /* IN api: its answer */
-	IPC_VCPU_PAUSE = 28, /* IN vcpu: stop every vCPU (or let them run again) */
-	IPC_VCPU_PAUSED = 29, /* OUT vcpu: every vCPU is stopped (or running again) */
-	IPC_CFG_VCPU_IRQ = 30, /* IN vcpu: an interrupt line the supervisor pulses (power button) */
-	IPC_CFG_API = 31, /* IN api: the listening socket and the API page */
-	IPC_TYPE_MAX = 32,
+	IPC_CFG_RNG = 26, /* IN rng: rate limit */
+	IPC_CFG_VSOCK = 27, /* IN vsock: the guest's CID, the listening socket */
+	IPC_API_REQUEST = 28, /* OUT api: a command, or a snapshot of the VM into the API page */
+	IPC_API_REPLY = 29, /* IN api: its answer */
+	IPC_VCPU_PAUSE = 30, /* IN vcpu: stop every vCPU (or let them run again) */
+	IPC_VCPU_PAUSED = 31, /* OUT vcpu: every vCPU is stopped (or running again) */
+	IPC_CFG_VCPU_IRQ = 32, /* IN vcpu: an interrupt line the supervisor pulses (power button) */
+	IPC_CFG_API = 33, /* IN api: the listening socket and the API page */
+	IPC_TYPE_MAX = 34,
 };
 
 enum ipc_space {
@@ -178,6 +180,8 @@ enum ipc_dev_kind {
 	IPC_DEV_BLK = 2,
 	IPC_DEV_NET = 3,
 	IPC_DEV_9P = 4,
+	IPC_DEV_RNG = 5,
+	IPC_DEV_VSOCK = 6,
 	IPC_DEV_API = 7, /* the control socket's process: no register window, no queues */
 };
 
@@ -299,9 +303,11 @@ _Static_assert(sizeof(struct ipc_shadow) <= IPC_SHADOW_SIZE, "ipc_shadow fits it
  */
 #define IPC_COUNTERS_OFF 2048
 struct ipc_counters {
-	uint64_t ct_requests; /* requests completed (blk, 9p), frames sent and received (net) */
-	uint64_t ct_bytes; /* bytes those moved (9p: T- and R-messages; serial: console out and in) */
-	uint64_t ct_errors; /* requests failed, frames dropped */
+	uint64_t ct_requests; /* requests completed (blk, 9p, rng), frames (net) or packets
+			       * (vsock) sent and received */
+	uint64_t ct_bytes; /* bytes those moved (9p: T- and R-messages; serial: console out and in;
+			    * vsock: stream data) */
+	uint64_t ct_errors; /* requests failed, frames dropped, packets malformed (vsock) */
 	uint64_t ct_notifications; /* queue kicks taken from its ioeventfds */
 	uint64_t ct_interrupts; /* interrupts raised (irqfd writes) */
 	uint64_t ct_reads; /* register reads forwarded to it (not those the shadow answered) */
@@ -337,7 +343,8 @@ _Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
  * kind adds its message's name here, so that ipc.c knows no kind. */
 #define IPC_KIND_TYPE_NAMES \
 	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET", \
-	[IPC_CFG_9P] = "CFG_9P", [IPC_CFG_API] = "CFG_API",
+	[IPC_CFG_9P] = "CFG_9P", \
+	[IPC_CFG_RNG] = "CFG_RNG", [IPC_CFG_VSOCK] = "CFG_VSOCK", [IPC_CFG_API] = "CFG_API",
 
 #define IPC_CFG_SERIAL_FDS \
 	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
@@ -392,6 +399,40 @@ struct ipc_cfg_9p {
 };
 _Static_assert(sizeof(struct ipc_cfg_9p) == 48, "ipc_cfg_9p size");
 #define IPC_CFG_9P_FDS { { "ROOT_FD", offsetof(struct ipc_cfg_9p, c9_root_fd), 0 } }
+
+/* rng: virtio-rng, random bytes from getrandom(2); with a rate, a timerfd. IN rng. */
+#define IPC_RNG_VIRTIO_ID 4
+#define IPC_RNG_QUEUES 1
+#define IPC_RNG_RATE_MAX (1ull << 40) /* bytes per second */
+
+struct ipc_cfg_rng {
+	struct ipc_hdr h;
+	uint64_t rg_rate; /* bytes per second (token bucket), 0: unlimited; <= IPC_RNG_RATE_MAX */
+	int32_t rg_timer_fd; /* with a rate: a timerfd (CLOCK_MONOTONIC, non-blocking); else none */
+	uint32_t rg_pad;
+};
+_Static_assert(sizeof(struct ipc_cfg_rng) == 24, "ipc_cfg_rng size");
+#define IPC_CFG_RNG_FDS { { "TIMER_FD", offsetof(struct ipc_cfg_rng, rg_timer_fd), 1 } }
+
+/*
+ * vsock: virtio-vsock with Firecracker's hybrid host side. The listening UNIX
+ * socket at the configured path (made by the supervisor) for host programs;
+ * connections the guest makes to the host go through the broker (CONNECT).
+ * IN vsock.
+ */
+#define IPC_VSOCK_VIRTIO_ID 19
+#define IPC_VSOCK_QUEUES 3 /* rx, tx, event */
+#define IPC_VSOCK_CID_MIN 3 /* 0-2 are reserved, 2 is the host */
+#define IPC_VSOCK_CID_MAX 0xfffffffeull /* the upper 32 bits are reserved; ~0u is "any" */
+
+struct ipc_cfg_vsock {
+	struct ipc_hdr h;
+	uint64_t vs_cid; /* the guest's CID, IPC_VSOCK_CID_MIN..IPC_VSOCK_CID_MAX */
+	int32_t vs_listen_fd; /* AF_UNIX SOCK_STREAM, listening */
+	uint32_t vs_pad;
+};
+_Static_assert(sizeof(struct ipc_cfg_vsock) == 24, "ipc_cfg_vsock size");
+#define IPC_CFG_VSOCK_FDS { { "LISTEN_FD", offsetof(struct ipc_cfg_vsock, vs_listen_fd), 0 } }
 
 enum ipc_jail_mode {
 	IPC_JAIL_FULL = 0,

@@ -9,16 +9,13 @@
  * path is taken over only when it is a socket nobody listens on (a VM that
  * ended left it: once locked down, the supervisor cannot remove files).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "kinds.h"
+#include "unixsock.h"
 
 #define API_BACKLOG 16
 #define API_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path) /* with its NUL */
@@ -61,83 +58,13 @@ static int api_check(void *opts, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * Nothing at path, or a socket nobody listens on (connect is refused), which
- * is removed. Anything else is an error: a file of another type, or a socket
- * that answers (a VM, or another program, is using it).
- */
-static int api_clear_stale(const struct sockaddr_un *a, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd, e = 0;
-
-	if (lstat(a->sun_path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "--api-socket: path=%s: %s", a->sun_path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "--api-socket: path=%s: exists and is not a socket", a->sun_path);
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (const struct sockaddr *)a, sizeof(*a)) < 0)
-		e = errno;
-	if (fd >= 0)
-		close(fd);
-	if (e == ECONNREFUSED) {
-		if (unlink(a->sun_path) < 0 && errno != ENOENT) {
-			snprintf(err, errlen, "--api-socket: path=%s: a stale socket: %s", a->sun_path,
-				 strerror(errno));
-			return -1;
-		}
-		log_debug("%s: removed a stale socket", a->sun_path);
-		return 0;
-	}
-	if (e == 0 || e == EAGAIN)
-		snprintf(err, errlen, "--api-socket: path=%s: in use (something listens on it)",
-			 a->sun_path);
-	else
-		snprintf(err, errlen, "--api-socket: path=%s: %s", a->sun_path, strerror(e));
-	return -1;
-}
-
 /* The socket file is born 0600 (umask), so no other user can ever connect. */
-static int api_listen(const struct sockaddr_un *a, char *err, size_t errlen)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	mode_t old;
-	int r;
-
-	if (fd < 0) {
-		snprintf(err, errlen, "--api-socket: socket: %s", strerror(errno));
-		return -1;
-	}
-	old = umask(0177);
-	r = bind(fd, (const struct sockaddr *)a, sizeof(*a));
-	umask(old);
-	if (r < 0 || listen(fd, API_BACKLOG) < 0) {
-		snprintf(err, errlen, "--api-socket: path=%s: %s", a->sun_path, strerror(errno));
-		if (r == 0)
-			unlink(a->sun_path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int api_open(struct dev_inst *d, char *err, size_t errlen)
 {
 	const struct api_opts *o = d->opts;
 	struct ipc_cfg_api *m = (struct ipc_cfg_api *)d->msg.bytes;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = unix_sock_listen("--api-socket: path=", o->path, 0177, API_BACKLOG, err, errlen);
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", o->path);
-	if (api_clear_stale(&a, err, errlen) < 0)
-		return -1;
-	fd = api_listen(&a, err, errlen);
 	if (fd < 0)
 		return -1;
 	ipc_init(m, IPC_CFG_API, sizeof(*m));

@@ -9,13 +9,16 @@
 #include "common/log.h"
 
 /* Each kind's row, in its own file; the order is the order of their windows. */
-extern const struct dev_kind kind_serial, kind_blk, kind_net, kind_9p, kind_api;
+extern const struct dev_kind kind_serial, kind_blk, kind_net, kind_9p, kind_rng, kind_vsock,
+	kind_api;
 
 const struct dev_kind *const kinds_table[] = {
 	&kind_serial,
 	&kind_blk,
 	&kind_net,
 	&kind_9p,
+	&kind_rng,
+	&kind_vsock,
 	&kind_api,
 };
 const size_t kinds_count = nitems(kinds_table);

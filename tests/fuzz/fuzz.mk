@@ -15,7 +15,7 @@
 #
 # FUZZ_TARGETS=... picks targets; FUZZ_JOBS=2 runs that many at once;
 # FUZZ_KEEP=1 goes on from the corpus the last `make fuzz` grew.
-# The fuzz_proc_* targets start the real $(O)/bulkhead-{blk,net,serial,9p,api}
+# The fuzz_proc_* targets start the real $(O)/bulkhead-{blk,net,serial,9p,rng,vsock,api}
 # jailed, so they need root (as the supervisor would); without it they are
 # skipped with a message. fuzz_proc_vcpu runs the test builds of bulkhead and
 # its vcpu and serial processes ($(O)/testhooks: make testhooks) with
@@ -45,6 +45,8 @@ FUZZ_srcs_fuzz_blk := $(FUZZ_SRC)/fuzz_blk.c $(FUZZ_SRC)/fzv.c devices/blk/blk.c
 FUZZ_srcs_fuzz_net := $(FUZZ_SRC)/fuzz_net.c $(FUZZ_SRC)/fzv.c devices/net/net.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_mmio := $(FUZZ_SRC)/fuzz_mmio.c $(FUZZ_SRC)/fzv.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_uart := $(FUZZ_SRC)/fuzz_uart.c devices/serial/uart.c
+FUZZ_srcs_fuzz_rng := $(FUZZ_SRC)/fuzz_rng.c $(FUZZ_SRC)/fzv.c devices/rng/rng.c $(FUZZ_VIRTIO)
+FUZZ_srcs_fuzz_vsock := $(FUZZ_SRC)/fuzz_vsock.c $(FUZZ_SRC)/fzv.c devices/vsock/vsock.c $(FUZZ_VIRTIO)
 # fuzz_ipc_dev.c #includes runtime/runtime.c, devices/devproc/devproc.c and the device mains for
 # their static tables, and fuzz_ipc_vcpu.c includes vcpu/main.c
 FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_SRC)/fuzz_ipc_vcpu.c \
@@ -64,6 +66,8 @@ FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzproc.c $(FUZZ_SRC)/fzv.c $(FUZ
 FUZZ_srcs_fuzz_proc_blk := $(FUZZ_SRC)/fuzz_proc_blk.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_net := $(FUZZ_SRC)/fuzz_proc_net.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_serial := $(FUZZ_SRC)/fuzz_proc_serial.c $(FUZZ_PROC)
+FUZZ_srcs_fuzz_proc_rng := $(FUZZ_SRC)/fuzz_proc_rng.c $(FUZZ_PROC)
+FUZZ_srcs_fuzz_proc_vsock := $(FUZZ_SRC)/fuzz_proc_vsock.c $(FUZZ_PROC)
 # bulkhead-api, played by clients of its socket and a supervisor (its own harness).
 FUZZ_srcs_fuzz_proc_api := $(FUZZ_SRC)/fuzz_proc_api.c $(FUZZ_SRC)/fzapi.c $(FUZZ_SRC)/fzproc.c \
 	ipc/ipc.c mem/mem.c
@@ -78,14 +82,15 @@ FUZZ_libs_fuzz_fcjson := $(JANSSON_LIBS)
 FUZZ_libs_fuzz_qemu := $(JANSSON_LIBS)
 FUZZ_libs_fuzz_api := -lhttp_parser $(JANSSON_LIBS)
 
-FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_mmio fuzz_uart fuzz_ipc fuzz_config fuzz_fcjson \
-	fuzz_qemu fuzz_loader fuzz_9p fuzz_api
-FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial fuzz_proc_9p fuzz_proc_vcpu fuzz_proc_api
+FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_rng fuzz_vsock fuzz_mmio fuzz_uart fuzz_ipc fuzz_config \
+	fuzz_fcjson fuzz_qemu fuzz_loader fuzz_9p fuzz_api
+FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial fuzz_proc_9p fuzz_proc_rng fuzz_proc_vsock \
+	fuzz_proc_vcpu fuzz_proc_api
 FUZZ_ALL := $(FUZZ_INPROC) $(FUZZ_PROCS)
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_ALL)) $(FUZZ_DIR)/procfuzz-stdin $(FUZZ_DIR)/evil-device
 FUZZ_DEVICE_BINS := $(O)/bulkhead-blk $(O)/bulkhead-net $(O)/bulkhead-serial $(O)/bulkhead-9p \
-	$(O)/bulkhead-api
+	$(O)/bulkhead-rng $(O)/bulkhead-vsock $(O)/bulkhead-api
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 # Objects of the AFL++-style driver and the seed generator: sanitizers, no libFuzzer.

@@ -12,6 +12,23 @@
 #include "fzv.h"
 #include "mem/mem.h"
 
+/* A backend's register accesses and kicks straight into a virtio device (ctx: its
+ * struct virtio_dev), for devices that need nothing else after them. */
+static inline uint64_t fzv_dev_read(void *ctx, uint64_t off, unsigned int size)
+{
+	return virtio_mmio_read(ctx, off, size);
+}
+
+static inline void fzv_dev_write(void *ctx, uint64_t off, unsigned int size, uint64_t val)
+{
+	virtio_mmio_write(ctx, off, size, val);
+}
+
+static inline void fzv_dev_kick(void *ctx, unsigned int q)
+{
+	virtio_kick(ctx, q);
+}
+
 /* The device's own state must agree with what the driver was allowed to do. */
 static inline void fzv_check_transport(const struct virtio_dev *vd, const struct fzv *v, const struct guest_mem *m)
 {

@@ -408,6 +408,168 @@ static void seeds_net(void)
 	free(w.p);
 }
 
+/* ---- virtio-rng ---- */
+
+static void rng_req(struct fzw *w, uint8_t shape, uint16_t len, int write)
+{
+	struct fzw_seg s[1] = { { .len = len, .flags = write ? FZV_SEG_WRITE : 0 } };
+
+	fzw_chain(w, 0, shape, s, 1);
+}
+
+/* fuzz_rng's own header is the rate; fuzz_proc_rng's child runs at 1 MiB/s. */
+static void save_rng(const char *name, const struct fzw *ops, uint32_t rate)
+{
+	struct fzw w = { 0 };
+
+	fzw_u32(&w, rate);
+	fzw_bytes(&w, ops->p, ops->n);
+	save("fuzz_rng", name, &w);
+	save("fuzz_proc_rng", name, ops);
+	free(w.p);
+}
+
+static void seeds_rng(void)
+{
+	static const uint16_t q[1] = { 16 };
+	struct fzw w = { 0 };
+
+	reset(&w);
+	fzw_setup(&w, 0, 0, 1, q);
+	rng_req(&w, 0, 64, 1);
+	rng_req(&w, 0, 4096, 1);
+	rng_req(&w, 0, 32, 0); /* read-only: completes empty */
+	fzw_kick(&w, 0);
+	fzw_u8(&w, FZV_OP_SYNC);
+	save_rng("read", &w, 0);
+
+	reset(&w);
+	fzw_setup(&w, 0, 0, 1, q);
+	for (int i = 0; i < 6; i++)
+		rng_req(&w, i & 1 ? FZV_CHAIN_INDIRECT : 0, 300, 1);
+	fzw_kick(&w, 0);
+	op_backend(&w, 0); /* 0.25 s pass */
+	fzw_u32(&w, 250000000);
+	op_backend(&w, 1); /* the timer */
+	op_backend(&w, 0);
+	fzw_u32(&w, 1000000000);
+	op_backend(&w, 1);
+	save_rng("rate", &w, 999); /* 1000 bytes a second */
+	free(w.p);
+}
+
+/* ---- virtio-vsock ---- */
+
+struct vshdr {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port, len;
+	uint16_t type, op;
+	uint32_t flags, buf_alloc, fwd_cnt;
+} __attribute__((packed));
+
+#define VS_GUEST_CID 3 /* what fuzz_vsock and procfuzz configure */
+
+static void vs_pkt(struct fzw *w, uint16_t op, uint32_t sport, uint32_t dport, const void *data, uint16_t len)
+{
+	struct vshdr h = { .src_cid = VS_GUEST_CID, .dst_cid = 2, .src_port = sport, .dst_port = dport,
+			   .len = len, .type = 1, .op = op, .buf_alloc = 65536 };
+	struct fzw_seg s[2] = {
+		{ .len = sizeof(h), .flags = 0, .fill = &h, .nfill = sizeof(h) },
+		{ .len = len, .flags = 0, .fill = data, .nfill = (uint8_t)(len < 255 ? len : 255) },
+	};
+
+	fzw_chain(w, 1, 0, s, len ? 2 : 1);
+	fzw_kick(w, 1);
+}
+
+static void vs_rx_buffers(struct fzw *w, unsigned int n)
+{
+	struct fzw_seg s[1] = { { .len = 44 + 4096, .flags = FZV_SEG_WRITE } };
+	struct fzw_seg ev[1] = { { .len = 4, .flags = FZV_SEG_WRITE } };
+
+	for (unsigned int i = 0; i < n; i++)
+		fzw_chain(w, 0, 0, s, 1);
+	fzw_kick(w, 0);
+	fzw_chain(w, 2, 0, ev, 1);
+	fzw_kick(w, 2);
+}
+
+static void vs_backend(struct fzw *w, uint8_t sub, uint8_t arg)
+{
+	op_backend(w, sub);
+	fzw_u8(w, arg);
+}
+
+static void seeds_vsock(void)
+{
+	static const uint16_t q[3] = { 16, 16, 4 };
+	static const char line[] = "CONNECT 1234\n";
+	static const char data[] = "some bytes from the guest";
+	struct fzw w = { 0 };
+
+	/* guest to host: REQUEST, the broker connects, data, credit, shutdown */
+	reset(&w);
+	fzw_setup(&w, 0, 0, 3, q);
+	vs_rx_buffers(&w, 8);
+	vs_pkt(&w, 1, 1024, 5000, NULL, 0);
+	vs_backend(&w, 1, 0); /* connected */
+	vs_pkt(&w, 5, 1024, 5000, data, sizeof(data));
+	vs_backend(&w, 2, 0); /* the host answers */
+	fzw_u16(&w, 3000);
+	vs_pkt(&w, 6, 1024, 5000, NULL, 0);
+	vs_pkt(&w, 7, 1024, 5000, NULL, 0);
+	vs_backend(&w, 4, 0);
+	vs_pkt(&w, 4, 1024, 5000, NULL, 0);
+	vs_backend(&w, 3, 0x80);
+	vs_pkt(&w, 3, 1024, 5000, NULL, 0);
+	save("fuzz_vsock", "guest-to-host", &w);
+	save("fuzz_proc_vsock", "guest-to-host", &w);
+
+	/* host to guest: CONNECT, RESPONSE, data both ways, a refused REQUEST */
+	reset(&w);
+	fzw_setup(&w, 0, 0, 3, q);
+	vs_rx_buffers(&w, 8);
+	op_backend(&w, 0);
+	fzw_u8(&w, sizeof(line) - 1);
+	fzw_bytes(&w, line, sizeof(line) - 1);
+	fzw_u8(&w, FZV_OP_SYNC);
+	vs_pkt(&w, 2, 1234, 1u << 30, NULL, 0);
+	vs_backend(&w, 2, 0);
+	fzw_u16(&w, 5000);
+	vs_pkt(&w, 5, 1234, 1u << 30, data, sizeof(data));
+	vs_pkt(&w, 1, 2000, 6000, NULL, 0);
+	vs_backend(&w, 1, 1); /* refused: RST */
+	save("fuzz_vsock", "host-to-guest", &w);
+	save("fuzz_proc_vsock", "host-to-guest", &w);
+
+	/* hostile: bad type, CIDs, op, a length beyond the chain, a short header */
+	reset(&w);
+	fzw_setup(&w, 0, 0, 3, q);
+	vs_rx_buffers(&w, 4);
+	{
+		struct vshdr h = { .src_cid = 4, .dst_cid = 2, .type = 1, .op = 1 };
+		struct fzw_seg s[1] = { { .len = sizeof(h), .flags = 0, .fill = &h, .nfill = sizeof(h) } };
+
+		fzw_chain(&w, 1, 0, s, 1);
+		h.src_cid = VS_GUEST_CID;
+		h.type = 2;
+		fzw_chain(&w, 1, 0, s, 1);
+		h.type = 1;
+		h.op = 9;
+		fzw_chain(&w, 1, 0, s, 1);
+		h.op = 5;
+		h.len = 1000;
+		fzw_chain(&w, 1, 0, s, 1);
+		s[0].len = 20;
+		fzw_chain(&w, 1, 0, s, 1);
+		fzw_kick(&w, 1);
+	}
+	op_status(&w, 0);
+	save("fuzz_vsock", "hostile", &w);
+	save("fuzz_proc_vsock", "hostile", &w);
+	free(w.p);
+}
+
 /* ---- virtio-mmio with the fake device ---- */
 
 static void seeds_mmio(void)
@@ -1619,6 +1781,8 @@ int main(int argc, char **argv)
 	}
 	seeds_blk();
 	seeds_net();
+	seeds_rng();
+	seeds_vsock();
 	seeds_mmio();
 	seeds_virtq();
 	seeds_uart();

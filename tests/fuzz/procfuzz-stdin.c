@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	int fd = STDIN_FILENO;
 
 	if (dev < 0 || argc > 3) {
-		fprintf(stderr, "usage: %s blk|net|serial|9p [FILE]   (input on stdin without FILE)\n", argv[0]);
+		fprintf(stderr, "usage: %s blk|net|serial|9p|rng|vsock [FILE]   (input on stdin without FILE)\n", argv[0]);
 		return 2;
 	}
 	procfuzz_init((enum procfuzz_dev)dev);

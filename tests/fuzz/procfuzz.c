@@ -18,8 +18,14 @@
  *              counted there, and the identity registers as the reply says)
  *   serial:    3 control, 4 channel, 5 irqfd, 6 console input (a pipe),
  *              7 console output (a pipe)
+ *   rng:       as blk, with 7 a timerfd (the device runs at 1 MiB/s, so its
+ *              bucket and timer are in play)
+ *   vsock:     as blk, with 7 a listening UNIX socket (an abstract name) that
+ *              host programs of the harness connect to; the child's CONNECT
+ *              requests on its control socket are answered by the harness as
+ *              the supervisor would, with one end of a socketpair or a refusal
  *
- * and sends CFG_MEM, CFG_DEVICE, CFG_BLK, CFG_NET or CFG_9P, CFG_JAIL (the full jail
+ * and sends CFG_MEM, CFG_DEVICE, the kind's message (CFG_BLK, ...), CFG_JAIL (the full jail
  * by default: namespaces, empty root, uid/gid 62222; as root, like the
  * supervisor) and CFG_DONE, then waits for READY. The child is reused for
  * input after input (a Status 0 reset, or for the UART a register reset,
@@ -38,6 +44,10 @@
  *   0xfd           u8 space, u8 size, u16 offset, u8 write, u64 value: an IO
  *                  message with any space, size and offset (a protocol error
  *                  unless it is valid)
+ *   vsock          sub % 6 as fuzz_vsock.c: a host program connects and writes
+ *                  its line; the broker answers the oldest CONNECT (a socketpair
+ *                  or a refusal); a host end writes, shuts or closes, reads
+ *   rng            sub % 2 == 0: u32 (consumed: the process keeps real time)
  *   0xfc           synchronous writes on/off for the rest of the input: valid
  *                  register writes then travel as IO_WRITE_SYNC, each answered
  *                  by an IO_REPLY once applied (as bulkhead-vcpu sends the
@@ -97,6 +107,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <arpa/inet.h>
@@ -120,6 +132,10 @@
 #define PF_JAIL_ID 62222
 #define PF_MAX_FDS 16
 #define PF_NET_MAX (12 + 65550)
+#define PF_RNG_RATE (1u << 20)
+#define PF_VSOCK_CID 3
+#define PF_HOST_MAX 96 /* host ends the harness keeps */
+#define PF_REQ_MAX 128
 
 static struct {
 	enum procfuzz_dev dev;
@@ -154,8 +170,16 @@ static struct {
 	uint8_t *want;
 	size_t want_len, want_cap, got_len;
 	uint8_t frame[PF_NET_MAX + 64];
+	int dev_fd; /* rng: the timerfd; vsock: the listening socket (our copy) */
+	/* vsock: the listening socket's address, the host ends, the child's CONNECTs */
+	struct sockaddr_un listen_addr;
+	socklen_t listen_len;
+	int host[PF_HOST_MAX];
+	unsigned int nhost;
+	struct ipc_connect req[PF_REQ_MAX];
+	unsigned int nreq;
 } P = { .img_fd = -1, .tap_dev = -1, .tap_host = -1, .in_r = -1, .in_w = -1, .out_r = -1, .out_w = -1,
-	.ctl = -1, .chan = -1, .irq = -1, .qfd = { -1, -1, -1, -1 }, .shadow_fd = -1, .pidfd = -1, .pkt = -1 };
+	.ctl = -1, .chan = -1, .irq = -1, .qfd = { -1, -1, -1, -1 }, .shadow_fd = -1, .pidfd = -1, .pkt = -1, .dev_fd = -1 };
 
 extern char **environ;
 
@@ -184,6 +208,8 @@ static const struct pf_kind {
 	[PROCFUZZ_NET] = { "net", "net0", IPC_DEV_NET, IPC_NET_QUEUES },
 	[PROCFUZZ_SERIAL] = { "serial", "serial", IPC_DEV_SERIAL, 0 },
 	[PROCFUZZ_9P] = { "9p", "9p0", IPC_DEV_9P, IPC_9P_QUEUES },
+	[PROCFUZZ_RNG] = { "rng", "rng", IPC_DEV_RNG, IPC_RNG_QUEUES },
+	[PROCFUZZ_VSOCK] = { "vsock", "vsock", IPC_DEV_VSOCK, IPC_VSOCK_QUEUES },
 };
 
 static const char *dev_name(void)
@@ -502,7 +528,143 @@ static void pf_toggle_sync(void)
 	P.sync_writes = !P.sync_writes;
 }
 
-/* ---- fzv backend (blk, net) ---- */
+/* ---- vsock: host programs and the broker ---- */
+
+/* A listening UNIX socket with a fresh abstract name (the child's PATH). */
+static int vsock_listener(void)
+{
+	static unsigned int serial;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	memset(&P.listen_addr, 0, sizeof(P.listen_addr));
+	P.listen_addr.sun_family = AF_UNIX;
+	snprintf(P.listen_addr.sun_path + 1, sizeof(P.listen_addr.sun_path) - 1, "bulkhead-procfuzz-%d-%u",
+		 (int)getpid(), serial++);
+	P.listen_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(P.listen_addr.sun_path + 1));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&P.listen_addr, P.listen_len) < 0 || listen(fd, 128) < 0)
+		return -1;
+	return fd;
+}
+
+static void host_keep(int fd)
+{
+	if (P.nhost == PF_HOST_MAX) {
+		close(fd);
+		return;
+	}
+	P.host[P.nhost++] = fd;
+}
+
+static void host_close_all(void)
+{
+	while (P.nhost)
+		close(P.host[--P.nhost]);
+}
+
+/* The child's CONNECT requests, as the supervisor's loop reads them. */
+static void vsock_ctl_drain(void)
+{
+	uint8_t buf[IPC_MAX_MSG];
+	ssize_t n;
+
+	while (P.alive && (n = ipc_recv(P.ctl, buf)) > 0) {
+		struct ipc_connect m;
+
+		if ((size_t)n != sizeof(m) || ((struct ipc_hdr *)buf)->ih_type != IPC_CONNECT)
+			continue; /* an ERROR before it exits: its end is judged by the pidfd */
+		memcpy(&m, buf, sizeof(m));
+		if (P.nreq < PF_REQ_MAX)
+			P.req[P.nreq++] = m;
+	}
+}
+
+/* Answer the oldest request: a connection (one end of a socketpair, the other ours), or not. */
+static void vsock_broker(int connect)
+{
+	struct ipc_connect_reply r;
+	int sv[2] = { -1, -1 };
+
+	vsock_ctl_drain();
+	if (!P.nreq || !P.alive)
+		return;
+	ipc_init(&r, IPC_CONNECT_REPLY, sizeof(r));
+	r.cr_seq = P.req[0].cq_seq;
+	memmove(P.req, P.req + 1, sizeof(P.req[0]) * --P.nreq);
+	if (connect && socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		fz_fail("socketpair: %s", strerror(errno));
+	r.cr_errno = connect ? 0 : ECONNREFUSED;
+	if ((connect ? ipc_send_fd(P.ctl, &r, sv[0]) : ipc_send(P.ctl, &r)) < 0 && errno != EPIPE)
+		fz_fail("CONNECT_REPLY to bulkhead-vsock: %s", strerror(errno));
+	if (connect) {
+		close(sv[0]);
+		host_keep(sv[1]);
+	}
+}
+
+static int host_pick(struct fz *in)
+{
+	uint8_t i = fz_u8(in);
+
+	return P.nhost ? P.host[(i & 0x7f) % P.nhost] : -1;
+}
+
+/* fuzz_vsock.c's backend language, against the process. */
+static void vsock_backend(struct fz *in, uint8_t sub)
+{
+	uint8_t line[255];
+	size_t n;
+	int fd;
+
+	switch (sub % 6) {
+	case PF_SUB_VSOCK_CONNECT:
+		n = fz_u8(in);
+		fz_take(in, line, n);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			fz_fail("socket: %s", strerror(errno));
+		if (connect(fd, (struct sockaddr *)&P.listen_addr, P.listen_len) < 0) {
+			close(fd); /* the backlog is full: the child is not accepting now */
+			break;
+		}
+		if (n)
+			(void)!send(fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		host_keep(fd);
+		break;
+	case PF_SUB_VSOCK_BROKER:
+		vsock_broker(!(fz_u8(in) & 1));
+		break;
+	case PF_SUB_VSOCK_WRITE:
+		fd = host_pick(in);
+		n = fz_u16(in);
+		memset(P.frame, 0x42, n);
+		if (fd >= 0)
+			(void)!send(fd, P.frame, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		break;
+	case PF_SUB_VSOCK_SHUT: {
+		uint8_t how = in->n ? in->p[0] : 0;
+
+		fd = host_pick(in);
+		if (fd >= 0 && (how & 0x80)) {
+			for (unsigned int k = 0; k < P.nhost; k++)
+				if (P.host[k] == fd)
+					P.host[k] = P.host[--P.nhost];
+			close(fd);
+		} else if (fd >= 0) {
+			shutdown(fd, SHUT_WR);
+		}
+		break;
+	}
+	case PF_SUB_VSOCK_READ:
+		fd = host_pick(in);
+		while (fd >= 0 && recv(fd, P.frame, sizeof(P.frame), MSG_DONTWAIT) > 0)
+			;
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- fzv backend (blk, net, rng, vsock) ---- */
 
 static uint64_t be_read(void *ctx, uint64_t off, unsigned int size)
 {
@@ -629,6 +791,15 @@ static void be_backend(void *ctx, struct fz *in, uint8_t sub)
 		pf_toggle_sync();
 		return;
 	}
+	if (P.dev == PROCFUZZ_VSOCK) {
+		vsock_backend(in, sub);
+		return;
+	}
+	if (P.dev == PROCFUZZ_RNG) {
+		if (sub % 2 == 0)
+			(void)fz_u32(in); /* fuzz_rng's clock: the process keeps real time */
+		return;
+	}
 	switch (sub % 4) {
 	case PF_SUB_NET_FRAME:
 		if (P.dev == PROCFUZZ_NET) {
@@ -671,6 +842,8 @@ static void be_after(void *ctx)
 		net_drain();
 	if (P.dev == PROCFUZZ_9P)
 		p9share_check_outside();
+	if (P.dev == PROCFUZZ_VSOCK)
+		vsock_ctl_drain();
 }
 
 static const struct fzv_backend pf_backend = {
@@ -719,6 +892,9 @@ static void pf_cleanup_fds(void)
 	close_fd(&P.in_w);
 	close_fd(&P.out_r);
 	close_fd(&P.out_w);
+	close_fd(&P.dev_fd);
+	host_close_all();
+	P.nreq = 0;
 }
 
 static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int out_fd, const int *qfd,
@@ -780,6 +956,22 @@ static void pf_send_config(int mem_fd, int chan_fd, int irq_fd, int in_fd, int o
 		nm.cn_tap_fd = in_fd;
 		memcpy(nm.cn_mac, mac, sizeof(mac));
 		if (pf_send(P.ctl, &nm) < 0)
+			return;
+	} else if (P.dev == PROCFUZZ_RNG) {
+		struct ipc_cfg_rng rm;
+
+		ipc_init(&rm, IPC_CFG_RNG, sizeof(rm));
+		rm.rg_rate = PF_RNG_RATE;
+		rm.rg_timer_fd = in_fd;
+		if (pf_send(P.ctl, &rm) < 0)
+			return;
+	} else if (P.dev == PROCFUZZ_VSOCK) {
+		struct ipc_cfg_vsock vm;
+
+		ipc_init(&vm, IPC_CFG_VSOCK, sizeof(vm));
+		vm.vs_cid = PF_VSOCK_CID;
+		vm.vs_listen_fd = in_fd;
+		if (pf_send(P.ctl, &vm) < 0)
 			return;
 	} else {
 		struct ipc_cfg_serial sm;
@@ -926,6 +1118,14 @@ static void pf_spawn(void)
 		}
 		in_fd = next++;
 		src[n] = P.tap_dev;
+		dst[n++] = in_fd;
+	} else if (P.dev == PROCFUZZ_RNG || P.dev == PROCFUZZ_VSOCK) {
+		P.dev_fd = P.dev == PROCFUZZ_RNG ? timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)
+						 : vsock_listener();
+		if (P.dev_fd < 0)
+			fz_fail("%s backend fd: %s", dev_name(), strerror(errno));
+		in_fd = next++;
+		src[n] = P.dev_fd;
 		dst[n++] = in_fd;
 	} else {
 		int in[2], out[2];
@@ -1200,8 +1400,12 @@ static void pf_run(const uint8_t *data, size_t size)
 			serial_finish();
 		return;
 	}
+	if (P.dev == PROCFUZZ_VSOCK)
+		host_close_all();
 	fzv_begin(&P.drv);
 	fzv_run(&P.drv, &in);
+	while (P.dev == PROCFUZZ_VSOCK && P.alive && P.nreq)
+		vsock_broker(0); /* the input is over: what it left waiting is refused */
 	if (!P.alive)
 		return;
 	if (fzv_check(&P.drv, why, sizeof(why)) < 0)

@@ -19,6 +19,8 @@ enum procfuzz_dev {
 	PROCFUZZ_NET,
 	PROCFUZZ_SERIAL,
 	PROCFUZZ_9P,
+	PROCFUZZ_RNG,
+	PROCFUZZ_VSOCK,
 };
 
 /*
@@ -29,6 +31,14 @@ enum procfuzz_dev {
 #define PF_SUB_NET_FRAME 0 /* sub % 4 */
 #define PF_SUB_NET_SMALL 2
 #define PF_SUB_NET_BIG 3
+/* vsock (sub % 6, fuzz_vsock.c's language): 0 a host program connects and writes its
+ * line, 1 the broker answers the oldest CONNECT, 2 a host end writes, 3 shuts or closes,
+ * 4 reads; rng (sub % 2): 0 u32 of time passes (consumed; the process keeps real time) */
+#define PF_SUB_VSOCK_CONNECT 0
+#define PF_SUB_VSOCK_BROKER 1
+#define PF_SUB_VSOCK_WRITE 2
+#define PF_SUB_VSOCK_SHUT 3
+#define PF_SUB_VSOCK_READ 4
 #define PF_SUB_SYNC 0xfc /* exact values */
 #define PF_SUB_ODD_IO 0xfd
 #define PF_SUB_RAW 0xfe
@@ -42,7 +52,7 @@ enum procfuzz_dev {
 #define PF_SER_WIDE 12 /* u8 offset, u8 size code, u8 write, u64 value */
 #define PF_SER_NOPS 13
 
-/* procfuzz_dev_from_name: "blk", "net", "serial", "9p"; -1 if none. */
+/* procfuzz_dev_from_name: "blk", "net", "serial", "9p", "rng", "vsock"; -1 if none. */
 int procfuzz_dev_from_name(const char *name);
 /* procfuzz_init: choose the device (once per process); the child starts with the first input. */
 void procfuzz_init(enum procfuzz_dev dev);

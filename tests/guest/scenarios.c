@@ -7,6 +7,7 @@
 #include "hostile.h"
 #include "net.h"
 #include "p9.h"
+#include "vsock.h"
 
 #define I8042_CMD 0x64
 #define I8042_RESET 0xfe
@@ -340,6 +341,14 @@ const struct scenario scenarios[] = {
 	{ "p9-rw", p9_rw, "read data.bin (pattern of bulkhead.seed), write files back, dirs, links" },
 	{ "p9-ro", p9_ro, "a read-only share: reads work, every change is EROFS" },
 	{ "p9-hostile", p9_hostile, "traversal, bad names and fids, msize, frames: refused, then serving" },
+	{ "rng-read", rng_read, "read bulkhead.bytes=N (65536) random bytes; judge them; bytes/s" },
+	{ "rng-hostile", rng_hostile, "hostile rng chains: refused or empty, then working after a reset" },
+	{ "vsock-serve", vsock_serve, "serve bulkhead.conns host programs on bulkhead.port; answer each's checksum" },
+	{ "vsock-dial", vsock_dial, "connect to the host's bulkhead.port; send the pattern; check its answer" },
+	{ "vsock-rst", vsock_rst, "a connection to a host port nobody listens on gets RST" },
+	{ "vsock-stall", vsock_stall, "one host program never reads; another connection still works" },
+	{ "vsock-hostile", vsock_hostile, "hostile vsock packets: RST, then working after a reset" },
+	{ "vsock-bench", vsock_bench, "vsock connect time and throughput both ways" },
 	{ "list", list, "print this table" },
 };
 const size_t nscenarios = nitems(scenarios);

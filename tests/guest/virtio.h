@@ -125,7 +125,7 @@ struct vdev {
 	uint32_t irq_seen; /* irq_count[vector] at the last InterruptStatus read */
 	uint32_t last_isr; /* InterruptStatus seen at the last ack */
 	unsigned int nvq;
-	struct vq vq[2]; /* virtio-blk uses one queue, virtio-net two */
+	struct vq vq[3]; /* virtio-blk uses one queue, virtio-net two, virtio-vsock three */
 };
 
 /* Register access (one MMIO exit each here: about 25 us from ring 3). */
@@ -226,5 +226,10 @@ static inline struct vq_used_elem *vq_used_elem(const struct vq *q, uint16_t i)
 void mmio_bench(void);
 /* mmio_loop: the mmio-loop scenario (mmio_bench.c): device register accesses forever. */
 NORETURN void mmio_loop(void);
+
+/* The entropy device (rng.c): device id, and the rng-read and rng-hostile scenarios. */
+#define VIRTIO_ID_RNG 4
+void rng_read(void);
+void rng_hostile(void);
 
 #endif

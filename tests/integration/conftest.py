@@ -292,6 +292,25 @@ def vm_factory():
         assert not left, "processes left behind: %s" % left
 
 
+def assert_usage_error(args, message):
+    """bulkhead with the test guest and args: exit status 2, message on stderr."""
+    p = subprocess.run([BULKHEAD] + guest_args("hello") + args, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == EXIT_USAGE, p.stderr
+    assert message in p.stderr, p.stderr
+    return p
+
+
+def assert_holds_no_path(pid):
+    """Every fd of a device process is a socket, an anonymous inode (eventfd, epoll,
+    timerfd), a memfd, or the test's stderr pipe: it holds no file of the host."""
+    d = "/proc/%d/fd" % pid
+    links = [os.readlink(os.path.join(d, f)) for f in os.listdir(d)]
+    for link in links:
+        assert re.match(r"(socket:|anon_inode:|/memfd:|pipe:)", link), (link, links)
+    return links
+
+
 @pytest.fixture(scope="session")
 def guest():
     assert os.path.exists(GUEST), "test guest not built: run make"

@@ -630,6 +630,16 @@ static void test_devices(void **state)
 		{ { "--fs", "path=/srv/share,tag=share" }, "fs", 0, "path=/srv/share,tag=share,readonly=off" },
 		{ { "--fs", "path=/,tag=root,readonly=on" }, "fs", 0, "path=/,tag=root,readonly=on" },
 		{ { "--fs", "path=a,b,tag=x", "--fs", "tag=y,path=c" }, "fs", 1, "path=c,tag=y,readonly=off" },
+		/* an option with no value: at the end, or before another option */
+		{ { "--rng" }, "rng", 0, "rate=0" },
+		{ { "--rng", "--disk", "path=a" }, "rng", 0, "rate=0" },
+		{ { "--rng", "rate=4096" }, "rng", 0, "rate=4096" },
+		{ { "--rng=rate=0x10" }, "rng", 0, "rate=16" },
+		{ { "--rng", "rate=5", "--rng" }, "rng", 0, "rate=0" }, /* one instance, replaced */
+		{ { "--vsock", "cid=3,uds=/run/v.sock" }, "vsock", 0, "cid=3,uds=/run/v.sock" },
+		{ { "--vsock", "uds=/a,b/v.sock,cid=4294967294" }, "vsock", 0,
+		  "cid=4294967294,uds=\"/a,b/v.sock\"" },
+		{ { "--vsock", "cid=3,uds=/a", "--vsock", "cid=4,uds=/b" }, "vsock", 0, "cid=4,uds=/b" },
 	};
 	static const struct invalid_case bad[] = {
 		{ { "--disk", "readonly=on" }, { "--disk: path= is required" } },
@@ -653,6 +663,19 @@ static void test_devices(void **state)
 		{ { "--fs", "path=/srv,tag=t,cache=none" }, { "--fs: unknown key 'cache' (known: path, tag, readonly)" } },
 		/* a kind's own message is one printable line too (found by fuzz_config) */
 		{ { "--net", "tap=a,mac=\n\x01" }, { "--net: mac=??: not a MAC address" } },
+		{ { "--rng", "rate=0" }, { "--rng: rate=0: must be at least 1" } },
+		{ { "--rng", "rate=" }, { "--rng: rate=: must not be empty" } },
+		{ { "--rng=" }, { "--rng: empty value" } },
+		{ { "--rng", "fast" }, { "--rng: 'fast': expected key=value (keys: rate)" } },
+		{ { "--rng", "rate=1099511627777" },
+		  { "--rng: rate=1099511627777: at most 1099511627776 bytes per second" } },
+		{ { "--vsock" }, { "--vsock: missing value" } },
+		{ { "--vsock", "cid=3" }, { "--vsock: uds= is required" } },
+		{ { "--vsock", "uds=/v" }, { "--vsock: cid= is required" } },
+		{ { "--vsock", "cid=2,uds=/v" }, { "--vsock: cid=2: must be from 3 to 4294967294" } },
+		{ { "--vsock", "cid=4294967295,uds=/v" }, { "--vsock: cid=4294967295: must be from 3" } },
+		{ { "--vsock", "cid=3,uds=/0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456" },
+		  { "--vsock: uds=", "too long", "at most 96 bytes" } },
 	};
 	char *many[2 * LAYOUT_MAX_DEVICES + 4] = { "bulkhead" };
 	struct vm_config c;
@@ -693,6 +716,18 @@ static void test_devices(void **state)
 	assert_int_equal(config_parse_args(&c, 2 * LAYOUT_MAX_DEVICES + 1, many, err, sizeof(err)),
 			 CONFIG_ERROR);
 	assert_string_equal(err, "--net: at most 20 devices in all");
+}
+
+/* A kind whose option may come alone has no key that must be given. */
+static void test_bare_kinds(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < kinds_count; i++) {
+		for (size_t k = 0; kinds_table[i]->bare && k < kinds_table[i]->nkeys; k++)
+			assert_false(kinds_table[i]->keys[k].flags & KEY_REQUIRED);
+	}
+	assert_non_null(kinds_find("rng", 3));
+	assert_true(kinds_find("rng", 3)->bare);
 }
 
 /* The man page's device options come from the same rows as --help. */
@@ -767,6 +802,7 @@ static void test_config_file_valid(void **state)
 		"name = web1\n"
 		"verbose\n"
 		"-v\n"
+		"rng\n"
 		"--verbose";
 	char path[256], arg[300];
 	struct vm_config c;
@@ -784,6 +820,7 @@ static void test_config_file_valid(void **state)
 	assert_string_equal(dev_describe(&c, "serial", 0), "file=/var/log/vm console.log");
 	assert_string_equal(c.name, "web1");
 	assert_int_equal(c.verbose, 3);
+	assert_string_equal(dev_describe(&c, "rng", 0), "rate=0");
 	assert_int_equal(config_check(&c, &test_limits, err, sizeof(err)), CONFIG_OK);
 
 	/* --config=FILE; argv after the file overrides it */
@@ -837,6 +874,8 @@ static const struct file_case file_cases[] = {
 	{ "--bogus\n", { ":1: --bogus: unknown option" } },
 	{ "-x\n", { ":1: -x: unknown option" } },
 	{ "kernel\n", { ":1: --kernel: missing value" } },
+	{ "vsock\n", { ":1: --vsock: missing value" } },
+	{ "rng rate=0\n", { ":1: --rng: rate=0: must be at least 1" } },
 	{ "kernel =  \n", { ":1: --kernel: empty value" } },
 	{ "verbose=1\n", { ":1: --verbose: takes no value" } },
 	{ "verbose yes\n", { ":1: --verbose: takes no value" } },
@@ -960,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_devices),
 		cmocka_unit_test(test_man_devices),
+		cmocka_unit_test(test_bare_kinds),
 		cmocka_unit_test(test_config_file_valid),
 		cmocka_unit_test(test_config_file_invalid),
 		cmocka_unit_test(test_config_file_limits),

@@ -246,27 +246,32 @@ static void test_bad_files(void **state)
 	}
 }
 
-/*
- * vsock and entropy map to --vsock and --rng, which another change adds: until
- * then they are refused by name, never ignored. (With those options, these
- * become checks of the fields they fill.)
- */
-static void test_not_yet_options(void **state)
+/* vsock and entropy fill --vsock and --rng; what those refuse is said with the field. */
+static void test_vsock_and_entropy(void **state)
 {
 	struct vm_config c;
 	char err[ERRLEN];
 
 	(void)state;
 	assert_int_equal(load(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"vsock\": "
-			 "{\"guest_cid\": 3, \"uds_path\": \"/v.sock\"}}", err), CONFIG_ERROR);
-	assert_contains(err, "vsock: not supported yet (bulkhead has no --vsock option)");
+			 "{\"vsock_id\": \"v\", \"guest_cid\": 3, \"uds_path\": \"/v.sock\"}}", err),
+			 CONFIG_OK);
+	assert_int_equal(dev_count(&c, "vsock"), 1);
+	assert_string_equal(dev_text(&c, "vsock", 0), "cid=3,uds=/v.sock");
 	assert_int_equal(load(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"entropy\": {}}",
-			 err), CONFIG_ERROR);
-	assert_contains(err, "entropy: not supported yet (bulkhead has no --rng option)");
+			 err), CONFIG_OK);
+	assert_string_equal(dev_text(&c, "rng", 0), "rate=0");
+	/* 1000 bytes every 100 ms */
 	assert_int_equal(load(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"entropy\": "
 			 "{\"rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}}",
+			 err), CONFIG_OK);
+	assert_string_equal(dev_text(&c, "rng", 0), "rate=10000");
+	/* a bucket of less than a byte a second: --rng's own refusal, named by the field */
+	assert_int_equal(load(&c, "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"entropy\": "
+			 "{\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 2000}}}}",
 			 err), CONFIG_ERROR);
-	assert_contains(err, "entropy: not supported yet (bulkhead has no --rng option)");
+	assert_one_line(err);
+	assert_contains(err, "entropy: --rng: rate=0: must be at least 1");
 }
 
 static void test_too_large(void **state)
@@ -348,7 +353,7 @@ int main(void)
 		cmocka_unit_test(test_drives),
 		cmocka_unit_test(test_network_and_logging),
 		cmocka_unit_test(test_bad_files),
-		cmocka_unit_test(test_not_yet_options),
+		cmocka_unit_test(test_vsock_and_entropy),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_apply_option),
 		cmocka_unit_test(test_config_detects_json),

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -643,6 +644,61 @@ static void test_recv_fds(void **state)
 }
 
 /*
+ * CONNECT_REPLY is the one message that may carry an fd, one, and only to a
+ * receiver that asked for it (ipc_recv_fd with that type): it gets the fd;
+ * every other combination is refused with no fd left open, ipc_recv included.
+ */
+static void test_recv_connect_reply_fd(void **state)
+{
+	struct pair *p = *state;
+	union {
+		uint8_t b[IPC_MAX_MSG];
+		struct ipc_hdr h;
+	} in;
+	struct ipc_connect_reply r;
+	uint8_t before[FD_SCAN];
+	struct ipc_empty e;
+	int pipefd[2], got = 123;
+	struct stat st;
+
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	ipc_init(&r, IPC_CONNECT_REPLY, sizeof(r));
+	r.cr_seq = 77;
+	ipc_init(&e, IPC_STOP, sizeof(e));
+	open_fds(before);
+	/* the reply with its fd, as the supervisor sends it */
+	assert_int_equal(ipc_send_fd(p->a, &r, pipefd[0]), 0);
+	assert_int_equal(ipc_recv_fd(p->b, &in, IPC_CONNECT_REPLY, &got), sizeof(r));
+	assert_true(got >= 0 && got != pipefd[0]);
+	assert_int_equal(fstat(got, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_true(fcntl(got, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(in.h.ih_type, IPC_CONNECT_REPLY);
+	close(got);
+	/* the reply without an fd (a refusal) */
+	assert_int_equal(ipc_send(p->a, &r), 0);
+	assert_int_equal(ipc_recv_fd(p->b, &in, IPC_CONNECT_REPLY, &got), sizeof(r));
+	assert_int_equal(got, -1);
+	/* an fd with another type; two fds; an fd to a receiver that takes none */
+	send_raw(p->a, &e, sizeof(e), pipefd[0], 1);
+	assert_int_equal(ipc_recv_fd(p->b, &in, IPC_CONNECT_REPLY, &got), -EPROTO);
+	assert_int_equal(got, -1);
+	send_raw(p->a, &r, sizeof(r), pipefd[0], 2);
+	assert_int_equal(ipc_recv_fd(p->b, &in, IPC_CONNECT_REPLY, &got), -EPROTO);
+	send_raw(p->a, &r, sizeof(r), pipefd[0], 9);
+	assert_int_equal(ipc_recv_fd(p->b, &in, IPC_CONNECT_REPLY, &got), -EPROTO);
+	assert_int_equal(ipc_send_fd(p->a, &r, pipefd[0]), 0);
+	assert_int_equal(ipc_recv(p->b, &in), -EPROTO);
+	/* a header too short to name its type, with an fd */
+	send_raw(p->a, &r, 4, pipefd[0], 1);
+	assert_int_equal(ipc_recv_fd(p->b, &in, IPC_CONNECT_REPLY, &got), -EPROTO);
+	assert_int_equal(count_new_fds(before), 0);
+	assert_int_equal(ipc_send_fd(p->a, &r, -1), -EINVAL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/*
  * An oversized datagram that also carries fds. ipc_recv returns -EMSGSIZE
  * before it looks at the control data, so the fds the kernel installed stay
  * open in the receiver (see the report: check MSG_TRUNC after closing them).
@@ -759,6 +815,8 @@ static void test_type_name(void **state)
 	assert_string_equal(ipc_type_name(IPC_STOP), "STOP");
 	assert_string_equal(ipc_type_name(IPC_IO_WRITE_SYNC), "IO_WRITE_SYNC");
 	assert_string_equal(ipc_type_name(IPC_CFG_SERIAL), "CFG_SERIAL");
+	assert_string_equal(ipc_type_name(IPC_CONNECT_REPLY), "CONNECT_REPLY");
+	assert_string_equal(ipc_type_name(IPC_CFG_VSOCK), "CFG_VSOCK");
 	for (unsigned int t = 1; t < IPC_TYPE_MAX; t++)
 		assert_string_not_equal(ipc_type_name(t), "unknown");
 	assert_string_equal(ipc_type_name(0), "unknown");
@@ -781,6 +839,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recv_zero_length, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_recv_fds, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_recv_oversize_with_fds, setup_pair,
+						teardown_pair),
+		cmocka_unit_test_setup_teardown(test_recv_connect_reply_fd, setup_pair,
 						teardown_pair),
 		cmocka_unit_test(test_str_ok),
 		cmocka_unit_test(test_fd_ok),

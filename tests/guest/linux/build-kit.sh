@@ -7,8 +7,11 @@
 #
 #   OUTDIR/bzImage            copy of /boot/vmlinuz-<ver>
 #   OUTDIR/vmlinux            the ELF vmlinux inside it (boots through PVH)
-#   OUTDIR/initramfs.cpio.gz  busybox, virtio + ext4 + 9p modules, /init (init.sh),
-#                             /bin/bulkhead-pattern (pattern.sh)
+#   OUTDIR/initramfs.cpio.gz  busybox, virtio, ext4, 9p, virtio-rng and vsock modules,
+#                             /init (init.sh), /bin/bulkhead-pattern (pattern.sh),
+#                             /bin/bulkhead-vsock-tool (vsock-tool.c)
+#   OUTDIR/vsock-tool         vsock-tool.c built static with the system gcc: the
+#                             guest's end of the vsock case, and the VMM side's
 #   OUTDIR/kver               the kernel version the kit was built from
 #
 # OUTDIR defaults to $O/linux-kit, O to build/ in the repository.
@@ -25,6 +28,7 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 SELF=$HERE/build-kit.sh
 INIT=$HERE/init.sh
 PATTERN=$HERE/pattern.sh
+VSOCK_TOOL=$HERE/vsock-tool.c
 OUT=${1:-${O:-$ROOT/build}/linux-kit}
 EXTRACT=$ROOT/scripts/extract-vmlinux.sh
 BUSYBOX=${BUSYBOX:-/bin/busybox}
@@ -34,7 +38,8 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 # "softdep pre: crypto-crc32c": crc32c_generic comes first). Hard
 # dependencies are added and ordered by `modinfo -F depends`.
 MODULES="virtio_ring virtio virtio_mmio virtio_blk failover net_failover
-virtio_net crc16 crc32c_generic mbcache jbd2 ext4 9pnet_virtio 9p button evdev"
+virtio_net crc16 crc32c_generic mbcache jbd2 ext4 9pnet_virtio 9p virtio_rng vsock
+vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport button evdev"
 
 say() { printf 'build-kit: %s\n' "$*"; }
 die() { printf 'build-kit: error: %s\n' "$*" >&2; exit 1; }
@@ -241,6 +246,18 @@ for m in $order; do
 	modfiles="$modfiles $(cat "$WORK/$m.file")"
 done
 
+# ---------------------------------------------------------------- 3b. vsock-tool
+# busybox has no socat: a small static program for both ends of the vsock case.
+if uptodate "$OUT/vsock-tool" "$VSOCK_TOOL" "$SELF"; then
+	say "vsock-tool up to date"
+else
+	need gcc
+	gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/vsock-tool.tmp" "$VSOCK_TOOL" ||
+		die "vsock-tool: gcc -static failed (libc6-dev has the static libc)"
+	mv "$OUT/vsock-tool.tmp" "$OUT/vsock-tool"
+	say "vsock-tool <- vsock-tool.c (gcc -static)"
+fi
+
 # ---------------------------------------------------------------- 4. initramfs
 # One newc cpio entry made by hand, so /dev/console exists without mknod
 # (the kernel opens it for /init before /init mounts devtmpfs).
@@ -253,7 +270,7 @@ cpio_entry() {	# NAME MODE RDEVMAJOR RDEVMINOR INO NLINK
 }
 
 INITRD=$OUT/initramfs.cpio.gz
-if uptodate "$INITRD" "$SELF" "$INIT" "$PATTERN" "$BUSYBOX" $modfiles; then
+if uptodate "$INITRD" "$SELF" "$INIT" "$PATTERN" "$OUT/vsock-tool" "$BUSYBOX" $modfiles; then
 	say "initramfs.cpio.gz up to date"
 else
 	R=$WORK/root
@@ -281,7 +298,8 @@ else
 	done
 	cp "$INIT" "$R/init"
 	cp "$PATTERN" "$R/bin/bulkhead-pattern"
-	chmod 0755 "$R/init" "$R/bin/busybox" "$R/bin/bulkhead-pattern"
+	cp "$OUT/vsock-tool" "$R/bin/bulkhead-vsock-tool"
+	chmod 0755 "$R/init" "$R/bin/busybox" "$R/bin/bulkhead-pattern" "$R/bin/bulkhead-vsock-tool"
 	chmod 1777 "$R/tmp"
 	echo "$KVER" >"$R/etc/bulkhead-kver"
 	# Same inputs, same archive: fixed times, inode and device numbers.
@@ -293,7 +311,7 @@ else
 			cpio -o -H newc -R 0:0 --reproducible --quiet)
 	} | gzip -9 -n >"$INITRD.tmp"
 	mv "$INITRD.tmp" "$INITRD"
-	say "initramfs.cpio.gz <- busybox, $(echo $order | wc -w) modules, init.sh, pattern.sh"
+	say "initramfs.cpio.gz <- busybox, $(echo $order | wc -w) modules, init.sh, pattern.sh, vsock-tool"
 fi
 
 # ---------------------------------------------------------------- 5. summary

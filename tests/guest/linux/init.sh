@@ -799,11 +799,66 @@ sc_shell() {
 	end_vm
 }
 
+# rng: Debian's hw_random core picks the virtio-rng device; 64 KiB from /dev/hwrng
+# are read, counted, and must not compress (gzip makes them no smaller).
+sc_rng() {
+	cur=$(cat /sys/devices/virtual/misc/hw_random/rng_current 2>/dev/null)
+	avail=$(cat /sys/devices/virtual/misc/hw_random/rng_available 2>/dev/null)
+	say "rng: rng_current $cur, rng_available $avail"
+	if [ "$cur" != virtio_rng.0 ]; then
+		REASON="rng_current is '$cur', not virtio_rng.0"
+		return 1
+	fi
+	wait_path /dev/hwrng || { REASON="no /dev/hwrng"; return 1; }
+	t=$(uptime_s)
+	head -c 65536 /dev/hwrng >/tmp/rng.bin
+	s=$(since "$t")
+	n=$(wc -c </tmp/rng.bin)
+	z=$(gzip -9 -c /tmp/rng.bin | wc -c)
+	say "rng: read $n bytes in ${s}s, gzip -9 gives $z bytes, sha256 $(sha_of /tmp/rng.bin)"
+	if [ "$n" != 65536 ]; then
+		REASON="read $n bytes from /dev/hwrng, want 65536"
+		return 1
+	fi
+	if [ "$z" -lt 65536 ]; then
+		REASON="the bytes compress ($z of 65536): not random"
+		return 1
+	fi
+}
+
+# vsock: the guest's vsock to bulkhead's host side. Listens on 5001 (the host sends
+# 1 MiB through PATH with CONNECT 5001), then sends 1 MiB of pattern 7 to the host's
+# port 5000 (its program at PATH_5000); each end answers the other's CRC-32.
+sc_vsock() {
+	bulkhead-vsock-tool listen 5001 >/tmp/vsock.listen 2>&1 &
+	lpid=$!
+	i=0
+	while ! grep -q listening /tmp/vsock.listen && [ $i -lt 100 ]; do
+		usleep 50000
+		i=$((i + 1))
+	done
+	say "vsock: listening on 5001"
+	wait $lpid
+	lst=$?
+	say "vsock: $(tail -n 1 /tmp/vsock.listen)"
+	bulkhead-vsock-tool send 5000 1048576 7 >/tmp/vsock.send 2>&1
+	snd=$?
+	say "vsock: $(tail -n 1 /tmp/vsock.send)"
+	if [ $lst != 0 ] || ! grep -q "received 1048576 bytes" /tmp/vsock.listen; then
+		REASON="receiving on 5001: $(tail -n 1 /tmp/vsock.listen)"
+		return 1
+	fi
+	if [ $snd != 0 ]; then
+		REASON="sending to the host's 5000: $(tail -n 1 /tmp/vsock.send)"
+		return 1
+	fi
+}
+
 run_scenario() {
 	REASON=""
 	case $NAME in
-	info | smp | acpi | cpu | poweroff | power-button | reboot | shell | blk-dd | blk-loop | blk-ro | ext2 | net-ping | net-tcp | \
-		9p-mount | 9p-root | 9p-bench)
+	info | smp | acpi | cpu | poweroff | power-button | reboot | shell | blk-dd | blk-loop | blk-ro | ext2 | \
+		net-ping | net-tcp | 9p-mount | 9p-root | 9p-bench | rng | vsock)
 		"sc_$(echo "$NAME" | tr - _)"
 		;;
 	"")

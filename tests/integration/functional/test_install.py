@@ -14,9 +14,11 @@ from conftest import BUILD, GUEST_PASS, ROOT, guest_args
 NOT_INSTALLED = {"bulkhead-probe"}
 # Installed beside bulkhead, in bin: the front ends a user runs.
 FRONT_ENDS = ["bulkhead-qemu"]
-# The child each helper runs as, in a VM with one disk, one NIC and one share.
+# The child each helper runs as, in a VM with one disk, one NIC, one share, --rng, --vsock
+# and --api-socket.
 CHILD = {"bulkhead-vcpu": "vcpu", "bulkhead-serial": "serial", "bulkhead-blk": "blk0",
-         "bulkhead-net": "net0", "bulkhead-9p": "9p0", "bulkhead-api": "api"}
+         "bulkhead-net": "net0", "bulkhead-9p": "9p0", "bulkhead-rng": "rng",
+         "bulkhead-vsock": "vsock", "bulkhead-api": "api"}
 # Helpers that run as no child of a VM: bulkhead ctl execs this one.
 NOT_A_CHILD = {"bulkhead-ctl"}
 
@@ -62,7 +64,8 @@ def test_install_layout_and_run(tmp_path, vm_factory, netns):
     share.mkdir()
     sock = str(tmp_path / "api.sock")
     vm = vm_factory(guest_args("echo", mem=32) + ["--disk", "path=%s" % img, "--net", "tap=tap0",
-                                                  "--fs", "path=%s,tag=share" % share,
+                                                  "--fs", "path=%s,tag=share" % share, "--rng",
+                                                  "--vsock", "cid=3,uds=%s" % (tmp_path / "v.sock"),
                                                   "--api-socket", sock],
                     exe=str(prefix / "bin" / "bulkhead"), wrap=netns.exec_argv,
                     stdin=subprocess.PIPE)

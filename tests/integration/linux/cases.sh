@@ -347,10 +347,44 @@ INIT
 	echo "=== HOST 9p-root written $(tr ' ' _ < "$root/var/written" 2>/dev/null || echo none)"
 }
 
+# rng: Debian's kernel picks virtio-rng (rng_current) and reads 64 KiB from /dev/hwrng.
+case_rng() {
+	run_case rng --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=rng" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1 --rng
+}
+
+# vsock: 1 MiB host to guest through PATH and CONNECT 5001, then 1 MiB guest to host
+# to our program at PATH_5000 (kit's vsock-tool at both ends: each answers the other's
+# CRC-32). Our sender starts when the guest says it listens. Both are bounded by the
+# case's own limit: a guest that never connects must not hold the harness.
+vsock_peer() {
+	timeout "${CASE_SECONDS:-240}" "$KIT/vsock-tool" host-sink "$OUT/v.sock_5000" \
+		>"$OUT/vsock-sink.out" 2>&1 &
+	i=0
+	while ! grep -q "vsock: listening on 5001" "$OUT/vsock.out" 2>/dev/null && [ $i -lt 1200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	timeout 120 "$KIT/vsock-tool" host-send "$OUT/v.sock" 5001 1048576 11 >"$OUT/vsock-send.out" 2>&1
+	echo "status $?" >>"$OUT/vsock-send.out"
+	wait
+}
+
+case_vsock() {
+	rm -f "$OUT/vsock.out" "$OUT/v.sock" "$OUT/v.sock_5000"
+	vsock_peer &
+	run_case vsock --kernel "path=$KIT/vmlinux,cmdline=$BASE bulkhead.linux=vsock" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2 \
+		--vsock "cid=3,uds=$OUT/v.sock"
+	wait
+	emit vsock host "$OUT/vsock-send.out"
+	emit vsock host "$OUT/vsock-sink.out"
+}
+
 PATTERN=${PATTERN:-$(dirname "$0")/pattern.sh}
 [ $# -gt 0 ] || set -- bz_smp2 bz_verbose pvh_info_file bz_cpu bz_poweroff power_button pvh_reboot blk_dd blk_restart blk_ro ext2 \
 	net_ping net_tcp qemu_kunit \
-	p9_mount p9_root
+	p9_mount p9_root rng vsock
 for c in "$@"; do
 	"case_$c"
 done

@@ -1,8 +1,10 @@
 # Copyright (c) 2026 The bulkhead authors.
 # SPDX-License-Identifier: BSD-3-Clause
 """Debian's kernel on bulkhead's virtio devices, found through the ACPI
-DSDT: disks (dd, a restarted disk device, a read-only disk, ext2) and the network (ping, 8 MiB each
-way over TCP), with the data checked on both sides."""
+DSDT: disks (dd, a restarted disk device, a read-only disk, ext2), the
+network (ping, 8 MiB each way over TCP), entropy (64 KiB from /dev/hwrng
+through virtio_rng) and host sockets (1 MiB each way over vsock), with the
+data checked on both sides."""
 import os
 import re
 import subprocess
@@ -106,3 +108,29 @@ def test_tcp_8mib_both_ways(linux_run):
     # ...and we got what it sent.
     assert int(h["got-bytes"]) == 8 << 20, linux_run.explain(case)
     assert h["got-sha256"] == pattern_sha256(1, 8 << 20), linux_run.explain(case)
+
+
+def test_rng_hwrng(linux_run):
+    """Debian's hw_random core picks virtio_rng.0; 64 KiB from /dev/hwrng do not compress."""
+    case = "rng"
+    assert linux_run.status(case) == 1, linux_run.explain(case)
+    out = linux_run.lines(case, "out")
+    assert "rng: rng_current virtio_rng.0" in out, linux_run.explain(case)
+    m = re.search(r"rng: read (\d+) bytes in [\d.]+s, gzip -9 gives (\d+) bytes", out)
+    assert m and int(m.group(1)) == 65536 and int(m.group(2)) >= 65536, linux_run.explain(case)
+
+
+def test_vsock_1mib_both_ways(linux_run):
+    """1 MiB from a host program through PATH and CONNECT 5001 to the guest's listener,
+    and 1 MiB from the guest to CID 2 port 5000, our program at PATH_5000: each end
+    answers the other's byte count and CRC-32, and both must agree."""
+    case = "vsock"
+    assert linux_run.status(case) == 1, linux_run.explain(case)
+    out, host = linux_run.lines(case, "out"), linux_run.lines(case, "host")
+    sent = re.search(r"host sent 1048576 bytes crc32 (0x[0-9a-f]{8}) .*answer ok", host)
+    got = re.search(r"vsock: vsock-tool: received 1048576 bytes crc32 (0x[0-9a-f]{8})", out)
+    assert sent and got and sent.group(1) == got.group(1), linux_run.explain(case) + host
+    assert "status 0" in host, host
+    gsent = re.search(r"vsock: vsock-tool: sent 1048576 bytes crc32 (0x[0-9a-f]{8}) .*answer ok", out)
+    hgot = re.search(r"host received 1048576 bytes crc32 (0x[0-9a-f]{8})", host)
+    assert gsent and hgot and gsent.group(1) == hgot.group(1), linux_run.explain(case) + host

@@ -18,7 +18,7 @@ from conftest import ROOT
 
 POLICIES = os.path.join(ROOT, "seccomp-policies", "x86_64")
 POLICIES_MK = os.path.join("seccomp-policies", "policies.mk")
-PROCESSES = ("supervisor", "vcpu", "serial", "blk", "net", "9p")
+PROCESSES = ("supervisor", "vcpu", "serial", "blk", "net", "9p", "rng", "vsock")
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +131,12 @@ def test_typo_fails_with_file_and_line(build, policies, name, spoiling, message)
 @pytest.mark.parametrize("text,message", [
     ("execve\n", "'execve' is never allowed in a bulkhead policy"),
     ("socket: arg0 == AF_UNIX\n", "'socket' is allowed only in supervisor.policy with arg0 == @PLACEHOLDER"),
+    ("socket: arg0 == @BROKER_FAMILY\n",
+     "'socket' is allowed only in supervisor.policy with arg0 == @PLACEHOLDER"),
+    ("connect: arg2 == @BROKER_ADDRLEN\n",
+     "'connect' is allowed only in supervisor.policy with arg2 == @PLACEHOLDER"),
+    ("accept4: arg3 == SOCK_NONBLOCK\n", "'accept4' is allowed only in a policy with arg0 == @PLACEHOLDER"),
+    ("bind: arg0 == @TAP_FD\n", "'bind' is never allowed in a bulkhead policy"),
     ("openat\n", "'openat' is never allowed in a bulkhead policy"),
     ("openat2\n", "'openat2' is never allowed in a bulkhead policy"),
     ("unlinkat\n", "'unlinkat' is never allowed in a bulkhead policy"),
@@ -160,6 +166,16 @@ def test_file_server_exception(build, policies, text, ok):
     else:
         assert p.returncode == 1, p.stderr
         assert "%s:%d: " % (policies / "9p.policy", line) in p.stderr, p.stderr
+
+
+def test_broker_rules_narrowed_in_supervisor_policy(build, policies):
+    """Even in supervisor.policy, socket and connect only with their placeholder filters
+    (the broker, bound to nothing usable unless a brokered kind runs)."""
+    line = spoil(policies, "supervisor.policy", r"^connect: arg2 == @BROKER_ADDRLEN", "connect")
+    p = run_checker(build, policies)
+    assert p.returncode == 1, p.stderr
+    assert "%s:%d: 'connect' is allowed only in supervisor.policy with arg2 == @PLACEHOLDER" % (
+        policies / "supervisor.policy", line) in p.stderr, p.stderr
 
 
 def test_empty_or_missing_policy_fails(build, policies):
