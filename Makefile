@@ -62,7 +62,7 @@ LIBS_api := -lhttp_parser $(JANSSON_LIBS)
 MODULES_9p := devices/9p devices/virtio
 MODULES_rng := devices/rng devices/virtio
 MODULES_vsock := devices/vsock devices/virtio
-PROBE_MODULES := probe kinds supervisor/config.c supervisor/fcjson.c jail ipc common
+PROBE_MODULES := probe kinds supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c jail ipc common
 QEMU_MODULES := frontends/qemu common
 
 -include seccomp-policies/policies.mk
@@ -111,7 +111,7 @@ $(O)/obj/probe/%.o: probe/%.c
 
 # The man page's device options come from the device-kind table: `make man`
 # writes them between the markers of docs/bulkhead.1.
-MAN_MODULES := tools/man-devices.c supervisor/config.c supervisor/fcjson.c kinds ipc common
+MAN_MODULES := tools/man-devices.c supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c kinds ipc common
 $(O)/tools/man-devices: $(call objs,$(MAN_MODULES))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -132,8 +132,8 @@ $(O)/obj/%.o: %.c
 
 # Unit tests: tests/unit/test_NAME.c links the modules in UNIT_NAME. Each is built
 # twice, plain and with ASan+UBSan, and `make check` runs both.
-UNIT_config := supervisor/config.c supervisor/fcjson.c kinds ipc common
-UNIT_fcjson := supervisor/config.c supervisor/fcjson.c kinds ipc common
+UNIT_config := supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c kinds ipc common
+UNIT_fcjson := supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c kinds ipc common
 UNIT_ipc := ipc common
 UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common

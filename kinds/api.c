@@ -15,7 +15,7 @@
 
 #include "common/log.h"
 #include "kinds.h"
-#include "unixsock.h"
+#include "supervisor/unixsock.h"
 
 #define API_BACKLOG 16
 #define API_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path) /* with its NUL */

@@ -16,7 +16,7 @@
 
 #include "common/log.h"
 #include "kinds.h"
-#include "unixsock.h"
+#include "supervisor/unixsock.h"
 
 #define VSOCK_BACKLOG 64
 #define PORT_DIGITS 10 /* "_4294967295" */

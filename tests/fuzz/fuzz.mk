@@ -55,7 +55,7 @@ FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_S
 	$(filter-out seccomp/policy-check.c,$(wildcard seccomp/*.c))
 # the protocol layer of devices/9p (no virtio, no device main)
 FUZZ_srcs_fuzz_9p := $(FUZZ_SRC)/fuzz_9p.c $(FUZZ_SRC)/p9share.c $(filter-out devices/9p/main.c devices/9p/virtio9p.c,$(wildcard devices/9p/*.c))
-FUZZ_CONFIG := supervisor/config.c supervisor/fcjson.c $(wildcard kinds/*.c) ipc/ipc.c
+FUZZ_CONFIG := supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c $(wildcard kinds/*.c) ipc/ipc.c
 FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c $(FUZZ_CONFIG)
 FUZZ_srcs_fuzz_fcjson := $(FUZZ_SRC)/fuzz_fcjson.c $(FUZZ_CONFIG)
 FUZZ_srcs_fuzz_qemu := $(FUZZ_SRC)/fuzz_qemu.c frontends/qemu/parse.c frontends/qemu/translate.c \

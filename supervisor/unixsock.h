@@ -4,8 +4,8 @@
  * The listening UNIX sockets the supervisor makes for a kind (--vsock uds=,
  * --api-socket) and the connections its broker makes, in one place.
  */
-#ifndef BULKHEAD_KINDS_UNIXSOCK_H
-#define BULKHEAD_KINDS_UNIXSOCK_H
+#ifndef BULKHEAD_SUPERVISOR_UNIXSOCK_H
+#define BULKHEAD_SUPERVISOR_UNIXSOCK_H
 
 #include <stddef.h>
 #include <sys/types.h>
