@@ -181,6 +181,22 @@ def test_counters_of_a_disk(vm_factory, tmp_path):
     assert vm.wait(60) == GUEST_PASS, vm.explain()
 
 
+def test_counters_of_an_rng(vm_factory, tmp_path):
+    """bulkhead-rng counts the requests it served and the bytes it gave, as the guest reads
+    at the rate limit's pace."""
+    vm = start(vm_factory, tmp_path, "rng-read", "bulkhead.bytes=98304 bulkhead.chunk=1024",
+               args=["--rng", "rate=32768"], console=False)
+    vm.read_until(b"boot marker", timeout=20)
+    time.sleep(0.5)  # the guest reads for 2 s, and polls the used ring (no interrupts)
+    a = get_json(vm.sock, "/api/v1/vm.counters")["rng"]
+    time.sleep(0.5)
+    b = get_json(vm.sock, "/api/v1/vm.counters")["rng"]
+    for k in ("requests", "bytes", "notifications"):
+        assert b[k] > a[k] > 0, (k, a, b)
+    assert a["bytes"] <= 1024 * a["requests"] and a["errors"] == 0, a
+    assert vm.wait(60) == GUEST_PASS, vm.explain()
+
+
 def test_pause_stops_the_guest_and_resume_goes_on(vm_factory, tmp_path):
     vm = start(vm_factory, tmp_path, extra="bulkhead.interval-ms=50")
     wait_count(vm, 3)
@@ -374,7 +390,7 @@ def test_socket_mode_owner_and_stale(vm_factory, tmp_path):
     # In use: a second VM on the same path is refused (configuration error, status 2).
     p = subprocess.run(as_test_user([BULKHEAD] + guest_args("hello") + ["--api-socket", vm.sock]),
                        capture_output=True, text=True, timeout=30)
-    assert p.returncode == EXIT_USAGE and "--api-socket: path=%s: in use" % vm.sock in p.stderr, \
+    assert p.returncode == EXIT_USAGE and "--api-socket: path=%s: something listens there already" % vm.sock in p.stderr, \
         p.stderr
     shutdown(vm)
     # The socket stays (the supervisor cannot remove files once locked down): stale now.
