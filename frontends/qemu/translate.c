@@ -226,7 +226,8 @@ static int out_rng(struct out *w, const struct qemu_cmd *q)
 	return arg_begin(w) < 0 || put(w, "rate=%llu", (unsigned long long)q->rng_rate) < 0 ? -1 : arg_end(w);
 }
 
-/* bulkhead's --name is [A-Za-z0-9_.-]{1,15}: other bytes become '-', longer names are cut. */
+/* bulkhead's --name is [A-Za-z0-9_.-]{1,15}: other bytes become '-', longer names are cut. One
+ * that starts with "--" goes as --name=NAME: after --name, bulkhead would take it for an option. */
 static int out_name(struct out *w, const struct qemu_cmd *q)
 {
 	char name[NAME_MAX_LEN + 1];
@@ -243,6 +244,8 @@ static int out_name(struct out *w, const struct qemu_cmd *q)
 			  : '-';
 	}
 	name[i] = '\0';
+	if (strncmp(name, "--", 2) == 0)
+		return arg_begin(w) < 0 || put(w, "--name=%s", name) < 0 ? -1 : arg_end(w);
 	return arg(w, "--name") < 0 ? -1 : arg(w, name);
 }
 

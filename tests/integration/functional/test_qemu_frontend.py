@@ -140,6 +140,11 @@ def test_name(name, want):
     assert after(translated(KERNEL + ["-name", name]), "--name") == [want]
 
 
+def test_name_that_looks_like_an_option():
+    """bulkhead would read "--name --disk" as --name without a value."""
+    assert translated(KERNEL + ["-name", "--disk"]) == [BULKHEAD, "--name=--disk"] + BASE[1:]
+
+
 def test_drives_and_block_devices_in_order():
     argv = translated(KERNEL + [
         "-drive", "file=/img/a,,b.img,format=raw,if=virtio",
