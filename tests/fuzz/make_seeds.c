@@ -967,14 +967,14 @@ static void seeds_ipc(void)
 	io(&w, 0, IPC_SPACE_PIO, 5, 1, 0, 1);
 	io(&w, 0, IPC_SPACE_PIO, 7, 2, 0, 2);
 	{
-		struct ipc_io m;
+		struct ipc_io sync;
 
-		ipc_init(&m, IPC_IO_WRITE_SYNC, sizeof(m));
-		m.io_seq = 3;
-		m.io_space = IPC_SPACE_PIO;
-		m.io_size = 1;
-		m.io_data = 'y';
-		msg(&w, 1, &m, sizeof(m));
+		ipc_init(&sync, IPC_IO_WRITE_SYNC, sizeof(sync));
+		sync.io_seq = 3;
+		sync.io_space = IPC_SPACE_PIO;
+		sync.io_size = 1;
+		sync.io_data = 'y';
+		msg(&w, 1, &sync, sizeof(sync));
 	}
 	ipc_init(&e, IPC_STOP, sizeof(e));
 	msg(&w, 0, &e, sizeof(e));

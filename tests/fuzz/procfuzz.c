@@ -1034,7 +1034,7 @@ static void pf_wait_ready(void)
 }
 
 /*
- * BH_PROCFUZZ_TAP: open (creating) the TAP the way supervisor/net.c does
+ * BH_PROCFUZZ_TAP: open (creating) the TAP the way the net kind does (kinds/net.c)
  * (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, a 12-byte header, no offloads), bring
  * the interface up and bind a packet socket to it: frames we send there come
  * out of the device's TAP fd with a header the kernel wrote, and the device's

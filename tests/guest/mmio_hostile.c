@@ -177,6 +177,9 @@ static unsigned int c_read_wo(struct hctx *h)
 
 	if (hostile_live(h))
 		return O_NONE;
+	/* A posted DRIVER_OK that the device applies after the request below is made
+	 * available serves it then, rightly; reading Status waits until it is applied. */
+	(void)vdev_status(d);
 	/* Ask for an interrupt on every completion, both ways the driver can. */
 	q->avail[0] = 0;
 	q->avail[2 + q->size] = 0;
