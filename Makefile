@@ -54,16 +54,21 @@ DEVICE_RUNTIME := devices/devproc runtime jail mem ipc testhooks common
 MODULES_serial := devices/serial
 MODULES_blk := devices/blk devices/virtio
 MODULES_net := devices/net devices/virtio
+# The API socket's process has no register window: the runtime without devices/devproc,
+# and Debian's HTTP parser and JSON library (docs/architecture.md, "The API socket").
+MODULES_api := api
+RUNTIME_api := runtime jail mem ipc testhooks common
+LIBS_api := -lhttp_parser $(JANSSON_LIBS)
 MODULES_9p := devices/9p devices/virtio
 MODULES_rng := devices/rng devices/virtio
 MODULES_vsock := devices/vsock devices/virtio
-PROBE_MODULES := probe kinds supervisor/config.c supervisor/fcjson.c jail ipc common
+PROBE_MODULES := probe kinds supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c jail ipc common
 QEMU_MODULES := frontends/qemu common
 
 -include seccomp-policies/policies.mk
 
 DEVICE_BINS := $(foreach k,$(DEVICE_KINDS),$(O)/bulkhead-$(k))
-BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(DEVICE_BINS)
+BINS := $(O)/bulkhead $(O)/bulkhead-vcpu $(DEVICE_BINS) $(O)/bulkhead-ctl
 
 all: $(BINS) $(O)/bulkhead-qemu $(O)/bulkhead-probe $(O)/tools/man-devices guest
 
@@ -76,11 +81,17 @@ $(O)/bulkhead-vcpu: $(call objs,$(VCPU_MODULES)) $(POLICY_OBJS) $(POLICY_OBJ_vcp
 	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lpthread $(CAPNG_LIBS) $(POLICY_LIBS)
 
 define device_rule
-$(O)/bulkhead-$(1): $(call objs,$(MODULES_$(1)) $(DEVICE_RUNTIME)) $(POLICY_OBJS) $(POLICY_OBJ_$(1))
+$(O)/bulkhead-$(1): $(call objs,$(MODULES_$(1)) $(or $(RUNTIME_$(1)),$(DEVICE_RUNTIME))) $(POLICY_OBJS) $(POLICY_OBJ_$(1))
 	@echo "  LD      $$@"
-	$(Q)$(CC) $(BH_LDFLAGS) -o $$@ $$^ $(CAPNG_LIBS) $(POLICY_LIBS)
+	$(Q)$(CC) $(BH_LDFLAGS) -o $$@ $$^ $(LIBS_$(1)) $(CAPNG_LIBS) $(POLICY_LIBS)
 endef
 $(foreach k,$(DEVICE_KINDS),$(eval $(call device_rule,$(k))))
+
+# `bulkhead ctl SOCKET COMMAND`: the API socket's client, exec'd by bulkhead so that the
+# supervisor's binary links no HTTP parser.
+$(O)/bulkhead-ctl: $(call objs,ctl common)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(BH_LDFLAGS) -o $@ $^ -lhttp_parser
 
 # qemu-system-x86_64's command line translated into bulkhead's (frontends/qemu/qemu.h).
 $(O)/bulkhead-qemu: $(call objs,$(QEMU_MODULES))
@@ -100,7 +111,7 @@ $(O)/obj/probe/%.o: probe/%.c
 
 # The man page's device options come from the device-kind table: `make man`
 # writes them between the markers of docs/bulkhead.1.
-MAN_MODULES := tools/man-devices.c supervisor/config.c supervisor/fcjson.c kinds ipc common
+MAN_MODULES := tools/man-devices.c supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c kinds ipc common
 $(O)/tools/man-devices: $(call objs,$(MAN_MODULES))
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -121,8 +132,8 @@ $(O)/obj/%.o: %.c
 
 # Unit tests: tests/unit/test_NAME.c links the modules in UNIT_NAME. Each is built
 # twice, plain and with ASan+UBSan, and `make check` runs both.
-UNIT_config := supervisor/config.c supervisor/fcjson.c kinds ipc common
-UNIT_fcjson := supervisor/config.c supervisor/fcjson.c kinds ipc common
+UNIT_config := supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c kinds ipc common
+UNIT_fcjson := supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c kinds ipc common
 UNIT_ipc := ipc common
 UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common
@@ -134,6 +145,8 @@ UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_virtio_mmio := devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_blk := devices/blk/blk.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_net := devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_procstat := supervisor/procstat.c common
+UNIT_api := api/http.c api/render.c common
 P9_SRCS := $(filter-out devices/9p/main.c,$(wildcard devices/9p/*.c))
 UNIT_9p := $(P9_SRCS) devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_rng := devices/rng/rng.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
@@ -143,6 +156,7 @@ UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).
 UNIT_LDFLAGS_net := -Wl,--wrap=virtq_unpop
 UNIT_LDFLAGS_blk := -Wl,--wrap=fdatasync
+UNIT_LDFLAGS_api := -lhttp_parser $(JANSSON_LIBS)
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
 define unit_rule
@@ -208,7 +222,7 @@ demo: deps
 install: $(BINS) $(O)/bulkhead-qemu
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(O)/bulkhead $(O)/bulkhead-qemu $(DESTDIR)$(BINDIR)/
-	install -m 755 $(O)/bulkhead-vcpu $(DEVICE_BINS) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 755 $(O)/bulkhead-vcpu $(DEVICE_BINS) $(O)/bulkhead-ctl $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 docs/bulkhead.1 docs/bulkhead-qemu.1 $(DESTDIR)$(MANDIR)/man1/
 
 clean:

@@ -70,7 +70,8 @@ static int acpi_check_device(const struct acpi_config *cfg, unsigned int i)
 			  d->size);
 		return -EINVAL;
 	}
-	if (d->gsi == 0 || d->gsi == ACPI_TIMER_PIN || d->gsi == LAYOUT_SERIAL_GSI || d->gsi >= LAYOUT_IOAPIC_PINS) {
+	if (d->gsi == 0 || d->gsi == ACPI_TIMER_PIN || d->gsi == LAYOUT_SERIAL_GSI || d->gsi >= LAYOUT_IOAPIC_PINS ||
+	    (cfg->power_button && d->gsi == LAYOUT_GED_GSI)) {
 		log_warnx("device %u: GSI %u is not free for devices", i, d->gsi);
 		return -EINVAL;
 	}

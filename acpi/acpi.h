@@ -26,6 +26,9 @@ struct acpi_config {
 	const struct acpi_mmio_device *devices;
 	unsigned int ndevices; /* <= LAYOUT_MAX_DEVICES */
 	int serial; /* describe COM1 (0x3f8, IRQ 4) as PNP0501 in the DSDT */
+	/* a power button (PNP0C0C) that a Generic Event Device (ACPI0013) on
+	 * LAYOUT_GED_GSI notifies: the host presses it by raising that GSI */
+	int power_button;
 };
 
 /*
@@ -35,7 +38,8 @@ struct acpi_config {
  * -EFAULT if mem does not map the whole area). On error guest memory and
  * *rsdp are untouched. Window bases and sizes must lie in [LAYOUT_LOW_RAM_END,
  * 4 GiB), clear of each other and of the IOAPIC, LAPIC and KVM pages; GSIs in
- * 1..LAYOUT_IOAPIC_PINS-1 but not 2 (timer) or 4 (COM1). A GSI named by more
+ * 1..LAYOUT_IOAPIC_PINS-1 but not 2 (timer), 4 (COM1) or, with a power button,
+ * LAYOUT_GED_GSI. A GSI named by more
  * than one window is declared Shared.
  */
 int acpi_build(const struct guest_mem *mem, const struct acpi_config *cfg, uint64_t *rsdp)

@@ -214,6 +214,7 @@ struct aml {
 #define AML_STRING_PREFIX 0x0d
 #define AML_QWORD_PREFIX 0x0e
 #define AML_SCOPE_OP 0x10
+#define AML_METHOD_OP 0x14
 #define AML_BUFFER_OP 0x11
 #define AML_PACKAGE_OP 0x12
 #define AML_DUAL_NAME_PREFIX 0x2e
@@ -222,6 +223,7 @@ struct aml {
 #define AML_DEVICE_OP 0x82 /* after AML_EXT_OP_PREFIX */
 #define AML_ROOT_CHAR 0x5c
 #define AML_PARENT_PREFIX 0x5e
+#define AML_NOTIFY_OP 0x86
 #define AML_PKGLEN_MAX 0x0fffffff /* 28 bits in four bytes */
 
 /* Extended Interrupt descriptor flags. */
@@ -254,6 +256,10 @@ void aml_name(struct aml *a, const char *path);
 size_t aml_scope(struct aml *a, const char *path);
 size_t aml_device(struct aml *a, const char *name);
 size_t aml_package(struct aml *a, uint8_t nelems);
+/* aml_method: Method (name, nargs, NotSerialized): open; its body follows; close with aml_end. */
+size_t aml_method(struct aml *a, const char *name, uint8_t nargs);
+/* aml_notify: Notify (path, value). */
+void aml_notify(struct aml *a, const char *path, uint64_t value);
 /* aml_end: fill in the PkgLength of the construct opened at mark. Close inner constructs first. */
 void aml_end(struct aml *a, size_t mark);
 /* aml_buffer: Buffer () { data[0, n) }. */

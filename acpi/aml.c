@@ -315,6 +315,26 @@ size_t aml_device(struct aml *a, const char *name)
 	return mark;
 }
 
+/* MethodFlags: ArgCount in bits 0-2, NotSerialized, SyncLevel 0. */
+size_t aml_method(struct aml *a, const char *name, uint8_t nargs)
+{
+	static const uint8_t op[] = { AML_METHOD_OP };
+	size_t mark = aml_open(a, op, sizeof(op));
+
+	if (nargs > 7)
+		aml_fail(a, -EINVAL);
+	aml_namestring(a, name);
+	aml_byte(a, nargs & 7);
+	return mark;
+}
+
+void aml_notify(struct aml *a, const char *path, uint64_t value)
+{
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_namestring(a, path);
+	aml_integer(a, value);
+}
+
 size_t aml_package(struct aml *a, uint8_t nelems)
 {
 	static const uint8_t op[] = { AML_PACKAGE_OP };

@@ -17,6 +17,17 @@
  *       Name (_UID, 0)
  *       Name (_CRS, ResourceTemplate () { IO (Decode16, 0x3f8, 0x3f8, 0, 8) IRQNoFlags () { 4 } })
  *     }
+ *     Device (PWRB) {                  with cfg->power_button
+ *       Name (_HID, EisaId ("PNP0C0C"))
+ *       Name (_UID, 0)
+ *     }
+ *     Device (GED0) {                  its one event: the host raised LAYOUT_GED_GSI
+ *       Name (_HID, "ACPI0013")
+ *       Name (_UID, 0)
+ *       Name (_CRS, ResourceTemplate () { Interrupt (ResourceConsumer, Edge, ActiveHigh,
+ *                                                    Exclusive) { LAYOUT_GED_GSI } })
+ *       Method (_EVT, 1) { Notify (\_SB.PWRB, 0x80) }
+ *     }
  *   }
  *   Name (\_S5, Package () { LAYOUT_ACPI_S5_TYPE, 0, 0, 0 })
  *
@@ -72,21 +83,58 @@ static void dsdt_mmio(struct aml *a, const struct acpi_config *cfg, unsigned int
 	aml_end(a, dev);
 }
 
+/* Device (name) { Name (_HID, EisaId (eisaid)) Name (_UID, 0) ...: close with aml_end. */
+static size_t dsdt_pnp_device(struct aml *a, const char *name, const char *eisaid)
+{
+	size_t dev = aml_device(a, name);
+
+	aml_name(a, "_HID");
+	aml_eisaid(a, eisaid);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	return dev;
+}
+
 static void dsdt_com1(struct aml *a)
 {
 	uint8_t res[DSDT_RES_MAX];
 	struct aml r;
 	size_t dev;
 
-	dev = aml_device(a, "COM1");
-	aml_name(a, "_HID");
-	aml_eisaid(a, "PNP0501");
-	aml_name(a, "_UID");
-	aml_integer(a, 0);
+	dev = dsdt_pnp_device(a, "COM1", "PNP0501");
 	aml_init(&r, res, sizeof(res));
 	aml_io(&r, LAYOUT_COM1_PORT, LAYOUT_COM1_PORT, 0, LAYOUT_COM1_PORTS);
 	aml_irqnoflags(&r, LAYOUT_SERIAL_GSI);
 	dsdt_crs(a, &r);
+	aml_end(a, dev);
+}
+
+/*
+ * The power button of a hardware-reduced platform (ACPI 6.3, 4.8.2.2.1.2): a
+ * control-method button whose notification comes from a Generic Event Device
+ * (5.6.9). A GED with one interrupt needs no status register: _EVT is only
+ * ever called for that interrupt. 0x80 is the button's "pressed" (4.8.2.2.1.3).
+ */
+static void dsdt_power_button(struct aml *a)
+{
+	uint8_t res[DSDT_RES_MAX];
+	struct aml r;
+	size_t dev, method;
+
+	dev = dsdt_pnp_device(a, "PWRB", "PNP0C0C");
+	aml_end(a, dev);
+
+	dev = aml_device(a, "GED0");
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_init(&r, res, sizeof(res));
+	aml_interrupt(&r, AML_IRQ_CONSUMER | AML_IRQ_EDGE, LAYOUT_GED_GSI);
+	dsdt_crs(a, &r);
+	method = aml_method(a, "_EVT", 1);
+	aml_notify(a, "\\_SB_.PWRB", 0x80);
+	aml_end(a, method);
 	aml_end(a, dev);
 }
 
@@ -104,6 +152,8 @@ int dsdt_build(struct aml *a, const struct acpi_config *cfg)
 		dsdt_mmio(a, cfg, i);
 	if (cfg->serial)
 		dsdt_com1(a);
+	if (cfg->power_button)
+		dsdt_power_button(a);
 	aml_end(a, sb);
 
 	aml_name(a, "\\_S5_");

@@ -753,6 +753,18 @@ def fig_start(res, cfg, work):
                                      short="floor+irqchip: to exit")
             m_over = res.metric("start.floor.ratio", fig, "bulkhead's launch to exit over the floor's "
                                 "(medians)", "x", None, vmms=("bulkhead",), short="over the floor")
+            # The same VM with an idle API socket (nobody connects): bulkhead-api is one more
+            # jailed process to start, and the supervisor makes the socket and the API page.
+            m_api_marker = res.metric("start.api.marker", fig, "with an idle API socket "
+                                      "(--api-socket), launch to boot marker, in the bulkhead "
+                                      "column", "ms", None, vmms=("bulkhead",),
+                                      short="idle API socket: to marker")
+            m_api_exit = res.metric("start.api.exit", fig, "with an idle API socket, launch to "
+                                    "exit, in the bulkhead column", "ms", None, vmms=("bulkhead",),
+                                    short="idle API socket: to exit")
+            m_api_over = res.metric("start.api.ratio", fig, "launch to exit with an idle API socket "
+                                    "over without (medians)", "x", None, vmms=("bulkhead",),
+                                    short="API socket over none")
 
         def one(vmm, keep, vcpus=vcpus):
             vm = run_one(vmm, "marker-exit", vcpus=vcpus)
@@ -764,12 +776,19 @@ def fig_start(res, cfg, work):
             if vcpus == 1 and vmm == VMMS[-1]:  # the floor after each pair, alternating too
                 floor = run_floor()
                 floor_irq = run_floor(irqchip=True)
+                # the socket a run leaves is stale for the next, which replaces it
+                api = run_one("bulkhead", "marker-exit",
+                              extra=["--api-socket", os.path.join(work, "bench-api.sock")])
                 if keep:
                     m_floor.add("bulkhead", (floor.t_exit - floor.t0) * 1000)
                     m_floor_irq.add("bulkhead", (floor_irq.t_exit - floor_irq.t0) * 1000)
+                    m_api_marker.add("bulkhead", (api.t_marker - api.t0) * 1000)
+                    m_api_exit.add("bulkhead", (api.t_exit - api.t0) * 1000)
         alternate(cfg, one)
         if vcpus == 1 and m_floor.values["bulkhead"]:
             m_over.values["bulkhead"] = [m_exit.med("bulkhead") / m_floor.med("bulkhead")]
+        if vcpus == 1 and m_api_exit.values["bulkhead"]:
+            m_api_over.values["bulkhead"] = [m_api_exit.med("bulkhead") / m_exit.med("bulkhead")]
 
 
 def fig_memory(res, cfg, work):
@@ -1316,7 +1335,7 @@ def cleanup_stale():
 
 
 HELPERS = ("bulkhead-vcpu", "bulkhead-serial", "bulkhead-blk", "bulkhead-net", "bulkhead-9p",
-           "bulkhead-rng", "bulkhead-vsock")
+           "bulkhead-rng", "bulkhead-vsock", "bulkhead-api")
 
 
 def freeze_binaries(work, info):

@@ -53,6 +53,7 @@
 
 /* GSIs (IOAPIC pins). */
 #define LAYOUT_SERIAL_GSI 4
+#define LAYOUT_GED_GSI 3 /* the ACPI Generic Event Device: the power button */
 #define LAYOUT_VIRTIO_GSI_BASE 5 /* device i gets GSI 5 + i */
 #define LAYOUT_IOAPIC_PINS 24
 

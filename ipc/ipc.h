@@ -19,8 +19,9 @@
  * (ipc_recv_fd, ipc_recv_fds) takes fds; ipc_recv refuses any fd.
  *
  * Channels:
- *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP, CONNECT_REPLY;
- *                         READY, ERROR, VM_EXIT, DEV_FAILED, CONNECT (OUT of child)
+ *   supervisor <-> child: CFG_* (IN to child), DONE, START, STOP, CONNECT_REPLY,
+ *                         VCPU_PAUSE, API_REPLY; READY, ERROR, VM_EXIT, DEV_FAILED,
+ *                         CONNECT, VCPU_PAUSED, API_REQUEST (OUT of child)
  *   vcpu <-> device:      IO_READ, IO_WRITE, IO_WRITE_SYNC (vcpu to device),
  *                         IO_REPLY (device to vcpu)
  *
@@ -49,7 +50,7 @@
 #define IPC_FD_MIN 3
 #define IPC_FD_MAX 1023 /* fd numbers named in messages lie in [IPC_FD_MIN, IPC_FD_MAX] */
 #define IPC_FD_NONE (-1)
-#define IPC_MAX_FDS 4 /* fds one message may carry (the few types that carry any) */
+#define IPC_MAX_FDS 5 /* fds one message may carry (the few types that carry any) */
 #define IPC_DEADLINE_MS 5000 /* a less privileged peer answers or drains within this */
 #define IPC_SEND_MANY_MAX 32 /* messages one ipc_send_many sends at most */
 
@@ -91,7 +92,13 @@ enum ipc_type {
 	IPC_CFG_9P = 25, /* IN 9p: the shared directory, its mount tag, read-only or not */
 	IPC_CFG_RNG = 26, /* IN rng: rate limit */
 	IPC_CFG_VSOCK = 27, /* IN vsock: the guest's CID, the listening socket */
-	IPC_TYPE_MAX = 28,
+	IPC_API_REQUEST = 28, /* OUT api: a command, or a snapshot of the VM into the API page */
+	IPC_API_REPLY = 29, /* IN api: its answer */
+	IPC_VCPU_PAUSE = 30, /* IN vcpu: stop every vCPU (or let them run again) */
+	IPC_VCPU_PAUSED = 31, /* OUT vcpu: every vCPU is stopped (or running again) */
+	IPC_CFG_VCPU_IRQ = 32, /* IN vcpu: an interrupt line the supervisor pulses (power button) */
+	IPC_CFG_API = 33, /* IN api: the listening socket and the API page */
+	IPC_TYPE_MAX = 34,
 };
 
 enum ipc_space {
@@ -175,6 +182,7 @@ enum ipc_dev_kind {
 	IPC_DEV_9P = 4,
 	IPC_DEV_RNG = 5,
 	IPC_DEV_VSOCK = 6,
+	IPC_DEV_API = 7, /* the control socket's process: no register window, no queues */
 };
 
 /* IN device process, first; its kind's own message (CFG_SERIAL, ...) follows. */
@@ -238,11 +246,15 @@ _Static_assert(sizeof(struct ipc_vcpu_dev_swap) == 24, "ipc_vcpu_dev_swap size")
 struct ipc_spawn {
 	struct ipc_hdr h;
 	uint32_t sp_index; /* the device instance */
-	int32_t sp_errno; /* SPAWNED: 0, with three fds (pidfd, control, vcpu end); else why not */
+	int32_t sp_errno; /* SPAWNED: 0, with its fds (below); else why not, and none */
 	int32_t sp_pid; /* SPAWNED: the new process */
-	uint32_t sp_pad;
+	uint32_t sp_fds; /* SPAWNED: IPC_SPAWN_FD_*: which fds follow its pidfd and control end */
 };
 _Static_assert(sizeof(struct ipc_spawn) == 24, "ipc_spawn size");
+/* After the pidfd and the supervisor's end of its control socket, in this order: */
+#define IPC_SPAWN_FD_STAT 0x1 /* its /proc/PID/stat */
+#define IPC_SPAWN_FD_SMAPS 0x2 /* its /proc/PID/smaps_rollup, opened after its exec */
+#define IPC_SPAWN_FD_CHAN 0x4 /* the vcpu process's end of its channel (a kind with a window) */
 
 /*
  * The register shadow: one sealed memfd page per device whose kind keeps one
@@ -281,6 +293,37 @@ struct ipc_shadow {
 _Static_assert(sizeof(struct ipc_shadow) == 536, "ipc_shadow size");
 _Static_assert(sizeof(struct ipc_shadow) <= IPC_SHADOW_SIZE, "ipc_shadow fits its page");
 
+/*
+ * A device's counters (the API's vm.counters and /metrics), kept by its
+ * process in its register shadow page at IPC_COUNTERS_OFF, past what the vcpu
+ * process reads, and read by the supervisor when it is asked: nothing is sent
+ * per event. One writer (the device's main thread), each a naturally aligned
+ * 64-bit store; the device's own figures, so a compromised device can only lie
+ * about itself. They go on across its restarts (the page outlives its processes).
+ */
+#define IPC_COUNTERS_OFF 2048
+struct ipc_counters {
+	uint64_t ct_requests; /* requests completed (blk, 9p, rng), frames (net) or packets
+			       * (vsock) sent and received */
+	uint64_t ct_bytes; /* bytes those moved (9p: T- and R-messages; serial: console out and in;
+			    * vsock: stream data) */
+	uint64_t ct_errors; /* requests failed, frames dropped, packets malformed (vsock) */
+	uint64_t ct_notifications; /* queue kicks taken from its ioeventfds */
+	uint64_t ct_interrupts; /* interrupts raised (irqfd writes) */
+	uint64_t ct_reads; /* register reads forwarded to it (not those the shadow answered) */
+	uint64_t ct_writes; /* register writes it applied */
+	uint64_t ct_pad;
+};
+_Static_assert(sizeof(struct ipc_counters) == 64, "ipc_counters size");
+/* ipc_count: add n to counter *c (one writer; read by another process at any time). */
+static inline void ipc_count(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+_Static_assert(sizeof(struct ipc_shadow) <= IPC_COUNTERS_OFF &&
+		       IPC_COUNTERS_OFF + sizeof(struct ipc_counters) <= IPC_SHADOW_SIZE,
+	       "the counters lie in the shadow page, past the registers");
+
 /* An fd field of a kind's configuration message: where it is and the placeholder
  * its process's seccomp policy names it by. */
 struct ipc_fd_field {
@@ -301,7 +344,7 @@ _Static_assert(sizeof(struct ipc_cfg_serial) == 16, "ipc_cfg_serial size");
 #define IPC_KIND_TYPE_NAMES \
 	[IPC_CFG_SERIAL] = "CFG_SERIAL", [IPC_CFG_BLK] = "CFG_BLK", [IPC_CFG_NET] = "CFG_NET", \
 	[IPC_CFG_9P] = "CFG_9P", \
-	[IPC_CFG_RNG] = "CFG_RNG", [IPC_CFG_VSOCK] = "CFG_VSOCK",
+	[IPC_CFG_RNG] = "CFG_RNG", [IPC_CFG_VSOCK] = "CFG_VSOCK", [IPC_CFG_API] = "CFG_API",
 
 #define IPC_CFG_SERIAL_FDS \
 	{ { "IN_FD", offsetof(struct ipc_cfg_serial, cs_in_fd), 1 }, \
@@ -520,6 +563,158 @@ struct ipc_connect_reply {
 	int32_t cr_errno; /* 0: one fd came with it; else 1..IPC_ERRNO_MAX and no fd */
 };
 _Static_assert(sizeof(struct ipc_connect_reply) == 16, "ipc_connect_reply size");
+
+/*
+ * Pausing the guest: VCPU_PAUSE (IN vcpu) with vp_pause 1 stops every vCPU
+ * (each leaves KVM_RUN and waits), with 0 lets them run again; VCPU_PAUSED
+ * (OUT vcpu) says, with the same vp_pause, that it is done.
+ */
+struct ipc_vcpu_pause {
+	struct ipc_hdr h;
+	uint32_t vp_pause; /* 1: stop, 0: run */
+	uint32_t vp_pad;
+};
+_Static_assert(sizeof(struct ipc_vcpu_pause) == 16, "ipc_vcpu_pause size");
+
+/* IN vcpu: an eventfd the supervisor writes, to register as irqfd on ci_gsi (the
+ * ACPI power button's Generic Event Device, LAYOUT_GED_GSI). */
+struct ipc_cfg_vcpu_irq {
+	struct ipc_hdr h;
+	int32_t ci_fd;
+	uint32_t ci_gsi;
+};
+_Static_assert(sizeof(struct ipc_cfg_vcpu_irq) == 16, "ipc_cfg_vcpu_irq size");
+
+/*
+ * The control socket (--api-socket; docs/architecture.md, "The API socket").
+ * bulkhead-api holds the listening socket and parses HTTP and JSON; the
+ * supervisor never does. The api process sends API_REQUEST, one at a time,
+ * and the supervisor answers API_REPLY with the same sequence number. What a
+ * SNAPSHOT describes is in the API page, a sealed memfd the supervisor writes
+ * and the api process maps read-only: the supervisor fills it before it sends
+ * the reply and not again before the next request, so the api process reads
+ * it between the two without a lock. The configuration part of the page is
+ * written once, before the api process starts.
+ */
+enum ipc_api_cmd {
+	IPC_API_SNAPSHOT = 1, /* fill the page (aq_what says how much) */
+	IPC_API_PAUSE = 2, /* stop every vCPU */
+	IPC_API_RESUME = 3, /* let them run again */
+	IPC_API_SHUTDOWN = 4, /* end the VM, exit status 0 */
+	IPC_API_POWER_BUTTON = 5, /* press the ACPI power button */
+	IPC_API_CMD_MAX = 6,
+};
+#define IPC_API_WHAT_PROCS 0x1 /* SNAPSHOT: every process's CPU time and memory */
+#define IPC_API_WHAT_DEVS 0x2 /* SNAPSHOT: every device's counters */
+
+/* OUT api. */
+struct ipc_api_request {
+	struct ipc_hdr h;
+	uint32_t aq_seq; /* the api process's own, echoed */
+	uint32_t aq_cmd; /* enum ipc_api_cmd */
+	uint32_t aq_what; /* SNAPSHOT: IPC_API_WHAT_*; else 0 */
+	uint32_t aq_pad;
+};
+_Static_assert(sizeof(struct ipc_api_request) == 24, "ipc_api_request size");
+
+/* IN api. ar_errno: 0 done; EBUSY another command is under way; EALREADY the VM is
+ * paused (PAUSE) or running (RESUME) already; EAGAIN it is starting or stopping;
+ * ENODEV no power button (--acpi off); another errno: it failed. */
+struct ipc_api_reply {
+	struct ipc_hdr h;
+	uint32_t ar_seq;
+	uint32_t ar_cmd;
+	int32_t ar_errno; /* positive, <= IPC_ERRNO_MAX */
+	uint32_t ar_pad;
+};
+_Static_assert(sizeof(struct ipc_api_reply) == 24, "ipc_api_reply size");
+
+/* IN api: its kind's configuration message. */
+struct ipc_cfg_api {
+	struct ipc_hdr h;
+	int32_t ca_listen_fd; /* the listening UNIX stream socket, non-blocking */
+	int32_t ca_page_fd; /* the API page: a sealed memfd of IPC_API_PAGE_SIZE */
+	uint32_t ca_flags; /* IPC_API_F_* */
+	uint32_t ca_pad;
+};
+_Static_assert(sizeof(struct ipc_cfg_api) == 24, "ipc_cfg_api size");
+#define IPC_API_F_VERBOSE 0x1
+#define IPC_CFG_API_FDS \
+	{ { "LISTEN_FD", offsetof(struct ipc_cfg_api, ca_listen_fd), 0 }, \
+	  { "PAGE_FD", offsetof(struct ipc_cfg_api, ca_page_fd), 0 } }
+
+#define IPC_API_PAGE_SIZE (64 * 1024)
+#define IPC_API_MAX_PROCS (LAYOUT_MAX_DEVICES + 3) /* the supervisor, vcpu, devices, spawner */
+#define IPC_API_CONFIG_MAX (48 * 1024)
+
+enum ipc_vm_state {
+	IPC_VM_STARTING = 1, /* its processes are getting ready */
+	IPC_VM_RUNNING = 2,
+	IPC_VM_PAUSED = 3, /* every vCPU stopped */
+	IPC_VM_STOPPING = 4, /* it is ending */
+};
+
+enum ipc_proc_state {
+	IPC_PROC_STARTING = 1, /* spawned, not READY yet */
+	IPC_PROC_RUNNING = 2,
+	IPC_PROC_RESTARTING = 3, /* dead; its next incarnation is on the way */
+	IPC_PROC_EXITED = 4,
+};
+
+/* One process of the VM, as the supervisor sees it. */
+struct ipc_api_proc {
+	char ap_name[IPC_NAME_MAX]; /* "supervisor", "vcpu", "blk0", "spawner" */
+	char ap_kind[IPC_NAME_MAX]; /* "supervisor", "vcpu", "blk", "spawner" */
+	int32_t ap_pid; /* in the host's PID namespace */
+	uint32_t ap_state; /* enum ipc_proc_state */
+	uint32_t ap_restarts; /* incarnations after its first */
+	uint32_t ap_flags; /* IPC_API_PROC_F_* */
+	uint64_t ap_cpu_ns; /* user and system time, all threads (/proc/PID/stat) */
+	uint64_t ap_rss; /* bytes resident (/proc/PID/smaps_rollup) */
+	uint64_t ap_pss; /* its proportional share of them */
+	uint64_t ap_failed_ns; /* when it last failed, since launch (0: never) */
+	char ap_failure[IPC_TEXT_MAX]; /* how, NUL-terminated; "" if it never failed */
+};
+_Static_assert(sizeof(struct ipc_api_proc) == 320, "ipc_api_proc size");
+#define IPC_API_PROC_F_CPU 0x1 /* ap_cpu_ns was read */
+#define IPC_API_PROC_F_MEM 0x2 /* ap_rss and ap_pss were read */
+
+/* One device's counters (struct ipc_counters, read from its shadow page). */
+struct ipc_api_dev {
+	char ad_name[IPC_NAME_MAX];
+	char ad_kind[IPC_NAME_MAX];
+	uint32_t ad_restarts;
+	uint32_t ad_flags; /* IPC_API_DEV_F_COUNTERS: ad_counters holds its figures */
+	struct ipc_counters ad_counters;
+};
+_Static_assert(sizeof(struct ipc_api_dev) == 104, "ipc_api_dev size");
+#define IPC_API_DEV_F_COUNTERS 0x1
+
+/*
+ * The configuration, as items of four NUL-terminated strings each: object,
+ * key, type, value. Object "" is the VM itself, "device:NAME" one device
+ * instance (its kind's option under key "option"), any other name a group
+ * of the VM's options ("kernel", "memory"). Type "s" is a string, "n" an
+ * unsigned decimal number, "b" a boolean ("0" or "1").
+ */
+struct ipc_api_page {
+	uint32_t pg_seq; /* aq_seq of the request this snapshot answers */
+	uint32_t pg_state; /* enum ipc_vm_state */
+	uint64_t pg_uptime_ns; /* since bulkhead started */
+	int32_t pg_pid; /* the supervisor's */
+	uint32_t pg_flags; /* IPC_API_PG_F_* */
+	uint32_t pg_nprocs; /* pg_procs[0 .. pg_nprocs) */
+	uint32_t pg_ndevs; /* pg_devs[0 .. pg_ndevs) */
+	char pg_name[IPC_NAME_MAX]; /* the VM's --name */
+	char pg_version[IPC_NAME_MAX]; /* bulkhead's */
+	struct ipc_api_proc pg_procs[IPC_API_MAX_PROCS];
+	struct ipc_api_dev pg_devs[LAYOUT_MAX_DEVICES];
+	uint32_t pg_config_len; /* bytes of pg_config */
+	uint32_t pg_pad;
+	char pg_config[IPC_API_CONFIG_MAX];
+};
+_Static_assert(sizeof(struct ipc_api_page) <= IPC_API_PAGE_SIZE, "the API page fits");
+#define IPC_API_PG_F_ACPI 0x1 /* the guest has ACPI: the power button works */
 
 /* A receiver's table row: a message of this type must be exactly size bytes
  * and may arrive only while the receiver's state bit is in states. */

@@ -9,7 +9,8 @@
 #include "common/log.h"
 
 /* Each kind's row, in its own file; the order is the order of their windows. */
-extern const struct dev_kind kind_serial, kind_blk, kind_net, kind_9p, kind_rng, kind_vsock;
+extern const struct dev_kind kind_serial, kind_blk, kind_net, kind_9p, kind_rng, kind_vsock,
+	kind_api;
 
 const struct dev_kind *const kinds_table[] = {
 	&kind_serial,
@@ -18,6 +19,7 @@ const struct dev_kind *const kinds_table[] = {
 	&kind_9p,
 	&kind_rng,
 	&kind_vsock,
+	&kind_api,
 };
 const size_t kinds_count = nitems(kinds_table);
 
@@ -70,6 +72,11 @@ const struct dev_kind *kinds_by_helper(const char *helper)
 			return kinds_table[i];
 	}
 	return NULL;
+}
+
+int kinds_announced(const struct dev_kind *k)
+{
+	return k->transport && k->transport->announce;
 }
 
 int kinds_msg_fd(const struct dev_inst *d, size_t i)

@@ -76,6 +76,8 @@ struct dev_kind {
 	uint32_t virtio_id; /* virtio device id, or 0 */
 	unsigned int nqueues; /* ioeventfds (ipc.h: IPC_<KIND>_QUEUES) */
 	int uses_guest_memory;
+	/* its register window, or NULL for a process that has none (the API's):
+	 * no window, vcpu channel, interrupt, queues, shadow or CFG_DEVICE */
 	const struct dev_transport *transport;
 
 	/*
@@ -98,6 +100,10 @@ struct dev_kind {
 	 * while the guest runs, and if not, why. */
 	int restartable;
 	const char *no_restart_reason;
+	/* the VM goes on without its process if it dies and is not restarted (the API) */
+	int expendable;
+	/* its process may send API_REQUEST: snapshots, pause, resume, shutdown (the API) */
+	int controls;
 
 	/*
 	 * connect: the broker for this kind's run-time host connections, or NULL
@@ -133,6 +139,8 @@ extern const size_t kinds_count;
 const struct dev_kind *kinds_find(const char *name, size_t len);
 /* kinds_by_helper: the kind whose process is bulkhead-<helper>, or NULL. */
 const struct dev_kind *kinds_by_helper(const char *helper);
+/* kinds_announced: k has a virtio-mmio window listed on the command line and in the DSDT. */
+int kinds_announced(const struct dev_kind *k);
 /* kinds_msg_fd / kinds_set_msg_fd: the fd in field i of d's message. */
 int kinds_msg_fd(const struct dev_inst *d, size_t i);
 void kinds_set_msg_fd(struct dev_inst *d, size_t i, int fd);

@@ -12,13 +12,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "kinds.h"
+#include "supervisor/unixsock.h"
 
 #define VSOCK_BACKLOG 64
 #define PORT_DIGITS 10 /* "_4294967295" */
@@ -58,86 +56,15 @@ static int vsock_check(void *opts, char *err, size_t errlen)
 	return 0;
 }
 
-static int unix_addr(struct sockaddr_un *sa, const char *path)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (snprintf(sa->sun_path, sizeof(sa->sun_path), "%s", path) >= (int)sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-/* Connect a new non-blocking stream socket to path: the socket, or -errno. Never waits:
- * a UNIX listener whose backlog is full makes it fail with EAGAIN. */
-static int unix_connect(const char *path)
-{
-	struct sockaddr_un sa;
-	int fd, err = unix_addr(&sa, path);
-
-	if (err < 0)
-		return err;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* PATH may be taken over only if it is absent or a socket nobody listens on (removed). */
-static int clear_path(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd;
-
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "--vsock: uds=%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "--vsock: uds=%s: exists and is not a socket", path);
-		return -1;
-	}
-	fd = unix_connect(path);
-	if (fd >= 0 || fd == -EAGAIN) {
-		if (fd >= 0)
-			close(fd);
-		snprintf(err, errlen, "--vsock: uds=%s: something listens there already", path);
-		return -1;
-	}
-	if (fd != -ECONNREFUSED || unlink(path) < 0) {
-		snprintf(err, errlen, "--vsock: uds=%s: cannot remove the stale socket: %s", path,
-			 strerror(fd != -ECONNREFUSED ? -fd : errno));
-		return -1;
-	}
-	return 0;
-}
-
 static int vsock_open(struct dev_inst *d, char *err, size_t errlen)
 {
 	const struct vsock_opts *o = d->opts;
 	struct ipc_cfg_vsock *m = (struct ipc_cfg_vsock *)d->msg.bytes;
-	struct sockaddr_un sa;
-	int fd;
+	int fd = unix_sock_listen("--vsock: uds=", o->uds, UNIX_SOCK_UMASK_KEEP, VSOCK_BACKLOG, err,
+				  errlen);
 
-	if (clear_path(o->uds, err, errlen) < 0)
+	if (fd < 0)
 		return -1;
-	if (unix_addr(&sa, o->uds) < 0) {
-		snprintf(err, errlen, "--vsock: uds=%s: too long for a UNIX socket", o->uds);
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, VSOCK_BACKLOG) < 0) {
-		snprintf(err, errlen, "--vsock: uds=%s: %s", o->uds, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
 	ipc_init(m, IPC_CFG_VSOCK, sizeof(*m));
 	m->vs_cid = o->cid;
 	m->vs_listen_fd = fd;
@@ -152,7 +79,7 @@ static int vsock_connect(const struct dev_inst *d, uint32_t port)
 
 	if (snprintf(path, sizeof(path), "%s_%u", o->uds, port) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	return unix_connect(path);
+	return unix_sock_connect(path);
 }
 
 static const struct ipc_fd_field vsock_fds[] = IPC_CFG_VSOCK_FDS;

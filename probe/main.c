@@ -82,9 +82,15 @@ static void kinds_init(void)
 
 		k = &kinds[nkinds++];
 		*k = (struct kind){ .name = d->helper, .report = "IRQ_FD", .share = d->share_fd };
-		add_fd(k, "CHAN_FD");
-		add_fd(k, "IRQ_FD");
-		add_fd(k, "QUEUE_FD");
+		/* A process without a register window (the API's) has none of these, and
+		 * reports through its kind's first fd (a connection's, to its policy). */
+		if (d->transport) {
+			add_fd(k, "CHAN_FD");
+			add_fd(k, "IRQ_FD");
+			add_fd(k, "QUEUE_FD");
+		} else {
+			k->report = d->nfds ? d->fds[0].name : NULL;
+		}
 		for (size_t f = 0; f < d->nfds; f++)
 			add_fd(k, d->fds[f].name);
 	}
@@ -374,6 +380,11 @@ static size_t bindings(const struct kind *k, struct policy_binding *b)
 	 * may also make AF_UNIX stream sockets and connect them). */
 	b[n++] = (struct policy_binding){ "BROKER_FAMILY", KINDS_BROKER_NONE };
 	b[n++] = (struct policy_binding){ "BROKER_ADDRLEN", KINDS_BROKER_NONE };
+	/* The API's connections: every fd the probe holds counts as one. The supervisor's
+	 * /proc files and power button: an API socket's (-1 without one). */
+	b[n++] = (struct policy_binding){ "CONN_FD_MIN", PROBE_FIRST_FD };
+	b[n++] = (struct policy_binding){ "PROC_FD", (uint64_t)(int64_t)-1 };
+	b[n++] = (struct policy_binding){ "POWER_FD", (uint64_t)(int64_t)-1 };
 	for (size_t i = 0; i < k->nfds; i++)
 		b[n++] = (struct policy_binding){ k->fds[i], PROBE_FIRST_FD + i };
 	return n;
@@ -384,7 +395,7 @@ static enum policy_mode probe_mode = POLICY_KILL;
 static void child(size_t k, const struct attempt *a, const struct policy_set *ps,
 		  const struct jail_config *jc0, int report)
 {
-	struct policy_binding b[5 + PROBE_NFDS];
+	struct policy_binding b[8 + PROBE_NFDS];
 	struct jail_config jc = *jc0;
 	char err[256];
 	int r;

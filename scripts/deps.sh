@@ -29,6 +29,9 @@ util-linux
 clang
 libclang-rt-14-dev
 gnuplot-nox
+libhttp-parser-dev
+libjansson-dev
+curl
 "
 
 missing=""

@@ -147,10 +147,11 @@ static int build_acpi(struct sup *s, uint64_t *rsdp)
 		.nvcpus = s->cfg.nvcpus,
 		.devices = devs,
 		.serial = 1,
+		.power_button = s->power_fd >= 0,
 	};
 
 	for (unsigned int i = 0; i < s->ndevs; i++) {
-		if (!s->devs[i].kind->transport->announce)
+		if (!kinds_announced(s->devs[i].kind))
 			continue;
 		devs[cfg.ndevices].base = s->devs[i].base;
 		devs[cfg.ndevices].size = (uint32_t)s->devs[i].len;
@@ -204,7 +205,7 @@ static void load_kernel(struct sup *s)
 			      ? open_config_file("--initrd", "path", s->cfg.initrd_path, O_RDONLY)
 			      : -1;
 	for (unsigned int i = 0; i < s->ndevs; i++) {
-		if (!s->devs[i].kind->transport->announce)
+		if (!kinds_announced(s->devs[i].kind))
 			continue;
 		devs[a.ndevices].base = s->devs[i].base;
 		devs[a.ndevices++].gsi = s->devs[i].gsi;
@@ -273,12 +274,28 @@ static int block_signals(struct sup *s)
 	return s->sigfd < 0 ? -errno : 0;
 }
 
+/* bulkhead ctl SOCKET COMMAND: the API socket's client, a helper of its own (ctl/). */
+static _Noreturn void run_ctl(int argc, char **argv)
+{
+	char exe[PATH_MAX];
+	int err = helper_path("ctl", exe, sizeof(exe));
+
+	(void)argc;
+	argv[1] = "bulkhead ctl";
+	if (err == 0)
+		execv(exe, argv + 1);
+	fprintf(stderr, "bulkhead: ctl: bulkhead-ctl: %s\n", strerror(err < 0 ? -err : errno));
+	exit(EXIT_USAGE);
+}
+
 int main(int argc, char **argv)
 {
 	static struct sup s;
 	char err[PATH_MAX + 256];
-	int status;
+	int status, err_no;
 
+	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
+		run_ctl(argc, argv);
 	s.launch_ns = now_ns();
 	s.status = -1;
 	s.deadline_ms = testhook_deadline_ms(IPC_DEADLINE_MS);
@@ -291,6 +308,10 @@ int main(int argc, char **argv)
 	if (vm_open_devices(&s, err, sizeof(err)) < 0)
 		usage_error(err);
 	jail_plan(&s);
+	if ((err_no = control_init(&s)) < 0) {
+		errno = -err_no;
+		fatal("--api-socket: the API page");
+	}
 	load_kernel(&s);
 	if (block_signals(&s) < 0)
 		fatal("signals");

@@ -47,7 +47,7 @@ void sup_decide(struct sup *s, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void sup_stop_all(struct sup *s)
+void sup_stop_all(struct sup *s)
 {
 	struct ipc_empty m;
 
@@ -84,7 +84,7 @@ static size_t broker_bindings(const struct sup *s, struct policy_binding *b)
  */
 static int sup_lockdown(struct sup *s)
 {
-	struct policy_binding b[8 + SUP_MAX_CHILDREN];
+	struct policy_binding b[16 + 3 * SUP_MAX_CHILDREN];
 	char err[256];
 	size_t n = 0;
 	int e;
@@ -101,6 +101,7 @@ static int sup_lockdown(struct sup *s)
 	n += broker_bindings(s, b + n);
 	for (unsigned int i = 0; i < s->nchildren; i++)
 		b[n++] = (struct policy_binding){ "CONTROL_FD", (uint64_t)(int64_t)s->children[i].ctl };
+	n += control_bindings(s, b + n, nitems(b) - n);
 	e = policy_load_from("supervisor", -1, -1, b, n, (enum policy_mode)s->cfg.seccomp_mode, err,
 			     sizeof(err));
 	if (e < 0)
@@ -108,12 +109,15 @@ static int sup_lockdown(struct sup *s)
 	return e;
 }
 
+/* Every child the VM needs is ready: an expendable one (the API's) may still be getting so. */
 static void sup_start_vcpu(struct sup *s)
 {
 	struct ipc_empty m;
 
 	for (unsigned int i = 0; i < s->nchildren; i++) {
-		if (!s->children[i].ready)
+		const struct child *c = &s->children[i];
+
+		if (!c->ready && !(c->dev >= 0 && s->devs[c->dev].kind->expendable))
 			return;
 	}
 	ipc_init(&m, IPC_START, sizeof(m));
@@ -150,6 +154,7 @@ static int vm_exit_status(const struct ipc_vm_exit *m)
 
 static void child_reap(struct sup *s, struct child *c);
 static int replaceable(const struct sup *s, const struct child *c);
+static int expendable(const struct sup *s, const struct child *c);
 
 static unsigned int children_exited(const struct sup *s)
 {
@@ -280,6 +285,40 @@ static void on_connect(struct sup *s, struct child *c, const struct ipc_connect 
 	}
 }
 
+/* A line that may be cut short where it does not fit (failures, for the API). */
+static void BH_PRINTF(3, 4) text_set(char *dst, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dst, len, fmt, ap);
+	va_end(ap);
+}
+
+/* What only the vcpu process, or only a kind that controls the VM (the API), may send. */
+static int sender_ok(const struct sup *s, const struct child *c, uint16_t type)
+{
+	if (type == IPC_VM_EXIT || type == IPC_DEV_FAILED || type == IPC_VCPU_PAUSED)
+		return c->is_vcpu;
+	if (type == IPC_API_REQUEST)
+		return c->dev >= 0 && s->devs[c->dev].kind->controls;
+	return 1;
+}
+
+/* A protocol error ends the VM, unless the VM goes on without the process that made it. */
+static void protocol_error(struct sup *s, struct child *c)
+{
+	if (expendable(s, c) && s->phase == PHASE_RUNNING && s->status < 0) {
+		log_info("%s: protocol error on its control channel; killing it", c->name);
+		snprintf(c->failure, sizeof(c->failure), "protocol error on its control channel");
+		c->error_said = 1;
+		child_kill(c);
+		return;
+	}
+	sup_decide(s, EXIT_VM_FAILED, "%s: protocol error on its control channel", c->name);
+	sup_stop_all(s);
+}
+
 static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t len)
 {
 	static const struct ipc_handler table[] = {
@@ -291,29 +330,40 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
 		{ IPC_CONNECT, sizeof(struct ipc_connect),
 		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
+		{ IPC_API_REQUEST, sizeof(struct ipc_api_request), ~0u, NULL },
+		{ IPC_VCPU_PAUSED, sizeof(struct ipc_vcpu_pause),
+		  (1u << PHASE_RUNNING) | (1u << PHASE_STOPPING), NULL },
 	};
 	const struct ipc_handler *row;
 
 	row = ipc_check(table, nitems(table), buf, len, 1u << s->phase);
-	if (!row || ((row->type == IPC_VM_EXIT || row->type == IPC_DEV_FAILED) && !c->is_vcpu)) {
-		sup_decide(s, EXIT_VM_FAILED, "%s: protocol error on its control channel", c->name);
-		sup_stop_all(s);
+	if (!row || !sender_ok(s, c, row->type) ||
+	    (row->type == IPC_VCPU_PAUSED && control_paused(s, buf) < 0)) {
+		protocol_error(s, c);
 		return;
 	}
-	if (row->type == IPC_DEV_FAILED) {
+	if (row->type == IPC_VCPU_PAUSED)
+		return;
+	if (row->type == IPC_API_REQUEST) {
+		control_request(s, c, buf);
+	} else if (row->type == IPC_DEV_FAILED) {
 		on_dev_failed(s, c, buf);
 	} else if (row->type == IPC_CONNECT) {
 		on_connect(s, c, buf);
 	} else if (row->type == IPC_READY) {
 		c->ready = 1;
+		control_proc_open(s, c); /* before the lockdown the last READY brings */
 		if (s->phase == PHASE_STARTING)
 			sup_start_vcpu(s);
-	} else if (row->type == IPC_ERROR && replaceable(s, c) && s->phase == PHASE_RUNNING) {
+	} else if (row->type == IPC_ERROR && (replaceable(s, c) || expendable(s, c)) &&
+		   s->phase == PHASE_RUNNING) {
 		const struct ipc_error *e = buf;
 
-		/* It is ending: its death is what counts, and it will be replaced. */
-		log_info("%s failed: %.*s", c->name, (int)sizeof(e->ie_text),
+		/* It is ending: its death is what counts, and it will be replaced or done without. */
+		text_set(c->failure, sizeof(c->failure), "failed: %.*s", (int)sizeof(e->ie_text),
 			 ipc_str_ok(e->ie_text, sizeof(e->ie_text)) ? e->ie_text : "(garbled)");
+		c->error_said = 1;
+		log_info("%s %s", c->name, c->failure);
 	} else if (row->type == IPC_ERROR) {
 		const struct ipc_error *e = buf;
 
@@ -336,6 +386,12 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 static int replaceable(const struct sup *s, const struct child *c)
 {
 	return s->cfg.restart && c->dev >= 0 && s->devs[c->dev].kind->restartable;
+}
+
+/* Whether the VM goes on without c's process when it dies and is not replaced. */
+static int expendable(const struct sup *s, const struct child *c)
+{
+	return c->dev >= 0 && s->devs[c->dev].kind->expendable && !replaceable(s, c);
 }
 
 static void on_spawned(struct sup *s, struct child *spawner, const void *buf, size_t len,
@@ -495,13 +551,33 @@ static int adopt(struct sup *s, struct child *c, pid_t pid, int pidfd, int ctl)
 	c->exited = 0;
 	c->ready = 0;
 	c->restarting = 0;
+	c->error_said = 0;
 	c->gen++;
 	if (watch(s, c->ctl, TAG_CTL, i) < 0 || watch(s, c->pidfd, TAG_PIDFD, i) < 0)
 		return -errno;
 	return 0;
 }
 
-/* SPAWNED: the device's next process, and the vcpu process's end of its channel. */
+/* The fds SPAWNED says follow its pidfd and control end, if they are the ones c's kind needs. */
+static int spawned_ok(const struct sup *s, const struct child *c, const struct ipc_spawn *m,
+		      size_t nfds)
+{
+	uint32_t known = IPC_SPAWN_FD_STAT | IPC_SPAWN_FD_SMAPS | IPC_SPAWN_FD_CHAN;
+	int chan = s->devs[c->dev].kind->transport != NULL;
+
+	return !(m->sp_fds & ~known) && !!(m->sp_fds & IPC_SPAWN_FD_CHAN) == chan &&
+	       nfds == 2 + (size_t)__builtin_popcount(m->sp_fds);
+}
+
+/* Its /proc files take its predecessor's numbers (the PROC_FD rules name them), if it had any. */
+static void adopt_proc_file(int *old, int fd)
+{
+	if (*old >= 0 && dup3(fd, *old, O_CLOEXEC) < 0)
+		log_warn("dup3 /proc file");
+}
+
+/* SPAWNED: the device's next process, its /proc files, and the vcpu process's end of its
+ * channel. */
 static void on_spawned(struct sup *s, struct child *spawner, const void *buf, size_t len,
 		       const int *fds, size_t nfds)
 {
@@ -513,26 +589,47 @@ static void on_spawned(struct sup *s, struct child *spawner, const void *buf, si
 	struct child *c = NULL, *vcpu = vcpu_child(s);
 	struct ipc_vcpu_dev_swap swap;
 	int err = -EPROTO;
+	size_t k = 2;
 
 	if (ipc_check(table, nitems(table), buf, len, 1u << s->phase) && m->sp_index < s->ndevs)
 		c = child_named(s, s->devs[m->sp_index].name);
-	if (c && c->restarting && m->sp_errno == 0 && nfds == 3 && vcpu && !vcpu->exited)
+	if (c && c->restarting && m->sp_errno == 0 && spawned_ok(s, c, m, nfds) && vcpu &&
+	    !vcpu->exited)
 		err = adopt(s, c, (pid_t)m->sp_pid, fds[0], fds[1]);
 	else if (c && c->restarting && m->sp_errno > 0 && nfds == 0)
 		err = -m->sp_errno;
-	if (err == 0) {
+	if (err == 0 && (m->sp_fds & IPC_SPAWN_FD_STAT))
+		adopt_proc_file(&c->stat_fd, fds[k++]);
+	if (err == 0 && (m->sp_fds & IPC_SPAWN_FD_SMAPS))
+		adopt_proc_file(&c->smaps_fd, fds[k++]);
+	if (err == 0 && (m->sp_fds & IPC_SPAWN_FD_CHAN)) {
 		ipc_init(&swap, IPC_VCPU_DEV_SWAP, sizeof(swap));
 		snprintf(swap.ds_name, sizeof(swap.ds_name), "%s", c->name);
-		err = ipc_send_fd(vcpu->ctl, &swap, fds[2]);
+		err = ipc_send_fd(vcpu->ctl, &swap, fds[k]);
 	}
 	/* The pidfd is the child's now (adopt); the rest were copied or not wanted. */
-	for (size_t k = c && c->pidfd == fds[0] ? 1 : 0; k < nfds; k++)
+	for (k = c && c->pidfd == fds[0] ? 1 : 0; k < nfds; k++)
 		close(fds[k]);
 	if (err < 0 && s->phase == PHASE_RUNNING) {
 		sup_decide(s, EXIT_VM_FAILED, "%s: cannot restart it: %s", c ? c->name : spawner->name,
 			   strerror(-err));
 		sup_stop_all(s);
 	}
+}
+
+/* How c's process ended, for the API: what it said (ERROR), and how it died. */
+static void record_failure(struct sup *s, struct child *c, const char *how)
+{
+	char said[sizeof(c->failure)];
+
+	c->failed_at = now_ns() - s->launch_ns;
+	if (!c->error_said) {
+		snprintf(c->failure, sizeof(c->failure), "%s", how);
+		return;
+	}
+	memcpy(said, c->failure, sizeof(said));
+	text_set(c->failure, sizeof(c->failure), "%s (%s)", said, how);
+	c->error_said = 0;
 }
 
 static void child_reap(struct sup *s, struct child *c)
@@ -561,8 +658,17 @@ static void child_reap(struct sup *s, struct child *c)
 	describe_exit(s, c->pid, how, sizeof(how), &si);
 	if (s->phase == PHASE_STOPPING && si.si_code == CLD_EXITED && si.si_status == 0)
 		return;
+	record_failure(s, c, how);
 	if (s->phase == PHASE_RUNNING && s->status < 0 && replaceable(s, c)) {
 		restart_device(s, c, how);
+		return;
+	}
+	if (s->phase == PHASE_RUNNING && s->status < 0 && expendable(s, c)) {
+		log_info("%s (pid %d) %s; the VM goes on without it (--on-device-failure restart "
+			 "would replace it)", c->name, (int)c->pid, how);
+		/* Its host resources go with it: a client of the API socket is refused, not
+		 * left waiting on a socket nobody serves. */
+		kinds_close(&s->devs[c->dev]);
 		return;
 	}
 	if (s->phase == PHASE_STOPPING && s->status >= 0)

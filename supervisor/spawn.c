@@ -183,6 +183,9 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 		flags |= CLONE_NEWPID;
 	if (spawn_flags & SPAWN_NEWUSER)
 		flags |= CLONE_NEWUSER;
+	/* Back only once the child has exec'd (or died): its /proc files are then its own. */
+	if (spawn_flags & SPAWN_WAIT_EXEC)
+		flags |= CLONE_VFORK;
 	/* A sibling (CLONE_PARENT) takes no exit signal of its own: the supervisor waits with __WALL. */
 	if (spawn_flags & SPAWN_SIBLING) {
 		flags |= CLONE_PARENT;

@@ -13,6 +13,7 @@
 #include "loader/loader.h"
 #include "common/layout.h"
 #include "mem/mem.h"
+#include "seccomp/policy.h"
 
 /* Exit statuses (docs/architecture.md, README, bulkhead.1). */
 #define EXIT_GUEST_DONE 0 /* reset, power off, triple fault */
@@ -45,6 +46,11 @@ struct child {
 	int restarting; /* dead, its next incarnation asked of the spawner */
 	unsigned int gen; /* incarnations after the first */
 	uint64_t failed_ns[SUP_RESTART_MAX + 1]; /* when it last failed, newest first */
+	char failure[IPC_TEXT_MAX]; /* how it last failed, for the API; "" if it never did */
+	uint64_t failed_at; /* when, in ns since launch */
+	int error_said; /* this incarnation said why it fails (ERROR), in failure */
+	/* With an API socket: its /proc/PID/stat and smaps_rollup (control.c), or -1. */
+	int stat_fd, smaps_fd;
 };
 
 /* Fds to place in a child at fixed numbers. */
@@ -62,6 +68,7 @@ int fdmap_add(struct fd_map *m, int src);
 #define SPAWN_NEWPID 0x1 /* a new PID namespace: the child sees no other process */
 #define SPAWN_NEWUSER 0x2 /* and a user namespace, for an unprivileged supervisor */
 #define SPAWN_SIBLING 0x4 /* a child of our parent (the spawner's, for the supervisor to reap) */
+#define SPAWN_WAIT_EXEC 0x8 /* return once the child has exec'd (CLONE_VFORK) */
 
 /* spawn_child: clone + exec helper exe with argv[0] = c->title; ctl and the map's fds only. */
 int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struct fd_map *m,
@@ -89,6 +96,7 @@ struct dev_link {
 	int queue_fd[IPC_MAX_QUEUES]; /* ioeventfds, datamatch = index */
 	unsigned int nqueues;
 	int shadow_fd; /* the register shadow memfd (struct ipc_shadow), if the kind keeps one */
+	const struct ipc_counters *counters; /* in the shadow, mapped read-only; or NULL */
 	int state_fd; /* with restarts: the state page memfd (struct ipc_state), else -1 */
 };
 
@@ -117,11 +125,20 @@ struct sup {
 	int in_spawner; /* this is the spawner's copy (vm.c) */
 	/* What outlives a device's processes: its eventfds, shadow and state page. */
 	struct dev_link links[LAYOUT_MAX_DEVICES];
+	/* --api-socket (control.c): the API page (mapped read-write), or NULL */
+	struct ipc_api_page *api_page;
+	int power_fd; /* the power button's eventfd (the GED's irqfd), or -1 */
+	int paused; /* every vCPU is stopped (VCPU_PAUSED) */
+	uint32_t cmd; /* the API command waiting for the vcpu process (PAUSE, RESUME), or 0 */
+	uint32_t cmd_seq; /* and its sequence number */
+	int self_stat_fd, self_smaps_fd; /* our own /proc files, or -1 */
 };
 
 
 /* sup_run: the event loop from spawn to the last child's exit; returns the exit status. */
 int sup_run(struct sup *s);
+/* sup_stop_all: the VM ends: STOP to every child (once). */
+void sup_stop_all(struct sup *s);
 /* sup_decide: record the VM's exit status and reason, unless one is already recorded. */
 void sup_decide(struct sup *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /*
@@ -152,4 +169,34 @@ void vm_close_links(struct sup *s);
  * 0, or -errno with one line naming --jail and the way out in err.
  */
 int jailplan_choose(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * The API socket's supervisor side (control.c). The api process parses HTTP
+ * and JSON; the supervisor answers its fixed-size requests: it fills the API
+ * page (the VM's state, every process's figures, every device's counters,
+ * the configuration) and runs its commands.
+ */
+/* control_init: with --api-socket, the API page with the configuration in it, the
+ * power button's eventfd (with ACPI) and our own /proc files. 0 or -errno. */
+int control_init(struct sup *s) __attribute__((warn_unused_result));
+/* control_proc_open: with --api-socket, open the /proc files of c's process (exec'd). */
+void control_proc_open(const struct sup *s, struct child *c);
+/* control_request: API_REQUEST from c (a kind that controls); answers it, or will. */
+void control_request(struct sup *s, struct child *c, const struct ipc_api_request *m);
+/* control_paused: VCPU_PAUSED from the vcpu process; 0, or -EPROTO if nothing asked for it. */
+int control_paused(struct sup *s, const struct ipc_vcpu_pause *m)
+	__attribute__((warn_unused_result));
+/* control_bindings: the lockdown's placeholders for control.c's fds, into b[0 .. max). */
+size_t control_bindings(const struct sup *s, struct policy_binding *b, size_t max);
+/* proc_files_open: /proc/PID/stat and smaps_rollup of pid, each -1 if it cannot be opened. */
+void proc_files_open(pid_t pid, int *stat_fd, int *smaps_fd);
+/*
+ * procstat_cpu_ns: user plus system time of /proc/PID/stat text s[0..n), in
+ * ns (ticks of tck per second); procstat_mem: Rss and Pss of smaps_rollup
+ * text, in bytes. 0, or -EINVAL for text that is not what the kernel writes.
+ */
+int procstat_cpu_ns(const char *s, size_t n, long tck, uint64_t *ns)
+	__attribute__((warn_unused_result));
+int procstat_mem(const char *s, size_t n, uint64_t *rss, uint64_t *pss)
+	__attribute__((warn_unused_result));
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -38,6 +39,8 @@ static void place_window(struct sup *s, struct dev_inst *d, unsigned int *nwindo
 	const struct dev_transport *t = d->kind->transport;
 	size_t len;
 
+	if (!t)
+		return;
 	d->len = t->len;
 	d->base = t->base;
 	d->gsi = t->gsi;
@@ -100,14 +103,34 @@ void vm_close_devices(struct sup *s)
 		kinds_close(&s->devs[i]);
 }
 
-/* What outlives the device's processes: its eventfds, its shadow, its state page. */
+/* The counters a device keeps in its shadow page, for the API: read-only here. */
+static int link_map_counters(struct dev_link *l)
+{
+	void *p = mmap(NULL, IPC_SHADOW_SIZE, PROT_READ, MAP_SHARED, l->shadow_fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	l->counters = (const struct ipc_counters *)(const void *)((const char *)p + IPC_COUNTERS_OFF);
+	return 0;
+}
+
+/*
+ * What outlives the device's processes: its eventfds, its shadow, its state
+ * page. A kind without a register window has none of them.
+ */
 static int link_create(struct sup *s, struct dev_link *l, const struct dev_inst *d)
 {
+	int err;
+
 	*l = (struct dev_link){ .irq_fd = -1, .shadow_fd = -1, .state_fd = -1 };
+	if (!d->kind->transport)
+		return 0;
 	if (d->kind->transport->shadow) {
 		l->shadow_fd = mem_create_sealed("bulkhead-shadow", IPC_SHADOW_SIZE);
 		if (l->shadow_fd < 0)
 			return l->shadow_fd;
+		if (s->api_page && (err = link_map_counters(l)) < 0)
+			return err;
 	}
 	if (s->cfg.restart) {
 		l->state_fd = mem_create_sealed("bulkhead-state", IPC_STATE_SIZE);
@@ -127,6 +150,9 @@ static int link_create(struct sup *s, struct dev_link *l, const struct dev_inst 
 
 static void link_close(struct dev_link *l)
 {
+	if (l->counters)
+		munmap((void *)((uintptr_t)l->counters - IPC_COUNTERS_OFF), IPC_SHADOW_SIZE);
+	l->counters = NULL;
 	close_fd(&l->irq_fd);
 	close_fd(&l->shadow_fd);
 	close_fd(&l->state_fd);
@@ -157,7 +183,7 @@ static struct child *child_new(struct sup *s, const char *name)
 		return NULL;
 	c = &s->children[s->nchildren++];
 	memset(c, 0, sizeof(*c));
-	c->ctl = c->pidfd = -1;
+	c->ctl = c->pidfd = c->stat_fd = c->smaps_fd = -1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	snprintf(c->title, sizeof(c->title), "bulkhead/%s/%s", s->cfg.name, name);
 	return c;
@@ -193,8 +219,10 @@ static int policy_dir_fds(struct sup *s, const char *helper, struct child *c, st
 	return 0;
 }
 
-/* Spawn the helper; the control socket's child end lives only in the child. */
-static int child_spawn(struct sup *s, struct child *c, const char *helper, struct fd_map *m)
+/* Spawn the helper; the control socket's child end lives only in the child. wait_exec:
+ * return once it has exec'd (its /proc files are then its own). */
+static int child_spawn(struct sup *s, struct child *c, const char *helper, struct fd_map *m,
+		       int wait_exec)
 {
 	char exe[PATH_MAX];
 	int sv[2];
@@ -212,7 +240,11 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	err = spawn_child(c, exe, sv[1], m, s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING : 0));
+	/* A replacement (from the spawner) is the supervisor's child, and its /proc files
+	 * are opened once it has exec'd. */
+	err = spawn_child(c, exe, sv[1], m,
+			  s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING | SPAWN_WAIT_EXEC : 0) |
+				  (wait_exec ? SPAWN_WAIT_EXEC : 0));
 	close(sv[1]);
 	if (err < 0) {
 		close(sv[0]);
@@ -324,17 +356,26 @@ static int start_device(struct sup *s, struct child *c, unsigned int i, int chan
 	fdmap_init(&map);
 	if (d->kind->uses_guest_memory)
 		map_mem(s, &map, mem_fds);
-	device_msg(s, d, &s->links[i], chan, restore, &map, &m);
+	if (d->kind->transport)
+		device_msg(s, d, &s->links[i], chan, restore, &map, &m);
 	kind_msg(d, &map, &placed);
-	err = child_spawn(s, c, d->kind->helper, &map);
+	/* An expendable process's /proc files are opened now: the VM does not wait for its READY. */
+	err = child_spawn(s, c, d->kind->helper, &map, d->kind->expendable && s->api_page);
+	if (err == 0 && d->kind->expendable)
+		control_proc_open(s, c);
 	if (err == 0 && d->kind->uses_guest_memory)
 		err = send_mem_config(s, c, mem_fds);
-	if (err == 0)
+	if (err == 0 && d->kind->transport)
 		err = ipc_send(c->ctl, &m);
 	if (err == 0)
 		err = ipc_send(c->ctl, &placed.msg);
 	if (err == 0)
 		err = send_done(s, c);
+	/* A replacement the spawner waited for (SPAWN_WAIT_EXEC) can be killed before it has
+	 * read its configuration: a failure of the device, which its pidfd reports to the
+	 * supervisor and the restart cap counts, not one of the spawner's. */
+	if (err == -EPIPE && s->in_spawner && c->pidfd >= 0)
+		err = 0;
 	return err;
 }
 
@@ -400,6 +441,8 @@ static int start_vcpu(struct sup *s, const int *chans)
 	struct child *c = child_new(s, "vcpu");
 	struct ipc_cfg_vcpu_dev devs[LAYOUT_MAX_DEVICES];
 	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
+	struct ipc_cfg_vcpu_irq irq;
+	unsigned int ndevs = 0;
 	struct fd_map map;
 	int kvm_fd;
 	int err;
@@ -411,42 +454,68 @@ static int start_vcpu(struct sup *s, const int *chans)
 	fdmap_init(&map);
 	kvm_fd = fdmap_add(&map, s->kvm_fd);
 	map_mem(s, &map, mem_fds);
-	for (unsigned int i = 0; i < s->ndevs; i++)
-		vcpu_dev_msg(&devs[i], &map, &s->devs[i], &s->links[i], chans[i]);
-	err = child_spawn(s, c, "vcpu", &map);
+	for (unsigned int i = 0; i < s->ndevs; i++) {
+		if (s->devs[i].kind->transport)
+			vcpu_dev_msg(&devs[ndevs++], &map, &s->devs[i], &s->links[i], chans[i]);
+	}
+	/* The power button's line, after the devices (whose GSIs it must not share). */
+	ipc_init(&irq, IPC_CFG_VCPU_IRQ, sizeof(irq));
+	irq.ci_gsi = LAYOUT_GED_GSI;
+	if (s->power_fd >= 0)
+		irq.ci_fd = fdmap_add(&map, s->power_fd);
+	err = child_spawn(s, c, "vcpu", &map, 0);
 	if (err == 0)
 		err = send_vcpu_config(s, c, mem_fds, kvm_fd);
-	for (unsigned int i = 0; err == 0 && i < s->ndevs; i++)
+	for (unsigned int i = 0; err == 0 && i < ndevs; i++)
 		err = ipc_send(c->ctl, &devs[i]);
+	if (err == 0 && s->power_fd >= 0)
+		err = ipc_send(c->ctl, &irq);
 	if (err == 0)
 		err = send_done(s, c);
 	return err;
 }
 
+/* Device i's first process (with its channel's other end in *vcpu_end, if its kind has one). */
+static int start_first(struct sup *s, unsigned int i, int *vcpu_end)
+{
+	int chan[2] = { -1, -1 };
+	struct child *c;
+	int err;
+
+	err = link_create(s, &s->links[i], &s->devs[i]);
+	if (err == 0 && s->devs[i].kind->transport)
+		err = chan_create(chan);
+	c = err == 0 ? child_new(s, s->devs[i].name) : NULL;
+	if (err == 0 && !c)
+		err = -ENOSPC;
+	if (err == 0)
+		err = start_device(s, c, i, chan[1], 0);
+	close_fd(&chan[1]);
+	*vcpu_end = chan[0];
+	return err;
+}
+
+/*
+ * The devices with a register window, then the vcpu process, then the
+ * processes without one (the API's): those the guest needs first, and the
+ * rest, which the VM does not wait for, start while it boots.
+ */
 int vm_start_children(struct sup *s)
 {
 	int vcpu_end[LAYOUT_MAX_DEVICES];
 	int err = 0;
 
 	for (unsigned int i = 0; i < s->ndevs; i++) {
-		int chan[2] = { -1, -1 };
-		struct child *c;
-
 		vcpu_end[i] = -1;
-		if (err == 0)
-			err = link_create(s, &s->links[i], &s->devs[i]);
-		if (err == 0)
-			err = chan_create(chan);
-		c = err == 0 ? child_new(s, s->devs[i].name) : NULL;
-		if (err == 0 && !c)
-			err = -ENOSPC;
-		if (err == 0)
-			err = start_device(s, c, i, chan[1], 0);
-		close_fd(&chan[1]);
-		vcpu_end[i] = chan[0];
+		if (err == 0 && s->devs[i].kind->transport)
+			err = start_first(s, i, &vcpu_end[i]);
 	}
 	if (err == 0)
 		err = start_vcpu(s, vcpu_end);
+	for (unsigned int i = 0; i < s->ndevs; i++) {
+		if (err == 0 && !s->devs[i].kind->transport)
+			err = start_first(s, i, &vcpu_end[i]);
+	}
 	/* The children hold their channels now; the supervisor keeps none of them. */
 	for (unsigned int i = 0; i < s->ndevs; i++)
 		close_fd(&vcpu_end[i]);
@@ -478,13 +547,16 @@ static int respawn(struct sup *s, unsigned int i, struct child *c, int *vcpu_end
 	int err;
 
 	memset(c, 0, sizeof(*c));
-	c->ctl = c->pidfd = -1;
+	c->ctl = c->pidfd = c->stat_fd = c->smaps_fd = -1;
+	chan[0] = chan[1] = -1;
 	snprintf(c->name, sizeof(c->name), "%s", s->devs[i].name);
 	snprintf(c->title, sizeof(c->title), "bulkhead/%s/%s", s->cfg.name, c->name);
-	err = chan_create(chan);
+	err = s->devs[i].kind->transport ? chan_create(chan) : 0;
 	if (err == 0)
 		err = start_device(s, c, i, chan[1], 1);
 	close_fd(&chan[1]);
+	if (err == 0)
+		control_proc_open(s, c);
 	for (unsigned int k = 0; k < s->npolicy_fds; k++)
 		close_fd(&s->policy_fds[k]);
 	s->npolicy_fds = 0;
@@ -498,10 +570,33 @@ static int respawn(struct sup *s, unsigned int i, struct child *c, int *vcpu_end
 	return 0;
 }
 
+/* SPAWNED's fds after the pidfd and control end: those that are there, in IPC_SPAWN_FD_* order. */
+static size_t spawned_fds(const struct child *c, int vcpu_end, int *fds, uint32_t *which)
+{
+	size_t n = 0;
+
+	*which = 0;
+	fds[n++] = c->pidfd;
+	fds[n++] = c->ctl;
+	if (c->stat_fd >= 0) {
+		fds[n++] = c->stat_fd;
+		*which |= IPC_SPAWN_FD_STAT;
+	}
+	if (c->smaps_fd >= 0) {
+		fds[n++] = c->smaps_fd;
+		*which |= IPC_SPAWN_FD_SMAPS;
+	}
+	if (vcpu_end >= 0) {
+		fds[n++] = vcpu_end;
+		*which |= IPC_SPAWN_FD_CHAN;
+	}
+	return n;
+}
+
 static void spawner_answer(struct sup *s, int fd, const struct ipc_spawn *req)
 {
 	struct ipc_spawn r;
-	struct child c = { .ctl = -1, .pidfd = -1 };
+	struct child c = { .ctl = -1, .pidfd = -1, .stat_fd = -1, .smaps_fd = -1 };
 	int vcpu_end = -1, err = -EINVAL;
 
 	ipc_init(&r, IPC_SPAWNED, sizeof(r));
@@ -511,10 +606,11 @@ static void spawner_answer(struct sup *s, int fd, const struct ipc_spawn *req)
 	r.sp_errno = -err;
 	r.sp_pid = err == 0 ? c.pid : 0;
 	if (err == 0) {
-		int fds[3] = { c.pidfd, c.ctl, vcpu_end };
+		int fds[IPC_MAX_FDS];
+		size_t n = spawned_fds(&c, vcpu_end, fds, &r.sp_fds);
 
-		err = ipc_send_fds(fd, &r, fds, nitems(fds));
-		for (size_t k = 0; k < nitems(fds); k++)
+		err = ipc_send_fds(fd, &r, fds, n);
+		for (size_t k = 0; k < n; k++)
 			close(fds[k]);
 	} else {
 		err = ipc_send(fd, &r);
@@ -582,6 +678,7 @@ int vm_start_spawner(struct sup *s)
 		return -errno;
 	c->exited = 0;
 	c->ready = 1;
+	control_proc_open(s, c);
 	return 0;
 }
 

@@ -322,6 +322,28 @@ static int cpu_kicked(struct vcpu *v)
 	return cpu_stopping(v->vm);
 }
 
+/*
+ * While the VM is paused, wait; the last thread to wait wakes the main thread,
+ * which tells the supervisor. 0 if the VM is stopping.
+ */
+static int cpu_pause_point(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if (!__atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE))
+		return !cpu_stopping(vm);
+	pthread_mutex_lock(&vm->go_lock);
+	if (vm->paused && !vm->stop) {
+		if (++vm->npaused == vm->cfg.cv_nvcpus)
+			vm_wake_main(vm);
+		while (vm->paused && !vm->stop)
+			pthread_cond_wait(&vm->go_cond, &vm->go_lock);
+		vm->npaused--;
+	}
+	pthread_mutex_unlock(&vm->go_lock);
+	return !cpu_stopping(vm);
+}
+
 static void *cpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -331,7 +353,7 @@ static void *cpu_thread(void *arg)
 		return NULL;
 	unsigned int again = 0;
 
-	while (!cpu_stopping(v->vm)) {
+	while (cpu_pause_point(v)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			/* EAGAIN: an AP left the wait-for-SIPI state and must simply run
 			 * again; the same answer over and over means KVM cannot run this
@@ -404,12 +426,9 @@ void cpu_go(struct vm *vm)
 	pthread_mutex_unlock(&vm->go_lock);
 }
 
-void cpu_stop_all(struct vm *vm)
+/* Out of KVM_RUN now, or at once if it is about to enter it (immediate_exit). */
+static void cpu_kick_all(struct vm *vm)
 {
-	pthread_mutex_lock(&vm->go_lock);
-	vm->stop = 1;
-	pthread_cond_broadcast(&vm->go_cond);
-	pthread_mutex_unlock(&vm->go_lock);
 	for (unsigned int i = 0; i < vm->cfg.cv_nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -418,6 +437,35 @@ void cpu_stop_all(struct vm *vm)
 		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		pthread_kill(v->thread, SIGUSR1);
 	}
+}
+
+void cpu_pause(struct vm *vm, int on)
+{
+	pthread_mutex_lock(&vm->go_lock);
+	__atomic_store_n(&vm->paused, on, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->go_cond);
+	pthread_mutex_unlock(&vm->go_lock);
+	if (on)
+		cpu_kick_all(vm);
+}
+
+int cpu_paused(struct vm *vm)
+{
+	int all;
+
+	pthread_mutex_lock(&vm->go_lock);
+	all = vm->paused && vm->npaused == vm->cfg.cv_nvcpus;
+	pthread_mutex_unlock(&vm->go_lock);
+	return all;
+}
+
+void cpu_stop_all(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->go_lock);
+	vm->stop = 1;
+	pthread_cond_broadcast(&vm->go_cond);
+	pthread_mutex_unlock(&vm->go_lock);
+	cpu_kick_all(vm);
 	for (unsigned int i = 0; i < vm->cfg.cv_nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 

@@ -124,6 +124,7 @@ static int on_cfg_vcpu_dev(void *arg, const void *msg)
 
 	if (c->vm.ndevs >= LAYOUT_MAX_DEVICES || !ipc_str_ok(m->cd_name, sizeof(m->cd_name)) ||
 	    !dev_window_ok(m) || dev_overlaps(&c->vm, m) || m->cd_gsi >= LAYOUT_IOAPIC_PINS ||
+	    (c->vm.irq_fd >= 0 && m->cd_gsi == c->vm.irq_gsi) ||
 	    !runtime_fd_ok(m->cd_chan_fd) || !runtime_fd_ok_or_none(m->cd_irq_fd) ||
 	    m->cd_nqueues > IPC_MAX_QUEUES || !sync_offsets_ok(m))
 		return -EPROTO;
@@ -159,6 +160,24 @@ static int on_cfg_vcpu_dev(void *arg, const void *msg)
 	if (err < 0)
 		return err;
 	return runtime_bind(&c->rt, "CHAN_FD", d->fd) < 0 ? -EPROTO : 0;
+}
+
+/* The supervisor's interrupt line (the power button's GED): its own GSI, no device's. */
+static int on_cfg_vcpu_irq(void *arg, const void *msg)
+{
+	struct ctx *c = arg;
+	const struct ipc_cfg_vcpu_irq *m = msg;
+
+	if (c->vm.irq_fd >= 0 || !runtime_fd_ok(m->ci_fd) || m->ci_gsi == 0 ||
+	    m->ci_gsi >= LAYOUT_IOAPIC_PINS)
+		return -EPROTO;
+	for (unsigned int i = 0; i < c->vm.ndevs; i++) {
+		if (c->vm.devs[i].gsi == m->ci_gsi)
+			return -EPROTO;
+	}
+	c->vm.irq_fd = m->ci_fd;
+	c->vm.irq_gsi = m->ci_gsi;
+	return 0;
 }
 
 /* Every fd this process holds is below this: vCPU fds, devices' fds, memfds. */
@@ -228,6 +247,26 @@ static int on_start(void *arg, const void *msg)
 	return 0;
 }
 
+/* VCPU_PAUSE: pausing answers once every vCPU waits (report_events); resuming at once. */
+static int on_pause(void *arg, const void *msg)
+{
+	struct ctx *c = arg;
+	const struct ipc_vcpu_pause *m = msg;
+	struct ipc_vcpu_pause r;
+
+	if (m->vp_pause > 1)
+		return -EPROTO;
+	cpu_pause(&c->vm, (int)m->vp_pause);
+	if (m->vp_pause) {
+		c->vm.pause_owed = 1;
+		vm_wake_main(&c->vm);
+		return 0;
+	}
+	c->vm.pause_owed = 0;
+	ipc_init(&r, IPC_VCPU_PAUSED, sizeof(r));
+	return ipc_send(IPC_FD_CONTROL, &r);
+}
+
 /* A restarted device's channel (--on-device-failure restart). */
 static int on_dev_swap(void *arg, const void *msg)
 {
@@ -250,9 +289,11 @@ err_close:
 static const struct ipc_handler control_table[] = {
 	{ IPC_CFG_VCPU, sizeof(struct ipc_cfg_vcpu), ST_BOOT, on_cfg_vcpu },
 	{ IPC_CFG_VCPU_DEV, sizeof(struct ipc_cfg_vcpu_dev), ST_BOOT, on_cfg_vcpu_dev },
+	{ IPC_CFG_VCPU_IRQ, sizeof(struct ipc_cfg_vcpu_irq), ST_BOOT, on_cfg_vcpu_irq },
 	{ IPC_CFG_DONE, sizeof(struct ipc_empty), ST_BOOT, on_cfg_done },
 	{ IPC_START, sizeof(struct ipc_empty), ST_READY, on_start },
 	{ IPC_VCPU_DEV_SWAP, sizeof(struct ipc_vcpu_dev_swap), ST_RUN, on_dev_swap },
+	{ IPC_VCPU_PAUSE, sizeof(struct ipc_vcpu_pause), ST_RUN, on_pause },
 };
 
 /* The devices that failed since the last look, each told once. */
@@ -290,6 +331,14 @@ static int report_events(struct ctx *c)
 
 	(void)!read(c->vm.exit_evfd, &v, sizeof(v));
 	err = report_failures(c);
+	if (err == 0 && c->vm.pause_owed && cpu_paused(&c->vm)) {
+		struct ipc_vcpu_pause r;
+
+		c->vm.pause_owed = 0;
+		ipc_init(&r, IPC_VCPU_PAUSED, sizeof(r));
+		r.vp_pause = 1;
+		err = ipc_send(IPC_FD_CONTROL, &r);
+	}
 	if (err < 0 || !__atomic_load_n(&c->vm.exiting, __ATOMIC_ACQUIRE))
 		return err;
 	/* What the guest wrote before its end reaches the devices before the supervisor
@@ -345,6 +394,7 @@ int main(int argc, char **argv)
 	runtime_init(&c.rt, argv[0] && argv[0][0] ? argv[0] : "bulkhead-vcpu", "vcpu", 1);
 	c.vm.kvm_fd = -1;
 	c.vm.vm_fd = -1;
+	c.vm.irq_fd = -1;
 	for (unsigned int i = 0; i < LAYOUT_MAX_MEM_REGIONS; i++)
 		c.vm.mem.regions[i].fd = -1;
 	pthread_mutex_init(&c.vm.exit_lock, NULL);

@@ -101,6 +101,14 @@ struct vm {
 	pthread_cond_t go_cond;
 	int go; /* START arrived */
 	unsigned int nparked; /* threads waiting for START */
+	/* VCPU_PAUSE, under go_lock: the threads are to wait (paused), how many do
+	 * (npaused), and whether the supervisor is owed a VCPU_PAUSED when all do. */
+	int paused;
+	unsigned int npaused;
+	int pause_owed;
+	/* CFG_VCPU_IRQ: an eventfd the supervisor writes, registered as irqfd, or -1. */
+	int irq_fd;
+	uint32_t irq_gsi;
 	/* Channels holding posted writes, and whether the main thread looks at them
 	 * every VCPU_HOLD_NS (chan.c: chan_hold_timeout_ms). Atomic. */
 	unsigned int nholding;
@@ -142,6 +150,10 @@ int cpu_create_all(struct vm *vm) __attribute__((warn_unused_result));
 int cpu_create_threads(struct vm *vm) __attribute__((warn_unused_result));
 /* cpu_go: let the vCPU threads run the guest. */
 void cpu_go(struct vm *vm);
+/* cpu_pause: stop every vCPU (on: each leaves KVM_RUN and waits) or let them run (off). */
+void cpu_pause(struct vm *vm, int on);
+/* cpu_paused: every vCPU thread is waiting in a pause. */
+int cpu_paused(struct vm *vm);
 /* cpu_stop_all: kick every vCPU out of KVM_RUN and join its thread. */
 void cpu_stop_all(struct vm *vm);
 /* cpu_dump: log the registers of v (after an error exit). */

@@ -141,10 +141,15 @@ int vm_create(struct vm *vm)
 
 int vm_create_slots(struct vm *vm)
 {
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)vm->irq_fd, .gsi = vm->irq_gsi };
 	int err = vm_set_memory(vm);
 
 	for (unsigned int i = 0; err == 0 && i < vm->ndevs; i++)
 		err = vm_set_device_fds(vm, &vm->devs[i]);
+	if (err == 0 && vm->irq_fd >= 0 && ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		log_warn("KVM_IRQFD gsi %u (the power button)", vm->irq_gsi);
+		err = -errno;
+	}
 	return err;
 }
 

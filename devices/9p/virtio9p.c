@@ -38,10 +38,12 @@ static int p9_request(struct virtio_dev *vd, unsigned int q)
 	size_t len = p9_handle(&d->srv, c->iov, c->nread, c->iov + c->nread, c->nwrite);
 
 	if (len == 0) {
+		virtio_count(&d->vd, 0, 0, 1);
 		virtio_fail(&d->vd, q, "9p request without room for a reply");
 		return -1;
 	}
 	virtq_push(&d->vd.queues[q], c->head, (uint32_t)len);
+	virtio_count(&d->vd, 1, c->read_len + len, 0); /* the T-message and its R-message */
 	return 0;
 }
 

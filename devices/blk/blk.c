@@ -164,6 +164,7 @@ static uint8_t blk_data(struct blk *b, int write, const struct blk_req_hdr *h, u
 	}
 	if (!write)
 		*written = (uint32_t)len;
+	b->moved = len;
 	return VIRTIO_BLK_S_OK;
 }
 
@@ -265,6 +266,7 @@ static int blk_request(struct virtio_dev *vd, unsigned int q)
 		virtio_fail(&b->vd, q, "request without a writable status byte");
 		return -1;
 	}
+	b->moved = 0;
 	if (c->read_len < sizeof(h)) {
 		status = VIRTIO_BLK_S_IOERR; /* the header is missing or write-only */
 	} else {
@@ -273,6 +275,7 @@ static int blk_request(struct virtio_dev *vd, unsigned int q)
 	}
 	virtq_write_chain(c, c->write_len - 1, &status, 1);
 	virtq_push(&b->vd.queues[q], c->head, written + 1);
+	virtio_count(&b->vd, 1, b->moved, status != VIRTIO_BLK_S_OK);
 	return 0;
 }
 

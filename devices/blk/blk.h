@@ -61,6 +61,7 @@ struct blk {
 	struct blk_config config;
 	struct virtq_chain chain;
 	struct iovec iov[VIRTQ_MAX_SEGS];
+	uint64_t moved; /* data bytes the request being served moved */
 	void *bounce; /* for direct=on requests whose buffers are not aligned */
 	size_t bounce_len;
 };

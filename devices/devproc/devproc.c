@@ -39,12 +39,30 @@ static int epoll_add(int ep, int fd, uint64_t tag)
 	return 0;
 }
 
+/* One more of a counter of this process's, if it keeps them. */
+static void count(struct devproc *dp, size_t off, uint64_t n)
+{
+	if (dp->counters)
+		ipc_count((uint64_t *)(void *)((char *)dp->counters + off), n);
+}
+
+void devproc_count(struct devproc *dp, uint64_t requests, uint64_t bytes, uint64_t errors)
+{
+	count(dp, offsetof(struct ipc_counters, ct_requests), requests);
+	count(dp, offsetof(struct ipc_counters, ct_bytes), bytes);
+	count(dp, offsetof(struct ipc_counters, ct_errors), errors);
+}
+
 void devproc_irq(struct devproc *dp)
 {
 	uint64_t one = 1;
 
-	if (dp->cfg.cd_irq_fd != IPC_FD_NONE && write(dp->cfg.cd_irq_fd, &one, sizeof(one)) < 0)
+	if (dp->cfg.cd_irq_fd == IPC_FD_NONE)
+		return;
+	if (write(dp->cfg.cd_irq_fd, &one, sizeof(one)) < 0)
 		log_warn("irqfd");
+	else
+		count(dp, offsetof(struct ipc_counters, ct_interrupts), 1);
 }
 
 void devproc_set_input(struct devproc *dp, int fd)
@@ -150,6 +168,7 @@ static int shadow_map(struct devproc *dp)
 	dp->shadow = runtime_map_shadow(dp->cfg.cd_shadow_fd, PROT_READ | PROT_WRITE);
 	if (!dp->shadow)
 		return -errno;
+	dp->counters = (struct ipc_counters *)(void *)((char *)dp->shadow + IPC_COUNTERS_OFF);
 	/* A replacement counts on from its predecessor: the vcpu process's count of
 	 * writes sent goes on over the restart (its own value; a lie harms only us). */
 	if (dp->cfg.cd_flags & IPC_DEV_F_RESTORE)
@@ -357,6 +376,7 @@ static int on_io_read(void *arg, const void *msg)
 	if (!io_valid(dp, io))
 		return -EPROTO;
 	dp->reads++;
+	count(dp, offsetof(struct ipc_counters, ct_reads), 1);
 	return reply(dp, io->io_seq, dp->ops->window->io_read(dp, io->io_offset, io->io_size));
 }
 
@@ -369,6 +389,7 @@ static int on_io_write(void *arg, const void *msg)
 	if (!io_valid(dp, io))
 		return -EPROTO;
 	dp->ops->window->io_write(dp, io->io_offset, io->io_size, io->io_data);
+	count(dp, offsetof(struct ipc_counters, ct_writes), 1);
 	state_save(dp);
 	shadow_applied(dp);
 	return io->h.ih_type == IPC_IO_WRITE_SYNC ? reply(dp, io->io_seq, 0) : 0;
@@ -412,8 +433,12 @@ static int queue_kick(struct devproc *dp, unsigned int q)
 {
 	uint64_t v;
 
-	if (read(dp->cfg.cd_queue_fd[q], &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return -errno;
+	if (read(dp->cfg.cd_queue_fd[q], &v, sizeof(v)) < 0) {
+		if (errno != EAGAIN)
+			return -errno;
+	} else {
+		count(dp, offsetof(struct ipc_counters, ct_notifications), v);
+	}
 	if (!dp->ops->window->queue_notify)
 		return 0;
 	return dp->ops->window->queue_notify(dp, q);

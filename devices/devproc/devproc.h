@@ -97,6 +97,8 @@ struct devproc {
 	int chan_closed; /* the vcpu process has gone */
 	/* IPC_DEV_F_SHADOW: the register shadow the device keeps current, else NULL. */
 	struct ipc_shadow *shadow;
+	/* The counters the supervisor reads (ipc.h), in the shadow page; NULL without one. */
+	struct ipc_counters *counters;
 	/* IPC_DEV_F_STATE: the state page the device keeps current, else NULL; with
 	 * IPC_DEV_F_RESTORE, a copy of what the process it replaces left there. */
 	struct ipc_state *state;
@@ -116,6 +118,8 @@ int devproc_main(const struct devproc_ops *ops, void *priv, int argc, char **arg
 /* devproc_state_live: the state page's live area (IPC_STATE_LIVE bytes, written through),
  * or NULL: without a state page, and in a replacement until it has restored. */
 void *devproc_state_live(struct devproc *dp);
+/* devproc_count: add to the device's counters (ipc.h, struct ipc_counters), if it keeps any. */
+void devproc_count(struct devproc *dp, uint64_t requests, uint64_t bytes, uint64_t errors);
 /* devproc_irq: pulse the device's interrupt (write its irqfd). */
 void devproc_irq(struct devproc *dp);
 /* devproc_set_input: the fd input() reads (from the kind's message), in cfg(). */

@@ -133,9 +133,11 @@ static void net_tx_one(struct net *n)
 	}
 	n->stats.tx_frames++;
 	n->stats.tx_bytes += c->read_len - NET_HDR_LEN;
+	virtio_count(&n->vd, 1, c->read_len - NET_HDR_LEN, 0);
 	return;
 drop:
 	n->stats.tx_dropped++;
+	virtio_count(&n->vd, 0, 0, 1);
 }
 
 static void net_tx(struct net *n)
@@ -188,6 +190,7 @@ static int net_rx_place(struct net *n)
 			/* A whole ring of these buffers cannot hold it (and rx_heads has no more room). */
 			virtq_unpop(q, k);
 			n->stats.rx_dropped++;
+		virtio_count(&n->vd, 0, 0, 1);
 			return 1;
 		}
 		e = virtq_pop(q, n->vd.mem, &n->chain);
@@ -211,6 +214,7 @@ static int net_rx_place(struct net *n)
 			 * frame, not the buffer, and never split a frame. */
 			virtq_unpop(q, 1);
 			n->stats.rx_dropped++;
+		virtio_count(&n->vd, 0, 0, 1);
 			return 1;
 		}
 		if (off == 0)
@@ -247,6 +251,7 @@ static int net_rx_place(struct net *n)
 	}
 	n->stats.rx_frames++;
 	n->stats.rx_bytes += len - NET_HDR_LEN;
+	virtio_count(&n->vd, 1, len - NET_HDR_LEN, 0);
 	return 1;
 }
 
@@ -261,6 +266,7 @@ static int net_rx_read(struct net *n)
 		return errno == EAGAIN ? 0 : -errno;
 	if ((size_t)r < NET_HDR_LEN) {
 		n->stats.rx_dropped++;
+		virtio_count(&n->vd, 0, 0, 1);
 		return 1; /* nothing a guest could use; read on */
 	}
 	n->frame_len = (size_t)r;

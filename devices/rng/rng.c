@@ -112,6 +112,7 @@ static void rng_serve(struct rng *r)
 	while (!r->waiting && virtio_queue_live(&r->vd, 0)) {
 		enum virtq_error e = virtq_pop(q, r->vd.mem, &r->chain);
 		int64_t n;
+		int failed;
 
 		if (e == VIRTQ_EMPTY) {
 			if (!virtq_arm_notify(q))
@@ -127,7 +128,8 @@ static void rng_serve(struct rng *r)
 			rng_wait(r, q);
 			break;
 		}
-		if (n > 0 && fill_chain(r, (uint64_t)n) < 0) {
+		failed = n > 0 && fill_chain(r, (uint64_t)n) < 0;
+		if (failed) {
 			log_warn("rng: getrandom");
 			n = 0; /* the host failed: the guest gets nothing this time */
 		}
@@ -137,6 +139,7 @@ static void rng_serve(struct rng *r)
 		r->stats.bytes += (uint64_t)n;
 		r->stats.empty += n == 0;
 		virtq_push(q, r->chain.head, (uint32_t)n);
+		virtio_count(&r->vd, 1, (uint64_t)n, (uint64_t)failed);
 		pushed = 1;
 	}
 	if (pushed)

@@ -55,6 +55,7 @@ static void serial_write_out(struct serial *s)
 		}
 		off += (size_t)n;
 	}
+	devproc_count(s->dp, 0, off, 0);
 	s->out_len = 0;
 }
 
@@ -181,6 +182,7 @@ static int serial_input(struct devproc *dp)
 		return devproc_watch_input(dp, 0);
 	}
 	uart_rx(&s->uart, buf, (size_t)n);
+	devproc_count(dp, 0, (uint64_t)n, 0);
 	serial_publish(s);
 	return 0;
 }

@@ -18,6 +18,7 @@ void virtio_dp_attach(struct virtio_dev *vd, struct devproc *dp)
 {
 	vd->owner = dp;
 	vd->irq = dp_irq;
+	vd->counters = dp->counters;
 	if (dp->shadow)
 		virtio_shadow_attach(vd, dp->shadow);
 	if (devproc_state_live(dp))

@@ -199,6 +199,7 @@ struct virtio_dev {
 	uint32_t config_generation;
 	struct virtq queues[VIRTIO_MAX_QUEUES];
 	struct ipc_shadow *shadow; /* the register shadow kept current, or NULL */
+	struct ipc_counters *counters; /* the process's counters (in the shadow page), or NULL */
 	struct virtio_live *live; /* the restart state's live area kept current, or NULL */
 };
 
@@ -244,6 +245,17 @@ void virtio_fail(struct virtio_dev *vd, unsigned int q, const char *why);
 int virtio_queue_live(const struct virtio_dev *vd, unsigned int q);
 /* virtio_has_feature: the driver accepted feature bit. */
 int virtio_has_feature(const struct virtio_dev *vd, unsigned int bit);
+
+/* virtio_count: add to the device's counters (ipc.h, struct ipc_counters), if it keeps any. */
+static inline void virtio_count(struct virtio_dev *vd, uint64_t requests, uint64_t bytes,
+				uint64_t errors)
+{
+	if (!vd->counters)
+		return;
+	ipc_count(&vd->counters->ct_requests, requests);
+	ipc_count(&vd->counters->ct_bytes, bytes);
+	ipc_count(&vd->counters->ct_errors, errors);
+}
 
 /*
  * Glue to the device-process runtime (devices/devproc): a virtio device

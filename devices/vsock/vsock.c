@@ -413,6 +413,7 @@ static void tx_pump(struct vsock *v)
 
 	v->tx_stalled = 0;
 	while (virtio_queue_live(&v->vd, VSOCK_TXQ)) {
+		uint64_t bytes, bad;
 		enum virtq_error e;
 
 		if (v->rst_len == VSOCK_RST_QUEUE) {
@@ -429,8 +430,11 @@ static void tx_pump(struct vsock *v)
 			virtio_needs_reset(&v->vd, VSOCK_TXQ, e);
 			break;
 		}
+		bytes = v->stats.tx_bytes;
+		bad = v->stats.bad_pkts;
 		tx_packet(v);
 		virtq_push(q, v->chain.head, 0);
+		virtio_count(&v->vd, 1, v->stats.tx_bytes - bytes, v->stats.bad_pkts - bad);
 		pushed = 1;
 	}
 	if (pushed)
@@ -552,6 +556,7 @@ static int rx_data(struct vsock *v, struct vconn *c, struct virtq *q)
 	virtq_push(q, v->chain.head, VSOCK_HDR_LEN + (uint32_t)n);
 	c->rx_cnt += (uint32_t)n;
 	v->stats.rx_bytes += (uint64_t)n;
+	virtio_count(&v->vd, 1, (uint64_t)n, 0);
 	return 1;
 }
 
@@ -606,6 +611,7 @@ static int rx_one(struct vsock *v)
 	}
 	virtq_write_chain(&v->chain, 0, &h, sizeof(h));
 	virtq_push(q, v->chain.head, VSOCK_HDR_LEN);
+	virtio_count(&v->vd, 1, 0, 0);
 	return 1;
 }
 

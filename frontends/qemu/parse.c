@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "ipc/ipc.h"
 
 #define QOPT_MAX 16 /* elements of one key=value list */
 #define QOPT_TEXT_MAX (8192 + PATH_MAX) /* one option value */
@@ -207,6 +208,16 @@ static int number(const char *s, uint64_t max, uint64_t *out)
 	if (errno || *end || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* A backend's id=: required, 1 to QEMU_ID_MAX - 1 bytes, and not one its kind has (taken). */
+static int id_check(struct parse *p, const char *id, int taken)
+{
+	if (!id || !*id || strlen(id) >= QEMU_ID_MAX)
+		return fail(p, "id= is required (1 to %d bytes)", QEMU_ID_MAX - 1);
+	if (taken)
+		return fail(p, "id=%s: given twice", id);
 	return 0;
 }
 
@@ -466,6 +477,15 @@ out:
 	return r;
 }
 
+static struct qemu_netdev *netdev_by_id(struct qemu_cmd *q, const char *id)
+{
+	for (unsigned int i = 0; i < q->nnetdevs; i++) {
+		if (strcmp(q->netdevs[i].id, id) == 0)
+			return &q->netdevs[i];
+	}
+	return NULL;
+}
+
 static int opt_netdev(struct parse *p, const char *arg)
 {
 	struct qemu_cmd *q = p->q;
@@ -486,16 +506,8 @@ static int opt_netdev(struct parse *p, const char *arg)
 		fail(p, "%s: bulkhead-qemu takes tap netdevs only", type ? type : "(no type)");
 		goto out;
 	}
-	if (!id || !*id || strlen(id) >= sizeof(n->id)) {
-		fail(p, "id= is required (1 to %zu bytes)", sizeof(n->id) - 1);
+	if (id_check(p, id, id && netdev_by_id(q, id)) < 0)
 		goto out;
-	}
-	for (unsigned int i = 0; i < q->nnetdevs; i++) {
-		if (strcmp(q->netdevs[i].id, id) == 0) {
-			fail(p, "id=%s: given twice", id);
-			goto out;
-		}
-	}
 	for (const char *const *k = (const char *const[]){ "script", "downscript", NULL }; *k; k++) {
 		v = qget(&qo, *k);
 		if (v && strcmp(v, "no") != 0) {
@@ -540,23 +552,22 @@ static int device_net(struct parse *p, struct qopts *qo)
 {
 	struct qemu_cmd *q = p->q;
 	const char *id = qget(qo, "netdev"), *mac = qget(qo, "mac");
-	unsigned int i;
+	struct qemu_netdev *n;
 
 	qget(qo, "id");
 	if (!id)
 		return fail(p, "netdev= is required");
-	for (i = 0; i < q->nnetdevs && strcmp(q->netdevs[i].id, id) != 0; i++)
-		;
-	if (i == q->nnetdevs)
+	n = netdev_by_id(q, id);
+	if (!n)
 		return fail(p, "netdev=%s: no -netdev with that id (give -netdev tap,id=%s,... first)", id, id);
-	if (q->netdevs[i].attached)
+	if (n->attached)
 		return fail(p, "netdev=%s is attached twice", id);
 	if (q->nnics == QEMU_MAX_NICS)
 		return fail(p, "at most %d NICs", QEMU_MAX_NICS);
 	if (qopts_done(p, qo) < 0)
 		return -1;
-	q->netdevs[i].attached = 1;
-	q->nics[q->nnics].netdev = i;
+	n->attached = 1;
+	q->nics[q->nnics].netdev = (unsigned int)(n - q->netdevs);
 	q->nics[q->nnics].mac = mac ? keep(p, mac) : NULL;
 	q->nnics++;
 	return 0;
@@ -579,13 +590,237 @@ static int device_debug_exit(struct parse *p, struct qopts *qo)
 	return 0;
 }
 
+static int rng_object_taken(const struct qemu_cmd *q, const char *id)
+{
+	for (unsigned int i = 0; i < q->nrng_objects; i++) {
+		if (strcmp(q->rng_objects[i], id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * -object rng-random,id=ID[,filename=/dev/urandom|/dev/random] or rng-builtin,id=ID: the host
+ * kernel's generator, which bulkhead-rng reads with getrandom(2) (as /dev/urandom, and as
+ * /dev/random since Linux 5.6). Another file, or rng-egd's daemon, it cannot read.
+ */
+static int opt_object(struct parse *p, const char *arg)
+{
+	struct qemu_cmd *q = p->q;
+	const char *type, *id, *file;
+	struct qopts qo;
+	int r = -1;
+
+	if (qopts_split(p, arg, "qom-type", &qo) < 0)
+		goto out;
+	type = qget(&qo, "qom-type");
+	id = qget(&qo, "id");
+	if (!type || (strcmp(type, "rng-random") != 0 && strcmp(type, "rng-builtin") != 0)) {
+		fail(p, "%s: bulkhead-qemu takes rng-random and rng-builtin objects only (bulkhead-rng "
+		     "reads getrandom(2))", type ? type : "(no type)");
+		goto out;
+	}
+	file = strcmp(type, "rng-random") == 0 ? qget(&qo, "filename") : NULL;
+	if (file && strcmp(file, "/dev/urandom") != 0 && strcmp(file, "/dev/random") != 0) {
+		fail(p, "filename=%s: bulkhead-rng reads the kernel's generator with getrandom(2) "
+		     "(filename=/dev/urandom or /dev/random)", file);
+		goto out;
+	}
+	if (q->nrng_objects == QEMU_MAX_RNG_OBJECTS) {
+		fail(p, "at most %d rng objects", QEMU_MAX_RNG_OBJECTS);
+		goto out;
+	}
+	if (id_check(p, id, id && rng_object_taken(q, id)) < 0 || qopts_done(p, &qo) < 0)
+		goto out;
+	snprintf(q->rng_objects[q->nrng_objects++], QEMU_ID_MAX, "%s", id);
+	r = 0;
+out:
+	free(qo.text);
+	return r;
+}
+
+/*
+ * QEMU's virtio-rng hands out max-bytes every period ms (by default 2^63 - 1 every 65536 ms: no
+ * limit); bulkhead's --rng rate= is their average, whole bytes per second (kinds/rng.c), with
+ * bursts of at most one second's worth. 0 in *rate: no limit.
+ */
+static int rng_rate(struct parse *p, const char *max, const char *period, uint64_t *rate)
+{
+	uint64_t bytes = INT64_MAX, ms = 1 << 16;
+	unsigned __int128 per_s;
+
+	*rate = 0;
+	if (max && number(max, INT64_MAX, &bytes) < 0)
+		return fail(p, "max-bytes=%s: a number of bytes below 2^63", max);
+	if (period && (number(period, UINT32_MAX, &ms) < 0 || ms == 0))
+		return fail(p, "period=%s: a number of milliseconds from 1 to 2^32 - 1", period);
+	per_s = (unsigned __int128)bytes * 1000 / ms;
+	if (per_s > IPC_RNG_RATE_MAX) {
+		if (max)
+			note(p, "max-bytes=%s every %llu ms: no limit (above bulkhead's highest rate, %llu "
+			     "bytes per second)", max, (unsigned long long)ms, (unsigned long long)IPC_RNG_RATE_MAX);
+		return 0;
+	}
+	if (per_s == 0)
+		return fail(p, "max-bytes=%llu every %llu ms: less than bulkhead's lowest rate, 1 byte per "
+			    "second", (unsigned long long)bytes, (unsigned long long)ms);
+	if ((unsigned __int128)bytes * 1000 % ms)
+		note(p, "max-bytes=%llu every %llu ms: rate=%llu bytes per second, rounded down",
+		     (unsigned long long)bytes, (unsigned long long)ms, (unsigned long long)per_s);
+	*rate = (uint64_t)per_s;
+	return 0;
+}
+
+/* virtio-rng-*[,rng=ID][,max-bytes=N][,period=MS][,id=]: bulkhead has one. */
 static int device_rng(struct parse *p, struct qopts *qo)
 {
+	struct qemu_cmd *q = p->q;
+	const char *obj = qget(qo, "rng"), *max = qget(qo, "max-bytes"), *period = qget(qo, "period");
+
 	qget(qo, "id");
+	if (q->rng)
+		return fail(p, "bulkhead has one virtio-rng device");
+	if (obj && !rng_object_taken(q, obj))
+		return fail(p, "rng=%s: no -object rng-random or rng-builtin with that id (give -object "
+			    "rng-random,id=%s first)", obj, obj);
+	if (qopts_done(p, qo) < 0 || rng_rate(p, max, period, &q->rng_rate) < 0)
+		return -1;
+	q->rng = 1;
+	return 0;
+}
+
+static struct qemu_fsdev *fsdev_by_id(struct qemu_cmd *q, const char *id)
+{
+	for (unsigned int i = 0; i < q->nfsdevs; i++) {
+		if (strcmp(q->fsdevs[i].id, id) == 0)
+			return &q->fsdevs[i];
+	}
+	return NULL;
+}
+
+/* The 9p device of fsdev f, with its mount tag: bulkhead's --fs. */
+static int add_share(struct parse *p, struct qemu_fsdev *f, const char *tag)
+{
+	struct qemu_cmd *q = p->q;
+
+	if (!tag)
+		return fail(p, "mount_tag= is required");
+	if (f->tag)
+		return fail(p, "fsdev %s is attached twice", f->id);
+	f->tag = keep(p, tag);
+	if (!f->tag)
+		return -1;
+	q->shares[q->nshares++] = (unsigned int)(f - q->fsdevs);
+	return 0;
+}
+
+/*
+ * The keys -fsdev and -virtfs share: local,path=DIR,security_model=none[,readonly=on]. bulkhead's
+ * 9p server runs as its jail's unprivileged user and keeps no ownership of its own: the guest sees
+ * the host's owners and modes, and what it creates belongs to the server's user, as with QEMU's
+ * security_model=none run by an ordinary user. passthrough (the guest's ids on the host, QEMU as
+ * root) and the mapped models (the guest's ids in xattrs or files) it cannot honour.
+ */
+static int fsdev_fill(struct parse *p, struct qopts *qo, struct qemu_fsdev *f)
+{
+	const char *driver = qget(qo, "fsdriver"), *path = qget(qo, "path");
+	const char *model = qget(qo, "security_model"), *v;
+
+	if (!driver || strcmp(driver, "local") != 0)
+		return fail(p, "%s: bulkhead-qemu takes local fsdevs only", driver ? driver : "(no driver)");
+	if (!path || !*path)
+		return fail(p, "path= is required");
+	if (!model)
+		return fail(p, "security_model= is required (bulkhead's 9p is security_model=none)");
+	if (strcmp(model, "passthrough") == 0)
+		return fail(p, "security_model=passthrough: bulkhead's 9p server is unprivileged, so what "
+			    "the guest creates belongs to it, not to the guest's ids (security_model=none)");
+	if (strcmp(model, "mapped") == 0 || strcmp(model, "mapped-xattr") == 0 ||
+	    strcmp(model, "mapped-file") == 0)
+		return fail(p, "security_model=%s: bulkhead's 9p stores no guest owners or modes: the guest "
+			    "sees the host's (security_model=none)", model);
+	if (strcmp(model, "none") != 0)
+		return fail(p, "security_model=%s: bulkhead's 9p is security_model=none", model);
+	if ((v = qget(qo, "readonly")) && on_off(p, "readonly", v, &f->readonly) < 0)
+		return -1;
+	f->path = keep(p, path);
+	return f->path ? 0 : -1;
+}
+
+/* -fsdev local,id=ID,... (attached by a -device virtio-9p-*), or -virtfs local,mount_tag=TAG,...
+ * (attached at once; its id defaults to the tag, as QEMU's). */
+static int add_fsdev(struct parse *p, const char *arg, int virtfs)
+{
+	struct qemu_cmd *q = p->q;
+	struct qemu_fsdev *f;
+	const char *id, *tag = NULL;
+	struct qopts qo;
+	int r = -1;
+
+	if (q->nfsdevs == QEMU_MAX_FSDEVS)
+		return fail(p, "at most %d shared directories", QEMU_MAX_FSDEVS);
+	f = &q->fsdevs[q->nfsdevs];
+	memset(f, 0, sizeof(*f));
+	if (qopts_split(p, arg, "fsdriver", &qo) < 0 || fsdev_fill(p, &qo, f) < 0)
+		goto out;
+	id = qget(&qo, "id");
+	if (virtfs) {
+		tag = qget(&qo, "mount_tag");
+		if (!tag) {
+			fail(p, "mount_tag= is required");
+			goto out;
+		}
+		id = id ? id : tag;
+	}
+	if (id_check(p, id, id && fsdev_by_id(q, id)) < 0 || qopts_done(p, &qo) < 0)
+		goto out;
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	q->nfsdevs++;
+	r = virtfs ? add_share(p, f, tag) : 0;
+out:
+	free(qo.text);
+	return r;
+}
+
+static int opt_fsdev(struct parse *p, const char *arg)
+{
+	return add_fsdev(p, arg, 0);
+}
+
+static int opt_virtfs(struct parse *p, const char *arg)
+{
+	return add_fsdev(p, arg, 1);
+}
+
+/* virtio-9p-*,fsdev=ID,mount_tag=TAG[,id=] */
+static int device_9p(struct parse *p, struct qopts *qo)
+{
+	const char *id = qget(qo, "fsdev"), *tag = qget(qo, "mount_tag");
+	struct qemu_fsdev *f;
+
+	qget(qo, "id");
+	if (!id)
+		return fail(p, "fsdev= is required");
+	f = fsdev_by_id(p->q, id);
+	if (!f)
+		return fail(p, "fsdev=%s: no -fsdev with that id (give -fsdev local,id=%s,... first)", id, id);
 	if (qopts_done(p, qo) < 0)
 		return -1;
-	p->q->rng = 1;
-	return 0;
+	return add_share(p, f, tag);
+}
+
+/*
+ * vhost-vsock-* and vhost-user-vsock-*: no faithful translation. Host programs reach a QEMU guest
+ * through the host kernel's AF_VSOCK (or a vhost-user daemon QEMU's command line does not
+ * describe); bulkhead's vsock is Firecracker's hybrid, UNIX sockets at a path of its own.
+ */
+static int device_vsock(struct parse *p, struct qopts *qo)
+{
+	const char *cid = qget(qo, "guest-cid");
+
+	return fail(p, "%s: bulkhead's vsock is Firecracker's hybrid (host programs use UNIX sockets, "
+		    "not AF_VSOCK): give bulkhead's --vsock cid=%s,uds=PATH in BULKHEAD_QEMU_OPTIONS",
+		    qget(qo, "driver"), cid ? cid : "N");
 }
 
 static const struct {
@@ -599,6 +834,12 @@ static const struct {
 	{ "isa-debug-exit", device_debug_exit },
 	{ "virtio-rng-device", device_rng },
 	{ "virtio-rng-pci", device_rng },
+	{ "virtio-9p-device", device_9p },
+	{ "virtio-9p-pci", device_9p },
+	{ "vhost-vsock-device", device_vsock },
+	{ "vhost-vsock-pci", device_vsock },
+	{ "vhost-user-vsock-device", device_vsock },
+	{ "vhost-user-vsock-pci", device_vsock },
 };
 
 static int opt_device(struct parse *p, const char *arg)
@@ -616,11 +857,8 @@ static int opt_device(struct parse *p, const char *arg)
 			goto out;
 		}
 	}
-	if (driver && strncmp(driver, "virtio-9p", 9) == 0)
-		fail(p, "%s: not supported yet (bulkhead-qemu has no 9p translation)", driver);
-	else
-		fail(p, "%s: not a device bulkhead-qemu takes (virtio-blk-*, virtio-net-*, "
-		     "virtio-rng-*, isa-debug-exit)", driver ? driver : "(no driver)");
+	fail(p, "%s: not a device bulkhead-qemu takes (virtio-blk-*, virtio-net-*, virtio-rng-*, "
+	     "virtio-9p-*, isa-debug-exit)", driver ? driver : "(no driver)");
 out:
 	free(qo.text);
 	return r;
@@ -653,13 +891,11 @@ out:
 static int opt_refused(struct parse *p, const char *arg)
 {
 	(void)arg;
-	if (strcmp(p->opt, "-daemonize") == 0)
+	if (strstr(p->opt, "daemonize"))
 		return fail(p, "bulkhead stays in the foreground: its exit status is the guest's verdict "
 			    "(run it in the background from the shell)");
-	if (strcmp(p->opt, "-pidfile") == 0)
-		return fail(p, "not supported: bulkhead-qemu execs bulkhead, whose pid is the one it was "
-			    "started with ($! in a shell)");
-	return fail(p, "not supported yet (bulkhead-qemu has no 9p translation)");
+	return fail(p, "not supported: bulkhead-qemu execs bulkhead, whose pid is the one it was "
+		    "started with ($! in a shell)");
 }
 
 #define SET_FLAG(fname, field) \
@@ -714,8 +950,9 @@ static const struct qemu_option {
 	{ "device", 1, opt_device },
 	{ "pidfile", 1, opt_refused },
 	{ "daemonize", 0, opt_refused },
-	{ "fsdev", 1, opt_refused },
-	{ "virtfs", 1, opt_refused },
+	{ "fsdev", 1, opt_fsdev },
+	{ "virtfs", 1, opt_virtfs },
+	{ "object", 1, opt_object },
 	{ "version", 0, opt_info },
 	{ "help", 0, opt_info },
 	{ "h", 0, opt_info },

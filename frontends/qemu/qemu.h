@@ -20,10 +20,12 @@
 #define QEMU_MAX_DRIVES 16
 #define QEMU_MAX_NETDEVS 8
 #define QEMU_MAX_NICS 8
+#define QEMU_MAX_FSDEVS 8 /* -fsdev and -virtfs */
+#define QEMU_MAX_RNG_OBJECTS 4 /* -object rng-random|rng-builtin */
 #define QEMU_ID_MAX 64
-#define QEMU_OUT_ARGS 96 /* bulkhead argv entries */
-#define QEMU_OUT_BYTES (64 * 1024 + 24 * PATH_MAX) /* their text */
-#define QEMU_KEPT_BYTES (16 * 1024 + 24 * PATH_MAX) /* unescaped values the command keeps */
+#define QEMU_OUT_ARGS 112 /* bulkhead argv entries */
+#define QEMU_OUT_BYTES (64 * 1024 + 32 * PATH_MAX) /* their text */
+#define QEMU_KEPT_BYTES (16 * 1024 + 32 * PATH_MAX) /* unescaped values the command keeps */
 
 enum qemu_serial {
 	QEMU_SERIAL_DEFAULT = 0, /* not given: QEMU's default for the other options */
@@ -56,6 +58,14 @@ struct qemu_disk {
 	const char *serial; /* or NULL */
 };
 
+/* -fsdev local (or the one a -virtfs makes): a directory; attached by its 9p device. */
+struct qemu_fsdev {
+	char id[QEMU_ID_MAX];
+	const char *path;
+	const char *tag; /* mount_tag= of the 9p device that attached it, NULL until one did */
+	int readonly;
+};
+
 /* What the command line asked for; strings point into argv. */
 struct qemu_cmd {
 	int verbose; /* BULKHEAD_QEMU_VERBOSE: notes on stderr, and bulkhead -v */
@@ -66,7 +76,11 @@ struct qemu_cmd {
 	enum qemu_serial serial;
 	const char *serial_file;
 	int nserials;
-	int nodefaults, nographic, no_reboot, snapshot, debug_exit, rng;
+	int nodefaults, nographic, no_reboot, snapshot, debug_exit;
+	int rng; /* a virtio-rng device */
+	uint64_t rng_rate; /* its max-bytes/period in bytes per second, 0: no limit */
+	char rng_objects[QEMU_MAX_RNG_OBJECTS][QEMU_ID_MAX]; /* -object rng-* ids */
+	unsigned int nrng_objects;
 	int acpi, pit; /* -1: not said (-machine acpi=, pit=) */
 	struct qemu_drive drives[QEMU_MAX_DRIVES];
 	unsigned int ndrives;
@@ -76,6 +90,10 @@ struct qemu_cmd {
 	unsigned int nnetdevs;
 	struct qemu_nic nics[QEMU_MAX_NICS];
 	unsigned int nnics;
+	struct qemu_fsdev fsdevs[QEMU_MAX_FSDEVS];
+	unsigned int nfsdevs;
+	unsigned int shares[QEMU_MAX_FSDEVS]; /* indices into fsdevs, in the order attached */
+	unsigned int nshares;
 	int info; /* -version or -help: print, run nothing */
 	char kept[QEMU_KEPT_BYTES]; /* the unescaped values above point here (or into argv) */
 	size_t nkept;

@@ -110,6 +110,7 @@ static const char *const kernel_keys[] = { "path", "cmdline", NULL };
 static const char *const initrd_keys[] = { "path", NULL };
 static const char *const serial_keys[] = { "file", NULL };
 static const char *const disk_keys[] = { "path", "readonly", "serial", "direct", "snapshot", NULL };
+static const char *const fs_keys[] = { "path", "tag", "readonly", NULL };
 
 static int out_kernel(struct out *w, const struct qemu_cmd *q)
 {
@@ -195,7 +196,38 @@ static int out_nics(struct out *w, const struct qemu_cmd *q)
 	return 0;
 }
 
-/* bulkhead's --name is [A-Za-z0-9_.-]{1,15}: other bytes become '-', longer names are cut. */
+static int out_shares(struct out *w, const struct qemu_cmd *q)
+{
+	for (unsigned int i = 0; i < q->nshares; i++) {
+		const struct qemu_fsdev *f = &q->fsdevs[q->shares[i]];
+
+		if (arg(w, "--fs") < 0 || arg_begin(w) < 0 || kv(w, 1, "path", f->path, 1, fs_keys, "path=") < 0 ||
+		    kv(w, 0, "tag", f->tag, 0, fs_keys, "mount_tag=") < 0 ||
+		    (f->readonly && put(w, ",readonly=on") < 0) || arg_end(w) < 0)
+			return -1;
+	}
+	for (unsigned int i = 0; i < q->nfsdevs; i++) {
+		if (!q->fsdevs[i].tag)
+			return fail(w, "-fsdev id=%s: no -device virtio-9p-*,fsdev=%s", q->fsdevs[i].id,
+				    q->fsdevs[i].id);
+	}
+	return 0;
+}
+
+/* Last: --rng alone is an option whose keys are optional, so nothing may follow it but an option. */
+static int out_rng(struct out *w, const struct qemu_cmd *q)
+{
+	if (!q->rng)
+		return 0;
+	if (arg(w, "--rng") < 0)
+		return -1;
+	if (!q->rng_rate)
+		return 0;
+	return arg_begin(w) < 0 || put(w, "rate=%llu", (unsigned long long)q->rng_rate) < 0 ? -1 : arg_end(w);
+}
+
+/* bulkhead's --name is [A-Za-z0-9_.-]{1,15}: other bytes become '-', longer names are cut. One
+ * that starts with "--" goes as --name=NAME: after --name, bulkhead would take it for an option. */
 static int out_name(struct out *w, const struct qemu_cmd *q)
 {
 	char name[NAME_MAX_LEN + 1];
@@ -212,6 +244,8 @@ static int out_name(struct out *w, const struct qemu_cmd *q)
 			  : '-';
 	}
 	name[i] = '\0';
+	if (strncmp(name, "--", 2) == 0)
+		return arg_begin(w) < 0 || put(w, "--name=%s", name) < 0 ? -1 : arg_end(w);
 	return arg(w, "--name") < 0 ? -1 : arg(w, name);
 }
 
@@ -238,11 +272,11 @@ int qemu_translate(const struct qemu_cmd *q, const char *bulkhead, struct qemu_o
 	o->used = 0;
 	if (arg(&w, bulkhead) < 0 || out_name(&w, q) < 0 || out_kernel(&w, q) < 0 ||
 	    out_machine(&w, q) < 0 || out_serial(&w, q) < 0 || out_disks(&w, q) < 0 ||
-	    out_nics(&w, q) < 0)
+	    out_nics(&w, q) < 0 || out_shares(&w, q) < 0)
 		return -1;
 	if (q->options && out_options(&w, q->options) < 0)
 		return -1;
 	if (q->verbose && arg(&w, "-v") < 0)
 		return -1;
-	return q->rng ? arg(&w, "--rng") : 0; /* last: a flag, or an option whose keys are optional */
+	return out_rng(&w, q);
 }

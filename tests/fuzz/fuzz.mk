@@ -15,7 +15,7 @@
 #
 # FUZZ_TARGETS=... picks targets; FUZZ_JOBS=2 runs that many at once;
 # FUZZ_KEEP=1 goes on from the corpus the last `make fuzz` grew.
-# The fuzz_proc_* targets start the real $(O)/bulkhead-{blk,net,serial,9p,rng,vsock}
+# The fuzz_proc_* targets start the real $(O)/bulkhead-{blk,net,serial,9p,rng,vsock,api}
 # jailed, so they need root (as the supervisor would); without it they are
 # skipped with a message. fuzz_proc_vcpu runs the test builds of bulkhead and
 # its vcpu and serial processes ($(O)/testhooks: make testhooks) with
@@ -55,18 +55,22 @@ FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_S
 	$(filter-out seccomp/policy-check.c,$(wildcard seccomp/*.c))
 # the protocol layer of devices/9p (no virtio, no device main)
 FUZZ_srcs_fuzz_9p := $(FUZZ_SRC)/fuzz_9p.c $(FUZZ_SRC)/p9share.c $(filter-out devices/9p/main.c devices/9p/virtio9p.c,$(wildcard devices/9p/*.c))
-FUZZ_CONFIG := supervisor/config.c supervisor/fcjson.c $(wildcard kinds/*.c) ipc/ipc.c
+FUZZ_CONFIG := supervisor/config.c supervisor/fcjson.c supervisor/unixsock.c $(wildcard kinds/*.c) ipc/ipc.c
 FUZZ_srcs_fuzz_config := $(FUZZ_SRC)/fuzz_config.c $(FUZZ_CONFIG)
 FUZZ_srcs_fuzz_fcjson := $(FUZZ_SRC)/fuzz_fcjson.c $(FUZZ_CONFIG)
 FUZZ_srcs_fuzz_qemu := $(FUZZ_SRC)/fuzz_qemu.c frontends/qemu/parse.c frontends/qemu/translate.c \
 	$(FUZZ_CONFIG)
 FUZZ_srcs_fuzz_loader := $(FUZZ_SRC)/fuzz_loader.c $(wildcard loader/*.c) mem/mem.c
-FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzv.c $(FUZZ_SRC)/p9share.c ipc/ipc.c mem/mem.c
+FUZZ_srcs_fuzz_api := $(FUZZ_SRC)/fuzz_api.c api/http.c api/render.c
+FUZZ_PROC := $(FUZZ_SRC)/procfuzz.c $(FUZZ_SRC)/fzproc.c $(FUZZ_SRC)/fzv.c $(FUZZ_SRC)/p9share.c ipc/ipc.c mem/mem.c
 FUZZ_srcs_fuzz_proc_blk := $(FUZZ_SRC)/fuzz_proc_blk.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_net := $(FUZZ_SRC)/fuzz_proc_net.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_serial := $(FUZZ_SRC)/fuzz_proc_serial.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_rng := $(FUZZ_SRC)/fuzz_proc_rng.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_vsock := $(FUZZ_SRC)/fuzz_proc_vsock.c $(FUZZ_PROC)
+# bulkhead-api, played by clients of its socket and a supervisor (its own harness).
+FUZZ_srcs_fuzz_proc_api := $(FUZZ_SRC)/fuzz_proc_api.c $(FUZZ_SRC)/fzapi.c $(FUZZ_SRC)/fzproc.c \
+	ipc/ipc.c mem/mem.c
 # A compromised device (evil-device, as bulkhead-blk) against the real vcpu process.
 FUZZ_srcs_fuzz_proc_9p := $(FUZZ_SRC)/fuzz_proc_9p.c $(FUZZ_PROC)
 FUZZ_srcs_fuzz_proc_vcpu := $(FUZZ_SRC)/fuzz_proc_vcpu.c
@@ -76,16 +80,17 @@ FUZZ_libs_fuzz_loader := $(ELF_LIBS)
 FUZZ_libs_fuzz_config := $(JANSSON_LIBS)
 FUZZ_libs_fuzz_fcjson := $(JANSSON_LIBS)
 FUZZ_libs_fuzz_qemu := $(JANSSON_LIBS)
+FUZZ_libs_fuzz_api := -lhttp_parser $(JANSSON_LIBS)
 
 FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_rng fuzz_vsock fuzz_mmio fuzz_uart fuzz_ipc fuzz_config \
-	fuzz_fcjson fuzz_qemu fuzz_loader fuzz_9p
+	fuzz_fcjson fuzz_qemu fuzz_loader fuzz_9p fuzz_api
 FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial fuzz_proc_9p fuzz_proc_rng fuzz_proc_vsock \
-	fuzz_proc_vcpu
+	fuzz_proc_vcpu fuzz_proc_api
 FUZZ_ALL := $(FUZZ_INPROC) $(FUZZ_PROCS)
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_ALL)) $(FUZZ_DIR)/procfuzz-stdin $(FUZZ_DIR)/evil-device
 FUZZ_DEVICE_BINS := $(O)/bulkhead-blk $(O)/bulkhead-net $(O)/bulkhead-serial $(O)/bulkhead-9p \
-	$(O)/bulkhead-rng $(O)/bulkhead-vsock
+	$(O)/bulkhead-rng $(O)/bulkhead-vsock $(O)/bulkhead-api
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 # Objects of the AFL++-style driver and the seed generator: sanitizers, no libFuzzer.
@@ -119,7 +124,7 @@ $(FUZZ_DIR)/procfuzz-stdin: $(call fuzz_plain_objs,$(FUZZ_SRC)/procfuzz-stdin.c 
 	@echo "  LD      $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^
 
-$(FUZZ_DIR)/make-seeds: $(call fuzz_plain_objs,$(FUZZ_SRC)/make_seeds.c $(FUZZ_SRC)/fzv.c mem/mem.c ipc/ipc.c $(FUZZ_SRC)/fz_common.c)
+$(FUZZ_DIR)/make-seeds: $(call fuzz_plain_objs,$(FUZZ_SRC)/make_seeds.c $(FUZZ_SRC)/fzv.c $(FUZZ_SRC)/fzapi.c mem/mem.c ipc/ipc.c $(FUZZ_SRC)/fz_common.c)
 	@echo "  LD      $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^
 

@@ -10,14 +10,19 @@
  * Checked: both return 0 or -1; on -1 the message is one printable,
  * non-empty line inside the buffer; on success bulkhead's argv is
  * NULL-terminated, within QEMU_OUT_ARGS, every word inside the text buffer,
- * and it starts with the executable and --kernel; and bulkhead's own parser
- * (supervisor/config.c and the device-kind table, through
- * config_apply_option) reads back every path, command line, serial and TAP
- * the translator quoted exactly as QEMU's command line gave it, whenever it
- * accepts the option (it may refuse a value, as bulkhead would: too long, a
- * bad MAC), so a key the translator does not know cannot cut a value.
+ * and it starts with the executable and --kernel (after a --name). The argv
+ * is walked as bulkhead's parser walks it: no value it would take for an
+ * option, a bare --rng last. bulkhead's own parser (supervisor/config.c and
+ * the device-kind table, through config_apply_option) reads back every
+ * path, command line, serial, TAP, share path and mount tag the translator
+ * quoted exactly as QEMU's command line gave it, whenever it accepts the
+ * option (it may refuse a value, as bulkhead would: too long, a bad MAC), so
+ * a key the translator does not know cannot cut a value; it reads a share's
+ * readonly as given, and it always accepts --rng, with the rate
+ * max-bytes/period gave.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,15 +70,68 @@ static void same(const char *what, const char *want, const char *got)
 		 want ? want : "", got);
 }
 
-static void check_parse_back(void)
+/* --rng last: bare (then nothing may follow that bulkhead would read as its value), or rate=N,
+ * max-bytes every period ms as bytes per second, which bulkhead must accept as given. */
+static void check_rng(const char *val)
 {
-	unsigned int disk = 0, nic = 0;
+	char want[48], got[64];
 	const struct vm_config *c;
 
-	for (unsigned int i = 1; i + 1 < out.argc; i++) {
-		const char *opt = out.argv[i], *val = out.argv[i + 1];
+	FZ_CHECK(q.rng, "--rng without a virtio-rng device");
+	if (!q.rng_rate) {
+		FZ_CHECK(!val || strncmp(val, "--", 2) == 0, "--rng followed by %s, which bulkhead takes for its value",
+			 val);
+		val = NULL;
+	}
+	c = parse_one("rng", val);
+	FZ_CHECK(c, "bulkhead refuses --rng %s", val ? val : "");
+	snprintf(want, sizeof(want), "rate=%llu", (unsigned long long)q.rng_rate);
+	same("max-bytes/period", want, config_dev_describe(&c->devs[c->ndevs - 1], got, sizeof(got)));
+}
 
-		if (strcmp(opt, "--kernel") == 0 && (c = parse_one("kernel", val))) {
+static void check_share(unsigned int share, const char *val)
+{
+	const struct qemu_fsdev *f = &q.fsdevs[q.shares[share]];
+	const struct vm_config *c = parse_one("fs", val);
+	char got[64 + 2 * PATH_MAX];
+
+	if (!c)
+		return;
+	same("-fsdev path=", f->path, last_dev(c, "path"));
+	same("mount_tag=", f->tag, last_dev(c, "tag"));
+	config_dev_describe(&c->devs[c->ndevs - 1], got, sizeof(got));
+	FZ_CHECK(!f->readonly == !strstr(got, "readonly=on"), "readonly=%d, bulkhead reads %s", f->readonly, got);
+}
+
+/* bulkhead's argv as bulkhead's parser walks it: "--opt VALUE" (a value never starting with --,
+ * which it would take for the next option), "--name=NAME", the flag -v, --rng last. */
+static void check_parse_back(void)
+{
+	unsigned int disk = 0, nic = 0, share = 0, rng = 0;
+	const struct vm_config *c;
+
+	for (unsigned int i = 1; i < out.argc; i++) {
+		const char *opt = out.argv[i], *val = out.argv[i + 1]; /* NULL after the last */
+
+		if (strcmp(opt, "-v") == 0)
+			continue;
+		if (strcmp(opt, "--rng") == 0) {
+			check_rng(val);
+			rng++;
+			i += q.rng_rate != 0;
+			continue;
+		}
+		if (strncmp(opt, "--name=", 7) == 0) {
+			val = opt + 7;
+			opt = "--name";
+		} else {
+			FZ_CHECK(val && strncmp(val, "--", 2) != 0, "%s: its value %s reads as an option", opt,
+				 val ? val : "(none)");
+			i++;
+		}
+		if (strcmp(opt, "--name") == 0) {
+			FZ_CHECK(parse_one("name", val), "bulkhead refuses --name %s", val);
+		} else if (strcmp(opt, "--kernel") == 0 && (c = parse_one("kernel", val))) {
 			same("-kernel", q.kernel, c->kernel_path);
 			same("-append", q.append, c->cmdline);
 		} else if (strcmp(opt, "--initrd") == 0 && (c = parse_one("initrd", val))) {
@@ -99,10 +157,14 @@ static void check_parse_back(void)
 				same("mac=", q.nics[nic].mac, last_dev(c, "mac"));
 			}
 			nic++;
+		} else if (strcmp(opt, "--fs") == 0) {
+			FZ_CHECK(share < q.nshares, "more --fs than shares");
+			check_share(share++, val);
 		}
 	}
-	FZ_CHECK(disk == q.ndisks && nic == q.nnics, "%u of %u disks, %u of %u NICs", disk, q.ndisks, nic,
-		 q.nnics);
+	FZ_CHECK(disk == q.ndisks && nic == q.nnics && share == q.nshares && rng == (q.rng ? 1u : 0u),
+		 "%u of %u disks, %u of %u NICs, %u of %u shares, %u rng", disk, q.ndisks, nic, q.nnics, share,
+		 q.nshares, rng);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -111,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *argv[MAX_ARGS + 2], *text = malloc(size + 1);
 	char err[256];
+	unsigned int first;
 	int argc = 1, r;
 
 	if (!text)
@@ -137,9 +200,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	FZ_CHECK(out.argc >= 3 && out.argc <= QEMU_OUT_ARGS && !out.argv[out.argc], "argc %u", out.argc);
-	FZ_CHECK(strcmp(out.argv[0], "/bulkhead") == 0 && strcmp(out.argv[1], "--name") != 0 ?
-			 strcmp(out.argv[1], "--kernel") == 0 : 1,
-		 "argv[1] is %s", out.argv[1]);
+	first = strcmp(out.argv[1], "--name") == 0 ? 3 : strncmp(out.argv[1], "--name=", 7) == 0 ? 2 : 1;
+	FZ_CHECK(strcmp(out.argv[0], "/bulkhead") == 0 && first < out.argc &&
+			 strcmp(out.argv[first], "--kernel") == 0,
+		 "argv[1] is %s, not --kernel after a --name", out.argv[1]);
 	for (unsigned int i = 0; i < out.argc; i++)
 		FZ_CHECK(out.argv[i] >= out.text && out.argv[i] + strlen(out.argv[i]) < out.text + sizeof(out.text),
 			 "argv[%u] outside the text", i);

@@ -23,6 +23,7 @@
 #include "fzv.h"
 #include "ipc/ipc.h"
 #include "fuzz_ipc.h"
+#include "fzapi.h"
 #include "procfuzz.h"
 
 static const char *outdir;
@@ -966,14 +967,14 @@ static void seeds_ipc(void)
 	io(&w, 0, IPC_SPACE_PIO, 5, 1, 0, 1);
 	io(&w, 0, IPC_SPACE_PIO, 7, 2, 0, 2);
 	{
-		struct ipc_io m;
+		struct ipc_io sync;
 
-		ipc_init(&m, IPC_IO_WRITE_SYNC, sizeof(m));
-		m.io_seq = 3;
-		m.io_space = IPC_SPACE_PIO;
-		m.io_size = 1;
-		m.io_data = 'y';
-		msg(&w, 1, &m, sizeof(m));
+		ipc_init(&sync, IPC_IO_WRITE_SYNC, sizeof(sync));
+		sync.io_seq = 3;
+		sync.io_space = IPC_SPACE_PIO;
+		sync.io_size = 1;
+		sync.io_data = 'y';
+		msg(&w, 1, &sync, sizeof(sync));
 	}
 	ipc_init(&e, IPC_STOP, sizeof(e));
 	msg(&w, 0, &e, sizeof(e));
@@ -1053,6 +1054,85 @@ static void seeds_ipc(void)
 	}
 	save("fuzz_ipc", "supervisor-recv-str", &w);
 	free(w.p);
+}
+
+/* ---- api: requests over a page like the supervisor's (fuzz_api.c) ---- */
+
+static void api_seed(const char *name, const char *req, uint8_t piece, uint8_t answer, int page)
+{
+	static struct ipc_api_page pg;
+	struct fzw w = { 0 };
+
+	fzw_u8(&w, piece);
+	fzw_u8(&w, answer);
+	fzw_u8(&w, 1);
+	fzw_u16(&w, (uint16_t)strlen(req));
+	fzw_bytes(&w, req, strlen(req));
+	if (page) {
+		fz_api_page(&pg);
+		fzw_bytes(&w, &pg, offsetof(struct ipc_api_page, pg_config) + pg.pg_config_len);
+	}
+	save("fuzz_api", name, &w);
+	free(w.p);
+}
+
+/* fuzz_proc_api's ops (fuzz_proc_api.c): clients, the supervisor's answers, waits. */
+static void proc_api_save(const char *name, const uint8_t *ops, size_t n)
+{
+	struct fzw w = { 0 };
+
+	fzw_bytes(&w, ops, n);
+	save("fuzz_proc_api", name, &w);
+	free(w.p);
+}
+
+static void seeds_proc_api(void)
+{
+	/* connect, a template request, serve, wait: for each template */
+	for (uint8_t r = 0; r < 8; r++) {
+		const uint8_t ops[] = { 0, 0, 2, 0, r, 6, 3, 5, 0, 0, 6, 5 };
+		char name[32];
+
+		snprintf(name, sizeof(name), "template-%u", r);
+		proc_api_save(name, ops, sizeof(ops));
+	}
+	{
+		/* three clients at once, one half-sent and closed, answers refused */
+		const uint8_t ops[] = { 0, 1, 0, 2, 0, 3, 2, 1, 1, 2, 2, 2, 4, 1, 8, 0, 'G', 'E', 'T', ' ',
+					'/', 'a', 'p', 'i', 5, 4, 0, 4, 2, 6, 9 };
+
+		proc_api_save("three-clients", ops, sizeof(ops));
+	}
+	{
+		/* raw bytes: a bad request line, then the client leaves its side open */
+		const uint8_t ops[] = { 0, 5, 1, 5, 12, 0, 'X', ' ', '/', ' ', 'H', 'T', 'T', 'P', '\r', '\n',
+					'\r', '\n', 6, 10, 5, 0, 0 };
+
+		proc_api_save("bad-line", ops, sizeof(ops));
+	}
+}
+
+static void seeds_api(void)
+{
+	api_seed("info", "GET /api/v1/vm.info HTTP/1.1\r\nHost: localhost\r\n\r\n", 0, 0, 1);
+	api_seed("info-bytewise", "GET http://localhost/api/v1/vm.info?x=1 HTTP/1.0\r\n\r\n", 1, 0, 1);
+	api_seed("ping", "GET /api/v1/vmm.ping HTTP/1.1\r\n\r\n", 7, 0, 1);
+	api_seed("counters", "GET /api/v1/vm.counters HTTP/1.1\r\nAccept: */*\r\n\r\n", 0, 0, 1);
+	api_seed("metrics", "GET /metrics HTTP/1.1\r\n\r\n", 0, 0, 1);
+	api_seed("pause", "PUT /api/v1/vm.pause HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 3, 0, 0);
+	api_seed("pause-again", "PUT /api/v1/vm.pause HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 0, 4, 0);
+	api_seed("resume-chunked", "PUT /api/v1/vm.resume HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		 "2\r\n{}\r\n0\r\n\r\n", 5, 0, 0);
+	api_seed("shutdown", "PUT /api/v1/vm.shutdown HTTP/1.1\r\n\r\n", 0, 0, 0);
+	api_seed("power-button", "PUT /api/v1/vm.power-button HTTP/1.1\r\n\r\n", 0, 6, 0);
+	api_seed("wrong-method", "POST /api/v1/vm.pause HTTP/1.1\r\n\r\n", 0, 0, 0);
+	api_seed("no-path", "GET /api/v2/nothing HTTP/1.1\r\n\r\n", 0, 0, 0);
+	api_seed("body-json", "PUT /api/v1/vm.pause HTTP/1.1\r\nContent-Length: 9\r\n\r\n{\"a\":[1]}", 0, 0, 0);
+	api_seed("too-long", "PUT /api/v1/vm.pause HTTP/1.1\r\nContent-Length: 99999\r\n\r\n", 0, 0, 0);
+	api_seed("upgrade", "GET /metrics HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n", 0, 0, 0);
+	api_seed("cut-short", "GET /api/v1/vm.info HTTP/1.1\r\nHo", 0, 0, 0);
+	api_seed("timeout", "GET /api/v1/vm.info HTTP/1.1\r\n\r\n", 0, 8, 1);
+	seeds_proc_api();
 }
 
 /* ---- config ---- */
@@ -1709,6 +1789,7 @@ int main(int argc, char **argv)
 	seeds_ipc();
 	seeds_config();
 	seeds_9p();
+	seeds_api();
 	seeds_bzimage();
 	seeds_elf();
 	for (int i = 2; i < argc; i++)

@@ -116,6 +116,7 @@
 
 #include "common/layout.h"
 #include "fz.h"
+#include "fzproc.h"
 #include "fzv.h"
 #include "ipc/ipc.h"
 #include "mem/mem.h"
@@ -266,15 +267,7 @@ static void pf_wait_end(const char *why)
 
 static int pf_child_ended(void)
 {
-	struct pollfd p = { .fd = P.pidfd, .events = POLLIN };
-
-	if (!P.alive)
-		return 1;
-	if (poll(&p, 1, 0) == 1) {
-		pf_judge();
-		return 1;
-	}
-	return 0;
+	return fzproc_gone(P.alive, P.pidfd, pf_judge);
 }
 
 /* ---- serial console output ---- */
@@ -866,46 +859,6 @@ static struct fzv_backend backend;
 /* ---- starting the child ---- */
 
 /* In the child, between clone and exec: only async-signal-safe calls. */
-static void child_exec(const int *src, const int *dst, unsigned int n, int log_fd, char *title)
-{
-	char *argv[2] = { title, NULL };
-	char *envp[1] = { NULL };
-	int tmp[PF_MAX_FDS];
-	const int top = 64;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (log_fd >= 0)
-		dup2(log_fd, STDERR_FILENO);
-	for (unsigned int i = 0; i < n; i++) {
-		tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, top);
-		if (tmp[i] < 0)
-			_exit(127);
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		if (dup2(tmp[i], dst[i]) < 0)
-			_exit(127);
-	}
-	for (int fd = 0; fd < top; fd++) {
-		int keep = fd == STDERR_FILENO;
-
-		for (unsigned int i = 0; i < n && !keep; i++)
-			keep = dst[i] == fd;
-		if (!keep)
-			close(fd);
-	}
-	if (syscall(SYS_close_range, (unsigned int)top, ~0u, 0) < 0)
-		_exit(127);
-	{
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int s = 1; s < NSIG; s++)
-			signal(s, SIG_DFL);
-	}
-	execve(P.exe, argv, P.pass_env ? environ : envp);
-	_exit(127);
-}
 
 /* A fresh register shadow for each child, as the supervisor makes one per device. */
 static void shadow_open(void)
@@ -1081,7 +1034,7 @@ static void pf_wait_ready(void)
 }
 
 /*
- * BH_PROCFUZZ_TAP: open (creating) the TAP the way supervisor/net.c does
+ * BH_PROCFUZZ_TAP: open (creating) the TAP the way the net kind does (kinds/net.c)
  * (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, a 12-byte header, no offloads), bring
  * the interface up and bind a packet socket to it: frames we send there come
  * out of the device's TAP fd with a header the kernel wrote, and the device's
@@ -1122,12 +1075,10 @@ static int tap_open(const char *name)
 static void pf_spawn(void)
 {
 	int ctl[2], chan[2], src[PF_MAX_FDS], dst[PF_MAX_FDS], qfd[IPC_MAX_QUEUES] = { 0 };
-	int mem_fd = -1, chan_fd, irq_fd, in_fd = IPC_FD_NONE, out_fd = IPC_FD_NONE, log_fd = -1;
+	int mem_fd = -1, chan_fd, irq_fd, in_fd = IPC_FD_NONE, out_fd = IPC_FD_NONE;
 	int shadow_fd = IPC_FD_NONE;
 	unsigned int n = 0, next = 4;
-	struct clone_args args;
 	char title[64];
-	long pid;
 
 	pf_cleanup_fds();
 	snprintf(title, sizeof(title), "bulkhead/fuzz/%s", pf_kinds[P.dev].child);
@@ -1208,20 +1159,8 @@ static void pf_spawn(void)
 		src[n] = P.shadow_fd;
 		dst[n++] = shadow_fd;
 	}
-	log_fd = open(P.log_path ? P.log_path : "/dev/null", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-
-	memset(&args, 0, sizeof(args));
-	args.flags = CLONE_PIDFD | (P.jail_mode == IPC_JAIL_FULL ? CLONE_NEWPID : 0);
-	args.pidfd = (uintptr_t)&P.pidfd;
-	args.exit_signal = SIGCHLD;
-	pid = syscall(SYS_clone3, &args, sizeof(args));
-	if (pid < 0)
-		fz_fail("clone3: %s (the full jail needs root; see BH_PROCFUZZ_JAIL)", strerror(errno));
-	if (pid == 0)
-		child_exec(src, dst, n, log_fd, title);
-	if (log_fd >= 0)
-		close(log_fd);
-	P.pid = (pid_t)pid;
+	P.pid = fzproc_spawn(P.exe, title, P.pass_env ? environ : (char *[]){ NULL }, src, dst, n,
+			     P.log_path, P.jail_mode == IPC_JAIL_FULL, &P.pidfd);
 	P.alive = 1;
 	P.stopping = 0;
 	P.seq = 0;

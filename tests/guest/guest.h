@@ -183,6 +183,8 @@ struct platform {
 	int has_reset_reg;
 	struct acpi_gas reset_reg;
 	uint8_t reset_value;
+	int has_sleep_reg; /* a hardware-reduced FADT's SLEEP_CONTROL_REG */
+	struct acpi_gas sleep_reg;
 };
 extern struct platform plat;
 
@@ -255,5 +257,9 @@ struct scenario {
 };
 extern const struct scenario scenarios[];
 extern const size_t nscenarios;
+
+/* The API socket's scenarios (api_scenarios.c). */
+void count_scenario(void);
+void power_button_scenario(void);
 
 #endif

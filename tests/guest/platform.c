@@ -182,11 +182,25 @@ static unsigned int madt_parse(uint64_t madt, int add)
 	return found;
 }
 
+static void gas_parse(const uint8_t *g, struct acpi_gas *out)
+{
+	out->space = g[0];
+	out->width = g[1];
+	out->offset = g[2];
+	out->access = g[3];
+	out->addr = rd64(g + 4);
+}
+
 static void fadt_parse(uint64_t fadt)
 {
 	const uint8_t *t = phys(fadt);
 	uint32_t len = rd32(t + 4);
 
+	/* SLEEP_CONTROL_REG at 244 (ACPI 5.0 and later) */
+	if (len >= 256) {
+		gas_parse(t + 244, &plat.sleep_reg);
+		plat.has_sleep_reg = plat.sleep_reg.addr != 0;
+	}
 	if (len < 129 || !(rd32(t + 112) & (1u << 10))) /* RESET_REG_SUP */
 		return;
 	plat.reset_reg.space = t[116];

@@ -315,6 +315,8 @@ const struct scenario scenarios[] = {
 	{ "svc-bench", svc_bench, "time a service call, port writes and UART writes" },
 	{ "mmio-bench", mmio_bench, "time forwarded MMIO and port reads of a device (attach a disk)" },
 	{ "mmio-loop", mmio_loop, "bulkhead.mmio-op=write|read: a device register, forever" },
+	{ "count", count_scenario, "'count: N' every bulkhead.interval-ms (100); bulkhead.seconds" },
+	{ "power-button", power_button_scenario, "wait for the ACPI power button, then power off" },
 	{ "blk-info", blk_info, "print each virtio-blk disk's features and config; PASS" },
 	{ "blk-rw", blk_rw, "write the pattern (mixed requests), read it back and compare" },
 	{ "blk-verify", blk_verify, "check that sectors hold the pattern of bulkhead.seed" },

@@ -513,6 +513,23 @@ static void check_dsdt_text(const char *dsl, const struct acpi_config *cfg)
 		assert_null(strstr(dsl, "COM1"));
 		assert_null(strstr(dsl, "PNP0501"));
 	}
+	if (cfg->power_button) {
+		char *pwrb = dsl_device(dsl, "PWRB"), *ged = dsl_device(dsl, "GED0");
+
+		assert_contains(pwrb, "Name (_HID, EisaId (\"PNP0C0C\")", "PWRB");
+		assert_contains(ged, "Name (_HID, \"ACPI0013\"", "GED0");
+		assert_contains(ged, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive", "GED0");
+		snprintf(want, sizeof(want), "{\n                    0x%08X,\n                }",
+			 LAYOUT_GED_GSI);
+		assert_contains(ged, want, "GED0");
+		assert_contains(ged, "Method (_EVT, 1, NotSerialized)", "GED0");
+		assert_contains(ged, "Notify (\\_SB.PWRB, 0x80)", "GED0");
+		free(pwrb);
+		free(ged);
+	} else {
+		assert_null(strstr(dsl, "PNP0C0C"));
+		assert_null(strstr(dsl, "ACPI0013"));
+	}
 	assert_contains(dsl, "Name (\\_S5, Package (0x04)", "DSDT");
 	snprintf(want, sizeof(want), "{\n        0x%02X, \n        Zero, \n        Zero, \n        Zero\n    }",
 		 LAYOUT_ACPI_S5_TYPE);
@@ -572,18 +589,21 @@ static void test_iasl_dsdt(void **state)
 	static const struct {
 		const struct acpi_mmio_device *d;
 		unsigned int n;
-		int serial;
+		int serial, power_button;
 	} cases[] = {
-		{ three, nitems(three), 1 },
-		{ three, nitems(three), 0 },
-		{ shared, nitems(shared), 1 },
-		{ NULL, 0, 1 },
-		{ NULL, 0, 0 },
+		{ three, nitems(three), 1, 0 },
+		{ three, nitems(three), 0, 0 },
+		{ shared, nitems(shared), 1, 0 },
+		{ NULL, 0, 1, 0 },
+		{ NULL, 0, 0, 0 },
+		{ three, nitems(three), 1, 1 },
+		{ NULL, 0, 0, 1 },
 	};
 
 	for (size_t i = 0; i < nitems(cases); i++) {
 		struct acpi_config cfg = {
-			.nvcpus = 2, .devices = cases[i].d, .ndevices = cases[i].n, .serial = cases[i].serial
+			.nvcpus = 2, .devices = cases[i].d, .ndevices = cases[i].n, .serial = cases[i].serial,
+			.power_button = cases[i].power_button
 		};
 		struct tables tb;
 		char *dsl;
@@ -720,12 +740,15 @@ static void test_hostile(void **state)
 	{
 		struct acpi_config cfg = { .nvcpus = 1, .devices = many, .ndevices = nitems(many), .serial = 0 };
 		struct acpi_config nodev = { .nvcpus = 1, .devices = NULL, .ndevices = 1, .serial = 0 };
+		static const struct acpi_mmio_device on_ged = { 0xd0000000, 0x1000, LAYOUT_GED_GSI };
+		struct acpi_config ged = { .nvcpus = 1, .devices = &on_ged, .ndevices = 1, .power_button = 1 };
 		uint64_t rsdp = 0;
 
 		poison(g);
 		assert_int_equal(acpi_build(&g->mem, &cfg, &rsdp), -EINVAL); /* one too many */
 		assert_int_equal(acpi_build(&g->mem, &nodev, &rsdp), -EINVAL);
 		assert_int_equal(acpi_build(&g->mem, NULL, &rsdp), -EINVAL);
+		assert_int_equal(acpi_build(&g->mem, &ged, &rsdp), -EINVAL); /* the power button's GSI */
 		assert_poison_outside(g, 0, 0);
 		cfg.ndevices = LAYOUT_MAX_DEVICES; /* the cap itself is fine */
 		assert_int_equal(acpi_build(&g->mem, &cfg, &rsdp), 0);

@@ -1175,6 +1175,43 @@ static void test_bad_requests(void **state)
 	}
 }
 
+/* The counters the supervisor reads: one request each, the data bytes moved, the failures. */
+static void test_counters(void **state)
+{
+	static const struct {
+		uint32_t type;
+		uint64_t sector;
+		uint32_t len;
+		int dwrite;
+	} reqs[] = {
+		{ VIRTIO_BLK_T_OUT, 0, 4096, 0 },
+		{ VIRTIO_BLK_T_IN, 0, 1024, 1 },
+		{ VIRTIO_BLK_T_IN, CAPACITY, 512, 1 }, /* IOERR: moves nothing */
+		{ 99, 0, 512, 1 }, /* UNSUPP */
+	};
+	struct ipc_counters ct;
+	struct tb *t = *state;
+
+	memset(&ct, 0, sizeof(ct));
+	t->b.vd.counters = &ct;
+	drv_setup(t, 16, 0, 1);
+	for (size_t i = 0; i < nitems(reqs); i++) {
+		struct breq q;
+
+		breq_simple(t, &q, reqs[i].type, reqs[i].sector, reqs[i].dwrite, reqs[i].len);
+		if (!reqs[i].dwrite) {
+			pattern(wbuf, reqs[i].len, (unsigned int)i);
+			breq_put(t, &q, wbuf);
+			memcpy(t->shadow + reqs[i].sector * SECTOR, wbuf, reqs[i].len);
+		}
+		(void)drv_run(t, &q, 0);
+	}
+	assert_int_equal(ct.ct_requests, 4);
+	assert_int_equal(ct.ct_bytes, 4096 + 1024);
+	assert_int_equal(ct.ct_errors, 2);
+	t->b.vd.counters = NULL;
+}
+
 static void test_discard_write_zeroes(void **state)
 {
 	static const struct {
@@ -2007,6 +2044,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discard_sector_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard_write_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_header, setup, teardown),

@@ -39,7 +39,7 @@ BUSYBOX=${BUSYBOX:-/bin/busybox}
 # dependencies are added and ordered by `modinfo -F depends`.
 MODULES="virtio_ring virtio virtio_mmio virtio_blk failover net_failover
 virtio_net crc16 crc32c_generic mbcache jbd2 ext4 9pnet_virtio 9p virtio_rng vsock
-vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
+vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport button evdev"
 
 say() { printf 'build-kit: %s\n' "$*"; }
 die() { printf 'build-kit: error: %s\n' "$*" >&2; exit 1; }

@@ -297,6 +297,29 @@ sc_poweroff() {
 	return 1
 }
 
+# power-button: the VMM presses the ACPI power button (vm.power-button on its API
+# socket); the kernel's button driver reports KEY_POWER on the "Power Button"
+# input device, and this init, the userspace that acts on it here, powers off.
+sc_power_button() {
+	dev=""
+	for d in /sys/class/input/event*; do
+		[ "$(cat "$d/device/name" 2>/dev/null)" = "Power Button" ] && dev=/dev/input/${d##*/}
+	done
+	if [ -z "$dev" ] || ! wait_path "$dev"; then
+		REASON="no Power Button input device (no PNP0C0C in the DSDT, or button.ko not loaded)"
+		return 1
+	fi
+	say "power-button: waiting on $dev"
+	drain
+	# one struct input_event (24 bytes on x86-64): the press
+	dd if="$dev" of=/dev/null bs=24 count=1 2>/dev/null
+	say "power-button: pressed; powering off"
+	drain
+	poweroff -f
+	REASON="poweroff -f returned"
+	return 1
+}
+
 sc_reboot() {
 	say "reboot: reboot -f (the VMM should exit with status 0)"
 	drain
@@ -834,8 +857,8 @@ sc_vsock() {
 run_scenario() {
 	REASON=""
 	case $NAME in
-	info | smp | acpi | cpu | poweroff | reboot | shell | blk-dd | blk-loop | blk-ro | ext2 | net-ping | net-tcp | \
-		9p-mount | 9p-root | 9p-bench | rng | vsock)
+	info | smp | acpi | cpu | poweroff | power-button | reboot | shell | blk-dd | blk-loop | blk-ro | ext2 | \
+		net-ping | net-tcp | 9p-mount | 9p-root | 9p-bench | rng | vsock)
 		"sc_$(echo "$NAME" | tr - _)"
 		;;
 	"")

@@ -14,10 +14,13 @@ from conftest import BUILD, GUEST_PASS, ROOT, guest_args
 NOT_INSTALLED = {"bulkhead-probe"}
 # Installed beside bulkhead, in bin: the front ends a user runs.
 FRONT_ENDS = ["bulkhead-qemu"]
-# The child each helper runs as, in a VM with one disk, one NIC, one share, --rng and --vsock.
+# The child each helper runs as, in a VM with one disk, one NIC, one share, --rng, --vsock
+# and --api-socket.
 CHILD = {"bulkhead-vcpu": "vcpu", "bulkhead-serial": "serial", "bulkhead-blk": "blk0",
          "bulkhead-net": "net0", "bulkhead-9p": "9p0", "bulkhead-rng": "rng",
-         "bulkhead-vsock": "vsock"}
+         "bulkhead-vsock": "vsock", "bulkhead-api": "api"}
+# Helpers that run as no child of a VM: bulkhead ctl execs this one.
+NOT_A_CHILD = {"bulkhead-ctl"}
 
 
 def built_helpers():
@@ -34,7 +37,8 @@ def built_helpers():
 def test_install_layout_and_run(tmp_path, vm_factory, netns):
     helpers = built_helpers()
     # A helper without a child to check is one this test does not know yet: teach it.
-    assert sorted(CHILD) == helpers, "built helpers %s, this test knows %s" % (helpers, sorted(CHILD))
+    assert sorted(set(CHILD) | NOT_A_CHILD) == helpers, \
+        "built helpers %s, this test knows %s" % (helpers, sorted(set(CHILD) | NOT_A_CHILD))
     dest = tmp_path / "dest"
     subprocess.run(["make", "-s", "-C", ROOT, "install", "PREFIX=/opt/bh", "DESTDIR=%s" % dest],
                    check=True, capture_output=True, timeout=300)
@@ -58,9 +62,11 @@ def test_install_layout_and_run(tmp_path, vm_factory, netns):
     netns.add_tap("tap0")
     share = tmp_path / "share"
     share.mkdir()
+    sock = str(tmp_path / "api.sock")
     vm = vm_factory(guest_args("echo", mem=32) + ["--disk", "path=%s" % img, "--net", "tap=tap0",
                                                   "--fs", "path=%s,tag=share" % share, "--rng",
-                                                  "--vsock", "cid=3,uds=%s" % (tmp_path / "v.sock")],
+                                                  "--vsock", "cid=3,uds=%s" % (tmp_path / "v.sock"),
+                                                  "--api-socket", sock],
                     exe=str(prefix / "bin" / "bulkhead"), wrap=netns.exec_argv,
                     stdin=subprocess.PIPE)
     vm.read_until(b"bulkhead-test-guest: ready")
@@ -70,6 +76,10 @@ def test_install_layout_and_run(tmp_path, vm_factory, netns):
         assert (ran.st_dev, ran.st_ino) == (want.st_dev, want.st_ino), \
             "%s runs %s, not the installed %s" % (child, os.readlink("/proc/%d/exe" % pids[child]),
                                                   libexec / helper)
+    # The installed bulkhead ctl finds its helper beside the installed tree (../libexec/bulkhead).
+    p = subprocess.run([str(prefix / "bin" / "bulkhead"), "ctl", sock, "ping"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and '"pid"' in p.stdout, p
     vm.proc.stdin.write(b"quit\n")
     vm.proc.stdin.close()
     assert vm.wait() == GUEST_PASS, vm.explain()

@@ -5,15 +5,22 @@ Every option's translation (BULKHEAD_QEMU_DRY_RUN=1 prints bulkhead's argv
 instead of running it), every refusal (status 1, one line naming the option),
 and the test guest booted through it: port 0xf4 ends the VM with QEMU's
 status (v << 1) | 1 only with -device isa-debug-exit, a reset ends it with 0,
--snapshot keeps the image, and an installed qemu-system-x86_64 symlink
-works."""
+-snapshot keeps the image, virtio-rng (with its rate limit) and 9p shares
+(-fsdev and -virtfs) serve the guest's rng and p9 scenarios, and an
+installed qemu-system-x86_64 symlink works."""
 import os
+import re
 import shlex
 import subprocess
+import sys
 
 import pytest
 
-from conftest import BUILD, BULKHEAD, GUEST, ROOT, jail_args
+from conftest import BUILD, BULKHEAD, GUEST, GUEST_PASS, ROOT, jail_args
+from test_9p import HELLO, creator_ids, make_share, snapshot
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "guest"))
+import pattern  # noqa: E402
 
 QEMU = os.path.join(BUILD, "bulkhead-qemu")
 KERNEL = ["-kernel", "k"]
@@ -133,6 +140,11 @@ def test_name(name, want):
     assert after(translated(KERNEL + ["-name", name]), "--name") == [want]
 
 
+def test_name_that_looks_like_an_option():
+    """bulkhead would read "--name --disk" as --name without a value."""
+    assert translated(KERNEL + ["-name", "--disk"]) == [BULKHEAD, "--name=--disk"] + BASE[1:]
+
+
 def test_drives_and_block_devices_in_order():
     argv = translated(KERNEL + [
         "-drive", "file=/img/a,,b.img,format=raw,if=virtio",
@@ -165,13 +177,68 @@ def test_own_bulkhead_options_from_the_environment():
     assert argv == BASE + ["--jail", "no-namespaces", "--seccomp", "log", "--rng"]
 
 
-def test_debug_exit_and_rng():
+def test_debug_exit():
     argv = translated(KERNEL + ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
     assert after(argv, "--debug-exit") == ["on"]
     argv = translated(KERNEL + ["-device", "isa-debug-exit,iobase=244,iosize=1"])
     assert after(argv, "--debug-exit") == ["on"]
-    for dev in ("virtio-rng-pci", "virtio-rng-device"):
-        assert translated(KERNEL + ["-device", dev])[-1] == "--rng"
+
+
+@pytest.mark.parametrize("args,rng", [
+    (["-device", "virtio-rng-pci"], ["--rng"]),
+    (["-device", "virtio-rng-device,id=rng"], ["--rng"]),
+    (["-object", "rng-random,id=r0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=r0"],
+     ["--rng"]),
+    (["-object", "rng-random,id=r0,filename=/dev/random", "-device", "virtio-rng-pci,rng=r0"],
+     ["--rng"]),
+    (["-object", "rng-random,id=r0", "-object", "rng-builtin,id=r1",
+      "-device", "virtio-rng-device,rng=r1"], ["--rng"]),
+    # QEMU's max-bytes every period ms as bulkhead's bytes per second
+    (["-device", "virtio-rng-pci,max-bytes=1024,period=1000"], ["--rng", "rate=1024"]),
+    (["-device", "virtio-rng-pci,max-bytes=0x100000"], ["--rng", "rate=16000"]),  # 65536 ms
+    (["-device", "virtio-rng-pci,max-bytes=1000,period=3"], ["--rng", "rate=333333"]),
+    (["-device", "virtio-rng-pci,period=1"], ["--rng"]),  # QEMU's default max-bytes: no limit
+    (["-device", "virtio-rng-pci,max-bytes=1099511627777,period=1000"], ["--rng"]),
+])
+def test_rng(args, rng):
+    argv = translated(KERNEL + args)
+    assert argv == BASE + rng, argv
+
+
+def test_rng_rate_rounding_is_said_with_verbose():
+    status, argv, err = dry(KERNEL + ["-device", "virtio-rng-pci,max-bytes=1000,period=3"],
+                            BULKHEAD_QEMU_VERBOSE="1")
+    assert status == 0 and argv[-2:] == ["--rng", "rate=333333"], err
+    assert "rate=333333 bytes per second, rounded down" in err, err
+
+
+@pytest.mark.parametrize("args,fs", [
+    (["-fsdev", "local,id=f0,path=/srv/a,,b,security_model=none",
+      "-device", "virtio-9p-pci,fsdev=f0,mount_tag=share"], ['path="/srv/a,b",tag="share"']),
+    (["-fsdev", "local,security_model=none,id=f0,path=/srv,readonly=on",
+      "-device", "virtio-9p-device,id=p9,mount_tag=root,fsdev=f0"],
+     ['path="/srv",tag="root",readonly=on']),
+    (["-fsdev", "local,id=f0,path=/srv,security_model=none,readonly",  # older QEMU's bare flag
+      "-device", "virtio-9p-device,fsdev=f0,mount_tag=t"], ['path="/srv",tag="t",readonly=on']),
+    (["-virtfs", "local,path=/a,mount_tag=a,security_model=none,readonly=off",
+      "-virtfs", "local,path=/b,mount_tag=b,security_model=none,readonly=on,id=fb"],
+     ['path="/a",tag="a"', 'path="/b",tag="b",readonly=on']),
+    # shares in the order their devices come, as QEMU's devices
+    (["-fsdev", "local,id=f0,path=/a,security_model=none",
+      "-fsdev", "local,id=f1,path=/b,security_model=none",
+      "-device", "virtio-9p-pci,fsdev=f1,mount_tag=b", "-device", "virtio-9p-pci,fsdev=f0,mount_tag=a"],
+     ['path="/b",tag="b"', 'path="/a",tag="a"']),
+])
+def test_9p(args, fs):
+    argv = translated(KERNEL + args)
+    assert after(argv, "--fs") == fs, argv
+    assert argv[:len(BASE)] == BASE
+
+
+def test_vsock_goes_through_bulkhead_options():
+    """The route the refusal of vhost-vsock names: bulkhead's own --vsock."""
+    argv = translated(KERNEL, BULKHEAD_QEMU_OPTIONS="--vsock cid=3,uds=/run/v.sock")
+    assert argv == BASE + ["--vsock", "cid=3,uds=/run/v.sock"]
 
 
 @pytest.mark.parametrize("args,named", [
@@ -181,9 +248,72 @@ def test_debug_exit_and_rng():
     (["disk.img"], "disk.img: not an option"),
     (["-daemonize"], "-daemonize: bulkhead stays in the foreground"),
     (["-pidfile", "/run/q.pid"], "-pidfile: not supported"),
-    (["-fsdev", "local,id=f,path=/s,security_model=none"], "-fsdev: not supported yet"),
-    (["-virtfs", "local,path=/s,mount_tag=t,security_model=none"], "-virtfs: not supported yet"),
-    (["-device", "virtio-9p-pci,fsdev=f,mount_tag=t"], "-device: virtio-9p-pci: not supported yet"),
+    (["--daemonize"], "--daemonize: bulkhead stays in the foreground"),
+    # rng
+    (["-object", "rng-egd,id=r0,chardev=c0"], "-object: rng-egd: bulkhead-qemu takes rng-random and "
+                                              "rng-builtin objects only"),
+    (["-object", "memory-backend-ram,id=m0,size=1G"], "-object: memory-backend-ram: bulkhead-qemu "
+                                                      "takes rng-random"),
+    (["-object", "rng-random,id=r0,filename=/dev/hwrng"], "-object: filename=/dev/hwrng: bulkhead-rng "
+                                                          "reads the kernel's generator"),
+    (["-object", "rng-builtin"], "-object: id= is required"),
+    (["-object", "rng-builtin,id=r0", "-object", "rng-random,id=r0"], "-object: id=r0: given twice"),
+    (["-object", "rng-builtin,id=r0,filename=/dev/urandom"], "-object: filename=/dev/urandom: not "
+                                                             "supported"),
+    (["-device", "virtio-rng-pci,rng=r9"], "-device: rng=r9: no -object rng-random or rng-builtin"),
+    (["-device", "virtio-rng-pci", "-device", "virtio-rng-device"], "bulkhead has one virtio-rng"),
+    (["-device", "virtio-rng-pci,max-bytes=10"], "max-bytes=10 every 65536 ms: less than bulkhead's "
+                                                 "lowest rate"),
+    (["-device", "virtio-rng-pci,max-bytes=0,period=1000"], "max-bytes=0 every 1000 ms: less than"),
+    (["-device", "virtio-rng-pci,max-bytes=-1"], "-device: max-bytes=-1: a number of bytes"),
+    (["-device", "virtio-rng-pci,max-bytes=9223372036854775808"], "max-bytes=9223372036854775808: "),
+    (["-device", "virtio-rng-pci,period=0"], "-device: period=0: a number of milliseconds"),
+    (["-device", "virtio-rng-pci,period=4294967296"], "-device: period=4294967296: a number of"),
+    # 9p
+    (["-fsdev", "local,id=f0,path=/s"], "-fsdev: security_model= is required"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=passthrough"],
+     "-fsdev: security_model=passthrough: bulkhead's 9p server is unprivileged"),
+    (["-virtfs", "local,path=/s,mount_tag=t,security_model=mapped"],
+     "-virtfs: security_model=mapped: bulkhead's 9p stores no guest owners"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=mapped-xattr"], "security_model=mapped-xattr: "),
+    (["-fsdev", "local,id=f0,path=/s,security_model=mapped-file"], "security_model=mapped-file: "),
+    (["-fsdev", "local,id=f0,path=/s,security_model=open"], "security_model=open: bulkhead's 9p is "
+                                                            "security_model=none"),
+    (["-fsdev", "proxy,id=f0,socket=/run/p,security_model=none"], "-fsdev: proxy: bulkhead-qemu takes "
+                                                                  "local fsdevs only"),
+    (["-fsdev", "id=f0,path=/s,security_model=none"], "-fsdev: (no driver): bulkhead-qemu takes local"),
+    (["-fsdev", "local,id=f0,security_model=none"], "-fsdev: path= is required"),
+    (["-fsdev", "local,path=/s,security_model=none"], "-fsdev: id= is required"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=none,readonly=perhaps"],
+     "-fsdev: readonly=perhaps: expected on or off"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=none,writeout=immediate"],
+     "-fsdev: writeout=immediate: not supported"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=none,multidevs=remap"],
+     "-fsdev: multidevs=remap: not supported"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=none,mount_tag=t"], "-fsdev: mount_tag=t: not "
+                                                                        "supported"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=none"], "-fsdev id=f0: no -device virtio-9p-*"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=none",
+      "-fsdev", "local,id=f0,path=/t,security_model=none"], "-fsdev: id=f0: given twice"),
+    (["-virtfs", "local,path=/s,mount_tag=t,security_model=none",
+      "-fsdev", "local,id=t,path=/u,security_model=none"], "-fsdev: id=t: given twice"),
+    (["-virtfs", "local,path=/s,security_model=none"], "-virtfs: mount_tag= is required"),
+    (["-device", "virtio-9p-pci,mount_tag=t"], "-device: fsdev= is required"),
+    (["-device", "virtio-9p-pci,fsdev=f9,mount_tag=t"], "-device: fsdev=f9: no -fsdev with that id"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=none", "-device", "virtio-9p-pci,fsdev=f0"],
+     "-device: mount_tag= is required"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=none", "-device",
+      "virtio-9p-pci,fsdev=f0,mount_tag=a", "-device", "virtio-9p-device,fsdev=f0,mount_tag=b"],
+     "-device: fsdev f0 is attached twice"),
+    (["-fsdev", "local,id=f0,path=/s,security_model=none", "-device",
+      "virtio-9p-pci,fsdev=f0,mount_tag=a,vectors=2"], "-device: vectors=2: not supported"),
+    # vsock: no faithful translation; the line names bulkhead's own option
+    (["-device", "vhost-vsock-pci,guest-cid=3"], "-device: vhost-vsock-pci: bulkhead's vsock is "
+                                                 "Firecracker's hybrid (host programs use UNIX sockets, "
+                                                 "not AF_VSOCK): give bulkhead's --vsock cid=3,uds=PATH "
+                                                 "in BULKHEAD_QEMU_OPTIONS"),
+    (["-device", "vhost-vsock-device,guest-cid=7"], "--vsock cid=7,uds=PATH"),
+    (["-device", "vhost-user-vsock-pci,chardev=c0"], "--vsock cid=N,uds=PATH"),
     (["-device", "e1000,netdev=n0"], "-device: e1000: not a device bulkhead-qemu takes"),
     (["-device", "isa-debug-exit"], "-device: isa-debug-exit: give iobase=0xf4"),
     (["-device", "isa-debug-exit,iobase=0x501,iosize=2"], "give iobase=0xf4"),
@@ -288,6 +418,58 @@ def test_snapshot_keeps_the_image(vm_factory, tmp_path):
     assert vm.wait() == 1, vm.explain()
     assert "PASS blk-rw" in vm.stdout, vm.explain()
     assert img.read_bytes() == bytes(8 << 20)
+
+
+def test_rng_serves_the_guest(vm_factory):
+    """-object rng-random and -device virtio-rng-device: the guest's rng-read passes."""
+    vm = vm_factory(GUEST_QEMU + DEBUG_EXIT + [
+        "-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-device,rng=rng0",
+        "-append", "bulkhead.test=rng-read bulkhead.bytes=65536"], exe=QEMU)
+    assert vm.wait(60) == GUEST_PASS, vm.explain()
+    assert "PASS rng-read" in vm.stdout, vm.explain()
+
+
+def test_rng_max_bytes_and_period_limit_the_guest(vm_factory):
+    """max-bytes=20000 every 1000 ms is rate=20000: a bucket of 20000 bytes, so 40000 take
+    1 s more; the guest checks it got no more than the rate allows."""
+    vm = vm_factory(GUEST_QEMU + DEBUG_EXIT + [
+        "-device", "virtio-rng-pci,max-bytes=20000,period=1000",
+        "-append", "bulkhead.test=rng-read bulkhead.bytes=40000 bulkhead.max-rate=20000"], exe=QEMU)
+    assert vm.wait(60) == GUEST_PASS, vm.explain()
+    us = int(re.search(r"rng-read: 40000 bytes in \d+ requests, (\d+) us", vm.stdout).group(1))
+    assert 900000 <= us <= 3000000, vm.explain()
+
+
+def test_9p_share_serves_the_guest(vm_factory, tmp_path):
+    """-fsdev local,security_model=none and -device virtio-9p-device: the guest reads the
+    host's files and writes its own, which belong to bulkhead's 9p server (security_model=none
+    as an ordinary user's QEMU gives it)."""
+    share = make_share(tmp_path, seed=5, nbytes=65536)
+    vm = vm_factory(GUEST_QEMU + DEBUG_EXIT + [
+        "-fsdev", "local,id=fs0,path=%s,security_model=none" % share,
+        "-device", "virtio-9p-device,fsdev=fs0,mount_tag=share",
+        "-append", "bulkhead.test=p9-rw bulkhead.seed=5 bulkhead.p9-bytes=65536"], exe=QEMU)
+    assert vm.wait(60) == GUEST_PASS, vm.explain()
+    fnv = pattern.checksum(pattern.generate(0, 65536, 5))
+    assert "p9-rw: read data.bin: 65536 bytes, fnv 0x%016x" % fnv in vm.stdout, vm.explain()
+    got = share / "from-guest.bin"
+    assert got.read_bytes() == pattern.generate(0, 65536, 6)
+    st = os.lstat(got)
+    assert st.st_mode == 0o100640 and (st.st_uid, st.st_gid) == creator_ids(), st
+    assert (tmp_path / "outside.txt").read_bytes() == b"outside the share\n"
+
+
+def test_virtfs_readonly_share(vm_factory, tmp_path):
+    """-virtfs ...,readonly=on: reads work, every change is EROFS, nothing on the host moves."""
+    share = make_share(tmp_path)
+    before = snapshot(tmp_path)
+    vm = vm_factory(GUEST_QEMU + DEBUG_EXIT + [
+        "-virtfs", "local,path=%s,mount_tag=share,security_model=none,readonly=on" % share,
+        "-append", "bulkhead.test=p9-ro"], exe=QEMU)
+    assert vm.wait(60) == GUEST_PASS, vm.explain()
+    assert "10 kinds of change are EROFS" in vm.stdout, vm.explain()
+    assert snapshot(tmp_path) == before
+    assert (share / "hello.txt").read_bytes() == HELLO
 
 
 def test_installed_as_qemu_system_x86_64(tmp_path):

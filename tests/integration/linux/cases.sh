@@ -77,6 +77,27 @@ case_bz_poweroff() {
 		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1
 }
 
+# The host presses the power button through the API socket (bulkhead ctl) once the
+# guest waits for it; the guest powers off (status 0).
+case_power_button() {
+	rm -f "$OUT/power-button.out" "$OUT/pb.sock"
+	(
+		i=0
+		while ! grep -q "power-button: waiting" "$OUT/power-button.out" 2>/dev/null && [ $i -lt 1200 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		"$B" ctl "$OUT/pb.sock" power-button > "$OUT/pb.ctl" 2>&1
+		echo "=== HOST power-button ctl-status $?" > "$OUT/pb.host"
+	) &
+	run_case power-button --kernel "path=$KIT/bzImage,cmdline=$BASE bulkhead.linux=power-button" \
+		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=1 \
+		--api-socket "$OUT/pb.sock"
+	wait
+	emit power-button ctl "$OUT/pb.ctl"
+	cat "$OUT/pb.host"
+}
+
 case_pvh_reboot() {
 	run_case pvh-reboot --kernel "path=$KIT/vmlinux,cmdline=$BASE bulkhead.linux=reboot" \
 		--initrd "path=$KIT/initramfs.cpio.gz" --memory size_mib=256 --vcpus num=2
@@ -361,7 +382,7 @@ case_vsock() {
 }
 
 PATTERN=${PATTERN:-$(dirname "$0")/pattern.sh}
-[ $# -gt 0 ] || set -- bz_smp2 bz_verbose pvh_info_file bz_cpu bz_poweroff pvh_reboot blk_dd blk_restart blk_ro ext2 \
+[ $# -gt 0 ] || set -- bz_smp2 bz_verbose pvh_info_file bz_cpu bz_poweroff power_button pvh_reboot blk_dd blk_restart blk_ro ext2 \
 	net_ping net_tcp qemu_kunit \
 	p9_mount p9_root rng vsock
 for c in "$@"; do

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """bulkhead boots Debian's kernel both ways it ships (bzImage through the
 64-bit boot protocol, the ELF vmlinux through PVH), with 1 and 2 vCPUs, and
-the guest's console, verdict, reboot and power-off reach the host."""
+the guest's console, verdict, reboot and power-off reach the host; the API
+socket's power button powers it off."""
 import re
 
 
@@ -51,6 +52,20 @@ def test_poweroff_ends_vm_with_status_0(linux_run):
     case = "bz-poweroff"
     assert linux_run.status(case) == 0, linux_run.explain(case)
     assert "powered off" in linux_run.lines(case, "err"), linux_run.explain(case)
+
+
+def test_power_button_powers_debian_off(linux_run):
+    """vm.power-button on the API socket (bulkhead ctl): Debian's kernel finds the button in
+    the DSDT (PNP0C0C, notified by the GED, ACPI0013), reports it, and the guest powers off."""
+    case = "power-button"
+    assert linux_run.status(case) == 0, linux_run.explain(case)
+    out = linux_run.lines(case, "out")
+    assert "bulkhead-linux: power-button: waiting on /dev/input/event" in out, linux_run.explain(case)
+    assert "bulkhead-linux: power-button: pressed; powering off" in out, linux_run.explain(case)
+    assert linux_run.host(case)["ctl-status"] == "0", linux_run.explain(case)
+    err = linux_run.lines(case, "err")
+    assert "the power button was pressed through the API socket" in err, linux_run.explain(case)
+    assert "powered off" in err, linux_run.explain(case)
 
 
 def test_reboot_ends_vm_with_status_0(linux_run):

@@ -20,7 +20,7 @@ def test_probe_allows_nothing():
     first = p.stdout.split("the jail alone")[0]
     rows = [line for line in first.splitlines() if line.startswith("| ") and "---" not in line]
     header, control, attempts = rows[0], rows[1], rows[2:]
-    kinds = ["vcpu", "serial", "blk", "net", "9p", "rng", "vsock", "supervisor"]
+    kinds = ["vcpu", "serial", "blk", "net", "9p", "rng", "vsock", "api", "supervisor"]
     assert [c.strip() for c in header.split("|")[2:-1]] == kinds, header
     assert [c.strip() for c in control.split("|")[2:-1]] == ["ALLOWED"] * len(kinds), control
     assert len(attempts) >= 18, first
