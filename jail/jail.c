@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -296,6 +297,11 @@ int jail_enter_creds(const struct jail_config *jc, char *err, size_t errlen)
 		return e;
 	if ((e = drop_privileges(jc, err, errlen)) < 0)
 		return e;
+	/* Changing ids cleared the parent-death signal the spawn set (the kernel's
+	 * commit_creds does): set it again, or a child that cannot notice its
+	 * control socket's end (a stopped one) outlives a killed supervisor. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return creds_fail(err, errlen, "PR_SET_PDEATHSIG", errno);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return creds_fail(err, errlen, "PR_SET_NO_NEW_PRIVS", errno);
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)

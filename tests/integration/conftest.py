@@ -214,7 +214,12 @@ class Vm:
             self.out, self.err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.out, self.err = self.proc.communicate()
+            try:
+                self.out, self.err = self.proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                # a process that outlived bulkhead holds its pipes
+                self.out, self.err = b"", b"(its output: held open by %s)" % str(
+                    vm_processes(self.name)).encode()
             pytest.fail("bulkhead did not exit within %d s\nstdout:\n%s\nstderr:\n%s"
                         % (timeout, self.out.decode(errors="replace"),
                            self.err.decode(errors="replace")))

@@ -8,6 +8,7 @@ repeats each case N times (the figure in docs/security.md is 10)."""
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -45,3 +46,24 @@ def test_stopped_device_ends_the_vm_named(vm_factory, tmp_path, op, what, run):
     assert re.search(what, vm.stderr), vm.explain()
     assert DEADLINE - 0.5 <= took <= DEADLINE + SLACK, "%.2f s\n%s" % (took, vm.explain())
     assert not vm_processes(vm.name), "left running: %s" % vm_processes(vm.name)
+
+
+@pytest.mark.parametrize("child", ["blk0", "serial", "vcpu"])
+def test_stopped_child_dies_with_a_killed_supervisor(vm_factory, tmp_path, child):
+    """A child that cannot see its control socket close (stopped) still dies when the
+    supervisor is killed outright: its parent-death signal survives the jail's change
+    of ids (the kernel clears it on any change of credentials)."""
+    vm = vm_factory(guest_args("echo") + ["--disk", "path=" + image(tmp_path / "d.img")],
+                    stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    pid = vm.wait_children(["vcpu", "serial", "blk0"])[child]
+    os.kill(pid, signal.SIGSTOP)
+    vm.proc.kill()
+    vm.proc.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while vm_processes(vm.name) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = vm_processes(vm.name)
+    for p in left.values():
+        os.kill(p, signal.SIGKILL)
+    assert not left, "outlived the supervisor: %s" % left

@@ -10,6 +10,7 @@ meets it with the real window."""
 import os
 import re
 import signal
+import struct
 import sys
 import threading
 import time
@@ -206,3 +207,46 @@ def test_stop_is_still_the_default(vm_factory, tmp_path):
     assert status == EXIT_VM_FAILED, vm.explain()
     assert re.search(r"blk0 \(pid \d+\) was killed by signal 9", vm.stderr), vm.explain()
     assert not restarts(vm, "blk0"), vm.explain()
+
+
+IPC_STATE_SNAP = 2000  # ipc/ipc.h
+
+
+def state_page(pid):
+    """The path to a device's state page among its fds (a memfd whose name says so)."""
+    d = "/proc/%d/fd" % pid
+    for f in os.listdir(d):
+        if "state" in os.readlink(os.path.join(d, f)):
+            return os.path.join(d, f)
+    raise AssertionError("no state page among %s" % os.listdir(d))
+
+
+@pytest.mark.needs_ptrace
+@pytest.mark.parametrize("lie", ["slot beyond the two", "snapshot longer than its slot"])
+def test_lying_state_page_is_not_restored(vm_factory, tmp_path, lie):
+    """The page a dead device leaves is hostile input: with its slot index out of range
+    (2, whose length would be read from the padding) or its snapshot's length beyond the
+    slot, the replacement says the device will need a reset instead of restoring, and lives."""
+    args = guest_args("blk-rw", "bulkhead.sectors=8192 bulkhead.seconds=30") + \
+        ["--pit", "off", "--on-device-failure", "restart", "--disk",
+         "path=" + image(tmp_path / "d.img", 8)]
+    vm = vm_factory(args, env=env())
+    vm.read_until(b"blk-rw: ")
+    pid = vm.wait_children(["blk0"])["blk0"]
+    os.kill(pid, signal.SIGSTOP)
+    with open(state_page(pid), "r+b") as f:
+        magic, cur, kind, len0, len1, pad = struct.unpack("<6I", f.read(24))
+        assert cur in (0, 1) and pad == 0, (cur, pad)
+        f.seek(4 if lie.startswith("slot") else 12 + 4 * cur)
+        f.write(struct.pack("<I", 2 if lie.startswith("slot") else IPC_STATE_SNAP + 1))
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and vm_processes(vm.name).get("blk0") in (None, pid):
+        time.sleep(0.05)
+    time.sleep(1)  # time to restore, or to die trying
+    alive = vm_processes(vm.name).get("blk0")
+    vm.proc.kill()
+    vm.wait(timeout=10)
+    assert "restoring from the state of the process it replaces (not a whole snapshot: " \
+        "the device will need a reset)" in vm.stderr, vm.explain()
+    assert alive and alive != pid and len(restarts(vm, "blk0")) == 1, vm.explain()
