@@ -284,13 +284,13 @@ MUTATIONS = [
          file="devices/devproc/devproc.c",
          old="copy.st_magic == IPC_STATE_MAGIC && cur < 2 && copy.st_cur == cur",
          new="copy.st_magic == IPC_STATE_MAGIC && copy.st_cur == cur",
-         tests=["tests/integration/functional/test_restart.py"]),
+         tests=["tests/integration/functional/test_restart.py::test_lying_state_page_is_not_restored"]),
     dict(id="state-len", where="devices/devproc/devproc.c",
          what="the state page's snapshot length not bounded",
          file="devices/devproc/devproc.c",
          old=" && copy.st_len[cur] <= IPC_STATE_SNAP;",
          new=";",
-         tests=["tests/integration/functional/test_restart.py"]),
+         tests=["tests/integration/functional/test_restart.py::test_lying_state_page_is_not_restored"]),
 
     # --- the new kinds ---
     dict(id="rng-readable", where="devices/rng/rng.c",
