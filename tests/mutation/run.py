@@ -86,15 +86,20 @@ def make_base(scratch, rev, log):
     stamp = os.path.join(scratch, "base.rev")
     if os.path.exists(stamp) and open(stamp).read().strip() == sha:
         return base, sha
-    subprocess.run(["rm", "-rf", base, stamp], check=True)
-    os.makedirs(base)
+    # Built where every mutation is then built and run (SCRATCH/work): the build
+    # bakes its own path into binaries (the probe's policy directory), and those
+    # must name the mutated copy, not the pristine one.
+    work = os.path.join(scratch, "work")
+    subprocess.run(["rm", "-rf", base, stamp, work], check=True)
+    os.makedirs(work)
     archive = subprocess.Popen(["git", "archive", sha], cwd=ROOT, stdout=subprocess.PIPE)
-    subprocess.run(["tar", "-x", "-C", base], stdin=archive.stdout, check=True)
+    subprocess.run(["tar", "-x", "-C", work], stdin=archive.stdout, check=True)
     if archive.wait() != 0:
         sys.exit("git archive %s failed" % sha)
-    for cmd in (BUILD, ["make", "-j2"] + unit_bins(base, unit_names(base))):
-        if run(cmd, base, log, FULL_TIMEOUT) != 0:
+    for cmd in (BUILD, ["make", "-j2"] + unit_bins(work, unit_names(work))):
+        if run(cmd, work, log, FULL_TIMEOUT) != 0:
             sys.exit("the unmutated tree does not build; see %s" % log)
+    subprocess.run(["cp", "-a", work, base], check=True)
     with open(stamp, "w") as f:
         f.write(sha + "\n")
     return base, sha
@@ -154,7 +159,8 @@ def run_pytest(work, nodes, log, timeout):
     if rc is None:
         running = re.findall(r"^(tests/\S+\.py) ", out, re.M)
         return "timeout", "timed out%s" % (" in " + running[-1] if running else "")
-    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)(?: - (.*))?$", out, re.M)
+    # a node id may hold spaces (parameters): up to " - " or the end of the line
+    failed = re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - (.*))?$", out, re.M)
     if rc == 1 and failed:
         node, why = failed[0]
         return "killed", node + (" (%s)" % why[:160] if why else "")
