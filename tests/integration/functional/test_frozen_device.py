@@ -67,3 +67,21 @@ def test_stopped_child_dies_with_a_killed_supervisor(vm_factory, tmp_path, child
     for p in left.values():
         os.kill(p, signal.SIGKILL)
     assert not left, "outlived the supervisor: %s" % left
+
+
+@pytest.mark.parametrize("child", ["blk0", "serial"])
+def test_stopped_child_does_not_hold_up_the_end(vm_factory, tmp_path, child):
+    """bulkhead stopped by SIGTERM asks every child to stop and waits at most 3 s for
+    one that does not (here: stopped), then kills it: the VM ends, and nothing is left."""
+    vm = vm_factory(guest_args("echo") + ["--disk", "path=" + image(tmp_path / "d.img")],
+                    stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    pid = vm.wait_children(["vcpu", "serial", "blk0"])[child]
+    os.kill(pid, signal.SIGSTOP)
+    asked = time.monotonic()
+    vm.proc.send_signal(signal.SIGTERM)
+    status = vm.wait(timeout=20)
+    took = time.monotonic() - asked
+    assert status == 128 + signal.SIGTERM, vm.explain()
+    assert took <= 3.0 + SLACK, "%.2f s\n%s" % (took, vm.explain())
+    assert not vm_processes(vm.name), "left running: %s" % vm_processes(vm.name)
