@@ -222,7 +222,7 @@ def state_page(pid):
 
 
 @pytest.mark.needs_ptrace
-@pytest.mark.parametrize("lie", ["slot beyond the two", "snapshot longer than its slot"])
+@pytest.mark.parametrize("lie", ["slot-beyond-two", "snapshot-over-slot"])
 def test_lying_state_page_is_not_restored(vm_factory, tmp_path, lie):
     """The page a dead device leaves is hostile input: with its slot index out of range
     (2, whose length would be read from the padding) or its snapshot's length beyond the
