@@ -25,6 +25,24 @@ emit() { # name prefix file
 	done < "$3"
 }
 
+# In the nested tier's L1 only (a direct tier's host tracing is not ours to
+# change): L1's KVM traces its exits and injections into a small ring, cleared
+# before each case. A case that ends in a guest triple fault prints the ring's
+# end as NAME|trace| lines: the shutdown exit's RIP and what each vCPU did
+# just before (tests/nested/README.md, "A guest triple fault").
+KVM_TRACE=/sys/kernel/tracing
+kvm_trace_init() {
+	[ -e /nested/cmd ] || return 0
+	[ -d $KVM_TRACE/events/kvm ] || mount -t tracefs nodev $KVM_TRACE 2>/dev/null
+	[ -d $KVM_TRACE/events/kvm ] || return 0
+	echo 2048 > $KVM_TRACE/buffer_size_kb || return 0
+	for e in kvm_exit kvm_inj_exception kvm_inj_virq kvm_page_fault kvm_pio kvm_msr; do
+		echo 1 > $KVM_TRACE/events/kvm/$e/enable 2>/dev/null
+	done
+	KVM_TRACING=1
+}
+kvm_trace_init
+
 run_case() { # name bulkhead-args...
 	name=$1
 	shift
@@ -36,6 +54,7 @@ run_command() { # name command args...
 	shift
 	echo "=== CASE $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
+	[ -z "$KVM_TRACING" ] || echo > $KVM_TRACE/trace
 	# A hung case must not hold the rest (and CI) until the harness's own
 	# limit: SIGTERM after CASE_SECONDS; bulkhead then exits with 143.
 	timeout -s TERM "${CASE_SECONDS:-240}" "$@" > "$OUT/$name.out" \
@@ -45,6 +64,10 @@ run_command() { # name command args...
 	emit "$name" out "$OUT/$name.out"
 	emit "$name" err "$OUT/$name.err"
 	emit "$name" file "$OUT/$name.console"
+	if [ -n "$KVM_TRACING" ] && grep -q "guest triple fault" "$OUT/$name.err"; then
+		tail -n 300 $KVM_TRACE/trace > "$OUT/$name.trace"
+		emit "$name" trace "$OUT/$name.trace"
+	fi
 	echo "=== TIME $name $start $end"
 	echo "=== STATUS $name $status"
 }
