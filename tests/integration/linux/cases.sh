@@ -43,6 +43,23 @@ kvm_trace_init() {
 }
 kvm_trace_init
 
+# Where L1's emulated SVM itself broke the guest (tests/nested/README.md, "A
+# guest triple fault"): the guest's RIP at the shutdown is in L1's own
+# __svm_vcpu_run, the code after VMRUN, which no guest can reach or know.
+# Prints "=== L1-FAULT name ..." then; the test runs the tier once more.
+l1_fault() { # name trace
+	rip=$(grep "reason shutdown" "$2" | tail -n 1 | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
+	[ -n "$rip" ] || return 0
+	sym=$( (grep -E '^[0-9a-f]{16} [tT] ' /proc/kallsyms; echo "$rip t =====") | sort |
+		grep -B1 ' =====$' | head -n 1)
+	case $sym in
+	*" __svm_vcpu_run"*)
+		off=$(printf '0x%x' $((0x${rip#????????} - 0x$(echo "${sym%% *}" | cut -c9-16))))
+		echo "=== L1-FAULT $1 the guest ran at $rip, L1's __svm_vcpu_run+$off (after VMRUN)"
+		;;
+	esac
+}
+
 run_case() { # name bulkhead-args...
 	name=$1
 	shift
@@ -67,6 +84,7 @@ run_command() { # name command args...
 	if [ -n "$KVM_TRACING" ] && grep -q "guest triple fault" "$OUT/$name.err"; then
 		tail -n 300 $KVM_TRACE/trace > "$OUT/$name.trace"
 		emit "$name" trace "$OUT/$name.trace"
+		l1_fault "$name" "$OUT/$name.trace"
 	fi
 	echo "=== TIME $name $start $end"
 	echo "=== STATUS $name $status"
