@@ -44,11 +44,15 @@ kvm_trace_init() {
 kvm_trace_init
 
 # Where L1's emulated SVM itself broke the guest (tests/nested/README.md, "A
-# guest triple fault"): the guest's RIP at the shutdown is in L1's own
-# __svm_vcpu_run, the code after VMRUN, which no guest can reach or know.
-# Prints "=== L1-FAULT name ..." then; the test runs the tier once more.
+# guest triple fault"), prints "=== L1-FAULT name ..."; the test then runs the
+# tier once more. Two signatures, both impossible for a guest or its VMM:
+# the guest's RIP at the shutdown is in L1's own __svm_vcpu_run, the code
+# after VMRUN; or the guest could not fetch the very instruction after a port
+# access, the next RIP of that exit, where it ran a moment before and has run
+# nothing since (a fetch #PF, error code 0x10, that could not be delivered).
 l1_fault() { # name trace
-	rip=$(grep "reason shutdown" "$2" | tail -n 1 | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
+	last=$(grep "reason shutdown" "$2" | tail -n 1)
+	rip=$(echo "$last" | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
 	[ -n "$rip" ] || return 0
 	sym=$( (grep -E '^[0-9a-f]{16} [tT] ' /proc/kallsyms; echo "$rip t =====") | sort |
 		grep -B1 ' =====$' | head -n 1)
@@ -56,6 +60,14 @@ l1_fault() { # name trace
 	*" __svm_vcpu_run"*)
 		off=$(printf '0x%x' $((0x${rip#????????} - 0x$(echo "${sym%% *}" | cut -c9-16))))
 		echo "=== L1-FAULT $1 the guest ran at $rip, L1's __svm_vcpu_run+$off (after VMRUN)"
+		return 0
+		;;
+	esac
+	vcpu=$(echo "$last" | sed -n 's/.*kvm_exit: vcpu \([0-9]*\) reason shutdown.*/\1/p')
+	prev=$(grep "kvm_exit: vcpu $vcpu reason " "$2" | grep -B1 "reason shutdown" | head -n 1)
+	case "$prev $last" in
+	*"reason io rip "*" info2 0x$rip "*"reason shutdown "*"intr_info 0x80000b0e error_code 0x00000010"*)
+		echo "=== L1-FAULT $1 the guest could not fetch $rip, the next instruction after its port access"
 		;;
 	esac
 }
