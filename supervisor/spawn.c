@@ -178,7 +178,9 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 	int e;
 
 	/* The test hook's fault is made by the first process of a name, not by its replacements. */
-	if (!(spawn_flags & SPAWN_SIBLING) && (envp[nenv] = testhook_child_env(c->title, hook, sizeof(hook))))
+	if (!(spawn_flags & SPAWN_SIBLING))
+		envp[nenv] = testhook_child_env(c->title, hook, sizeof(hook));
+	if (envp[nenv])
 		nenv++;
 	envp[nenv] = testhook_child_hold_env(c->title, hold, sizeof(hold));
 	if (spawn_flags & SPAWN_NEWPID)
