@@ -47,21 +47,43 @@ void sup_decide(struct sup *s, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
-void sup_stop_all(struct sup *s)
+/* STOP to the children that run and are (vcpu 1) or are not (0) the vcpu process. */
+static void sup_send_stop(struct sup *s, int vcpu)
 {
 	struct ipc_empty m;
 
-	if (s->phase == PHASE_STOPPING)
-		return;
-	s->phase = PHASE_STOPPING;
 	ipc_init(&m, IPC_STOP, sizeof(m));
 	for (unsigned int i = 0; i < s->nchildren; i++) {
 		struct child *c = &s->children[i];
 
 		/* A child that is gone makes the send fail with EPIPE; its pidfd tells the rest. */
-		if (!c->exited && c->ctl >= 0)
+		if (!c->exited && c->ctl >= 0 && !c->is_vcpu == !vcpu)
 			(void)!ipc_send(c->ctl, &m);
 	}
+}
+
+static int vcpu_running(const struct sup *s)
+{
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		if (s->children[i].is_vcpu && !s->children[i].exited)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The vcpu process first: on its way out it sends the devices what it still
+ * holds of the guest's writes (the last console bytes, chan_drain), so they
+ * get STOP once it has exited (child_reap), all within SUP_STOP_TIMEOUT_MS.
+ */
+void sup_stop_all(struct sup *s)
+{
+	if (s->phase == PHASE_STOPPING)
+		return;
+	s->phase = PHASE_STOPPING;
+	sup_send_stop(s, 1);
+	if (!vcpu_running(s))
+		sup_send_stop(s, 0);
 }
 
 /* Brokering (socket, connect) is allowed only while a device whose kind has a broker runs. */
@@ -656,6 +678,8 @@ static void child_reap(struct sup *s, struct child *c)
 	close(c->pidfd);
 	c->pidfd = -1;
 	describe_exit(s, c->pid, how, sizeof(how), &si);
+	if (s->phase == PHASE_STOPPING && c->is_vcpu)
+		sup_send_stop(s, 0);
 	if (s->phase == PHASE_STOPPING && si.si_code == CLD_EXITED && si.si_status == 0)
 		return;
 	record_failure(s, c, how);

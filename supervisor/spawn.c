@@ -167,11 +167,9 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 		unsigned int spawn_flags)
 {
 	char *const argv[] = { c->title, NULL };
-	char hook[128];
-	/* The test hook's fault is made by the first process of a name, not by its replacements. */
-	char *envp[] = { (spawn_flags & SPAWN_SIBLING) ? NULL
-						       : testhook_child_env(c->title, hook, sizeof(hook)),
-			 NULL };
+	char hook[128], hold[64];
+	char *envp[3] = { NULL };
+	size_t nenv = 0;
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 	uint64_t flags = 0;
@@ -179,6 +177,12 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 	long pid;
 	int e;
 
+	/* The test hook's fault is made by the first process of a name, not by its replacements. */
+	if (!(spawn_flags & SPAWN_SIBLING))
+		envp[nenv] = testhook_child_env(c->title, hook, sizeof(hook));
+	if (envp[nenv])
+		nenv++;
+	envp[nenv] = testhook_child_hold_env(c->title, hold, sizeof(hold));
 	if (spawn_flags & SPAWN_NEWPID)
 		flags |= CLONE_NEWPID;
 	if (spawn_flags & SPAWN_NEWUSER)

@@ -27,6 +27,28 @@ char *testhook_child_env(const char *title, char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? buf : NULL;
 }
 
+char *testhook_child_hold_env(const char *title, char *buf, size_t len)
+{
+	const char *v = getenv(TESTHOOK_HOLD_ENV);
+	const char *role = strrchr(title, '/');
+	int n;
+
+	if (!v || !role || strcmp(role + 1, "vcpu") != 0)
+		return NULL;
+	n = snprintf(buf, len, "%s=%s", TESTHOOK_HOLD_ENV, v);
+	return n > 0 && (size_t)n < len ? buf : NULL;
+}
+
+unsigned long long testhook_hold_ns(unsigned long long dflt)
+{
+	const char *v = getenv(TESTHOOK_HOLD_ENV);
+	long ms = v ? strtol(v, NULL, 10) : 0;
+
+	if (ms <= 0 || ms > TESTHOOK_HOLD_MAX_MS || (unsigned long long)ms * 1000000 < dflt)
+		return dflt;
+	return (unsigned long long)ms * 1000000;
+}
+
 int testhook_no_shadow(void)
 {
 	const char *v = getenv(TESTHOOK_NO_SHADOW_ENV);

@@ -35,10 +35,22 @@
  * so that a test can restart a device many times without waiting minutes.
  */
 #define TESTHOOK_RESTART_WINDOW_ENV "BULKHEAD_TEST_RESTART_WINDOW_MS"
+/*
+ * BULKHEAD_TEST_HOLD_MS=N in the supervisor's environment (passed on to the
+ * vcpu process): a held posted write (vcpu/chan.c) waits up to N ms (at most
+ * TESTHOOK_HOLD_MAX_MS) instead of VCPU_HOLD_NS, so that a test can end the VM
+ * while the guest's last console bytes are certainly still held.
+ */
+#define TESTHOOK_HOLD_ENV "BULKHEAD_TEST_HOLD_MS"
+#define TESTHOOK_HOLD_MAX_MS 60000
 
 #ifdef BH_TEST_HOOKS
 /* The environment entry for the child titled title, or NULL; built in buf. */
 char *testhook_child_env(const char *title, char *buf, size_t len);
+/* The hold-time entry for the child titled title (the vcpu process only), or NULL; built in buf. */
+char *testhook_child_hold_env(const char *title, char *buf, size_t len);
+/* In the vcpu process: how long a held write waits, in ns: dflt unless the test asks for longer. */
+unsigned long long testhook_hold_ns(unsigned long long dflt);
 /* In the child: make the forbidden call once, if this child was chosen. */
 void testhook_fault_fire(void);
 /* In the supervisor: make the forbidden call once, if it was chosen ("supervisor:"). */
@@ -56,6 +68,19 @@ static inline char *testhook_child_env(const char *title, char *buf, size_t len)
 	(void)buf;
 	(void)len;
 	return NULL;
+}
+
+static inline char *testhook_child_hold_env(const char *title, char *buf, size_t len)
+{
+	(void)title;
+	(void)buf;
+	(void)len;
+	return NULL;
+}
+
+static inline unsigned long long testhook_hold_ns(unsigned long long dflt)
+{
+	return dflt;
 }
 
 static inline void testhook_fault_fire(void)

@@ -17,11 +17,12 @@
  * sendmmsg: when one more finds VCPU_HOLD_MAX held, before anything else goes
  * to that device, at the next exit of any vCPU once the first was held
  * VCPU_HOLD_NS ago, from the main thread once that long has passed (a guest
- * that halts after a write), and before the guest's end is reported. So the
- * device wakes once per line of console output instead of once per byte, and
- * never waits for more than VCPU_HOLD_NS; the guest cannot tell (the shadow
- * answers its reads as if they had been applied). Held writes count as
- * posted once sent.
+ * that halts after a write), before the guest's end is reported, and once the
+ * vCPU threads are joined, however the VM ends (chan_drain). So the device
+ * wakes once per line of console output instead of once per byte, and never
+ * waits for more than VCPU_HOLD_NS; the guest cannot tell (the shadow answers
+ * its reads as if they had been applied). Held writes count as posted once
+ * sent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +41,8 @@ _Static_assert(VCPU_HOLD_MAX <= IPC_SEND_MANY_MAX, "held writes go in one sendmm
 
 static int stopping(const struct vm *vm)
 {
-	return __atomic_load_n(&vm->stop, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&vm->stop, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&vm->draining, __ATOMIC_ACQUIRE);
 }
 
 /* Milliseconds until deadline (ns, CLOCK_MONOTONIC), at most SLICE_MS; 0 when past. */
@@ -502,7 +504,30 @@ int chan_hold_timeout_ms(struct vm *vm)
 			return -1;
 		__atomic_store_n(&vm->main_watching, 1, __ATOMIC_SEQ_CST);
 	}
-	return (int)((VCPU_HOLD_NS + 999999) / 1000000);
+	return (int)((vm->hold_ns + 999999) / 1000000);
+}
+
+void chan_drain(struct vm *vm)
+{
+	uint64_t deadline = now_ns() + (uint64_t)VCPU_DRAIN_MS * 1000000;
+
+	__atomic_store_n(&vm->draining, 1, __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < vm->ndevs; i++) {
+		struct dev_chan *d = &vm->devs[i];
+		enum ipc_dev_failure why;
+		uint32_t n;
+		int err;
+
+		pthread_mutex_lock(&d->lock);
+		n = d->nheld;
+		err = d->down || !n ? 0 : chan_release_locked(vm, d, deadline, &why);
+		if (err < 0)
+			log_warnx("%s: %u held writes not sent at the end: %s", d->name, d->nheld,
+				  strerror(-err));
+		else if (n)
+			log_debug("%s: %u held writes sent at the end", d->name, n);
+		pthread_mutex_unlock(&d->lock);
+	}
 }
 
 int chan_init(struct dev_chan *d)

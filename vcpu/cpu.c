@@ -369,7 +369,7 @@ static void *cpu_thread(void *arg)
 		again = 0;
 		if (exits_handle(v))
 			break;
-		chan_release_held(v->vm, VCPU_HOLD_NS);
+		chan_release_held(v->vm, v->vm->hold_ns);
 	}
 	return NULL;
 }

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "runtime/runtime.h"
+#include "testhooks/testhooks.h"
 #include "vcpu.h"
 
 enum vcpu_state {
@@ -373,7 +374,7 @@ static int main_loop(struct ctx *c)
 			break;
 		}
 		/* writes held while the vCPUs exit no more (a guest halted after them) */
-		chan_release_held(&c->vm, VCPU_HOLD_NS);
+		chan_release_held(&c->vm, c->vm.hold_ns);
 		for (int i = 0; i < n && !err && !c->rt.done; i++) {
 			if (evs[i].data.fd == c->vm.exit_evfd)
 				err = report_events(c);
@@ -401,9 +402,13 @@ int main(int argc, char **argv)
 	c.vm.exit_evfd = eventfd(0, EFD_CLOEXEC);
 	if (c.vm.exit_evfd < 0)
 		fatal("eventfd");
+	c.vm.hold_ns = testhook_hold_ns(VCPU_HOLD_NS);
 	err = main_loop(&c);
-	if (c.rt.state != ST_BOOT)
+	if (c.rt.state != ST_BOOT) {
 		cpu_stop_all(&c.vm);
+		/* The supervisor stops the devices once this process has exited. */
+		chan_drain(&c.vm);
+	}
 	if (err < 0) {
 		errno = -err;
 		log_warn("stopping");

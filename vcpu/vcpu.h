@@ -23,6 +23,9 @@
 #define VCPU_MAX_EAGAIN 1000 /* consecutive EAGAINs from KVM_RUN before giving up */
 #define VCPU_HOLD_MAX 24 /* posted writes held per device before they go (chan.c) */
 #define VCPU_HOLD_NS 4000000ull /* the longest a held write waits (chan.c) */
+/* The longest the last drain waits for room (chan_drain), well inside the
+ * supervisor's stop timeout (SUP_STOP_TIMEOUT_MS, 3 s), after which it kills. */
+#define VCPU_DRAIN_MS 1000
 
 /* A device process whose register window this process forwards. */
 struct dev_chan {
@@ -113,6 +116,10 @@ struct vm {
 	 * every VCPU_HOLD_NS (chan.c: chan_hold_timeout_ms). Atomic. */
 	unsigned int nholding;
 	int main_watching;
+	uint64_t hold_ns; /* the longest a held write waits: VCPU_HOLD_NS (a test build may say more) */
+	/* The vCPU threads are joined and the main thread sends what they held
+	 * (chan_drain): a stop, which is what started it, no longer cuts its waits. */
+	int draining;
 };
 
 /* What a vCPU's CPUID table is built from (cpuid.c). */
@@ -176,9 +183,16 @@ int chan_access(struct vcpu *v, struct dev_chan *d, int is_write, uint64_t off, 
  * end is reported.
  */
 void chan_release_held(struct vm *vm, uint64_t age_ns);
-/* chan_hold_timeout_ms: the main thread's epoll timeout: VCPU_HOLD_NS while a
+/* chan_hold_timeout_ms: the main thread's epoll timeout: vm->hold_ns while a
  * channel holds writes, else -1 (a vCPU that holds one wakes it). */
 int chan_hold_timeout_ms(struct vm *vm);
+/*
+ * chan_drain: once the vCPU threads are joined, however the VM ends: send every
+ * write a channel still holds, waiting for room at most VCPU_DRAIN_MS in all,
+ * so that what the guest wrote last (its panic message) reaches the device
+ * before the supervisor stops it (which it does once this process has exited).
+ */
+void chan_drain(struct vm *vm);
 /* chan_init: set up d's lock and condition variable. 0 or -errno. */
 int chan_init(struct dev_chan *d) __attribute__((warn_unused_result));
 /*

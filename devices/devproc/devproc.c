@@ -249,6 +249,10 @@ static int state_restore(struct devproc *dp)
 	dp->restore_from = NULL;
 	/* The window's save attaches the live area, and the page is ours from here on. */
 	state_save(dp);
+	/* Then the requests its predecessor left in flight, and any made available
+	 * since, are served, with every index they move kept in the page. */
+	for (unsigned int q = 0; q < dp->ops->nqueues && dp->ops->window->queue_notify; q++)
+		(void)dp->ops->window->queue_notify(dp, q);
 	return 0;
 }
 

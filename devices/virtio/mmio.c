@@ -259,7 +259,7 @@ static void status_write(struct virtio_dev *vd, uint32_t val)
 		if (vd->ops->driver_ok)
 			vd->ops->driver_ok(vd);
 		/* Buffers made available before DRIVER_OK are served now. */
-		for (unsigned int q = 0; q < vd->ops->nqueues; q++) {
+		for (unsigned int q = 0; q < vd->ops->nqueues && !vd->restoring; q++) {
 			if (virtio_queue_live(vd, q) && virtq_has_avail(&vd->queues[q]))
 				vd->ops->queue_notify(vd, q);
 		}
@@ -526,14 +526,21 @@ static int restore_transport(struct virtio_dev *vd, const struct virtio_state *s
 	write32(vd, REG_DRIVER_FEATURES_SEL, st->drv_features_sel);
 	vd->isr = st->isr & (VIRTIO_INT_USED | VIRTIO_INT_CONFIG);
 	vd->config_generation = st->config_generation;
-	/* Last: DRIVER_OK serves what the driver made available, the requests in flight too. */
+	/* Last: DRIVER_OK. The requests in flight and those made available since are
+	 * served once the live area is attached (devproc kicks every queue then): served
+	 * here, detached, a process killed before attaching would leave indices behind
+	 * the guest's, and the next would complete them again. */
 	write32(vd, REG_STATUS, want);
 	return vd->status == want ? 0 : -EINVAL;
 }
 
 int virtio_restore(struct virtio_dev *vd, const struct virtio_state *st, const struct virtio_live *live)
 {
-	int err = st && live ? restore_transport(vd, st, live) : -EINVAL;
+	int err;
+
+	vd->restoring = 1;
+	err = st && live ? restore_transport(vd, st, live) : -EINVAL;
+	vd->restoring = 0;
 
 	if (err == 0 && st->status & VIRTIO_STATUS_NEEDS_RESET)
 		err = -EINVAL;

@@ -201,6 +201,9 @@ struct virtio_dev {
 	struct ipc_shadow *shadow; /* the register shadow kept current, or NULL */
 	struct ipc_counters *counters; /* the process's counters (in the shadow page), or NULL */
 	struct virtio_live *live; /* the restart state's live area kept current, or NULL */
+	/* Within virtio_restore: DRIVER_OK serves no queue (the caller kicks them once
+	 * the live area is attached, so that what it does then is kept). */
+	int restoring;
 };
 
 /* virtio_init: set up vd for ops with guest memory mem. */
@@ -216,7 +219,9 @@ void virtio_save(const struct virtio_dev *vd, struct virtio_state *st);
  * virtio_restore: take over from the state a process that died left (st and
  * live, copies; st NULL if the page could not be trusted). Every register is set as the
  * driver set it, through the same checks as the driver's own writes, and the
- * queues go on from their used index, taking again what was in flight. An
+ * queues go on from their used index; nothing is served here: the caller kicks
+ * each queue once it keeps the indices in the state page again, and what was
+ * in flight is taken again then. An
  * inconsistent state leaves the device in DEVICE_NEEDS_RESET with a config
  * interrupt. A device that was running raises its interrupt once. 0, or
  * -EINVAL when it did not restore.

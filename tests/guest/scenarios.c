@@ -181,6 +181,43 @@ static void do_triple_fault(void)
 	triple_fault();
 }
 
+/*
+ * console-end: bulkhead.lines=N (40) numbered lines, then a last one without
+ * its newline, then the VM ends at once as bulkhead.end says: triple (fault),
+ * reset (i8042), exit (debug-exit port), device (a write to the first
+ * virtio-mmio window's Status register, which a test hook makes fatal to the
+ * device) or halt (the host stops the VM). Every byte must still come out.
+ */
+static void console_end(void)
+{
+	static const char *const ends[] = { "triple", "reset", "exit", "device", "halt" };
+	uint64_t i, n = param_u64("bulkhead.lines", 40);
+	const char *how = NULL, *v;
+	size_t k, len = 0;
+
+	v = param_get("bulkhead.end", &len);
+	for (k = 0; v && k < nitems(ends); k++) {
+		if (len == strlen(ends[k]) && memcmp(v, ends[k], len) == 0)
+			how = ends[k];
+	}
+	if (!how)
+		fail("bulkhead.end must be triple, reset, exit, device or halt");
+	if (!strcmp(how, "device") && (!boot.ndev || !phys_mapped(boot.dev[0].base, 0x100)))
+		fail("bulkhead.end=device: no virtio-mmio window on the command line; attach a disk");
+	for (i = 1; i <= n; i++)
+		cprintf(GUEST_TAG "console-end: line %lu of %lu, then the end\n", i, n);
+	cprintf(GUEST_TAG "console-end: the last bytes before the end (%s)", how);
+	if (!strcmp(how, "triple"))
+		triple_fault();
+	if (!strcmp(how, "reset"))
+		outb(I8042_CMD, I8042_RESET);
+	if (!strcmp(how, "exit"))
+		vm_exit(0);
+	if (!strcmp(how, "device"))
+		*(volatile uint32_t *)phys(boot.dev[0].base + VIRTIO_MMIO_STATUS) = 0;
+	cpu_stop();
+}
+
 static void smp(void)
 {
 	unsigned int n, i;
@@ -307,6 +344,7 @@ const struct scenario scenarios[] = {
 	{ "debug-exit-ignored", debug_exit_ignored, "write 1 to port 0xf4; if still running, reset" },
 	{ "reboot-acpi", reboot_acpi, "reset through the ACPI reset register only (a wrong value first)" },
 	{ "triple-fault", do_triple_fault, "empty IDT + exception = triple fault" },
+	{ "console-end", console_end, "bulkhead.lines=N lines, then bulkhead.end=triple|reset|exit|device|halt at once" },
 	{ "smp", smp, "start every AP; PASS if all come online" },
 	{ "fault", fault, "page fault in ring 3: the report says FAIL" },
 	{ "exec-mmio", exec_mmio, "execute from unbacked MMIO: the VMM must stop the VM" },

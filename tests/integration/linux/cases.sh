@@ -25,6 +25,53 @@ emit() { # name prefix file
 	done < "$3"
 }
 
+# In the nested tier's L1 only (a direct tier's host tracing is not ours to
+# change): L1's KVM traces its exits and injections into a small ring, cleared
+# before each case. A case that ends in a guest triple fault prints the ring's
+# end as NAME|trace| lines: the shutdown exit's RIP and what each vCPU did
+# just before (tests/nested/README.md, "A guest triple fault").
+KVM_TRACE=/sys/kernel/tracing
+kvm_trace_init() {
+	[ -e /nested/cmd ] || return 0
+	[ -d $KVM_TRACE/events/kvm ] || mount -t tracefs nodev $KVM_TRACE 2>/dev/null
+	[ -d $KVM_TRACE/events/kvm ] || return 0
+	echo 2048 > $KVM_TRACE/buffer_size_kb || return 0
+	for e in kvm_exit kvm_inj_exception kvm_inj_virq kvm_page_fault kvm_pio kvm_msr; do
+		echo 1 > $KVM_TRACE/events/kvm/$e/enable 2>/dev/null
+	done
+	KVM_TRACING=1
+}
+kvm_trace_init
+
+# Where L1's emulated SVM itself broke the guest (tests/nested/README.md, "A
+# guest triple fault"), prints "=== L1-FAULT name ..."; the test then runs the
+# tier once more. Two signatures, both impossible for a guest or its VMM:
+# the guest's RIP at the shutdown is in L1's own __svm_vcpu_run, the code
+# after VMRUN; or the guest could not fetch the very instruction after a port
+# access, the next RIP of that exit, where it ran a moment before and has run
+# nothing since (a fetch #PF, error code 0x10, that could not be delivered).
+l1_fault() { # name trace
+	last=$(grep "reason shutdown" "$2" | tail -n 1)
+	rip=$(echo "$last" | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
+	[ -n "$rip" ] || return 0
+	sym=$( (grep -E '^[0-9a-f]{16} [tT] ' /proc/kallsyms; echo "$rip t =====") | sort |
+		grep -B1 ' =====$' | head -n 1)
+	case $sym in
+	*" __svm_vcpu_run"*)
+		off=$(printf '0x%x' $((0x${rip#????????} - 0x$(echo "${sym%% *}" | cut -c9-16))))
+		echo "=== L1-FAULT $1 the guest ran at $rip, L1's __svm_vcpu_run+$off (after VMRUN)"
+		return 0
+		;;
+	esac
+	vcpu=$(echo "$last" | sed -n 's/.*kvm_exit: vcpu \([0-9]*\) reason shutdown.*/\1/p')
+	prev=$(grep "kvm_exit: vcpu $vcpu reason " "$2" | grep -B1 "reason shutdown" | head -n 1)
+	case "$prev $last" in
+	*"reason io rip "*" info2 0x$rip "*"reason shutdown "*"intr_info 0x80000b0e error_code 0x00000010"*)
+		echo "=== L1-FAULT $1 the guest could not fetch $rip, the next instruction after its port access"
+		;;
+	esac
+}
+
 run_case() { # name bulkhead-args...
 	name=$1
 	shift
@@ -36,6 +83,7 @@ run_command() { # name command args...
 	shift
 	echo "=== CASE $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
+	[ -z "$KVM_TRACING" ] || echo > $KVM_TRACE/trace
 	# A hung case must not hold the rest (and CI) until the harness's own
 	# limit: SIGTERM after CASE_SECONDS; bulkhead then exits with 143.
 	timeout -s TERM "${CASE_SECONDS:-240}" "$@" > "$OUT/$name.out" \
@@ -45,6 +93,11 @@ run_command() { # name command args...
 	emit "$name" out "$OUT/$name.out"
 	emit "$name" err "$OUT/$name.err"
 	emit "$name" file "$OUT/$name.console"
+	if [ -n "$KVM_TRACING" ] && grep -q "guest triple fault" "$OUT/$name.err"; then
+		tail -n 300 $KVM_TRACE/trace > "$OUT/$name.trace"
+		emit "$name" trace "$OUT/$name.trace"
+		l1_fault "$name" "$OUT/$name.trace"
+	fi
 	echo "=== TIME $name $start $end"
 	echo "=== STATUS $name $status"
 }

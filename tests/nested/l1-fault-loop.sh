@@ -1,0 +1,81 @@
+#!/bin/sh
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# l1-fault-loop.sh N VMM LOAD, in L1 (tests/nested/README.md, "A guest triple
+# fault"): boot the kit's Debian kernel without quiet N times, 2 vCPUs, with
+# VMM bulkhead, qemu (QEMU microvm; WITH_QEMU=1) or both (in turn), while L1
+# is under LOAD: ipi (a writer on CPU 1 wakes a reader on CPU 0 for every
+# line), compact (L1 compacts its memory every 0.2 s) or none. Prints a LOOP
+# line per boot, and for a boot that failed its console's end, its stderr,
+# the shutdown RIP looked up in L1's /proc/kallsyms and the end of L1's KVM
+# trace; then LOOP-SUMMARY.
+N=$1
+VMM=$2
+LOAD=$3
+APPEND="console=ttyS0 reboot=k panic=-1 bulkhead.linux=smp bulkhead.cpus=2"
+T=/sys/kernel/tracing
+
+[ -d $T/events/kvm ] || mount -t tracefs nodev $T
+echo 2048 > $T/buffer_size_kb
+for e in kvm_exit kvm_inj_exception kvm_inj_virq kvm_page_fault kvm_pio kvm_msr; do
+	echo 1 > $T/events/kvm/$e/enable
+done
+touch /tmp/load
+case $LOAD in
+ipi)
+	( taskset -c 1 sh -c 'while [ -e /tmp/load ]; do echo x; done' | taskset -c 0 cat > /dev/null ) &
+	;;
+compact)
+	( while [ -e /tmp/load ]; do echo 1 > /proc/sys/vm/compact_memory; sleep 0.2; done ) &
+	;;
+esac
+grep -E " (__svm_vcpu_run|svm_vcpu_enter_exit)" /proc/kallsyms
+
+boot() { # vmm i
+	if [ "$1" = qemu ]; then
+		timeout -s TERM 300 qemu-system-x86_64 -M microvm,acpi=on,rtc=on -enable-kvm -cpu host \
+			-m 256 -smp 2 -nodefaults -no-user-config -display none -no-reboot -serial stdio \
+			-device isa-debug-exit,iobase=0xf4,iosize=1 -kernel /kit/bzImage \
+			-initrd /kit/initramfs.cpio.gz -append "$APPEND"
+	else
+		timeout -s TERM 300 /bulkhead/bulkhead --name "l$2" --kernel "path=/kit/bzImage,cmdline=$APPEND" \
+			--initrd path=/kit/initramfs.cpio.gz --memory size_mib=256 --vcpus num=2
+	fi
+}
+
+pass=0
+fail=0
+i=1
+while [ $i -le "$N" ]; do
+	v=$VMM
+	[ "$VMM" != both ] || { [ $((i % 2)) = 1 ] && v=bulkhead || v=qemu; }
+	echo > $T/trace
+	start=$(cut -d' ' -f1 /proc/uptime)
+	boot $v $i > /tmp/l$i.out 2> /tmp/l$i.err < /dev/null
+	st=$?
+	end=$(cut -d' ' -f1 /proc/uptime)
+	ok=0
+	[ $st = 1 ] && grep -q "bulkhead-linux: PASS smp" /tmp/l$i.out && ok=1
+	echo "LOOP $i vmm=$v load=$LOAD status=$st ok=$ok $start $end lines=$(wc -l < /tmp/l$i.out)"
+	if [ $ok = 1 ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "---- LOOP $i console end, stderr"
+		tail -n 15 /tmp/l$i.out
+		cat /tmp/l$i.err
+		rip=$(grep "reason shutdown" $T/trace | tail -n 1 | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
+		if [ -n "$rip" ]; then
+			echo "---- LOOP $i shutdown rip $rip, after L1's symbol:"
+			(grep -E '^[0-9a-f]{16} [tT] ' /proc/kallsyms; echo "$rip t =====") | sort |
+				grep -B1 ' =====$' | head -n 1
+		fi
+		echo "---- LOOP $i L1's KVM trace"
+		tail -n 300 $T/trace
+		echo "---- LOOP $i end"
+	fi
+	i=$((i + 1))
+done
+rm -f /tmp/load
+echo "LOOP-SUMMARY vmm=$VMM load=$LOAD pass=$pass fail=$fail of $N"
