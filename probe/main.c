@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
@@ -306,6 +307,25 @@ static int make_thread(void)
 	return e;
 }
 
+/* getpid through the 32-bit entry: a filter that checks only x86_64 numbers
+ * would let every i386 system call through under other numbers. */
+static int int80_getpid(void)
+{
+	long r;
+
+	__asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "r8", "r9", "r10", "r11", "memory");
+	return r < 0 ? (int)-r : 0;
+}
+
+/* Push a byte into a terminal's input (stderr's, if it is one): the
+ * classic escape from a confined process that shares a tty. */
+static int tiocsti_stderr(void)
+{
+	char c = '\n';
+
+	return ret(ioctl(STDERR_FILENO, TIOCSTI, &c));
+}
+
 struct attempt {
 	const char *name;
 	attempt_fn fn;
@@ -341,6 +361,8 @@ static const struct attempt attempts[] = {
 	{ "open /proc/self/mem", write_self_mem },
 	{ "fork", do_fork },
 	{ "create a thread", make_thread },
+	{ "a 32-bit system call (int 0x80)", int80_getpid },
+	{ "ioctl TIOCSTI on stderr", tiocsti_stderr },
 };
 
 /* Policy texts, read once before any child is jailed. */

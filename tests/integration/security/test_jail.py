@@ -52,11 +52,45 @@ def running_vm(netns, tmp_path):
         assert vm.wait() == GUEST_PASS, vm.explain()
 
 
+def proc_limits(pid):
+    """/proc/PID/limits as {name: (soft, hard)}."""
+    out = {}
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f.readlines()[1:]:
+            m = re.match(r"(\S.*?)\s{2,}(\S+)\s+(\S+)", line)
+            out[m.group(1)] = (m.group(2), m.group(3))
+    return out
+
+
+def assert_narrowed(name, pid, st):
+    """What the jail gives a child whatever --seccomp says: no_new_privs of its own,
+    not dumpable (its /proc files belong to root, so a peer of the same uid cannot
+    ptrace it or read its memory), no more processes (the vcpu process makes its
+    threads), and only a few files."""
+    assert st["NoNewPrivs"] == ["1"], name
+    # In a user namespace of its own (an unprivileged bulkhead's children) the owner is
+    # that namespace's root, the child's own uid: only the host's namespace shows it.
+    if os.readlink("/proc/%d/ns/user" % pid) == os.readlink("/proc/self/ns/user"):
+        assert int(st["Uid"][0]) != 0 and os.stat("/proc/%d/status" % pid).st_uid == 0, \
+            (name, "dumpable")
+    limits = proc_limits(pid)
+    if name != "vcpu":
+        assert limits["Max processes"] == ("0", "0"), (name, limits["Max processes"])
+    soft, hard = limits["Max open files"]
+    assert soft == hard and int(soft) <= 256, (name, limits["Max open files"])
+
+
 def test_children_are_jailed(running_vm):
     _, pids = running_vm
     # ip netns exec runs bulkhead itself; the supervisor is the children's parent.
     sup, children = jailed_children(pids)
+    # The supervisor keeps CAP_KILL alone (to end its children), or nothing when
+    # it was started without capabilities.
+    caps = proc_status(sup)
+    assert caps["CapEff"] == caps["CapPrm"] and caps["CapEff"][0] in (
+        "0000000000000020", "0000000000000000"), ("supervisor", caps["CapEff"])
     for name, pid, st in children:
+        assert_narrowed(name, pid, st)
         assert st["CapBnd"] == ["0000000000000000"], name
         assert all(int(u) != 0 for u in st["Uid"]), (name, st["Uid"])
         assert all(int(g) != 0 for g in st["Gid"]), (name, st["Gid"])
@@ -238,6 +272,24 @@ def test_jail_off_keeps_the_filters(seccomp, want):
     keeps = "every process keeps its seccomp filter"
     removes = "--seccomp off removes every seccomp filter too"
     assert (keeps if seccomp == "kill" else removes) in vm.stderr, vm.explain()
+
+
+@pytest.mark.needs_namespaces
+def test_jail_without_filters_still_narrows():
+    """--seccomp off takes the filters away, not the rest of the jail: no_new_privs
+    (which loading a filter would otherwise have set on its own), dumpability,
+    limits, capabilities."""
+    vm = Vm(guest_args("echo") + ["--seccomp", "off"], stdin=subprocess.PIPE)
+    vm.read_until(b"bulkhead-test-guest: ready")
+    pids = vm.wait_children(["vcpu", "serial"])
+    for name, pid in pids.items():
+        st = proc_status(pid)
+        assert st["Seccomp"] == ["0"], name
+        assert st["CapEff"] == ["0000000000000000"] and st["CapBnd"] == ["0000000000000000"], name
+        assert_narrowed(name, pid, st)
+    vm.proc.stdin.write(b"quit\n")
+    vm.proc.stdin.close()
+    assert vm.wait() == GUEST_PASS, vm.explain()
 
 
 @pytest.mark.needs_namespaces
