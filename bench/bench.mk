@@ -37,6 +37,7 @@ $(BOOT_CLOCK): bench/boot_clock.c
 	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(BH_LDFLAGS) -o $@ $<
 
 bench: all $(KVM_FLOOR) $(BOOT_CLOCK)
+	$(Q)tests/guest/linux/build-kit.sh $(O)/linux-kit
 	$(Q)BULKHEAD_BUILD=$(abspath $(O)) BENCH_RUNS=$(BENCH_RUNS) \
 		BENCH_QUIET_WAIT=$(BENCH_QUIET_WAIT) BENCH_QUIET_LOAD=$(BENCH_QUIET_LOAD) \
 		/usr/bin/python3 bench/run.py $(BENCH_ARGS)

@@ -1534,7 +1534,7 @@ def main(argv):
         need += [(BOOT_CLOCK, "boot-clock (make bench)"), (KIT, "the Linux kit (tests/guest/linux/build-kit.sh)")]
     for path, what in need:
         if not os.path.exists(path):
-            sys.exit("bench: no %s at %s" % (what, path))
+            sys.exit("bench: %s is missing (%s)" % (path, what))
     if not shutil.which(QEMU):
         sys.exit("bench: no %s" % QEMU)
     if os.geteuid() != 0:
