@@ -390,9 +390,11 @@ class LinuxRun:
         return self.cases[case]
 
     def explain(self, case):
-        return "%s tier (%s), case %s took %.1f s\nstdout:\n%s\nstderr:\n%s" % (
+        hang = self.lines(case, "hang")
+        return "%s tier (%s), case %s took %.1f s\nstdout:\n%s\nstderr:\n%s%s" % (
             self.tier, self.why, case, self.times.get(case, -1), self.lines(case, "out"),
-            self.lines(case, "err"))
+            self.lines(case, "err"),
+            "\nthreads just before the case's limit:\n" + hang if hang else "")
 
 
 @pytest.fixture(scope="session")
