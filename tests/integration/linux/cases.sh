@@ -34,8 +34,9 @@ run_case() { # name bulkhead-args...
 # Where every thread of the VM's processes (titled bulkhead/VM/ROLE) is,
 # written just before a hung case is stopped: a thread blocked in bulkhead
 # (wchan, system call, kernel stack) tells apart from a vCPU the kernel does
-# not run (ioctl KVM_RUN, running or in kvm_vcpu_block). The kernel stack
-# needs root; without it that line says so.
+# not run (ioctl KVM_RUN, running or in kvm_vcpu_block), and KVM's exits
+# say where a running vCPU's guest code is. The kernel stack and the trace
+# need root; without it the stack line says so and the trace is left out.
 threads_report() { # vm
 	for f in $(grep -l -F -z "bulkhead/$1/" /proc/[0-9]*/cmdline 2>/dev/null); do
 		d=${f%/cmdline}
@@ -48,6 +49,21 @@ threads_report() { # vm
 			sed 's/^/    /' "$t/stack" 2>/dev/null || echo "    (no kernel stack: not root)"
 		done
 	done
+	kvm_exits_report
+}
+
+# KVM's exits for a second (vCPU, reason, guest RIP), where tracefs can be
+# had: a vCPU that still exits shows where its guest code is.
+kvm_exits_report() {
+	tr=/sys/kernel/tracing
+	[ -e "$tr/trace" ] || mount -t tracefs nodev "$tr" 2>/dev/null
+	[ -w "$tr/events/kvm/kvm_exit/enable" ] || return 0
+	echo > "$tr/trace"
+	echo 1 > "$tr/events/kvm/kvm_exit/enable"
+	sleep 1
+	echo 0 > "$tr/events/kvm/kvm_exit/enable"
+	echo "kvm_exit events in 1 s: $(grep -c kvm_exit "$tr/trace"); the last 30:"
+	grep kvm_exit "$tr/trace" | tail -n 30
 }
 
 # Writes $OUT/NAME.hang with threads_report a few seconds before the
