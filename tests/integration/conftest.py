@@ -396,10 +396,12 @@ class LinuxRun:
 
     def explain(self, case):
         trace = self.lines(case, "trace")
-        return "%s tier (%s), case %s took %.1f s\nstdout:\n%s\nstderr:\n%s%s" % (
+        hang = self.lines(case, "hang")
+        return "%s tier (%s), case %s took %.1f s\nstdout:\n%s\nstderr:\n%s%s%s" % (
             self.tier, self.why, case, self.times.get(case, -1), self.lines(case, "out"),
             self.lines(case, "err"),
-            "\nL1's KVM trace before the triple fault:\n" + trace if trace else "")
+            "\nL1's KVM trace before the triple fault:\n" + trace if trace else "",
+            "\nthreads just before the case's limit:\n" + hang if hang else "")
 
 
 @pytest.fixture(scope="session")

@@ -78,17 +78,70 @@ run_case() { # name bulkhead-args...
 	run_command "$name" "$B" --name "$name" "$@"
 }
 
+# Where every thread of the VM's processes (titled bulkhead/VM/ROLE) is,
+# written just before a hung case is stopped: a thread blocked in bulkhead
+# (wchan, system call, kernel stack) tells apart from a vCPU the kernel does
+# not run (ioctl KVM_RUN, running or in kvm_vcpu_block), and KVM's exits
+# say where a running vCPU's guest code is. The kernel stack and the trace
+# need root; without it the stack line says so and the trace is left out.
+threads_report() { # vm
+	for f in $(grep -l -F -z "bulkhead/$1/" /proc/[0-9]*/cmdline 2>/dev/null); do
+		d=${f%/cmdline}
+		[ -d "$d/task" ] || continue # the grep itself, gone
+		echo "process ${d#/proc/} $(tr '\0' ' ' < "$f" 2>/dev/null)"
+		for t in "$d"/task/*; do
+			echo "  thread ${t##*/} $(cat "$t/comm" 2>/dev/null)" \
+				"$(grep '^State:' "$t/status" 2>/dev/null | tr '\t' ' ')" \
+				"wchan $(cat "$t/wchan" 2>/dev/null) syscall $(cat "$t/syscall" 2>/dev/null)"
+			sed 's/^/    /' "$t/stack" 2>/dev/null || echo "    (no kernel stack: not root)"
+		done
+	done
+	kvm_exits_report
+}
+
+# KVM's exits for a second (vCPU, reason, guest RIP), where tracefs can be
+# had: a vCPU that still exits shows where its guest code is.
+kvm_exits_report() {
+	tr=/sys/kernel/tracing
+	[ -e "$tr/trace" ] || mount -t tracefs nodev "$tr" 2>/dev/null
+	[ -w "$tr/events/kvm/kvm_exit/enable" ] || return 0
+	echo > "$tr/trace"
+	# With the triple-fault ring on (kvm_trace_init), its events stay on.
+	[ -n "$KVM_TRACING" ] || echo 1 > "$tr/events/kvm/kvm_exit/enable"
+	sleep 1
+	[ -n "$KVM_TRACING" ] || echo 0 > "$tr/events/kvm/kvm_exit/enable"
+	echo "kvm_exit events in 1 s: $(grep -c kvm_exit "$tr/trace"); the last 30:"
+	grep kvm_exit "$tr/trace" | tail -n 30
+}
+
+# Writes $OUT/NAME.hang with threads_report a few seconds before the
+# case's limit, unless $OUT/NAME.ended appears first.
+hang_watch() { # name seconds
+	i=0
+	while [ $i -lt $(($2 - 5)) ]; do
+		[ -e "$OUT/$1.ended" ] && return 0
+		sleep 1
+		i=$((i + 1))
+	done
+	[ -e "$OUT/$1.ended" ] || threads_report "$1" > "$OUT/$1.hang"
+}
+
 run_command() { # name command args...
 	name=$1
 	shift
 	echo "=== CASE $name"
 	start=$(cut -d' ' -f1 /proc/uptime)
 	[ -z "$KVM_TRACING" ] || echo > $KVM_TRACE/trace
+	rm -f "$OUT/$name.ended" "$OUT/$name.hang"
+	hang_watch "$name" "${CASE_SECONDS:-240}" &
+	watch=$!
 	# A hung case must not hold the rest (and CI) until the harness's own
 	# limit: SIGTERM after CASE_SECONDS; bulkhead then exits with 143.
 	timeout -s TERM "${CASE_SECONDS:-240}" "$@" > "$OUT/$name.out" \
 		2> "$OUT/$name.err" < /dev/null
 	status=$?
+	touch "$OUT/$name.ended"
+	wait $watch
 	end=$(cut -d' ' -f1 /proc/uptime)
 	emit "$name" out "$OUT/$name.out"
 	emit "$name" err "$OUT/$name.err"
@@ -98,6 +151,7 @@ run_command() { # name command args...
 		emit "$name" trace "$OUT/$name.trace"
 		l1_fault "$name" "$OUT/$name.trace"
 	fi
+	emit "$name" hang "$OUT/$name.hang"
 	echo "=== TIME $name $start $end"
 	echo "=== STATUS $name $status"
 }
