@@ -45,11 +45,14 @@ kvm_trace_init
 
 # Where L1's emulated SVM itself broke the guest (tests/nested/README.md, "A
 # guest triple fault"), prints "=== L1-FAULT name ..."; the test then runs the
-# tier once more. Two signatures, both impossible for a guest or its VMM:
-# the guest's RIP at the shutdown is in L1's own __svm_vcpu_run, the code
-# after VMRUN; or the guest could not fetch the very instruction after a port
-# access, the next RIP of that exit, where it ran a moment before and has run
-# nothing since (a fetch #PF, error code 0x10, that could not be delivered).
+# tier once more. Three signatures, where the guest ran no instruction of
+# its own between its last exit and the fault: the guest's RIP at the
+# shutdown is in L1's own __svm_vcpu_run, the code after VMRUN; or the guest
+# could not fetch the very instruction after a port access, the next RIP of
+# that exit, where it ran a moment before (a fetch #PF, error code 0x10, that
+# could not be delivered); or, resumed after its own HLT to take an external
+# interrupt, it could not take it (the IDT, stack and paging it used for the
+# same interrupt a moment before).
 l1_fault() { # name trace
 	last=$(grep "reason shutdown" "$2" | tail -n 1)
 	rip=$(echo "$last" | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
@@ -68,6 +71,14 @@ l1_fault() { # name trace
 	case "$prev $last" in
 	*"reason io rip "*" info2 0x$rip "*"reason shutdown "*"intr_info 0x80000b0e error_code 0x00000010"*)
 		echo "=== L1-FAULT $1 the guest could not fetch $rip, the next instruction after its port access"
+		;;
+	*"reason hlt rip 0x"*"reason shutdown "*"intr_info 0x800000"*)
+		# an external interrupt that could not be delivered right after the
+		# vCPU's own HLT: its IDT, stack and paging were in use a moment before
+		hlt=$(echo "$prev" | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
+		if [ -n "$hlt" ] && [ $((0x${hlt#????????} + 1)) -eq $((0x${rip#????????})) ]; then
+			echo "=== L1-FAULT $1 the guest could not take an interrupt at $rip, right after its HLT"
+		fi
 		;;
 	esac
 }
