@@ -202,7 +202,7 @@ testhooks:
 	$(Q)$(MAKE) --no-print-directory O=$(O)/testhooks BH_TEST_HOOKS=1 bins
 
 integration: all testhooks $(KVM_FLOOR) $(TEST_TOOLS)
-	$(Q)/usr/bin/python3 -m pytest -q tests/integration
+	$(Q)/usr/bin/python3 -m pytest -q -rs tests/integration
 	$(Q)tests/integration/run-unprivileged.sh
 
 # The functional and security suites with bulkhead run by an unprivileged user.

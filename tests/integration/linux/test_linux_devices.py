@@ -73,6 +73,7 @@ def test_jail_holds_while_linux_runs(linux_run):
     """The security suite's checks, once on a Linux guest with a disk and a NIC
     (cases.sh jail_report, run while net-ping pings)."""
     case = "net-ping"
+    linux_run.status(case)  # skips, saying why, where L1 failed the case every time
     text = linux_run.text
     roles = re.findall(r"^=== JAIL %s (\S+) pid \d+ sup \d+$" % case, text, re.M)
     assert sorted(roles) == ["blk0", "net0", "serial", "vcpu"], linux_run.explain(case)
