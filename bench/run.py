@@ -112,7 +112,12 @@ SMOKE = {"runs": 1, "warmup": False, "vcpus": (1, 2), "disk_mib": 16,
 FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p", "linux",
            "rng", "vsock")
 # the linux figure boots a nested L1: minutes, not a smoke test
-SMOKE_FIGURES = tuple(f for f in FIGURES if f != "linux")
+# Not in the smoke run: the figures that boot Linux in the nested tier's L1 where
+# the host's KVM cannot run it. The L1 machine (QEMU TCG emulating SVM) dies under
+# the 9p figure's load often enough that one unretried L1 boot in every make check
+# would fail it on the emulator's account (docs/performance.md, figure 8); the
+# Linux tier's 9p cases, which rerun what L1 fails, cover the 9p server there.
+SMOKE_FIGURES = tuple(f for f in FIGURES if f not in ("linux", "9p"))
 FIG_OF_PREFIX = {"start": "start", "mem": "memory", "disk": "disk", "net": "net", "mmio": "mmio",
                  "iso": "isolation", "scale": "scale", "restart": "restart", "p9": "9p",
                  "linux": "linux", "rng": "rng", "vsock": "vsock"}
