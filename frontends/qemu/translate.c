@@ -85,15 +85,18 @@ static int arg(struct out *w, const char *s)
 /*
  * ",key=value" (no comma first when first): quoted unless the value holds a
  * '"'; then bare, which bulkhead keeps whole only for a key that may hold
- * commas (commas_ok) and a value in which no ",KEY=" of keys[] could end it.
+ * commas (commas_ok) and a value in which no ",KEY=" of keys[] could end it;
+ * any other value holding a '"' is refused.
  */
 static int kv(struct out *w, int first, const char *key, const char *val, int commas_ok,
 	      const char *const *keys, const char *what)
 {
 	if (!strchr(val, '"'))
 		return put(w, "%s%s=\"%s\"", first ? "" : ",", key, val);
-	if (val[0] == '"' || (!commas_ok && strchr(val, ',')))
-		return fail(w, "%s: %s: a double quote with commas cannot be passed to bulkhead", what, val);
+	/* Bare, a '"' inside a value that others follow would open a quote for
+	 * bulkhead's parser and swallow the next keys (fuzz_qemu: tag=a"b,readonly=off). */
+	if (val[0] == '"' || !commas_ok)
+		return fail(w, "%s: %s: a double quote cannot be passed to bulkhead here", what, val);
 	for (; commas_ok && *keys; keys++) {
 		char probe[32];
 
