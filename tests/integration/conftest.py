@@ -472,8 +472,8 @@ NESTED_ATTEMPTS = 3
 def nested_tier(cases, funcs):
     done = {}
     why = {}
+    pending = list(funcs)
     for attempt in range(1, NESTED_ATTEMPTS + 1):
-        pending = [f for f in funcs if case_name(f) not in done]
         p = nested_cases(cases, pending)
         got = case_chunks(p.stdout)
         faults = dict(re.findall(r"^=== L1-FAULT (\S+) (.*)$", p.stdout, re.M))
@@ -482,6 +482,12 @@ def nested_tier(cases, funcs):
             if name in got and name not in faults:
                 done[name] = got[name]
         again = [f for f in funcs if case_name(f) not in done]
+        # The cases L1 never reached go first next time, and the one it died or
+        # faulted under last: a case that breaks L1 every time takes no other with it.
+        started = re.findall(r"^=== CASE (\S+)", p.stdout, re.M)
+        culprits = set(faults) | ({started[-1]} if started and started[-1] not in got else set())
+        pending = [f for f in again if case_name(f) not in culprits] + \
+            [f for f in again if case_name(f) in culprits]
         for f in again:
             name = case_name(f)
             why.setdefault(name, []).append(
