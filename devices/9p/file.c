@@ -27,10 +27,10 @@
 #define DOTL_DIRECTORY 0200000
 #define DOTL_SYNC 04000000
 
-/* Tlock/Tgetlock. */
-#define LOCK_TYPE_RDLCK 0
-#define LOCK_TYPE_WRLCK 1
-#define LOCK_TYPE_UNLCK 2
+/* Tlock/Tgetlock: the lock types as the wire numbers them (read, write, unlock),
+ * each the fcntl type it is. */
+static const short wire_lock_types[] = { F_RDLCK, F_WRLCK, F_UNLCK };
+#define LOCK_TYPES (sizeof(wire_lock_types) / sizeof(wire_lock_types[0]))
 #define LOCK_SUCCESS 0
 #define LOCK_BLOCKED 1
 
@@ -363,10 +363,10 @@ static int parse_lock(struct p9_server *s, struct p9_req *r, struct lock_req *l,
 		err = p9_text(&l->client_id, id, P9_NAME_MAX);
 	if (err < 0)
 		return err;
-	if (l->type > LOCK_TYPE_UNLCK || l->start > INT64_MAX || l->length > INT64_MAX)
+	if (l->type >= LOCK_TYPES || l->start > INT64_MAX || l->length > INT64_MAX)
 		return -EINVAL;
 	memset(fl, 0, sizeof(*fl));
-	fl->l_type = l->type == LOCK_TYPE_RDLCK ? F_RDLCK : l->type == LOCK_TYPE_WRLCK ? F_WRLCK : F_UNLCK;
+	fl->l_type = wire_lock_types[l->type];
 	fl->l_whence = SEEK_SET;
 	fl->l_start = (off_t)l->start;
 	fl->l_len = (off_t)l->length;
@@ -399,6 +399,16 @@ int p9_op_lock(struct p9_server *s, struct p9_req *r)
 	return 0;
 }
 
+/* The wire's number for an fcntl lock type (an unknown one reads as a write lock). */
+static uint8_t wire_lock_type(short type)
+{
+	uint8_t i = 0;
+
+	while (i < LOCK_TYPES && wire_lock_types[i] != type)
+		i++;
+	return i < LOCK_TYPES ? i : 1;
+}
+
 int p9_op_getlock(struct p9_server *s, struct p9_req *r)
 {
 	struct lock_req l;
@@ -406,7 +416,7 @@ int p9_op_getlock(struct p9_server *s, struct p9_req *r)
 	struct flock fl;
 	int err = parse_lock(s, r, &l, 0, &f, &fl);
 
-	if (err == 0 && l.type == LOCK_TYPE_UNLCK)
+	if (err == 0 && fl.l_type == F_UNLCK)
 		err = -EINVAL;
 	if (err < 0)
 		return err;
@@ -414,12 +424,11 @@ int p9_op_getlock(struct p9_server *s, struct p9_req *r)
 		fl.l_type = F_UNLCK;
 	else if (fcntl(f->fd, F_OFD_GETLK, &fl) < 0)
 		return -errno;
+	p9_put_u8(&r->out, wire_lock_type(fl.l_type));
 	if (fl.l_type == F_UNLCK) {
-		p9_put_u8(&r->out, LOCK_TYPE_UNLCK);
 		p9_put_u64(&r->out, l.start);
 		p9_put_u64(&r->out, l.length);
 	} else {
-		p9_put_u8(&r->out, fl.l_type == F_RDLCK ? LOCK_TYPE_RDLCK : LOCK_TYPE_WRLCK);
 		p9_put_u64(&r->out, (uint64_t)fl.l_start);
 		p9_put_u64(&r->out, (uint64_t)fl.l_len);
 	}
