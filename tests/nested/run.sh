@@ -25,8 +25,8 @@
 # the L2 VMM), KIT, KIT_FILES, KVER (see build-l1.sh), KIT_ALL=1 (boot every
 # kit file, also big ones the command does not name), QEMU (host QEMU),
 # L1_KERNEL (default build-l1.sh's l1-vmlinux, else /boot/vmlinuz-<kver>),
-# L1_MEM (MiB, 1024), L1_SMP (2), L1_CPU (EPYC,+svm), L1_APPEND (more L1
-# kernel parameters).
+# L1_MEM (MiB, 1024), L1_SMP (2), L1_CPU (EPYC,+svm), L1_ACCEL (tcg; e.g.
+# tcg,thread=single), L1_APPEND (more L1 kernel parameters).
 set -uo pipefail
 export LC_ALL=C
 
@@ -154,7 +154,7 @@ cat "${use[@]}" "$tmp/run.cpio.gz" >"$tmp/initrd"
 # against (no PIT speaker gate, HPET or ACPI PM timer; kvmclock needs KVM), so
 # Debian's kernel hangs early unless told tsc_early_khz=, and it boots no
 # faster. SeaBIOS takes ~0.5 s; the PVH vmlinux skips its real-mode loader.
-set -- "$qemu" -accel tcg -cpu "${L1_CPU:-EPYC,+svm}" -m "${L1_MEM:-1024}" -smp "${L1_SMP:-2}" \
+set -- "$qemu" -accel "${L1_ACCEL:-tcg}" -cpu "${L1_CPU:-EPYC,+svm}" -m "${L1_MEM:-1024}" -smp "${L1_SMP:-2}" \
 	-M q35 -nodefaults -no-user-config -display none -no-reboot -serial stdio \
 	-kernel "$kernel" -initrd "$tmp/initrd" \
 	-append "console=ttyS0 panic=-1 quiet ${L1_APPEND:-}"

@@ -45,14 +45,14 @@ kvm_trace_init
 
 # Where L1's emulated SVM itself broke the guest (tests/nested/README.md, "A
 # guest triple fault"), prints "=== L1-FAULT name ..."; the test then runs the
-# tier once more. Three signatures, where the guest ran no instruction of
-# its own between its last exit and the fault: the guest's RIP at the
-# shutdown is in L1's own __svm_vcpu_run, the code after VMRUN; or the guest
-# could not fetch the very instruction after a port access, the next RIP of
-# that exit, where it ran a moment before (a fetch #PF, error code 0x10, that
-# could not be delivered); or, resumed after its own HLT to take an external
-# interrupt, it could not take it (the IDT, stack and paging it used for the
-# same interrupt a moment before).
+# case again in a new L1. The signatures are faults where the guest ran no
+# instruction of its own since its last exit: the guest's RIP at the shutdown
+# is in L1's own __svm_vcpu_run, the code after VMRUN; or the shutdown is at
+# the very RIP where KVM resumed the vCPU after its previous exit, and what
+# failed there is the first thing the CPU did: fetching that instruction (a
+# fetch #PF, error code 0x10, that could not be delivered; the guest ran the
+# instruction before it, on the same page, a moment earlier), or taking an
+# external interrupt (through the IDT, stack and paging it had just used).
 l1_fault() { # name trace
 	last=$(grep "reason shutdown" "$2" | tail -n 1)
 	rip=$(echo "$last" | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
@@ -68,19 +68,35 @@ l1_fault() { # name trace
 	esac
 	vcpu=$(echo "$last" | sed -n 's/.*kvm_exit: vcpu \([0-9]*\) reason shutdown.*/\1/p')
 	prev=$(grep "kvm_exit: vcpu $vcpu reason " "$2" | grep -B1 "reason shutdown" | head -n 1)
-	case "$prev $last" in
-	*"reason io rip "*" info2 0x$rip "*"reason shutdown "*"intr_info 0x80000b0e error_code 0x00000010"*)
-		echo "=== L1-FAULT $1 the guest could not fetch $rip, the next instruction after its port access"
+	why=$(echo "$prev" | sed -n 's/.* reason \([a-z_0-9]*\) rip .*/\1/p')
+	prip=$(echo "$prev" | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
+	[ -n "$prip" ] || return 0
+	# Where KVM resumed the vCPU: after the port access (the exit's next RIP),
+	# after RDMSR/WRMSR (2 bytes; an x2APIC register, which L1's KVM handles
+	# alone) or HLT (1 byte), or where a host interrupt stopped it.
+	case $why in
+	io) resumed=$(echo "$prev" | sed -n 's/.* info2 0x\([0-9a-f]\{16\}\) .*/\1/p') ;;
+	msr) resumed=$(rip_plus "$prip" 2) ;;
+	hlt) resumed=$(rip_plus "$prip" 1) ;;
+	interrupt | vintr) resumed=$prip ;;
+	*) return 0 ;;
+	esac
+	[ "$resumed" = "$rip" ] || return 0
+	case $last in
+	*"intr_info 0x80000b0e error_code 0x00000010"*)
+		echo "=== L1-FAULT $1 the guest could not fetch $rip, where KVM resumed it after its $why exit"
 		;;
-	*"reason hlt rip 0x"*"reason shutdown "*"intr_info 0x800000"*)
-		# an external interrupt that could not be delivered right after the
-		# vCPU's own HLT: its IDT, stack and paging were in use a moment before
-		hlt=$(echo "$prev" | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
-		if [ -n "$hlt" ] && [ $((0x${hlt#????????} + 1)) -eq $((0x${rip#????????})) ]; then
-			echo "=== L1-FAULT $1 the guest could not take an interrupt at $rip, right after its HLT"
-		fi
+	*"intr_info 0x800000"??" "*)
+		echo "=== L1-FAULT $1 the guest could not take an interrupt at $rip, where KVM resumed it after its $why exit"
 		;;
 	esac
+}
+
+# RIP (16 hex digits) + N, where that stays within its low 32 bits; else nothing.
+rip_plus() { # rip n
+	low=$((0x${1#????????} + $2))
+	[ $low -le $((0xffffffff)) ] || return 0
+	printf '%s%08x\n' "${1%????????}" $low
 }
 
 run_case() { # name bulkhead-args...

@@ -1,0 +1,92 @@
+# Copyright (c) 2026 The bulkhead authors.
+# SPDX-License-Identifier: BSD-3-Clause
+"""cases.sh's l1_fault tells L1's faults (tests/nested/README.md, "A guest
+triple fault") from a guest triple fault bulkhead must answer for: each
+recorded form is recognised, and a fault the guest could have made itself,
+or one at another RIP than where KVM resumed the vCPU, is not. These traces
+are the lines L1's KVM wrote in the failures the README quotes, cut to the
+fields l1_fault reads."""
+import os
+import re
+import subprocess
+
+import pytest
+
+CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.sh")
+
+
+def exit_line(vcpu, reason, rip, info2=0, intr=0, err=0):
+    return ("bulkhead-vcpu-1 [000] ..... 1.0: kvm_exit: vcpu %d reason %s rip 0x%016x "
+            "info1 0x0000000000000000 info2 0x%016x intr_info 0x%08x error_code 0x%08x" % (
+                vcpu, reason, rip, info2, intr, err))
+
+
+def verdict(lines, tmp_path):
+    """What l1_fault prints for a trace of these lines (empty: bulkhead's)."""
+    with open(CASES) as f:
+        src = f.read()
+    funcs = "".join(re.findall(r"^(?:l1_fault|rip_plus)\(\) \{.*?^\}\n", src, re.M | re.S))
+    assert "l1_fault()" in funcs and "rip_plus()" in funcs
+    trace = tmp_path / "case.trace"
+    trace.write_text("\n".join(lines) + "\n")
+    p = subprocess.run(["dash", "-c", funcs + 'l1_fault case "$1"', "sh", str(trace)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and not p.stderr, p.stderr
+    return p.stdout.strip()
+
+
+FETCH = dict(intr=0x80000b0e, err=0x10)
+TIMER = dict(intr=0x800000ec)
+UD = dict(intr=0x80000306)
+K = 0xffffffff8ec7e914
+
+L1_FAULTS = {
+    "fetch after a port access": [
+        exit_line(0, "io", 0xffffffffb94aa496, info2=0xffffffffb94aa497),
+        exit_line(0, "shutdown", 0xffffffffb94aa497, **FETCH)],
+    "fetch after WRMSR (x2APIC ICR, the start-up IPI)": [
+        exit_line(0, "msr", K),
+        exit_line(1, "wbinvd", 0x1),
+        exit_line(0, "shutdown", K + 2, **FETCH)],
+    "interrupt after HLT": [
+        exit_line(0, "hlt", 0xffffffffb1a592ea),
+        exit_line(0, "shutdown", 0xffffffffb1a592eb, **TIMER)],
+    "interrupt where a host interrupt stopped it": [
+        exit_line(0, "hlt", 0xffffffffa58592ea),
+        exit_line(0, "interrupt", 0xffffffffa4e41216, intr=0xfb),
+        exit_line(1, "msr", K),
+        exit_line(0, "shutdown", 0xffffffffa4e41216, **TIMER)],
+}
+
+BULKHEADS = {
+    # the test guest's bulkhead.end=triple: its own #UD through an empty IDT
+    "an exception the instruction raised": [
+        exit_line(0, "io", 0x127469, info2=0x12746b),
+        exit_line(0, "shutdown", 0x12746b, **UD)],
+    "a fetch fault elsewhere than the resume point": [
+        exit_line(0, "msr", K),
+        exit_line(0, "shutdown", K + 3, **FETCH)],
+    "an interrupt after HLT, the guest having run on": [
+        exit_line(0, "hlt", 0xffffffffb1a592ea),
+        exit_line(0, "shutdown", 0xffffffffb1a59400, **TIMER)],
+    "the other vCPU's exit is not this one's resume point": [
+        exit_line(1, "io", 0xffffffffb94aa496, info2=0xffffffffb94aa497),
+        exit_line(0, "npf", 0xffffffff81000000),
+        exit_line(0, "shutdown", 0xffffffffb94aa497, **FETCH)],
+    "a fault after an exit whose resume point is not known": [
+        exit_line(0, "npf", 0xffffffffb94aa497),
+        exit_line(0, "shutdown", 0xffffffffb94aa497, **FETCH)],
+    "no shutdown at all": [
+        exit_line(0, "io", 0xffffffffb94aa496, info2=0xffffffffb94aa497)],
+}
+
+
+@pytest.mark.parametrize("form", sorted(L1_FAULTS))
+def test_l1_fault_is_recognised(form, tmp_path):
+    out = verdict(L1_FAULTS[form], tmp_path)
+    assert out.startswith("=== L1-FAULT case "), (form, out)
+
+
+@pytest.mark.parametrize("form", sorted(BULKHEADS))
+def test_other_triple_fault_stays_bulkheads(form, tmp_path):
+    assert verdict(BULKHEADS[form], tmp_path) == "", form
