@@ -12,8 +12,8 @@ and the time to exit is when the process has ended. The floor has no console:
 only its time to exit counts.
 
 usage: bench/start.py [RUNS] [VCPUS] [VMM...]
-  VMMs: bulkhead qemu floor floor-irqchip (the floor after KVM_CREATE_IRQCHIP);
-  default bulkhead qemu floor
+  VMMs: bulkhead bulkhead-api (with an idle --api-socket) qemu floor
+  floor-irqchip (the floor after KVM_CREATE_IRQCHIP); default bulkhead qemu floor
 """
 import os
 import statistics
@@ -31,6 +31,11 @@ def bulkhead_argv(vcpus):
     return [os.path.join(ROOT, "build", "bulkhead"), "--kernel",
             "path=%s,cmdline=bulkhead.test=marker-exit" % GUEST,
             "--memory", "size_mib=64", "--vcpus", "num=%d" % vcpus, "--pit", "off"]
+
+
+def bulkhead_api_argv(vcpus):
+    # a run leaves its socket behind, stale for the next, which replaces it
+    return bulkhead_argv(vcpus) + ["--api-socket", "/tmp/bench-start-api.%d.sock" % os.getpid()]
 
 
 def qemu_argv(vcpus):
@@ -108,9 +113,10 @@ def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     vcpus = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     vmms = sys.argv[3:] or ["bulkhead", "qemu", "floor"]
-    argv_of = {"bulkhead": bulkhead_argv, "qemu": qemu_argv, "floor": floor_argv,
-               "floor-irqchip": floor_irqchip_argv}
-    names = {"bulkhead": "bulkhead", "qemu": "QEMU microvm", "floor": "bare KVM (floor)",
+    argv_of = {"bulkhead": bulkhead_argv, "bulkhead-api": bulkhead_api_argv, "qemu": qemu_argv,
+               "floor": floor_argv, "floor-irqchip": floor_irqchip_argv}
+    names = {"bulkhead": "bulkhead", "bulkhead-api": "bulkhead, idle API socket",
+             "qemu": "QEMU microvm", "floor": "bare KVM (floor)",
              "floor-irqchip": "bare KVM + in-kernel irqchip"}
     results = alternate(runs, *[argv_of[v](vcpus) for v in vmms])
     print_rows("%d vCPU, %d runs each" % (vcpus, runs), [names[v] for v in vmms], results)
