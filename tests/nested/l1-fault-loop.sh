@@ -9,11 +9,32 @@
 # line), compact (L1 compacts its memory every 0.2 s) or none. Prints a LOOP
 # line per boot, and for a boot that failed its console's end, its stderr,
 # the shutdown RIP looked up in L1's /proc/kallsyms and the end of L1's KVM
-# trace; then LOOP-SUMMARY.
+# trace; then LOOP-SUMMARY. With SCENARIO=9p each boot instead runs the
+# guest's 9p-bench (a 64 MiB read and write and 2000 stats over virtio-9p,
+# msize 512000; P9_MIB and P9_MSIZE change them; QEMU with
+# virtio-9p-device) on a share this script makes.
 N=$1
 VMM=$2
 LOAD=$3
 APPEND="console=ttyS0 reboot=k panic=-1 bulkhead.linux=smp bulkhead.cpus=2"
+PASS="bulkhead-linux: PASS smp"
+S=/tmp/p9share
+BH_FS=
+QEMU_FS=
+if [ "${SCENARIO:-smp}" = 9p ]; then
+	APPEND="console=ttyS0 reboot=k panic=-1 quiet bulkhead.linux=9p-bench bulkhead.mib=${P9_MIB:-64} bulkhead.p9-msize=${P9_MSIZE:-512000}"
+	PASS="9p-bench read-mbs"
+	mkdir -p $S/files
+	chmod 777 $S $S/files
+	dd if=/dev/urandom of=$S/read.bin bs=1048576 count=${P9_MIB:-64} 2>/dev/null
+	j=0
+	while [ $j -lt 2000 ]; do
+		: > $S/files/f$j
+		j=$((j + 1))
+	done
+	BH_FS="--fs path=$S,tag=share"
+	QEMU_FS="-fsdev local,id=fs0,path=$S,security_model=none -device virtio-9p-device,fsdev=fs0,mount_tag=share"
+fi
 T=/sys/kernel/tracing
 
 [ -d $T/events/kvm ] || mount -t tracefs nodev $T
@@ -37,10 +58,10 @@ boot() { # vmm i
 		timeout -s TERM 300 qemu-system-x86_64 -M microvm,acpi=on,rtc=on -enable-kvm -cpu host \
 			-m 256 -smp 2 -nodefaults -no-user-config -display none -no-reboot -serial stdio \
 			-device isa-debug-exit,iobase=0xf4,iosize=1 -kernel /kit/bzImage \
-			-initrd /kit/initramfs.cpio.gz -append "$APPEND"
+			-initrd /kit/initramfs.cpio.gz -append "$APPEND" $QEMU_FS
 	else
 		timeout -s TERM 300 /bulkhead/bulkhead --name "l$2" --kernel "path=/kit/bzImage,cmdline=$APPEND" \
-			--initrd path=/kit/initramfs.cpio.gz --memory size_mib=256 --vcpus num=2
+			--initrd path=/kit/initramfs.cpio.gz --memory size_mib=256 --vcpus num=2 $BH_FS
 	fi
 }
 
@@ -56,7 +77,8 @@ while [ $i -le "$N" ]; do
 	st=$?
 	end=$(cut -d' ' -f1 /proc/uptime)
 	ok=0
-	[ $st = 1 ] && grep -q "bulkhead-linux: PASS smp" /tmp/l$i.out && ok=1
+	rm -f $S/write.bin
+	[ $st = 1 ] && grep -q "$PASS" /tmp/l$i.out && ok=1
 	echo "LOOP $i vmm=$v load=$LOAD status=$st ok=$ok $start $end lines=$(wc -l < /tmp/l$i.out)"
 	if [ $ok = 1 ]; then
 		pass=$((pass + 1))

@@ -23,7 +23,9 @@
 # Environment: O (build directory, default build/), NESTED_LOG (console log,
 # default $O/nested/console.log), WITH_QEMU=1 (put QEMU into L1 for QEMU as
 # the L2 VMM), KIT, KIT_FILES, KVER (see build-l1.sh), KIT_ALL=1 (boot every
-# kit file, also big ones the command does not name), QEMU (host QEMU),
+# kit file, also big ones the command does not name), QEMU (host QEMU, and
+# the one WITH_QEMU=1 puts into L1), L1_QEMU (the emulator that runs L1;
+# default QEMU),
 # L1_KERNEL (default build-l1.sh's l1-vmlinux, else /boot/vmlinuz-<kver>),
 # L1_MEM (MiB, 1024), L1_SMP (2), L1_CPU (EPYC,+svm), L1_ACCEL (tcg; e.g.
 # tcg,thread=single), L1_APPEND (more L1 kernel parameters).
@@ -79,7 +81,7 @@ esac
 nested=$O/nested
 mkdir -p "$nested"
 log=${NESTED_LOG:-$nested/console.log}
-qemu=${QEMU:-qemu-system-x86_64}
+qemu=${L1_QEMU:-${QEMU:-qemu-system-x86_64}}
 command -v "$qemu" >/dev/null || { echo "run.sh: no $qemu on the host (apt-get install qemu-system-x86)" >&2; exit 125; }
 
 t0=$EPOCHREALTIME
