@@ -73,12 +73,23 @@ l1_fault() { # name trace
 	[ -n "$prip" ] || return 0
 	# Where KVM resumed the vCPU: after the port access (the exit's next RIP),
 	# after RDMSR/WRMSR (2 bytes; an x2APIC register, which L1's KVM handles
-	# alone) or HLT (1 byte), or where a host interrupt stopped it.
+	# alone) or HLT (1 byte), after an emulated MMIO access, or where a host
+	# interrupt stopped it.
 	case $why in
 	io) resumed=$(echo "$prev" | sed -n 's/.* info2 0x\([0-9a-f]\{16\}\) .*/\1/p') ;;
 	msr) resumed=$(rip_plus "$prip" 2) ;;
 	hlt) resumed=$(rip_plus "$prip" 1) ;;
 	interrupt | vintr) resumed=$prip ;;
+	npf)
+		# an MMIO access KVM emulated: resumed after it, at most 15 bytes on
+		# (an x86 instruction's limit), on the same page
+		resumed=$prip
+		if [ "${prip%???}" = "${rip%???}" ] &&
+			[ $((0x${rip#?????????????} - 0x${prip#?????????????})) -ge 1 ] &&
+			[ $((0x${rip#?????????????} - 0x${prip#?????????????})) -le 15 ]; then
+			resumed=$rip
+		fi
+		;;
 	*) return 0 ;;
 	esac
 	[ "$resumed" = "$rip" ] || return 0

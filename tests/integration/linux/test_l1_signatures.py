@@ -51,6 +51,13 @@ L1_FAULTS = {
     "interrupt after HLT": [
         exit_line(0, "hlt", 0xffffffffb1a592ea),
         exit_line(0, "shutdown", 0xffffffffb1a592eb, **TIMER)],
+    "fetch after an MMIO access KVM emulated (QEMU microvm's virtio-mmio)": [
+        exit_line(0, "npf", 0xffffffffc04650d3, info2=0xfeb02e50),
+        exit_line(1, "hlt", 0xffffffff9d4592ea),
+        exit_line(0, "shutdown", 0xffffffffc04650d6, **FETCH)],
+    "fetch where an NPT fault stopped it": [
+        exit_line(0, "npf", 0xffffffffc04650d3, info2=0x3e8e0fe0),
+        exit_line(0, "shutdown", 0xffffffffc04650d3, **FETCH)],
     "interrupt where a host interrupt stopped it": [
         exit_line(0, "hlt", 0xffffffffa58592ea),
         exit_line(0, "interrupt", 0xffffffffa4e41216, intr=0xfb),
@@ -74,8 +81,14 @@ BULKHEADS = {
         exit_line(0, "npf", 0xffffffff81000000),
         exit_line(0, "shutdown", 0xffffffffb94aa497, **FETCH)],
     "a fault after an exit whose resume point is not known": [
-        exit_line(0, "npf", 0xffffffffb94aa497),
+        exit_line(0, "cpuid", 0xffffffffb94aa495),
         exit_line(0, "shutdown", 0xffffffffb94aa497, **FETCH)],
+    "a fetch fault more than an instruction after an MMIO access": [
+        exit_line(0, "npf", 0xffffffffc04650d3, info2=0xfeb02e50),
+        exit_line(0, "shutdown", 0xffffffffc04650e3, **FETCH)],
+    "a fetch fault on another page than the MMIO access": [
+        exit_line(0, "npf", 0xffffffffc0464ffd, info2=0xfeb02e50),
+        exit_line(0, "shutdown", 0xffffffffc0465002, **FETCH)],
     "no shutdown at all": [
         exit_line(0, "io", 0xffffffffb94aa496, info2=0xffffffffb94aa497)],
 }
