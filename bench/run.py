@@ -109,8 +109,8 @@ SMOKE = {"runs": 1, "warmup": False, "vcpus": (1, 2), "disk_mib": 16,
          "svc_iterations": 20, "flood_bytes": 8192, "mmio_iterations": 20, "scale": (1, 2),
          "mem_samples": 2, "restart_vms": 1, "restart_kills": 2, "p9_mib": 4,
          "p9_files": 200, "rng_bytes": 1 << 20, "vsock_mib": 4, "vsock_connects": 10}
-FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p", "linux",
-           "rng", "vsock")
+FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p-guest", "9p",
+           "linux", "rng", "vsock")
 # the linux figure boots a nested L1: minutes, not a smoke test
 # Not in the smoke run: the figures that boot Linux in the nested tier's L1 where
 # the host's KVM cannot run it. The L1 machine (QEMU TCG emulating SVM) dies under
@@ -119,7 +119,7 @@ FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "rest
 # Linux tier's 9p cases, which rerun what L1 fails, cover the 9p server there.
 SMOKE_FIGURES = tuple(f for f in FIGURES if f not in ("linux", "9p"))
 FIG_OF_PREFIX = {"start": "start", "mem": "memory", "disk": "disk", "net": "net", "mmio": "mmio",
-                 "iso": "isolation", "scale": "scale", "restart": "restart", "p9": "9p",
+                 "iso": "isolation", "scale": "scale", "restart": "restart", "p9": "9p", "p9g": "9p-guest",
                  "linux": "linux", "rng": "rng", "vsock": "vsock"}
 
 
@@ -379,7 +379,8 @@ def busy_others(seconds=1.0):
 _vm_count = [0]
 
 
-def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=(), rng=False, vsock=None):
+def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=(), rng=False, vsock=None,
+             fs=None):
     if vmm == "floor":
         return [FLOOR] + cmdline.split()
     append = ("bulkhead.test=%s %s" % (scenario, cmdline)).strip()
@@ -395,6 +396,8 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=(), rng=
             argv += ["--rng"]
         if vsock:
             argv += ["--vsock", "cid=3,uds=%s" % vsock]
+        if fs:
+            argv += ["--fs", "path=%s,tag=share" % fs]
         return argv + list(extra)
     if vsock:
         raise BenchError("QEMU's vsock needs /dev/vhost-vsock: bulkhead alone")
@@ -413,6 +416,9 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=(), rng=
                  "-device", "virtio-net-device,netdev=n0,mac=%s" % GUEST_MAC]
     if rng:
         argv += ["-device", "virtio-rng-device"]
+    if fs:
+        argv += ["-fsdev", "local,id=fs0,path=%s,security_model=none" % fs,
+                 "-device", "virtio-9p-device,fsdev=fs0,mount_tag=share"]
     return argv
 
 
@@ -420,13 +426,14 @@ class Vm:
     """One VMM process tree running the test guest, its console read with timestamps."""
 
     def __init__(self, vmm, scenario, cmdline="", vcpus=1, mem=MEM_MIB, disk=None, tap=None,
-                 netns=None, cgroup=True, stdin=False, extra=(), rng=False, vsock=None):
+                 netns=None, cgroup=True, stdin=False, extra=(), rng=False, vsock=None, fs=None):
         _vm_count[0] += 1
         self.vmm = vmm
         self.scenario = scenario
         self.name = "bb%d-%d" % (os.getpid() % 100000, _vm_count[0])
         self.mem = mem
-        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap, extra, rng, vsock)
+        argv = vmm_argv(vmm, self.name, scenario, cmdline, vcpus, mem, disk, tap, extra, rng, vsock,
+                        fs)
         if netns:
             argv = ["ip", "netns", "exec", netns] + argv  # ip execs: the pid stays the VMM's
         self.argv = argv
@@ -1088,6 +1095,54 @@ def fig_9p(res, cfg, work):
         m_stat.add(w[1], float(f["stat_ms"]))
 
 
+def p9_share(path, mib, files):
+    """A shared directory as figure 8 reads it: read.bin of mib MiB of random bytes, files/f0 ..
+    f(files - 1) empty; open to the 9p process's jail id, which writes write.bin."""
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(os.path.join(path, "files"))
+    with open(os.path.join(path, "read.bin"), "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(1 << 20))
+    for i in range(files):
+        open(os.path.join(path, "files", "f%d" % i), "w").close()
+    os.chmod(path, 0o777)
+    os.chmod(os.path.join(path, "files"), 0o777)
+
+
+def fig_9p_guest(res, cfg, work):
+    """Figure 8's work on the test guest (scenario p9-bench), on this host's KVM: the same
+    guest and 9p client for both VMMs, where the nested tier's L1 cannot carry the Linux one."""
+    fig = "8 shared directory (test guest, 9p)"
+    note = "msize %d, the test guest's own 9p client, QEMU virtio-9p-device with -fsdev local" % P9_MSIZE
+    m_read = res.metric("p9g.read", fig, "read a %d MiB file (Tread of a whole msize each)" %
+                        cfg["p9_mib"], "MB/s", "higher", note=note, short="9p guest: read")
+    m_write = res.metric("p9g.write", fig, "write a %d MiB file and Tfsync it" % cfg["p9_mib"],
+                         "MB/s", "higher", note=note, short="9p guest: write")
+    m_stat = res.metric("p9g.stat", fig, "walk to and Tgetattr %d files (and Tclunk)" %
+                        cfg["p9_files"], "ms", "lower", note=note, short="9p guest: stat")
+    share = os.path.join(work, "p9g")
+    p9_share(share, cfg["p9_mib"], cfg["p9_files"])
+    cmdline = "bulkhead.p9-bytes=%d bulkhead.p9-files=%d bulkhead.p9-msize=%d" % (
+        cfg["p9_mib"] << 20, cfg["p9_files"], P9_MSIZE)
+
+    def one(vmm, keep):
+        try:
+            os.unlink(os.path.join(share, "write.bin"))
+        except FileNotFoundError:
+            pass
+        vm = run_one(vmm, "p9-bench", cmdline=cmdline, fs=share, timeout=300)
+        m = grab(vm, r"p9-bench read-bytes (\d+) read-us (\d+) write-bytes (\d+) write-us (\d+) "
+                 r"files (\d+) stat-us (\d+)", "p9-bench")
+        got, read_us, wrote, write_us, files, stat_us = (int(x) for x in m.groups())
+        if got != cfg["p9_mib"] << 20 or files != cfg["p9_files"]:
+            raise BenchError("p9-bench under %s: %s" % (vmm, m.group(0)))
+        if keep:
+            m_read.add(vmm, got / max(read_us, 1))  # bytes per us: MB/s
+            m_write.add(vmm, wrote / max(write_us, 1))
+            m_stat.add(vmm, stat_us / 1000)
+    alternate(cfg, one)
+
+
 def kill_role(vm, role, killed, timeout=5):
     """SIGKILL vm's process titled bulkhead/NAME/role once it is one not yet killed."""
     deadline = time.monotonic() + timeout
@@ -1273,7 +1328,8 @@ def fig_vsock(res, cfg, work):
 
 FIG_FN = {"start": fig_start, "memory": fig_memory, "disk": fig_disk, "net": fig_net,
           "mmio": fig_mmio, "isolation": fig_isolation, "scale": fig_scale, "restart": fig_restart,
-          "9p": fig_9p, "linux": fig_linux, "rng": fig_rng, "vsock": fig_vsock}
+          "9p-guest": fig_9p_guest, "9p": fig_9p, "linux": fig_linux, "rng": fig_rng,
+          "vsock": fig_vsock}
 
 
 # ---- the machine -----------------------------------------------------------------------------

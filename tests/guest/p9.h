@@ -207,5 +207,6 @@ void p9_info(void);
 void p9_rw(void);
 void p9_ro(void);
 void p9_hostile(void);
+void p9_bench(void);
 
 #endif

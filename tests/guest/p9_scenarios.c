@@ -15,6 +15,10 @@
  *               abuse, malformed frames, a chain without room for a reply,
  *               many requests at once; the server must answer each as
  *               9P2000.L says and go on serving
+ *   p9-bench    the bench's figure 8 on the test guest: read read.bin to its
+ *               end, write bulkhead.p9-bytes to write.bin and fsync it, walk
+ *               to and getattr files/f0 .. f(bulkhead.p9-files - 1), each
+ *               timed with the TSC; one line of figures, then PASS
  */
 #include "blk.h" /* fnv1a, the pattern checksum */
 #include "p9.h"
@@ -685,5 +689,86 @@ void p9_hostile(void)
 	cprintf(GUEST_TAG "p9-hostile: %zu cases, %u failed\n", nitems(hx_cases), failed);
 	if (failed)
 		fail("%u of %zu cases failed", failed, nitems(hx_cases));
+	pass();
+}
+
+/* ---- p9-bench ---- */
+
+static uint64_t bench_read(struct p9c *c, uint8_t *buf, uint64_t *us)
+{
+	uint32_t step = chunk_of(c);
+	uint64_t off = 0, t0;
+	int n;
+
+	must(c, p9c_walk_path(c, ROOT, 1, "read.bin"), "Twalk read.bin");
+	must(c, p9c_lopen(c, 1, L_O_RDONLY, NULL), "Tlopen read.bin");
+	t0 = rdtsc();
+	while ((n = p9c_read(c, 1, off, step, buf)) > 0)
+		off += (uint64_t)n;
+	*us = tsc_to_us(rdtsc() - t0);
+	if (n < 0)
+		fail("Tread at %lu: %d %s", off, n, c->why);
+	must(c, p9c_clunk(c, 1), "Tclunk");
+	return off;
+}
+
+static void bench_write(struct p9c *c, uint8_t *buf, uint64_t bytes, uint64_t *us)
+{
+	uint32_t step = chunk_of(c);
+	uint64_t t0;
+
+	for (uint32_t k = 0; k < step; k += 8)
+		*(uint64_t *)(buf + k) = pattern_word(7, k);
+	must(c, p9c_walk_path(c, ROOT, 2, ""), "Twalk (clone)");
+	must(c, p9c_lcreate(c, 2, "write.bin", L_O_RDWR | L_O_CREAT | L_O_TRUNC, 0644, NULL),
+	     "Tlcreate write.bin");
+	t0 = rdtsc();
+	for (uint64_t off = 0; off < bytes; off += step) {
+		uint32_t len = bytes - off < step ? (uint32_t)(bytes - off) : step;
+		int n = p9c_write(c, 2, off, buf, len);
+
+		if (n != (int)len)
+			fail("Twrite of %u bytes at %lu: %d %s", len, off, n, c->why);
+	}
+	must(c, p9c_fsync(c, 2, 0), "Tfsync");
+	*us = tsc_to_us(rdtsc() - t0);
+	must(c, p9c_clunk(c, 2), "Tclunk");
+}
+
+/* Each file as `ls -l` has it looked up: a walk to it, its attributes, the fid let go. */
+static void bench_stat(struct p9c *c, uint64_t files, uint64_t *us)
+{
+	struct p9_attr a;
+	char name[32];
+	uint64_t t0;
+
+	must(c, p9c_walk_path(c, ROOT, 3, "files"), "Twalk files");
+	t0 = rdtsc();
+	for (uint64_t i = 0; i < files; i++) {
+		snprintf(name, sizeof(name), "f%lu", i);
+		must(c, p9c_walk_path(c, 3, 4, name), "Twalk files/f*");
+		must(c, p9c_getattr(c, 4, &a), "Tgetattr files/f*");
+		must(c, p9c_clunk(c, 4), "Tclunk");
+	}
+	*us = tsc_to_us(rdtsc() - t0);
+	must(c, p9c_clunk(c, 3), "Tclunk");
+}
+
+void p9_bench(void)
+{
+	struct p9c *c = session();
+	uint64_t bytes = param_u64("bulkhead.p9-bytes", MiB(64)) & ~7ull;
+	uint64_t files = param_u64("bulkhead.p9-files", 2000);
+	uint8_t *buf = phys_alloc(c->msize, 4096);
+	uint64_t got, read_us, write_us, stat_us;
+
+	if (!buf)
+		fail("out of guest memory");
+	got = bench_read(c, buf, &read_us);
+	bench_write(c, buf, bytes, &write_us);
+	bench_stat(c, files, &stat_us);
+	cprintf(GUEST_TAG "p9-bench read-bytes %lu read-us %lu write-bytes %lu write-us %lu "
+			  "files %lu stat-us %lu msize %u\n",
+		got, read_us, bytes, write_us, files, stat_us, c->msize);
 	pass();
 }

@@ -379,6 +379,7 @@ const struct scenario scenarios[] = {
 	{ "p9-rw", p9_rw, "read data.bin (pattern of bulkhead.seed), write files back, dirs, links" },
 	{ "p9-ro", p9_ro, "a read-only share: reads work, every change is EROFS" },
 	{ "p9-hostile", p9_hostile, "traversal, bad names and fids, msize, frames: refused, then serving" },
+	{ "p9-bench", p9_bench, "time reading read.bin, writing write.bin, walking to and getattr of files/f*" },
 	{ "rng-read", rng_read, "read bulkhead.bytes=N (65536) random bytes; judge them; bytes/s" },
 	{ "rng-hostile", rng_hostile, "hostile rng chains: refused or empty, then working after a reset" },
 	{ "vsock-serve", vsock_serve, "serve bulkhead.conns host programs on bulkhead.port; answer each's checksum" },
