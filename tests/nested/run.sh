@@ -158,14 +158,57 @@ cat "${use[@]}" "$tmp/run.cpio.gz" >"$tmp/initrd"
 # faster. SeaBIOS takes ~0.5 s; the PVH vmlinux skips its real-mode loader.
 set -- "$qemu" -accel "${L1_ACCEL:-tcg}" -cpu "${L1_CPU:-EPYC,+svm}" -m "${L1_MEM:-1024}" -smp "${L1_SMP:-2}" \
 	-M q35 -nodefaults -no-user-config -display none -no-reboot -serial stdio \
-	-kernel "$kernel" -initrd "$tmp/initrd" \
-	-append "console=ttyS0 panic=-1 quiet ${L1_APPEND:-}"
+	-name l1,debug-threads=on -kernel "$kernel" -initrd "$tmp/initrd" \
+	-append "console=ttyS0 panic=-1 quiet nohz=off ${L1_APPEND:-}"
 echo "run.sh: $*" >&2
 
 mkfifo "$tmp/out"
 t1=$EPOCHREALTIME
 timeout -k 5 "$timeout_s" "$@" </dev/null >"$tmp/out" 2>&1 &
 qpid=$!
+
+# L1's emulated CPUs can halt for good, their timer lost (README, "When L1
+# itself fails"): nothing inside L1 then ends its command, and the run would
+# wait for --timeout. L1 ticks periodically (nohz=off), so each of its CPUs
+# runs at least every few milliseconds; a CPU whose QEMU thread (named
+# "CPU N/TCG" by debug-threads) neither ran nor woke for L1_STALL_S seconds
+# is halted for good, and the run ends at once (status 124, saying which).
+cpu_figures() { # qemu-pid: "tid:cpu-ticks:context-switches" of each vCPU thread
+	local t
+	for t in /proc/"$1"/task/*; do
+		case $(cat "$t/comm" 2>/dev/null) in
+		CPU\ */TCG) ;;
+		*) continue ;;
+		esac
+		echo "${t##*/}:$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null):$(awk \
+			'/ctxt_switches/ { n += $2 } END { print n }' "$t/status" 2>/dev/null)"
+	done
+}
+watch_cpus() { # timeout-pid
+	local q='' last='' now='' since=$SECONDS f
+	while kill -0 "$1" 2>/dev/null; do
+		sleep 5
+		[ -n "$q" ] || q=$(pgrep -P "$1" | head -n 1)
+		[ -n "$q" ] || continue
+		now=" $(cpu_figures "$q" | tr '\n' ' ')"
+		for f in $now; do
+			case "$last" in
+			*" $f "*) ;;
+			*) continue ;;
+			esac
+			if [ $((SECONDS - since)) -ge "${L1_STALL_S:-60}" ]; then
+				echo "L1's CPU thread ${f%%:*} (QEMU pid $q) neither ran nor woke for ${L1_STALL_S:-60} s: halted for good" >"$tmp/stalled"
+				kill -KILL "$q"
+				return
+			fi
+			continue 2
+		done
+		last=$now
+		since=$SECONDS
+	done
+}
+watch_cpus "$qpid" &
+wpid=$!
 
 # Copy the console to the log (and stdout), noting when the markers appear.
 : >"$log"
@@ -199,6 +242,8 @@ done <"$tmp/out"
 wait "$qpid"
 qstatus=$?
 qpid=
+kill "$wpid" 2>/dev/null
+wait "$wpid" 2>/dev/null
 t2=$EPOCHREALTIME
 
 secs() { # FROM TO
@@ -217,6 +262,10 @@ case $status in
 	exit "$status"
 	;;
 esac
+if [ -s "$tmp/stalled" ]; then
+	echo "run.sh: $(cat "$tmp/stalled") (console log: $log)" >&2
+	exit 124
+fi
 if [ $qstatus = 124 ] || [ $qstatus = 137 ]; then
 	echo "run.sh: timeout: L1 did not finish within $timeout_s s (console log: $log)" >&2
 	exit 124
