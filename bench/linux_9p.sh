@@ -11,8 +11,9 @@
 # with the same mount options (trans=virtio, 9P2000.L, msize MSIZE) under
 # both. Runs inside the nested harness's L1 with WITH_QEMU=1 (bench/run.py's
 # 9p figure starts it), or on a host whose KVM runs Linux, as root:
-#   WITH_QEMU=1 tests/nested/run.sh --timeout 1500 --file bench/linux_9p.sh:/tmp/linux_9p.sh -- \
-#       sh /tmp/linux_9p.sh 5 64 2000 512000 1
+#   WITH_QEMU=1 tests/nested/run.sh --timeout 1500 --file bench/linux_9p.sh:/tmp/linux_9p.sh \
+#       --file bench/p9_share.sh:/tmp/p9_share.sh -- sh /tmp/linux_9p.sh 5 64 2000 512000 1
+# (p9_share.sh, which makes the share, beside it).
 # One line per boot:
 #   P9BENCH VMM RUN status S read_mbs R write_mbs W stat_ms T files N
 # (RUN 0 is a warm-up; a value the guest did not print is "none").
@@ -27,15 +28,7 @@ QEMU=${QEMU:-qemu-system-x86_64}
 S=${SHARE:-/tmp/p9bench}
 CMDLINE="console=ttyS0 reboot=k panic=-1 quiet bulkhead.linux=9p-bench bulkhead.mib=$MIB bulkhead.p9-msize=$MSIZE"
 
-rm -rf "$S"
-mkdir -p "$S/files"
-chmod 777 "$S" "$S/files"
-dd if=/dev/urandom of="$S/read.bin" bs=1048576 count="$MIB" 2>/dev/null
-i=0
-while [ $i -lt "$FILES" ]; do
-	: > "$S/files/f$i"
-	i=$((i + 1))
-done
+sh "$(dirname "$0")/p9_share.sh" "$S" "$MIB" "$FILES" || exit 125
 
 boot() { # vmm run
 	rm -f "$S/write.bin"

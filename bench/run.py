@@ -111,7 +111,6 @@ SMOKE = {"runs": 1, "warmup": False, "vcpus": (1, 2), "disk_mib": 16,
          "p9_files": 200, "rng_bytes": 1 << 20, "vsock_mib": 4, "vsock_connects": 10}
 FIGURES = ("start", "memory", "disk", "net", "mmio", "isolation", "scale", "restart", "9p-guest", "9p",
            "linux", "rng", "vsock")
-# the linux figure boots a nested L1: minutes, not a smoke test
 # Not in the smoke run: the figures that boot Linux in the nested tier's L1 where
 # the host's KVM cannot run it. The L1 machine (QEMU TCG emulating SVM) dies under
 # the 9p figure's load often enough that one unretried L1 boot in every make check
@@ -1039,6 +1038,7 @@ def fig_scale(res, cfg, work):
         alternate(cfg, one)
 
 
+P9_SHARE = os.path.join(ROOT, "bench", "p9_share.sh")  # the share figure 8 reads
 P9_MSIZE = 512000  # Linux 6.1's largest for trans=virtio: (128 - 3) pages
 
 
@@ -1064,7 +1064,8 @@ def linux_9p_lines(cfg, work):
     else:
         env = dict(os.environ, WITH_QEMU="1", O=BUILD, NESTED_LOG=os.path.join(work, "nested-9p.log"))
         argv = [os.path.join(ROOT, "tests", "nested", "run.sh"), "--timeout", str(limit), "--file",
-                "%s:/tmp/linux_9p.sh" % script, "--", "sh", "/tmp/linux_9p.sh"] + args
+                "%s:/tmp/linux_9p.sh" % script, "--file", "%s:/tmp/p9_share.sh" % P9_SHARE,
+                "--", "sh", "/tmp/linux_9p.sh"] + args
     p = subprocess.run(argv, capture_output=True, text=True, timeout=limit + 120, env=env)
     lines = [line.split() for line in p.stdout.splitlines() if line.startswith("P9BENCH ")]
     if p.returncode or not lines:
@@ -1095,20 +1096,6 @@ def fig_9p(res, cfg, work):
         m_stat.add(w[1], float(f["stat_ms"]))
 
 
-def p9_share(path, mib, files):
-    """A shared directory as figure 8 reads it: read.bin of mib MiB of random bytes, files/f0 ..
-    f(files - 1) empty; open to the 9p process's jail id, which writes write.bin."""
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(os.path.join(path, "files"))
-    with open(os.path.join(path, "read.bin"), "wb") as f:
-        for _ in range(mib):
-            f.write(os.urandom(1 << 20))
-    for i in range(files):
-        open(os.path.join(path, "files", "f%d" % i), "w").close()
-    os.chmod(path, 0o777)
-    os.chmod(os.path.join(path, "files"), 0o777)
-
-
 def fig_9p_guest(res, cfg, work):
     """Figure 8's work on the test guest (scenario p9-bench), on this host's KVM: the same
     guest and 9p client for both VMMs, where the nested tier's L1 cannot carry the Linux one."""
@@ -1121,7 +1108,10 @@ def fig_9p_guest(res, cfg, work):
     m_stat = res.metric("p9g.stat", fig, "walk to and Tgetattr %d files (and Tclunk)" %
                         cfg["p9_files"], "ms", "lower", note=note, short="9p guest: stat")
     share = os.path.join(work, "p9g")
-    p9_share(share, cfg["p9_mib"], cfg["p9_files"])
+    p = subprocess.run(["sh", P9_SHARE, share, str(cfg["p9_mib"]), str(cfg["p9_files"])],
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode:
+        raise BenchError("p9_share.sh: %s" % p.stderr.strip())
     cmdline = "bulkhead.p9-bytes=%d bulkhead.p9-files=%d bulkhead.p9-msize=%d" % (
         cfg["p9_mib"] << 20, cfg["p9_files"], P9_MSIZE)
 

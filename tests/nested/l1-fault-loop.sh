@@ -12,7 +12,8 @@
 # trace; then LOOP-SUMMARY. With SCENARIO=9p each boot instead runs the
 # guest's 9p-bench (a 64 MiB read and write and 2000 stats over virtio-9p,
 # msize 512000; P9_MIB and P9_MSIZE change them; QEMU with
-# virtio-9p-device) on a share this script makes.
+# virtio-9p-device) on a share bench/p9_share.sh makes (give it to L1 beside
+# this script: --file bench/p9_share.sh:/nested/p9_share.sh).
 N=$1
 VMM=$2
 LOAD=$3
@@ -24,14 +25,7 @@ QEMU_FS=
 if [ "${SCENARIO:-smp}" = 9p ]; then
 	APPEND="console=ttyS0 reboot=k panic=-1 quiet bulkhead.linux=9p-bench bulkhead.mib=${P9_MIB:-64} bulkhead.p9-msize=${P9_MSIZE:-512000}"
 	PASS="9p-bench read-mbs"
-	mkdir -p $S/files
-	chmod 777 $S $S/files
-	dd if=/dev/urandom of=$S/read.bin bs=1048576 count=${P9_MIB:-64} 2>/dev/null
-	j=0
-	while [ $j -lt 2000 ]; do
-		: > $S/files/f$j
-		j=$((j + 1))
-	done
+	sh "$(dirname "$0")/p9_share.sh" $S ${P9_MIB:-64} 2000 || exit 125
 	BH_FS="--fs path=$S,tag=share"
 	QEMU_FS="-fsdev local,id=fs0,path=$S,security_model=none -device virtio-9p-device,fsdev=fs0,mount_tag=share"
 fi
