@@ -11,11 +11,15 @@ marker` reaches our end of the console pipe (the same clock for both VMMs),
 and the time to exit is when the process has ended. The floor has no console:
 only its time to exit counts.
 
-usage: bench/start.py [RUNS] [VCPUS] [VMM...]
+usage: bench/start.py [--shuffle] [RUNS] [VCPUS] [VMM...]
   VMMs: bulkhead bulkhead-api (with an idle --api-socket) qemu floor
   floor-irqchip (the floor after KVM_CREATE_IRQCHIP); default bulkhead qemu floor
+  --shuffle: each round runs the VMMs in a new random order (a fixed order can
+  favour a place in it: see docs/performance.md, "What an idle API socket
+  costs at start")
 """
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -78,12 +82,16 @@ def one_run(argv):
     return (t_marker - t0) * 1000, (t_exit - t0) * 1000
 
 
-def alternate(runs, *argvs):
-    """runs of each argv, alternating; one list of (marker ms, exit ms) per argv."""
+def alternate(runs, *argvs, shuffle=False):
+    """runs of each argv, alternating (in a random order each round with shuffle); one list of
+    (marker ms, exit ms) per argv."""
     out = [[] for _ in argvs]
     for _ in range(runs):
-        for i, argv in enumerate(argvs):
-            out[i].append(one_run(argv))
+        order = list(range(len(argvs)))
+        if shuffle:
+            random.shuffle(order)
+        for i in order:
+            out[i].append(one_run(argvs[i]))
     return out
 
 
@@ -110,15 +118,18 @@ def print_rows(title, names, results):
 
 
 def main():
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    vcpus = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    vmms = sys.argv[3:] or ["bulkhead", "qemu", "floor"]
+    args = sys.argv[1:]
+    shuffle = "--shuffle" in args
+    args = [a for a in args if a != "--shuffle"]
+    runs = int(args[0]) if len(args) > 0 else 5
+    vcpus = int(args[1]) if len(args) > 1 else 1
+    vmms = args[2:] or ["bulkhead", "qemu", "floor"]
     argv_of = {"bulkhead": bulkhead_argv, "bulkhead-api": bulkhead_api_argv, "qemu": qemu_argv,
                "floor": floor_argv, "floor-irqchip": floor_irqchip_argv}
     names = {"bulkhead": "bulkhead", "bulkhead-api": "bulkhead, idle API socket",
              "qemu": "QEMU microvm", "floor": "bare KVM (floor)",
              "floor-irqchip": "bare KVM + in-kernel irqchip"}
-    results = alternate(runs, *[argv_of[v](vcpus) for v in vmms])
+    results = alternate(runs, *[argv_of[v](vcpus) for v in vmms], shuffle=shuffle)
     print_rows("%d vCPU, %d runs each" % (vcpus, runs), [names[v] for v in vmms], results)
 
 
