@@ -50,7 +50,8 @@ kvm_trace_init
 # is in L1's own __svm_vcpu_run, the code after VMRUN; or the shutdown is at
 # the very RIP where KVM resumed the vCPU after its previous exit, and what
 # failed there is the first thing the CPU did: fetching that instruction (a
-# fetch #PF, error code 0x10, that could not be delivered; the guest ran the
+# fetch #PF, error code 0x10, or 0x18 with a reserved bit in the walk, that
+# could not be delivered; the guest ran the
 # instruction before it, on the same page, a moment earlier), or taking an
 # external interrupt (through the IDT, stack and paging it had just used).
 l1_fault() { # name trace
@@ -94,7 +95,7 @@ l1_fault() { # name trace
 	esac
 	[ "$resumed" = "$rip" ] || return 0
 	case $last in
-	*"intr_info 0x80000b0e error_code 0x00000010"*)
+	*"intr_info 0x80000b0e error_code 0x00000010"* | *"intr_info 0x80000b0e error_code 0x00000018"*)
 		echo "=== L1-FAULT $1 the guest could not fetch $rip, where KVM resumed it after its $why exit"
 		;;
 	*"intr_info 0x800000"??" "*)

@@ -41,6 +41,10 @@ UD = dict(intr=0x80000306)
 K = 0xffffffff8ec7e914
 
 L1_FAULTS = {
+    "fetch with a reserved bit in its walk, after WRMSR (TSC deadline; CI, 9p-mount)": [
+        exit_line(0, "msr", 0xffffffffb827e914),
+        exit_line(1, "hlt", 0xffffffffb8c592ea),
+        exit_line(0, "shutdown", 0xffffffffb827e916, intr=0x80000b0e, err=0x18)],
     "fetch after a port access": [
         exit_line(0, "io", 0xffffffffb94aa496, info2=0xffffffffb94aa497),
         exit_line(0, "shutdown", 0xffffffffb94aa497, **FETCH)],
