@@ -139,6 +139,7 @@ UNIT_loader := loader mem common
 UNIT_uart := devices/serial/uart.c common
 UNIT_mem := mem common
 UNIT_cpuid := vcpu/cpuid.c common
+UNIT_ioapic := vcpu/ioapic.c common
 UNIT_acpi := acpi mem common
 UNIT_policy := seccomp/policy.c seccomp/constants.c common
 UNIT_virtq := devices/virtio/virtq.c devices/virtio/mmio.c mem common

@@ -47,6 +47,7 @@
 #define VIRTIO_MMIO_INTERRUPT_ACK_OFF 0x064 /* InterruptACK */
 #define VIRTIO_MMIO_CONFIG_OFF 0x100 /* the device's config space */
 #define LAYOUT_IOAPIC_ADDR 0xfec00000ULL
+#define LAYOUT_IOAPIC_WINDOW 0x100ULL /* its registers, as KVM's in-kernel one decodes them */
 #define LAYOUT_LAPIC_ADDR 0xfee00000ULL
 #define LAYOUT_KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL /* one page, for KVM on Intel */
 #define LAYOUT_KVM_TSS_ADDR 0xfeffd000ULL /* three pages, for KVM on Intel */

@@ -144,6 +144,7 @@ _Static_assert(sizeof(struct ipc_cfg_vcpu) == 96, "ipc_cfg_vcpu size");
 #define IPC_VCPU_F_NO_PIT 0x2 /* --pit off */
 #define IPC_VCPU_F_RESTART 0x4 /* --on-device-failure restart: a failed device comes back */
 #define IPC_VCPU_F_NO_DEBUG_EXIT 0x8 /* --debug-exit off: writes to port 0xf4 are ignored */
+#define IPC_VCPU_F_SPLIT_IRQCHIP 0x10 /* --irqchip split: the IOAPIC in this process, LAPICs in KVM */
 
 /* IN vcpu: a device whose registers the vcpu process forwards. */
 struct ipc_cfg_vcpu_dev {

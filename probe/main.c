@@ -78,6 +78,7 @@ static void kinds_init(void)
 	*k = (struct kind){ .name = "vcpu", .keep_nproc = 1, .report = "EXIT_FD" };
 	add_fd(k, "CHAN_FD");
 	add_fd(k, "EXIT_FD");
+	add_fd(k, "VM_FD");
 	for (size_t i = 0; i < kinds_count && nkinds < PROBE_MAX_KINDS - 1; i++) {
 		const struct dev_kind *d = kinds_table[i];
 

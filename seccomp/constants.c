@@ -43,6 +43,9 @@ static const struct policy_const consts[] = {
 	C(KVM_GET_MP_STATE), C(KVM_SET_MP_STATE), C(KVM_GET_VCPU_EVENTS), C(KVM_SET_VCPU_EVENTS),
 	C(KVM_INTERRUPT), C(KVM_NMI),
 
+	/* VM ioctls */
+	C(KVM_SET_GSI_ROUTING),
+
 	/* TAP ioctls (<linux/if_tun.h>) */
 	C(TUNSETOFFLOAD), C(TUNSETVNETHDRSZ), C(TUN_F_CSUM), C(TUN_F_TSO4), C(TUN_F_TSO6),
 	C(TUN_F_TSO_ECN), C(TUN_F_UFO),

@@ -274,12 +274,30 @@ static int restart_word(void *base, const char *val)
 
 static void pit_reset(struct vm_config *c)
 {
-	c->pit = 1;
+	c->pit = -1;
 }
 
 static int pit_word(void *base, const char *val)
 {
 	return on_off_word(&((struct vm_config *)base)->pit, val);
+}
+
+static void irqchip_reset(struct vm_config *c)
+{
+	c->irqchip = -1;
+}
+
+static int irqchip_word(void *base, const char *val)
+{
+	struct vm_config *c = base;
+
+	if (strcmp(val, "kernel") == 0)
+		c->irqchip = CONFIG_IRQCHIP_KERNEL;
+	else if (strcmp(val, "split") == 0)
+		c->irqchip = CONFIG_IRQCHIP_SPLIT;
+	else
+		return -1;
+	return 0;
 }
 
 static void debug_exit_reset(struct vm_config *c)
@@ -340,6 +358,8 @@ static const struct option_def options[] = {
 	  .reset = acpi_reset },
 	{ .name = "pit", .kind = OPT_GROUP, .word = pit_word, .words = "on, off",
 	  .reset = pit_reset },
+	{ .name = "irqchip", .kind = OPT_GROUP, .word = irqchip_word, .words = "kernel, split",
+	  .reset = irqchip_reset },
 	{ .name = "debug-exit", .kind = OPT_GROUP, .word = debug_exit_word, .words = "on, off",
 	  .reset = debug_exit_reset },
 	{ .name = "on-device-failure", .kind = OPT_GROUP, .word = restart_word,
@@ -833,7 +853,8 @@ void config_init(struct vm_config *c)
 	c->mem_mib = CONFIG_DEFAULT_MEM_MIB;
 	c->nvcpus = CONFIG_DEFAULT_VCPUS;
 	c->acpi = 1;
-	c->pit = 1;
+	c->pit = -1;
+	c->irqchip = -1;
 	c->debug_exit = 1;
 	c->jail_uid = c->jail_gid = CONFIG_JAIL_DEFAULT_ID;
 	snprintf(c->name, sizeof(c->name), "%s", "vm");
@@ -909,6 +930,26 @@ unsigned int config_dev_count(const struct vm_config *c, const struct dev_kind *
 	return n;
 }
 
+/*
+ * Which irqchip and whether a PIT: split where KVM can, unless the PIT was
+ * asked for (KVM's i8254 needs its in-kernel PIC); a PIT by default only with
+ * the in-kernel irqchip.
+ */
+static enum config_result config_check_irqchip(struct parse *p, struct vm_config *c,
+					       const struct config_limits *lim)
+{
+	if (c->irqchip == CONFIG_IRQCHIP_SPLIT && c->pit == 1)
+		return perr(p, "--pit on: KVM's i8254 needs its in-kernel PIC, not --irqchip split");
+	if (c->irqchip == CONFIG_IRQCHIP_SPLIT && !lim->split_irqchip)
+		return perr(p, "--irqchip split: this KVM has no KVM_CAP_SPLIT_IRQCHIP");
+	if (c->irqchip < 0)
+		c->irqchip = c->pit == 1 || !lim->split_irqchip ? CONFIG_IRQCHIP_KERNEL :
+								 CONFIG_IRQCHIP_SPLIT;
+	if (c->pit < 0)
+		c->pit = c->irqchip == CONFIG_IRQCHIP_KERNEL;
+	return CONFIG_OK;
+}
+
 enum config_result config_check(struct vm_config *c, const struct config_limits *lim,
 				char *err, size_t errlen)
 {
@@ -939,6 +980,8 @@ enum config_result config_check(struct vm_config *c, const struct config_limits 
 			    CONFIG_NAME_MAX - 1);
 	if (c->ndevs > LAYOUT_MAX_DEVICES)
 		return perr(&p, "at most %d devices in all", LAYOUT_MAX_DEVICES);
+	if (config_check_irqchip(&p, c, lim) != CONFIG_OK)
+		return CONFIG_ERROR;
 	for (unsigned int i = 0; i < c->ndevs; i++) {
 		const struct dev_kind *k = c->devs[i].kind;
 
@@ -1028,8 +1071,12 @@ void config_usage(FILE *out)
 	      "                   load policies from DIR instead of the built-in ones\n"
 	      "  --acpi on|off    ACPI tables (RSDP, XSDT, FADT, MADT, DSDT); off leaves\n"
 	      "                   the MP table and the command line (default: on)\n"
-	      "  --pit on|off     the in-kernel i8254 timer (default: on); Linux on KVM and\n"
-	      "                   the test guest need none, and the VM ends faster without it\n"
+	      "  --irqchip kernel|split\n"
+	      "                   interrupt controllers: all in KVM (kernel), or the local\n"
+	      "                   APICs in KVM and the IOAPIC in bulkhead-vcpu, no PIC\n"
+	      "                   (split; the default where KVM has it, unless --pit on)\n"
+	      "  --pit on|off     KVM's i8254 timer, which needs --irqchip kernel (default:\n"
+	      "                   on with it); Linux on KVM and the test guest need none\n"
 	      "  --debug-exit on|off\n"
 	      "                   a guest's write to I/O port 0xf4 ends the VM with status\n"
 	      "                   2v+1 (default: on); off ignores it, as QEMU without\n"

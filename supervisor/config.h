@@ -68,7 +68,8 @@ struct vm_config {
 	int mem_hugepages; /* --memory hugepages=on|off: hugetlbfs RAM, default off */
 	unsigned int nvcpus; /* default CONFIG_DEFAULT_VCPUS */
 	int acpi; /* --acpi on|off, default on */
-	int pit; /* --pit on|off: the in-kernel i8254, default on */
+	int pit; /* --pit on|off: the in-kernel i8254, or -1 (not said: on with --irqchip kernel) */
+	int irqchip; /* --irqchip kernel|split: CONFIG_IRQCHIP_*, or -1 (not said: config_check) */
 	int debug_exit; /* --debug-exit on|off: port 0xf4 ends the VM, default on */
 	int restart; /* --on-device-failure stop|restart: default stop (0) */
 	int jail_mode; /* --jail: 0 full (default), 1 no-namespaces, 2 off */
@@ -87,7 +88,10 @@ struct vm_config {
 struct config_limits {
 	uint64_t host_mem_mib; /* size_mib must not exceed this */
 	unsigned int max_vcpus; /* num must not exceed this (KVM's limit) */
+	int split_irqchip; /* KVM has KVM_CAP_SPLIT_IRQCHIP */
 };
+
+enum { CONFIG_IRQCHIP_KERNEL = 0, CONFIG_IRQCHIP_SPLIT = 1 };
 
 enum config_result {
 	CONFIG_OK = 0, /* run the VM */

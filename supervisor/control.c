@@ -88,6 +88,7 @@ static void config_vm(const struct sup *s, struct items *it)
 	item_num(it, "vcpus", "num", c->nvcpus);
 	item_bool(it, "", "acpi", c->acpi);
 	item_bool(it, "", "pit", c->pit);
+	item(it, "", "irqchip", "s", c->irqchip == CONFIG_IRQCHIP_SPLIT ? "split" : "kernel");
 	item(it, "", "on_device_failure", "s", c->restart ? "restart" : "stop");
 	if (c->jail_mode >= 0 && (size_t)c->jail_mode < nitems(jail))
 		item(it, "jail", "mode", "s", jail[c->jail_mode]);

@@ -106,6 +106,7 @@ static void check_config(struct sup *s)
 		fatal("sysinfo");
 	lim.host_mem_mib = (uint64_t)si.totalram * si.mem_unit >> 20;
 	lim.max_vcpus = kvm_max_vcpus(s->kvm_fd);
+	lim.split_irqchip = ioctl(s->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SPLIT_IRQCHIP) > 0;
 	if (config_check(&s->cfg, &lim, err, sizeof(err)) != CONFIG_OK)
 		usage_error(err);
 }

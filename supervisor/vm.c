@@ -396,6 +396,7 @@ static int send_vcpu_config(struct sup *s, struct child *c, const int *mem_fds, 
 	v.cv_launch_ns = s->launch_ns;
 	v.cv_kvm_fd = kvm_fd;
 	v.cv_flags = (s->cfg.verbose ? IPC_VCPU_F_VERBOSE : 0) | (s->cfg.pit ? 0 : IPC_VCPU_F_NO_PIT) |
+		     (s->cfg.irqchip == CONFIG_IRQCHIP_SPLIT ? IPC_VCPU_F_SPLIT_IRQCHIP : 0) |
 		     (s->cfg.debug_exit ? 0 : IPC_VCPU_F_NO_DEBUG_EXIT) |
 		     (s->cfg.restart ? IPC_VCPU_F_RESTART : 0);
 	v.cv_deadline_ms = s->deadline_ms;

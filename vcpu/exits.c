@@ -224,7 +224,9 @@ static int exit_mmio(struct vcpu *v)
 	if (run->mmio.is_write)
 		memcpy(&val, run->mmio.data, size);
 	d = dev_find(v->vm, IPC_SPACE_MMIO, addr, size);
-	if (d) {
+	if (v->vm->split_irqchip && addr - LAYOUT_IOAPIC_ADDR < LAYOUT_IOAPIC_WINDOW) {
+		stop = vm_ioapic_access(v, run->mmio.is_write, addr - LAYOUT_IOAPIC_ADDR, size, &val);
+	} else if (d) {
 		stop = dev_access(v, d, run->mmio.is_write, addr, size, &val);
 	} else if (!run->mmio.is_write) {
 		val = size_mask(size);
@@ -298,6 +300,8 @@ int exits_handle(struct vcpu *v)
 	switch (v->run->exit_reason) {
 	case KVM_EXIT_INTR:
 		return 0;
+	case KVM_EXIT_IOAPIC_EOI:
+		return 0; /* routes are edge-triggered (ioapic.c): nothing waits for an EOI */
 	case KVM_EXIT_SHUTDOWN:
 		end_vm(v, IPC_EXIT_TRIPLE_FAULT, 0, "guest triple fault (vcpu%u)", v->id);
 		return 1;

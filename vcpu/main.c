@@ -217,6 +217,8 @@ static int build_and_lock_down(struct ctx *c)
 	if (e == 0)
 		e = runtime_bind(&c->rt, "EXIT_FD", c->vm.exit_evfd);
 	if (e == 0)
+		e = runtime_bind(&c->rt, "VM_FD", c->vm.vm_fd);
+	if (e == 0)
 		e = runtime_bind(&c->rt, "PID", getpid());
 	if (e == 0)
 		e = runtime_seccomp(&c->rt);
@@ -399,6 +401,7 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < LAYOUT_MAX_MEM_REGIONS; i++)
 		c.vm.mem.regions[i].fd = -1;
 	pthread_mutex_init(&c.vm.exit_lock, NULL);
+	pthread_mutex_init(&c.vm.ioapic_lock, NULL);
 	c.vm.exit_evfd = eventfd(0, EFD_CLOEXEC);
 	if (c.vm.exit_evfd < 0)
 		fatal("eventfd");

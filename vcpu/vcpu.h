@@ -73,6 +73,13 @@ struct dev_chan {
 	pthread_mutex_t lock;
 };
 
+/* The IOAPIC of a split irqchip (ioapic.c): its registers; the routes follow from them. */
+struct ioapic {
+	uint32_t regsel;
+	uint32_t id;
+	uint64_t redir[LAYOUT_IOAPIC_PINS];
+};
+
 struct vm;
 
 struct vcpu {
@@ -94,6 +101,17 @@ struct vm {
 	struct vcpu vcpus[VCPU_MAX];
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, patched per vCPU */
 	int emulation_failure_bytes; /* KVM_CAP_EXIT_ON_EMULATION_FAILURE enabled */
+	/* --irqchip split: the IOAPIC is ours (under ioapic_lock, which is held
+	 * across KVM_SET_GSI_ROUTING so that routes are installed in the order
+	 * the guest wrote them), routes the ones installed once routes_set. */
+	int split_irqchip;
+	pthread_mutex_t ioapic_lock;
+	struct ioapic ioapic;
+	struct {
+		struct kvm_irq_routing r;
+		struct kvm_irq_routing_entry e[LAYOUT_IOAPIC_PINS];
+	} routes;
+	int routes_set;
 	/* The first exit request wins; the main thread reports it. */
 	pthread_mutex_t exit_lock;
 	int exiting;
@@ -144,6 +162,19 @@ const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid_entry2 *t, uint
 uint64_t cpuid_xcr0(const struct kvm_cpuid_entry2 *t, uint32_t n);
 /* cpuid_order: the bits an id of 0..n-1 takes (ceil(log2(n))). */
 unsigned int cpuid_order(unsigned int n);
+
+/* ioapic_init: every pin masked, the given id (ioapic.c). */
+void ioapic_init(struct ioapic *io, uint32_t id);
+/* ioapic_read: a read of size bytes at off in the IOAPIC's window. */
+uint64_t ioapic_read(const struct ioapic *io, uint64_t off, unsigned int size);
+/* ioapic_write: a write of size bytes at off; 1 when the routes changed. */
+int ioapic_write(struct ioapic *io, uint64_t off, unsigned int size, uint64_t val);
+/* ioapic_routes: an MSI route for each pin that delivers, into out[LAYOUT_IOAPIC_PINS]; how many. */
+unsigned int ioapic_routes(const struct ioapic *io, struct kvm_irq_routing_entry *out);
+/* vm_ioapic_access: a vCPU's access to the IOAPIC window (split irqchip); 0, or
+ * 1 when the vCPU must stop (KVM refused the routes: the VM is ending). */
+int vm_ioapic_access(struct vcpu *v, int is_write, uint64_t off, unsigned int size,
+		     uint64_t *val);
 
 /* vm_create: create the VM: irqchip, PIT (then the vCPUs, then vm_create_slots). */
 int vm_create(struct vm *vm) __attribute__((warn_unused_result));

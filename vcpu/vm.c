@@ -38,9 +38,48 @@ static int vm_enable_emulation_failure_exit(struct vm *vm)
 	return 0;
 }
 
-static int vm_set_platform(struct vm *vm)
+/*
+ * A split irqchip leaves the IOAPIC (and no PIC) to this process; KVM reserves
+ * a route for each of its pins. KVM's i8254 needs its in-kernel PIC, so the
+ * supervisor never asks for both.
+ */
+static int vm_set_split_irqchip(struct vm *vm)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { LAYOUT_IOAPIC_PINS } };
+
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
+		log_warn("KVM_ENABLE_CAP(SPLIT_IRQCHIP)");
+		return -errno;
+	}
+	ioapic_init(&vm->ioapic, vm->cfg.cv_nvcpus); /* the id the MADT and MP table give it */
+	vm->split_irqchip = 1;
+	log_debug("irqchip: split (local APICs in KVM, the IOAPIC here, no PIC, no PIT)");
+	return 0;
+}
+
+static int vm_set_kernel_irqchip(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_warn("KVM_CREATE_IRQCHIP");
+		return -errno;
+	}
+	/* Without a PIT, KVM's teardown skips a wait for SRCU (~14 ms here). */
+	if (vm->cfg.cv_flags & IPC_VCPU_F_NO_PIT) {
+		log_debug("irqchip: kernel (PIC, IOAPIC and local APICs in KVM), no PIT");
+		return 0;
+	}
+	log_debug("irqchip: kernel (PIC, IOAPIC and local APICs in KVM), and KVM's PIT");
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_warn("KVM_CREATE_PIT2");
+		return -errno;
+	}
+	return 0;
+}
+
+static int vm_set_platform(struct vm *vm)
+{
 	uint64_t idmap = LAYOUT_KVM_IDENTITY_MAP_ADDR;
 
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS_ADDR) < 0) {
@@ -51,18 +90,53 @@ static int vm_set_platform(struct vm *vm)
 		log_warn("KVM_SET_IDENTITY_MAP_ADDR");
 		return -errno;
 	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		log_warn("KVM_CREATE_IRQCHIP");
-		return -errno;
-	}
-	/* Without a PIT, KVM's teardown skips a wait for SRCU (~14 ms here). */
-	if (vm->cfg.cv_flags & IPC_VCPU_F_NO_PIT)
+	if (vm->cfg.cv_flags & IPC_VCPU_F_SPLIT_IRQCHIP)
+		return vm_set_split_irqchip(vm);
+	return vm_set_kernel_irqchip(vm);
+}
+
+/*
+ * Install the routes the IOAPIC's registers now give (under ioapic_lock),
+ * unless they are the ones installed: each KVM_SET_GSI_ROUTING waits for an
+ * SRCU grace period, and most entry writes (a mask, a second half) change no
+ * route.
+ */
+static int vm_set_ioapic_routes(struct vm *vm)
+{
+	struct kvm_irq_routing_entry e[LAYOUT_IOAPIC_PINS];
+	unsigned int n = ioapic_routes(&vm->ioapic, e);
+
+	if (vm->routes_set && n == vm->routes.r.nr &&
+	    memcmp(e, vm->routes.e, n * sizeof(e[0])) == 0)
 		return 0;
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		log_warn("KVM_CREATE_PIT2");
+	memcpy(vm->routes.e, e, n * sizeof(e[0]));
+	vm->routes.r.nr = n;
+	vm->routes.r.flags = 0;
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &vm->routes.r) < 0) {
+		vm->routes_set = 0;
 		return -errno;
 	}
+	vm->routes_set = 1;
 	return 0;
+}
+
+int vm_ioapic_access(struct vcpu *v, int is_write, uint64_t off, unsigned int size,
+		     uint64_t *val)
+{
+	struct vm *vm = v->vm;
+	int err = 0;
+
+	pthread_mutex_lock(&vm->ioapic_lock);
+	if (!is_write)
+		*val = ioapic_read(&vm->ioapic, off, size);
+	else if (ioapic_write(&vm->ioapic, off, size, *val))
+		err = vm_set_ioapic_routes(vm);
+	pthread_mutex_unlock(&vm->ioapic_lock);
+	if (err == 0)
+		return 0;
+	vm_request_exit(vm, IPC_EXIT_ERROR, 0, "vcpu%u: KVM_SET_GSI_ROUTING: %s", v->id,
+			strerror(-err));
+	return 1;
 }
 
 static int vm_set_memory(struct vm *vm)

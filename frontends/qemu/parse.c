@@ -300,7 +300,22 @@ out:
 	return r;
 }
 
-/* -machine/-M microvm|q35|pc[,accel=,acpi=,pit=,...]: bulkhead's machine is its own. */
+/* kernel_irqchip=on|split; off would take the local APICs out of KVM, which bulkhead never does. */
+static int machine_irqchip(struct parse *p, const char *v)
+{
+	if (strcmp(v, "split") == 0) {
+		p->q->irqchip_split = 1;
+		return 0;
+	}
+	if (on_off(p, "kernel_irqchip", v, &p->q->irqchip_split) < 0)
+		return -1;
+	if (!p->q->irqchip_split)
+		return fail(p, "kernel_irqchip=%s: bulkhead keeps the local APICs in KVM: on or split", v);
+	p->q->irqchip_split = 0;
+	return 0;
+}
+
+/* -machine/-M microvm|q35|pc[,accel=,acpi=,pit=,kernel_irqchip=,...]: bulkhead's machine is its own. */
 static int opt_machine(struct parse *p, const char *arg)
 {
 	static const char *const types[] = { "microvm", "q35", "pc" };
@@ -324,6 +339,9 @@ static int opt_machine(struct parse *p, const char *arg)
 	if ((v = qget(&qo, "acpi")) && on_off(p, "acpi", v, &p->q->acpi) < 0)
 		goto out;
 	if ((v = qget(&qo, "pit")) && on_off(p, "pit", v, &p->q->pit) < 0)
+		goto out;
+	if (((v = qget(&qo, "kernel_irqchip")) || (v = qget(&qo, "kernel-irqchip"))) &&
+	    machine_irqchip(p, v) < 0)
 		goto out;
 	if ((v = qget(&qo, "accel")) && !strstr(v, "kvm"))
 		note(p, "accel=%s: bulkhead always runs on KVM", v);
@@ -962,7 +980,7 @@ int qemu_parse(struct qemu_cmd *q, int argc, char **argv, char *err, size_t errl
 {
 	struct parse p = { .q = q, .err = err, .errlen = errlen };
 
-	q->acpi = q->pit = -1;
+	q->acpi = q->pit = q->irqchip_split = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		size_t k;

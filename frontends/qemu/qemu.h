@@ -82,6 +82,7 @@ struct qemu_cmd {
 	char rng_objects[QEMU_MAX_RNG_OBJECTS][QEMU_ID_MAX]; /* -object rng-* ids */
 	unsigned int nrng_objects;
 	int acpi, pit; /* -1: not said (-machine acpi=, pit=) */
+	int irqchip_split; /* -1: not said; -machine kernel_irqchip=on (0) or split (1) */
 	struct qemu_drive drives[QEMU_MAX_DRIVES];
 	unsigned int ndrives;
 	struct qemu_disk disks[QEMU_MAX_DISKS];

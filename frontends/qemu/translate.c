@@ -142,6 +142,9 @@ static int out_machine(struct out *w, const struct qemu_cmd *q)
 		return -1;
 	if (q->pit >= 0 && (arg(w, "--pit") < 0 || arg(w, q->pit ? "on" : "off") < 0))
 		return -1;
+	if (q->irqchip_split >= 0 &&
+	    (arg(w, "--irqchip") < 0 || arg(w, q->irqchip_split ? "split" : "kernel") < 0))
+		return -1;
 	return arg(w, "--debug-exit") < 0 ? -1 : arg(w, q->debug_exit ? "on" : "off");
 }
 

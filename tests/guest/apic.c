@@ -52,10 +52,16 @@ int lapic_ipi(uint32_t apic_id, uint32_t icr_lo)
 	return -1;
 }
 
-static void ioapic_write(uint32_t reg, uint32_t v)
+void ioapic_write(uint32_t reg, uint32_t v)
 {
 	*(volatile uint32_t *)phys(IOAPIC_BASE + IOAPIC_REGSEL) = reg;
 	*(volatile uint32_t *)phys(IOAPIC_BASE + IOAPIC_WIN) = v;
+}
+
+uint32_t ioapic_read(uint32_t reg)
+{
+	*(volatile uint32_t *)phys(IOAPIC_BASE + IOAPIC_REGSEL) = reg;
+	return *(volatile uint32_t *)phys(IOAPIC_BASE + IOAPIC_WIN);
 }
 
 void ioapic_route(unsigned int gsi, unsigned int vector, uint32_t apic_id)

@@ -230,5 +230,6 @@ void blk_ro(void);
 void blk_two(void);
 void blk_bench(void);
 void blk_hostile(void);
+void ioapic_hostile(void);
 
 #endif

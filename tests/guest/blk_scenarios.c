@@ -831,3 +831,102 @@ void blk_bench(void)
 	cprintf(TAG "blk-bench: randread-qd%u IOPS %lu (%lu us)\n", qd, ios * 1000000 / us, us);
 	pass();
 }
+
+/*
+ * ioapic-hostile: the IOAPIC's registers as a hostile guest drives them, then
+ * a disk that completes by interrupt. Every register gets all ones (which
+ * leaves a redirection entry masked) and its read-only bits must read 0;
+ * narrow and unaligned accesses, and the disk's pin churned through masked,
+ * ExtINT, reserved and nowhere-bound entries while the disk is idle. The VMM
+ * must survive all of it, and once the pin is routed properly the disk's
+ * writes and reads must complete by interrupt. Its verdict is the same under
+ * KVM's in-kernel IOAPIC and bulkhead's own (--irqchip split).
+ */
+#define RTE_RO_BITS ((1u << 12) | (1u << 14)) /* delivery status, remote IRR */
+#define RTE_MASKED 0x10000u
+
+static void ioapic_garbage(void)
+{
+	volatile uint8_t *win = phys(IOAPIC_BASE);
+	uint32_t id = ioapic_read(0), ver = ioapic_read(1), v;
+
+	if ((ver & 0xff) != 0x11 || ((ver >> 16) & 0xff) != 23)
+		fail("IOAPIC version register 0x%x: want 0x11 with 24 pins", ver);
+	for (uint32_t reg = 1; reg < 256; reg++) {
+		int rte_low = reg >= 0x10 && reg < 0x40 && !(reg & 1);
+
+		ioapic_write(reg, 0xffffffffu);
+		v = ioapic_read(reg);
+		if (rte_low && ((v & RTE_RO_BITS) || !(v & RTE_MASKED)))
+			fail("IOAPIC register 0x%x reads 0x%x after all ones", reg, v);
+		if (reg == 1 && v != ver)
+			fail("IOAPIC version register took a write: 0x%x", v);
+		ioapic_write(reg, rte_low ? RTE_MASKED : 0);
+	}
+	ioapic_write(0, 0xffffffffu);
+	ioapic_write(0, id);
+	/* Narrow, wide and odd accesses, with the read-only version register selected. */
+	win[0x00] = 1;
+	v = win[0x10];
+	if (v != (ver & 0xff) || *(volatile uint16_t *)(win + 0x10) != (ver & 0xffff))
+		fail("IOAPIC version register read narrow: 0x%x, want 0x%x", v, ver & 0xff);
+	(void)win[0x11];
+	(void)*(volatile uint16_t *)(win + 0x12);
+	*(volatile uint8_t *)(win + 0x10) = 0x55;
+	*(volatile uint16_t *)(win + 0x12) = 0x5555;
+	for (unsigned int off = 0x04; off < 0x100; off += 4)
+		if (off != 0x10)
+			*(volatile uint32_t *)(win + off) = 0xffffffffu;
+	(void)*(volatile uint64_t *)(win + 0x10);
+	if (ioapic_read(1) != ver)
+		fail("IOAPIC version register changed: 0x%x", ioapic_read(1));
+}
+
+/* The disk's pin through entries that deliver nothing, or deliver to nobody. */
+static unsigned int ioapic_churn(unsigned int gsi)
+{
+	static const uint32_t low[] = {
+		0x30 | RTE_MASKED,
+		0x30 | 7u << 8, /* ExtINT: there is no PIC */
+		0x30 | 3u << 8, /* reserved */
+		0x30 | 6u << 8, /* reserved */
+		0x30 | RTE_MASKED | 1u << 15, /* level, masked */
+		0x31 | 1u << 8 | 1u << 11, /* lowest priority, logical, to no CPU (dest 0) */
+		0x32 | 1u << 11, /* fixed, logical, to no CPU */
+	};
+	unsigned int n = 0;
+
+	ioapic_write(0x10 + 2 * gsi + 1, 0);
+	for (unsigned int i = 0; i < 2000; i++, n++)
+		ioapic_write(0x10 + 2 * gsi, low[i % nitems(low)]);
+	ioapic_mask(gsi);
+	return n;
+}
+
+void ioapic_hostile(void)
+{
+	struct blk_opts o;
+	struct blk *b;
+	uint64_t n = 256;
+	uint32_t before;
+	unsigned int churned;
+
+	blk_opts_from_cmdline(&o);
+	o.irq = 1;
+	b = blk_open((unsigned int)param_u64("bulkhead.disk", 0), &o);
+	if (!b->dev.irq_mode)
+		fail("%s: no interrupt line", disk_name(b));
+	ioapic_garbage();
+	churned = ioapic_churn(b->dev.gsi);
+	cprintf(TAG "ioapic-hostile: 256 registers written with all ones, odd accesses, "
+		"%u entries on GSI %u\n", churned, b->dev.gsi);
+	vdev_irq_setup(&b->dev);
+	before = irq_count[VEC_IRQ_BASE + b->dev.gsi];
+	write_pattern(b, 0, n, 7);
+	read_pattern(b, 0, n, 7, NULL);
+	if (irq_count[VEC_IRQ_BASE + b->dev.gsi] == before)
+		fail("%s: the disk's requests completed without an interrupt", disk_name(b));
+	cprintf(TAG "ioapic-hostile: %u interrupts on GSI %u after\n",
+		irq_count[VEC_IRQ_BASE + b->dev.gsi] - before, b->dev.gsi);
+	pass();
+}

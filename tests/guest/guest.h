@@ -212,6 +212,9 @@ int lapic_ipi(uint32_t apic_id, uint32_t icr_lo);
 void ioapic_route(unsigned int gsi, unsigned int vector, uint32_t apic_id);
 /* ioapic_mask: mask GSI gsi. */
 void ioapic_mask(unsigned int gsi);
+/* ioapic_read, ioapic_write: IOAPIC register reg (through IOREGSEL and IOWIN, 32 bits). */
+uint32_t ioapic_read(uint32_t reg);
+void ioapic_write(uint32_t reg, uint32_t v);
 
 /* ---- time (time.c) ---- */
 

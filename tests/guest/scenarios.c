@@ -366,6 +366,7 @@ const struct scenario scenarios[] = {
 	{ "blk-hostile", blk_hostile, "hostile rings: the device must refuse, then work after a reset" },
 	{ "mmio-hostile", mmio_hostile, "the virtio-mmio register protocol broken (a disk, 2 cpus)" },
 	{ "vring-hostile", vring_hostile, "the split virtqueue broken (a disk, 2 cpus)" },
+	{ "ioapic-hostile", ioapic_hostile, "IOAPIC registers garbled and churned; a disk must still interrupt" },
 	{ "blk-bench", blk_bench, "sequential MB/s and random-read IOPS" },
 	{ "blk-gaps", blk_gaps, "4 KiB reads one at a time; the longest gaps between completions" },
 	{ "net-info", net_info, "print each virtio-net device's MAC, link and features; PASS" },

@@ -94,15 +94,14 @@ static void test_acpi_option(void **state)
 	assert_int_equal(c.acpi, 0);
 }
 
-/* The bare on|off options that default to on: --pit, and --debug-exit (off: port 0xf4 is no
- * debug-exit port, as QEMU without isa-debug-exit). */
+/* The bare on|off option that defaults to on: --debug-exit (off: port 0xf4 is no
+ * debug-exit port, as QEMU without isa-debug-exit). --pit: test_irqchip_and_pit. */
 static void test_on_off_options(void **state)
 {
 	static const struct {
 		char *name;
 		size_t off;
 	} opts[] = {
-		{ "--pit", offsetof(struct vm_config, pit) },
 		{ "--debug-exit", offsetof(struct vm_config, debug_exit) },
 	};
 	struct vm_config c;
@@ -122,6 +121,68 @@ static void test_on_off_options(void **state)
 		assert_int_equal(config_parse_args(&c, 5, bad, err, sizeof(err)), CONFIG_ERROR);
 		snprintf(want, sizeof(want), "%s: 'maybe': expected on, off", opts[i].name);
 		assert_string_equal(err, want);
+	}
+}
+
+/* Split where KVM has it unless --pit on asks for KVM's i8254; a PIT by default only with
+ * the in-kernel irqchip; the two that cannot go together are refused. */
+static void test_irqchip_and_pit(void **state)
+{
+	static const struct {
+		char *irqchip, *pit;
+		int kvm_split; /* KVM_CAP_SPLIT_IRQCHIP */
+		int want_irqchip, want_pit;
+		const char *err;
+	} cases[] = {
+		{ NULL, NULL, 1, CONFIG_IRQCHIP_SPLIT, 0, NULL },
+		{ NULL, NULL, 0, CONFIG_IRQCHIP_KERNEL, 1, NULL },
+		{ NULL, "on", 1, CONFIG_IRQCHIP_KERNEL, 1, NULL },
+		{ NULL, "off", 1, CONFIG_IRQCHIP_SPLIT, 0, NULL },
+		{ NULL, "off", 0, CONFIG_IRQCHIP_KERNEL, 0, NULL },
+		{ "kernel", NULL, 1, CONFIG_IRQCHIP_KERNEL, 1, NULL },
+		{ "kernel", "off", 1, CONFIG_IRQCHIP_KERNEL, 0, NULL },
+		{ "split", NULL, 1, CONFIG_IRQCHIP_SPLIT, 0, NULL },
+		{ "split", "off", 1, CONFIG_IRQCHIP_SPLIT, 0, NULL },
+		{ "split", "on", 1, 0, 0,
+		  "--pit on: KVM's i8254 needs its in-kernel PIC, not --irqchip split" },
+		{ "split", NULL, 0, 0, 0, "--irqchip split: this KVM has no KVM_CAP_SPLIT_IRQCHIP" },
+	};
+	struct config_limits lim = test_limits;
+	struct vm_config c;
+	char err[ERRLEN];
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		char *argv[MAX_ARGS] = { "bulkhead", "--kernel", "path=k" };
+		int argc = 3;
+
+		if (cases[i].irqchip) {
+			argv[argc++] = "--irqchip";
+			argv[argc++] = cases[i].irqchip;
+		}
+		if (cases[i].pit) {
+			argv[argc++] = "--pit";
+			argv[argc++] = cases[i].pit;
+		}
+		lim.split_irqchip = cases[i].kvm_split;
+		config_init(&c);
+		assert_int_equal(config_parse_args(&c, argc, argv, err, sizeof(err)), CONFIG_OK);
+		if (cases[i].err) {
+			assert_int_equal(config_check(&c, &lim, err, sizeof(err)), CONFIG_ERROR);
+			assert_string_equal(err, cases[i].err);
+			continue;
+		}
+		assert_int_equal(config_check(&c, &lim, err, sizeof(err)), CONFIG_OK);
+		assert_int_equal(c.irqchip, cases[i].want_irqchip);
+		assert_int_equal(c.pit, cases[i].want_pit);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		char *bad[] = { "bulkhead", "--kernel", "path=k", i ? "--pit" : "--irqchip", "maybe" };
+
+		config_init(&c);
+		assert_int_equal(config_parse_args(&c, 5, bad, err, sizeof(err)), CONFIG_ERROR);
+		assert_string_equal(err, i ? "--pit: 'maybe': expected on, off" :
+					     "--irqchip: 'maybe': expected kernel, split");
 	}
 }
 
@@ -989,6 +1050,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_acpi_option),
 		cmocka_unit_test(test_on_off_options),
+		cmocka_unit_test(test_irqchip_and_pit),
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_check_invalid),

@@ -122,6 +122,21 @@ def test_machine(machine, acpi, pit):
             assert argv == BASE
 
 
+@pytest.mark.parametrize("machine,irqchip", [
+    ("microvm,kernel_irqchip=split", ["split"]),
+    ("q35,kernel-irqchip=on,pit=on", ["kernel"]),
+    ("pc,kernel_irqchip=true", ["kernel"]),
+    ("microvm", []),
+])
+def test_machine_irqchip(machine, irqchip):
+    assert after(translated(KERNEL + ["-M", machine]), "--irqchip") == irqchip
+
+
+def test_machine_irqchip_off_is_refused():
+    status, argv, err = dry(KERNEL + ["-M", "microvm,kernel_irqchip=off"])
+    assert status == 1 and "kernel_irqchip=off" in err and "local APICs" in err, (status, err)
+
+
 def test_ignored_options_change_nothing_and_are_said_with_verbose():
     args = KERNEL + ["-enable-kvm", "-accel", "kvm", "-accel", "tcg", "-cpu", "host,-arch-capabilities",
                      "-bios", "qboot.rom", "-no-user-config", "-nodefaults", "-display", "none",
