@@ -4,8 +4,9 @@
  * The floor of the start figure: the least a KVM VMM does on this machine. A VM
  * with 64 MiB, one vCPU in real mode running "out 0x80, al; hlt", then exit 0
  * (1 on any failure). No jail, no processes, no guest kernel. With --irqchip it
- * first creates KVM's in-kernel PIC, IOAPIC and LAPICs, as every VMM that
- * delivers interrupts through irqfd does (bulkhead, QEMU, Firecracker).
+ * first creates KVM's in-kernel PIC, IOAPIC and LAPICs, as QEMU and
+ * Firecracker do; with --split-irqchip only the LAPICs (KVM_CAP_SPLIT_IRQCHIP),
+ * as bulkhead does by default.
  */
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -21,7 +22,8 @@
 int main(int argc, char **argv)
 {
 	static const uint8_t code[] = { 0xb0, 0x42, 0xe6, 0x80, 0xf4 }; /* mov al,0x42; out 0x80,al; hlt */
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, cpu, size, irqchip, ios = 0;
+	struct kvm_enable_cap split = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { 24 } };
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, cpu, size, irqchip = 0, ios = 0;
 	struct kvm_userspace_memory_region r = { .memory_size = MEM };
 	struct kvm_regs regs = { .rip = CODE, .rflags = 2 };
 	struct kvm_sregs sregs;
@@ -30,9 +32,15 @@ int main(int argc, char **argv)
 
 	if (kvm < 0 || (vm = ioctl(kvm, KVM_CREATE_VM, 0)) < 0)
 		return 1;
-	irqchip = argc > 1 && strcmp(argv[1], "--irqchip") == 0;
-	if (irqchip && ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
-		return 1;
+	if (argc > 1 && strcmp(argv[1], "--irqchip") == 0) {
+		irqchip = 1;
+		if (ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0)
+			return 1;
+	} else if (argc > 1 && strcmp(argv[1], "--split-irqchip") == 0) {
+		irqchip = 1;
+		if (ioctl(vm, KVM_ENABLE_CAP, &split) < 0)
+			return 1;
+	}
 	mem = mmap(NULL, MEM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return 1;

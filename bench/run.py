@@ -9,8 +9,8 @@ minimum, the maximum and the bulkhead/QEMU ratio of the medians:
 
   start      launch to the boot marker line on the console and to process exit,
              marker-exit with 1 and 2 vCPUs, and with 1 vCPU the floor: a bare KVM
-             program (bench/kvm_floor.c) from launch to exit, without and with
-             KVM's in-kernel irqchip; CPU time (user+sys) of every host
+             program (bench/kvm_floor.c) from launch to exit, without an irqchip,
+             with KVM's in-kernel one and with a split one; CPU time (user+sys) of every host
              process and thread of the VM until the marker (its cgroup's cpu.stat,
              read when the line arrives) and until exit (wait4's rusage: the VMM
              and every descendant it reaped)
@@ -644,9 +644,10 @@ def run_one(vmm, scenario, timeout=60, **kw):
     return vm
 
 
-def run_floor(irqchip=False, timeout=30):
-    """One run of the bare KVM program (bench/kvm_floor.c), launched as the VMMs are."""
-    vm = Vm("floor", "floor", cmdline="--irqchip" if irqchip else "").start()
+def run_floor(irqchip="", timeout=30):
+    """One run of the bare KVM program (bench/kvm_floor.c), launched as the VMMs are;
+    irqchip "", "--irqchip" or "--split-irqchip"."""
+    vm = Vm("floor", "floor", cmdline=irqchip).start()
     try:
         pump([vm], lambda: vm.eof and vm.status is not None, timeout, "kvm-floor")
     finally:
@@ -762,6 +763,11 @@ def fig_start(res, cfg, work):
                                      "KVM_CREATE_IRQCHIP (kvm-floor --irqchip), launch to exit, in "
                                      "the bulkhead column", "ms", None, vmms=("bulkhead",),
                                      short="floor+irqchip: to exit")
+            m_floor_split = res.metric("start.floor_split.exit", fig, "the same after "
+                                       "KVM_CAP_SPLIT_IRQCHIP (kvm-floor --split-irqchip, the "
+                                       "irqchip bulkhead uses), launch to exit, in the bulkhead "
+                                       "column", "ms", None, vmms=("bulkhead",),
+                                       short="floor+split irqchip: to exit")
             m_over = res.metric("start.floor.ratio", fig, "bulkhead's launch to exit over the floor's "
                                 "(medians)", "x", None, vmms=("bulkhead",), short="over the floor")
             # The same VM with an idle API socket (nobody connects): bulkhead-api is one more
@@ -786,13 +792,15 @@ def fig_start(res, cfg, work):
                 m_cpux.add(vmm, vm.cpu_exit_us / 1000)
             if vcpus == 1 and vmm == VMMS[-1]:  # the floor after each pair, alternating too
                 floor = run_floor()
-                floor_irq = run_floor(irqchip=True)
+                floor_irq = run_floor(irqchip="--irqchip")
+                floor_split = run_floor(irqchip="--split-irqchip")
                 # the socket a run leaves is stale for the next, which replaces it
                 api = run_one("bulkhead", "marker-exit",
                               extra=["--api-socket", os.path.join(work, "bench-api.sock")])
                 if keep:
                     m_floor.add("bulkhead", (floor.t_exit - floor.t0) * 1000)
                     m_floor_irq.add("bulkhead", (floor_irq.t_exit - floor_irq.t0) * 1000)
+                    m_floor_split.add("bulkhead", (floor_split.t_exit - floor_split.t0) * 1000)
                     m_api_marker.add("bulkhead", (api.t_marker - api.t0) * 1000)
                     m_api_exit.add("bulkhead", (api.t_exit - api.t0) * 1000)
         alternate(cfg, one)

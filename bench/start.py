@@ -13,7 +13,8 @@ only its time to exit counts.
 
 usage: bench/start.py [--shuffle] [RUNS] [VCPUS] [VMM...]
   VMMs: bulkhead bulkhead-api (with an idle --api-socket) qemu floor
-  floor-irqchip (the floor after KVM_CREATE_IRQCHIP); default bulkhead qemu floor
+  floor-irqchip (the floor after KVM_CREATE_IRQCHIP) floor-split (after
+  KVM_CAP_SPLIT_IRQCHIP, bulkhead's default); default bulkhead qemu floor
   --shuffle: each round runs the VMMs in a new random order (a fixed order can
   favour a place in it: see docs/performance.md, "What an idle API socket
   costs at start")
@@ -56,6 +57,10 @@ def floor_argv(vcpus):
 
 def floor_irqchip_argv(vcpus):
     return [FLOOR, "--irqchip"]
+
+
+def floor_split_argv(vcpus):
+    return [FLOOR, "--split-irqchip"]
 
 
 def one_run(argv):
@@ -125,10 +130,12 @@ def main():
     vcpus = int(args[1]) if len(args) > 1 else 1
     vmms = args[2:] or ["bulkhead", "qemu", "floor"]
     argv_of = {"bulkhead": bulkhead_argv, "bulkhead-api": bulkhead_api_argv, "qemu": qemu_argv,
-               "floor": floor_argv, "floor-irqchip": floor_irqchip_argv}
+               "floor": floor_argv, "floor-irqchip": floor_irqchip_argv,
+               "floor-split": floor_split_argv}
     names = {"bulkhead": "bulkhead", "bulkhead-api": "bulkhead, idle API socket",
              "qemu": "QEMU microvm", "floor": "bare KVM (floor)",
-             "floor-irqchip": "bare KVM + in-kernel irqchip"}
+             "floor-irqchip": "bare KVM + in-kernel irqchip",
+             "floor-split": "bare KVM + split irqchip"}
     results = alternate(runs, *[argv_of[v](vcpus) for v in vmms], shuffle=shuffle)
     print_rows("%d vCPU, %d runs each" % (vcpus, runs), [names[v] for v in vmms], results)
 
