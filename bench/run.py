@@ -1197,10 +1197,14 @@ def linux_tier():
     return "direct" if subprocess.run([NESTED_PROBE], capture_output=True).returncode == 0 else "nested"
 
 
-def linux_boots(cfg, work, rounds, tier):
-    """bench/linux_boot.sh's LINUXBOOT lines: on the host, or inside a nested L1."""
-    args = [str(rounds)] + [v for v, _ in LINUX_VARIANTS]
-    timeout = 300 + rounds * len(LINUX_VARIANTS) * len(VMMS) * 120
+LINUX_L1_TRIES = 3  # fresh L1s a variant gets when L1 itself fails (run.sh status 124 or 125)
+
+
+def linux_session(work, rounds, variants, tier):
+    """One run of bench/linux_boot.sh (on the host, or in a fresh nested L1): its status,
+    its output (and L1's console), and the LINUXBOOT lines in it."""
+    args = [str(rounds)] + list(variants)
+    timeout = 300 + rounds * len(variants) * len(VMMS) * 120
     bindir = os.path.dirname(BULKHEAD)
     if tier == "direct":
         env = dict(os.environ, B=BULKHEAD, KIT=KIT, CLOCK=BOOT_CLOCK, QEMU=QEMU)
@@ -1227,14 +1231,40 @@ def linux_boots(cfg, work, rounds, tier):
                 log_text = f.read()
         except OSError:
             pass
-    out = p.stdout + "\n" + log_text
+    out = p.stdout + "\n" + log_text + "\n" + p.stderr
     boots = re.findall(r"LINUXBOOT (\w+) (\w+) (\d+) line_ms ([-\d.]+) exit_ms ([\d.]+) "
                        r"status (\d+) bytes (\d+)", out)
-    if p.returncode or len(boots) != rounds * len(LINUX_VARIANTS) * len(VMMS):
-        raise BenchError("linux: status %d, %d boots of %d\n%s\n%s" % (
-            p.returncode, len(boots), rounds * len(LINUX_VARIANTS) * len(VMMS),
-            out[-3000:], p.stderr[-2000:]))
-    return boots
+    return p.returncode, out, boots
+
+
+def linux_boots(cfg, work, rounds, tier):
+    """bench/linux_boot.sh's LINUXBOOT lines: on the host, or inside a nested L1, one fresh
+    L1 per variant. L1's own kernel has died after 11 to 14 of a figure's 24-36 boots in one
+    L1 (tests/nested/README.md, "When L1 itself fails"); a variant whose L1 fails that way
+    (run.sh's 124 or 125) runs again in a fresh one, and the output says so. Returns the
+    boots of every variant that completed, and the errors of those that did not."""
+    boots, errors = [], []
+    for variant, _ in LINUX_VARIANTS:
+        want = rounds * len(VMMS)
+        for attempt in range(1, LINUX_L1_TRIES + 1):
+            status, out, got = linux_session(work, rounds, [variant], tier)
+            bad = [b for b in got if b[5] != "0" or float(b[3]) < 0]
+            if status == 0 and len(got) == want and not bad:
+                boots += got
+                break
+            if bad:
+                vmm, _, run, line_ms, _, st, nbytes = bad[0]
+                errors.append("linux: %s %s run %s: status %s, /init %s ms, %s bytes of console\n%s"
+                              % (vmm, variant, run, st, line_ms, nbytes, out[-3000:]))
+                break
+            if tier != "nested" or status not in (124, 125) or attempt == LINUX_L1_TRIES:
+                errors.append("linux: %s: status %d, %d boots of %d\n%s" % (
+                    variant, status, len(got), want, out[-3000:]))
+                break
+            print("bench: linux %s: L1 itself failed (run.sh status %d after %d boots of %d); "
+                  "running the variant again in a fresh L1" % (variant, status, len(got), want),
+                  flush=True)
+    return boots, errors
 
 
 def fig_linux(res, cfg, work):
@@ -1253,17 +1283,16 @@ def fig_linux(res, cfg, work):
                                    "launch to exit (the same boot, then poweroff)", "ms", "lower",
                                    short="Linux %s: to exit" % v)
     warm = 1 if cfg["warmup"] else 0
-    for vmm, variant, run, line_ms, exit_ms, status, nbytes in linux_boots(
-            cfg, work, cfg["runs"] + warm, tier):
+    boots, errors = linux_boots(cfg, work, cfg["runs"] + warm, tier)
+    for vmm, variant, run, line_ms, exit_ms, status, nbytes in boots:
         if vmm not in VMMS or (variant, "init") not in ms:
             raise BenchError("linux: a boot of %s %s?" % (vmm, variant))
-        if status != "0" or float(line_ms) < 0:
-            raise BenchError("linux: %s %s run %s: status %s, /init %s ms, %s bytes of console"
-                             % (vmm, variant, run, status, line_ms, nbytes))
         if int(run) <= warm:
             continue
         ms[variant, "init"].add(vmm, float(line_ms))
         ms[variant, "exit"].add(vmm, float(exit_ms))
+    if errors:
+        raise BenchError("\n".join(errors))
 
 
 def fig_rng(res, cfg, work):
