@@ -103,14 +103,12 @@ struct vm {
 	int emulation_failure_bytes; /* KVM_CAP_EXIT_ON_EMULATION_FAILURE enabled */
 	/* --irqchip split: the IOAPIC is ours (under ioapic_lock, which is held
 	 * across KVM_SET_GSI_ROUTING so that routes are installed in the order
-	 * the guest wrote them), routes the ones installed once routes_set. */
+	 * the guest wrote them); routes has room for LAYOUT_IOAPIC_PINS entries
+	 * and holds the ones installed once routes_set. */
 	int split_irqchip;
 	pthread_mutex_t ioapic_lock;
 	struct ioapic ioapic;
-	struct {
-		struct kvm_irq_routing r;
-		struct kvm_irq_routing_entry e[LAYOUT_IOAPIC_PINS];
-	} routes;
+	struct kvm_irq_routing *routes;
 	int routes_set;
 	/* The first exit request wins; the main thread reports it. */
 	pthread_mutex_t exit_lock;

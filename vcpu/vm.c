@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -47,6 +48,12 @@ static int vm_set_split_irqchip(struct vm *vm)
 {
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args = { LAYOUT_IOAPIC_PINS } };
 
+	/* Made before the jail and kept to the end, as the CPUID table: a free()
+	 * after the lockdown may want brk, which the policy does not allow. */
+	vm->routes = calloc(1, sizeof(*vm->routes) +
+				       LAYOUT_IOAPIC_PINS * sizeof(vm->routes->entries[0]));
+	if (!vm->routes)
+		return -ENOMEM;
 	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
 		log_warn("KVM_ENABLE_CAP(SPLIT_IRQCHIP)");
 		return -errno;
@@ -106,13 +113,13 @@ static int vm_set_ioapic_routes(struct vm *vm)
 	struct kvm_irq_routing_entry e[LAYOUT_IOAPIC_PINS];
 	unsigned int n = ioapic_routes(&vm->ioapic, e);
 
-	if (vm->routes_set && n == vm->routes.r.nr &&
-	    memcmp(e, vm->routes.e, n * sizeof(e[0])) == 0)
+	if (vm->routes_set && n == vm->routes->nr &&
+	    memcmp(e, vm->routes->entries, n * sizeof(e[0])) == 0)
 		return 0;
-	memcpy(vm->routes.e, e, n * sizeof(e[0]));
-	vm->routes.r.nr = n;
-	vm->routes.r.flags = 0;
-	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &vm->routes.r) < 0) {
+	memcpy(vm->routes->entries, e, n * sizeof(e[0]));
+	vm->routes->nr = n;
+	vm->routes->flags = 0;
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->routes) < 0) {
 		vm->routes_set = 0;
 		return -errno;
 	}

@@ -45,6 +45,7 @@ FUZZ_srcs_fuzz_blk := $(FUZZ_SRC)/fuzz_blk.c $(FUZZ_SRC)/fzv.c devices/blk/blk.c
 FUZZ_srcs_fuzz_net := $(FUZZ_SRC)/fuzz_net.c $(FUZZ_SRC)/fzv.c devices/net/net.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_mmio := $(FUZZ_SRC)/fuzz_mmio.c $(FUZZ_SRC)/fzv.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_uart := $(FUZZ_SRC)/fuzz_uart.c devices/serial/uart.c
+FUZZ_srcs_fuzz_ioapic := $(FUZZ_SRC)/fuzz_ioapic.c vcpu/ioapic.c
 FUZZ_srcs_fuzz_rng := $(FUZZ_SRC)/fuzz_rng.c $(FUZZ_SRC)/fzv.c devices/rng/rng.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_vsock := $(FUZZ_SRC)/fuzz_vsock.c $(FUZZ_SRC)/fzv.c devices/vsock/vsock.c $(FUZZ_VIRTIO)
 # fuzz_ipc_dev.c #includes runtime/runtime.c, devices/devproc/devproc.c and the device mains for
@@ -82,7 +83,7 @@ FUZZ_libs_fuzz_fcjson := $(JANSSON_LIBS)
 FUZZ_libs_fuzz_qemu := $(JANSSON_LIBS)
 FUZZ_libs_fuzz_api := -lhttp_parser $(JANSSON_LIBS)
 
-FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_rng fuzz_vsock fuzz_mmio fuzz_uart fuzz_ipc fuzz_config \
+FUZZ_INPROC := fuzz_virtq fuzz_blk fuzz_net fuzz_rng fuzz_vsock fuzz_mmio fuzz_uart fuzz_ioapic fuzz_ipc fuzz_config \
 	fuzz_fcjson fuzz_qemu fuzz_loader fuzz_9p fuzz_api
 FUZZ_PROCS := fuzz_proc_blk fuzz_proc_net fuzz_proc_serial fuzz_proc_9p fuzz_proc_rng fuzz_proc_vsock \
 	fuzz_proc_vcpu fuzz_proc_api

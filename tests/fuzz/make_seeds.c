@@ -762,6 +762,36 @@ static void seeds_virtq(void)
 	free(w.p);
 }
 
+/* ---- IOAPIC ---- */
+
+/* fuzz_ioapic's op 2: IOREGSEL, then IOWIN. */
+static void ioapic_reg(struct fzw *w, uint8_t reg, uint32_t v)
+{
+	fzw_u8(w, 2);
+	fzw_u8(w, reg);
+	fzw_u32(w, v);
+}
+
+static void seeds_ioapic(void)
+{
+	struct fzw w = { 0 };
+
+	/* what Linux does: mask, destination, then the low half; a level pin; a read back */
+	reset(&w);
+	ioapic_reg(&w, 0x18, 0x10000);
+	ioapic_reg(&w, 0x19, 0);
+	ioapic_reg(&w, 0x18, 0x31);
+	ioapic_reg(&w, 0x1b, 1u << 24);
+	ioapic_reg(&w, 0x1a, 0x32 | 1u << 8 | 1u << 11);
+	ioapic_reg(&w, 0x16, 0x30 | 1u << 13 | 1u << 15);
+	ioapic_reg(&w, 0x18, 0x31 | 0x10000);
+	fzw_u8(&w, 0);
+	fzw_u8(&w, 0x10);
+	fzw_u8(&w, 2);
+	save("fuzz_ioapic", "linux-like", &w);
+	free(w.p);
+}
+
 /* ---- UART ---- */
 
 static void uart_w(struct fzw *w, int proc, uint8_t off, uint8_t val)
@@ -1786,6 +1816,7 @@ int main(int argc, char **argv)
 	seeds_mmio();
 	seeds_virtq();
 	seeds_uart();
+	seeds_ioapic();
 	seeds_ipc();
 	seeds_config();
 	seeds_9p();
