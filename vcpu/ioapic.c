@@ -68,7 +68,7 @@ static uint32_t ioapic_reg_read(const struct ioapic *io, uint32_t reg)
 	return 0;
 }
 
-/* 1 when the write changed what the pin delivers. */
+/* 1 when the write changed the entry (what the pin delivers may be the same). */
 static int ioapic_reg_write(struct ioapic *io, uint32_t reg, uint32_t val)
 {
 	uint64_t *e, old;

@@ -165,7 +165,7 @@ unsigned int cpuid_order(unsigned int n);
 void ioapic_init(struct ioapic *io, uint32_t id);
 /* ioapic_read: a read of size bytes at off in the IOAPIC's window. */
 uint64_t ioapic_read(const struct ioapic *io, uint64_t off, unsigned int size);
-/* ioapic_write: a write of size bytes at off; 1 when the routes changed. */
+/* ioapic_write: a write of size bytes at off; 1 when a redirection entry changed. */
 int ioapic_write(struct ioapic *io, uint64_t off, unsigned int size, uint64_t val);
 /* ioapic_routes: an MSI route for each pin that delivers, into out[LAYOUT_IOAPIC_PINS]; how many. */
 unsigned int ioapic_routes(const struct ioapic *io, struct kvm_irq_routing_entry *out);
