@@ -223,10 +223,9 @@ static int exit_mmio(struct vcpu *v)
 		return 0;
 	if (run->mmio.is_write)
 		memcpy(&val, run->mmio.data, size);
-	d = dev_find(v->vm, IPC_SPACE_MMIO, addr, size);
 	if (v->vm->split_irqchip && addr - LAYOUT_IOAPIC_ADDR < LAYOUT_IOAPIC_WINDOW) {
 		stop = vm_ioapic_access(v, run->mmio.is_write, addr - LAYOUT_IOAPIC_ADDR, size, &val);
-	} else if (d) {
+	} else if ((d = dev_find(v->vm, IPC_SPACE_MMIO, addr, size))) {
 		stop = dev_access(v, d, run->mmio.is_write, addr, size, &val);
 	} else if (!run->mmio.is_write) {
 		val = size_mask(size);

@@ -44,7 +44,6 @@ enum { DM_FIXED = 0, DM_LOWEST = 1, DM_SMI = 2, DM_NMI = 4, DM_INIT = 5, DM_EXTI
 
 void ioapic_init(struct ioapic *io, uint32_t id)
 {
-	memset(io->redir, 0, sizeof(io->redir));
 	for (unsigned int i = 0; i < LAYOUT_IOAPIC_PINS; i++)
 		io->redir[i] = RTE_MASKED;
 	io->regsel = 0;
