@@ -54,19 +54,25 @@ kvm_trace_init
 # could not be delivered; the guest ran the
 # instruction before it, on the same page, a moment earlier), or taking an
 # external interrupt (through the IDT, stack and paging it had just used).
+# svm_run_offset RIP: RIP's offset (0x...) in L1's own __svm_vcpu_run, or
+# nothing when RIP is elsewhere (L1's symbols: $KALLSYMS, /proc/kallsyms).
+svm_run_offset() { # rip
+	sym=$( (grep -E '^[0-9a-f]{16} [tT] ' "${KALLSYMS:-/proc/kallsyms}"; echo "$1 t =====") |
+		sort | grep -B1 ' =====$' | head -n 1)
+	case $sym in
+	*" __svm_vcpu_run"*) printf '0x%x' $((0x${1#????????} - 0x$(echo "${sym%% *}" | cut -c9-16))) ;;
+	esac
+}
+
 l1_fault() { # name trace
 	last=$(grep "reason shutdown" "$2" | tail -n 1)
 	rip=$(echo "$last" | sed -n 's/.* rip 0x\([0-9a-f]\{16\}\) .*/\1/p')
 	[ -n "$rip" ] || return 0
-	sym=$( (grep -E '^[0-9a-f]{16} [tT] ' /proc/kallsyms; echo "$rip t =====") | sort |
-		grep -B1 ' =====$' | head -n 1)
-	case $sym in
-	*" __svm_vcpu_run"*)
-		off=$(printf '0x%x' $((0x${rip#????????} - 0x$(echo "${sym%% *}" | cut -c9-16))))
+	off=$(svm_run_offset "$rip")
+	if [ -n "$off" ]; then
 		echo "=== L1-FAULT $1 the guest ran at $rip, L1's __svm_vcpu_run+$off (after VMRUN)"
 		return 0
-		;;
-	esac
+	fi
 	vcpu=$(echo "$last" | sed -n 's/.*kvm_exit: vcpu \([0-9]*\) reason shutdown.*/\1/p')
 	prev=$(grep "kvm_exit: vcpu $vcpu reason " "$2" | grep -B1 "reason shutdown" | head -n 1)
 	why=$(echo "$prev" | sed -n 's/.* reason \([a-z_0-9]*\) rip .*/\1/p')
@@ -138,6 +144,20 @@ threads_report() { # vm
 	kvm_exits_report
 }
 
+# The same fault without an end: a case that reached its limit while every
+# exit of the last second (at least 10) was an NPT fault at one RIP in L1's
+# own __svm_vcpu_run, the guest never running an instruction of its own.
+l1_hang() { # name hang-report
+	exits=$(grep "kvm_exit: " "$2" | tail -n 30)
+	[ "$(echo "$exits" | grep -c ' reason npf rip ')" -ge 10 ] || return 0
+	[ "$(echo "$exits" | grep -vc ' reason npf rip ')" -eq 0 ] || return 0
+	rips=$(echo "$exits" | sed -n 's/.* reason npf rip 0x\([0-9a-f]\{16\}\) .*/\1/p' | sort -u)
+	[ "$(echo "$rips" | wc -l)" -eq 1 ] || return 0
+	off=$(svm_run_offset "$rips")
+	[ -n "$off" ] || return 0
+	echo "=== L1-FAULT $1 the guest faulted on nested paging at $rips, L1's __svm_vcpu_run+$off (after VMRUN), until the case's limit"
+}
+
 # KVM's exits for a second (vCPU, reason, guest RIP), where tracefs can be
 # had: a vCPU that still exits shows where its guest code is.
 kvm_exits_report() {
@@ -191,6 +211,7 @@ run_command() { # name command args...
 		l1_fault "$name" "$OUT/$name.trace"
 	fi
 	emit "$name" hang "$OUT/$name.hang"
+	[ -e "$OUT/$name.hang" ] && l1_hang "$name" "$OUT/$name.hang"
 	echo "=== TIME $name $start $end"
 	echo "=== STATUS $name $status"
 }
