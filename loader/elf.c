@@ -167,7 +167,8 @@ static int kelf_load_segment(struct loader_ctx *c, size_t i, const GElf_Phdr *ph
 	rc = loader_copy_in(c, "kernel", c->a->kernel_fd, ph->p_paddr, ph->p_filesz, ph->p_offset);
 	if (rc < 0)
 		return rc;
-	memset(p + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz); /* bss */
+	/* The rest (bss) is zero already (loader_load's contract): writing zeros would only
+	 * allocate its pages now (a MiB of the test guest's, 0.6 ms of the start). */
 	if (out->kernel_end == 0 || ph->p_paddr < out->kernel_start)
 		out->kernel_start = ph->p_paddr;
 	if (end > out->kernel_end)

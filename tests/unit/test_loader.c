@@ -719,13 +719,27 @@ static void check_segments(const struct guest_mem *m, const struct elf_opts *o, 
 	}
 }
 
-/* Dirty the bss ranges so that the test sees the loader zero them. */
-static void dirty_bss(const struct guest_mem *m, const struct elf_opts *o)
+/*
+ * Guest memory comes zeroed (loader_load's contract), so the loader leaves
+ * the bss alone: before anything reads it, none of its whole pages is even
+ * allocated (a MiB of the test guest's bss once cost 0.6 ms of every start).
+ */
+static void check_bss_untouched(const struct guest_mem *m, const struct elf_opts *o)
 {
-	for (size_t i = 0; i < o->nsegs; i++)
-		if (o->segs[i].memsz > o->segs[i].filesz)
-			memset(gptr(m, o->segs[i].paddr + o->segs[i].filesz, o->segs[i].memsz - o->segs[i].filesz),
-			       0xcc, o->segs[i].memsz - o->segs[i].filesz);
+	for (size_t i = 0; i < o->nsegs; i++) {
+		uint64_t from = (o->segs[i].paddr + o->segs[i].filesz + 4095) & ~4095ULL;
+		uint64_t to = (o->segs[i].paddr + o->segs[i].memsz) & ~4095ULL;
+		unsigned char vec[64];
+
+		if (o->segs[i].type != PT_LOAD || to <= from)
+			continue;
+		assert_true((to - from) / 4096 <= sizeof(vec));
+		assert_int_equal(mincore(gptr(m, from, to - from), to - from, vec), 0);
+		for (uint64_t k = 0; k < (to - from) / 4096; k++)
+			if (vec[k] & 1)
+				fail_msg("segment %zu: bss page at 0x%llx was written", i,
+					 (unsigned long long)(from + k * 4096));
+	}
 }
 
 static void check_elf64_zero_page(const struct guest_mem *m, const struct loader_result *r)
@@ -795,7 +809,6 @@ static void test_elf64_valid(void **state)
 	(void)state;
 	guest_new(&m, GUEST_SMALL);
 	elf_build(o, &e);
-	dirty_bss(&m, o);
 	expect_ok(&m, e.b, e.len, OPTS(.cmdline = cmdline, .initrd = initrd, .initrd_len = 5000), &r);
 	assert_int_equal(r.kind, LOADER_ELF64);
 	assert_string_equal(loader_kind_name(r.kind), "ELF");
@@ -803,6 +816,7 @@ static void test_elf64_valid(void **state)
 	assert_int_equal(r.entry, 0x100040); /* virtual e_entry translated through segment 0 */
 	assert_int_equal(r.kernel_start, 0x100000);
 	assert_int_equal(r.kernel_end, 0x202000);
+	check_bss_untouched(&m, o);
 	check_segments(&m, o, &e);
 	check_common_result(&m, &r, cmdline);
 	check_initrd(&m, &r, initrd, 5000, GUEST_SMALL);
@@ -837,12 +851,12 @@ static void test_pvh_valid(void **state)
 	/* ELF64 with a 4-byte note value, in a PT_NOTE segment */
 	o = ELF_OPTS(.note = note, .note_len = pvh_note(note, &entry32, 4));
 	elf_build(o, &e);
-	dirty_bss(&m, o);
 	expect_ok(&m, e.b, e.len, OPTS(.cmdline = cmdline, .initrd = initrd, .initrd_len = 70000), &r);
 	assert_int_equal(r.kind, LOADER_PVH);
 	assert_string_equal(loader_kind_name(r.kind), "PVH");
 	assert_int_equal(r.entry_mode, LOADER_ENTRY_PVH32);
 	assert_int_equal(r.entry, 0x100080);
+	check_bss_untouched(&m, o);
 	check_segments(&m, o, &e);
 	check_common_result(&m, &r, cmdline);
 	check_initrd(&m, &r, initrd, 70000, GUEST_SMALL);
