@@ -185,7 +185,6 @@ int control_init(struct sup *s)
 	s->api_page = p;
 	snprintf(s->api_page->pg_name, sizeof(s->api_page->pg_name), "%s", s->cfg.name);
 	snprintf(s->api_page->pg_version, sizeof(s->api_page->pg_version), "%s", BH_VERSION);
-	config_write(s, s->api_page);
 	if (s->cfg.acpi) {
 		s->power_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (s->power_fd < 0)
@@ -193,6 +192,12 @@ int control_init(struct sup *s)
 	}
 	proc_files_open(getpid(), &s->self_stat_fd, &s->self_smaps_fd);
 	return 0;
+}
+
+void control_config(const struct sup *s)
+{
+	if (s->api_page)
+		config_write(s, s->api_page);
 }
 
 /* Before the lockdown (the supervisor) or in the spawner: after it, nothing is opened. */

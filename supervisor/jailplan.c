@@ -45,42 +45,60 @@ static int have_cap(unsigned int cap)
 	return capng_have_capability(CAPNG_EFFECTIVE, cap);
 }
 
-/* In the probe's child: the namespace steps of the jail; what failed goes up the pipe. */
+/* A namespace probe under way: its pid and the read end of its verdict's pipe. */
+struct probe {
+	long pid;
+	int fd;
+	unsigned int spawn_flags;
+};
+
+/* The first probe, started by jailplan_begin while the supervisor goes on. */
+static struct probe early = { .pid = -1, .fd = -1 };
+
+/*
+ * In the probe's child: the namespace steps of the jail, then its verdict in
+ * one write: '0', or '1' and the step that failed. The parent reads it without
+ * waiting for the child's exit (tearing its namespaces down takes time).
+ */
 static _Noreturn void probe_child(int out, unsigned int spawn_flags, uid_t uid, gid_t gid)
 {
 	struct jail_config jc = { .mode = JAIL_FULL };
-	char msg[256] = "";
+	char msg[256] = "1";
 	int e = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (spawn_flags & SPAWN_NEWUSER) {
 		e = jail_map_ids(uid, gid);
 		if (e < 0)
-			snprintf(msg, sizeof(msg), "jail step 'map ids in the new user namespace' failed: "
-				 "%s " JAILPLAN_RELAX, strerror(-e));
+			snprintf(msg + 1, sizeof(msg) - 1, "jail step 'map ids in the new user namespace' "
+				 "failed: %s " JAILPLAN_RELAX, strerror(-e));
 	}
 	if (e == 0)
-		e = jail_enter_fs(&jc, msg, sizeof(msg));
+		e = jail_enter_fs(&jc, msg + 1, sizeof(msg) - 1);
+	if (e == 0)
+		msg[0] = '0';
 	(void)!write(out, msg, strlen(msg));
 	_exit(e < 0 ? 1 : 0);
 }
 
 /*
  * A throwaway child made as spawn_child makes one (clone with spawn_flags'
- * namespaces) takes the jail's namespace steps. 0 when they all worked, else
- * -errno with the failed step in err.
+ * namespaces) takes the jail's namespace steps. 0 once it runs, else -errno
+ * with the failed step in err.
  */
-static int probe_namespaces(unsigned int spawn_flags, char *err, size_t errlen)
+static int probe_start(struct probe *p, unsigned int spawn_flags, char *err, size_t errlen)
 {
 	unsigned long flags = SIGCHLD | CLONE_NEWPID | ((spawn_flags & SPAWN_NEWUSER) ? CLONE_NEWUSER : 0);
 	uid_t uid = getuid();
 	gid_t gid = getgid();
-	int pipefd[2], status;
-	ssize_t n;
+	int pipefd[2];
 	long pid;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	p->spawn_flags = spawn_flags;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "the namespace probe: pipe: %s", strerror(errno));
 		return -errno;
+	}
 	/* Plain clone: Docker's profile judges its flags; clone3 it only answers ENOSYS. */
 	pid = syscall(SYS_clone, flags, 0UL, NULL, NULL, 0UL);
 	if (pid == 0)
@@ -94,36 +112,83 @@ static int probe_namespaces(unsigned int spawn_flags, char *err, size_t errlen)
 			 (spawn_flags & SPAWN_NEWUSER) ? "user and " : "", strerror(e));
 		return -e;
 	}
+	p->pid = pid;
+	p->fd = pipefd[0];
+	return 0;
+}
+
+/* Wait for the probe's exit, if it has not been waited for. Its status, or -1. */
+static int probe_reap(struct probe *p)
+{
+	int status = -1;
+
+	while (p->pid > 0 && waitpid((pid_t)p->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	p->pid = -1;
+	return status;
+}
+
+/* The probe's verdict: 0 when every step worked, else -EPERM with the failed step in err. */
+static int probe_finish(struct probe *p, char *err, size_t errlen)
+{
+	char msg[256];
+	ssize_t n;
+	int status;
+
 	do
-		n = read(pipefd[0], err, errlen - 1);
+		n = read(p->fd, msg, sizeof(msg) - 1);
 	while (n < 0 && errno == EINTR);
-	err[n > 0 ? n : 0] = '\0';
-	close(pipefd[0]);
-	while (waitpid((pid_t)pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	close(p->fd);
+	p->fd = -1;
+	msg[n > 0 ? n : 0] = '\0';
+	if (n > 0 && msg[0] == '0')
 		return 0;
-	if (!err[0])
-		snprintf(err, errlen, "the namespace probe %s %d",
-			 WIFEXITED(status) ? "exited with status" : "was killed by signal",
-			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	if (n > 1 && msg[0] == '1') {
+		snprintf(err, errlen, "%s", msg + 1);
+		return -EPERM;
+	}
+	status = probe_reap(p);
+	snprintf(err, errlen, "the namespace probe %s %d",
+		 WIFEXITED(status) ? "exited with status" : "was killed by signal",
+		 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	return -EPERM;
+}
+
+static int probe_namespaces(unsigned int spawn_flags, char *err, size_t errlen)
+{
+	struct probe p = { .pid = -1, .fd = -1 };
+	int e = probe_start(&p, spawn_flags, err, errlen);
+
+	if (e == 0)
+		e = probe_finish(&p, err, errlen);
+	probe_reap(&p);
+	return e;
+}
+
+static int privileged(void)
+{
+	return have_cap(CAP_SYS_ADMIN) && have_cap(CAP_SETUID) && have_cap(CAP_SETGID);
+}
+
+/* The early probe's verdict, if it was started for these flags; else a probe now. */
+static int probe_verdict(unsigned int spawn_flags, char *err, size_t errlen)
+{
+	if (early.fd >= 0 && early.spawn_flags == spawn_flags)
+		return probe_finish(&early, err, errlen);
+	return probe_namespaces(spawn_flags, err, errlen);
 }
 
 static int plan_full(struct sup *s, char *err, size_t errlen)
 {
-	int privileged = have_cap(CAP_SYS_ADMIN) && have_cap(CAP_SETUID) && have_cap(CAP_SETGID);
 	char why[256];
 
-	if (privileged && probe_namespaces(SPAWN_NEWPID, why, sizeof(why)) == 0) {
+	if (privileged() && probe_verdict(SPAWN_NEWPID, why, sizeof(why)) == 0) {
 		s->spawn_flags = SPAWN_NEWPID;
 		log_debug("jail: full (namespaces made with CAP_SYS_ADMIN), children run as uid %u gid %u",
 			  s->cfg.jail_uid, s->cfg.jail_gid);
 		return 0;
 	}
-	if (probe_namespaces(SPAWN_NEWPID | SPAWN_NEWUSER, why, sizeof(why)) == 0) {
+	if (probe_verdict(SPAWN_NEWPID | SPAWN_NEWUSER, why, sizeof(why)) == 0) {
 		s->spawn_flags = SPAWN_NEWPID | SPAWN_NEWUSER;
 		if (geteuid() == 0)
 			log_info("warning: --jail on: the jail is built in a user namespace (no CAP_SYS_ADMIN), "
@@ -166,9 +231,27 @@ static int plan_no_namespaces(struct sup *s, char *err, size_t errlen)
 	return 0;
 }
 
+void jailplan_begin(const struct sup *s)
+{
+	char err[256];
+
+	capng_get_caps_process();
+	if (s->cfg.jail_mode == 0 &&
+	    probe_start(&early, privileged() ? SPAWN_NEWPID : SPAWN_NEWPID | SPAWN_NEWUSER, err,
+			sizeof(err)) < 0)
+		early.fd = -1; /* jailplan_choose probes again and says why */
+}
+
+void jailplan_done(void)
+{
+	if (early.fd >= 0)
+		close(early.fd);
+	early.fd = -1;
+	probe_reap(&early);
+}
+
 int jailplan_choose(struct sup *s, char *err, size_t errlen)
 {
-	capng_get_caps_process();
 	switch (s->cfg.jail_mode) {
 	case 0:
 		return plan_full(s, err, errlen);

@@ -306,9 +306,9 @@ int main(int argc, char **argv)
 	parse_args(&s, argc, argv);
 	open_kvm(&s);
 	check_config(&s);
+	jailplan_begin(&s);
 	if (vm_open_devices(&s, err, sizeof(err)) < 0)
 		usage_error(err);
-	jail_plan(&s);
 	if ((err_no = control_init(&s)) < 0) {
 		errno = -err_no;
 		fatal("--api-socket: the API page");
@@ -323,6 +323,8 @@ int main(int argc, char **argv)
 	s.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s.ep < 0)
 		fatal("epoll_create1");
+	jail_plan(&s);
+	control_config(&s);
 	if (uses_stdio(&s))
 		tty_make_raw();
 	if (vm_start_children(&s) < 0 || vm_start_spawner(&s) < 0)

@@ -153,6 +153,7 @@ static void sup_start_vcpu(struct sup *s)
 		}
 	}
 	s->phase = PHASE_RUNNING;
+	jailplan_done(); /* long exited: reaped while the supervisor still may */
 	if (sup_lockdown(s) < 0) {
 		sup_decide(s, EXIT_VM_FAILED, "the supervisor could not lock itself down");
 		sup_stop_all(s);

@@ -163,6 +163,13 @@ int vm_ask_respawn(struct sup *s, unsigned int i) __attribute__((warn_unused_res
 /* vm_close_links: close the devices' eventfds, shadows and state pages. */
 void vm_close_links(struct sup *s);
 /*
+ * jailplan_begin: for --jail on, start the throwaway child that finds out which
+ * namespaces this environment lets us make, while the supervisor goes on
+ * (loading the kernel); jailplan_choose takes its verdict, jailplan_done reaps it.
+ */
+void jailplan_begin(const struct sup *s);
+void jailplan_done(void);
+/*
  * jailplan_choose: for s->cfg's --jail mode, the strongest jail this environment
  * allows (s->spawn_flags, and the children's ids for no-namespaces without
  * CAP_SETUID), said with -v and, when weaker than the full jail, on stderr.
@@ -176,9 +183,11 @@ int jailplan_choose(struct sup *s, char *err, size_t errlen) __attribute__((warn
  * page (the VM's state, every process's figures, every device's counters,
  * the configuration) and runs its commands.
  */
-/* control_init: with --api-socket, the API page with the configuration in it, the
- * power button's eventfd (with ACPI) and our own /proc files. 0 or -errno. */
+/* control_init: with --api-socket, the API page, the power button's eventfd (with ACPI)
+ * and our own /proc files. 0 or -errno. */
 int control_init(struct sup *s) __attribute__((warn_unused_result));
+/* control_config: with --api-socket, the configuration (the jail's too) into the API page. */
+void control_config(const struct sup *s);
 /* control_proc_open: with --api-socket, open the /proc files of c's process (exec'd). */
 void control_proc_open(const struct sup *s, struct child *c);
 /* control_request: API_REQUEST from c (a kind that controls); answers it, or will. */
