@@ -87,7 +87,7 @@ enum ipc_type {
 	IPC_CONNECT = 20, /* OUT device: connect me to the host end my kind names for a port */
 	IPC_CONNECT_REPLY = 21, /* IN device: the answer, with one fd when it succeeded */
 	IPC_VCPU_DEV_SWAP = 22, /* IN vcpu: a restarted device's new channel (one fd) */
-	IPC_SPAWN = 23, /* supervisor -> spawner: start this device's next incarnation */
+	IPC_SPAWN = 23, /* supervisor -> spawner: start this device's next (or first) process */
 	IPC_SPAWNED = 24, /* spawner -> supervisor: its pidfd, control and vcpu channel ends */
 	IPC_CFG_9P = 25, /* IN 9p: the shared directory, its mount tag, read-only or not */
 	IPC_CFG_RNG = 26, /* IN rng: rate limit */
@@ -250,8 +250,12 @@ struct ipc_spawn {
 	int32_t sp_errno; /* SPAWNED: 0, with its fds (below); else why not, and none */
 	int32_t sp_pid; /* SPAWNED: the new process */
 	uint32_t sp_fds; /* SPAWNED: IPC_SPAWN_FD_*: which fds follow its pidfd and control end */
+	uint32_t sp_flags; /* SPAWN: IPC_SPAWN_F_* */
+	uint32_t sp_pad;
 };
-_Static_assert(sizeof(struct ipc_spawn) == 24, "ipc_spawn size");
+_Static_assert(sizeof(struct ipc_spawn) == 32, "ipc_spawn size");
+/* SPAWN: its first process (one that starts at its first client), not a replacement */
+#define IPC_SPAWN_F_FIRST 0x1
 /* After the pidfd and the supervisor's end of its control socket, in this order: */
 #define IPC_SPAWN_FD_STAT 0x1 /* its /proc/PID/stat */
 #define IPC_SPAWN_FD_SMAPS 0x2 /* its /proc/PID/smaps_rollup, opened after its exec */

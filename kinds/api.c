@@ -5,6 +5,7 @@
  * makes the socket file (mode 0600, owned by whoever runs bulkhead) and hands
  * the listening socket to the api process, which parses HTTP and JSON in its
  * jail and sends the supervisor only fixed-size commands (supervisor/control.c).
+ * The process starts at the socket's first client (listen_fd), not with the VM.
  * The process has no register window, queues or guest memory. An existing
  * path is taken over only when it is a socket nobody listens on (a VM that
  * ended left it: once locked down, the supervisor cannot remove files).
@@ -82,8 +83,9 @@ const struct dev_kind kind_api = {
 		"GET /api/v1/vmm.ping, /api/v1/vm.info, /api/v1/vm.counters and /metrics "
 		"(Prometheus); PUT /api/v1/vm.pause, vm.resume, vm.shutdown and vm.power-button. "
 		"bulkhead makes the socket with mode 0600; an existing PATH is replaced only if "
-		"it is a socket nobody listens on. Served by a jailed bulkhead-api process; "
-		"bulkhead ctl PATH COMMAND is a client. Default: no socket.",
+		"it is a socket nobody listens on. Served by a jailed bulkhead-api process, "
+		"started at the first connection; bulkhead ctl PATH COMMAND is a client. "
+		"Default: no socket.",
 	.keys = api_keys,
 	.nkeys = nitems(api_keys),
 	.word = api_word,
@@ -101,4 +103,5 @@ const struct dev_kind kind_api = {
 	.restartable = 1,
 	.expendable = 1,
 	.controls = 1,
+	.listen_fd = "LISTEN_FD",
 };

@@ -94,6 +94,15 @@ void kinds_set_msg_fd(struct dev_inst *d, size_t i, int fd)
 	memcpy(d->msg.bytes + d->kind->fds[i].off, &v, sizeof(v));
 }
 
+int kinds_listen_fd(const struct dev_inst *d)
+{
+	for (size_t i = 0; d->kind->listen_fd && d->msg.h.ih_type && i < d->kind->nfds; i++) {
+		if (!strcmp(d->kind->fds[i].name, d->kind->listen_fd))
+			return kinds_msg_fd(d, i);
+	}
+	return -1;
+}
+
 void kinds_close(struct dev_inst *d)
 {
 	for (size_t i = 0; d->msg.h.ih_type && i < d->kind->nfds; i++) {

@@ -104,6 +104,14 @@ struct dev_kind {
 	int expendable;
 	/* its process may send API_REQUEST: snapshots, pause, resume, shutdown (the API) */
 	int controls;
+	/*
+	 * the fd field of a listening socket the kind's process serves, or NULL. With
+	 * one, the process starts at the first connection (the spawner starts it, as a
+	 * restart would; clients wait in the backlog), not with the VM: an idle socket
+	 * costs the start nothing. Only for an expendable, restartable kind without a
+	 * window (the API's).
+	 */
+	const char *listen_fd;
 
 	/*
 	 * connect: the broker for this kind's run-time host connections, or NULL
@@ -144,6 +152,9 @@ int kinds_announced(const struct dev_kind *k);
 /* kinds_msg_fd / kinds_set_msg_fd: the fd in field i of d's message. */
 int kinds_msg_fd(const struct dev_inst *d, size_t i);
 void kinds_set_msg_fd(struct dev_inst *d, size_t i, int fd);
+/* kinds_listen_fd: the supervisor's listening socket of d whose first client starts
+ * d's process (the kind's listen_fd), or -1. */
+int kinds_listen_fd(const struct dev_inst *d);
 /* kinds_close: close the supervisor's fds in d's message. */
 void kinds_close(struct dev_inst *d);
 

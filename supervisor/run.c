@@ -33,6 +33,7 @@
 #define TAG_SIGNAL 0
 #define TAG_CTL 1
 #define TAG_PIDFD 2
+#define TAG_LISTEN 3 /* the listening socket of a child that starts at its first client */
 #define TAG(kind, i) (((uint64_t)(kind) << 32) | (i))
 
 void sup_decide(struct sup *s, int status, const char *fmt, ...)
@@ -131,6 +132,23 @@ static int sup_lockdown(struct sup *s)
 	return e;
 }
 
+static int watch(struct sup *s, int fd, unsigned int kind, unsigned int i);
+
+/* The processes that start at their first client wait for it from now on (clients that came
+ * earlier are in the backlog): starting one needs the spawner, which answers only now. */
+static void watch_listeners(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->nchildren; i++) {
+		struct child *c = &s->children[i];
+
+		if (c->unstarted && watch(s, kinds_listen_fd(&s->devs[c->dev]), TAG_LISTEN, i) < 0) {
+			sup_decide(s, EXIT_VM_FAILED, "%s: cannot watch its socket: %s", c->name,
+				   strerror(errno));
+			sup_stop_all(s);
+		}
+	}
+}
+
 /* Every child the VM needs is ready: an expendable one (the API's) may still be getting so. */
 static void sup_start_vcpu(struct sup *s)
 {
@@ -154,6 +172,7 @@ static void sup_start_vcpu(struct sup *s)
 	}
 	s->phase = PHASE_RUNNING;
 	jailplan_done(); /* long exited: reaped while the supervisor still may */
+	watch_listeners(s);
 	if (sup_lockdown(s) < 0) {
 		sup_decide(s, EXIT_VM_FAILED, "the supervisor could not lock itself down");
 		sup_stop_all(s);
@@ -420,6 +439,21 @@ static int expendable(const struct sup *s, const struct child *c)
 static void on_spawned(struct sup *s, struct child *spawner, const void *buf, size_t len,
 		       const int *fds, size_t nfds);
 
+/* Without restarts, the spawner goes once the last process it was kept for has started:
+ * a privileged process for no more time than it is needed. */
+static void dismiss_spawner(struct child *spawner)
+{
+	struct ipc_empty m;
+
+	if (spawner->dismissed || spawner->exited)
+		return;
+	ipc_init(&m, IPC_STOP, sizeof(m));
+	spawner->dismissed = 1;
+	if (ipc_send(spawner->ctl, &m) < 0)
+		log_warnx("spawner: cannot tell it to stop");
+	log_debug("spawner: nothing left to start; stopping it");
+}
+
 static void child_ctl_read(struct sup *s, struct child *c)
 {
 	_Alignas(8) char buf[IPC_MAX_MSG];
@@ -537,7 +571,7 @@ static void restart_device(struct sup *s, struct child *c, const char *how)
 	log_info("%s (pid %d) %s; restarting it (restart %u; %u failure%s in the last %u ms)",
 		 c->name, (int)c->pid, how, c->gen + 1, n, n == 1 ? "" : "s", s->restart_window_ms);
 	c->restarting = 1;
-	err = vm_ask_respawn(s, (unsigned int)c->dev);
+	err = vm_ask_respawn(s, (unsigned int)c->dev, 0);
 	if (err < 0) {
 		sup_decide(s, EXIT_VM_FAILED, "%s: cannot ask for its restart: %s", c->name,
 			   strerror(-err));
@@ -561,7 +595,8 @@ static int watch(struct sup *s, int fd, unsigned int kind, unsigned int i)
 	return epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* The new incarnation takes the old one's place: same child, same control fd number. */
+/* The new incarnation takes the old one's place (or the placeholders of a child that had
+ * none yet, vm.c start_later): same child, same control fd number. */
 static int adopt(struct sup *s, struct child *c, pid_t pid, int pidfd, int ctl)
 {
 	unsigned int i = (unsigned int)(c - s->children);
@@ -575,7 +610,8 @@ static int adopt(struct sup *s, struct child *c, pid_t pid, int pidfd, int ctl)
 	c->ready = 0;
 	c->restarting = 0;
 	c->error_said = 0;
-	c->gen++;
+	c->gen += !c->unstarted;
+	c->unstarted = 0;
 	if (watch(s, c->ctl, TAG_CTL, i) < 0 || watch(s, c->pidfd, TAG_PIDFD, i) < 0)
 		return -errno;
 	return 0;
@@ -633,10 +669,38 @@ static void on_spawned(struct sup *s, struct child *spawner, const void *buf, si
 	/* The pidfd is the child's now (adopt); the rest were copied or not wanted. */
 	for (k = c && c->pidfd == fds[0] ? 1 : 0; k < nfds; k++)
 		close(fds[k]);
-	if (err < 0 && s->phase == PHASE_RUNNING) {
+	if (err < 0 && s->phase == PHASE_RUNNING && c && c->unstarted && expendable(s, c)) {
+		log_info("%s: cannot start it: %s; the VM goes on without it", c->name, strerror(-err));
+		c->restarting = c->unstarted = 0;
+		kinds_close(&s->devs[c->dev]);
+	} else if (err < 0 && s->phase == PHASE_RUNNING) {
 		sup_decide(s, EXIT_VM_FAILED, "%s: cannot restart it: %s", c ? c->name : spawner->name,
 			   strerror(-err));
 		sup_stop_all(s);
+	}
+	if (s->phase == PHASE_RUNNING && !vm_spawner_needed(s))
+		dismiss_spawner(spawner);
+}
+
+/*
+ * Its first client came: the process starts now, from the spawner (on_spawned),
+ * and takes the client from the backlog. Once the VM ends, nothing starts.
+ */
+static void start_on_demand(struct sup *s, struct child *c)
+{
+	int err;
+
+	epoll_ctl(s->ep, EPOLL_CTL_DEL, kinds_listen_fd(&s->devs[c->dev]), NULL);
+	if (s->phase != PHASE_RUNNING || !c->unstarted || c->restarting)
+		return;
+	log_debug("%s: a first client; starting it", c->name);
+	c->restarting = 1;
+	err = vm_ask_respawn(s, (unsigned int)c->dev, 1);
+	if (err < 0) {
+		log_info("%s: cannot ask for its start: %s; the VM goes on without it", c->name,
+			 strerror(-err));
+		c->restarting = c->unstarted = 0;
+		kinds_close(&s->devs[c->dev]);
 	}
 }
 
@@ -682,6 +746,8 @@ static void child_reap(struct sup *s, struct child *c)
 	if (s->phase == PHASE_STOPPING && c->is_vcpu)
 		sup_send_stop(s, 0);
 	if (s->phase == PHASE_STOPPING && si.si_code == CLD_EXITED && si.si_status == 0)
+		return;
+	if (c->dismissed && si.si_code == CLD_EXITED && si.si_status == 0)
 		return;
 	record_failure(s, c, how);
 	if (s->phase == PHASE_RUNNING && s->status < 0 && replaceable(s, c)) {
@@ -778,6 +844,8 @@ static void on_event(struct sup *s, uint64_t tag)
 		child_ctl_read(s, &s->children[i]);
 	else if (kind == TAG_PIDFD && i < s->nchildren)
 		child_reap(s, &s->children[i]);
+	else if (kind == TAG_LISTEN && i < s->nchildren)
+		start_on_demand(s, &s->children[i]);
 }
 
 int sup_run(struct sup *s)

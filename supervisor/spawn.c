@@ -178,7 +178,7 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 	int e;
 
 	/* The test hook's fault is made by the first process of a name, not by its replacements. */
-	if (!(spawn_flags & SPAWN_SIBLING))
+	if (!(spawn_flags & SPAWN_REPLACEMENT))
 		envp[nenv] = testhook_child_env(c->title, hook, sizeof(hook));
 	if (envp[nenv])
 		nenv++;

@@ -41,6 +41,9 @@ struct child {
 	int policy_fd, include_fd; /* --seccomp-policy-dir: numbers in the child, or IPC_FD_NONE */
 	int dev; /* the device instance it serves (s->devs), or -1 */
 	int is_spawner; /* the spawner (vm.c), not a child of the VM's own */
+	int dismissed; /* the spawner, told to stop: nothing is left for it to start */
+	int unstarted; /* its process starts at its socket's first client (kinds.h listen_fd) */
+	int first; /* in the spawner: the process it starts is the device's first */
 	int ctl_eof; /* its control socket reached EOF; kept open for its next incarnation's */
 	/* --on-device-failure restart */
 	int restarting; /* dead, its next incarnation asked of the spawner */
@@ -69,6 +72,7 @@ int fdmap_add(struct fd_map *m, int src);
 #define SPAWN_NEWUSER 0x2 /* and a user namespace, for an unprivileged supervisor */
 #define SPAWN_SIBLING 0x4 /* a child of our parent (the spawner's, for the supervisor to reap) */
 #define SPAWN_WAIT_EXEC 0x8 /* return once the child has exec'd (CLONE_VFORK) */
+#define SPAWN_REPLACEMENT 0x10 /* the next process of a device, not its first */
 
 /* spawn_child: clone + exec helper exe with argv[0] = c->title; ctl and the map's fds only. */
 int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struct fd_map *m,
@@ -152,14 +156,18 @@ void vm_close_devices(struct sup *s);
 /* vm_start_children: create channels and eventfds, spawn and configure every child. */
 int vm_start_children(struct sup *s) __attribute__((warn_unused_result));
 /*
- * vm_start_spawner: with --on-device-failure restart, fork the spawner, which
- * keeps what starting a device needs (privileges, fds) while the supervisor
- * locks itself down, and starts a device's next incarnation on request
- * (IPC_SPAWN). 0 or -errno.
+ * vm_start_spawner: when vm_spawner_needed, fork the spawner, which keeps what
+ * starting a device needs (privileges, fds) while the supervisor locks itself
+ * down, and starts a device's next (or first) process on request (IPC_SPAWN).
+ * 0 or -errno.
  */
 int vm_start_spawner(struct sup *s) __attribute__((warn_unused_result));
-/* vm_ask_respawn: ask the spawner for device i's next incarnation. 0 or -errno. */
-int vm_ask_respawn(struct sup *s, unsigned int i) __attribute__((warn_unused_result));
+/* vm_spawner_needed: a device may need a process after the lockdown: --on-device-failure
+ * restart, or one whose process has not started yet. */
+int vm_spawner_needed(const struct sup *s);
+/* vm_ask_respawn: ask the spawner for device i's next process (its first with first).
+ * 0 or -errno. */
+int vm_ask_respawn(struct sup *s, unsigned int i, int first) __attribute__((warn_unused_result));
 /* vm_close_links: close the devices' eventfds, shadows and state pages. */
 void vm_close_links(struct sup *s);
 /*

@@ -244,6 +244,7 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 	 * are opened once it has exec'd. */
 	err = spawn_child(c, exe, sv[1], m,
 			  s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING | SPAWN_WAIT_EXEC : 0) |
+				  (s->in_spawner && !c->first ? SPAWN_REPLACEMENT : 0) |
 				  (wait_exec ? SPAWN_WAIT_EXEC : 0));
 	close(sv[1]);
 	if (err < 0) {
@@ -497,9 +498,47 @@ static int start_first(struct sup *s, unsigned int i, int *vcpu_end)
 }
 
 /*
+ * Device i's process starts at the first connection to its listening socket
+ * (run.c), from the spawner: for now its child has fd numbers (/dev/null) that
+ * the lockdown's rules name and its process's will take, as a replacement
+ * takes its predecessor's. Its executable is looked for now, so that a broken
+ * install fails the start rather than the first client.
+ */
+static int start_later(struct sup *s, unsigned int i)
+{
+	struct child *c = child_new(s, s->devs[i].name);
+	char exe[PATH_MAX];
+	int err;
+
+	if (!c)
+		return -ENOSPC;
+	c->dev = (int)i;
+	c->exited = 1;
+	c->unstarted = 1;
+	err = helper_path(s->devs[i].kind->helper, exe, sizeof(exe));
+	if (err < 0) {
+		errno = -err;
+		log_warn("bulkhead-%s", s->devs[i].kind->helper);
+		return err;
+	}
+	c->ctl = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (c->ctl < 0)
+		return -errno;
+	if (s->api_page) {
+		c->stat_fd = fcntl(c->ctl, F_DUPFD_CLOEXEC, 0);
+		c->smaps_fd = fcntl(c->ctl, F_DUPFD_CLOEXEC, 0);
+		if (c->stat_fd < 0 || c->smaps_fd < 0)
+			return -errno;
+	}
+	log_debug("%s: starts at the first connection", c->name);
+	return 0;
+}
+
+/*
  * The devices with a register window, then the vcpu process, then the
  * processes without one (the API's): those the guest needs first, and the
- * rest, which the VM does not wait for, start while it boots.
+ * rest, which the VM does not wait for, start while it boots, or at their
+ * first client.
  */
 int vm_start_children(struct sup *s)
 {
@@ -514,7 +553,9 @@ int vm_start_children(struct sup *s)
 	if (err == 0)
 		err = start_vcpu(s, vcpu_end);
 	for (unsigned int i = 0; i < s->ndevs; i++) {
-		if (err == 0 && !s->devs[i].kind->transport)
+		if (err == 0 && !s->devs[i].kind->transport && kinds_listen_fd(&s->devs[i]) >= 0)
+			err = start_later(s, i);
+		else if (err == 0 && !s->devs[i].kind->transport)
 			err = start_first(s, i, &vcpu_end[i]);
 	}
 	/* The children hold their channels now; the supervisor keeps none of them. */
@@ -532,9 +573,9 @@ int vm_start_children(struct sup *s)
 }
 
 /*
- * The spawner: with --on-device-failure restart, the supervisor locks itself
- * down as ever, and this process, forked just before, keeps what starting a
- * device takes (the privileges to build its jail, guest memory, every
+ * The spawner: with --on-device-failure restart or a process that starts at
+ * its first client, the supervisor locks itself down as ever, and this
+ * process, forked just before, keeps what starting a device takes (the privileges to build its jail, guest memory, every
  * device's eventfds, shadow, state page and host resources). Its only input
  * is the supervisor's SPAWN request on its socket; it answers SPAWNED with
  * the new process's pidfd, the supervisor's end of its control socket and the
@@ -542,7 +583,7 @@ int vm_start_children(struct sup *s)
  * device, so it needs no filter of its own (and a filter here would bind every
  * device it starts).
  */
-static int respawn(struct sup *s, unsigned int i, struct child *c, int *vcpu_end)
+static int respawn(struct sup *s, unsigned int i, int first, struct child *c, int *vcpu_end)
 {
 	int chan[2];
 	int err;
@@ -553,8 +594,9 @@ static int respawn(struct sup *s, unsigned int i, struct child *c, int *vcpu_end
 	snprintf(c->name, sizeof(c->name), "%s", s->devs[i].name);
 	snprintf(c->title, sizeof(c->title), "bulkhead/%s/%s", s->cfg.name, c->name);
 	err = s->devs[i].kind->transport ? chan_create(chan) : 0;
+	c->first = first;
 	if (err == 0)
-		err = start_device(s, c, i, chan[1], 1);
+		err = start_device(s, c, i, chan[1], !first);
 	close_fd(&chan[1]);
 	if (err == 0)
 		control_proc_open(s, c);
@@ -602,8 +644,9 @@ static void spawner_answer(struct sup *s, int fd, const struct ipc_spawn *req)
 
 	ipc_init(&r, IPC_SPAWNED, sizeof(r));
 	r.sp_index = req->sp_index;
-	if (req->sp_index < s->ndevs && s->devs[req->sp_index].kind->restartable)
-		err = respawn(s, req->sp_index, &c, &vcpu_end);
+	if (req->sp_index < s->ndevs && s->devs[req->sp_index].kind->restartable &&
+	    !(req->sp_flags & ~IPC_SPAWN_F_FIRST))
+		err = respawn(s, req->sp_index, !!(req->sp_flags & IPC_SPAWN_F_FIRST), &c, &vcpu_end);
 	r.sp_errno = -err;
 	r.sp_pid = err == 0 ? c.pid : 0;
 	if (err == 0) {
@@ -652,7 +695,7 @@ int vm_start_spawner(struct sup *s)
 	int sv[2];
 	pid_t pid;
 
-	if (!s->cfg.restart)
+	if (!vm_spawner_needed(s))
 		return 0;
 	c = child_new(s, "spawner");
 	if (!c)
@@ -683,7 +726,16 @@ int vm_start_spawner(struct sup *s)
 	return 0;
 }
 
-int vm_ask_respawn(struct sup *s, unsigned int i)
+int vm_spawner_needed(const struct sup *s)
+{
+	int n = s->cfg.restart;
+
+	for (unsigned int k = 0; k < s->nchildren; k++)
+		n |= s->children[k].unstarted;
+	return n;
+}
+
+int vm_ask_respawn(struct sup *s, unsigned int i, int first)
 {
 	struct ipc_spawn m;
 
@@ -692,6 +744,7 @@ int vm_ask_respawn(struct sup *s, unsigned int i)
 			continue;
 		ipc_init(&m, IPC_SPAWN, sizeof(m));
 		m.sp_index = i;
+		m.sp_flags = first ? IPC_SPAWN_F_FIRST : 0;
 		return ipc_send(s->children[k].ctl, &m);
 	}
 	return -ESRCH;

@@ -791,6 +791,30 @@ static void test_bare_kinds(void **state)
 	assert_true(kinds_find("rng", 3)->bare);
 }
 
+/* A kind whose process starts at its first client can go without it, can be started after
+ * the lockdown (the spawner's restart path), has no window, and names one of its fd fields. */
+static void test_listen_kinds(void **state)
+{
+	size_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < kinds_count; i++) {
+		const struct dev_kind *k = kinds_table[i];
+		int named = 0;
+
+		if (!k->listen_fd)
+			continue;
+		n++;
+		assert_true(k->expendable && k->restartable);
+		assert_null(k->transport);
+		for (size_t f = 0; f < k->nfds; f++)
+			named += !strcmp(k->fds[f].name, k->listen_fd);
+		assert_int_equal(named, 1);
+	}
+	assert_int_equal(n, 1);
+	assert_non_null(kinds_find("api-socket", 10)->listen_fd);
+}
+
 /* The man page's device options come from the same rows as --help. */
 static void test_man_devices(void **state)
 {
@@ -1061,6 +1085,7 @@ int main(void)
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_devices),
 		cmocka_unit_test(test_man_devices),
+		cmocka_unit_test(test_listen_kinds),
 		cmocka_unit_test(test_bare_kinds),
 		cmocka_unit_test(test_config_file_valid),
 		cmocka_unit_test(test_config_file_invalid),

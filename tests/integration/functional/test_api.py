@@ -110,16 +110,50 @@ def shutdown(vm):
     assert "shut down through the API socket; exit status 0" in vm.stderr, vm.explain()
 
 
+def spawner_pid(vm):
+    """The spawner: a fork of the supervisor (its title is the supervisor's), named bh-spawner."""
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/comm" % entry) as f:
+                comm = f.read().strip()
+        except (OSError, IndexError):
+            continue
+        if comm == "bh-spawner" and int(fields[1]) == vm.proc.pid and fields[0] != "Z":
+            return int(entry)
+    return None
+
+
+def first_client(vm):
+    """Connect once (bulkhead-api starts at its socket's first client); its pid."""
+    assert get_json(vm.sock, "/api/v1/vmm.ping")["pid"] == vm.proc.pid
+    return vm.wait_children(["api"])["api"]
+
+
+def info_when(vm, ok, timeout=5):
+    """vm.info once ok(info) holds."""
+    deadline = time.time() + timeout
+    while True:
+        info = get_json(vm.sock, "/api/v1/vm.info")
+        if ok(info) or time.time() > deadline:
+            return info
+        time.sleep(0.05)
+
+
 def test_every_endpoint(vm_factory, tmp_path):
     vm = start(vm_factory, tmp_path)
     wait_count(vm, 2)
-    pids = vm.wait_children(["vcpu", "serial", "api"])
+    pids = vm.wait_children(["vcpu", "serial"])
+    pids["api"] = first_client(vm)
 
     ping = get_json(vm.sock, "/api/v1/vmm.ping")
     assert ping["version"] and ping["build_version"].startswith("bulkhead ")
     assert ping["pid"] == vm.proc.pid
 
-    info = get_json(vm.sock, "/api/v1/vm.info")
+    # The spawner that started bulkhead-api is gone (no --on-device-failure restart).
+    info = info_when(vm, lambda i: any(p["name"] == "spawner" and p["state"] == "exited"
+                                       for p in i["processes"]))
     assert info["state"] == "running"
     assert 0 < info["uptime"] < 60
     cfg = info["config"]
@@ -130,7 +164,10 @@ def test_every_endpoint(vm_factory, tmp_path):
     assert devs["api"]["path"] == vm.sock and devs["api"]["option"] == "api-socket"
     assert devs["serial"]["file"] == vm.console
     procs = {p["name"]: p for p in info["processes"]}
-    assert set(procs) == {"supervisor", "vcpu", "serial", "api"}, procs
+    assert set(procs) == {"supervisor", "vcpu", "serial", "api", "spawner"}, procs
+    spawner = procs.pop("spawner")
+    assert spawner["state"] == "exited" and spawner["last_failure"] is None, spawner
+    assert spawner_pid(vm) is None
     assert procs["supervisor"]["pid"] == vm.proc.pid
     for name, pid in pids.items():
         p = procs[name]
@@ -290,7 +327,7 @@ BAD = [
 def test_bad_requests_get_4xx_and_the_vm_goes_on(vm_factory, tmp_path):
     vm = start(vm_factory, tmp_path)
     wait_count(vm, 1)
-    api = vm.wait_children(["api"])["api"]
+    api = first_client(vm)
     for method, path, body, want in BAD:
         code, text = curl(vm.sock, path, method, body)
         assert code == want, (method, path, body, code, text)
@@ -418,7 +455,7 @@ def test_path_that_is_no_socket(tmp_path):
 def test_killed_api_leaves_the_vm_running(vm_factory, tmp_path):
     vm = start(vm_factory, tmp_path, extra="bulkhead.interval-ms=50 bulkhead.seconds=4")
     wait_count(vm, 1)
-    os.kill(vm.wait_children(["api"])["api"], signal.SIGKILL)
+    os.kill(first_client(vm), signal.SIGKILL)
     time.sleep(0.3)
     p = subprocess.run(["curl", "-s", "--max-time", "3", "--unix-socket", vm.sock,
                         "http://localhost/api/v1/vmm.ping"], capture_output=True, timeout=10)
@@ -433,7 +470,7 @@ def test_killed_api_leaves_the_vm_running(vm_factory, tmp_path):
 def test_killed_api_comes_back_with_restart(vm_factory, tmp_path):
     vm = start(vm_factory, tmp_path, args=["--on-device-failure", "restart"])
     wait_count(vm, 1)
-    first = vm.wait_children(["api"])["api"]
+    first = first_client(vm)
     os.kill(first, signal.SIGKILL)
     deadline = time.time() + 10
     while time.time() < deadline and vm_processes(vm.name).get("api") in (None, first):
@@ -443,8 +480,42 @@ def test_killed_api_comes_back_with_restart(vm_factory, tmp_path):
     assert api["restarts"] == 1 and api["pid"] != first and api["state"] == "running", api
     assert "signal 9" in api["last_failure"]["what"], api
     assert api["rss_bytes"] > 0, api  # the spawner opened the new one's /proc files
-    assert any(p["name"] == "spawner" for p in info["processes"])
+    # With restarts the spawner stays for the next one.
+    assert [p["state"] for p in info["processes"] if p["name"] == "spawner"] == ["running"], info
+    assert spawner_pid(vm) is not None
     shutdown(vm)
+
+
+def test_api_starts_at_its_first_client(vm_factory, tmp_path):
+    """An idle socket has no process behind it: bulkhead-api starts at the first connection
+    (the client waits in the backlog meanwhile), from the spawner, which then goes; a VM
+    whose socket nobody used ends as any other."""
+    vm = start(vm_factory, tmp_path)
+    wait_count(vm, 2)
+    assert "api" not in vm.wait_children(["vcpu", "serial"])
+    assert spawner_pid(vm) is not None
+    assert stat.S_ISSOCK(os.stat(vm.sock).st_mode)
+    # Clients that come together are all answered, by one process.
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(curl(vm.sock, "/api/v1/vmm.ping")[0]))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 4, results
+    api = vm.wait_children(["api"])["api"]
+    deadline = time.time() + 5
+    while spawner_pid(vm) is not None and time.time() < deadline:
+        time.sleep(0.02)
+    assert spawner_pid(vm) is None, "the spawner stayed after starting bulkhead-api"
+    assert vm_processes(vm.name)["api"] == api
+    shutdown(vm)
+
+    idle = start(vm_factory, tmp_path / "idle" if (tmp_path / "idle").mkdir() is None else None,
+                 extra="bulkhead.seconds=1")
+    assert idle.wait() == GUEST_PASS, idle.explain()
+    assert "api" not in idle.stderr, idle.explain()
 
 
 def test_api_killed_by_its_policy(vm_factory, tmp_path):

@@ -70,16 +70,17 @@ def test_install_layout_and_run(tmp_path, vm_factory, netns):
                     exe=str(prefix / "bin" / "bulkhead"), wrap=netns.exec_argv,
                     stdin=subprocess.PIPE)
     vm.read_until(b"bulkhead-test-guest: ready")
+    # The installed bulkhead ctl finds its helper beside the installed tree (../libexec/bulkhead);
+    # its request starts bulkhead-api (at the socket's first client).
+    p = subprocess.run([str(prefix / "bin" / "bulkhead"), "ctl", sock, "ping"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and '"pid"' in p.stdout, p
     pids = vm.wait_children(list(CHILD.values()))
     for helper, child in CHILD.items():
         ran, want = os.stat("/proc/%d/exe" % pids[child]), os.stat(libexec / helper)
         assert (ran.st_dev, ran.st_ino) == (want.st_dev, want.st_ino), \
             "%s runs %s, not the installed %s" % (child, os.readlink("/proc/%d/exe" % pids[child]),
                                                   libexec / helper)
-    # The installed bulkhead ctl finds its helper beside the installed tree (../libexec/bulkhead).
-    p = subprocess.run([str(prefix / "bin" / "bulkhead"), "ctl", sock, "ping"],
-                       capture_output=True, text=True, timeout=30)
-    assert p.returncode == 0 and '"pid"' in p.stdout, p
     vm.proc.stdin.write(b"quit\n")
     vm.proc.stdin.close()
     assert vm.wait() == GUEST_PASS, vm.explain()
