@@ -71,6 +71,7 @@ const struct virtio_dev_ops p9_virtio_ops = {
 	.config_len = sizeof(struct p9_virtio_config),
 	.config_read = p9_config_read,
 	.reset = p9_reset,
+	.poll = 1, /* a client waits for each reply: every round trip counts */
 };
 
 int p9_dev_setup(struct p9_dev *d, int root_fd, uint32_t flags, unsigned int fd_budget, const char *tag,

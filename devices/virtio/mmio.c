@@ -6,8 +6,10 @@
  * aligned ones are ignored (reads return 0), as the spec allows.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "virtio.h"
 
@@ -169,19 +171,67 @@ void virtio_used(struct virtio_dev *vd, unsigned int q)
 		raise_irq(vd, VIRTIO_INT_USED);
 }
 
+uint32_t virtio_poll_window(uint32_t window, uint64_t gap_ns)
+{
+	uint64_t w;
+
+	if (gap_ns > VIRTIO_POLL_MAX_NS) {
+		w = window / 2;
+		return w < VIRTIO_POLL_MIN_NS ? 0 : (uint32_t)w;
+	}
+	w = 2 * gap_ns;
+	return w < VIRTIO_POLL_MIN_NS ? VIRTIO_POLL_MIN_NS : w > VIRTIO_POLL_MAX_NS ? VIRTIO_POLL_MAX_NS : (uint32_t)w;
+}
+
+/*
+ * Watch queue q for the driver's next request for up to its window. Yielding
+ * between looks lets a task our interrupt woke onto this CPU (the vCPU's
+ * thread) run at once instead of after the window.
+ */
+static int poll_for_more(struct virtio_dev *vd, unsigned int q)
+{
+	uint64_t start = now_ns();
+
+	do {
+		if (virtq_has_avail(&vd->queues[q]))
+			return 1;
+		sched_yield();
+	} while (now_ns() - start < vd->poll_ns[q]);
+	return virtq_has_avail(&vd->queues[q]);
+}
+
+/* A kick after the queue slept: how long it slept sets the next window. */
+static void poll_adapt(struct virtio_dev *vd, unsigned int q)
+{
+	if (!vd->ops->poll || !vd->slept_at[q])
+		return;
+	vd->poll_ns[q] = virtio_poll_window(vd->poll_ns[q], now_ns() - vd->slept_at[q]);
+	vd->slept_at[q] = 0;
+}
+
 void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c,
 			int (*serve)(struct virtio_dev *vd, unsigned int q))
 {
 	struct virtq *vq = &vd->queues[q];
 	int pushed = 0;
 
+	poll_adapt(vd, q);
 	for (;;) {
 		enum virtq_error e = virtq_pop(vq, vd->mem, c);
 
+		if (e == VIRTQ_EMPTY && pushed && vd->ops->poll && vd->poll_ns[q]) {
+			/* The driver sees its replies before we watch for its next request. */
+			virtio_used(vd, q);
+			pushed = 0;
+			if (poll_for_more(vd, q))
+				continue;
+		}
 		if (e == VIRTQ_EMPTY) {
-			if (!virtq_arm_notify(vq))
-				break;
-			continue;
+			if (virtq_arm_notify(vq))
+				continue;
+			if (vd->ops->poll)
+				vd->slept_at[q] = now_ns();
+			break;
 		}
 		if (e != VIRTQ_OK) {
 			virtio_needs_reset(vd, q, e);
@@ -213,6 +263,8 @@ static void device_reset(struct virtio_dev *vd)
 	}
 	vd->status = 0;
 	vd->isr = 0;
+	memset(vd->poll_ns, 0, sizeof(vd->poll_ns));
+	memset(vd->slept_at, 0, sizeof(vd->slept_at));
 	vd->dev_features_sel = vd->drv_features_sel = 0;
 	vd->driver_features = 0;
 	vd->queue_sel = 0;

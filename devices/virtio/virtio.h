@@ -182,7 +182,15 @@ struct virtio_dev_ops {
 	void (*driver_ok)(struct virtio_dev *vd);
 	/* reset: the driver wrote 0 to Status; forget in-flight state. */
 	void (*reset)(struct virtio_dev *vd);
+	/* poll: after serving a queue, watch it for the driver's next request before
+	 * sleeping (virtio_serve_queue), for a window adapted to how soon it comes */
+	int poll;
 };
+
+/* Bounds of a queue's poll window: at most VIRTIO_POLL_MAX_NS of a CPU after each
+ * request; a window under VIRTIO_POLL_MIN_NS is none. */
+#define VIRTIO_POLL_MAX_NS 50000u
+#define VIRTIO_POLL_MIN_NS 2000u
 
 struct virtio_dev {
 	const struct virtio_dev_ops *ops;
@@ -204,6 +212,10 @@ struct virtio_dev {
 	/* Within virtio_restore: DRIVER_OK serves no queue (the caller kicks them once
 	 * the live area is attached, so that what it does then is kept). */
 	int restoring;
+	/* ops->poll: each queue's poll window, and when it last went to sleep (0: not since
+	 * it was served) */
+	uint32_t poll_ns[VIRTIO_MAX_QUEUES];
+	uint64_t slept_at[VIRTIO_MAX_QUEUES];
 };
 
 /* virtio_init: set up vd for ops with guest memory mem. */
@@ -230,13 +242,25 @@ int virtio_restore(struct virtio_dev *vd, const struct virtio_state *st, const s
 /* virtio_mmio_read/write: one access to the 4 KiB register window. */
 uint64_t virtio_mmio_read(struct virtio_dev *vd, uint64_t off, unsigned int size);
 void virtio_mmio_write(struct virtio_dev *vd, uint64_t off, unsigned int size, uint64_t val);
+/*
+ * virtio_poll_window: the poll window after a sleep of gap_ns that the driver's
+ * kick ended, given the last window: one that would have caught the request
+ * (twice the gap, the gap holding the kick's and the wake-up's cost too; at
+ * least VIRTIO_POLL_MIN_NS), when the gap was within VIRTIO_POLL_MAX_NS; else
+ * half the last (requests that come further apart are not worth a CPU), and
+ * none once that is under VIRTIO_POLL_MIN_NS.
+ */
+uint32_t virtio_poll_window(uint32_t window, uint64_t gap_ns);
 /* virtio_kick: queue q was notified (ioeventfd); ignored unless DRIVER_OK and ready. */
 void virtio_kick(struct virtio_dev *vd, unsigned int q);
 /*
  * virtio_serve_queue: take every chain available on queue q into *c and hand it
  * to serve (which pushes it, or returns -1 after it failed the device), until
  * the ring is empty with notifications re-armed; then signal the used buffers.
- * A broken ring puts the device in NEEDS_RESET.
+ * A broken ring puts the device in NEEDS_RESET. With ops->poll, once the ring
+ * is empty the used buffers are signalled and the ring is watched for up to
+ * the queue's poll window, its notifications left off (the driver does not
+ * kick), before they are re-armed.
  */
 void virtio_serve_queue(struct virtio_dev *vd, unsigned int q, struct virtq_chain *c,
 			int (*serve)(struct virtio_dev *vd, unsigned int q));

@@ -39,7 +39,7 @@ FUZZ_CFLAGS := $(FUZZ_BASE_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
 
 # What each target links (sources; the module code is the real thing).
-FUZZ_VIRTIO := devices/virtio/virtq.c devices/virtio/mmio.c mem/mem.c
+FUZZ_VIRTIO := devices/virtio/virtq.c devices/virtio/mmio.c mem/mem.c common/clock.c
 FUZZ_srcs_fuzz_virtq := $(FUZZ_SRC)/fuzz_virtq.c devices/virtio/virtq.c mem/mem.c
 FUZZ_srcs_fuzz_blk := $(FUZZ_SRC)/fuzz_blk.c $(FUZZ_SRC)/fzv.c devices/blk/blk.c $(FUZZ_VIRTIO)
 FUZZ_srcs_fuzz_net := $(FUZZ_SRC)/fuzz_net.c $(FUZZ_SRC)/fzv.c devices/net/net.c $(FUZZ_VIRTIO)
@@ -51,7 +51,7 @@ FUZZ_srcs_fuzz_vsock := $(FUZZ_SRC)/fuzz_vsock.c $(FUZZ_SRC)/fzv.c devices/vsock
 # fuzz_ipc_dev.c #includes runtime/runtime.c, devices/devproc/devproc.c and the device mains for
 # their static tables, and fuzz_ipc_vcpu.c includes vcpu/main.c
 FUZZ_srcs_fuzz_ipc := $(FUZZ_SRC)/fuzz_ipc.c $(FUZZ_SRC)/fuzz_ipc_dev.c $(FUZZ_SRC)/fuzz_ipc_vcpu.c \
-	ipc/ipc.c jail/jail.c common/clock.c devices/blk/blk.c devices/net/net.c devices/serial/uart.c \
+	ipc/ipc.c jail/jail.c devices/blk/blk.c devices/net/net.c devices/serial/uart.c \
 	devices/virtio/devglue.c $(FUZZ_VIRTIO) $(filter-out vcpu/main.c,$(wildcard vcpu/*.c)) \
 	$(filter-out seccomp/policy-check.c,$(wildcard seccomp/*.c))
 # the protocol layer of devices/9p (no virtio, no device main)

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "../../common/clock.h"
 #include "../../common/log.h"
 #include "../../devices/virtio/virtio.h"
 
@@ -1266,6 +1267,112 @@ static void test_used_interrupts(void **state)
 	assert_int_equal(f.nirq, 2);
 }
 
+/* ---- polling before sleeping (ops->poll) ---- */
+
+static struct virtq_chain poll_chain;
+
+static int poll_serve_one(struct virtio_dev *vd, unsigned int q)
+{
+	static const char reply[] = "ok";
+	struct fake *f = vd->priv;
+
+	f->npopped[q]++;
+	virtq_push(&vd->queues[q], poll_chain.head,
+		   (uint32_t)virtq_write_chain(&poll_chain, 0, reply, sizeof(reply)));
+	f->npushed[q]++;
+	return 0;
+}
+
+static void poll_notify(struct virtio_dev *vd, unsigned int q)
+{
+	struct fake *f = vd->priv;
+
+	f->nnotify[q]++;
+	virtio_serve_queue(vd, q, &poll_chain, poll_serve_one);
+}
+
+/* The driver's avail_event: in the used ring, after its QSIZE elements. */
+static uint16_t avail_event(unsigned int q)
+{
+	return *used16(q, 2 + 4 * QSIZE);
+}
+
+static const struct virtio_dev_ops poll_ops = {
+	.name = "poller",
+	.device_id = 9,
+	.nqueues = 2,
+	.features = fake_features,
+	.queue_notify = poll_notify,
+	.poll = 1,
+};
+
+static void test_poll_window(void **state)
+{
+	(void)state;
+	/* a kick soon after the queue slept: twice the gap, within the bounds */
+	assert_int_equal(virtio_poll_window(0, 10000), 20000);
+	assert_int_equal(virtio_poll_window(50000, 10000), 20000);
+	assert_int_equal(virtio_poll_window(0, 300), VIRTIO_POLL_MIN_NS);
+	assert_int_equal(virtio_poll_window(0, 40000), VIRTIO_POLL_MAX_NS);
+	assert_int_equal(virtio_poll_window(0, VIRTIO_POLL_MAX_NS), VIRTIO_POLL_MAX_NS);
+	/* requests further apart: halve it, down to none */
+	assert_int_equal(virtio_poll_window(VIRTIO_POLL_MAX_NS, VIRTIO_POLL_MAX_NS + 1), 25000);
+	assert_int_equal(virtio_poll_window(25000, 1000000000), 12500);
+	assert_int_equal(virtio_poll_window(3000, 1000000), 0);
+	assert_int_equal(virtio_poll_window(0, UINT64_MAX), 0);
+}
+
+static void test_poll_serve(void **state)
+{
+	struct virtio_dev vd;
+	struct fake f;
+	uint64_t t0, took;
+	uint32_t window;
+
+	(void)state;
+	dev_new(&vd, &f, &poll_ops);
+	bring_up(&vd, ALL_FEATURES);
+	/* the first request: no window yet; served, signalled, re-armed, the sleep noted */
+	publish(0, 0);
+	wr(&vd, QUEUE_NOTIFY, 0);
+	assert_int_equal(f.npopped[0], 1);
+	assert_int_equal(f.nirq, 1);
+	assert_int_equal(vd.poll_ns[0], 0);
+	assert_true(vd.slept_at[0] != 0);
+	assert_int_equal(avail_event(0), 1); /* kick me at the next */
+	/* a kick 10 us after that sleep: a 20 us window, watched after the reply is out */
+	vd.slept_at[0] = now_ns() - 10000;
+	*avail16(0, 2 + QSIZE) = 1; /* used_event: an interrupt for the next reply */
+	publish(0, 2);
+	t0 = now_ns();
+	wr(&vd, QUEUE_NOTIFY, 0);
+	took = now_ns() - t0;
+	assert_true(vd.poll_ns[0] >= 20000 && vd.poll_ns[0] <= VIRTIO_POLL_MAX_NS); /* 2x 10 us, and
+										  * the time since */
+	window = vd.poll_ns[0];
+	assert_int_equal(f.npopped[0], 2);
+	assert_int_equal(*used16(0, 1), 2);
+	assert_int_equal(f.nirq, 2);
+	assert_true(took >= window);
+	assert_int_equal(avail_event(0), 2);
+	assert_true(vd.slept_at[0] >= t0 + window);
+	/* a kick long after: the window halves; a reset forgets it */
+	vd.slept_at[0] = now_ns() - 10000000;
+	publish(0, 4);
+	wr(&vd, QUEUE_NOTIFY, 0);
+	assert_int_equal(vd.poll_ns[0], window / 2);
+	assert_int_equal(f.npopped[0], 3);
+	wr(&vd, STATUS, 0);
+	assert_int_equal(vd.poll_ns[0], 0);
+	assert_int_equal(vd.slept_at[0], 0);
+	/* a device without ops->poll never watches nor notes its sleeps */
+	dev_new(&vd, &f, &fake_ops);
+	bring_up(&vd, ALL_FEATURES);
+	publish(0, 0);
+	wr(&vd, QUEUE_NOTIFY, 0);
+	assert_int_equal(vd.slept_at[0], 0);
+}
+
 /* ---- config space ---- */
 
 static void test_config_space(void **state)
@@ -1899,6 +2006,8 @@ int main(void)
 		cmocka_unit_test(test_reset_from_every_state),
 		cmocka_unit_test(test_interrupt_ack),
 		cmocka_unit_test(test_used_interrupts),
+		cmocka_unit_test(test_poll_window),
+		cmocka_unit_test(test_poll_serve),
 		cmocka_unit_test(test_config_space),
 		cmocka_unit_test(test_needs_reset),
 		cmocka_unit_test(test_shadow),
