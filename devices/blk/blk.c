@@ -294,6 +294,7 @@ const struct virtio_dev_ops blk_virtio_ops = {
 	.queue_notify = blk_queue_notify,
 	.config_len = sizeof(struct blk_config),
 	.config_read = blk_config_read,
+	.poll = 1, /* at depth 1 each request waits for the last: every round trip counts */
 };
 
 /* The image must be what the supervisor said: as large, and not shrinkable under us by accident. */

@@ -433,19 +433,42 @@ static int channel_drain(struct devproc *dp)
 	}
 }
 
-static int queue_kick(struct devproc *dp, unsigned int q)
+/* Take queue q's kicks (its ioeventfd's count). */
+static int kick_take(struct devproc *dp, unsigned int q)
 {
 	uint64_t v;
 
-	if (read(dp->cfg.cd_queue_fd[q], &v, sizeof(v)) < 0) {
-		if (errno != EAGAIN)
-			return -errno;
-	} else {
-		count(dp, offsetof(struct ipc_counters, ct_notifications), v);
-	}
+	if (read(dp->cfg.cd_queue_fd[q], &v, sizeof(v)) < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	count(dp, offsetof(struct ipc_counters, ct_notifications), v);
+	return 0;
+}
+
+static int queue_kick(struct devproc *dp, unsigned int q)
+{
+	int err = kick_take(dp, q);
+
+	if (err < 0)
+		return err;
 	if (!dp->ops->window->queue_notify)
 		return 0;
 	return dp->ops->window->queue_notify(dp, q);
+}
+
+int devproc_pending(struct devproc *dp, unsigned int q)
+{
+	struct epoll_event evs[8];
+	int n = epoll_wait(dp->ep, evs, (int)nitems(evs), 0), busy = 0;
+
+	for (int i = 0; i < n; i++) {
+		/* A kick of the queue being watched says what the watch sees: take it, or it
+		 * would end the watch, and every watch after (re-armed, the driver kicks). */
+		if (evs[i].data.u64 == EV_QUEUE + q && q < dp->cfg.cd_nqueues)
+			busy |= kick_take(dp, q) < 0;
+		else
+			busy = 1;
+	}
+	return busy;
 }
 
 static int has_event(const struct epoll_event *evs, int n, uint64_t tag)

@@ -122,6 +122,9 @@ void *devproc_state_live(struct devproc *dp);
 void devproc_count(struct devproc *dp, uint64_t requests, uint64_t bytes, uint64_t errors);
 /* devproc_irq: pulse the device's interrupt (write its irqfd). */
 void devproc_irq(struct devproc *dp);
+/* devproc_pending: something waits for the main loop (a register access, a control message,
+ * a kick of another queue) while queue q is watched; q's own kicks are taken. */
+int devproc_pending(struct devproc *dp, unsigned int q);
 /* devproc_set_input: the fd input() reads (from the kind's message), in cfg(). */
 void devproc_set_input(struct devproc *dp, int fd);
 /* devproc_watch_input: start (on=1) or stop (on=0) polling the input fd; stop before the model is full. */

@@ -14,10 +14,16 @@ static void dp_irq(struct virtio_dev *vd)
 _Static_assert(sizeof(struct virtio_state) <= IPC_STATE_SNAP, "the virtio snapshot fits its slot");
 _Static_assert(sizeof(struct virtio_live) <= IPC_STATE_LIVE, "the virtio indices fit the live area");
 
+static int dp_busy(struct virtio_dev *vd, unsigned int q)
+{
+	return devproc_pending(vd->owner, q);
+}
+
 void virtio_dp_attach(struct virtio_dev *vd, struct devproc *dp)
 {
 	vd->owner = dp;
 	vd->irq = dp_irq;
+	vd->busy = dp_busy;
 	vd->counters = dp->counters;
 	if (dp->shadow)
 		virtio_shadow_attach(vd, dp->shadow);

@@ -184,9 +184,11 @@ uint32_t virtio_poll_window(uint32_t window, uint64_t gap_ns)
 }
 
 /*
- * Watch queue q for the driver's next request for up to its window. Yielding
- * between looks lets a task our interrupt woke onto this CPU (the vCPU's
- * thread) run at once instead of after the window.
+ * Watch queue q for the driver's next request for up to its window. The
+ * watch ends as soon as the owner has other work: a driver that takes
+ * interrupts acknowledges each with a register write its vCPU waits on.
+ * Yielding between looks lets a task our interrupt woke onto this CPU (the
+ * vCPU's thread) run at once instead of after the window.
  */
 static int poll_for_more(struct virtio_dev *vd, unsigned int q)
 {
@@ -195,6 +197,8 @@ static int poll_for_more(struct virtio_dev *vd, unsigned int q)
 	do {
 		if (virtq_has_avail(&vd->queues[q]))
 			return 1;
+		if (vd->busy && vd->busy(vd, q))
+			return 0;
 		sched_yield();
 	} while (now_ns() - start < vd->poll_ns[q]);
 	return virtq_has_avail(&vd->queues[q]);

@@ -198,7 +198,11 @@ struct virtio_dev {
 	void *priv;
 	/* raise the interrupt line (irqfd); set by the owner */
 	void (*irq)(struct virtio_dev *vd);
-	void *owner; /* the device process runtime (struct devproc), for irq */
+	/* while queue q is watched (ops->poll): the owner has other work waiting (a
+	 * register access: an InterruptACK the vCPU waits on), so the watch ends. Set
+	 * by the owner, or NULL */
+	int (*busy)(struct virtio_dev *vd, unsigned int q);
+	void *owner; /* the device process runtime (struct devproc), for irq and busy */
 	uint32_t status;
 	uint32_t dev_features_sel, drv_features_sel;
 	uint64_t driver_features;

@@ -129,6 +129,7 @@ struct fake {
 	unsigned int nfeatures_ok;
 	uint64_t features_ok_arg;
 	unsigned int nirq_stale_shadow; /* interrupts raised before the shadow had their cause */
+	unsigned int nbusy; /* busy asked */
 };
 
 static uint64_t fake_features(struct virtio_dev *vd)
@@ -1297,6 +1298,15 @@ static uint16_t avail_event(unsigned int q)
 	return *used16(q, 2 + 4 * QSIZE);
 }
 
+static int fake_busy(struct virtio_dev *vd, unsigned int q)
+{
+	struct fake *f = vd->priv;
+
+	assert_int_equal(q, 0);
+	f->nbusy++;
+	return 1;
+}
+
 static const struct virtio_dev_ops poll_ops = {
 	.name = "poller",
 	.device_id = 9,
@@ -1365,6 +1375,17 @@ static void test_poll_serve(void **state)
 	wr(&vd, STATUS, 0);
 	assert_int_equal(vd.poll_ns[0], 0);
 	assert_int_equal(vd.slept_at[0], 0);
+	/* an owner with other work waiting (a register access) ends the watch at the first look */
+	dev_new(&vd, &f, &poll_ops);
+	bring_up(&vd, ALL_FEATURES);
+	vd.busy = fake_busy;
+	vd.slept_at[0] = now_ns() - 10000;
+	publish(0, 0);
+	wr(&vd, QUEUE_NOTIFY, 0);
+	assert_true(vd.poll_ns[0] >= 20000);
+	assert_int_equal(f.npopped[0], 1);
+	assert_int_equal(f.nbusy, 1);
+	assert_true(vd.slept_at[0] != 0);
 	/* a device without ops->poll never watches nor notes its sleeps */
 	dev_new(&vd, &f, &fake_ops);
 	bring_up(&vd, ALL_FEATURES);
