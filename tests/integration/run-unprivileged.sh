@@ -47,5 +47,6 @@ BULKHEAD_BUILD=$top/build BULKHEAD_TEST_USER=$user \
 	tests/integration/functional/test_net_guest.py \
 	tests/integration/functional/test_net_config.py \
 	tests/integration/functional/test_9p.py \
+	tests/integration/functional/test_api.py \
 	tests/integration/security/test_jail.py \
 	tests/integration/security/test_probe.py
