@@ -1163,6 +1163,15 @@ const char *config_dev_str(const struct dev_config *d, const char *key)
 	return NULL;
 }
 
+static int describe_zero(const struct key_def *k, const char *field)
+{
+	if (k->kind == KEY_U64)
+		return *(const uint64_t *)(const void *)field == 0;
+	if (k->kind == KEY_UINT)
+		return *(const unsigned int *)(const void *)field == 0;
+	return 0;
+}
+
 const char *config_dev_describe(const struct dev_config *d, char *buf, size_t len)
 {
 	size_t n = 0;
@@ -1178,6 +1187,9 @@ const char *config_dev_describe(const struct dev_config *d, char *buf, size_t le
 		const char *field = (const char *)d->opts + k->off;
 
 		if (k->kind == KEY_STRING && !field[0])
+			continue;
+		/* A number that must be at least 1 is 0 only when it was not given. */
+		if ((k->flags & KEY_MIN1) && describe_zero(k, field))
 			continue;
 		if (n)
 			buf[n++] = ',';

@@ -138,7 +138,8 @@ void config_man_devices(FILE *out);
 unsigned int config_dev_count(const struct vm_config *c, const struct dev_kind *k);
 /*
  * config_dev_describe: d's options as "key=value,..." (the keys its kind
- * parses, strings quoted where they hold a comma) into buf; buf.
+ * parses, strings quoted where they hold a comma; an empty string and a
+ * KEY_MIN1 number at 0, which are keys not given, left out) into buf; buf.
  */
 const char *config_dev_describe(const struct dev_config *d, char *buf, size_t len);
 /* config_dev_str: the value of d's string key named key, or NULL when its kind has none. */
