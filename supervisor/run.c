@@ -669,7 +669,7 @@ static void on_spawned(struct sup *s, struct child *spawner, const void *buf, si
 	/* The pidfd is the child's now (adopt); the rest were copied or not wanted. */
 	for (k = c && c->pidfd == fds[0] ? 1 : 0; k < nfds; k++)
 		close(fds[k]);
-	if (err < 0 && s->phase == PHASE_RUNNING && c && c->unstarted && expendable(s, c)) {
+	if (err < 0 && s->phase == PHASE_RUNNING && c && c->unstarted && s->devs[c->dev].kind->expendable) {
 		log_info("%s: cannot start it: %s; the VM goes on without it", c->name, strerror(-err));
 		c->restarting = c->unstarted = 0;
 		kinds_close(&s->devs[c->dev]);

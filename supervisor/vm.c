@@ -114,6 +114,10 @@ static int link_map_counters(struct dev_link *l)
 	return 0;
 }
 
+/* A link with nothing in it: what every device has until link_create, and keeps without a
+ * window (0 would be stdin to link_close). */
+static const struct dev_link link_none = { .irq_fd = -1, .shadow_fd = -1, .state_fd = -1 };
+
 /*
  * What outlives the device's processes: its eventfds, its shadow, its state
  * page. A kind without a register window has none of them.
@@ -122,7 +126,7 @@ static int link_create(struct sup *s, struct dev_link *l, const struct dev_inst 
 {
 	int err;
 
-	*l = (struct dev_link){ .irq_fd = -1, .shadow_fd = -1, .state_fd = -1 };
+	*l = link_none;
 	if (!d->kind->transport)
 		return 0;
 	if (d->kind->transport->shadow) {
@@ -545,6 +549,8 @@ int vm_start_children(struct sup *s)
 	int vcpu_end[LAYOUT_MAX_DEVICES];
 	int err = 0;
 
+	for (unsigned int i = 0; i < s->ndevs; i++)
+		s->links[i] = link_none;
 	for (unsigned int i = 0; i < s->ndevs; i++) {
 		vcpu_end[i] = -1;
 		if (err == 0 && s->devs[i].kind->transport)
@@ -663,6 +669,37 @@ static void spawner_answer(struct sup *s, int fd, const struct ipc_spawn *req)
 		log_warnx("spawner: answering the supervisor: %s", strerror(-err));
 }
 
+/*
+ * Without restarts the spawner only ever starts the processes that wait for
+ * their first client (the API's): it drops guest memory and every other
+ * device's host resources and links, which only a restart would need.
+ */
+static void spawner_narrow(struct sup *s)
+{
+	int memory = 0;
+
+	if (s->cfg.restart)
+		return;
+	for (unsigned int k = 0; k < s->nchildren; k++) {
+		const struct child *c = &s->children[k];
+
+		if (c->unstarted)
+			memory |= s->devs[c->dev].kind->uses_guest_memory;
+	}
+	for (unsigned int i = 0; i < s->ndevs; i++) {
+		int keep = 0;
+
+		for (unsigned int k = 0; k < s->nchildren; k++)
+			keep |= s->children[k].unstarted && s->children[k].dev == (int)i;
+		if (!keep) {
+			kinds_close(&s->devs[i]);
+			link_close(&s->links[i]);
+		}
+	}
+	if (!memory)
+		mem_close(&s->mem);
+}
+
 static _Noreturn void spawner_main(struct sup *s, int fd)
 {
 	static const struct ipc_handler table[] = {
@@ -673,6 +710,7 @@ static _Noreturn void spawner_main(struct sup *s, int fd)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_NAME, "bh-spawner");
 	s->in_spawner = 1; /* what it starts is the supervisor's child, to watch and reap */
+	spawner_narrow(s);
 	for (;;) {
 		ssize_t n = ipc_recv(fd, buf);
 

@@ -62,6 +62,26 @@ def test_terminal_raw_then_restored(tty):
     assert termios.tcgetattr(slave) == before, "terminal not restored"
 
 
+@pytest.mark.parametrize("used", [False, True])
+def test_terminal_restored_with_an_api_socket(tty, tmp_path, used):
+    """bulkhead-api starts at its socket's first client, or never: either way the supervisor
+    closes only what it opened, and the terminal it made raw is restored."""
+    master, slave, before = tty
+    sock = str(tmp_path / "api.sock")
+    p = subprocess.Popen(bulkhead_cmd(["--name", "ta%d" % (os.getpid() % 100000)] +
+                                      guest_args("echo") + ["--api-socket", sock]),
+                         stdin=slave, stdout=slave, stderr=subprocess.PIPE)
+    read_until(master, b"bulkhead-test-guest: ready")
+    if used:
+        c = subprocess.run(["curl", "-s", "--max-time", "10", "--unix-socket", sock,
+                            "http://localhost/api/v1/vmm.ping"], capture_output=True, timeout=20)
+        assert c.returncode == 0 and b'"pid"' in c.stdout, c
+    os.write(master, b"quit\r")
+    read_until(master, b"PASS echo")
+    assert p.wait(timeout=20) == GUEST_PASS
+    assert termios.tcgetattr(slave) == before, "terminal not restored: %s" % p.stderr.read()
+
+
 def test_terminal_restored_after_child_crash(tty):
     master, slave, before = tty
     p = start_on_tty(slave, "tc%d" % (os.getpid() % 100000))
