@@ -85,7 +85,11 @@ static void check_rng(const char *val)
 	}
 	c = parse_one("rng", val);
 	FZ_CHECK(c, "bulkhead refuses --rng %s", val ? val : "");
-	snprintf(want, sizeof(want), "rate=%llu", (unsigned long long)q.rng_rate);
+	/* no rate (0, unlimited) is described as nothing: rate=0 is not a value --rng takes */
+	if (q.rng_rate)
+		snprintf(want, sizeof(want), "rate=%llu", (unsigned long long)q.rng_rate);
+	else
+		want[0] = '\0';
 	same("max-bytes/period", want, config_dev_describe(&c->devs[c->ndevs - 1], got, sizeof(got)));
 }
 
