@@ -236,10 +236,10 @@ void jailplan_begin(const struct sup *s)
 	char err[256];
 
 	capng_get_caps_process();
-	if (s->cfg.jail_mode == 0 &&
-	    probe_start(&early, privileged() ? SPAWN_NEWPID : SPAWN_NEWPID | SPAWN_NEWUSER, err,
-			sizeof(err)) < 0)
-		early.fd = -1; /* jailplan_choose probes again and says why */
+	/* If it cannot even start, jailplan_choose probes again and says why. */
+	if (s->cfg.jail_mode == 0)
+		(void)probe_start(&early, privileged() ? SPAWN_NEWPID : SPAWN_NEWPID | SPAWN_NEWUSER,
+				  err, sizeof(err));
 }
 
 void jailplan_done(void)

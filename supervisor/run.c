@@ -439,6 +439,15 @@ static int expendable(const struct sup *s, const struct child *c)
 static void on_spawned(struct sup *s, struct child *spawner, const void *buf, size_t len,
 		       const int *fds, size_t nfds);
 
+/* A process that waited for its first client (an expendable kind's) will not start: the VM
+ * goes on without it, and its socket closes, so that clients are refused, not kept waiting. */
+static void never_started(struct sup *s, struct child *c, const char *what, int err)
+{
+	log_info("%s: %s: %s; the VM goes on without it", c->name, what, strerror(-err));
+	c->restarting = c->unstarted = 0;
+	kinds_close(&s->devs[c->dev]);
+}
+
 /* Without restarts, the spawner goes once the last process it was kept for has started:
  * a privileged process for no more time than it is needed. */
 static void dismiss_spawner(struct child *spawner)
@@ -670,9 +679,7 @@ static void on_spawned(struct sup *s, struct child *spawner, const void *buf, si
 	for (k = c && c->pidfd == fds[0] ? 1 : 0; k < nfds; k++)
 		close(fds[k]);
 	if (err < 0 && s->phase == PHASE_RUNNING && c && c->unstarted && s->devs[c->dev].kind->expendable) {
-		log_info("%s: cannot start it: %s; the VM goes on without it", c->name, strerror(-err));
-		c->restarting = c->unstarted = 0;
-		kinds_close(&s->devs[c->dev]);
+		never_started(s, c, "cannot start it", err);
 	} else if (err < 0 && s->phase == PHASE_RUNNING) {
 		sup_decide(s, EXIT_VM_FAILED, "%s: cannot restart it: %s", c ? c->name : spawner->name,
 			   strerror(-err));
@@ -696,12 +703,8 @@ static void start_on_demand(struct sup *s, struct child *c)
 	log_debug("%s: a first client; starting it", c->name);
 	c->restarting = 1;
 	err = vm_ask_respawn(s, (unsigned int)c->dev, 1);
-	if (err < 0) {
-		log_info("%s: cannot ask for its start: %s; the VM goes on without it", c->name,
-			 strerror(-err));
-		c->restarting = c->unstarted = 0;
-		kinds_close(&s->devs[c->dev]);
-	}
+	if (err < 0)
+		never_started(s, c, "cannot ask for its start", err);
 }
 
 /* How c's process ended, for the API: what it said (ERROR), and how it died. */

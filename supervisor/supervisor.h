@@ -43,7 +43,6 @@ struct child {
 	int is_spawner; /* the spawner (vm.c), not a child of the VM's own */
 	int dismissed; /* the spawner, told to stop: nothing is left for it to start */
 	int unstarted; /* its process starts at its socket's first client (kinds.h listen_fd) */
-	int first; /* in the spawner: the process it starts is the device's first */
 	int ctl_eof; /* its control socket reached EOF; kept open for its next incarnation's */
 	/* --on-device-failure restart */
 	int restarting; /* dead, its next incarnation asked of the spawner */

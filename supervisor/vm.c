@@ -223,10 +223,11 @@ static int policy_dir_fds(struct sup *s, const char *helper, struct child *c, st
 	return 0;
 }
 
-/* Spawn the helper; the control socket's child end lives only in the child. wait_exec:
- * return once it has exec'd (its /proc files are then its own). */
+/* Spawn the helper; the control socket's child end lives only in the child. flags: the
+ * caller's SPAWN_WAIT_EXEC (return once it has exec'd: its /proc files are then its own)
+ * and SPAWN_REPLACEMENT. */
 static int child_spawn(struct sup *s, struct child *c, const char *helper, struct fd_map *m,
-		       int wait_exec)
+		       unsigned int flags)
 {
 	char exe[PATH_MAX];
 	int sv[2];
@@ -247,9 +248,7 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 	/* A replacement (from the spawner) is the supervisor's child, and its /proc files
 	 * are opened once it has exec'd. */
 	err = spawn_child(c, exe, sv[1], m,
-			  s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING | SPAWN_WAIT_EXEC : 0) |
-				  (s->in_spawner && !c->first ? SPAWN_REPLACEMENT : 0) |
-				  (wait_exec ? SPAWN_WAIT_EXEC : 0));
+			  s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING | SPAWN_WAIT_EXEC : 0) | flags);
 	close(sv[1]);
 	if (err < 0) {
 		close(sv[0]);
@@ -365,7 +364,9 @@ static int start_device(struct sup *s, struct child *c, unsigned int i, int chan
 		device_msg(s, d, &s->links[i], chan, restore, &map, &m);
 	kind_msg(d, &map, &placed);
 	/* An expendable process's /proc files are opened now: the VM does not wait for its READY. */
-	err = child_spawn(s, c, d->kind->helper, &map, d->kind->expendable && s->api_page);
+	err = child_spawn(s, c, d->kind->helper, &map,
+			  (d->kind->expendable && s->api_page ? SPAWN_WAIT_EXEC : 0) |
+				  (restore ? SPAWN_REPLACEMENT : 0));
 	if (err == 0 && d->kind->expendable)
 		control_proc_open(s, c);
 	if (err == 0 && d->kind->uses_guest_memory)
@@ -600,7 +601,6 @@ static int respawn(struct sup *s, unsigned int i, int first, struct child *c, in
 	snprintf(c->name, sizeof(c->name), "%s", s->devs[i].name);
 	snprintf(c->title, sizeof(c->title), "bulkhead/%s/%s", s->cfg.name, c->name);
 	err = s->devs[i].kind->transport ? chan_create(chan) : 0;
-	c->first = first;
 	if (err == 0)
 		err = start_device(s, c, i, chan[1], !first);
 	close_fd(&chan[1]);
