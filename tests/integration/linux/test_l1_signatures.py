@@ -150,3 +150,51 @@ def test_other_hangs_stay_bulkheads(form, tmp_path):
         "few exits": [at_l1] * 5,
     }[form]
     assert hang_verdict(lines, tmp_path) == "", form
+
+
+# l1_early_df: Debian's kernel, before /init, its page-fault handler faulting on its own per-CPU
+# read until the #DF stack's guard page (the vsock case of a fresh-clone make check,
+# 2026-12-07), cut to the lines l1_early_df reads and a few around them.
+EARLY_DF = """[    0.746593] PCI: Fatal: No config space access function found
+[    2.318909] BUG: #DF stack guard page was hit at 00000000f60c37d1 (stack is 00000000c3020b61..00000000595173c8)
+[    2.318909] stack guard page: 0000 [#1] PREEMPT SMP NOPTI
+[    2.318909] RIP: 0010:error_entry+0x17/0x130
+[    2.318909] CR2: fffffe0000008ff8 CR3: 0000000002a10000 CR4: 00000000003506f0
+[    2.318909] Call Trace:
+[    2.318909]  <#DF>
+[    2.318909] RIP: 0010:exc_page_fault+0x15/0x170
+[    2.318909]  asm_exc_page_fault+0x22/0x30
+[    2.318909] Kernel panic - not syncing: Fatal exception in interrupt
+"""
+INIT = "bulkhead-linux: init started\n"
+
+
+def early_df_verdict(console, tmp_path, where="out"):
+    with open(CASES) as f:
+        src = f.read()
+    funcs = "".join(re.findall(r"^l1_early_df\(\) \{.*?^\}\n", src, re.M | re.S))
+    assert "l1_early_df()" in funcs
+    (tmp_path / ("case." + where)).write_text(console)
+    p = subprocess.run(["dash", "-c", funcs + 'l1_early_df case "$1" "$2"', "sh",
+                        str(tmp_path / "case.out"), str(tmp_path / "case.console")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and not p.stderr, p.stderr
+    return p.stdout.strip()
+
+
+@pytest.mark.parametrize("where", ["out", "console"])
+def test_early_df_before_init_is_l1s(where, tmp_path):
+    out = early_df_verdict(EARLY_DF, tmp_path, where)
+    assert out.startswith("=== L1-FAULT case ") and "before /init" in out, out
+
+
+@pytest.mark.parametrize("form", ["after /init started", "another stack overflow",
+                                  "a page fault that ends", "a clean boot"])
+def test_other_kernel_deaths_stay_bulkheads(form, tmp_path):
+    console = {
+        "after /init started": INIT + EARLY_DF,
+        "another stack overflow": EARLY_DF.replace("exc_page_fault", "virtio_dev_probe"),
+        "a page fault that ends": EARLY_DF.replace("#DF stack guard page", "unable to handle page"),
+        "a clean boot": INIT + "bulkhead-linux: PASS\n",
+    }[form]
+    assert early_df_verdict(console, tmp_path) == "", form
