@@ -17,6 +17,8 @@
 # (the kit's /init prints it first thing), E launch to exit (after the
 # guest's poweroff), B bytes of console, F launch to its first byte. With KEEP=DIR, the console of every
 # boot is kept there as VMM-VARIANT-RUN.log.
+# A boot that fails or never reaches /init is followed by LINUXBOOT-FAILED lines
+# and the ends of its console and of the VMM's stderr.
 #
 # VMMS (bulkhead qemu) are the VMMs a round boots, each round starting one
 # further along the list, so that none is always the first after another
@@ -66,8 +68,10 @@ boot() { # vmm variant run
 	cl=$(cmdline "$2") || exit 2
 	k=$(kernel "$2")
 	echo 1 > /proc/sys/vm/compact_memory
-	keep=
-	[ -n "${KEEP:-}" ] && keep="-o $KEEP/$1-$2-$3.log"
+	# the console is kept (in KEEP, or for this boot only) to show the end of a failed boot
+	log=/tmp/linux_boot.console
+	[ -n "${KEEP:-}" ] && log=$KEEP/$1-$2-$3.log
+	keep="-o $log"
 	case $1 in
 	qemu)
 		# shellcheck disable=SC2086
@@ -88,9 +92,14 @@ boot() { # vmm variant run
 	esac
 	echo "LINUXBOOT $1 $2 $3 ${r#BOOTCLOCK }"
 	case $r in
-	*"status 0 "*) ;;
-	*) tail -n 5 /tmp/linux_boot.err ;;
+	*"line_ms -"*) ;;
+	*"status 0 "*) return 0 ;;
 	esac
+	# a boot that failed or never reached /init: how its console and the VMM's stderr ended
+	echo "LINUXBOOT-FAILED $1 $2 $3: the console's last lines:"
+	tail -n 25 "$log"
+	echo "LINUXBOOT-FAILED $1 $2 $3: the VMM's stderr:"
+	tail -n 5 /tmp/linux_boot.err
 }
 
 # the list of VMMs rotated left by $1 places
