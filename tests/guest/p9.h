@@ -22,6 +22,7 @@
 #define P9C_BUF (KiB(512) + KiB(8)) /* each of the request and reply buffers */
 #define P9C_MSIZE KiB(128) /* what the scenarios ask for (bulkhead.p9-msize) */
 #define P9C_BAD (-100000)
+#define P9C_ZC_MIN 1024u /* Linux's client: zero-copy above 1 KiB */
 #define P9C_NOFID 0xffffffffu
 #define P9C_NOTAG 0xffffu
 #define P9C_TAG_MAX 64
@@ -126,6 +127,12 @@ struct p9c {
 	uint16_t rtag;
 	size_t rpos;
 	int rbad; /* a read past its end */
+	/* The payload of a Tread or Twrite of more than P9C_ZC_MIN bytes stays in the caller's
+	 * buffer, a descriptor of its own after the message's header, as Linux's client posts
+	 * the user's pages (its zero-copy path): no copy through tx or rx. */
+	const void *zc_out;
+	void *zc_in;
+	uint32_t zc_len;
 	char why[160];
 };
 

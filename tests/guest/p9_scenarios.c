@@ -712,10 +712,10 @@ static uint64_t bench_read(struct p9c *c, uint8_t *buf, uint64_t *us)
 	return off;
 }
 
-static void bench_write(struct p9c *c, uint8_t *buf, uint64_t bytes, uint64_t *us)
+static void bench_write(struct p9c *c, uint8_t *buf, uint64_t bytes, uint64_t *us, uint64_t *fsync_us)
 {
 	uint32_t step = chunk_of(c);
-	uint64_t t0;
+	uint64_t t0, t1;
 
 	for (uint32_t k = 0; k < step; k += 8)
 		*(uint64_t *)(buf + k) = pattern_word(7, k);
@@ -730,8 +730,10 @@ static void bench_write(struct p9c *c, uint8_t *buf, uint64_t bytes, uint64_t *u
 		if (n != (int)len)
 			fail("Twrite of %u bytes at %lu: %d %s", len, off, n, c->why);
 	}
+	t1 = rdtsc();
 	must(c, p9c_fsync(c, 2, 0), "Tfsync");
 	*us = tsc_to_us(rdtsc() - t0);
+	*fsync_us = tsc_to_us(rdtsc() - t1);
 	must(c, p9c_clunk(c, 2), "Tclunk");
 }
 
@@ -760,15 +762,15 @@ void p9_bench(void)
 	uint64_t bytes = param_u64("bulkhead.p9-bytes", MiB(64)) & ~7ull;
 	uint64_t files = param_u64("bulkhead.p9-files", 2000);
 	uint8_t *buf = phys_alloc(c->msize, 4096);
-	uint64_t got, read_us, write_us, stat_us;
+	uint64_t got, read_us, write_us, fsync_us, stat_us;
 
 	if (!buf)
 		fail("out of guest memory");
 	got = bench_read(c, buf, &read_us);
-	bench_write(c, buf, bytes, &write_us);
+	bench_write(c, buf, bytes, &write_us, &fsync_us);
 	bench_stat(c, files, &stat_us);
 	cprintf(GUEST_TAG "p9-bench read-bytes %lu read-us %lu write-bytes %lu write-us %lu "
-			  "files %lu stat-us %lu msize %u\n",
-		got, read_us, bytes, write_us, files, stat_us, c->msize);
+			  "files %lu stat-us %lu msize %u fsync-us %lu\n",
+		got, read_us, bytes, write_us, files, stat_us, c->msize, fsync_us);
 	pass();
 }

@@ -124,6 +124,9 @@ void p9c_begin(struct p9c *c, uint8_t type)
 	if (c->next_tag == P9C_NOTAG)
 		c->next_tag = 1;
 	c->wlen = 0;
+	c->zc_out = NULL;
+	c->zc_in = NULL;
+	c->zc_len = 0;
 	p9c_u32(c, 0);
 	p9c_u8(c, type);
 	p9c_u16(c, type == P9_TVERSION ? P9C_NOTAG : tag);
@@ -131,7 +134,7 @@ void p9c_begin(struct p9c *c, uint8_t type)
 
 size_t p9c_end(struct p9c *c)
 {
-	uint32_t size = (uint32_t)c->wlen;
+	uint32_t size = (uint32_t)(c->wlen + (c->zc_out ? c->zc_len : 0));
 
 	memcpy(c->tx, &size, 4);
 	return c->wlen;
@@ -166,19 +169,32 @@ void p9c_gqid(struct p9c *c, struct p9_qid *q)
 
 /* ---- the transport ---- */
 
+/* The request's buffers: the message, its payload if the caller's buffer holds it, the reply's
+ * room, the caller's buffer for a read's payload. With the payload in its own buffer, rx takes
+ * only the reply's header (Rread's, or an Rlerror: 11 bytes each). */
+static unsigned int request_chain(const struct p9c *c, struct vq_buf *bufs, size_t len, uint32_t room)
+{
+	unsigned int n = 0;
+
+	bufs[n++] = (struct vq_buf){ (uintptr_t)c->tx, (uint32_t)len, 0 };
+	if (c->zc_out)
+		bufs[n++] = (struct vq_buf){ (uintptr_t)c->zc_out, c->zc_len, 0 };
+	bufs[n++] = (struct vq_buf){ (uintptr_t)c->rx, c->zc_in ? P9C_HDR + 4 : room, 1 };
+	if (c->zc_in)
+		bufs[n++] = (struct vq_buf){ (uintptr_t)c->zc_in, c->zc_len, 1 };
+	return n;
+}
+
 int p9c_xfer(struct p9c *c, size_t len, uint32_t room)
 {
 	struct vq *q = &c->dev.vq[0];
-	struct vq_buf bufs[2] = {
-		{ (uintptr_t)c->tx, (uint32_t)len, 0 },
-		{ (uintptr_t)c->rx, room, 1 },
-	};
+	struct vq_buf bufs[4];
 	uint64_t end = rdtsc() + us_to_tsc((uint64_t)c->timeout_ms * 1000);
 	void *cookie;
 	uint16_t head;
 	int r;
 
-	if (len > P9C_BUF || room > P9C_BUF || vq_add(q, bufs, 2, c) < 0) {
+	if (len > P9C_BUF || room > P9C_BUF || vq_add(q, bufs, request_chain(c, bufs, len, room), c) < 0) {
 		snprintf(c->why, sizeof(c->why), "cannot queue a request of %zu bytes", len);
 		return P9C_BAD;
 	}
@@ -244,9 +260,14 @@ int p9c_rpc(struct p9c *c)
 {
 	size_t len = p9c_end(c);
 	uint16_t tag;
+	int r;
 
 	memcpy(&tag, c->tx + 5, 2);
-	return p9c_send_raw(c, len, c->msize ? c->msize : P9C_BUF, tag);
+	r = p9c_send_raw(c, len, c->msize ? c->msize : P9C_BUF, tag);
+	c->zc_out = NULL;
+	c->zc_in = NULL;
+	c->zc_len = 0;
+	return r;
 }
 
 /* The body must have been read to its end. */
@@ -378,6 +399,7 @@ int p9c_lcreate(struct p9c *c, uint32_t dfid, const char *name, uint32_t flags, 
 
 int p9c_read(struct p9c *c, uint32_t fid, uint64_t off, uint32_t count, void *dst)
 {
+	int zc = count > P9C_ZC_MIN;
 	uint32_t n;
 	int r;
 
@@ -385,13 +407,18 @@ int p9c_read(struct p9c *c, uint32_t fid, uint64_t off, uint32_t count, void *ds
 	p9c_u32(c, fid);
 	p9c_u64(c, off);
 	p9c_u32(c, count);
+	if (zc) {
+		c->zc_in = dst;
+		c->zc_len = count;
+	}
 	r = p9c_rpc(c);
 	if (r)
 		return r;
 	n = p9c_g32(c);
 	if (n > count || c->rpos + n != c->rlen)
 		return body_done(c, P9C_BAD);
-	copy_fast(dst, c->rx + c->rpos, n);
+	if (!zc)
+		copy_fast(dst, c->rx + c->rpos, n);
 	c->rpos += n;
 	return body_done(c, (int)n);
 }
@@ -407,8 +434,13 @@ int p9c_write(struct p9c *c, uint32_t fid, uint64_t off, const void *src, uint32
 	p9c_u32(c, count);
 	if (c->wlen + count > P9C_BUF)
 		return P9C_BAD;
-	copy_fast(c->tx + c->wlen, src, count);
-	c->wlen += count;
+	if (count > P9C_ZC_MIN) {
+		c->zc_out = src;
+		c->zc_len = count;
+	} else {
+		copy_fast(c->tx + c->wlen, src, count);
+		c->wlen += count;
+	}
 	r = p9c_rpc(c);
 	if (r)
 		return r;
