@@ -18,7 +18,8 @@
 # guest's poweroff), B bytes of console, F launch to its first byte. With KEEP=DIR, the console of every
 # boot is kept there as VMM-VARIANT-RUN.log.
 # A boot that fails or never reaches /init is followed by LINUXBOOT-FAILED lines
-# and the ends of its console and of the VMM's stderr.
+# and the ends of its console and of the VMM's stderr, and in L1 by an
+# "=== L1-FAULT" line where L1's trace shows that L1 broke it.
 #
 # VMMS (bulkhead qemu) are the VMMs a round boots, each round starting one
 # further along the list, so that none is always the first after another
@@ -42,6 +43,18 @@ SHMEM_SET=${SHMEM:-advise}
 BASE="console=ttyS0 reboot=k panic=-1 bulkhead.linux=poweroff"
 TEXT="bulkhead-linux: init started"
 SHMEM_FILE=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+
+# In L1, L1's KVM traces each boot, and a failed boot is checked for L1's own
+# faults (L1_SIGNATURES, tests/integration/linux/l1_signatures.sh, put beside
+# this script by bench/run.py): "=== L1-FAULT VMM-VARIANT-RUN why".
+L1_SIGNATURES=${L1_SIGNATURES:-$(dirname "$0")/l1_signatures.sh}
+KVM_TRACING=
+if [ -f "$L1_SIGNATURES" ]; then
+	# shellcheck source=tests/integration/linux/l1_signatures.sh
+	. "$L1_SIGNATURES"
+	kvm_trace_init
+	[ -z "$KVM_TRACING" ] || echo "linux_boot.sh: L1's KVM traces each boot (l1_signatures.sh)"
+fi
 
 shmem_was=$(sed 's/.*\[\(.*\)\].*/\1/' "$SHMEM_FILE")
 trap 'echo "$shmem_was" > "$SHMEM_FILE"' EXIT
@@ -72,6 +85,7 @@ boot() { # vmm variant run
 	log=/tmp/linux_boot.console
 	[ -n "${KEEP:-}" ] && log=$KEEP/$1-$2-$3.log
 	keep="-o $log"
+	[ -z "$KVM_TRACING" ] || echo > "$KVM_TRACE/trace"
 	case $1 in
 	qemu)
 		# shellcheck disable=SC2086
@@ -100,6 +114,11 @@ boot() { # vmm variant run
 	tail -n 25 "$log"
 	echo "LINUXBOOT-FAILED $1 $2 $3: the VMM's stderr:"
 	tail -n 5 /tmp/linux_boot.err
+	[ -n "$KVM_TRACING" ] || return 0
+	# QEMU says nothing of a triple fault (-no-reboot); the trace's shutdown exit does
+	tail -n 300 "$KVM_TRACE/trace" > /tmp/linux_boot.trace
+	l1_fault "$1-$2-$3" /tmp/linux_boot.trace
+	l1_early_df "$1-$2-$3" "$log"
 }
 
 # the list of VMMs rotated left by $1 places

@@ -76,6 +76,7 @@ FLOOR = os.path.join(BUILD, "bench", "kvm-floor")  # bench/kvm_floor.c, the star
 BOOT_CLOCK = os.path.join(BUILD, "bench", "boot-clock")  # bench/boot_clock.c, the linux figure's clock
 KIT = os.environ.get("KIT", os.path.join(BUILD, "linux-kit"))
 LINUX_BOOT = os.path.join(ROOT, "bench", "linux_boot.sh")
+L1_SIGNATURES = os.path.join(ROOT, "tests", "integration", "linux", "l1_signatures.sh")
 NESTED_RUN = os.path.join(ROOT, "tests", "nested", "run.sh")
 NESTED_PROBE = os.path.join(ROOT, "tests", "nested", "probe.sh")
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
@@ -1202,7 +1203,7 @@ def linux_tier():
     return "direct" if subprocess.run([NESTED_PROBE], capture_output=True).returncode == 0 else "nested"
 
 
-LINUX_L1_TRIES = 3  # fresh L1s a variant gets when L1 itself fails (run.sh status 124 or 125)
+LINUX_L1_TRIES = 3  # fresh L1s a variant gets when L1 itself fails (run.sh 124 or 125, or L1-FAULT)
 
 
 def linux_session(work, rounds, variants, tier):
@@ -1220,7 +1221,8 @@ def linux_session(work, rounds, variants, tier):
                    KIT=KIT, KIT_ALL="1")
         argv = [NESTED_RUN, "--timeout", str(timeout), "--quiet",
                 "--file", "%s:/bench/boot-clock" % BOOT_CLOCK,
-                "--file", "%s:/bench/linux_boot.sh" % LINUX_BOOT]
+                "--file", "%s:/bench/linux_boot.sh" % LINUX_BOOT,
+                "--file", "%s:/bench/l1_signatures.sh" % L1_SIGNATURES]
         for name in ("bulkhead",) + HELPERS:
             argv += ["--file", "%s:/bench/bin/%s" % (os.path.join(bindir, name), name)]
         argv += ["--", "env", "B=/bench/bin/bulkhead", "CLOCK=/bench/boot-clock", "sh",
@@ -1246,8 +1248,10 @@ def linux_boots(cfg, work, rounds, tier):
     """bench/linux_boot.sh's LINUXBOOT lines: on the host, or inside a nested L1, one fresh
     L1 per variant. L1's own kernel has died after 11 to 14 of a figure's 24-36 boots in one
     L1 (tests/nested/README.md, "When L1 itself fails"); a variant whose L1 fails that way
-    (run.sh's 124 or 125) runs again in a fresh one, and the output says so. Returns the
-    boots of every variant that completed, and the errors of those that did not."""
+    (run.sh's 124 or 125), or whose failed boots L1's trace all shows L1 broke ("=== L1-FAULT",
+    tests/integration/linux/l1_signatures.sh), runs again in a fresh one, and the output says
+    so. Any other failed boot is an error of the figure. Returns the boots of every variant
+    that completed, and the errors of those that did not."""
     boots, errors = [], []
     for variant, _ in LINUX_VARIANTS:
         want = rounds * len(VMMS)
@@ -1257,11 +1261,19 @@ def linux_boots(cfg, work, rounds, tier):
             if status == 0 and len(got) == want and not bad:
                 boots += got
                 break
-            if bad:
-                vmm, _, run, line_ms, _, st, nbytes = bad[0]
+            # a boot L1's trace shows L1 broke (l1_signatures.sh) counts as L1's failure
+            l1_faults = re.findall(r"^=== L1-FAULT (\S+) (.*)$", out, re.M)
+            faulted = {name for name, _ in l1_faults}
+            unexplained = [b for b in bad if "%s-%s-%s" % b[:3] not in faulted]
+            if unexplained:
+                vmm, _, run, line_ms, _, st, nbytes = unexplained[0]
                 errors.append("linux: %s %s run %s: status %s, /init %s ms, %s bytes of console\n%s"
                               % (vmm, variant, run, st, line_ms, nbytes, out[-3000:]))
                 break
+            if l1_faults:
+                status = 125
+                print("bench: linux %s: L1 broke a boot (%s)" % (
+                    variant, "; ".join("%s: %s" % f for f in l1_faults)), flush=True)
             if tier != "nested" or status not in (124, 125) or attempt == LINUX_L1_TRIES:
                 errors.append("linux: %s: status %d, %d boots of %d\n%s" % (
                     variant, status, len(got), want, out[-3000:]))

@@ -424,6 +424,8 @@ def nested_cases(cases, only):
     try:
         return subprocess.run([os.path.join(ROOT, "tests", "nested", "run.sh"), "--timeout", "600",
                                "--file", "%s:/nested/cases.sh" % cases,
+                               "--file", "%s:/nested/l1_signatures.sh" % os.path.join(
+                                   os.path.dirname(cases), "l1_signatures.sh"),
                                "--file", "%s:/nested/pattern.sh" % os.path.join(
                                    ROOT, "tests", "guest", "linux", "pattern.sh"), "--",
                                "sh", "/nested/cases.sh", "/bulkhead/bulkhead", "/kit",

@@ -1,7 +1,8 @@
 # Copyright (c) 2026 The bulkhead authors.
 # SPDX-License-Identifier: BSD-3-Clause
-"""cases.sh's l1_fault tells L1's faults (tests/nested/README.md, "A guest
-triple fault") from a guest triple fault bulkhead must answer for: each
+"""l1_signatures.sh's l1_fault (sourced by cases.sh and bench/linux_boot.sh)
+tells L1's faults (tests/nested/README.md, "A guest triple fault") from a
+guest triple fault bulkhead must answer for: each
 recorded form is recognised, and a fault the guest could have made itself,
 or one at another RIP than where KVM resumed the vCPU, is not. These traces
 are the lines L1's KVM wrote in the failures the README quotes, cut to the
@@ -12,7 +13,7 @@ import subprocess
 
 import pytest
 
-CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.sh")
+CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "l1_signatures.sh")
 
 
 def exit_line(vcpu, reason, rip, info2=0, intr=0, err=0):
