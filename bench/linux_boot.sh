@@ -85,6 +85,7 @@ boot() { # vmm variant run
 	log=/tmp/linux_boot.console
 	[ -n "${KEEP:-}" ] && log=$KEEP/$1-$2-$3.log
 	keep="-o $log"
+	: > "$log" # a boot-clock that never opened it must not show the boot before
 	[ -z "$KVM_TRACING" ] || echo > "$KVM_TRACE/trace"
 	case $1 in
 	qemu)

@@ -161,7 +161,9 @@ uint64_t p9c_g64(struct p9c *c);
 void p9c_gqid(struct p9c *c, struct p9_qid *q);
 
 /* p9c_xfer: send tx[0..len) with a reply room of room bytes and wait for the device; 0 with
- * c->rlen, or P9C_BAD (timeout, a bad used entry). */
+ * c->rlen, or P9C_BAD (timeout, a bad used entry). With a payload in the caller's buffer
+ * (zc_out, zc_in: p9c_read and p9c_write set them) it follows tx, or the reply's 11-byte
+ * header room, as a descriptor of its own, and room is not used for a read. */
 int p9c_xfer(struct p9c *c, size_t len, uint32_t room);
 /* p9c_rpc: end the message, send it with room for msize bytes, check the reply's frame and
  * tag: 0 (the reader is at the body), -errno for Rlerror, P9C_BAD. */

@@ -715,7 +715,7 @@ static uint64_t bench_read(struct p9c *c, uint8_t *buf, uint64_t *us)
 static void bench_write(struct p9c *c, uint8_t *buf, uint64_t bytes, uint64_t *us, uint64_t *fsync_us)
 {
 	uint32_t step = chunk_of(c);
-	uint64_t t0, t1;
+	uint64_t t0, t1, t2;
 
 	for (uint32_t k = 0; k < step; k += 8)
 		*(uint64_t *)(buf + k) = pattern_word(7, k);
@@ -732,8 +732,9 @@ static void bench_write(struct p9c *c, uint8_t *buf, uint64_t bytes, uint64_t *u
 	}
 	t1 = rdtsc();
 	must(c, p9c_fsync(c, 2, 0), "Tfsync");
-	*us = tsc_to_us(rdtsc() - t0);
-	*fsync_us = tsc_to_us(rdtsc() - t1);
+	t2 = rdtsc();
+	*us = tsc_to_us(t2 - t0);
+	*fsync_us = tsc_to_us(t2 - t1);
 	must(c, p9c_clunk(c, 2), "Tclunk");
 }
 

@@ -399,7 +399,9 @@ int p9c_lcreate(struct p9c *c, uint32_t dfid, const char *name, uint32_t flags, 
 
 int p9c_read(struct p9c *c, uint32_t fid, uint64_t off, uint32_t count, void *dst)
 {
-	int zc = count > P9C_ZC_MIN;
+	/* zero-copy as Linux's client does it: only a count the reply can carry whole (msize
+	 * less Rread's header); a larger one is the server's to trim, into rx */
+	int zc = count > P9C_ZC_MIN && c->msize > P9C_HDR + 4 && count <= c->msize - (P9C_HDR + 4);
 	uint32_t n;
 	int r;
 

@@ -392,6 +392,12 @@ class LinuxRun:
 
     def status(self, case):
         if case in self.l1_failed:
+            # A kernel that died before /init (l1_early_df) is told from its console alone,
+            # with no trace to show L1's hand: L1's once, but bulkhead's if it does so in
+            # every L1 (a fault of bulkhead's making would recur).
+            assert self.l1_failed[case].count("before /init") < NESTED_ATTEMPTS, (
+                "case %s: the kernel died before /init in each of %d L1 boots: %s\n%s" % (
+                    case, NESTED_ATTEMPTS, self.l1_failed[case], self.explain(case)))
             # Not bulkhead's to pass or fail: the emulated machine broke under it
             # every time (the reasons are L1's signatures, tests/nested/README.md).
             pytest.skip("L1 (QEMU TCG's emulated SVM) failed case %s in each of its %d L1 "

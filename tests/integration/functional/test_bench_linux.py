@@ -75,3 +75,19 @@ def test_an_l1_that_keeps_failing_ends_the_variant(monkeypatch):
     calls = scripted(monkeypatch, [(0, out, broken)] * run.LINUX_L1_TRIES)
     boots, errors = run.linux_boots({}, "/tmp", 1, "nested")
     assert not boots and len(errors) == 1 and calls == ["verbose"] * run.LINUX_L1_TRIES
+
+
+def test_a_boot_that_never_reported_is_not_excused_by_another_l1_fault(monkeypatch):
+    broken = good("verbose", 2)
+    broken[1] = boot("qemu", "verbose", 1, line="-1.0")
+    del broken[3]  # qemu's second boot: no LINUXBOOT line at all, and L1 did not die
+    out = "=== L1-FAULT qemu-verbose-1 the guest ran at ..., L1's __svm_vcpu_run+0x9c\n"
+    calls = scripted(monkeypatch, [(0, out, broken), (0, "", good("verbose", 2))])
+    boots, errors = run.linux_boots({}, "/tmp", 2, "nested")
+    assert not boots and len(errors) == 1 and "3 boots of 4" in errors[0] and calls == ["verbose"]
+
+
+def test_an_l1_that_died_runs_the_variant_again(monkeypatch):
+    calls = scripted(monkeypatch, [(125, "", good("verbose", 2)[:3]), (0, "", good("verbose", 2))])
+    boots, errors = run.linux_boots({}, "/tmp", 2, "nested")
+    assert boots == good("verbose", 2) and not errors and calls == ["verbose", "verbose"]

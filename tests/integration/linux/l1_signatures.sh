@@ -102,6 +102,7 @@ l1_fault() { # name trace
 # guest's first instruction (kernel, initrd, boot tables), which every other
 # boot of the same kit finds sound.
 l1_early_df() { # name console...
+	[ -e "${NESTED_CMD:-/nested/cmd}" ] || return 0 # only in L1: a direct tier's host has none
 	n=$1
 	shift
 	for f in "$@"; do

@@ -176,9 +176,11 @@ def early_df_verdict(console, tmp_path, where="out"):
     funcs = "".join(re.findall(r"^l1_early_df\(\) \{.*?^\}\n", src, re.M | re.S))
     assert "l1_early_df()" in funcs
     (tmp_path / ("case." + where)).write_text(console)
+    (tmp_path / "cmd").write_text("")  # as if in L1 (/nested/cmd)
     p = subprocess.run(["dash", "-c", funcs + 'l1_early_df case "$1" "$2"', "sh",
                         str(tmp_path / "case.out"), str(tmp_path / "case.console")],
-                       capture_output=True, text=True, timeout=30)
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, NESTED_CMD=str(tmp_path / "cmd")))
     assert p.returncode == 0 and not p.stderr, p.stderr
     return p.stdout.strip()
 
@@ -187,6 +189,18 @@ def early_df_verdict(console, tmp_path, where="out"):
 def test_early_df_before_init_is_l1s(where, tmp_path):
     out = early_df_verdict(EARLY_DF, tmp_path, where)
     assert out.startswith("=== L1-FAULT case ") and "before /init" in out, out
+
+
+def test_early_df_is_not_looked_for_outside_l1(tmp_path):
+    """On a host whose KVM runs Linux (the direct tier) there is no L1 to blame."""
+    with open(CASES) as f:
+        src = f.read()
+    funcs = "".join(re.findall(r"^l1_early_df\(\) \{.*?^\}\n", src, re.M | re.S))
+    (tmp_path / "case.out").write_text(EARLY_DF)
+    p = subprocess.run(["dash", "-c", funcs + 'l1_early_df case "$1"', "sh", str(tmp_path / "case.out")],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, NESTED_CMD=str(tmp_path / "no-such-file")))
+    assert p.returncode == 0 and p.stdout == "", p.stdout
 
 
 @pytest.mark.parametrize("form", ["after /init started", "another stack overflow",
@@ -199,3 +213,26 @@ def test_other_kernel_deaths_stay_bulkheads(form, tmp_path):
         "a clean boot": INIT + "bulkhead-linux: PASS\n",
     }[form]
     assert early_df_verdict(console, tmp_path) == "", form
+
+
+# conftest's verdict on a case L1 failed in every L1 boot: skipped (not bulkhead's to pass
+# or fail), unless every boot's reason is the console-only early #DF, which would recur if
+# bulkhead made it.
+EARLY_DF_REASON = ("L1-FAULT: the guest's page-fault handler faulted on itself to its #DF "
+                   "stack's guard page before /init, before any device ran")
+
+
+def test_a_kernel_dying_before_init_in_every_l1_fails():
+    from conftest import NESTED_ATTEMPTS, LinuxRun
+    run = LinuxRun("", "nested", "", 0, {"vsock": "; ".join([EARLY_DF_REASON] * NESTED_ATTEMPTS)})
+    with pytest.raises(AssertionError, match="before /init in each of"):
+        run.status("vsock")
+
+
+def test_a_case_l1_failed_otherwise_is_skipped():
+    from conftest import NESTED_ATTEMPTS, LinuxRun
+    reasons = ["L1 ended (harness status 125) before the case did"] + \
+        [EARLY_DF_REASON] * (NESTED_ATTEMPTS - 1)
+    run = LinuxRun("", "nested", "", 0, {"vsock": "; ".join(reasons)})
+    with pytest.raises(pytest.skip.Exception):
+        run.status("vsock")
