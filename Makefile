@@ -152,12 +152,15 @@ P9_SRCS := $(filter-out devices/9p/main.c,$(wildcard devices/9p/*.c))
 UNIT_9p := $(P9_SRCS) devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_rng := devices/rng/rng.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_vsock := devices/vsock/vsock.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
+UNIT_devproc := devices/devproc runtime jail mem ipc testhooks seccomp/policy.c seccomp/constants.c \
+	seccomp/fdload.c common
 UNIT_fuzz_regressions := devices/blk/blk.c devices/net/net.c devices/virtio/virtq.c devices/virtio/mmio.c mem common
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 # Calls a test puts itself in front of (it defines __wrap_NAME, calling __real_NAME).
 UNIT_LDFLAGS_net := -Wl,--wrap=virtq_unpop
 UNIT_LDFLAGS_blk := -Wl,--wrap=fdatasync
 UNIT_LDFLAGS_api := -lhttp_parser $(JANSSON_LIBS)
+UNIT_LDFLAGS_devproc := $(CAPNG_LIBS)
 
 unit_srcs = $(foreach m,$(UNIT_$(1)),$(if $(filter %.c,$(m)),$(m),$(call srcs,$(m))))
 define unit_rule

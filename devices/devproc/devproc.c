@@ -13,14 +13,6 @@
 #include "common/log.h"
 #include "testhooks/testhooks.h"
 
-enum ev_source {
-	EV_CONTROL = 1,
-	EV_CHANNEL = 2,
-	EV_INPUT = 3,
-	EV_QUEUE = 16, /* EV_QUEUE + q */
-};
-#define EV_DEVICE (1ull << 32) /* EV_DEVICE | tag: an fd of the device's own (devproc_watch_fd) */
-
 static int fd_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);

@@ -83,6 +83,15 @@ struct devproc_ops {
 	int (*connected)(struct devproc *dp, uint32_t seq, int err, int fd);
 };
 
+/* The main loop's epoll tags: what woke it (and what devproc_pending tells apart). */
+enum ev_source {
+	EV_CONTROL = 1,
+	EV_CHANNEL = 2,
+	EV_INPUT = 3,
+	EV_QUEUE = 16, /* EV_QUEUE + q */
+};
+#define EV_DEVICE (1ull << 32) /* EV_DEVICE | tag: an fd of the device's own (devproc_watch_fd) */
+
 struct devproc {
 	const struct devproc_ops *ops;
 	struct runtime rt; /* bootstrap, jail, guest memory (rt.mem) */
