@@ -477,6 +477,12 @@ def case_chunks(text):
 NESTED_ATTEMPTS = 3
 
 
+def l1_fault_reasons(out):
+    """Each case's "=== L1-FAULT NAME why" line (l1_signatures.sh) as its reason."""
+    return {name: "L1-FAULT: " + why for name, why in
+            re.findall(r"^=== L1-FAULT (\S+) (.*)$", out, re.M)}
+
+
 def nested_tier(cases, funcs):
     done = {}
     why = {}
@@ -484,7 +490,7 @@ def nested_tier(cases, funcs):
     for attempt in range(1, NESTED_ATTEMPTS + 1):
         p = nested_cases(cases, pending)
         got = case_chunks(p.stdout)
-        faults = dict(re.findall(r"^=== L1-FAULT (\S+) (.*)$", p.stdout, re.M))
+        faults = l1_fault_reasons(p.stdout)
         for f in pending:
             name = case_name(f)
             if name in got and name not in faults:
@@ -499,7 +505,7 @@ def nested_tier(cases, funcs):
         for f in again:
             name = case_name(f)
             why.setdefault(name, []).append(
-                "L1-FAULT: " + faults[name] if name in faults else
+                faults[name] if name in faults else
                 "L1 ended (harness status %d) before the case did" % p.returncode)
         if not again:
             break
