@@ -25,8 +25,15 @@ BENCH_ARGS ?=
 
 KVM_FLOOR := $(O)/bench/kvm-floor
 BOOT_CLOCK := $(O)/bench/boot-clock
+# $(O)/bench/write-floor: the host's own floor under the 9p write figure (bench/write_floor.c).
+WRITE_FLOOR := $(O)/bench/write-floor
 
 $(KVM_FLOOR): bench/kvm_floor.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(BH_LDFLAGS) -o $@ $<
+
+$(WRITE_FLOOR): bench/write_floor.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(BH_LDFLAGS) -o $@ $<
@@ -36,13 +43,13 @@ $(BOOT_CLOCK): bench/boot_clock.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(BH_LDFLAGS) -o $@ $<
 
-bench: all $(KVM_FLOOR) $(BOOT_CLOCK)
+bench: all $(KVM_FLOOR) $(WRITE_FLOOR) $(BOOT_CLOCK)
 	$(Q)tests/guest/linux/build-kit.sh $(O)/linux-kit
 	$(Q)BULKHEAD_BUILD=$(abspath $(O)) BENCH_RUNS=$(BENCH_RUNS) \
 		BENCH_QUIET_WAIT=$(BENCH_QUIET_WAIT) BENCH_QUIET_LOAD=$(BENCH_QUIET_LOAD) \
 		/usr/bin/python3 bench/run.py $(BENCH_ARGS)
 
-bench-smoke: all $(KVM_FLOOR)
+bench-smoke: all $(KVM_FLOOR) $(WRITE_FLOOR)
 	$(Q)BULKHEAD_BUILD=$(abspath $(O)) /usr/bin/python3 bench/run.py --smoke --no-docs \
 		--out $(O)/bench-smoke $(BENCH_ARGS)
 

@@ -73,6 +73,7 @@ BUILD = os.environ.get("BULKHEAD_BUILD", os.path.join(ROOT, "build"))
 BULKHEAD = os.path.join(BUILD, "bulkhead")
 GUEST = os.environ.get("GUEST", os.path.join(BUILD, "guest", "bulkhead-test-guest"))
 FLOOR = os.path.join(BUILD, "bench", "kvm-floor")  # bench/kvm_floor.c, the start figure's floor
+WRITE_FLOOR = os.path.join(BUILD, "bench", "write-floor")  # bench/write_floor.c, figure 8's
 BOOT_CLOCK = os.path.join(BUILD, "bench", "boot-clock")  # bench/boot_clock.c, the linux figure's clock
 KIT = os.environ.get("KIT", os.path.join(BUILD, "linux-kit"))
 LINUX_BOOT = os.path.join(ROOT, "bench", "linux_boot.sh")
@@ -1049,6 +1050,7 @@ def fig_scale(res, cfg, work):
 
 P9_SHARE = os.path.join(ROOT, "bench", "p9_share.sh")  # the share figure 8 reads
 P9_MSIZE = 512000  # Linux 6.1's largest for trans=virtio: (128 - 3) pages
+P9_CHUNK = (P9_MSIZE - 23) & ~7  # what the test guest's p9-bench puts in one Twrite (chunk_of)
 
 
 def linux_9p_lines(cfg, work):
@@ -1119,6 +1121,13 @@ def fig_9p_guest(res, cfg, work):
                           note=note, short="9p guest: Twrites")
     m_stat = res.metric("p9g.stat", fig, "walk to and Tgetattr %d files (and Tclunk)" %
                         cfg["p9_files"], "ms", "lower", note=note, short="9p guest: stat")
+    m_floor = res.metric("p9g.write_floor", fig, "the host's own floor for that write: a program's "
+                         "pwrites of the same chunks to the same file system, then fsync "
+                         "(bench/write_floor.c), in the bulkhead column", "MB/s", None,
+                         vmms=("bulkhead",), short="9p guest: write floor")
+    m_floor_w = res.metric("p9g.pwrite_floor", fig, "the same program's pwrites alone, before its "
+                           "fsync, in the bulkhead column", "MB/s", None, vmms=("bulkhead",),
+                           short="9p guest: pwrite floor")
     share = os.path.join(work, "p9g")
     p = subprocess.run(["sh", P9_SHARE, share, str(cfg["p9_mib"]), str(cfg["p9_files"])],
                        capture_output=True, text=True, timeout=300)
@@ -1144,7 +1153,21 @@ def fig_9p_guest(res, cfg, work):
             m_write.add(vmm, wrote / max(write_us, 1))
             m_twrite.add(vmm, wrote / max(write_us - fsync_us, 1))
             m_stat.add(vmm, stat_us / 1000)
+        if keep and vmm == VMMS[-1]:  # the floor after each pair, alternating too
+            writes_us, floor_fsync_us = write_floor(share, wrote, P9_CHUNK)
+            m_floor.add("bulkhead", wrote / max(writes_us + floor_fsync_us, 1))
+            m_floor_w.add("bulkhead", wrote / max(writes_us, 1))
     alternate(cfg, one)
+
+
+def write_floor(share, nbytes, chunk):
+    """bench/write_floor.c once in share: its pwrites' and its fsync's microseconds."""
+    p = subprocess.run([WRITE_FLOOR, os.path.join(share, "floor.bin"), str(nbytes), str(chunk)],
+                       capture_output=True, text=True, timeout=300)
+    m = re.match(r"WRITEFLOOR bytes \d+ writes_us (\d+) fsync_us (\d+)$", p.stdout.strip())
+    if p.returncode or not m:
+        raise BenchError("write-floor: status %d: %s%s" % (p.returncode, p.stdout, p.stderr))
+    return int(m.group(1)), int(m.group(2))
 
 
 def kill_role(vm, role, killed, timeout=5):
@@ -1448,7 +1471,7 @@ def freeze_binaries(work, info):
     """Run copies of bulkhead, its helpers (it finds them beside itself) and the test guest,
     so that a rebuild of the tree during the run (other engineers' make check) cannot mix
     two versions into one table."""
-    global BULKHEAD, GUEST, FLOOR, BOOT_CLOCK
+    global BULKHEAD, GUEST, FLOOR, WRITE_FLOOR, BOOT_CLOCK
     bindir = os.path.join(work, "bin")
     os.makedirs(bindir)
     src = os.path.dirname(BULKHEAD)
@@ -1457,6 +1480,8 @@ def freeze_binaries(work, info):
     shutil.copy2(GUEST, bindir)
     shutil.copy2(FLOOR, bindir)
     FLOOR = os.path.join(bindir, os.path.basename(FLOOR))
+    shutil.copy2(WRITE_FLOOR, bindir)
+    WRITE_FLOOR = os.path.join(bindir, os.path.basename(WRITE_FLOOR))
     if os.path.exists(BOOT_CLOCK):
         shutil.copy2(BOOT_CLOCK, bindir)
         BOOT_CLOCK = os.path.join(bindir, os.path.basename(BOOT_CLOCK))
@@ -1635,7 +1660,8 @@ def main(argv):
             ap.error("unknown figure %r (%s)" % (f, ",".join(FIGURES)))
     need = [(os.path.join(os.path.dirname(BULKHEAD), n), "bulkhead (make)")
             for n in ("bulkhead",) + HELPERS] + [(GUEST, "the test guest (make guest)"),
-                                                 (FLOOR, "the bare KVM program (make bench)")]
+                                                 (FLOOR, "the bare KVM program (make bench)"),
+                                                 (WRITE_FLOOR, "the write floor (make bench)")]
     if "linux" in figures:
         need += [(BOOT_CLOCK, "boot-clock (make bench)"), (KIT, "the Linux kit (tests/guest/linux/build-kit.sh)")]
     for path, what in need:
