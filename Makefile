@@ -205,7 +205,7 @@ bins: $(BINS)
 testhooks:
 	$(Q)$(MAKE) --no-print-directory O=$(O)/testhooks BH_TEST_HOOKS=1 bins
 
-integration: all testhooks $(KVM_FLOOR) $(WRITE_FLOOR) $(TEST_TOOLS)
+integration: all testhooks $(KVM_FLOOR) $(FLOOR_GUEST) $(WRITE_FLOOR) $(TEST_TOOLS)
 	$(Q)/usr/bin/python3 -m pytest -q -rs tests/integration
 	$(Q)tests/integration/run-unprivileged.sh
 

@@ -15,6 +15,8 @@
 
 # $(O)/bench/kvm-floor: the floor of the start figure (bench/kvm_floor.c), a bare KVM
 # program: 64 MiB, one vCPU in real mode, one port write, hlt, exit.
+# $(O)/bench/floor-guest: the floor's guest as a kernel a VMM boots (bench/floor_guest.S):
+# one port write through the PVH entry; the start figure boots it in both VMMs.
 # $(O)/bench/boot-clock: the linux figure's clock where there is no Python (in the
 # nested tier's L1): launch to a console line and to exit (bench/boot_clock.c).
 
@@ -27,11 +29,17 @@ KVM_FLOOR := $(O)/bench/kvm-floor
 BOOT_CLOCK := $(O)/bench/boot-clock
 # $(O)/bench/write-floor: the host's own floor under the 9p write figure (bench/write_floor.c).
 WRITE_FLOOR := $(O)/bench/write-floor
+FLOOR_GUEST := $(O)/bench/floor-guest
 
 $(KVM_FLOOR): bench/kvm_floor.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(BH_LDFLAGS) -o $@ $<
+
+$(FLOOR_GUEST): bench/floor_guest.S bench/floor_guest.ld
+	@mkdir -p $(dir $@)
+	@echo "  AS      $@"
+	$(Q)$(CC) -nostdlib -static -no-pie -Wl,-T,bench/floor_guest.ld -Wl,--build-id=none -o $@ $<
 
 $(WRITE_FLOOR): bench/write_floor.c
 	@mkdir -p $(dir $@)
@@ -43,13 +51,13 @@ $(BOOT_CLOCK): bench/boot_clock.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(BH_LDFLAGS) -o $@ $<
 
-bench: all $(KVM_FLOOR) $(WRITE_FLOOR) $(BOOT_CLOCK)
+bench: all $(KVM_FLOOR) $(FLOOR_GUEST) $(WRITE_FLOOR) $(BOOT_CLOCK)
 	$(Q)tests/guest/linux/build-kit.sh $(O)/linux-kit
 	$(Q)BULKHEAD_BUILD=$(abspath $(O)) BENCH_RUNS=$(BENCH_RUNS) \
 		BENCH_QUIET_WAIT=$(BENCH_QUIET_WAIT) BENCH_QUIET_LOAD=$(BENCH_QUIET_LOAD) \
 		/usr/bin/python3 bench/run.py $(BENCH_ARGS)
 
-bench-smoke: all $(KVM_FLOOR) $(WRITE_FLOOR)
+bench-smoke: all $(KVM_FLOOR) $(FLOOR_GUEST) $(WRITE_FLOOR)
 	$(Q)BULKHEAD_BUILD=$(abspath $(O)) /usr/bin/python3 bench/run.py --smoke --no-docs \
 		--out $(O)/bench-smoke $(BENCH_ARGS)
 

@@ -73,6 +73,7 @@ BUILD = os.environ.get("BULKHEAD_BUILD", os.path.join(ROOT, "build"))
 BULKHEAD = os.path.join(BUILD, "bulkhead")
 GUEST = os.environ.get("GUEST", os.path.join(BUILD, "guest", "bulkhead-test-guest"))
 FLOOR = os.path.join(BUILD, "bench", "kvm-floor")  # bench/kvm_floor.c, the start figure's floor
+FLOOR_GUEST = os.path.join(BUILD, "bench", "floor-guest")  # bench/floor_guest.S, the floor's guest
 WRITE_FLOOR = os.path.join(BUILD, "bench", "write-floor")  # bench/write_floor.c, figure 8's
 BOOT_CLOCK = os.path.join(BUILD, "bench", "boot-clock")  # bench/boot_clock.c, the linux figure's clock
 KIT = os.environ.get("KIT", os.path.join(BUILD, "linux-kit"))
@@ -385,8 +386,12 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=(), rng=
     if vmm == "floor":
         return [FLOOR] + cmdline.split()
     append = ("bulkhead.test=%s %s" % (scenario, cmdline)).strip()
+    # the floor's guest takes no command line: the same VM booting the floor's work
+    kernel = "path=%s,cmdline=%s" % (GUEST, append)
+    if scenario == "floor-guest":
+        kernel = "path=%s" % FLOOR_GUEST
     if vmm == "bulkhead":
-        argv = [BULKHEAD, "--name", name, "--kernel", "path=%s,cmdline=%s" % (GUEST, append),
+        argv = [BULKHEAD, "--name", name, "--kernel", kernel,
                 "--memory", "size_mib=%d" % mem, "--vcpus", "num=%d" % vcpus, "--serial", "stdio",
                 "--pit", "off"]  # as QEMU's pit=off: the test guest uses no PIT
         if disk:
@@ -409,6 +414,8 @@ def vmm_argv(vmm, name, scenario, cmdline, vcpus, mem, disk, tap, extra=(), rng=
             "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
             "-device", "i8042", "-global", "virtio-mmio.force-legacy=false",
             "-kernel", GUEST, "-append", append]
+    if scenario == "floor-guest":
+        argv[-4:] = ["-kernel", FLOOR_GUEST]
     if disk:
         argv += ["-drive", "id=d0,file=%s,format=raw,if=none" % disk,
                  "-device", "virtio-blk-device,drive=d0"]
@@ -659,6 +666,19 @@ def run_floor(irqchip="", timeout=30):
     return vm
 
 
+def run_floor_guest(vmm, timeout=30):
+    """One boot of the floor's guest (bench/floor_guest.S) by vmm, as marker-exit's VM:
+    its one write to the debug-exit port ends either VMM with status 1."""
+    vm = Vm(vmm, "floor-guest").start()
+    try:
+        pump([vm], lambda: vm.eof and vm.status is not None, timeout, "%s floor-guest" % vmm)
+    finally:
+        vm.close()
+    if vm.status != GUEST_PASS:
+        raise BenchError("%s floor-guest failed\n%s" % (vmm, vm.explain()))
+    return vm
+
+
 def grab(vm, pattern, what):
     m = re.search(pattern, vm.text())
     if not m:
@@ -772,6 +792,13 @@ def fig_start(res, cfg, work):
                                        short="floor+split irqchip: to exit")
             m_over = res.metric("start.floor.ratio", fig, "bulkhead's launch to exit over the floor's "
                                 "(medians)", "x", None, vmms=("bulkhead",), short="over the floor")
+            # The same VM booting the floor's own guest work: what the VMM costs by itself.
+            m_fg = res.metric("start.floor_guest.exit", fig, "the floor's guest (bench/floor_guest.S: "
+                              "its PVH entry writes the debug-exit port, the floor's work), launch "
+                              "to exit", "ms", "lower", short="floor's guest: to exit")
+            m_fg_over = res.metric("start.floor_guest.ratio", fig, "bulkhead's launch to exit on the "
+                                   "floor's guest over the floor's (medians)", "x", None,
+                                   vmms=("bulkhead",), short="floor's guest over the floor")
             # The same VM with an idle API socket (nobody connects): bulkhead-api is one more
             # jailed process to start, and the supervisor makes the socket and the API page.
             m_api_marker = res.metric("start.api.marker", fig, "with an idle API socket "
@@ -792,6 +819,10 @@ def fig_start(res, cfg, work):
                 m_exit.add(vmm, (vm.t_exit - vm.t0) * 1000)
                 m_cpum.add(vmm, vm.cpu_marker_us / 1000)
                 m_cpux.add(vmm, vm.cpu_exit_us / 1000)
+            if vcpus == 1:
+                fg = run_floor_guest(vmm)
+                if keep:
+                    m_fg.add(vmm, (fg.t_exit - fg.t0) * 1000)
             if vcpus == 1 and vmm == VMMS[-1]:  # the floor after each pair, alternating too
                 floor = run_floor()
                 floor_irq = run_floor(irqchip="--irqchip")
@@ -808,6 +839,8 @@ def fig_start(res, cfg, work):
         alternate(cfg, one)
         if vcpus == 1 and m_floor.values["bulkhead"]:
             m_over.values["bulkhead"] = [m_exit.med("bulkhead") / m_floor.med("bulkhead")]
+        if vcpus == 1 and m_floor.values["bulkhead"] and m_fg.values["bulkhead"]:
+            m_fg_over.values["bulkhead"] = [m_fg.med("bulkhead") / m_floor.med("bulkhead")]
         if vcpus == 1 and m_api_exit.values["bulkhead"]:
             m_api_over.values["bulkhead"] = [m_api_exit.med("bulkhead") / m_exit.med("bulkhead")]
 

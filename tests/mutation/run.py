@@ -38,7 +38,7 @@ sys.path.insert(0, HERE)
 from table import MUTATIONS  # noqa: E402
 
 PYTEST = ["/usr/bin/python3", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
-BUILD = ["make", "-j2", "all", "testhooks", "build/tests/dockerlike", "build/bench/kvm-floor"]
+BUILD = ["make", "-j2", "all", "testhooks", "build/tests/dockerlike", "build/bench/kvm-floor", "build/bench/floor-guest"]
 FULL = ["unit:*", "tests/integration/functional", "tests/integration/security"]
 TARGETED_TIMEOUT = 1200
 FULL_TIMEOUT = 7200

@@ -1,0 +1,34 @@
+/* Copyright (c) 2026 The bulkhead authors. */
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The floor's guest for a VMM: what bench/kvm_floor.c runs (one port write,
+ * then hlt), as a kernel a VMM boots through its PVH entry. It writes 0 to
+ * the debug-exit port (0xf4), which ends bulkhead, and QEMU with
+ * isa-debug-exit, with status 1. The start figure boots it in both VMMs, so
+ * that their launch to exit, set against the floor's, is the VMM's own cost:
+ * the test guest's own work (marker-exit prints two console lines) left out.
+ */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define DEBUG_EXIT_PORT 0xf4
+
+/* The PVH note: name "Xen", type 18, the 32-bit entry (8 bytes, as Linux and QEMU expect). */
+	.section .note.pvh, "a", @note
+	.balign 4
+	.long 4
+	.long 8
+	.long XEN_ELFNOTE_PHYS32_ENTRY
+	.asciz "Xen"
+	.balign 4
+	.quad floor_entry
+
+/* Entered in 32-bit protected mode, paging off (the PVH boot ABI). */
+	.text
+	.code32
+	.globl floor_entry
+floor_entry:
+	xorl %eax, %eax
+	outb %al, $DEBUG_EXIT_PORT
+1:	hlt
+	jmp 1b
+
+	.section .note.GNU-stack, "", @progbits
