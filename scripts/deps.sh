@@ -26,6 +26,7 @@ gzip
 iproute2
 passwd
 util-linux
+strace
 clang
 libclang-rt-14-dev
 gnuplot-nox

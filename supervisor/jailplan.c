@@ -9,6 +9,14 @@
  * supervisor has it, else inside a user namespace. Whether the namespaces can
  * be made is not guessed from capabilities and sysctls: a throwaway child
  * takes the jail's namespace steps (jail_enter_fs) and says which failed.
+ * Where the supervisor has CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID, that
+ * probe comes only after a start that failed (jailplan_recheck): the children
+ * are spawned into the full jail at once, and the jail is known to work once
+ * one of them is ready; a start whose children could not be spawned, or one of
+ * which died before the VM ran, is then judged by the probe, as if it had come
+ * first. The probe costs about 1 ms of every start on two CPUs
+ * (docs/performance.md), and the full jail is what a privileged supervisor's
+ * children nearly always get.
  * Where none can be made (Docker's default seccomp profile answers clone and
  * unshare with namespace flags, and mount, with EPERM; AppArmor's docker-default
  * profile denies mount; Ubuntu's restriction of unprivileged user namespaces
@@ -25,6 +33,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -54,6 +63,9 @@ struct probe {
 
 /* The first probe, started by jailplan_begin while the supervisor goes on. */
 static struct probe early = { .pid = -1, .fd = -1 };
+
+/* jailplan_begin left the full jail unprobed: jailplan_choose takes it as working. */
+static int unprobed;
 
 /*
  * In the probe's child: the namespace steps of the jail, then its verdict in
@@ -182,6 +194,14 @@ static int plan_full(struct sup *s, char *err, size_t errlen)
 {
 	char why[256];
 
+	if (unprobed) {
+		s->spawn_flags = SPAWN_NEWPID;
+		s->jail_unprobed = 1;
+		log_debug("jail: full (namespaces made with CAP_SYS_ADMIN; probed only if the start "
+			  "fails), children run as uid %u gid %u", s->cfg.jail_uid, s->cfg.jail_gid);
+		return 0;
+	}
+
 	if (privileged() && probe_verdict(SPAWN_NEWPID, why, sizeof(why)) == 0) {
 		s->spawn_flags = SPAWN_NEWPID;
 		log_debug("jail: full (namespaces made with CAP_SYS_ADMIN), children run as uid %u gid %u",
@@ -191,10 +211,14 @@ static int plan_full(struct sup *s, char *err, size_t errlen)
 	if (probe_verdict(SPAWN_NEWPID | SPAWN_NEWUSER, why, sizeof(why)) == 0) {
 		s->spawn_flags = SPAWN_NEWPID | SPAWN_NEWUSER;
 		if (geteuid() == 0)
-			log_info("warning: --jail on: the jail is built in a user namespace (no CAP_SYS_ADMIN), "
-				 "whose root is uid 0 outside it: weaker than the full jail's uid %u; "
-				 "run bulkhead as a non-root user in the kvm group, or with CAP_SYS_ADMIN",
-				 s->cfg.jail_uid);
+			log_info("warning: --jail on: the jail is built in a user namespace (%s), "
+				 "whose root is uid 0 outside it: weaker than the full jail's uid %u; %s",
+				 privileged() ? "the full jail's namespaces cannot be made here"
+					      : "no CAP_SYS_ADMIN",
+				 s->cfg.jail_uid,
+				 privileged() ? JAILPLAN_FIX
+					      : "run bulkhead as a non-root user in the kvm group, or with "
+						"CAP_SYS_ADMIN");
 		else
 			log_debug("jail: full, inside a user namespace (no CAP_SYS_ADMIN), children run as "
 				  "uid %u outside it", (unsigned int)getuid());
@@ -233,13 +257,33 @@ static int plan_no_namespaces(struct sup *s, char *err, size_t errlen)
 
 void jailplan_begin(const struct sup *s)
 {
+	const char *probe_first = getenv(JAILPLAN_PROBE_ENV);
 	char err[256];
 
 	capng_get_caps_process();
+	if (s->cfg.jail_mode != 0)
+		return;
+	if (privileged() && !(probe_first && strcmp(probe_first, "1") == 0)) {
+		unprobed = 1;
+		return;
+	}
 	/* If it cannot even start, jailplan_choose probes again and says why. */
-	if (s->cfg.jail_mode == 0)
-		(void)probe_start(&early, privileged() ? SPAWN_NEWPID : SPAWN_NEWPID | SPAWN_NEWUSER,
-				  err, sizeof(err));
+	(void)probe_start(&early, privileged() ? SPAWN_NEWPID : SPAWN_NEWPID | SPAWN_NEWUSER,
+			  err, sizeof(err));
+}
+
+int jailplan_recheck(struct sup *s, char *err, size_t errlen)
+{
+	char why[256];
+
+	s->jail_unprobed = 0;
+	if (probe_namespaces(SPAWN_NEWPID, why, sizeof(why)) == 0)
+		return 0;
+	log_debug("jail: the full jail failed (%s); probing a user namespace", why);
+	if (probe_namespaces(SPAWN_NEWPID | SPAWN_NEWUSER, why, sizeof(why)) == 0)
+		return 1;
+	snprintf(err, errlen, "--jail on: %s; %s", why, JAILPLAN_FIX);
+	return -EPERM;
 }
 
 void jailplan_done(void)

@@ -289,6 +289,33 @@ static _Noreturn void run_ctl(int argc, char **argv)
 	exit(EXIT_USAGE);
 }
 
+/*
+ * The children of an unprobed jail (jailplan.c) could not be spawned, or one
+ * died before any was ready: the probe says whether the jail was why. If it
+ * was not, the failure stands; if no jail works, the line jailplan_choose would
+ * have given and status 2; if only a user namespace's works, bulkhead starts
+ * again from the top with the probe first (everything it made is closed on
+ * exec), and says why with -v.
+ */
+static int recheck_jail(struct sup *s, char **argv, int status)
+{
+	char err[512];
+	sigset_t set;
+	int e = jailplan_recheck(s, err, sizeof(err));
+
+	if (e == 0)
+		return status;
+	if (e < 0)
+		usage_error(err);
+	log_debug("jail: the full jail cannot be built here; starting again, probing first");
+	if (setenv(JAILPLAN_PROBE_ENV, "1", 1) < 0)
+		fatal("setenv");
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	execv("/proc/self/exe", argv);
+	fatal("exec /proc/self/exe");
+}
+
 int main(int argc, char **argv)
 {
 	static struct sup s;
@@ -335,6 +362,8 @@ int main(int argc, char **argv)
 	vm_close_devices(&s);
 	vm_close_links(&s);
 	tty_restore();
+	if (s.jail_failed)
+		status = recheck_jail(&s, argv, status);
 	log_info("%s; exit status %d", s.reason, status);
 	return status;
 }

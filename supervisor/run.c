@@ -394,6 +394,7 @@ static void on_child_msg(struct sup *s, struct child *c, const void *buf, size_t
 		on_connect(s, c, buf);
 	} else if (row->type == IPC_READY) {
 		c->ready = 1;
+		s->jail_unprobed = 0; /* its jail is built: the namespaces work */
 		control_proc_open(s, c); /* before the lockdown the last READY brings */
 		if (s->phase == PHASE_STARTING)
 			sup_start_vcpu(s);
@@ -746,6 +747,9 @@ static void child_reap(struct sup *s, struct child *c)
 	close(c->pidfd);
 	c->pidfd = -1;
 	describe_exit(s, c->pid, how, sizeof(how), &si);
+	/* Dead before any child was ready: main asks the probe whether the jail was why. */
+	if (s->jail_unprobed && !c->is_spawner)
+		s->jail_failed = 1;
 	if (s->phase == PHASE_STOPPING && c->is_vcpu)
 		sup_send_stop(s, 0);
 	if (s->phase == PHASE_STOPPING && si.si_code == CLD_EXITED && si.si_status == 0)

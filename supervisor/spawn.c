@@ -197,6 +197,8 @@ int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struc
 	}
 	c->pidfd = -1;
 	pid = clone_pidfd(flags, exit_signal, &c->pidfd);
+	if (pid < 0 && (spawn_flags & SPAWN_QUIET))
+		return (int)pid;
 	if (pid < 0) {
 		log_warnx("%s: %s: %s%s", c->title, clone_step(spawn_flags), strerror((int)-pid),
 			  (flags & (CLONE_NEWPID | CLONE_NEWUSER)) ? " (--jail no-namespaces runs without namespaces)"

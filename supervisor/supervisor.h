@@ -72,6 +72,7 @@ int fdmap_add(struct fd_map *m, int src);
 #define SPAWN_SIBLING 0x4 /* a child of our parent (the spawner's, for the supervisor to reap) */
 #define SPAWN_WAIT_EXEC 0x8 /* return once the child has exec'd (CLONE_VFORK) */
 #define SPAWN_REPLACEMENT 0x10 /* the next process of a device, not its first */
+#define SPAWN_QUIET 0x20 /* a failed clone is the caller's to report */
 
 /* spawn_child: clone + exec helper exe with argv[0] = c->title; ctl and the map's fds only. */
 int spawn_child(struct child *c, const char *exe, int ctl_child_end, const struct fd_map *m,
@@ -120,6 +121,8 @@ struct sup {
 	int sigfd;
 	int ep;
 	unsigned int spawn_flags; /* SPAWN_*, from the jail mode and our privilege */
+	int jail_unprobed; /* spawn_flags's namespaces are not yet known to work (jailplan.c) */
+	int jail_failed; /* and a start failed with them: main asks jailplan_recheck why */
 	int policy_fds[2 * SUP_MAX_CHILDREN]; /* --seccomp-policy-dir files, closed after spawning */
 	unsigned int npolicy_fds;
 	int kmsg_fd; /* /dev/kmsg at its end, to name the call of a seccomp kill; or -1 */
@@ -176,6 +179,16 @@ void vm_close_links(struct sup *s);
  */
 void jailplan_begin(const struct sup *s);
 void jailplan_done(void);
+/*
+ * A privileged supervisor's full jail is not probed before the children are
+ * spawned (s->jail_unprobed); a start that then fails calls jailplan_recheck,
+ * which probes as jailplan_choose would have: 0 when the full jail works (the
+ * failure was something else), 1 when only a user namespace's does (start
+ * again with JAILPLAN_PROBE_ENV set to 1: the probe first, as without
+ * privileges), or -EPERM with jailplan_choose's line in err.
+ */
+#define JAILPLAN_PROBE_ENV "BULKHEAD_JAIL_PROBE"
+int jailplan_recheck(struct sup *s, char *err, size_t errlen) __attribute__((warn_unused_result));
 /*
  * jailplan_choose: for s->cfg's --jail mode, the strongest jail this environment
  * allows (s->spawn_flags, and the children's ids for no-namespaces without

@@ -246,12 +246,19 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	/* A replacement (from the spawner) is the supervisor's child, and its /proc files
-	 * are opened once it has exec'd. */
+	 * are opened once it has exec'd. A clone refused for an unprobed jail is main's
+	 * to explain (jailplan_recheck). */
+	if (s->jail_unprobed && !s->in_spawner)
+		flags |= SPAWN_QUIET;
 	err = spawn_child(c, exe, sv[1], m,
 			  s->spawn_flags | (s->in_spawner ? SPAWN_SIBLING | SPAWN_WAIT_EXEC : 0) | flags);
 	close(sv[1]);
 	if (err < 0) {
 		close(sv[0]);
+		if (flags & SPAWN_QUIET) {
+			s->jail_failed = 1;
+			return err;
+		}
 		errno = -err;
 		log_warn("spawn %s", c->name);
 		return err;
@@ -572,7 +579,7 @@ int vm_start_children(struct sup *s)
 	for (unsigned int i = 0; i < s->npolicy_fds; i++)
 		close_fd(&s->policy_fds[i]);
 	s->npolicy_fds = 0;
-	if (err < 0) {
+	if (err < 0 && !s->jail_failed) {
 		errno = -err;
 		log_warn("starting the VM");
 	}

@@ -12,11 +12,24 @@
  * Everything else is allowed: this is a model of the container's limits for
  * tests (tests/integration/security/test_containers.py), not a sandbox.
  *
- *   dockerlike COMMAND [ARG]...
+ *   dockerlike [--model MODEL] COMMAND [ARG]...
  *
  * Run as root, as the container's root is; the command keeps Docker's
  * capabilities (COMMAND may be setpriv to become another user). Inside a
  * real container (no CAP_SYS_ADMIN) the filter is loaded with no_new_privs.
+ *
+ * The other models keep every capability, CAP_SYS_ADMIN included, so that
+ * bulkhead spawns its children into the full jail without probing first
+ * (supervisor/jailplan.c), and refuse one part of what the jail does:
+ *   sys-admin-seccomp   the filter above (a profile stricter than Docker's,
+ *                       which lets CAP_SYS_ADMIN make namespaces): the clone
+ *                       that spawns a child fails
+ *   sys-admin-apparmor  only mount, umount2, pivot_root and the new mount API
+ *                       (EPERM), as AppArmor's docker-default profile refuses
+ *                       mount to a container given CAP_SYS_ADMIN: each child
+ *                       fails inside its own jail
+ *   userns-only         clone with CLONE_NEWPID but without CLONE_NEWUSER
+ *                       (EPERM): only a user namespace's jail can be built
  */
 #include <cap-ng.h>
 #include <errno.h>
@@ -46,18 +59,47 @@ static const char *const eperm_calls[] = {
 	"fspick", "move_mount", "open_tree", "mount_setattr",
 };
 
-static int add_rules(scmp_filter_ctx ctx)
-{
-	int r;
+static const char *const mount_calls[] = {
+	"mount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
+	"open_tree", "mount_setattr",
+};
 
-	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-	for (size_t i = 0; r == 0 && i < nitems(eperm_calls); i++) {
-		int nr = seccomp_syscall_resolve_name(eperm_calls[i]);
+enum model { DOCKER, SYS_ADMIN_SECCOMP, SYS_ADMIN_APPARMOR, USERNS_ONLY };
+
+static const char *const model_names[] = {
+	[DOCKER] = "docker",
+	[SYS_ADMIN_SECCOMP] = "sys-admin-seccomp",
+	[SYS_ADMIN_APPARMOR] = "sys-admin-apparmor",
+	[USERNS_ONLY] = "userns-only",
+};
+
+static int refuse_calls(scmp_filter_ctx ctx, const char *const *calls, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(calls[i]);
 
 		if (nr != __NR_SCMP_ERROR)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 	}
+	return r;
+}
+
+static int add_rules(scmp_filter_ctx ctx, enum model model)
+{
+	int r;
+
+	if (model == SYS_ADMIN_APPARMOR)
+		return refuse_calls(ctx, mount_calls, nitems(mount_calls));
+	/* clone3 carries its flags in memory, out of a filter's sight: ENOSYS makes callers use clone. */
+	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	/* x86_64 clone: the flags are argument 0. */
+	if (r == 0 && model == USERNS_ONLY)
+		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+					SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWPID | CLONE_NEWUSER, CLONE_NEWPID));
+	if (r == 0)
+		r = refuse_calls(ctx, eperm_calls, nitems(eperm_calls));
 	for (size_t i = 0; r == 0 && i < nitems(namespace_flags); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
 				     SCMP_A0(SCMP_CMP_MASKED_EQ, namespace_flags[i], namespace_flags[i]));
@@ -65,7 +107,7 @@ static int add_rules(scmp_filter_ctx ctx)
 }
 
 /* As runc does: no no_new_privs where CAP_SYS_ADMIN allows (nnp 0), else with it. */
-static int load_filter(int nnp)
+static int load_filter(int nnp, enum model model)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
@@ -74,7 +116,7 @@ static int load_filter(int nnp)
 		return -ENOMEM;
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, (uint32_t)nnp);
 	if (r == 0)
-		r = add_rules(ctx);
+		r = add_rules(ctx, model);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -92,26 +134,46 @@ static int keep_docker_caps(void)
 	return capng_apply(CAPNG_SELECT_BOTH) < 0 ? -EPERM : 0;
 }
 
+static int model_named(const char *name)
+{
+	for (size_t i = 0; i < nitems(model_names); i++) {
+		if (strcmp(name, model_names[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
+	enum model model = DOCKER;
 	int r;
 
+	if (argc >= 3 && strcmp(argv[1], "--model") == 0) {
+		r = model_named(argv[2]);
+		if (r < 0) {
+			fprintf(stderr, "dockerlike: --model: unknown model %s\n", argv[2]);
+			return 2;
+		}
+		model = (enum model)r;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: dockerlike COMMAND [ARG]...\n");
+		fprintf(stderr, "usage: dockerlike [--model MODEL] COMMAND [ARG]...\n");
 		return 2;
 	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "dockerlike: run it as root (the container's root)\n");
 		return 2;
 	}
-	r = load_filter(0);
+	r = load_filter(0, model);
 	if (r < 0) /* in a real container already: no CAP_SYS_ADMIN (libseccomp says ECANCELED) */
-		r = load_filter(1);
+		r = load_filter(1, model);
 	if (r < 0) {
 		fprintf(stderr, "dockerlike: seccomp filter: %s\n", strerror(-r));
 		return 1;
 	}
-	r = keep_docker_caps();
+	r = model == DOCKER ? keep_docker_caps() : 0;
 	if (r < 0) {
 		fprintf(stderr, "dockerlike: capabilities: %s\n", strerror(-r));
 		return 1;

@@ -140,3 +140,69 @@ def test_no_namespaces_as_root_without_setuid_is_refused(vm_factory):
     vm = vm_factory(guest_args("hello") + ["--jail", "no-namespaces"], wrap=wrap)
     assert vm.wait() == EXIT_USAGE, vm.explain()
     assert vm.stderr.count("\n") == 1 and "CAP_SETUID" in vm.stderr, vm.explain()
+
+
+# Root with CAP_SYS_ADMIN spawns its children into the full jail without the namespace
+# probe (supervisor/jailplan.c); these models refuse one part of that jail, and the probe
+# then judges the failed start as it would have judged the start before it.
+def in_model(model):
+    def wrap(argv):
+        return [DOCKERLIKE, "--model", model] + argv
+    return wrap
+
+
+def privileged_only():
+    if TEST_USER:
+        pytest.skip("CAP_SYS_ADMIN models: the unprivileged pass has no CAP_SYS_ADMIN to keep")
+
+
+def test_unprobed_jail_refused_at_clone_gives_the_probes_line(vm_factory):
+    """The first child's clone fails: nothing was started, and the probe's one line says why."""
+    privileged_only()
+    vm = vm_factory(guest_args("hello") + ["--jail", "on"], wrap=in_model("sys-admin-seccomp"))
+    assert vm.wait() == EXIT_USAGE, vm.explain()
+    lines = vm.stderr.splitlines()
+    assert len(lines) == 1, vm.explain()
+    assert lines[0].startswith("bulkhead: --jail on: jail step 'clone with new user and PID "
+                               "namespaces' failed"), vm.explain()
+    assert "--jail no-namespaces" in lines[0] and "seccomp=unconfined" in lines[0], vm.explain()
+    assert "PASS" not in vm.stdout and not vm_processes(vm.name)
+
+
+def test_unprobed_jail_refused_in_the_children_gives_the_probes_line(vm_factory):
+    """The children fail inside their own jails (mount refused): each says so, then the
+    supervisor's last line is the probe's, with status 2."""
+    privileged_only()
+    vm = vm_factory(guest_args("hello"), wrap=in_model("sys-admin-apparmor"))
+    assert vm.wait() == EXIT_USAGE, vm.explain()
+    last = vm.stderr.splitlines()[-1]
+    assert last.startswith("bulkhead: --jail on: jail step 'make every mount private' failed: "
+                           "Operation not permitted"), vm.explain()
+    assert "apparmor=unconfined" in last, vm.explain()
+    assert "lockdown_failed: jail step 'make every mount private'" in vm.stderr, vm.explain()
+    assert "PASS" not in vm.stdout and not vm_processes(vm.name)
+
+
+def test_unprobed_jail_falls_back_to_a_user_namespace(vm_factory):
+    """Only a user namespace's jail can be built: bulkhead starts again, probing first, and
+    boots the guest in that jail with its warning, once."""
+    privileged_only()
+    vm = vm_factory(guest_args("hello") + ["-v"], wrap=in_model("userns-only"))
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert vm.stdout.count("PASS hello") == 1, vm.explain()
+    assert "starting again, probing first" in vm.stderr, vm.explain()
+    assert vm.stderr.count("warning: --jail on: the jail is built in a user namespace (the "
+                           "full jail's namespaces cannot be made here)") == 1, vm.explain()
+
+
+def test_unprobed_jail_skips_the_probe(vm_factory):
+    """Where the full jail works, no namespace probe runs: the supervisor's only clones are
+    its children's (one per process: serial and vcpu here)."""
+    privileged_only()
+    vm = vm_factory(guest_args("hello") + ["-v"], wrap=lambda argv: [
+        "strace", "-f", "-qq", "-e", "trace=clone,clone3", "-e", "signal=none", "-o",
+        "/dev/stderr"] + argv)
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "probed only if the start fails" in vm.stderr, vm.explain()
+    clones = [l for l in vm.stderr.splitlines() if "clone" in l and "CLONE_NEWPID" in l]
+    assert len(clones) == 2, vm.explain()
