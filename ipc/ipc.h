@@ -136,10 +136,14 @@ struct ipc_cfg_vcpu {
 	uint32_t cv_flags; /* IPC_VCPU_F_* */
 	char cv_name[IPC_NAME_MAX]; /* VM name, NUL-terminated */
 	uint32_t cv_deadline_ms; /* a device answers or drains within this: IPC_DEADLINE_MS, or less */
-	uint32_t cv_pad;
+	/* A memfd with KVM_GET_SUPPORTED_CPUID's answer (struct kvm_cpuid2 and its nent entries, at
+	 * most IPC_CPUID_MAX), complete once CFG_DONE comes: the supervisor asks KVM while this
+	 * process starts. */
+	int32_t cv_cpuid_fd;
 };
 _Static_assert(sizeof(struct ipc_cfg_vcpu) == 96, "ipc_cfg_vcpu size");
 #define IPC_DEADLINE_MIN_MS 50
+#define IPC_CPUID_MAX 512 /* entries in cv_cpuid_fd's table */
 #define IPC_VCPU_F_VERBOSE 0x1
 #define IPC_VCPU_F_NO_PIT 0x2 /* --pit off */
 #define IPC_VCPU_F_RESTART 0x4 /* --on-device-failure restart: a failed device comes back */

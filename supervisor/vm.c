@@ -12,13 +12,17 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/kvm.h>
 
 #include "common/layout.h"
 #include "common/log.h"
@@ -392,7 +396,8 @@ static int start_device(struct sup *s, struct child *c, unsigned int i, int chan
 	return err;
 }
 
-static int send_vcpu_config(struct sup *s, struct child *c, const int *mem_fds, int kvm_fd)
+static int send_vcpu_config(struct sup *s, struct child *c, const int *mem_fds, int kvm_fd,
+			    int cpuid_fd)
 {
 	struct ipc_cfg_vcpu v;
 	int err = send_mem_config(s, c, mem_fds);
@@ -408,6 +413,7 @@ static int send_vcpu_config(struct sup *s, struct child *c, const int *mem_fds, 
 	v.cv_gdt_base = s->boot.gdt_base;
 	v.cv_launch_ns = s->launch_ns;
 	v.cv_kvm_fd = kvm_fd;
+	v.cv_cpuid_fd = cpuid_fd;
 	v.cv_flags = (s->cfg.verbose ? IPC_VCPU_F_VERBOSE : 0) | (s->cfg.pit ? 0 : IPC_VCPU_F_NO_PIT) |
 		     (s->cfg.irqchip == CONFIG_IRQCHIP_SPLIT ? IPC_VCPU_F_SPLIT_IRQCHIP : 0) |
 		     (s->cfg.debug_exit ? 0 : IPC_VCPU_F_NO_DEBUG_EXIT) |
@@ -450,6 +456,34 @@ static void vcpu_dev_msg(struct ipc_cfg_vcpu_dev *m, struct fd_map *map, const s
 	}
 }
 
+/*
+ * KVM_GET_SUPPORTED_CPUID's table into the vcpu process's memfd fd, asked
+ * while that process execs: KVM runs CPUID for each leaf (0.4 ms here), which
+ * would otherwise come between its exec and the guest's start. 0 or -errno.
+ */
+static int write_supported_cpuid(int kvm_fd, int fd)
+{
+	size_t sz = sizeof(struct kvm_cpuid2) + IPC_CPUID_MAX * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *t = calloc(1, sz);
+	ssize_t n;
+	int err = 0;
+
+	if (!t)
+		return -ENOMEM;
+	t->nent = IPC_CPUID_MAX;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, t) < 0) {
+		err = -errno;
+		log_warn("KVM_GET_SUPPORTED_CPUID");
+	} else {
+		sz = sizeof(*t) + t->nent * sizeof(t->entries[0]);
+		n = pwrite(fd, t, sz, 0);
+		if (n != (ssize_t)sz)
+			err = n < 0 ? -errno : -EIO;
+	}
+	free(t);
+	return err;
+}
+
 static int start_vcpu(struct sup *s, const int *chans)
 {
 	struct child *c = child_new(s, "vcpu");
@@ -458,11 +492,15 @@ static int start_vcpu(struct sup *s, const int *chans)
 	struct ipc_cfg_vcpu_irq irq;
 	unsigned int ndevs = 0;
 	struct fd_map map;
-	int kvm_fd;
+	int cpuid_memfd = memfd_create("cpuid", MFD_CLOEXEC);
+	int kvm_fd, cpuid_fd;
 	int err;
 
-	if (!c)
-		return -ENOSPC;
+	if (!c || cpuid_memfd < 0) {
+		err = c ? -errno : -ENOSPC;
+		close_fd(&cpuid_memfd);
+		return err;
+	}
 	c->is_vcpu = 1;
 	c->dev = -1;
 	fdmap_init(&map);
@@ -477,13 +515,18 @@ static int start_vcpu(struct sup *s, const int *chans)
 	irq.ci_gsi = LAYOUT_GED_GSI;
 	if (s->power_fd >= 0)
 		irq.ci_fd = fdmap_add(&map, s->power_fd);
+	/* Last: the process closes it once read, and its number goes to the first fd it makes. */
+	cpuid_fd = fdmap_add(&map, cpuid_memfd);
 	err = child_spawn(s, c, "vcpu", &map, 0);
 	if (err == 0)
-		err = send_vcpu_config(s, c, mem_fds, kvm_fd);
+		err = send_vcpu_config(s, c, mem_fds, kvm_fd, cpuid_fd);
 	for (unsigned int i = 0; err == 0 && i < ndevs; i++)
 		err = ipc_send(c->ctl, &devs[i]);
 	if (err == 0 && s->power_fd >= 0)
 		err = ipc_send(c->ctl, &irq);
+	if (err == 0)
+		err = write_supported_cpuid(s->kvm_fd, cpuid_memfd);
+	close_fd(&cpuid_memfd);
 	if (err == 0)
 		err = send_done(s, c);
 	return err;

@@ -39,7 +39,8 @@ static int on_cfg_vcpu(void *arg, const void *msg)
 	if (c->have_cfg || m->cv_nvcpus == 0 || m->cv_nvcpus > VCPU_MAX ||
 	    m->cv_deadline_ms < IPC_DEADLINE_MIN_MS || m->cv_deadline_ms > IPC_DEADLINE_MS ||
 	    (m->cv_entry_mode != IPC_ENTRY_LINUX64 && m->cv_entry_mode != IPC_ENTRY_PVH32) ||
-	    !runtime_fd_ok(m->cv_kvm_fd) || !ipc_str_ok(m->cv_name, sizeof(m->cv_name)))
+	    !runtime_fd_ok(m->cv_kvm_fd) || !runtime_fd_ok(m->cv_cpuid_fd) ||
+	    !ipc_str_ok(m->cv_name, sizeof(m->cv_name)))
 		return -EPROTO;
 	c->vm.cfg = *m;
 	c->vm.kvm_fd = m->cv_kvm_fd;

@@ -99,7 +99,7 @@ struct vm {
 	unsigned int ndevs;
 	int kvm_fd, vm_fd;
 	struct vcpu vcpus[VCPU_MAX];
-	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, patched per vCPU */
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID (asked by the supervisor: cv_cpuid_fd) */
 	int emulation_failure_bytes; /* KVM_CAP_EXIT_ON_EMULATION_FAILURE enabled */
 	/* --irqchip split: the IOAPIC is ours (under ioapic_lock, which is held
 	 * across KVM_SET_GSI_ROUTING so that routes are installed in the order

@@ -177,6 +177,7 @@ static void test_round_trip(void **state)
 	cv.cv_gdt_base = 0x1000;
 	cv.cv_launch_ns = UINT64_MAX;
 	cv.cv_kvm_fd = 7;
+	cv.cv_cpuid_fd = 8;
 	cv.cv_flags = IPC_VCPU_F_VERBOSE;
 	cv.cv_deadline_ms = IPC_DEADLINE_MS;
 	strcpy(cv.cv_name, "vm");

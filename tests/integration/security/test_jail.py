@@ -111,8 +111,9 @@ def test_children_hold_only_their_fds(running_vm):
     assert given_fds(pids["blk0"]) == [2, 3, 4, 5, 6, 7, 8, 9]
     # ram, chan, irq, tap, 2 queues, register shadow
     assert given_fds(pids["net0"]) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
-    # vcpu: kvm, ram, 3 devices x (chan, irq, register shadow) + 3 ioeventfds (2..17);
-    # beyond those only what it made itself: the VM, its vCPU and its exit eventfd.
+    # vcpu: kvm, ram, 3 devices x (chan, irq, register shadow) + 3 ioeventfds (2..17), then
+    # the supervisor's CPUID table (18), read and closed before the guest runs; beyond 2..17
+    # only what it made itself: the VM, its vCPU and its exit eventfd (one of them in 18).
     pid = pids["vcpu"]
     vcpu = given_fds(pid)
     assert set(range(2, 18)) <= set(vcpu), vcpu
