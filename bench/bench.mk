@@ -36,7 +36,7 @@ $(KVM_FLOOR): bench/kvm_floor.c
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(BH_LDFLAGS) -o $@ $<
 
-$(FLOOR_GUEST): bench/floor_guest.S bench/floor_guest.ld
+$(FLOOR_GUEST): bench/floor_guest.S bench/floor_guest.ld tests/guest/pvh_note.h
 	@mkdir -p $(dir $@)
 	@echo "  AS      $@"
 	$(Q)$(CC) -nostdlib -static -no-pie -Wl,-T,bench/floor_guest.ld -Wl,--build-id=none -o $@ $<

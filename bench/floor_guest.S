@@ -8,18 +8,11 @@
  * that their launch to exit, set against the floor's, is the VMM's own cost:
  * the test guest's own work (marker-exit prints two console lines) left out.
  */
-#define XEN_ELFNOTE_PHYS32_ENTRY 18
+#include "../tests/guest/pvh_note.h"
+
 #define DEBUG_EXIT_PORT 0xf4
 
-/* The PVH note: name "Xen", type 18, the 32-bit entry (8 bytes, as Linux and QEMU expect). */
-	.section .note.pvh, "a", @note
-	.balign 4
-	.long 4
-	.long 8
-	.long XEN_ELFNOTE_PHYS32_ENTRY
-	.asciz "Xen"
-	.balign 4
-	.quad floor_entry
+PVH_NOTE(floor_entry)
 
 /* Entered in 32-bit protected mode, paging off (the PVH boot ABI). */
 	.text

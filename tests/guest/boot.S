@@ -11,8 +11,8 @@
  * Only plain integer instructions here: no int3, int n, SSE, xsave or vmcall.
  */
 #include "abi.h"
+#include "pvh_note.h"
 
-#define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define EFER_MSR 0xc0000080
 #define EFER_LME 0x100
 #define CR0_PE 0x1
@@ -29,15 +29,7 @@
 #define PTE_PCD 0x10
 #define PTE_PS 0x80
 
-/* The PVH note: name "Xen", type 18, the 32-bit entry (8 bytes, as Linux and QEMU expect). */
-	.section .note.pvh, "a", @note
-	.balign 4
-	.long 4
-	.long 8
-	.long XEN_ELFNOTE_PHYS32_ENTRY
-	.asciz "Xen"
-	.balign 4
-	.quad pvh_entry
+PVH_NOTE(pvh_entry)
 
 /* ---- the fixed boot area: 7 pages at IMAGE_BASE (guest.ld asserts the address) ---- */
 	.section .boot.fixed, "awx", @progbits
