@@ -34,29 +34,15 @@
 /*
  * KVM_GET_SUPPORTED_CPUID's table, which the supervisor asked while this
  * process started (KVM runs CPUID for each leaf: 0.4 ms here) and wrote to
- * the memfd cv_cpuid_fd: read once, whole and bounded, and closed.
+ * the memfd cv_cpuid_fd: read once (cpuid_read_supported), and closed.
  */
 static int cpu_read_supported_cpuid(struct vm *vm)
 {
-	size_t sz = sizeof(struct kvm_cpuid2) + IPC_CPUID_MAX * sizeof(struct kvm_cpuid_entry2);
-	struct kvm_cpuid2 *c = calloc(1, sz + 1);
-	ssize_t n;
+	int err = cpuid_read_supported(vm->cfg.cv_cpuid_fd, &vm->cpuid);
 
-	if (!c)
-		return -ENOMEM;
-	/* One byte more than the largest table: a longer file is not taken for a table. */
-	n = pread(vm->cfg.cv_cpuid_fd, c, sz + 1, 0);
 	close(vm->cfg.cv_cpuid_fd);
 	vm->cfg.cv_cpuid_fd = -1;
-	if (n < (ssize_t)sizeof(*c) || c->nent == 0 || c->nent > IPC_CPUID_MAX ||
-	    (size_t)n != sizeof(*c) + c->nent * sizeof(c->entries[0])) {
-		log_warnx("the supervisor's CPUID table: %zd bytes, %u entries", n,
-			  n >= (ssize_t)sizeof(*c) ? c->nent : 0);
-		free(c);
-		return -EPROTO;
-	}
-	vm->cpuid = c;
-	return 0;
+	return err;
 }
 
 /* The host's brand string (leaves 0x80000002-4), or zeros where it has none. */

@@ -19,7 +19,9 @@
  * uses AVX. Elsewhere the guest's first XSETBV sets XCR0 as usual.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "vcpu.h"
@@ -366,4 +368,26 @@ uint64_t cpuid_xcr0(const struct kvm_cpuid_entry2 *t, uint32_t n)
 	const struct kvm_cpuid_entry2 *d0 = cpuid_find(t, n, 0xd, 0);
 
 	return d0 ? ((uint64_t)d0->edx << 32) | d0->eax : 0;
+}
+
+int cpuid_read_supported(int fd, struct kvm_cpuid2 **out)
+{
+	size_t max = sizeof(struct kvm_cpuid2) + IPC_CPUID_MAX * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *t = calloc(1, max + 1);
+	ssize_t n;
+
+	*out = NULL;
+	if (!t)
+		return -ENOMEM;
+	/* One byte more than the largest table: a longer file is not taken for one. */
+	n = pread(fd, t, max + 1, 0);
+	if (n < (ssize_t)sizeof(*t) || t->nent == 0 || t->nent > IPC_CPUID_MAX ||
+	    (size_t)n != sizeof(*t) + t->nent * sizeof(t->entries[0])) {
+		log_warnx("the supervisor's CPUID table: %zd bytes, %u entries", n,
+			  n >= (ssize_t)sizeof(*t) ? t->nent : 0);
+		free(t);
+		return -EPROTO;
+	}
+	*out = t;
+	return 0;
 }

@@ -160,6 +160,12 @@ const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid_entry2 *t, uint
 uint64_t cpuid_xcr0(const struct kvm_cpuid_entry2 *t, uint32_t n);
 /* cpuid_order: the bits an id of 0..n-1 takes (ceil(log2(n))). */
 unsigned int cpuid_order(unsigned int n);
+/*
+ * cpuid_read_supported: the table in fd (struct kvm_cpuid2 and nent entries,
+ * 1 to IPC_CPUID_MAX of them, and not a byte more) into *out, to free(); 0,
+ * -EPROTO for anything else in fd, or -ENOMEM.
+ */
+int cpuid_read_supported(int fd, struct kvm_cpuid2 **out) __attribute__((warn_unused_result));
 
 /* ioapic_init: every pin masked, the given id (ioapic.c). */
 void ioapic_init(struct ioapic *io, uint32_t id);

@@ -7,14 +7,18 @@
  * exposes, with sizes that agree with the architectural layout for every
  * XCR0 the guest may enable, and the XCR0 the vCPU starts with is theirs; the TSC-deadline bit follows KVM's capability;
  * the brand string is the host's; the topology leaves agree with the vCPU
- * count and id.
+ * count and id. The supervisor's table (cpuid_read_supported) is taken whole
+ * or not at all.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -521,6 +525,56 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(cpuid_build(&ch, 0, 1, t, MAXE), 0);
 }
 
+/* A memfd holding len bytes of a table of nent entries (its header says hdr_nent). */
+static int table_fd(uint32_t hdr_nent, uint32_t nent, size_t extra)
+{
+	size_t len = sizeof(struct kvm_cpuid2) + nent * sizeof(struct kvm_cpuid_entry2) + extra;
+	struct kvm_cpuid2 *t = calloc(1, len);
+	int fd = memfd_create("cpuid-test", MFD_CLOEXEC);
+
+	assert_non_null(t);
+	assert_true(fd >= 0);
+	t->nent = hdr_nent;
+	for (uint32_t i = 0; i < nent; i++)
+		t->entries[i].function = i;
+	assert_int_equal(write(fd, t, len), (ssize_t)len);
+	free(t);
+	return fd;
+}
+
+static void expect_read(int fd, int want, uint32_t nent)
+{
+	struct kvm_cpuid2 *t = (void *)1;
+
+	assert_int_equal(cpuid_read_supported(fd, &t), want);
+	if (want == 0) {
+		assert_non_null(t);
+		assert_int_equal(t->nent, nent);
+		assert_int_equal(t->entries[nent - 1].function, nent - 1);
+	} else {
+		assert_null(t);
+	}
+	free(t);
+	close(fd);
+}
+
+static void test_supervisor_table(void **state)
+{
+	(void)state;
+	expect_read(table_fd(59, 59, 0), 0, 59);
+	expect_read(table_fd(1, 1, 0), 0, 1);
+	expect_read(table_fd(IPC_CPUID_MAX, IPC_CPUID_MAX, 0), 0, IPC_CPUID_MAX);
+	/* empty, short of its header or of its entries, one byte more, too many, none */
+	expect_read(memfd_create("cpuid-empty", MFD_CLOEXEC), -EPROTO, 0);
+	expect_read(table_fd(59, 58, 0), -EPROTO, 0);
+	expect_read(table_fd(59, 59, 1), -EPROTO, 0);
+	expect_read(table_fd(IPC_CPUID_MAX + 1, IPC_CPUID_MAX + 1, 0), -EPROTO, 0);
+	expect_read(table_fd(0, 0, 0), -EPROTO, 0);
+	expect_read(table_fd(0xffffffffu, 4, 0), -EPROTO, 0);
+	/* not a file to read */
+	expect_read(-1, -EPROTO, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_brand_string),
 		cmocka_unit_test(test_topology),
 		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_supervisor_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
