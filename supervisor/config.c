@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "kinds/kinds.h"
@@ -734,6 +735,13 @@ static int is_space(int ch)
 	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
 }
 
+static int is_regular_file(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static enum config_result opt_config(struct parse *p, const struct option_def *o,
 				     const char *val)
 {
@@ -749,6 +757,7 @@ static enum config_result opt_config(struct parse *p, const struct option_def *o
 	f = fopen(val, "re");
 	if (!f)
 		return perr(p, "--config: %s: %s", val, strerror(errno));
+	p->c->config_streamed |= !is_regular_file(fileno(f));
 	line = malloc(CONFIG_LINE_MAX + 1);
 	if (!line) {
 		fclose(f);

@@ -73,6 +73,7 @@ struct vm_config {
 	int debug_exit; /* --debug-exit on|off: port 0xf4 ends the VM, default on */
 	int restart; /* --on-device-failure stop|restart: default stop (0) */
 	int jail_mode; /* --jail: 0 full (default), 1 no-namespaces, 2 off */
+	int config_streamed; /* a --config was no regular file (a pipe): it cannot be read twice */
 	unsigned int jail_uid, jail_gid; /* --jail uid=,gid=: default CONFIG_JAIL_DEFAULT_ID */
 	int seccomp_mode; /* --seccomp: 0 kill (default), 1 log, 2 off */
 	char policy_dir[PATH_MAX]; /* --seccomp-policy-dir, or "" */

@@ -14,9 +14,11 @@
  * are spawned into the full jail at once, and the jail is known to work once
  * one of them is ready; a start whose children could not be spawned, or one of
  * which died before the VM ran, is then judged by the probe, as if it had come
- * first. The probe costs about 1 ms of every start on two CPUs
- * (docs/performance.md), and the full jail is what a privileged supervisor's
- * children nearly always get.
+ * first. Where that judgement could need a second start that cannot be made
+ * (a --config read from a pipe, no /proc/self/exe), the probe comes first.
+ * The probe costs about 1 ms of every start on two CPUs (docs/performance.md),
+ * and the full jail is what a privileged supervisor's children nearly always
+ * get.
  * Where none can be made (Docker's default seccomp profile answers clone and
  * unshare with namespace flags, and mount, with EPERM; AppArmor's docker-default
  * profile denies mount; Ubuntu's restriction of unprivileged user namespaces
@@ -263,7 +265,9 @@ void jailplan_begin(const struct sup *s)
 	capng_get_caps_process();
 	if (s->cfg.jail_mode != 0)
 		return;
-	if (privileged() && !(probe_first && strcmp(probe_first, "1") == 0)) {
+	/* Starting again must be possible: bulkhead can exec itself and read its configuration twice. */
+	if (privileged() && !(probe_first && strcmp(probe_first, "1") == 0) && !s->cfg.config_streamed &&
+	    access("/proc/self/exe", X_OK) == 0) {
 		unprobed = 1;
 		return;
 	}
@@ -277,8 +281,10 @@ int jailplan_recheck(struct sup *s, char *err, size_t errlen)
 	char why[256];
 
 	s->jail_unprobed = 0;
-	if (probe_namespaces(SPAWN_NEWPID, why, sizeof(why)) == 0)
+	if (probe_namespaces(SPAWN_NEWPID, why, sizeof(why)) == 0) {
+		log_debug("jail: the probe built the full jail: the start failed for another reason");
 		return 0;
+	}
 	log_debug("jail: the full jail failed (%s); probing a user namespace", why);
 	if (probe_namespaces(SPAWN_NEWPID | SPAWN_NEWUSER, why, sizeof(why)) == 0)
 		return 1;

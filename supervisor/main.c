@@ -268,7 +268,7 @@ static int block_signals(struct sup *s)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+	if (sigprocmask(SIG_BLOCK, &set, &s->old_sigmask) < 0)
 		return -errno;
 	sigdelset(&set, SIGPIPE);
 	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -300,18 +300,19 @@ static _Noreturn void run_ctl(int argc, char **argv)
 static int recheck_jail(struct sup *s, char **argv, int status)
 {
 	char err[512];
-	sigset_t set;
 	int e = jailplan_recheck(s, err, sizeof(err));
 
-	if (e == 0)
+	if (e == 0) {
+		if (s->jail_spawn_error[0])
+			log_warnx("%s", s->jail_spawn_error);
 		return status;
+	}
 	if (e < 0)
 		usage_error(err);
 	log_debug("jail: the full jail cannot be built here; starting again, probing first");
 	if (setenv(JAILPLAN_PROBE_ENV, "1", 1) < 0)
 		fatal("setenv");
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
+	sigprocmask(SIG_SETMASK, &s->old_sigmask, NULL);
 	execv("/proc/self/exe", argv);
 	fatal("exec /proc/self/exe");
 }
@@ -354,15 +355,18 @@ int main(int argc, char **argv)
 	control_config(&s);
 	if (uses_stdio(&s))
 		tty_make_raw();
-	if (vm_start_children(&s) < 0 || vm_start_spawner(&s) < 0)
+	if (vm_start_children(&s) < 0 || vm_start_spawner(&s) < 0) {
 		sup_decide(&s, EXIT_VM_FAILED, "cannot start the VM's processes");
+		sup_stop_all(&s); /* those that started, at once rather than at the READY timeout */
+	}
 	/* The supervisor never maps guest memory again; the spawner keeps its copy. */
 	mem_close(&s.mem);
 	status = sup_run(&s);
 	vm_close_devices(&s);
 	vm_close_links(&s);
 	tty_restore();
-	if (s.jail_failed)
+	/* A signal's stop is not the jail's failure, and is not started again. */
+	if (s.jail_failed && !s.signalled)
 		status = recheck_jail(&s, argv, status);
 	log_info("%s; exit status %d", s.reason, status);
 	return status;

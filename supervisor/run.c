@@ -784,6 +784,7 @@ static void on_signal(struct sup *s)
 
 	if (read(s->sigfd, &si, sizeof(si)) != sizeof(si))
 		return;
+	s->signalled = 1;
 	sup_decide(s, EXIT_SIGNAL_BASE + (int)si.ssi_signo, "stopped by SIG%s",
 		   sigabbrev_np((int)si.ssi_signo) ? sigabbrev_np((int)si.ssi_signo) : "?");
 	sup_stop_all(s);
@@ -890,5 +891,8 @@ int sup_run(struct sup *s)
 			killed = 1;
 		}
 	}
+	/* A second start (jailplan_recheck) only once every child of this one is gone. */
+	if (children_left(s))
+		s->jail_failed = 0;
 	return s->status >= 0 ? s->status : EXIT_VM_FAILED;
 }

@@ -4,6 +4,7 @@
 #ifndef BULKHEAD_SUPERVISOR_SUPERVISOR_H
 #define BULKHEAD_SUPERVISOR_SUPERVISOR_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -123,6 +124,9 @@ struct sup {
 	unsigned int spawn_flags; /* SPAWN_*, from the jail mode and our privilege */
 	int jail_unprobed; /* spawn_flags's namespaces are not yet known to work (jailplan.c) */
 	int jail_failed; /* and a start failed with them: main asks jailplan_recheck why */
+	char jail_spawn_error[192]; /* a refused clone, said only if the jail was not why */
+	int signalled; /* a signal ended the VM (on_signal) */
+	sigset_t old_sigmask; /* what bulkhead was started with, for a second start */
 	int policy_fds[2 * SUP_MAX_CHILDREN]; /* --seccomp-policy-dir files, closed after spawning */
 	unsigned int npolicy_fds;
 	int kmsg_fd; /* /dev/kmsg at its end, to name the call of a seccomp kill; or -1 */

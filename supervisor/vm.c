@@ -261,6 +261,8 @@ static int child_spawn(struct sup *s, struct child *c, const char *helper, struc
 		close(sv[0]);
 		if (flags & SPAWN_QUIET) {
 			s->jail_failed = 1;
+			snprintf(s->jail_spawn_error, sizeof(s->jail_spawn_error), "spawn %s: clone: %s",
+				 c->name, strerror(-err));
 			return err;
 		}
 		errno = -err;
@@ -486,20 +488,22 @@ static int write_supported_cpuid(int kvm_fd, int fd)
 
 static int start_vcpu(struct sup *s, const int *chans)
 {
-	struct child *c = child_new(s, "vcpu");
+	/* Before child_new: a child entry is one the main loop waits for. */
+	int cpuid_memfd = memfd_create("cpuid", MFD_CLOEXEC);
+	struct child *c = cpuid_memfd >= 0 ? child_new(s, "vcpu") : NULL;
 	struct ipc_cfg_vcpu_dev devs[LAYOUT_MAX_DEVICES];
 	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
 	struct ipc_cfg_vcpu_irq irq;
 	unsigned int ndevs = 0;
 	struct fd_map map;
-	int cpuid_memfd = memfd_create("cpuid", MFD_CLOEXEC);
 	int kvm_fd, cpuid_fd;
 	int err;
 
-	if (!c || cpuid_memfd < 0) {
-		err = c ? -errno : -ENOSPC;
+	if (cpuid_memfd < 0)
+		return -errno;
+	if (!c) {
 		close_fd(&cpuid_memfd);
-		return err;
+		return -ENOSPC;
 	}
 	c->is_vcpu = 1;
 	c->dev = -1;

@@ -12,6 +12,7 @@
 #include "vcpu.h"
 
 #define CPUID_MAX_ENTRIES 512
+_Static_assert(IPC_CPUID_MAX <= CPUID_MAX_ENTRIES, "a vCPU's table has room for KVM's");
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MSR_IA32_MISC_ENABLE_FAST_STRING 0x1
 #define MSR_MTRR_DEF_TYPE 0x2ff

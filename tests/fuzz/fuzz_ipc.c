@@ -76,6 +76,7 @@ static void setup_fds(void)
 	for (int q = 0; q < IPC_MAX_QUEUES; q++)
 		place(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), FZIPC_FD_QUEUE + q);
 	place(open("/dev/null", O_RDWR | O_CLOEXEC), FZIPC_FD_KVM);
+	place(memfd_create("fuzz-cpuid", MFD_CLOEXEC), FZIPC_FD_CPUID);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) < 0)
 		fz_fail("socketpair");
 }

@@ -22,6 +22,7 @@
 #define FZIPC_FD_TAP 204 /* SOCK_DGRAM: a TAP stand-in */
 #define FZIPC_FD_QUEUE 205 /* 205 .. 208: eventfds */
 #define FZIPC_FD_KVM 209 /* /dev/null: an open fd where the vcpu wants /dev/kvm */
+#define FZIPC_FD_CPUID 210 /* an empty memfd where the vcpu wants the supervisor's CPUID table */
 #define FZIPC_MEM_SIZE 0x10000
 #define FZIPC_IMAGE_SIZE 0x100000
 

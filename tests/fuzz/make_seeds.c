@@ -1021,7 +1021,7 @@ static void seeds_ipc(void)
 	v.cv_entry_mode = IPC_ENTRY_PVH32;
 	v.cv_entry = 0x100000;
 	v.cv_kvm_fd = FZIPC_FD_KVM;
-	v.cv_cpuid_fd = FZIPC_FD_KVM; /* open, as the check wants; no table is read before KVM_CREATE_VM */
+	v.cv_cpuid_fd = FZIPC_FD_CPUID;
 	snprintf(v.cv_name, sizeof(v.cv_name), "vm");
 	v.cv_deadline_ms = IPC_DEADLINE_MS;
 	msg(&w, 2, &v, sizeof(v));

@@ -9,19 +9,21 @@ jailed as far as the container allows: its own uid (the jail's, or the invoking
 user's without CAP_SETUID), no capabilities, no_new_privs, seccomp."""
 import os
 import pwd
+import shutil
 import subprocess
 import time
 
 import pytest
 
-from conftest import (BUILD, ENV_LIMITS, EXIT_USAGE, GUEST_PASS, TEST_USER, guest_args,
-                      jailed_children, proc_status, vm_processes)
+from conftest import (BUILD, ENV_LIMITS, EXIT_USAGE, EXIT_VM_FAILED, GUEST, GUEST_PASS, ROOT,
+                      TEST_USER, guest_args, jailed_children, proc_status, vm_processes)
 
 DOCKERLIKE = os.path.join(BUILD, "tests", "dockerlike")
 if not os.path.exists(DOCKERLIKE):  # the unprivileged pass runs from a copy of the build
     DOCKERLIKE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.dirname(os.path.abspath(__file__))))), "build", "tests", "dockerlike")
 KVM_GID = os.stat("/dev/kvm").st_gid
+POLICIES = os.path.join(ROOT, "seccomp-policies", "x86_64")
 
 
 def in_container(argv):
@@ -206,3 +208,32 @@ def test_unprobed_jail_skips_the_probe(vm_factory):
     assert "probed only if the start fails" in vm.stderr, vm.explain()
     clones = [l for l in vm.stderr.splitlines() if "clone" in l and "CLONE_NEWPID" in l]
     assert len(clones) == 2, vm.explain()
+
+
+def test_unprobed_jail_leaves_another_failure_as_it_was(vm_factory, tmp_path):
+    """A child that dies before READY for a reason of its own (here its policy does not
+    parse): the probe finds the full jail working, and the failure is reported as ever."""
+    privileged_only()
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    with open(policies / "serial.policy", "a") as f:
+        f.write("no_such_syscall\n")
+    vm = vm_factory(guest_args("hello") + ["-v", "--seccomp-policy-dir", str(policies)])
+    assert vm.wait() == EXIT_VM_FAILED, vm.explain()
+    assert "the probe built the full jail" in vm.stderr, vm.explain()
+    assert "--jail on:" not in vm.stderr and "starting again" not in vm.stderr, vm.explain()
+    last = vm.stderr.splitlines()[-1]
+    assert "serial failed: serial.policy" in last and "no_such_syscall" in last, vm.explain()
+
+
+def test_a_configuration_from_a_pipe_is_probed_first(vm_factory):
+    """A --config read from a pipe could not be read by a second start: the probe comes
+    first, as without CAP_SYS_ADMIN, and the guest boots."""
+    privileged_only()
+    cfg = "kernel path=%s,cmdline=\"bulkhead.test=hello\"\nmemory size_mib=64\n" % GUEST
+    vm = vm_factory(["-v", "--config", "/dev/stdin", "--serial", "stdio"], stdin=subprocess.PIPE)
+    vm.proc.stdin.write(cfg.encode())
+    vm.proc.stdin.close()
+    assert vm.wait() == GUEST_PASS, vm.explain()
+    assert "jail: full (namespaces made with CAP_SYS_ADMIN), children" in vm.stderr, vm.explain()
+    assert "probed only if the start fails" not in vm.stderr, vm.explain()
