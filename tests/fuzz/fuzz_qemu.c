@@ -98,13 +98,18 @@ static void check_share(unsigned int share, const char *val)
 	const struct qemu_fsdev *f = &q.fsdevs[q.shares[share]];
 	const struct vm_config *c = parse_one("fs", val);
 	char got[64 + 2 * PATH_MAX];
+	const char *ro;
 
 	if (!c)
 		return;
 	same("-fsdev path=", f->path, last_dev(c, "path"));
 	same("mount_tag=", f->tag, last_dev(c, "tag"));
 	config_dev_describe(&c->devs[c->ndevs - 1], got, sizeof(got));
-	FZ_CHECK(!f->readonly == !strstr(got, "readonly=on"), "readonly=%d, bulkhead reads %s", f->readonly, got);
+	/* readonly is the kind's last key and always described: what follows the last comma (a
+	 * search of the whole description finds "readonly=on" in a path like /readonly=on) */
+	ro = strrchr(got, ',');
+	FZ_CHECK(ro && strcmp(ro + 1, f->readonly ? "readonly=on" : "readonly=off") == 0,
+		 "readonly=%d, bulkhead reads %s", f->readonly, got);
 }
 
 /* bulkhead's argv as bulkhead's parser walks it: "--opt VALUE" (a value never starting with --,
