@@ -14,7 +14,8 @@
 # before measuring. BENCH_ARGS: more bench/run.py options (--only disk,net ...).
 
 # $(O)/bench/kvm-floor: the floor of the start figure (bench/kvm_floor.c), a bare KVM
-# program: 64 MiB, one vCPU in real mode, one port write, hlt, exit.
+# program: 64 MiB, one vCPU in real mode, one port write, hlt, exit; with --jail, the
+# same in one process inside bulkhead's jail.
 # $(O)/bench/floor-guest: the floor's guest as a kernel a VMM boots (bench/floor_guest.S):
 # one port write through the PVH entry; the start figure boots it in both VMMs.
 # $(O)/bench/boot-clock: the linux figure's clock where there is no Python (in the
@@ -31,10 +32,12 @@ BOOT_CLOCK := $(O)/bench/boot-clock
 WRITE_FLOOR := $(O)/bench/write-floor
 FLOOR_GUEST := $(O)/bench/floor-guest
 
-$(KVM_FLOOR): bench/kvm_floor.c
+# --jail links bulkhead's own jail (jail/jail.c, which checks ipc fds) and libseccomp.
+$(KVM_FLOOR): bench/kvm_floor.c jail/jail.c jail/jail.h ipc/ipc.c ipc/ipc.h common/log.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(BH_LDFLAGS) -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(BH_CFLAGS) $(BH_LDFLAGS) -o $@ bench/kvm_floor.c jail/jail.c ipc/ipc.c \
+		common/log.c $(CAPNG_LIBS) $(POLICY_LIBS)
 
 $(FLOOR_GUEST): bench/floor_guest.S bench/floor_guest.ld tests/guest/pvh_note.h
 	@mkdir -p $(dir $@)

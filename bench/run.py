@@ -655,7 +655,7 @@ def run_one(vmm, scenario, timeout=60, **kw):
 
 def run_floor(irqchip="", timeout=30):
     """One run of the bare KVM program (bench/kvm_floor.c), launched as the VMMs are;
-    irqchip "", "--irqchip" or "--split-irqchip"."""
+    irqchip "", "--irqchip", "--split-irqchip" or "--jail" (split, in bulkhead's jail)."""
     vm = Vm("floor", "floor", cmdline=irqchip).start()
     try:
         pump([vm], lambda: vm.eof and vm.status is not None, timeout, "kvm-floor")
@@ -799,6 +799,18 @@ def fig_start(res, cfg, work):
             m_fg_over = res.metric("start.floor_guest.ratio", fig, "bulkhead's launch to exit on the "
                                    "floor's guest over the floor's (medians)", "x", None,
                                    vmms=("bulkhead",), short="floor's guest over the floor")
+            # The floor in one process inside bulkhead's own jail: what the jail costs a VMM
+            # that does not split into processes.
+            m_floor_jail = res.metric("start.floor_jail.exit", fig, "the floor in one jailed "
+                                      "process (kvm-floor --jail: a new PID namespace and exec, "
+                                      "then the split irqchip and bulkhead's jail and a seccomp "
+                                      "filter), launch to exit, in the bulkhead column", "ms", None,
+                                      vmms=("bulkhead",), short="floor in the jail: to exit")
+            m_fg_over_jail = res.metric("start.floor_guest.jail_ratio", fig, "bulkhead's launch to "
+                                        "exit on the floor's guest over the jailed floor's "
+                                        "(medians): what the split into processes costs", "x",
+                                        None, vmms=("bulkhead",),
+                                        short="floor's guest over the jailed floor")
             # The same VM with an idle API socket (nobody connects): bulkhead-api is one more
             # jailed process to start, and the supervisor makes the socket and the API page.
             m_api_marker = res.metric("start.api.marker", fig, "with an idle API socket "
@@ -827,6 +839,7 @@ def fig_start(res, cfg, work):
                 floor = run_floor()
                 floor_irq = run_floor(irqchip="--irqchip")
                 floor_split = run_floor(irqchip="--split-irqchip")
+                floor_jail = run_floor(irqchip="--jail")
                 # the socket a run leaves is stale for the next, which replaces it
                 api = run_one("bulkhead", "marker-exit",
                               extra=["--api-socket", os.path.join(work, "bench-api.sock")])
@@ -834,6 +847,7 @@ def fig_start(res, cfg, work):
                     m_floor.add("bulkhead", (floor.t_exit - floor.t0) * 1000)
                     m_floor_irq.add("bulkhead", (floor_irq.t_exit - floor_irq.t0) * 1000)
                     m_floor_split.add("bulkhead", (floor_split.t_exit - floor_split.t0) * 1000)
+                    m_floor_jail.add("bulkhead", (floor_jail.t_exit - floor_jail.t0) * 1000)
                     m_api_marker.add("bulkhead", (api.t_marker - api.t0) * 1000)
                     m_api_exit.add("bulkhead", (api.t_exit - api.t0) * 1000)
         alternate(cfg, one)
@@ -841,6 +855,7 @@ def fig_start(res, cfg, work):
             m_over.values["bulkhead"] = [m_exit.med("bulkhead") / m_floor.med("bulkhead")]
         if vcpus == 1 and m_floor.values["bulkhead"] and m_fg.values["bulkhead"]:
             m_fg_over.values["bulkhead"] = [m_fg.med("bulkhead") / m_floor.med("bulkhead")]
+            m_fg_over_jail.values["bulkhead"] = [m_fg.med("bulkhead") / m_floor_jail.med("bulkhead")]
         if vcpus == 1 and m_api_exit.values["bulkhead"]:
             m_api_over.values["bulkhead"] = [m_api_exit.med("bulkhead") / m_exit.med("bulkhead")]
 
