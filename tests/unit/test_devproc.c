@@ -33,8 +33,11 @@ static void watch(struct devproc *dp, int fd, uint64_t tag)
 }
 
 /* Two queues and the channel to the vcpu process, tagged as devproc_setup tags them. */
-static void rig_up(struct rig *r)
+static int rig_up(void **state)
 {
+	static struct rig rig;
+	struct rig *r = &rig;
+
 	*r = (struct rig){ .dp.ep = epoll_create1(EPOLL_CLOEXEC) };
 	assert_true(r->dp.ep >= 0);
 	r->dp.cfg.cd_nqueues = 2;
@@ -46,15 +49,20 @@ static void rig_up(struct rig *r)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, r->chan), 0);
 	r->dp.cfg.cd_chan_fd = r->chan[0];
 	watch(&r->dp, r->chan[0], EV_CHANNEL);
+	*state = r;
+	return 0;
 }
 
-static void rig_down(struct rig *r)
+static int rig_down(void **state)
 {
+	struct rig *r = *state;
+
 	for (unsigned int q = 0; q < 2; q++)
 		close(r->dp.cfg.cd_queue_fd[q]);
 	close(r->chan[0]);
 	close(r->chan[1]);
 	close(r->dp.ep);
+	return 0;
 }
 
 static void kick(struct rig *r, unsigned int q, uint64_t n)
@@ -72,69 +80,57 @@ static uint64_t kicks_left(struct rig *r, unsigned int q)
 
 static void test_nothing_waits(void **state)
 {
-	struct rig r;
+	struct rig *r = *state;
 
-	(void)state;
-	rig_up(&r);
-	assert_int_equal(devproc_pending(&r.dp, 0), 0);
-	rig_down(&r);
+	assert_int_equal(devproc_pending(&r->dp, 0), 0);
 }
 
 static void test_own_kicks_are_taken(void **state)
 {
-	struct rig r;
+	struct rig *r = *state;
 
-	(void)state;
-	rig_up(&r);
-	kick(&r, 0, 2);
-	assert_int_equal(devproc_pending(&r.dp, 0), 0);
-	assert_int_equal(kicks_left(&r, 0), 0);
-	assert_int_equal(devproc_pending(&r.dp, 0), 0);
-	rig_down(&r);
+	kick(r, 0, 2);
+	assert_int_equal(devproc_pending(&r->dp, 0), 0);
+	assert_int_equal(kicks_left(r, 0), 0);
+	assert_int_equal(devproc_pending(&r->dp, 0), 0);
 }
 
 static void test_another_queue_ends_the_watch(void **state)
 {
-	struct rig r;
+	struct rig *r = *state;
 
-	(void)state;
-	rig_up(&r);
-	kick(&r, 0, 1);
-	kick(&r, 1, 3);
-	assert_int_equal(devproc_pending(&r.dp, 0), 1);
-	assert_int_equal(kicks_left(&r, 0), 0); /* taken all the same */
-	assert_int_equal(kicks_left(&r, 1), 3); /* left for the main loop */
+	kick(r, 0, 1);
+	kick(r, 1, 3);
+	assert_int_equal(devproc_pending(&r->dp, 0), 1);
+	assert_int_equal(kicks_left(r, 0), 0); /* taken all the same */
+	assert_int_equal(kicks_left(r, 1), 3); /* left for the main loop */
 	/* watching queue 1 instead: queue 0's kick is the other work now */
-	kick(&r, 0, 2);
-	kick(&r, 1, 1);
-	assert_int_equal(devproc_pending(&r.dp, 1), 1);
-	assert_int_equal(kicks_left(&r, 1), 0);
-	assert_int_equal(kicks_left(&r, 0), 2);
-	rig_down(&r);
+	kick(r, 0, 2);
+	kick(r, 1, 1);
+	assert_int_equal(devproc_pending(&r->dp, 1), 1);
+	assert_int_equal(kicks_left(r, 1), 0);
+	assert_int_equal(kicks_left(r, 0), 2);
 }
 
 static void test_a_register_access_ends_the_watch(void **state)
 {
-	struct rig r;
+	struct rig *r = *state;
 	char msg[16] = "access";
 
-	(void)state;
-	rig_up(&r);
-	assert_int_equal(write(r.chan[1], msg, sizeof(msg)), sizeof(msg));
-	assert_int_equal(devproc_pending(&r.dp, 0), 1);
-	assert_int_equal(devproc_pending(&r.dp, 0), 1); /* still there: the loop reads it */
-	assert_int_equal(read(r.chan[0], msg, sizeof(msg)), sizeof(msg));
-	assert_int_equal(devproc_pending(&r.dp, 0), 0);
-	rig_down(&r);
+	assert_int_equal(write(r->chan[1], msg, sizeof(msg)), sizeof(msg));
+	assert_int_equal(devproc_pending(&r->dp, 0), 1);
+	assert_int_equal(devproc_pending(&r->dp, 0), 1); /* still there: the loop reads it */
+	assert_int_equal(read(r->chan[0], msg, sizeof(msg)), sizeof(msg));
+	assert_int_equal(devproc_pending(&r->dp, 0), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nothing_waits),
-		cmocka_unit_test(test_own_kicks_are_taken),
-		cmocka_unit_test(test_another_queue_ends_the_watch),
-		cmocka_unit_test(test_a_register_access_ends_the_watch),
+		cmocka_unit_test_setup_teardown(test_nothing_waits, rig_up, rig_down),
+		cmocka_unit_test_setup_teardown(test_own_kicks_are_taken, rig_up, rig_down),
+		cmocka_unit_test_setup_teardown(test_another_queue_ends_the_watch, rig_up, rig_down),
+		cmocka_unit_test_setup_teardown(test_a_register_access_ends_the_watch, rig_up, rig_down),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
