@@ -521,7 +521,8 @@ static int start_vcpu(struct sup *s, const int *chans)
 		irq.ci_fd = fdmap_add(&map, s->power_fd);
 	/* Last: the process closes it once read, and its number goes to the first fd it makes. */
 	cpuid_fd = fdmap_add(&map, cpuid_memfd);
-	err = child_spawn(s, c, "vcpu", &map, 0);
+	/* a full map would hand the process no table, which it refuses as a protocol error */
+	err = cpuid_fd < 0 ? -EMFILE : child_spawn(s, c, "vcpu", &map, 0);
 	if (err == 0)
 		err = send_vcpu_config(s, c, mem_fds, kvm_fd, cpuid_fd);
 	for (unsigned int i = 0; err == 0 && i < ndevs; i++)
