@@ -192,6 +192,7 @@ static struct child *child_new(struct sup *s, const char *name)
 	c = &s->children[s->nchildren++];
 	memset(c, 0, sizeof(*c));
 	c->ctl = c->pidfd = c->stat_fd = c->smaps_fd = -1;
+	c->exited = 1; /* until spawned: the main loop waits for no process that never was */
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	snprintf(c->title, sizeof(c->title), "bulkhead/%s/%s", s->cfg.name, name);
 	return c;
@@ -488,9 +489,8 @@ static int write_supported_cpuid(int kvm_fd, int fd)
 
 static int start_vcpu(struct sup *s, const int *chans)
 {
-	/* Before child_new: a child entry is one the main loop waits for. */
+	struct child *c = child_new(s, "vcpu");
 	int cpuid_memfd = memfd_create("cpuid", MFD_CLOEXEC);
-	struct child *c = cpuid_memfd >= 0 ? child_new(s, "vcpu") : NULL;
 	struct ipc_cfg_vcpu_dev devs[LAYOUT_MAX_DEVICES];
 	int mem_fds[LAYOUT_MAX_MEM_REGIONS];
 	struct ipc_cfg_vcpu_irq irq;
@@ -499,11 +499,10 @@ static int start_vcpu(struct sup *s, const int *chans)
 	int kvm_fd, cpuid_fd;
 	int err;
 
-	if (cpuid_memfd < 0)
-		return -errno;
-	if (!c) {
+	if (!c || cpuid_memfd < 0) {
+		err = !c ? -ENOSPC : -errno;
 		close_fd(&cpuid_memfd);
-		return -ENOSPC;
+		return err;
 	}
 	c->is_vcpu = 1;
 	c->dev = -1;
@@ -573,7 +572,6 @@ static int start_later(struct sup *s, unsigned int i)
 	if (!c)
 		return -ENOSPC;
 	c->dev = (int)i;
-	c->exited = 1;
 	c->unstarted = 1;
 	err = helper_path(s->devs[i].kind->helper, exe, sizeof(exe));
 	if (err < 0) {
